@@ -1,0 +1,213 @@
+"""The librarians' desk: a Telegram group, one forum topic per conversation.
+
+``DeskSender`` is the outbox's sender for the desk (opens topics, posts patron messages);
+``DeskPoller`` reads librarians' replies with getUpdates and hands them to the router.
+The update offset is saved only after an update is safely stored, so a restart neither
+loses nor repeats one (PTB's own Updater confirms before processing, so it is not used).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from telegram import Bot, Update
+from telegram import Message as TgMessage
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+
+from adapters.telegram import render
+from routing.model import Conversation, Delivery, DeliveryKind, DeskReply, Message, Patron
+from routing.ports import PermanentFailure, Sent, Store, TemporaryFailure
+from routing.router import Router
+
+__all__ = ["DeskPoller", "DeskSender", "telegram_failure"]
+
+log = logging.getLogger(__name__)
+
+OFFSET_KEY = "telegram.desk.offset"
+_THREAD_GONE = ("message thread not found", "topic_deleted", "topic deleted", "topic_closed")
+
+
+def telegram_failure(exc: TelegramError) -> Exception:
+    """Map a Telegram error onto the outbox's two kinds of failure."""
+    if isinstance(exc, RetryAfter):
+        retry = exc.retry_after
+        seconds = retry.total_seconds() if hasattr(retry, "total_seconds") else float(retry)
+        return TemporaryFailure(f"Telegram rate limit: {exc.message}", seconds)
+    if isinstance(exc, Forbidden):
+        return PermanentFailure(f"Telegram refused: {exc.message}")
+    if isinstance(exc, BadRequest):
+        return PermanentFailure(f"Telegram rejected the message: {exc.message}")
+    if isinstance(exc, NetworkError):  # includes TimedOut
+        return TemporaryFailure(f"Telegram unreachable: {exc.message}")
+    return TemporaryFailure(f"Telegram error: {exc}")
+
+
+@dataclass(frozen=True)
+class DeskTarget:
+    chat_id: int
+    forum: bool  # False: a group without topics; librarians reply to forwarded messages
+
+
+class DeskSender:
+    def __init__(self, bot: Bot, target: DeskTarget) -> None:
+        self._bot = bot
+        self._target = target
+
+    async def send(
+        self, delivery: Delivery, message: Message, conversation: Conversation, patron: Patron
+    ) -> Sent:
+        try:
+            return await self._send(delivery, message, conversation, patron)
+        except TelegramError as exc:
+            raise telegram_failure(exc) from exc
+
+    async def _send(
+        self, delivery: Delivery, message: Message, conversation: Conversation, patron: Patron
+    ) -> Sent:
+        thread = conversation.desk_thread
+        opened = thread is None
+        if thread is None:
+            thread = await self._open(patron, conversation)
+        if delivery.kind is DeliveryKind.DESK_NOTICE:
+            text = render.notice_text(message)
+        else:
+            text = render.patron_text(message, patron, with_name=not self._target.forum)
+        try:
+            sent = await self._post(text, thread)
+        except BadRequest as exc:
+            if not self._target.forum or not _thread_gone(exc):
+                raise
+            log.warning("topic %s of conversation %s is gone; opening a new one",
+                        thread, conversation.id)
+            thread = await self._open(patron, conversation, reopened=True)
+            opened = True
+            sent = await self._post(text, thread)
+        return Sent(external_id=str(sent.message_id), desk_thread=thread if opened else None)
+
+    async def _open(
+        self, patron: Patron, conversation: Conversation, reopened: bool = False
+    ) -> int:
+        """Open the conversation's place in the desk and post its info card there."""
+        card = render.info_card(patron, conversation)
+        if reopened:
+            card += "\n<i>The earlier topic was deleted; this one continues it.</i>"
+        if not self._target.forum:
+            posted = await self._bot.send_message(self._target.chat_id, card,
+                                                  parse_mode=ParseMode.HTML)
+            return posted.message_id  # replies to the card reach the conversation too
+        topic = await self._bot.create_forum_topic(
+            self._target.chat_id, render.topic_name(patron, conversation)
+        )
+        await self._post(card, topic.message_thread_id)
+        return topic.message_thread_id
+
+    async def _post(self, text: str, thread: int) -> TgMessage:
+        if self._target.forum:
+            return await self._bot.send_message(
+                self._target.chat_id, text, parse_mode=ParseMode.HTML,
+                message_thread_id=thread, disable_web_page_preview=True,
+            )
+        return await self._bot.send_message(
+            self._target.chat_id, text, parse_mode=ParseMode.HTML,
+            disable_web_page_preview=True,
+        )
+
+
+def _thread_gone(exc: BadRequest) -> bool:
+    text = exc.message.lower()
+    return any(marker in text for marker in _THREAD_GONE)
+
+
+class DeskPoller:
+    """Long-polls getUpdates and turns librarians' messages into router replies."""
+
+    def __init__(
+        self, bot: Bot, store: Store, router: Router, target: DeskTarget, *, timeout: int = 25
+    ) -> None:
+        self._bot = bot
+        self._store = store
+        self._router = router
+        self._target = target
+        self._timeout = timeout
+        self._bot_id: int | None = None
+
+    async def run(self) -> None:
+        backoff = 1.0
+        while True:
+            try:
+                await self._poll_forever()
+            except TelegramError as exc:
+                failure = telegram_failure(exc)
+                wait = getattr(failure, "retry_after", None) or backoff
+                log.warning("getUpdates failed (%s); retrying in %.0fs", exc, wait)
+                await asyncio.sleep(wait)
+                backoff = min(60.0, backoff * 2)
+            except Exception:  # the store or a bug: retry the same updates, never die
+                log.exception("desk poller failed; retrying in %.0fs", backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(60.0, backoff * 2)
+
+    async def _poll_forever(self) -> None:
+        if self._bot_id is None:
+            self._bot_id = (await self._bot.get_me()).id
+        offset = int(await self._store.get_state(OFFSET_KEY) or 0)
+        while True:
+            updates = await self._bot.get_updates(
+                offset=offset or None, timeout=self._timeout,
+                allowed_updates=["message", "edited_message", "callback_query"],
+            )
+            for update in updates:
+                await self.handle(update)
+                offset = update.update_id + 1
+                # Saved only now: the reply is stored, so a restart resumes after it.
+                await self._store.set_state(OFFSET_KEY, str(offset))
+
+    async def handle(self, update: Update) -> None:
+        """Route one update; garbage is logged and skipped, never raised."""
+        try:
+            await self._handle(update)
+        except TelegramError:
+            log.exception("update %s: Telegram call failed", update.update_id)
+        except (ValueError, TypeError, AttributeError, KeyError):
+            log.exception("update %s was malformed; skipped", update.update_id)
+
+    async def _handle(self, update: Update) -> None:
+        msg = update.message
+        if msg is None:
+            return
+        if msg.chat.id != self._target.chat_id:
+            log.info("ignored update %s from chat %s: not the desk group",
+                     update.update_id, msg.chat.id)
+            return
+        user = msg.from_user
+        if user is None or user.is_bot or user.id == self._bot_id:
+            return
+        text = msg.text or msg.caption
+        if not text:
+            return  # service messages (topic created, member joined …) carry no text
+        conversation = await self._conversation_of(msg)
+        if conversation is None:
+            return  # general talk among librarians
+        if text.startswith("/"):
+            return  # desk commands arrive with the commands module; never sent to a patron
+        await self._router.reply(DeskReply(
+            conversation_id=conversation.id,
+            librarian_id=str(user.id),
+            librarian_name=user.full_name,
+            text=text,
+            external_id=str(msg.message_id),
+        ))
+
+    async def _conversation_of(self, msg: TgMessage) -> Conversation | None:
+        if self._target.forum and msg.is_topic_message and msg.message_thread_id:
+            return await self._router.conversation_for_thread(msg.message_thread_id)
+        replied = msg.reply_to_message
+        if replied is None:
+            return None
+        found = await self._router.conversation_for_desk_message(str(replied.message_id))
+        if found is None and not self._target.forum:
+            found = await self._router.conversation_for_thread(replied.message_id)
+        return found

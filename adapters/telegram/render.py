@@ -1,0 +1,106 @@
+"""Pure rendering of desk messages into Telegram HTML. No I/O, tested with plain values.
+
+Every piece of patron text is escaped for Telegram's HTML parse mode: a patron who types
+``<b>`` sees it arrive as text, and a crafted name cannot break the card.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import re
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from routing.model import Channel, Conversation, Message, Patron
+
+__all__ = ["browser_summary", "info_card", "notice_text", "patron_text", "topic_name"]
+
+TELEGRAM_TEXT_LIMIT = 4096
+_CHANNEL_LABEL = {Channel.WIDGET: "Web chat", Channel.EMAIL: "Email", Channel.TELEGRAM: "Telegram"}
+
+
+def patron_label(patron: Patron) -> str:
+    return patron.name or f"Visitor {patron.id[-4:]}"
+
+
+def topic_name(patron: Patron, conversation: Conversation) -> str:
+    """Topic titles are plain text (no parse mode), 1 to 128 characters."""
+    name = " ".join(patron_label(patron).split())
+    label = _CHANNEL_LABEL.get(conversation.origin, conversation.origin.value)
+    suffix = f" · {label}"
+    return name[: 128 - len(suffix)] + suffix
+
+
+def info_card(patron: Patron, conversation: Conversation) -> str:
+    page = conversation.page
+    lines = [f"💬 <b>New conversation</b> · {_CHANNEL_LABEL.get(conversation.origin, '')}"]
+    lines.append(f"<b>Patron:</b> {_e(patron_label(patron))}")
+    if patron.email:
+        lines.append(f"<b>Email:</b> {_e(patron.email)}")
+    if page.url:
+        title = page.title or page.url
+        if page.url.startswith(("http://", "https://")):
+            lines.append(f'<b>Page:</b> <a href="{_e(page.url)}">{_e(title[:120])}</a>')
+        else:
+            lines.append(f"<b>Page:</b> {_e(title[:120])}")
+    if page.user_agent:
+        lines.append(f"<b>Browser:</b> {_e(browser_summary(page.user_agent))}")
+    if page.language:
+        lines.append(f"<b>Language:</b> {_e(page.language)}")
+    local = _local_time(page.timezone, conversation.created_at)
+    if local:
+        lines.append(f"<b>Local time:</b> {_e(local)}")
+    lines.append("<i>Reply in this topic to answer; the first reply claims the chat.</i>")
+    return "\n".join(lines)
+
+
+def patron_text(message: Message, patron: Patron, *, with_name: bool = False) -> str:
+    """A patron's message as shown in the topic; the name line only where it is needed
+    (groups without topics, where messages of several patrons mix)."""
+    body = _e(_fit(message.text))
+    if with_name:
+        body = f"<b>{_e(patron_label(patron))}</b> [#{message.conversation_id[-6:]}]\n{body}"
+    return body
+
+
+def notice_text(message: Message) -> str:
+    return f"<i>{_e(_fit(message.text))}</i>"
+
+
+def browser_summary(user_agent: str) -> str:
+    """'Firefox on Android' from a User-Agent string; good enough for a librarian."""
+    ua = user_agent
+    browser = next(
+        (name for key, name in (("Edg/", "Edge"), ("OPR/", "Opera"), ("Firefox/", "Firefox"),
+                                ("Chrome/", "Chrome"), ("Safari/", "Safari")) if key in ua),
+        "a browser",
+    )
+    system = next(
+        (name for key, name in (("Android", "Android"), ("iPhone", "iPhone"), ("iPad", "iPad"),
+                                ("Windows", "Windows"), ("Mac OS X", "macOS"),
+                                ("CrOS", "ChromeOS"), ("Linux", "Linux")) if key in ua),
+        "",
+    )
+    phone = " (phone)" if re.search(r"Mobile|iPhone|Android", ua) else ""
+    return f"{browser} on {system}{phone}" if system else browser
+
+
+def _local_time(timezone: str, at: float) -> str:
+    if not timezone or not at:
+        return ""
+    try:
+        zone = ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ""
+    return dt.datetime.fromtimestamp(at, zone).strftime(f"%H:%M, %a %d %b ({timezone})")
+
+
+def _e(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+def _fit(text: str) -> str:
+    """Telegram counts its 4,096 characters after parsing entities, so the raw text is
+    what must fit; leave room for the name line."""
+    limit = TELEGRAM_TEXT_LIMIT - 200
+    return text if len(text) <= limit else text[: limit - 1] + "…"

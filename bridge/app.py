@@ -1,0 +1,150 @@
+"""The composition root: builds the store, router, outbox and adapters; starts and stops them.
+
+Every background task is started here and stopped here. Shutdown stops taking patrons,
+drains in-flight deliveries, then closes sockets, the bot and the store, in that order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from contextlib import suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiohttp import web
+from telegram import Bot
+from telegram.request import HTTPXRequest
+
+from adapters.telegram.desk import DeskPoller, DeskSender, DeskTarget
+from adapters.widget.hub import WidgetHub, WidgetSender
+from adapters.widget.server import WidgetServer, WidgetSettings
+from adapters.widget.tokens import VisitorTokens
+from bridge.config import Config, ConfigError
+from bridge.store.sqlite import SqliteStore
+from bridge.web import build_web_app
+from routing.model import Channel
+from routing.outbox import DeliveryWorker, RetryPolicy
+from routing.ports import Sender, SystemClock
+from routing.router import Router, RouterPolicy
+
+__all__ = ["Bridge", "make_bot"]
+
+log = logging.getLogger(__name__)
+
+
+def make_bot(config: Config) -> Bot:
+    api = config.telegram.api_url.rstrip("/")
+    return Bot(
+        config.telegram_token,
+        base_url=f"{api}/bot",
+        base_file_url=f"{api}/file/bot",
+        request=HTTPXRequest(connection_pool_size=config.outbox.concurrency,
+                             read_timeout=30.0, write_timeout=30.0),
+        get_updates_request=HTTPXRequest(read_timeout=config.telegram.poll_timeout + 10.0),
+    )
+
+
+def signing_secret(config: Config) -> str:
+    """The secret from the environment, or one kept in the data directory (demo, first run)."""
+    if config.secret:
+        return config.secret
+    path = config.data_dir / "secret"
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(32)
+    path.write_text(value)
+    path.chmod(0o600)
+    log.warning("PUSTAKA_SECRET is not set; generated one in %s", path)
+    return value
+
+
+@dataclass
+class Bridge:
+    config: Config
+    extra_routes: list[web.RouteDef] = field(default_factory=list)
+    store: SqliteStore = field(init=False)
+    router: Router = field(init=False)
+    worker: DeliveryWorker = field(init=False)
+    hub: WidgetHub = field(init=False)
+    bot: Bot = field(init=False)
+    web_app: web.Application = field(init=False)
+    url: str = field(init=False, default="")
+    _runner: web.AppRunner | None = field(init=False, default=None)
+    _tasks: list[asyncio.Task[None]] = field(init=False, default_factory=list)
+
+    async def start(self) -> str:
+        """Start everything; returns the address patrons' browsers use."""
+        config = self.config
+        if not config.telegram_token:
+            raise ConfigError("PUSTAKA_TELEGRAM_TOKEN is not set (the bot token from BotFather)")
+        if not config.telegram.group_id:
+            raise ConfigError("telegram.group_id is not set (the librarians' group chat id)")
+        clock = SystemClock()
+        self.store = SqliteStore(Path(config.data_dir) / "pustaka.db")
+        await self.store.open()
+        self.bot = make_bot(config)
+        await self.bot.initialize()
+        chat = await self.bot.get_chat(config.telegram.group_id)
+        target = DeskTarget(config.telegram.group_id, forum=bool(chat.is_forum))
+        self.hub = WidgetHub()
+        senders: dict[Channel, Sender] = {
+            Channel.DESK: DeskSender(self.bot, target),
+            Channel.WIDGET: WidgetSender(self.hub),
+        }
+        self.worker = DeliveryWorker(
+            self.store, clock, senders, concurrency=config.outbox.concurrency,
+            policy=RetryPolicy(base=config.outbox.backoff_base, cap=config.outbox.backoff_cap,
+                               max_attempts=config.outbox.max_attempts),
+        )
+        self.router = Router(self.store, clock, policy=RouterPolicy(config.widget.max_text),
+                             on_enqueue=self.worker.wake)
+        widget = WidgetServer(self.router, self.hub, VisitorTokens(signing_secret(config)),
+                              widget_settings(config))
+        poller = DeskPoller(self.bot, self.store, self.router, target,
+                            timeout=config.telegram.poll_timeout)
+        self.web_app = build_web_app(self, widget, self.extra_routes)
+        self._runner = web.AppRunner(self.web_app, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, config.server.host, config.server.port)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.url = config.server.public_url.rstrip("/") or f"http://{config.server.host}:{port}"
+        self._tasks = [
+            asyncio.create_task(self.worker.run(), name="outbox"),
+            asyncio.create_task(poller.run(), name="desk-poller"),
+        ]
+        log.info("Pustaka Bridge listening on %s (desk group %s, %s)", self.url,
+                 target.chat_id, "forum topics" if target.forum else "replies, no topics")
+        return self.url
+
+    async def stop(self, drain_timeout: float = 10.0) -> None:
+        if self._runner is not None:
+            await self.hub.close_all()
+            await self._runner.shutdown()  # no new patrons or frames
+        if self._tasks:
+            await self.worker.drain(drain_timeout)
+            for task in self._tasks:
+                task.cancel()
+            for task in self._tasks:
+                with suppress(asyncio.CancelledError):
+                    await task
+            self._tasks = []
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+            with suppress(Exception):
+                await self.bot.shutdown()
+            await self.store.close()
+
+
+def widget_settings(config: Config) -> WidgetSettings:
+    w = config.widget
+    return WidgetSettings(
+        library=config.library.name, colour=w.colour, position=w.position, logo=w.logo,
+        greeting={"en": w.greeting_en, "id": w.greeting_id}, max_text=w.max_text,
+        messages_per_minute=w.messages_per_minute, allowed_origins=tuple(w.allowed_origins),
+        trusted_proxies=tuple(config.server.trusted_proxies),
+    )

@@ -1,0 +1,97 @@
+"""The `pustaka` command: run, demo, check, init."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from importlib import resources
+from pathlib import Path
+
+from bridge.app import Bridge, make_bot
+from bridge.check import check_desk
+from bridge.config import Config, ConfigError, load_config
+
+__all__ = ["main"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="pustaka", description="Pustaka Bridge: library chat")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debugging detail")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the bridge against the real Telegram")
+    run.add_argument("--config", type=Path, default=Path("pustaka.toml"))
+    demo = sub.add_parser("demo", help="everything local: sample library page + desk simulator")
+    demo.add_argument("--port", type=int, default=8080, help="library page port (desk: +1)")
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--data-dir", type=Path, default=Path("pustaka-demo-data"))
+    check = sub.add_parser("check", help="check the bot token, the group and the bot's rights")
+    check.add_argument("--config", type=Path, default=Path("pustaka.toml"))
+    init = sub.add_parser("init", help="write an example pustaka.toml to edit")
+    init.add_argument("path", type=Path, nargs="?", default=Path("pustaka.toml"))
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    try:
+        if args.command == "init":
+            return _init(args.path)
+        if args.command == "demo":
+            from bridge.demo import run_demo
+            return asyncio.run(run_demo(args.host, args.port, args.data_dir))
+        config = load_config(args.config)
+        if args.command == "check":
+            return asyncio.run(_check(config))
+        return asyncio.run(_serve(Bridge(config)))
+    except ConfigError as exc:
+        print(f"pustaka: configuration error: {exc}", file=sys.stderr)
+        return 2
+
+
+async def serve_until_signalled(bridge: Bridge) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        print("pustaka: shutting down, delivering what is in flight …", flush=True)
+        await bridge.stop()
+
+
+async def _serve(bridge: Bridge) -> int:
+    url = await bridge.start()
+    print(f"pustaka: serving patrons at {url} — embed: <script src=\"{url}/widget.js\" async>"
+          "</script>", flush=True)
+    await serve_until_signalled(bridge)
+    return 0
+
+
+async def _check(config: Config) -> int:
+    if not config.telegram_token:
+        print("✗ PUSTAKA_TELEGRAM_TOKEN is not set (the bot token from @BotFather).")
+        return 1
+    bot = make_bot(config)
+    async with bot:
+        findings = await check_desk(bot, config.telegram.group_id)
+    for finding in findings:
+        print(("✓ " if finding.ok else "✗ ") + finding.sentence)
+    return 0 if all(f.ok for f in findings) else 1
+
+
+def _init(path: Path) -> int:
+    if path.exists():
+        print(f"pustaka: {path} exists; not overwriting it.", file=sys.stderr)
+        return 1
+    example = resources.files("bridge").joinpath("pustaka.example.toml").read_text()
+    path.write_text(example)
+    print(f"pustaka: wrote {path}; set telegram.group_id and the PUSTAKA_TELEGRAM_TOKEN "
+          "environment variable, then run `pustaka check`.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,198 @@
+"""Typed configuration from a TOML file plus environment variables.
+
+Every key can be set in the file (``[widget] colour = "#0b5394"``) or in the environment
+(``PUSTAKA_WIDGET_COLOUR``); the environment wins. Secrets (the bot token, the signing
+secret) come only from the environment. Every error names the key and says what is wrong.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tomllib
+import types
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, is_dataclass, replace
+from pathlib import Path
+from typing import Any, Union, get_args, get_origin, get_type_hints
+
+__all__ = ["Config", "ConfigError", "load_config"]
+
+
+class ConfigError(Exception):
+    """A configuration problem, worded for the person who edits the file."""
+
+
+@dataclass(frozen=True)
+class LibrarySection:
+    name: str = "Our Library"
+    timezone: str = "UTC"
+
+
+@dataclass(frozen=True)
+class ServerSection:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str = ""  # how patrons' browsers reach us; defaults to http://host:port
+    trusted_proxies: list[str] = field(default_factory=list)  # whose X-Forwarded-For to believe
+
+
+@dataclass(frozen=True)
+class StorageSection:
+    backend: str = "sqlite"
+    data_dir: str = "./data"
+
+
+@dataclass(frozen=True)
+class WidgetSection:
+    colour: str = "#0b5394"
+    position: str = "right"
+    logo: str = ""
+    greeting_en: str = "Hello! Ask us anything about the library. A librarian will answer here."
+    greeting_id: str = (
+        "Halo! Tanyakan apa saja tentang perpustakaan. Pustakawan kami akan menjawab di sini."
+    )
+    max_text: int = 4000
+    allowed_origins: list[str] = field(default_factory=list)  # empty: any site may embed
+    messages_per_minute: int = 30  # per visitor, against floods
+
+
+@dataclass(frozen=True)
+class TelegramSection:
+    group_id: int = 0
+    api_url: str = "https://api.telegram.org"
+    poll_timeout: int = 25
+
+
+@dataclass(frozen=True)
+class OutboxSection:
+    concurrency: int = 64
+    max_attempts: int = 12
+    backoff_base: float = 1.0
+    backoff_cap: float = 300.0
+
+
+@dataclass(frozen=True)
+class Config:
+    library: LibrarySection = field(default_factory=LibrarySection)
+    server: ServerSection = field(default_factory=ServerSection)
+    storage: StorageSection = field(default_factory=StorageSection)
+    widget: WidgetSection = field(default_factory=WidgetSection)
+    telegram: TelegramSection = field(default_factory=TelegramSection)
+    outbox: OutboxSection = field(default_factory=OutboxSection)
+    # Secrets: environment only, never in the file.
+    telegram_token: str = field(default="", repr=False)
+    secret: str = field(default="", repr=False)
+
+    @property
+    def public_url(self) -> str:
+        return (self.server.public_url or f"http://{self.server.host}:{self.server.port}").rstrip(
+            "/"
+        )
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(self.storage.data_dir).expanduser()
+
+
+_SECRETS = {"PUSTAKA_TELEGRAM_TOKEN": "telegram_token", "PUSTAKA_SECRET": "secret"}
+_CHOICES = {"widget.position": {"left", "right"}, "storage.backend": {"sqlite"}}
+
+
+def load_config(
+    path: Path | None = None, env: Mapping[str, str] | None = None, **overrides: Any
+) -> Config:
+    """Read ``path`` (optional), then the environment; raise ConfigError on any bad key."""
+    env = os.environ if env is None else env
+    raw: dict[str, Any] = {}
+    where = "defaults"
+    if path is not None:
+        where = str(path)
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"config file {path} does not exist") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    sections: dict[str, Any] = {}
+    for name, value in raw.items():
+        _check_known(name, _section_types(), where)
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: [{name}] must be a table of keys, got {value!r}")
+        sections[name] = dict(value)
+    for var, value in env.items():
+        if not var.startswith("PUSTAKA_") or var in _SECRETS:
+            continue
+        section, _, key = var[len("PUSTAKA_"):].lower().partition("_")
+        if section in _section_types() and key:
+            _check_known(key, get_type_hints(_section_types()[section]), f"environment {var}",
+                         prefix=f"{section}.")
+            sections.setdefault(section, {})[key] = value
+    for section, values in overrides.items():
+        sections.setdefault(section, {}).update(values)
+    built: dict[str, Any] = {}
+    for name, cls in _section_types().items():
+        built[name] = _build(cls, sections.get(name, {}), name, where)
+    config = Config(**built)
+    secrets = {attr: env.get(var, "") for var, attr in _SECRETS.items()}
+    return replace(config, **secrets)
+
+
+def _section_types() -> dict[str, type]:
+    hints = get_type_hints(Config)
+    return {f.name: hints[f.name] for f in fields(Config) if is_dataclass(hints[f.name])}
+
+
+def _check_known(key: str, known: Mapping[str, Any], where: str, prefix: str = "") -> None:
+    if key in known:
+        return
+    if key.upper().replace(".", "_") in {v.split("PUSTAKA_")[1] for v in _SECRETS}:
+        raise ConfigError(f"{where}: {prefix}{key} is a secret; set it in the environment only")
+    close = difflib.get_close_matches(key, list(known), n=1)
+    hint = f" (did you mean '{prefix}{close[0]}'?)" if close else ""
+    raise ConfigError(f"{where}: unknown key '{prefix}{key}'{hint}")
+
+
+def _build(cls: type, values: dict[str, Any], section: str, where: str) -> Any:
+    hints = get_type_hints(cls)
+    for key in values:
+        _check_known(key, hints, where, prefix=f"{section}.")
+    converted = {k: _coerce(v, hints[k], f"{section}.{k}", where) for k, v in values.items()}
+    for key, value in converted.items():
+        allowed = _CHOICES.get(f"{section}.{key}")
+        if allowed and value not in allowed:
+            raise ConfigError(
+                f"{where}: {section}.{key} must be one of {sorted(allowed)}, got {value!r}"
+            )
+    return cls(**converted)
+
+
+def _coerce(value: Any, kind: Any, key: str, where: str) -> Any:
+    origin = get_origin(kind)
+    if origin in (Union, types.UnionType):
+        kind = next(a for a in get_args(kind) if a is not type(None))
+        origin = get_origin(kind)
+    if origin is list:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{where}: {key} must be a list of strings, got {value!r}")
+        return value
+    try:
+        if kind is bool:
+            if isinstance(value, bool):
+                return value
+            if str(value).lower() in {"1", "true", "yes", "on"}:
+                return True
+            if str(value).lower() in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError
+        if kind is int and not isinstance(value, bool):
+            return int(value)
+        if kind is float and not isinstance(value, bool):
+            return float(value)
+        if kind is str and isinstance(value, str):
+            return value
+    except (TypeError, ValueError):
+        pass
+    raise ConfigError(f"{where}: {key} must be {kind.__name__}, got {value!r}")

@@ -1,0 +1,70 @@
+"""`pustaka demo`: the whole service on this machine, no accounts needed.
+
+Starts the Bot API emulator with a forum group ("the desk"), then the bridge against it,
+and serves a sample library home page with the widget embedded by one script tag.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+from aiohttp import web
+
+from adapters.telegram.emulator import BotApiEmulator
+from bridge.app import Bridge
+from bridge.cli import serve_until_signalled
+from bridge.config import load_config
+
+__all__ = ["demo_bridge", "run_demo", "sample_page_routes"]
+
+DEMO_TOKEN = "123456:DEMO-pustaka-bridge"
+
+
+def sample_page_routes() -> list[web.RouteDef]:
+    page = resources.files("adapters.widget").joinpath("static/sample.html")
+
+    async def sample(_: web.Request) -> web.Response:
+        return web.Response(text=page.read_text(encoding="utf-8"), content_type="text/html")
+
+    return [web.get("/", sample)]
+
+
+async def demo_bridge(
+    host: str, port: int, data_dir: Path, *, rate_limits: bool = True, desk_port: int | None = None
+) -> tuple[Bridge, BotApiEmulator, str]:
+    """Start the emulator and a bridge wired to it; returns (bridge, emulator, desk url)."""
+    emulator = BotApiEmulator(rate_limits=rate_limits, bot_token=DEMO_TOKEN)
+    api_url = await emulator.start(host, port + 1 if desk_port is None else desk_port)
+    group = emulator.seed_demo_desk()
+    config = load_config(
+        None,
+        env={"PUSTAKA_TELEGRAM_TOKEN": DEMO_TOKEN},
+        library={"name": "Perpustakaan Kota Pustaka", "timezone": "Asia/Jakarta"},
+        server={"host": host, "port": port},
+        storage={"data_dir": str(data_dir)},
+        telegram={"group_id": group, "api_url": api_url, "poll_timeout": 10},
+    )
+    bridge = Bridge(config, extra_routes=sample_page_routes())
+    try:
+        await bridge.start()
+    except BaseException:
+        await emulator.stop()
+        raise
+    return bridge, emulator, f"{api_url}/desk"
+
+
+async def run_demo(host: str, port: int, data_dir: Path) -> int:
+    bridge, emulator, desk = await demo_bridge(host, port, data_dir)
+    print()
+    print("  Pustaka Bridge demo is running.")
+    print(f"  1. Library home page with the chat widget: {bridge.url}/")
+    print(f"  2. Librarians' desk (Telegram group simulator): {desk}")
+    print("  Open both side by side, write as a patron in 1, answer as a librarian in 2.")
+    print("  Press Ctrl+C to stop.")
+    print(flush=True)
+    try:
+        await serve_until_signalled(bridge)
+    finally:
+        await emulator.stop()
+    return 0

@@ -1,0 +1,41 @@
+"""The one aiohttp Application: widget endpoints, health and metrics (and demo pages)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from adapters.widget.server import WidgetServer
+
+if TYPE_CHECKING:
+    from bridge.app import Bridge
+
+__all__ = ["build_web_app"]
+
+
+def build_web_app(
+    bridge: Bridge, widget: WidgetServer, extra_routes: list[web.RouteDef]
+) -> web.Application:
+    app = web.Application(client_max_size=64 * 1024)
+    widget.add_routes(app)
+    app.add_routes(extra_routes)
+
+    async def health(_: web.Request) -> web.Response:
+        pending = await bridge.store.pending_deliveries()
+        return web.json_response({"status": "ok", "pending_deliveries": pending,
+                                  "widget_connections": bridge.hub.connections})
+
+    async def metrics(_: web.Request) -> web.Response:
+        pending = await bridge.store.pending_deliveries()
+        lines = [
+            "# TYPE pustaka_outbox_pending gauge",
+            f"pustaka_outbox_pending {pending}",
+            "# TYPE pustaka_widget_connections gauge",
+            f"pustaka_widget_connections {bridge.hub.connections}",
+        ]
+        return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")
+
+    app.router.add_get("/healthz", health)
+    app.router.add_get("/metrics", metrics)
+    return app

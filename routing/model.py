@@ -1,0 +1,186 @@
+"""The normalized records every layer shares.
+
+One message record crosses every boundary; what is particular to a channel lives in a
+typed field (``Contact``, ``PageInfo``), never in an untyped dict.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import time
+from dataclasses import dataclass, field
+
+__all__ = [
+    "Channel",
+    "Contact",
+    "Conversation",
+    "Delivery",
+    "DeliveryKind",
+    "DeliveryState",
+    "DeskReply",
+    "Direction",
+    "Inbound",
+    "Message",
+    "PageInfo",
+    "Patron",
+    "Status",
+    "new_id",
+]
+
+
+class Channel(enum.StrEnum):
+    """Where a patron writes from, or where a delivery goes."""
+
+    WIDGET = "widget"
+    EMAIL = "email"
+    TELEGRAM = "telegram"
+    DESK = "desk"  # the librarians' group; only ever a destination
+
+
+class Direction(enum.StrEnum):
+    PATRON = "patron"
+    LIBRARIAN = "librarian"
+    SYSTEM = "system"
+    NOTE = "note"  # internal, never shown to the patron
+
+
+class Status(enum.StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class DeliveryKind(enum.StrEnum):
+    TO_DESK = "to_desk"  # a patron (or system) message forwarded into the desk topic
+    TO_PATRON = "to_patron"  # a librarian or system message sent back to the patron
+    DESK_NOTICE = "desk_notice"  # a line the desk should see (claims, failures)
+
+
+class DeliveryState(enum.StrEnum):
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"
+
+
+_last_ms = 0
+_seq = 0
+
+
+def new_id() -> str:
+    """A 20-character id that sorts by creation time (ms timestamp, counter, randomness).
+
+    Sortable ids let ``history(after=...)`` be a plain range scan and keep order
+    within a conversation without a separate sequence column.
+    """
+    global _last_ms, _seq
+    now = int(time.time() * 1000)
+    if now <= _last_ms:
+        _seq += 1
+        now = _last_ms
+    else:
+        _seq = 0
+    _last_ms = now
+    return f"{now:012x}{_seq:04x}{os.urandom(2).hex()}"
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """One way to reach a patron: a channel and the address on it."""
+
+    channel: Channel
+    address: str  # widget visitor id, email address, Telegram user id
+
+
+@dataclass(frozen=True, slots=True)
+class PageInfo:
+    """What the widget knows about where and how the patron is writing from."""
+
+    url: str = ""
+    title: str = ""
+    user_agent: str = ""
+    language: str = ""
+    timezone: str = ""
+    ip: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Patron:
+    id: str
+    name: str = ""
+    email: str = ""
+    contacts: tuple[Contact, ...] = ()
+    member_number: str = ""
+    created_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    id: str
+    patron_id: str
+    origin: Channel
+    status: Status = Status.OPEN
+    claimed_by: str = ""  # librarian display name
+    claimed_by_id: str = ""  # librarian's desk user id
+    desk_thread: int | None = None  # forum topic id in the desk group
+    after_hours: bool = False
+    tags: tuple[str, ...] = ()
+    rating: int | None = None
+    page: PageInfo = field(default_factory=PageInfo)
+    created_at: float = 0.0
+    updated_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    id: str
+    conversation_id: str
+    direction: Direction
+    text: str
+    author: str = ""
+    client_id: str = ""  # the patron side's own id, for de-duplication on resend
+    external_id: str = ""  # id in the world it came from (Telegram message id, Message-ID)
+    event: str = ""  # for system messages: "claimed", "closed" ... so each side words it itself
+    created_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """An outbox row: a durable promise to send one message to one destination."""
+
+    id: str
+    conversation_id: str
+    message_id: str
+    kind: DeliveryKind
+    destination: Channel
+    idempotency_key: str
+    attempts: int = 0
+    next_attempt_at: float = 0.0
+    state: DeliveryState = DeliveryState.PENDING
+    last_error: str = ""
+    external_id: str = ""
+    created_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """A patron's message as an adapter hands it to the router."""
+
+    channel: Channel
+    address: str  # who, on that channel
+    text: str
+    client_id: str = ""
+    name: str = ""
+    email: str = ""
+    page: PageInfo | None = None
+    external_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DeskReply:
+    """A librarian's message in the desk, as the desk adapter hands it to the router."""
+
+    conversation_id: str
+    librarian_id: str
+    librarian_name: str
+    text: str
+    external_id: str = ""

@@ -1,0 +1,214 @@
+"""The outbox rules and the delivery worker.
+
+Every outbound message is a durable ``Delivery`` row before anything is sent. The worker
+sends due rows through the sender of their destination, keeps order within each lane
+(one conversation towards one destination), retries temporary failures with exponential
+backoff and jitter, and reports what finally failed instead of dropping it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+
+from routing.model import (
+    Channel,
+    Delivery,
+    DeliveryKind,
+    Direction,
+    Message,
+    new_id,
+)
+from routing.ports import Clock, Link, PermanentFailure, Sender, Store, TemporaryFailure
+
+__all__ = ["DeliveryWorker", "RetryPolicy"]
+
+log = logging.getLogger(__name__)
+
+Lane = tuple[str, str]  # (conversation id, destination)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    base: float = 1.0
+    factor: float = 2.0
+    cap: float = 300.0
+    max_attempts: int = 12  # about half an hour of trying with the defaults
+
+    def delay(
+        self, attempts: int, retry_after: float | None, rand: Callable[[], float] = random.random
+    ) -> float:
+        """Seconds to wait before attempt ``attempts + 1``.
+
+        A server's ``retry_after`` is obeyed exactly (waiting less earns another 429,
+        waiting more wastes the budget); otherwise full-jitter exponential backoff.
+        """
+        if retry_after is not None:
+            return max(0.0, retry_after)
+        ceiling = min(self.cap, self.base * self.factor ** max(0, attempts - 1))
+        return ceiling * (0.5 + rand() / 2)
+
+
+class DeliveryWorker:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        senders: Mapping[Channel, Sender],
+        *,
+        policy: RetryPolicy | None = None,
+        concurrency: int = 64,
+        batch: int = 1000,
+        idle_poll: float = 1.0,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._senders = senders
+        self._policy = policy or RetryPolicy()
+        self._concurrency = asyncio.Semaphore(concurrency)
+        self._batch = batch
+        self._idle_poll = idle_poll
+        self._wakeup = asyncio.Event()
+        self._busy: dict[Lane, asyncio.Task[None]] = {}
+        self._stopping = False
+
+    def wake(self) -> None:
+        """Called when something was enqueued, so it goes out now and not at the next poll."""
+        self._wakeup.set()
+
+    async def run(self) -> None:
+        while not self._stopping:
+            started = await self.dispatch()
+            if started:
+                continue
+            self._wakeup.clear()
+            try:
+                await asyncio.wait_for(self._wakeup.wait(), self._idle_poll)
+            except TimeoutError:
+                pass
+
+    async def dispatch(self) -> int:
+        """Start a task for every idle lane that has due deliveries; return how many."""
+        due = await self._store.due_deliveries(self._clock.now(), self._batch)
+        lanes: dict[Lane, list[Delivery]] = {}
+        for delivery in due:
+            lane = (delivery.conversation_id, delivery.destination.value)
+            if lane not in self._busy:
+                lanes.setdefault(lane, []).append(delivery)
+        for lane, deliveries in lanes.items():
+            task = asyncio.create_task(self._run_lane(deliveries))
+            self._busy[lane] = task
+            task.add_done_callback(lambda _t, lane=lane: self._lane_done(lane))
+        return len(lanes)
+
+    async def drain(self, grace: float = 10.0) -> None:
+        """Stop taking new work and wait for what is in flight (shutdown)."""
+        self._stopping = True
+        self._wakeup.set()
+        tasks = list(self._busy.values())
+        if tasks:
+            await asyncio.wait(tasks, timeout=grace)
+
+    async def run_until_idle(self, rounds: int = 1000) -> None:
+        """Deliver everything due now (tests and `pustaka export` use this)."""
+        for _ in range(rounds):
+            started = await self.dispatch()
+            if self._busy:
+                await asyncio.wait(list(self._busy.values()))
+            elif not started:
+                return
+
+    def _lane_done(self, lane: Lane) -> None:
+        self._busy.pop(lane, None)
+        self._wakeup.set()
+
+    async def _run_lane(self, deliveries: list[Delivery]) -> None:
+        for delivery in deliveries:
+            if not await self._deliver(delivery):
+                return  # a retry is scheduled: later rows of this lane must wait for it
+
+    async def _deliver(self, delivery: Delivery) -> bool:
+        """Send one delivery; False when it must be retried (the lane stops)."""
+        async with self._concurrency:
+            try:
+                return await self._attempt(delivery)
+            except Exception:  # a bug in one sender must not stop the outbox
+                log.exception("delivery %s crashed; will retry", delivery.id)
+                return await self._schedule_retry(delivery, "internal error", None)
+
+    async def _attempt(self, delivery: Delivery) -> bool:
+        message = await self._store.get_message(delivery.message_id)
+        conversation = await self._store.get_conversation(delivery.conversation_id)
+        patron = await self._store.get_patron(conversation.patron_id) if conversation else None
+        sender = self._senders.get(delivery.destination)
+        if message is None or conversation is None or patron is None or sender is None:
+            what = "no sender for " + delivery.destination if sender is None else "missing rows"
+            await self._give_up(delivery, what, message)
+            return True
+        try:
+            sent = await sender.send(delivery, message, conversation, patron)
+        except TemporaryFailure as exc:
+            return await self._schedule_retry(delivery, str(exc), exc.retry_after, message)
+        except PermanentFailure as exc:
+            await self._give_up(delivery, str(exc), message)
+            return True
+        if sent.desk_thread is not None and sent.desk_thread != conversation.desk_thread:
+            # Re-read: a claim may have been saved while the topic was being opened.
+            fresh = await self._store.get_conversation(conversation.id) or conversation
+            await self._store.save_conversation(replace(fresh, desk_thread=sent.desk_thread))
+        await self._store.finish_delivery(delivery.id, sent.external_id)
+        if sent.external_id:
+            await self._store.save_link(
+                Link(delivery.destination.value, sent.external_id, conversation.id, message.id)
+            )
+        return True
+
+    async def _schedule_retry(
+        self,
+        delivery: Delivery,
+        error: str,
+        retry_after: float | None,
+        message: Message | None = None,
+    ) -> bool:
+        attempts = delivery.attempts + 1
+        if attempts >= self._policy.max_attempts:
+            await self._give_up(delivery, f"{error} (after {attempts} attempts)", message)
+            return True
+        when = self._clock.now() + self._policy.delay(attempts, retry_after)
+        await self._store.retry_delivery(delivery.id, attempts, when, error)
+        log.info("delivery %s attempt %d failed (%s); retry at %.0f",
+                 delivery.id, attempts, error, when)
+        return False
+
+    async def _give_up(self, delivery: Delivery, error: str, message: Message | None) -> None:
+        """Mark failed and tell the desk, so a lost reply is never silent."""
+        await self._store.fail_delivery(delivery.id, delivery.attempts + 1, error)
+        log.warning("delivery %s to %s failed for good: %s",
+                    delivery.id, delivery.destination, error)
+        if delivery.destination is Channel.DESK or message is None:
+            return
+        now = self._clock.now()
+        notice = Message(
+            id=new_id(),
+            conversation_id=delivery.conversation_id,
+            direction=Direction.NOTE,  # for librarians only
+            text=f"Could not deliver to the patron: {error}\n\u2014 {message.text[:200]}",
+            event="delivery_failed",
+            created_at=now,
+        )
+        await self._store.append(notice, [
+            Delivery(
+                id=new_id(),
+                conversation_id=delivery.conversation_id,
+                message_id=notice.id,
+                kind=DeliveryKind.DESK_NOTICE,
+                destination=Channel.DESK,
+                idempotency_key=f"{notice.id}:desk",
+                next_attempt_at=now,
+                created_at=now,
+            )
+        ])
+        self.wake()

@@ -1,0 +1,128 @@
+"""The ports the core is handed: storage, time, and channel senders.
+
+The outer layers implement these; ``routing`` never imports them back.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from routing.model import Contact, Conversation, Delivery, Message, Patron
+
+__all__ = [
+    "Clock",
+    "Link",
+    "PermanentFailure",
+    "Sender",
+    "Sent",
+    "Store",
+    "SystemClock",
+    "TemporaryFailure",
+]
+
+
+class Clock(Protocol):
+    def now(self) -> float: ...
+
+
+class SystemClock:
+    def now(self) -> float:
+        return time.time()
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """One id in another world tied to our conversation and message.
+
+    Persisted so that a librarian replying to a forwarded Telegram message, or a patron
+    answering an email, still finds its conversation after a restart.
+    """
+
+    channel: str  # "desk", "telegram", "email" ...
+    external_id: str
+    conversation_id: str
+    message_id: str = ""
+
+
+class Store(Protocol):
+    """Durable state. Every implementation passes tests/integration/store_contract.py."""
+
+    async def open(self) -> None: ...
+    async def close(self) -> None: ...
+
+    async def get_patron(self, patron_id: str) -> Patron | None: ...
+    async def patron_by_contact(self, contact: Contact) -> Patron | None: ...
+    async def save_patron(self, patron: Patron) -> None: ...
+
+    async def get_conversation(self, conversation_id: str) -> Conversation | None: ...
+    async def latest_conversation(self, patron_id: str) -> Conversation | None: ...
+    async def conversation_by_thread(self, desk_thread: int) -> Conversation | None: ...
+    async def save_conversation(self, conversation: Conversation) -> None: ...
+
+    async def append(
+        self, message: Message, deliveries: Sequence[Delivery]
+    ) -> tuple[Message, bool]:
+        """Store a message and its outbox rows in one durable step.
+
+        Returns ``(stored, created)``. When the conversation already holds a message
+        with the same non-empty ``client_id`` the existing one is returned with
+        ``created=False`` and no delivery is added: a resend is never doubled.
+        """
+        ...
+
+    async def get_message(self, message_id: str) -> Message | None: ...
+    async def history(
+        self, conversation_id: str, after: str = "", limit: int = 500
+    ) -> list[Message]: ...
+
+    async def due_deliveries(self, now: float, limit: int) -> list[Delivery]:
+        """Pending deliveries whose time has come, oldest first.
+
+        A delivery is left out while an older pending one of the same conversation and
+        destination is still waiting for its retry: order within a lane is kept.
+        """
+        ...
+
+    async def finish_delivery(self, delivery_id: str, external_id: str) -> None: ...
+    async def retry_delivery(
+        self, delivery_id: str, attempts: int, next_attempt_at: float, error: str
+    ) -> None: ...
+    async def fail_delivery(self, delivery_id: str, attempts: int, error: str) -> None: ...
+    async def pending_deliveries(self) -> int: ...
+
+    async def save_link(self, link: Link) -> None: ...
+    async def find_link(self, channel: str, external_id: str) -> Link | None: ...
+
+    async def get_state(self, key: str) -> str | None: ...
+    async def set_state(self, key: str, value: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """What a sender reports after a successful send."""
+
+    external_id: str = ""
+    desk_thread: int | None = None  # set when the desk sender opened (or re-opened) a topic
+
+
+class TemporaryFailure(Exception):
+    """The send may work later (network, 5xx, 429). ``retry_after`` is honoured exactly."""
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+class PermanentFailure(Exception):
+    """The send will never work (patron blocked the bot, address rejected)."""
+
+
+class Sender(Protocol):
+    """One per destination channel: turns a delivery into the channel's own send."""
+
+    async def send(
+        self, delivery: Delivery, message: Message, conversation: Conversation, patron: Patron
+    ) -> Sent: ...
