@@ -37,19 +37,20 @@ class RetryPolicy:
     factor: float = 2.0
     cap: float = 300.0
     max_attempts: int = 12  # about half an hour of trying with the defaults
+    rand: Callable[[], float] = random.random
 
-    def delay(
-        self, attempts: int, retry_after: float | None, rand: Callable[[], float] = random.random
-    ) -> float:
+    def delay(self, attempts: int, retry_after: float | None) -> float:
         """Seconds to wait before attempt ``attempts + 1``.
 
         A server's ``retry_after`` is obeyed exactly (waiting less earns another 429,
-        waiting more wastes the budget); otherwise full-jitter exponential backoff.
+        waiting more wastes the budget); otherwise exponential backoff with jitter in
+        [0.5, 1] of the ceiling, so a crowd of retries spreads out.
         """
         if retry_after is not None:
             return max(0.0, retry_after)
-        ceiling = min(self.cap, self.base * self.factor ** max(0, attempts - 1))
-        return ceiling * (0.5 + rand() / 2)
+        exponent = min(max(0, attempts - 1), 64)  # the cap applies long before; no overflow
+        ceiling = min(self.cap, self.base * self.factor**exponent)
+        return ceiling * (0.5 + self.rand() / 2)
 
 
 class DeliveryWorker:
@@ -81,10 +82,10 @@ class DeliveryWorker:
 
     async def run(self) -> None:
         while not self._stopping:
+            self._wakeup.clear()  # before reading, so a wake() during the read is kept
             started = await self.dispatch()
             if started:
                 continue
-            self._wakeup.clear()
             try:
                 await asyncio.wait_for(self._wakeup.wait(), self._idle_poll)
             except TimeoutError:
@@ -92,16 +93,21 @@ class DeliveryWorker:
 
     async def dispatch(self) -> int:
         """Start a task for every idle lane that has due deliveries; return how many."""
+        busy_before = set(self._busy)
         due = await self._store.due_deliveries(self._clock.now(), self._batch)
+        if self._stopping:
+            return 0
         lanes: dict[Lane, list[Delivery]] = {}
         for delivery in due:
             lane = (delivery.conversation_id, delivery.destination.value)
-            if lane not in self._busy:
+            # A lane busy when the read began may have finished during it: its rows in
+            # `due` can be stale (already sent). Its own wake-up triggers a fresh read.
+            if lane not in self._busy and lane not in busy_before:
                 lanes.setdefault(lane, []).append(delivery)
         for lane, deliveries in lanes.items():
             task = asyncio.create_task(self._run_lane(deliveries))
             self._busy[lane] = task
-            task.add_done_callback(lambda _t, lane=lane: self._lane_done(lane))
+            task.add_done_callback(lambda _t, done=lane: self._lane_done(done))
         return len(lanes)
 
     async def drain(self, grace: float = 10.0) -> None:
@@ -137,7 +143,8 @@ class DeliveryWorker:
                 return await self._attempt(delivery)
             except Exception:  # a bug in one sender must not stop the outbox
                 log.exception("delivery %s crashed; will retry", delivery.id)
-                return await self._schedule_retry(delivery, "internal error", None)
+                message = await self._store.get_message(delivery.message_id)
+                return await self._schedule_retry(delivery, "internal error", None, message)
 
     async def _attempt(self, delivery: Delivery) -> bool:
         message = await self._store.get_message(delivery.message_id)

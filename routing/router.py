@@ -77,7 +77,7 @@ class Router:
     async def accept(self, inbound: Inbound) -> Accepted:
         text = self._clean_text(inbound.text)
         contact = Contact(inbound.channel, inbound.address)
-        async with self._locks[hash(contact) % _STRIPES]:
+        async with self._lock(contact):
             patron = await self._patron_for(contact, inbound)
             conversation = await self._open_conversation(patron, inbound)
         now = self._clock.now()
@@ -100,13 +100,17 @@ class Router:
 
     async def identify(self, contact: Contact, *, name: str = "", email: str = "") -> Patron:
         """Record the name or email a patron gave, creating the patron if new."""
-        patron = await self._store.patron_by_contact(contact)
-        if patron is None:
-            patron = Patron(new_id(), contacts=(contact,), created_at=self._clock.now())
-        changed = replace(patron, name=name or patron.name, email=email or patron.email)
-        if changed != patron or not await self._store.get_patron(patron.id):
+        async with self._lock(contact):
+            patron = await self._store.patron_by_contact(contact)
+            if patron is None:
+                patron = Patron(new_id(), contacts=(contact,), created_at=self._clock.now())
+                changed = replace(patron, name=name, email=email)
+            else:
+                changed = replace(patron, name=name or patron.name, email=email or patron.email)
+                if changed == patron:
+                    return patron
             await self._store.save_patron(changed)
-        return changed
+            return changed
 
     async def patron_view(
         self, contact: Contact, after: str = ""
@@ -125,29 +129,34 @@ class Router:
 
     async def reply(self, reply: DeskReply) -> Message | None:
         """A librarian wrote in a conversation's topic; the first to reply claims it."""
-        conversation = await self._store.get_conversation(reply.conversation_id)
-        if conversation is None:
-            return None
         text = reply.text.strip()
         if not text:
             return None
+        async with self._lock(reply.conversation_id):
+            # Read inside the lock: two librarians answering at once make one claim.
+            conversation = await self._store.get_conversation(reply.conversation_id)
+            if conversation is None:
+                return None
+            if not conversation.claimed_by_id:
+                conversation = replace(
+                    conversation,
+                    claimed_by=reply.librarian_name,
+                    claimed_by_id=reply.librarian_id,
+                    updated_at=self._clock.now(),
+                )
+                await self._store.save_conversation(conversation)
+                await self._system(conversation, "claimed",
+                                   f"{reply.librarian_name} is answering",
+                                   reply.librarian_name, to_desk=True)
         now = self._clock.now()
-        if not conversation.claimed_by_id:
-            conversation = replace(
-                conversation,
-                claimed_by=reply.librarian_name,
-                claimed_by_id=reply.librarian_id,
-                updated_at=now,
-            )
-            await self._store.save_conversation(conversation)
-            await self._system(conversation, "claimed", f"{reply.librarian_name} is answering",
-                               reply.librarian_name, to_desk=True)
         message = Message(
             id=new_id(),
             conversation_id=conversation.id,
             direction=Direction.LIBRARIAN,
             text=text,
             author=reply.librarian_name,
+            # A desk message redelivered after a restart is the same message, not a new one.
+            client_id=f"desk:{reply.external_id}" if reply.external_id else "",
             external_id=reply.external_id,
             created_at=now,
         )
@@ -169,6 +178,9 @@ class Router:
         return await self._store.get_conversation(link.conversation_id)
 
     # -- steps -------------------------------------------------------------------------
+
+    def _lock(self, key: object) -> asyncio.Lock:
+        return self._locks[hash(key) % _STRIPES]
 
     def _clean_text(self, text: str) -> str:
         text = text.replace("\r\n", "\n").strip()

@@ -84,6 +84,7 @@ class WidgetServer:
         app.router.add_get("/widget/ws", self.websocket)
         app.router.add_post("/widget/api/hello", self.http_hello)
         app.router.add_post("/widget/api/send", self.http_send)
+        app.router.add_post("/widget/api/profile", self.http_profile)
         app.router.add_get("/widget/api/poll", self.http_poll)
         app.router.add_route("OPTIONS", "/widget/{tail:.*}", self.preflight)
 
@@ -110,8 +111,23 @@ class WidgetServer:
     async def http_hello(self, request: web.Request) -> web.Response:
         self._check_origin(request)
         body = await self._json_body(request)
-        welcome, _ = await self._hello({"type": "hello", **body}, request)
+        try:
+            welcome, _ = await self._hello({"type": "hello", **body}, request)
+        except FrameError as exc:
+            return web.json_response(_error(exc.code, str(exc)), status=401,
+                                     headers=self._cors(request))
         return web.json_response(welcome, headers=self._cors(request))
+
+    async def http_profile(self, request: web.Request) -> web.Response:
+        self._check_origin(request)
+        session = self._session_from_bearer(request)
+        body = await self._json_body(request)
+        try:
+            await self._profile(session, body)
+        except FrameError as exc:
+            return web.json_response(_error(exc.code, str(exc)), status=400,
+                                     headers=self._cors(request))
+        return web.json_response({"type": "profile_saved"}, headers=self._cors(request))
 
     async def http_send(self, request: web.Request) -> web.Response:
         self._check_origin(request)
@@ -196,6 +212,7 @@ class WidgetServer:
             await ws.send_json(await self._send(session, frame, ws))
         elif kind == "profile":
             await self._profile(session, frame)
+            await ws.send_json({"type": "profile_saved"})
         else:
             raise FrameError("bad_frame", f"Unknown frame type {kind[:40]!r}.")
         return session

@@ -1,0 +1,1120 @@
+/*
+ * Pustaka Bridge chat widget: the patron's side of PROTOCOL.md (v1).
+ * Plain ES2020, no build step, no dependencies. Embed with one tag:
+ *   <script src="https://chat.library.example/widget.js" async></script>
+ *
+ * Why it is built the way it is:
+ * - Everything lives in one open shadow root, so the library's CSS cannot break it.
+ * - Every text from the server, the config or the patron becomes a text node; links are
+ *   <a> elements built by hand with an http(s) href. Nothing is ever parsed as HTML.
+ * - A patron's message is kept in localStorage until the server acknowledges it and is
+ *   resent with the same `cid` after any reconnect or reload; the server dedupes.
+ */
+(() => {
+  "use strict";
+
+  // document.currentScript only exists while this file first runs, so capture it now.
+  const SCRIPT = document.currentScript || document.querySelector('script[src*="widget.js"]');
+  if (!SCRIPT || (window.PustakaChat && window.PustakaChat.version)) return; // embedded twice
+
+  const SRC = new URL(SCRIPT.src, location.href);
+  const BASE = SRC.origin + SRC.pathname.replace(/\/widget\.js$/, "").replace(/\/$/, "");
+  const WS_URL = BASE.replace(/^http/, "ws") + "/widget/ws";
+  const KEY_TOKEN = "pustaka.token";
+  const KEY_PENDING = "pustaka.pending";
+  const KEY_PROFILE = "pustaka.profile";
+  const KEY_HTTP_ONLY = "pustaka.http-until"; // sessionStorage: WebSockets are blocked here
+  const PING_EVERY = 25000;
+  const CONNECT_TIMEOUT = 10000;
+  const ACK_TIMEOUT = 20000;
+  const WS_FAILURES_BEFORE_HTTP = 3;
+  const POLL_WAIT = 25;
+
+  // ---- texts ------------------------------------------------------------------------
+
+  const TEXTS = {
+    en: {
+      open: "Chat with {library}", close: "Close chat", chat: "Chat",
+      log: "Conversation", input: "Your message", placeholder: "Type your message…",
+      send: "Send", connecting: "Connecting…", reconnecting: "Reconnecting…",
+      answering: "{name} is answering", sending: "Sending…",
+      failed: "Not sent — tap to retry", you: "You", unread: "{n} new",
+      left: "{n} characters left", over: "{n} characters over the limit",
+      profile: "Your name / email (optional)", name: "Your name", email: "Email",
+      save: "Save", saved: "Saved",
+      errors: {
+        too_long: "Your message is too long (at most {max} characters).",
+        empty: "Write something before sending.",
+        too_big: "That message is too large to send.",
+        rate_limited: "You are sending messages too fast. Wait a moment and try again.",
+        bad_frame: "That message could not be sent. Please try again.",
+        internal: "Something went wrong on our side. Please try again.",
+        bad_email: "That email address does not look right.",
+        too_long_profile: "Name and email can be at most 200 characters.",
+        other: "Something went wrong. Please try again.",
+      },
+    },
+    id: {
+      open: "Chat dengan {library}", close: "Tutup chat", chat: "Chat",
+      log: "Percakapan", input: "Pesan Anda", placeholder: "Tulis pesan Anda…",
+      send: "Kirim", connecting: "Menghubungkan…", reconnecting: "Menghubungkan ulang…",
+      answering: "{name} sedang menjawab", sending: "Mengirim…",
+      failed: "Belum terkirim — ketuk untuk mencoba lagi", you: "Anda", unread: "{n} baru",
+      left: "Sisa {n} karakter", over: "Kelebihan {n} karakter",
+      profile: "Nama / email Anda (opsional)", name: "Nama Anda", email: "Email",
+      save: "Simpan", saved: "Tersimpan",
+      errors: {
+        too_long: "Pesan Anda terlalu panjang (maksimal {max} karakter).",
+        empty: "Tulis sesuatu sebelum mengirim.",
+        too_big: "Pesan terlalu besar untuk dikirim.",
+        rate_limited: "Anda mengirim pesan terlalu cepat. Tunggu sebentar lalu coba lagi.",
+        bad_frame: "Pesan tidak dapat dikirim. Silakan coba lagi.",
+        internal: "Terjadi kesalahan di pihak kami. Silakan coba lagi.",
+        bad_email: "Alamat email tampaknya tidak benar.",
+        too_long_profile: "Nama dan email maksimal 200 karakter.",
+        other: "Terjadi kesalahan. Silakan coba lagi.",
+      },
+    },
+  };
+
+  function pickLanguage() {
+    const wanted = [SCRIPT.dataset.lang, ...(navigator.languages || []), navigator.language];
+    for (const tag of wanted) {
+      const primary = String(tag || "").toLowerCase().split(/[-_]/)[0];
+      if (primary === "in") return "id"; // the old code for Indonesian, still sent by some
+      if (primary in TEXTS) return primary;
+    }
+    return "en";
+  }
+
+  const LANG = pickLanguage();
+  const T = TEXTS[LANG];
+  const fill = (template, values) =>
+    template.replace(/\{(\w+)\}/g, (_, key) => (key in values ? String(values[key]) : ""));
+
+  // ---- storage: blocked or full storage must never break the chat ----------------------
+
+  const store = {
+    get(key, area = "localStorage") {
+      try { return window[area].getItem(key); } catch { return null; }
+    },
+    set(key, value, area = "localStorage") {
+      try { window[area].setItem(key, value); } catch { /* blocked or full: keep going */ }
+    },
+    del(key) {
+      try { localStorage.removeItem(key); } catch { /* blocked: nothing to remove */ }
+    },
+    json(key, fallback) {
+      try { return JSON.parse(this.get(key)) ?? fallback; } catch { return fallback; }
+    },
+  };
+
+  /* The outbox is shared by every tab of the site through localStorage, so each change
+     re-reads it: one tab must not wipe another tab's unsent messages. */
+  const outbox = {
+    items: [],
+    read() {
+      const raw = store.json(KEY_PENDING, []);
+      return Array.isArray(raw)
+        ? raw.filter((x) => x && typeof x.cid === "string" && typeof x.text === "string")
+        : [];
+    },
+    load() { this.items = this.read(); },
+    add(item) {
+      this.items.push(item);
+      const all = this.read().filter((x) => x.cid !== item.cid);
+      const { cid, text, at } = item; // the live item later carries its DOM elements
+      store.set(KEY_PENDING, JSON.stringify([...all, { cid, text, at }]));
+    },
+    remove(cid) {
+      this.items = this.items.filter((x) => x.cid !== cid);
+      store.set(KEY_PENDING, JSON.stringify(this.read().filter((x) => x.cid !== cid)));
+    },
+    get(cid) { return this.items.find((x) => x.cid === cid); },
+  };
+
+  function newCid() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    const bytes = new Uint8Array(16);
+    (window.crypto || window.msCrypto).getRandomValues(bytes);
+    return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+
+  // ---- small DOM helpers: text only, never HTML --------------------------------------
+
+  function h(tag, props = {}, ...children) {
+    const el = document.createElement(tag);
+    for (const [key, value] of Object.entries(props)) {
+      if (value == null || value === false) continue;
+      if (key === "class") el.className = value;
+      else if (key === "text") el.textContent = value;
+      else if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
+      else el.setAttribute(key, value === true ? "" : String(value));
+    }
+    for (const child of children) if (child != null) el.append(child); // strings → text nodes
+    return el;
+  }
+
+  const ICONS = {
+    chat: "M20 2H4a2 2 0 0 0-2 2v18l4-4h14a2 2 0 0 0 2-2V4a2 2 0 0 0-2-2zM6 9h12v2H6V9zm8 5H6v-2h8v2zm4-6H6V6h12v2z",
+    close: "M19 6.41 17.59 5 12 10.59 6.41 5 5 6.41 10.59 12 5 17.59 6.41 19 12 13.41 17.59 19 19 17.59 13.41 12z",
+    send: "M3.4 20.4 20.85 12.92a1 1 0 0 0 0-1.84L3.4 3.6a.99.99 0 0 0-1.39.91L2 9.12c0 .5.37.93.87.99L17 12 2.87 13.88c-.5.07-.87.5-.87 1l.01 4.61c0 .71.73 1.2 1.39.91z",
+  };
+
+  function icon(name, size = 24) {
+    const ns = "http://www.w3.org/2000/svg";
+    const svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("width", size);
+    svg.setAttribute("height", size);
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("focusable", "false");
+    const path = document.createElementNS(ns, "path");
+    path.setAttribute("d", ICONS[name]);
+    path.setAttribute("fill", "currentColor");
+    svg.append(path);
+    return svg;
+  }
+
+  function safeHref(raw) {
+    try {
+      const url = new URL(raw);
+      return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;
+    } catch {
+      return null;
+    }
+  }
+
+  // A URL ends before trailing punctuation, except a ")" that closes a "(" inside it.
+  function trimUrl(url) {
+    for (;;) {
+      const last = url.slice(-1);
+      if (/[.,;:!?'"\]}>]/.test(last)) url = url.slice(0, -1);
+      else if (last === ")" && url.split("(").length < url.split(")").length) url = url.slice(0, -1);
+      else return url;
+    }
+  }
+
+  /** Plain text with http(s) URLs as links; newlines are kept by CSS (pre-wrap). */
+  function richText(text) {
+    const frag = document.createDocumentFragment();
+    let done = 0;
+    for (const match of text.matchAll(/\bhttps?:\/\/[^\s<>"'`]+/gi)) {
+      const url = trimUrl(match[0]);
+      const href = safeHref(url);
+      if (!href || match.index < done) continue;
+      frag.append(text.slice(done, match.index));
+      frag.append(h("a", { href, target: "_blank", rel: "noopener noreferrer", text: url }));
+      done = match.index + url.length;
+    }
+    frag.append(text.slice(done));
+    return frag;
+  }
+
+  function formatTime(at) {
+    const date = new Date(at * 1000);
+    if (!Number.isFinite(date.getTime())) return "";
+    const today = date.toDateString() === new Date().toDateString();
+    const options = today
+      ? { hour: "2-digit", minute: "2-digit" }
+      : { day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" };
+    try {
+      return new Intl.DateTimeFormat(LANG, options).format(date);
+    } catch {
+      return date.toLocaleTimeString();
+    }
+  }
+
+  const countChars = (text) => Array.from(text.replace(/\r\n/g, "\n").trim()).length;
+
+  // ---- config -------------------------------------------------------------------------
+
+  /** Brand colour plus a text colour on it with enough contrast (WCAG AA if possible). */
+  function brandColours(raw) {
+    const hex = /^#([0-9a-f]{3}|[0-9a-f]{6})$/i.test(raw) ? raw : "#0b5394";
+    const full = hex.length === 4 ? "#" + [...hex.slice(1)].map((c) => c + c).join("") : hex;
+    const channel = (i) => {
+      const c = parseInt(full.slice(1 + 2 * i, 3 + 2 * i), 16) / 255;
+      return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+    };
+    const lum = 0.2126 * channel(0) + 0.7152 * channel(1) + 0.0722 * channel(2);
+    const onWhite = 1.05 / (lum + 0.05);
+    const onDark = (lum + 0.05) / (0.0103 + 0.05); // #1a1a2e-ish near-black
+    return { brand: full, on: onWhite >= 4.5 || onWhite >= onDark ? "#ffffff" : "#111827" };
+  }
+
+  function readConfig(raw) {
+    const c = raw && typeof raw === "object" ? raw : {};
+    const text = (v, fallback = "") => (typeof v === "string" ? v : fallback);
+    const greetings = c.greeting && typeof c.greeting === "object" ? c.greeting : {};
+    const greeting = [greetings[LANG], greetings.en, ...Object.values(greetings)]
+      .find((g) => typeof g === "string" && g.trim()) || "";
+    const max = Number(c.max_text);
+    return {
+      library: text(c.library).trim() || "Library",
+      colours: brandColours(text(c.colour)),
+      position: c.position === "left" ? "left" : "right",
+      logo: c.logo ? safeHref(text(c.logo)) : null,
+      greeting,
+      maxText: Number.isInteger(max) && max > 0 ? max : 4000,
+    };
+  }
+
+  // ---- state --------------------------------------------------------------------------
+
+  const S = {
+    config: null,
+    ui: null,
+    started: false,
+    wantOpen: SCRIPT.dataset.open === "true",
+    isOpen: false,
+    unread: 0,
+    transport: "ws",
+    connected: false,
+    everConnected: false,
+    wsEverWelcomed: false,
+    wsFailures: 0,
+    attempt: 0,
+    ws: null,
+    retryTimer: 0,
+    pingTimer: 0,
+    awaitingPong: false,
+    httpGen: 0,
+    httpQueue: [],
+    httpSending: false,
+    messages: new Map(), // id → element
+    order: [], // {id, at, el} in display order
+    lastId: null,
+    lastAt: -Infinity,
+    ackTimers: new Map(), // cid → timer
+    profileQueued: null,
+    claimedBy: "",
+  };
+
+  // ---- styles -------------------------------------------------------------------------
+
+  const CSS = `
+:host { all: initial; }
+*, *::before, *::after { box-sizing: border-box; }
+[hidden] { display: none !important; }
+.root {
+  font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", "Helvetica Neue", Arial, sans-serif;
+  font-size: 15px; line-height: 1.45; color: #1f2937;
+  -webkit-font-smoothing: antialiased;
+}
+button, input, textarea { font: inherit; color: inherit; }
+:focus-visible { outline: 3px solid var(--focus); outline-offset: 2px; }
+.launcher {
+  position: fixed; bottom: 20px; z-index: 2147483000;
+  width: 60px; height: 60px; border-radius: 50%; border: 0; cursor: pointer;
+  background: var(--brand); color: var(--on-brand);
+  display: grid; place-items: center;
+  box-shadow: 0 6px 20px rgba(15, 23, 42, .25), 0 2px 6px rgba(15, 23, 42, .15);
+  transition: transform .15s ease, box-shadow .15s ease;
+}
+.launcher:hover { transform: translateY(-2px); box-shadow: 0 10px 26px rgba(15, 23, 42, .28); }
+.side-right .launcher { right: 20px; } .side-left .launcher { left: 20px; }
+.badge {
+  position: absolute; top: -4px; right: -4px; min-width: 22px; height: 22px; padding: 0 6px;
+  border-radius: 11px; background: #dc2626; color: #fff; font-size: 12px; font-weight: 700;
+  line-height: 22px; text-align: center; border: 2px solid #fff;
+}
+.panel {
+  position: fixed; bottom: 92px; z-index: 2147483001;
+  width: 380px; height: min(620px, calc(100vh - 120px)); max-height: calc(100vh - 120px);
+  display: flex; flex-direction: column; overflow: hidden;
+  background: #fff; border-radius: 16px; border: 1px solid rgba(15, 23, 42, .08);
+  box-shadow: 0 18px 50px rgba(15, 23, 42, .22), 0 4px 12px rgba(15, 23, 42, .08);
+  animation: pop-in .18s ease-out;
+}
+.side-right .panel { right: 20px; } .side-left .panel { left: 20px; }
+@keyframes pop-in { from { opacity: 0; transform: translateY(12px) scale(.98); } }
+.header {
+  display: flex; align-items: center; gap: 12px; padding: 14px 12px 14px 16px;
+  background: var(--brand); color: var(--on-brand); --focus: var(--on-brand);
+}
+.logo { width: 40px; height: 40px; border-radius: 10px; object-fit: contain; background: #fff; padding: 3px; flex: none; }
+.titles { flex: 1; min-width: 0; }
+.title { margin: 0; font-size: 16px; font-weight: 650; line-height: 1.25; overflow-wrap: anywhere; }
+.status { margin: 2px 0 0; font-size: 13px; opacity: .92; }
+.status:empty { display: none; }
+.close {
+  flex: none; width: 38px; height: 38px; border: 0; border-radius: 10px; cursor: pointer;
+  background: transparent; color: inherit; display: grid; place-items: center;
+}
+.close:hover { background: rgba(255, 255, 255, .16); }
+.connection {
+  padding: 6px 16px; font-size: 13px; background: #fef3c7; color: #78350f;
+  border-bottom: 1px solid #fde68a;
+}
+.log {
+  flex: 1; overflow-y: auto; padding: 16px 14px 8px; background: #f6f7f9;
+  display: flex; flex-direction: column; gap: 12px; overscroll-behavior: contain;
+}
+.stored, .pending-list { display: flex; flex-direction: column; gap: 12px; }
+.pending-list:empty { display: none; }
+.msg { display: flex; flex-direction: column; align-items: flex-start; max-width: 85%; }
+.msg[data-direction="patron"] { align-self: flex-end; align-items: flex-end; }
+.bubble {
+  order: 1; padding: 9px 13px; border-radius: 16px; border-bottom-left-radius: 5px;
+  background: #fff; border: 1px solid #e5e7eb; color: #1f2937;
+  white-space: pre-wrap; overflow-wrap: anywhere; word-break: break-word;
+}
+.msg[data-direction="patron"] .bubble {
+  background: var(--brand); color: var(--on-brand); border-color: transparent;
+  border-radius: 16px; border-bottom-right-radius: 5px;
+}
+.bubble a { color: inherit; text-decoration: underline; text-underline-offset: 2px; }
+.msg[data-direction="patron"] .bubble a { --focus: var(--on-brand); }
+.meta { order: 2; margin: 3px 4px 0; font-size: 12px; color: #6b7280; display: flex; gap: 6px; flex-wrap: wrap; }
+.meta time::before { content: "·"; margin-right: 6px; }
+.greeting .bubble { background: #fff; }
+.is-pending .bubble { opacity: .78; }
+.delivery { color: #6b7280; }
+.retry {
+  border: 0; background: none; padding: 0; cursor: pointer; color: #b91c1c;
+  font-size: 12px; text-decoration: underline; text-underline-offset: 2px;
+}
+.msg[data-direction="system"] { align-self: center; max-width: 100%; }
+.system-text {
+  font-size: 13px; color: #4b5563; background: #eceef2; padding: 4px 12px; border-radius: 999px;
+  text-align: center; white-space: pre-wrap; overflow-wrap: anywhere;
+}
+.profile { border-top: 1px solid #eceef2; font-size: 13px; background: #fff; }
+.profile summary { cursor: pointer; padding: 8px 16px; color: #4b5563; list-style-position: inside; }
+.profile form { display: grid; grid-template-columns: 1fr 1fr auto; gap: 6px; padding: 0 12px 10px; }
+.profile input {
+  min-width: 0; padding: 7px 9px; border: 1px solid #d1d5db; border-radius: 8px; background: #fff; font-size: 14px;
+}
+.profile input:focus { border-color: var(--brand-text); outline: none; box-shadow: 0 0 0 3px var(--ring); }
+.profile .note { grid-column: 1 / -1; margin: 0; font-size: 12px; color: #6b7280; min-height: 0; }
+.profile .note.bad { color: #b91c1c; }
+.small-btn {
+  padding: 7px 12px; border-radius: 8px; border: 1px solid; cursor: pointer;
+  background: #fff; color: var(--brand-text); font-weight: 600; font-size: 13px;
+  border-color: var(--brand-text);
+}
+.composer { border-top: 1px solid #e5e7eb; padding: 10px 12px 12px; background: #fff; }
+.row { display: flex; align-items: flex-end; gap: 8px; }
+.input {
+  flex: 1; resize: none; min-height: 44px; max-height: 140px; padding: 10px 12px;
+  border: 1px solid #d1d5db; border-radius: 12px; background: #fff; line-height: 1.4;
+  font-size: 15px; white-space: pre-wrap;
+}
+.input:focus { border-color: var(--brand-text); outline: none; box-shadow: 0 0 0 3px var(--ring); }
+.send {
+  flex: none; height: 44px; padding: 0 16px; border: 0; border-radius: 12px; cursor: pointer;
+  background: var(--brand); color: var(--on-brand); font-weight: 650;
+  display: inline-flex; align-items: center; gap: 6px;
+}
+.send:disabled { opacity: .5; cursor: not-allowed; }
+.hint { display: flex; gap: 8px; justify-content: space-between; font-size: 12.5px; margin-top: 6px; }
+.hint:empty, .error:empty, .counter:empty { display: none; }
+.error { color: #b91c1c; }
+.counter { color: #6b7280; margin-left: auto; white-space: nowrap; }
+.counter.over { color: #b91c1c; font-weight: 600; }
+.sr { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
+@media (max-width: 480px) {
+  .panel, .side-left .panel, .side-right .panel {
+    inset: 0; width: auto; height: 100%; max-height: none; border-radius: 0; border: 0;
+  }
+  .root.is-open .launcher { display: none; }
+  .input { font-size: 16px; } /* below 16px iOS zooms the page on focus */
+}
+@media (prefers-reduced-motion: reduce) { .panel { animation: none; } .launcher { transition: none; } }
+`;
+
+  // ---- building the UI ----------------------------------------------------------------
+
+  function buildUi(config) {
+    const host = document.createElement("pustaka-chat");
+    host.id = "pustaka-chat";
+    const shadow = host.attachShadow({ mode: "open" });
+    const { brand, on } = config.colours;
+    const root = h("div", {
+      class: "root side-" + config.position,
+      // A light brand colour is too faint for focus rings on white: use dark ink there.
+      style: `--brand:${brand};--on-brand:${on};--ring:${brand}40;` +
+        `--brand-text:${on === "#ffffff" ? brand : "#111827"};--focus:var(--brand-text)`,
+    });
+
+    const badge = h("span", { class: "badge", hidden: true, "aria-hidden": "true" });
+    const launcher = h("button", {
+      type: "button", part: "launcher", class: "launcher", "aria-expanded": "false",
+      "aria-controls": "pustaka-panel", "aria-label": fill(T.open, config),
+      onclick: () => (S.isOpen ? close() : open()),
+    }, icon("chat", 28), badge);
+
+    const status = h("p", { part: "status", class: "status", id: "pustaka-status", "aria-live": "polite" });
+    const titles = h("div", { class: "titles" },
+      h("h2", { class: "title", id: "pustaka-title", text: config.library }), status);
+    const header = h("div", { class: "header", part: "header" },
+      config.logo ? h("img", { class: "logo", src: config.logo, alt: "", part: "logo" }) : null,
+      titles,
+      h("button", { type: "button", class: "close", part: "close", "aria-label": T.close,
+        onclick: () => close() }, icon("close", 22)));
+
+    const connection = h("div", { class: "connection", part: "connection", role: "status", hidden: true });
+    const stored = h("div", { class: "stored" });
+    const pending = h("div", { class: "pending-list" });
+    const log = h("div", { class: "log", part: "log", role: "log", "aria-live": "polite",
+      "aria-label": T.log, tabindex: "0" });
+    if (config.greeting) {
+      log.append(h("div", { class: "msg greeting", part: "greeting", "data-direction": "librarian" },
+        h("div", { class: "bubble", text: config.greeting }),
+        h("div", { class: "meta" }, h("span", { text: config.library }))));
+    }
+    log.append(stored, pending);
+
+    const profile = buildProfile();
+    const input = h("textarea", {
+      part: "input", class: "input", rows: "1", placeholder: T.placeholder, "aria-label": T.input,
+      "aria-describedby": "pustaka-hint", enterkeyhint: "send",
+    });
+    const send = h("button", { type: "button", part: "send", class: "send", "aria-label": T.send },
+      icon("send", 18), h("span", { text: T.send }));
+    const error = h("span", { class: "error", part: "error", role: "alert" });
+    const counter = h("span", { class: "counter", part: "counter", "aria-live": "polite" });
+    const composer = h("div", { class: "composer", part: "composer" },
+      h("div", { class: "row" }, input, send),
+      h("div", { class: "hint", id: "pustaka-hint" }, error, counter));
+
+    const panel = h("div", {
+      part: "panel", class: "panel", id: "pustaka-panel", role: "dialog", "aria-modal": "false",
+      "aria-labelledby": "pustaka-title", "aria-describedby": "pustaka-status", hidden: true,
+    }, header, connection, log, profile.el, composer);
+
+    root.append(panel, launcher);
+    shadow.append(h("style", { text: CSS }), root);
+
+    input.addEventListener("keydown", (event) => {
+      if (event.key !== "Enter" || event.shiftKey || event.isComposing || event.keyCode === 229) return;
+      event.preventDefault();
+      submit();
+    });
+    input.addEventListener("input", () => { autoGrow(); updateCounter(); });
+    send.addEventListener("click", () => { submit(); input.focus(); });
+    panel.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") { event.stopPropagation(); close(); }
+    });
+
+    (document.body || document.documentElement).append(host);
+    return { host, root, launcher, badge, panel, status, connection, log, stored, pending,
+      input, send, error, counter, profile };
+  }
+
+  function buildProfile() {
+    const saved = store.json(KEY_PROFILE, {}) || {};
+    const name = h("input", { type: "text", name: "name", autocomplete: "name", maxlength: "200",
+      placeholder: T.name, "aria-label": T.name, value: typeof saved.name === "string" ? saved.name : "" });
+    const email = h("input", { type: "email", name: "email", autocomplete: "email", maxlength: "200",
+      placeholder: T.email, "aria-label": T.email, value: typeof saved.email === "string" ? saved.email : "" });
+    const note = h("p", { class: "note", "aria-live": "polite" });
+    const form = h("form", { novalidate: true }, name, email,
+      h("button", { type: "submit", class: "small-btn", part: "profile-save", text: T.save }), note);
+    form.addEventListener("submit", (event) => { event.preventDefault(); saveProfile(); });
+    const el = h("details", { class: "profile", part: "profile" }, h("summary", { text: T.profile }), form);
+    return { el, name, email, note };
+  }
+
+  function autoGrow() {
+    const input = S.ui.input;
+    input.style.height = "auto";
+    input.style.height = Math.min(input.scrollHeight + 2, 140) + "px";
+  }
+
+  function updateCounter() {
+    const { counter, send } = S.ui;
+    const max = S.config.maxText;
+    const used = countChars(S.ui.input.value);
+    const left = max - used;
+    counter.classList.toggle("over", left < 0);
+    send.disabled = left < 0;
+    if (left < 0) counter.textContent = fill(T.over, { n: -left });
+    else if (left <= Math.max(50, Math.round(max * 0.1))) counter.textContent = fill(T.left, { n: left });
+    else counter.textContent = "";
+    if (left >= 0 && S.ui.error.dataset.code === "too_long") showError("");
+  }
+
+  function showError(code) {
+    const { error } = S.ui;
+    error.dataset.code = code;
+    error.textContent = code ? fill(T.errors[code] || T.errors.other, { max: S.config.maxText }) : "";
+  }
+
+  function setConnectionBanner(text) {
+    S.ui.connection.textContent = text || "";
+    S.ui.connection.hidden = !text;
+  }
+
+  function setClaim(name) {
+    S.claimedBy = name;
+    S.ui.status.textContent = name ? fill(T.answering, { name }) : "";
+  }
+
+  function updateBadge() {
+    const { badge, launcher } = S.ui;
+    badge.hidden = S.unread === 0;
+    badge.textContent = S.unread > 9 ? "9+" : String(S.unread);
+    const label = fill(T.open, S.config);
+    launcher.setAttribute("aria-label", S.unread ? `${label} (${fill(T.unread, { n: S.unread })})` : label);
+  }
+
+  function nearBottom() {
+    const log = S.ui.log;
+    return log.scrollHeight - log.scrollTop - log.clientHeight < 80;
+  }
+
+  function scrollToEnd() {
+    const log = S.ui.log;
+    log.scrollTop = log.scrollHeight;
+  }
+
+  // ---- open / close -------------------------------------------------------------------
+
+  function open() {
+    if (!S.ui) { S.wantOpen = true; return; }
+    const { panel, launcher, root, input } = S.ui;
+    S.isOpen = true;
+    panel.hidden = false;
+    root.classList.add("is-open");
+    launcher.setAttribute("aria-expanded", "true");
+    S.unread = 0;
+    updateBadge();
+    start();
+    scrollToEnd();
+    requestAnimationFrame(() => input.focus());
+  }
+
+  function close() {
+    if (!S.ui) { S.wantOpen = false; return; }
+    const { panel, launcher, root } = S.ui;
+    const hadFocus = S.ui.host.shadowRoot.activeElement !== null;
+    S.isOpen = false;
+    panel.hidden = true;
+    root.classList.remove("is-open");
+    launcher.setAttribute("aria-expanded", "false");
+    updateBadge();
+    if (hadFocus) launcher.focus();
+  }
+
+  // ---- messages -----------------------------------------------------------------------
+
+  function validMessage(m) {
+    if (!m || typeof m !== "object" || typeof m.id !== "string" || !m.id) return null;
+    const direction = ["patron", "librarian", "system"].includes(m.direction) ? m.direction : "librarian";
+    return {
+      id: m.id,
+      cid: typeof m.cid === "string" ? m.cid : "",
+      direction,
+      author: typeof m.author === "string" ? m.author : "",
+      text: typeof m.text === "string" ? m.text : "",
+      event: typeof m.event === "string" ? m.event : "",
+      at: Number.isFinite(m.at) ? m.at : Date.now() / 1000,
+    };
+  }
+
+  function bubble(author, text, at, extra) {
+    const meta = h("div", { class: "meta" },
+      h("span", { part: "author", class: "author", text: author }),
+      at == null ? null : h("time", { datetime: new Date(at * 1000).toISOString(), text: formatTime(at) }),
+      extra);
+    // Author first in the DOM so screen readers say who before what; CSS shows it below.
+    return [meta, h("div", { part: "text", class: "bubble" }, richText(text))];
+  }
+
+  function messageElement(msg) {
+    if (msg.direction === "system") {
+      const text = msg.event === "claimed" && msg.author ? fill(T.answering, { name: msg.author }) : msg.text;
+      return h("div", { part: "message", class: "msg", "data-direction": "system", "data-id": msg.id,
+        "data-event": msg.event || null }, h("span", { part: "text", class: "system-text", text }));
+    }
+    const author = msg.direction === "patron" ? T.you : msg.author || S.config.library;
+    return h("div", { part: "message", class: "msg", "data-direction": msg.direction, "data-id": msg.id },
+      ...bubble(author, msg.text, msg.at));
+  }
+
+  /** Show a stored message once, in time order, before any still-pending ones. */
+  function receive(raw, { fromHistory = false } = {}) {
+    const msg = validMessage(raw);
+    if (!msg) return false;
+    if (msg.direction === "patron" && msg.cid && outbox.get(msg.cid)) settle(msg.cid);
+    if (S.messages.has(msg.id)) return false;
+    const stick = nearBottom() || msg.direction === "patron";
+    const el = messageElement(msg);
+    let i = S.order.length;
+    while (i > 0 && S.order[i - 1].at > msg.at) i--;
+    S.ui.stored.insertBefore(el, i < S.order.length ? S.order[i].el : null);
+    S.order.splice(i, 0, { id: msg.id, at: msg.at, el });
+    S.messages.set(msg.id, el);
+    if (msg.at >= S.lastAt) { S.lastAt = msg.at; S.lastId = msg.id; }
+    if (msg.direction === "system" && msg.event === "claimed" && !fromHistory) setClaim(msg.author);
+    if (!S.isOpen && !fromHistory && msg.direction !== "patron") { S.unread++; updateBadge(); }
+    if (stick) scrollToEnd();
+    return true;
+  }
+
+  function pendingElement(item) {
+    const state = h("span", { class: "delivery", part: "delivery", text: T.sending });
+    const el = h("div", { part: "message pending", class: "msg is-pending", "data-direction": "patron",
+      "data-cid": item.cid }, ...bubble(T.you, item.text, null, state));
+    item.el = el;
+    item.stateEl = state;
+    return el;
+  }
+
+  function showPending(item) {
+    S.ui.pending.append(pendingElement(item));
+    scrollToEnd();
+  }
+
+  function markSending(item) {
+    if (!item.stateEl) return;
+    const retry = item.stateEl.querySelector("button");
+    if (retry) item.stateEl.replaceChildren(T.sending);
+    item.stateEl.className = "delivery";
+  }
+
+  function markFailed(cid) {
+    const item = outbox.get(cid);
+    clearTimeout(S.ackTimers.get(cid));
+    S.ackTimers.delete(cid);
+    if (!item || !item.stateEl) return;
+    item.stateEl.replaceChildren(h("button", { type: "button", class: "retry", part: "retry",
+      text: T.failed, onclick: () => retry(cid) }));
+  }
+
+  function retry(cid) {
+    const item = outbox.get(cid);
+    if (!item) return;
+    markSending(item);
+    if (S.connected) sendItem(item);
+    else reconnectNow();
+  }
+
+  /** The server has the message (ack, or it came back with our cid): drop the pending copy. */
+  function settle(cid) {
+    const item = outbox.get(cid);
+    clearTimeout(S.ackTimers.get(cid));
+    S.ackTimers.delete(cid);
+    if (item && item.el) item.el.remove();
+    outbox.remove(cid);
+  }
+
+  function submit() {
+    const { input } = S.ui;
+    const text = input.value.replace(/\r\n/g, "\n").trim();
+    if (!text) return;
+    if (countChars(text) > S.config.maxText) { showError("too_long"); return; }
+    const item = { cid: newCid(), text, at: Date.now() / 1000 };
+    outbox.add(item);
+    showPending(item);
+    input.value = "";
+    autoGrow();
+    updateCounter();
+    showError("");
+    if (S.connected) sendItem(item);
+    else if (S.started) reconnectNow();
+    else start();
+  }
+
+  function sendItem(item) {
+    markSending(item);
+    clearTimeout(S.ackTimers.get(item.cid));
+    S.ackTimers.set(item.cid, setTimeout(() => markFailed(item.cid), ACK_TIMEOUT));
+    if (S.transport === "ws") {
+      sendFrame({ type: "send", cid: item.cid, text: item.text });
+    } else {
+      if (!S.httpQueue.includes(item.cid)) S.httpQueue.push(item.cid);
+      drainHttpQueue();
+    }
+  }
+
+  function flushOutbox() {
+    for (const item of [...outbox.items]) sendItem(item);
+  }
+
+  /** A refused message: lasting refusals give the text back to the patron to edit. */
+  function refused(cid, code) {
+    const item = outbox.get(cid);
+    if (!item) return;
+    if (code === "rate_limited" || code === "internal") {
+      markFailed(cid);
+    } else {
+      settle(cid);
+      const { input } = S.ui;
+      if (code !== "empty" && !input.value.trim()) {
+        input.value = item.text;
+        autoGrow();
+        updateCounter();
+      }
+    }
+    showError(code);
+  }
+
+  // ---- profile ------------------------------------------------------------------------
+
+  function saveProfile() {
+    const { name, email, note } = S.ui.profile;
+    const profile = { name: name.value.replace(/\s+/g, " ").trim(), email: email.value.trim() };
+    note.classList.remove("bad");
+    if (profile.name.length > 200 || profile.email.length > 200) return profileNote("too_long_profile");
+    if (profile.email && !/^[^\s@]+@[^\s@]+$/.test(profile.email)) return profileNote("bad_email");
+    name.value = profile.name;
+    email.value = profile.email;
+    store.set(KEY_PROFILE, JSON.stringify(profile));
+    S.profileQueued = profile;
+    sendProfile();
+    note.textContent = T.saved;
+  }
+
+  function profileNote(code) {
+    const { note } = S.ui.profile;
+    note.classList.add("bad");
+    note.textContent = T.errors[code] || T.errors.other;
+  }
+
+  function sendProfile() {
+    // The HTTP fallback has no profile endpoint (see PROTOCOL.md); it stays queued.
+    if (!S.profileQueued || !S.connected || S.transport !== "ws") return;
+    sendFrame({ type: "profile", ...S.profileQueued });
+    S.profileQueued = null;
+  }
+
+  // ---- frames from the server (both transports) ------------------------------------------
+
+  function helloBody() {
+    let tz = "";
+    try { tz = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch { /* old browser */ }
+    return {
+      token: store.get(KEY_TOKEN) || null,
+      since: S.lastId,
+      page: { url: location.href.slice(0, 500), title: document.title.slice(0, 200) },
+      lang: LANG,
+      tz,
+    };
+  }
+
+  function handleFrame(frame) {
+    if (!frame || typeof frame !== "object") return;
+    switch (frame.type) {
+      case "welcome": return onWelcome(frame);
+      case "ack": return onAck(frame);
+      case "message": return void receive(frame.message);
+      case "error": return onError(frame);
+      default: return undefined; // pong, or a frame type from a newer server
+    }
+  }
+
+  function onWelcome(welcome) {
+    if (typeof welcome.token === "string" && welcome.token) store.set(KEY_TOKEN, welcome.token);
+    const catchingUp = S.everConnected; // after a drop, history holds news for the patron
+    S.connected = true;
+    S.everConnected = true;
+    S.attempt = 0;
+    setConnectionBanner("");
+    for (const m of Array.isArray(welcome.history) ? welcome.history : []) {
+      receive(m, { fromHistory: !catchingUp });
+    }
+    const conversation = welcome.conversation;
+    const claimed = conversation && conversation.status !== "closed" && conversation.claimed_by;
+    setClaim(typeof claimed === "string" ? claimed : "");
+    flushOutbox();
+    sendProfile();
+  }
+
+  function onAck(frame) {
+    const cid = typeof frame.cid === "string" ? frame.cid : "";
+    receive(frame.message);
+    if (cid) settle(cid);
+    if (S.ui.error.dataset.code && S.ui.error.dataset.code !== "too_long") showError("");
+  }
+
+  function onError(frame) {
+    const code = typeof frame.code === "string" ? frame.code : "other";
+    if (code === "bad_token") return forgetIdentity();
+    if (code === "no_hello") return sendFrame({ type: "hello", ...helloBody() });
+    if (code === "bad_email") return profileNote("bad_email");
+    if (typeof frame.cid === "string" && outbox.get(frame.cid)) return refused(frame.cid, code);
+    showError(code);
+  }
+
+  /** The stored token was refused: start as a new visitor, keeping unsent messages. */
+  function forgetIdentity() {
+    store.del(KEY_TOKEN);
+    S.lastId = null;
+    S.lastAt = -Infinity;
+    const profile = store.json(KEY_PROFILE, null);
+    if (profile && (profile.name || profile.email)) S.profileQueued = profile;
+    if (S.transport === "ws") sendFrame({ type: "hello", ...helloBody() });
+    else { S.connected = false; httpHello(); }
+  }
+
+  // ---- connection lifecycle --------------------------------------------------------------
+
+  function start() {
+    if (S.started) return;
+    S.started = true;
+    setConnectionBanner(T.connecting);
+    connect();
+  }
+
+  function connect() {
+    clearTimeout(S.retryTimer);
+    if (S.transport === "ws" && S.ws) return; // a socket is already on its way
+    if (S.transport === "ws") openSocket();
+    else httpHello();
+  }
+
+  function reconnectNow() {
+    if (!S.started || S.connected) return;
+    S.attempt = 0;
+    connect();
+  }
+
+  function lost() {
+    S.connected = false;
+    setConnectionBanner(S.everConnected ? T.reconnecting : T.connecting);
+    for (const timer of S.ackTimers.values()) clearTimeout(timer);
+    S.ackTimers.clear(); // unacked messages are resent after the next welcome
+  }
+
+  function scheduleReconnect() {
+    clearTimeout(S.retryTimer);
+    const ceiling = Math.min(30000, 500 * 2 ** S.attempt);
+    const delay = Math.max(500, ceiling / 2 + (Math.random() * ceiling) / 2);
+    S.attempt++;
+    S.retryTimer = setTimeout(connect, delay);
+  }
+
+  function useHttp() {
+    S.transport = "http";
+    S.attempt = 0;
+    stopPing();
+  }
+
+  // ---- WebSocket transport --------------------------------------------------------------
+
+  function openSocket() {
+    let ws;
+    try {
+      ws = new WebSocket(WS_URL);
+    } catch {
+      return socketFailed(false);
+    }
+    S.ws = ws;
+    let welcomed = false;
+    const guard = setTimeout(() => dropSocket(ws), CONNECT_TIMEOUT); // proxies that hang
+    ws.onopen = () => {
+      ws.send(JSON.stringify({ type: "hello", ...helloBody() }));
+    };
+    ws.onmessage = (event) => {
+      S.awaitingPong = false;
+      let frame;
+      try { frame = JSON.parse(event.data); } catch { return; }
+      if (frame && frame.type === "welcome" && !welcomed) {
+        welcomed = true;
+        clearTimeout(guard);
+        S.wsFailures = 0;
+        S.wsEverWelcomed = true;
+        startPing();
+      }
+      handleFrame(frame);
+    };
+    ws.onclose = () => {
+      clearTimeout(guard);
+      if (S.ws === ws) socketFailed(welcomed);
+    };
+  }
+
+  /** Forget a socket at once; a dead TCP link can take minutes to report its close. */
+  function dropSocket(ws) {
+    ws.onclose = ws.onmessage = ws.onopen = null;
+    try { ws.close(); } catch { /* already closed */ }
+    if (S.ws === ws) socketFailed(S.connected);
+  }
+
+  function socketFailed(hadWelcome) {
+    S.ws = null;
+    stopPing();
+    lost();
+    if (!hadWelcome) S.wsFailures++;
+    // Only a socket that never worked on this page means WebSockets are blocked here;
+    // one that worked and dropped is a restarting server, so keep trying it.
+    if (S.wsFailures >= WS_FAILURES_BEFORE_HTTP && !S.wsEverWelcomed) {
+      useHttp();
+      store.set(KEY_HTTP_ONLY, String(Date.now() + 3600e3), "sessionStorage"); // next pages too
+      connect();
+      return;
+    }
+    scheduleReconnect();
+  }
+
+  function sendFrame(frame) {
+    if (S.ws && S.ws.readyState === WebSocket.OPEN) S.ws.send(JSON.stringify(frame));
+  }
+
+  function startPing() {
+    stopPing();
+    S.awaitingPong = false;
+    S.pingTimer = setInterval(() => {
+      if (!S.ws) return stopPing();
+      if (S.awaitingPong) return dropSocket(S.ws); // nothing heard for a whole interval
+      S.awaitingPong = true;
+      sendFrame({ type: "ping" });
+    }, PING_EVERY);
+  }
+
+  function stopPing() {
+    clearInterval(S.pingTimer);
+    S.pingTimer = 0;
+  }
+
+  // ---- HTTP fallback ---------------------------------------------------------------------
+
+  async function http(method, path, body, timeout = 15000) {
+    const headers = {};
+    const token = store.get(KEY_TOKEN);
+    if (token && path !== "/widget/api/hello") headers.Authorization = "Bearer " + token;
+    if (body) headers["Content-Type"] = "application/json";
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), timeout);
+    try {
+      const response = await fetch(BASE + path, {
+        method, headers, body: body ? JSON.stringify(body) : undefined,
+        signal: abort.signal, credentials: "omit", cache: "no-store",
+      });
+      let data = null;
+      try { data = await response.json(); } catch { /* not JSON: judged by status */ }
+      return { status: response.status, ok: response.ok, data };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async function httpHello() {
+    const gen = ++S.httpGen; // any older poll loop stops at its next turn
+    try {
+      const reply = await http("POST", "/widget/api/hello", helloBody());
+      if (gen !== S.httpGen) return;
+      if (reply.ok && reply.data && reply.data.type === "welcome") {
+        onWelcome(reply.data);
+        pollLoop(gen);
+        return;
+      }
+      if (reply.data && reply.data.code === "bad_token" && store.get(KEY_TOKEN)) {
+        forgetIdentity();
+        return;
+      }
+      throw new Error("hello refused: " + reply.status);
+    } catch {
+      if (gen !== S.httpGen) return;
+      lost();
+      scheduleReconnect();
+    }
+  }
+
+  async function pollLoop(gen) {
+    while (gen === S.httpGen && S.transport === "http") {
+      const began = Date.now();
+      let reply;
+      try {
+        const since = encodeURIComponent(S.lastId || "");
+        reply = await http("GET", `/widget/api/poll?since=${since}&wait=${POLL_WAIT}`, null,
+          (POLL_WAIT + 15) * 1000);
+      } catch {
+        reply = null;
+      }
+      if (gen !== S.httpGen) return;
+      if (reply && reply.status === 401) return forgetIdentity();
+      if (!reply || !reply.ok) {
+        lost();
+        scheduleReconnect();
+        return;
+      }
+      let fresh = 0;
+      const messages = reply.data && Array.isArray(reply.data.messages) ? reply.data.messages : [];
+      for (const m of messages) if (receive(m)) fresh++;
+      // A server that answers at once with nothing new must not make us spin.
+      if (!fresh && Date.now() - began < 1000) await new Promise((r) => setTimeout(r, 2000));
+    }
+  }
+
+  async function drainHttpQueue() {
+    if (S.httpSending) return;
+    S.httpSending = true;
+    try {
+      while (S.httpQueue.length && S.transport === "http" && S.connected) {
+        const cid = S.httpQueue.shift();
+        const item = outbox.get(cid);
+        if (!item) continue;
+        let reply;
+        try {
+          reply = await http("POST", "/widget/api/send", { cid, text: item.text });
+        } catch {
+          markFailed(cid);
+          continue;
+        }
+        if (reply.ok && reply.data && reply.data.type === "ack") onAck(reply.data);
+        else if (reply.status === 401) { markFailed(cid); forgetIdentity(); break; }
+        else if (reply.data && reply.data.type === "error") onError({ ...reply.data, cid });
+        else markFailed(cid);
+      }
+    } finally {
+      S.httpSending = false;
+    }
+  }
+
+  // ---- boot ---------------------------------------------------------------------------
+
+  async function loadConfig() {
+    for (let attempt = 0; attempt < 6; attempt++) {
+      try {
+        const response = await fetch(BASE + "/widget/config", { credentials: "omit" });
+        if (response.ok) return readConfig(await response.json());
+      } catch { /* offline or the bridge is restarting: try again below */ }
+      await new Promise((r) => setTimeout(r, Math.min(30000, 1000 * 2 ** attempt)));
+    }
+    return null;
+  }
+
+  async function boot() {
+    const config = await loadConfig();
+    if (!config) {
+      console.warn("Pustaka chat: could not load", BASE + "/widget/config");
+      return;
+    }
+    if (!document.body) await new Promise((r) => document.addEventListener("DOMContentLoaded", r, { once: true }));
+    S.config = config;
+    S.ui = buildUi(config);
+    updateCounter();
+    const httpUntil = Number(store.get(KEY_HTTP_ONLY, "sessionStorage"));
+    if (typeof WebSocket !== "function" || httpUntil > Date.now()) useHttp();
+    outbox.load();
+    for (const item of outbox.items) showPending(item);
+    // A returning patron connects at once so replies reach them while they browse;
+    // a first-time visitor gets no identity until they open the chat.
+    if (store.get(KEY_TOKEN) || outbox.items.length) start();
+    if (S.wantOpen) open();
+    window.addEventListener("online", reconnectNow);
+    document.addEventListener("visibilitychange", () => {
+      if (document.visibilityState === "visible") reconnectNow();
+    });
+  }
+
+  window.PustakaChat = {
+    version: 1,
+    open,
+    close,
+    state: () => ({
+      connected: S.connected,
+      transport: S.transport,
+      messages: S.order.map((entry) => entry.id),
+      pending: outbox.items.length,
+      lang: LANG,
+      ready: Boolean(S.ui),
+    }),
+  };
+
+  boot();
+})();

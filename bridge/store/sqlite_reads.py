@@ -1,0 +1,164 @@
+"""The read queries, on the reading connection. Each is one round trip to its thread."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiosqlite
+
+from bridge.store.sqlite_rows import (
+    CONVERSATION_COLUMNS,
+    DELIVERY_COLUMNS,
+    MESSAGE_COLUMNS,
+    Row,
+    conversation_from_row,
+    delivery_from_row,
+    link_from_row,
+    message_from_row,
+    patron_from_rows,
+)
+from routing.model import Contact, Conversation, Delivery, DeliveryState, Message, Patron
+from routing.ports import Link
+
+__all__ = [
+    "conversation_by_id",
+    "conversation_by_thread",
+    "conversations",
+    "delivery_by_id",
+    "delivery_counts",
+    "due_deliveries",
+    "find_link",
+    "get_state",
+    "history",
+    "latest_conversation",
+    "message_by_id",
+    "patron_by_contact",
+    "patron_by_id",
+    "pending_count",
+]
+
+_PATRON_WITH_CONTACTS = (
+    "SELECT p.id, p.name, p.email, p.member_number, p.created_at, c.channel, c.address"
+    " FROM patrons AS p LEFT JOIN contacts AS c ON c.patron_id = p.id"
+)
+_CONVERSATION = f"SELECT {CONVERSATION_COLUMNS} FROM conversations"
+_NEWEST_FIRST = " ORDER BY created_at DESC, id DESC"
+
+# Pending rows that are due, oldest first, unless an older pending row of the same lane
+# (conversation, destination) is not yet due: then the lane waits behind its head.
+# ``blocked`` is each lane's oldest not-yet-due row, read from the index of waiting
+# times (normally only retrying heads are there); the scan then walks the pending rows
+# in id order and stops at ``limit``.
+_DUE = (
+    "WITH blocked AS MATERIALIZED ("
+    " SELECT conversation_id, destination, min(id) AS head"
+    " FROM deliveries INDEXED BY deliveries_waiting"
+    " WHERE state = 'pending' AND next_attempt_at > :now"
+    " GROUP BY conversation_id, destination)"
+    f" SELECT {DELIVERY_COLUMNS} FROM deliveries AS d INDEXED BY deliveries_pending"
+    " WHERE d.state = 'pending' AND d.next_attempt_at <= :now"
+    " AND NOT EXISTS (SELECT 1 FROM blocked AS b WHERE b.conversation_id = d.conversation_id"
+    "  AND b.destination = d.destination AND b.head < d.id)"
+    " ORDER BY d.id LIMIT :limit"
+)
+
+
+async def _rows(db: aiosqlite.Connection, sql: str, params: Any) -> list[Row]:
+    return [tuple(row) for row in await db.execute_fetchall(sql, params)]
+
+
+async def _first(db: aiosqlite.Connection, sql: str, params: Any) -> Row | None:
+    rows = await _rows(db, sql, params)
+    return rows[0] if rows else None
+
+
+async def patron_by_id(db: aiosqlite.Connection, patron_id: str) -> Patron | None:
+    sql = f"{_PATRON_WITH_CONTACTS} WHERE p.id = ? ORDER BY c.position"
+    return patron_from_rows(await _rows(db, sql, (patron_id,)))
+
+
+async def patron_by_contact(db: aiosqlite.Connection, contact: Contact) -> Patron | None:
+    sql = (
+        f"{_PATRON_WITH_CONTACTS} WHERE p.id = (SELECT patron_id FROM contacts"
+        " WHERE channel = ? AND address = ?) ORDER BY c.position"
+    )
+    return patron_from_rows(await _rows(db, sql, (contact.channel.value, contact.address)))
+
+
+async def conversation_by_id(db: aiosqlite.Connection, conversation_id: str) -> Conversation | None:
+    row = await _first(db, f"{_CONVERSATION} WHERE id = ?", (conversation_id,))
+    return None if row is None else conversation_from_row(row)
+
+
+async def latest_conversation(db: aiosqlite.Connection, patron_id: str) -> Conversation | None:
+    sql = f"{_CONVERSATION} WHERE patron_id = ?{_NEWEST_FIRST} LIMIT 1"
+    row = await _first(db, sql, (patron_id,))
+    return None if row is None else conversation_from_row(row)
+
+
+async def conversation_by_thread(
+    db: aiosqlite.Connection, desk_thread: int
+) -> Conversation | None:
+    sql = f"{_CONVERSATION} WHERE desk_thread = ?{_NEWEST_FIRST} LIMIT 1"
+    row = await _first(db, sql, (desk_thread,))
+    return None if row is None else conversation_from_row(row)
+
+
+async def conversations(db: aiosqlite.Connection, limit: int, offset: int) -> list[Conversation]:
+    sql = f"{_CONVERSATION}{_NEWEST_FIRST} LIMIT ? OFFSET ?"
+    return [conversation_from_row(r) for r in await _rows(db, sql, (limit, offset))]
+
+
+async def message_by_id(db: aiosqlite.Connection, message_id: str) -> Message | None:
+    sql = f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?"
+    row = await _first(db, sql, (message_id,))
+    return None if row is None else message_from_row(row)
+
+
+async def history(
+    db: aiosqlite.Connection, conversation_id: str, after: str, limit: int
+) -> list[Message]:
+    sql = (
+        f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND id > ?"
+        " ORDER BY id LIMIT ?"
+    )
+    return [message_from_row(r) for r in await _rows(db, sql, (conversation_id, after, limit))]
+
+
+async def due_deliveries(db: aiosqlite.Connection, now: float, limit: int) -> list[Delivery]:
+    rows = await _rows(db, _DUE, {"now": now, "limit": limit})
+    return [delivery_from_row(r) for r in rows]
+
+
+async def delivery_by_id(db: aiosqlite.Connection, delivery_id: str) -> Delivery | None:
+    row = await _first(db, f"SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE id = ?",
+                       (delivery_id,))
+    return None if row is None else delivery_from_row(row)
+
+
+async def pending_count(db: aiosqlite.Connection) -> int:
+    row = await _first(db, "SELECT count(*) FROM deliveries WHERE state = 'pending'", ())
+    return int(row[0]) if row else 0
+
+
+async def delivery_counts(db: aiosqlite.Connection) -> dict[str, int]:
+    counts = {state.value: 0 for state in DeliveryState}
+    for state, count in await _rows(
+        db, "SELECT state, count(*) FROM deliveries GROUP BY state", ()
+    ):
+        counts[state] = count
+    return counts
+
+
+async def find_link(db: aiosqlite.Connection, channel: str, external_id: str) -> Link | None:
+    sql = (
+        "SELECT channel, external_id, conversation_id, message_id FROM links"
+        " WHERE channel = ? AND external_id = ?"
+    )
+    row = await _first(db, sql, (channel, external_id))
+    return None if row is None else link_from_row(row)
+
+
+async def get_state(db: aiosqlite.Connection, key: str) -> str | None:
+    row = await _first(db, "SELECT value FROM state WHERE key = ?", (key,))
+    return None if row is None else str(row[0])

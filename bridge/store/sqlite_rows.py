@@ -1,0 +1,142 @@
+"""Records to SQLite rows and back, and the column lists the statements share.
+
+Enums are stored as their string values; ``Conversation.tags`` and ``Conversation.page``
+as JSON. Column order follows the dataclass field order, so a row maps straight back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from routing.model import (
+    Channel,
+    Contact,
+    Conversation,
+    Delivery,
+    DeliveryKind,
+    DeliveryState,
+    Direction,
+    Message,
+    PageInfo,
+    Patron,
+    Status,
+)
+from routing.ports import Link
+
+__all__ = [
+    "CONVERSATION_COLUMNS",
+    "DELIVERY_COLUMNS",
+    "MESSAGE_COLUMNS",
+    "PATRON_COLUMNS",
+    "Row",
+    "contact_rows",
+    "conversation_from_row",
+    "conversation_row",
+    "delivery_from_row",
+    "delivery_row",
+    "link_from_row",
+    "link_row",
+    "message_from_row",
+    "message_row",
+    "patron_from_rows",
+    "patron_row",
+]
+
+Row = tuple[Any, ...]
+
+PATRON_COLUMNS = "id, name, email, member_number, created_at"
+CONVERSATION_COLUMNS = (
+    "id, patron_id, origin, status, claimed_by, claimed_by_id, desk_thread, after_hours, "
+    "tags, rating, page, created_at, updated_at"
+)
+MESSAGE_COLUMNS = (
+    "id, conversation_id, direction, text, author, client_id, external_id, event, created_at"
+)
+DELIVERY_COLUMNS = (
+    "id, conversation_id, message_id, kind, destination, idempotency_key, attempts, "
+    "next_attempt_at, state, last_error, external_id, created_at"
+)
+
+_PAGE_FIELDS = tuple(f.name for f in dataclasses.fields(PageInfo))
+
+
+def patron_row(patron: Patron) -> Row:
+    return (patron.id, patron.name, patron.email, patron.member_number, patron.created_at)
+
+
+def contact_rows(patron: Patron) -> list[Row]:
+    return [
+        (contact.channel.value, contact.address, patron.id, position)
+        for position, contact in enumerate(patron.contacts)
+    ]
+
+
+def patron_from_rows(rows: Sequence[Row]) -> Patron | None:
+    """Rows of the patron's columns followed by (channel, address), one per contact."""
+    if not rows:
+        return None
+    first = rows[0]
+    contacts = tuple(Contact(Channel(r[5]), r[6]) for r in rows if r[5] is not None)
+    return Patron(first[0], first[1], first[2], contacts, first[3], first[4])
+
+
+def _page_json(page: PageInfo) -> str:
+    return json.dumps({name: getattr(page, name) for name in _PAGE_FIELDS if getattr(page, name)})
+
+
+def _page_from_json(text: str) -> PageInfo:
+    fields = json.loads(text)
+    # A newer version may add fields; an older one ignores what it does not know.
+    return PageInfo(**{k: v for k, v in fields.items() if k in _PAGE_FIELDS})
+
+
+def conversation_row(c: Conversation) -> Row:
+    return (
+        c.id, c.patron_id, c.origin.value, c.status.value, c.claimed_by, c.claimed_by_id,
+        c.desk_thread, int(c.after_hours), json.dumps(list(c.tags)), c.rating,
+        _page_json(c.page), c.created_at, c.updated_at,
+    )
+
+
+def conversation_from_row(r: Row) -> Conversation:
+    return Conversation(
+        r[0], r[1], Channel(r[2]), Status(r[3]), r[4], r[5], r[6], bool(r[7]),
+        tuple(json.loads(r[8])), r[9], _page_from_json(r[10]), r[11], r[12],
+    )
+
+
+def message_row(m: Message) -> Row:
+    return (
+        m.id, m.conversation_id, m.direction.value, m.text, m.author, m.client_id,
+        m.external_id, m.event, m.created_at,
+    )
+
+
+def message_from_row(r: Row) -> Message:
+    return Message(r[0], r[1], Direction(r[2]), r[3], r[4], r[5], r[6], r[7], r[8])
+
+
+def delivery_row(d: Delivery) -> Row:
+    return (
+        d.id, d.conversation_id, d.message_id, d.kind.value, d.destination.value,
+        d.idempotency_key, d.attempts, d.next_attempt_at, d.state.value, d.last_error,
+        d.external_id, d.created_at,
+    )
+
+
+def delivery_from_row(r: Row) -> Delivery:
+    return Delivery(
+        r[0], r[1], r[2], DeliveryKind(r[3]), Channel(r[4]), r[5], r[6], r[7],
+        DeliveryState(r[8]), r[9], r[10], r[11],
+    )
+
+
+def link_row(link: Link) -> Row:
+    return (link.channel, link.external_id, link.conversation_id, link.message_id)
+
+
+def link_from_row(r: Row) -> Link:
+    return Link(r[0], r[1], r[2], r[3])

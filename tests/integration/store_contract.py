@@ -1,0 +1,369 @@
+"""The promises every ``routing.ports.Store`` keeps, as one test class.
+
+A backend's test module subclasses ``StoreContract`` and provides an opened store as the
+``store`` fixture (aiogram's pattern: one suite, every storage). Only the protocol's
+methods are used here, so SQLite, Redis or any later backend runs exactly these tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+
+import pytest
+
+from routing.model import (
+    Channel,
+    Contact,
+    Conversation,
+    Delivery,
+    DeliveryKind,
+    DeliveryState,
+    Direction,
+    Message,
+    PageInfo,
+    Patron,
+    Status,
+    new_id,
+)
+from routing.ports import Link, Store
+
+__all__ = ["NOW", "StoreContract", "conversation_for", "delivery_for", "message_in", "patron"]
+
+NOW = 1_700_000_000.0
+
+
+async def patron(store: Store, *addresses: str, name: str = "") -> Patron:
+    """A saved patron reachable on the widget at each of ``addresses``."""
+    contacts = tuple(Contact(Channel.WIDGET, a) for a in addresses or (new_id(),))
+    saved = Patron(new_id(), name=name, contacts=contacts, created_at=NOW)
+    await store.save_patron(saved)
+    return saved
+
+
+async def conversation_for(store: Store, owner: Patron, *, at: float = NOW,
+                           desk_thread: int | None = None) -> Conversation:
+    saved = Conversation(new_id(), owner.id, Channel.WIDGET, desk_thread=desk_thread,
+                         created_at=at, updated_at=at)
+    await store.save_conversation(saved)
+    return saved
+
+
+def message_in(conversation: Conversation, text: str = "Is the library open?", *,
+               client_id: str = "", direction: Direction = Direction.PATRON) -> Message:
+    return Message(new_id(), conversation.id, direction, text, author="Ana",
+                   client_id=client_id, created_at=NOW)
+
+
+def delivery_for(message: Message, destination: Channel = Channel.DESK, *,
+                 at: float = NOW) -> Delivery:
+    return Delivery(new_id(), message.conversation_id, message.id, DeliveryKind.TO_DESK,
+                    destination, f"{message.id}:{destination.value}", next_attempt_at=at,
+                    created_at=at)
+
+
+async def queued(store: Store, conversation: Conversation, destination: Channel = Channel.DESK,
+                 *, at: float = NOW) -> Delivery:
+    """Append a message with one delivery to ``destination``; return the delivery."""
+    message = message_in(conversation)
+    delivery = delivery_for(message, destination, at=at)
+    await store.append(message, [delivery])
+    return delivery
+
+
+def ids(deliveries: list[Delivery]) -> list[str]:
+    return [d.id for d in deliveries]
+
+
+class StoreContract:
+    """Subclass it and give a ``store`` fixture that yields an opened, empty store."""
+
+    # -- patrons -----------------------------------------------------------------------
+
+    async def test_patron_round_trips_with_its_contacts_in_order(self, store: Store) -> None:
+        """A saved patron reads back equal, contacts in the order they were given."""
+        saved = Patron(new_id(), name="Ana", email="ana@example.org", member_number="M-17",
+                       contacts=(Contact(Channel.WIDGET, "v-1"),
+                                 Contact(Channel.EMAIL, "ana@example.org"),
+                                 Contact(Channel.TELEGRAM, "4242")),
+                       created_at=NOW)
+        await store.save_patron(saved)
+        assert await store.get_patron(saved.id) == saved
+
+    async def test_patron_is_found_by_each_of_its_contacts(self, store: Store) -> None:
+        """patron_by_contact finds the patron through any contact, and nobody for a stranger."""
+        ana = await patron(store, "v-1", "v-2")
+        assert await store.patron_by_contact(Contact(Channel.WIDGET, "v-2")) == ana
+        assert await store.patron_by_contact(Contact(Channel.WIDGET, "v-1")) == ana
+        assert await store.patron_by_contact(Contact(Channel.EMAIL, "v-1")) is None
+        assert await store.get_patron("nobody") is None
+
+    async def test_contact_removed_from_patron_no_longer_finds_them(self, store: Store) -> None:
+        """Saving a patron without a contact frees that contact."""
+        ana = await patron(store, "v-1", "v-2")
+        assert await store.patron_by_contact(Contact(Channel.WIDGET, "v-1")) == ana
+        await store.save_patron(replace(ana, contacts=(Contact(Channel.WIDGET, "v-2"),)))
+        assert await store.patron_by_contact(Contact(Channel.WIDGET, "v-1")) is None
+
+    async def test_a_stranger_found_later_is_not_remembered_as_unknown(self, store: Store) -> None:
+        """A contact looked up before its patron existed is found once the patron is saved."""
+        assert await store.patron_by_contact(Contact(Channel.WIDGET, "v-9")) is None
+        ana = await patron(store, "v-9")
+        assert await store.patron_by_contact(Contact(Channel.WIDGET, "v-9")) == ana
+
+    async def test_saving_a_patron_again_updates_it(self, store: Store) -> None:
+        """The second save of a patron replaces the first."""
+        ana = await patron(store, "v-1")
+        named = replace(ana, name="Ana Lestari", email="ana@example.org")
+        await store.save_patron(named)
+        assert await store.get_patron(ana.id) == named
+        assert await store.patron_by_contact(Contact(Channel.WIDGET, "v-1")) == named
+
+    # -- conversations -----------------------------------------------------------------
+
+    async def test_conversation_round_trips_every_field(self, store: Store) -> None:
+        """A conversation with page, tags, rating and thread reads back equal."""
+        ana = await patron(store)
+        saved = Conversation(
+            new_id(), ana.id, Channel.EMAIL, status=Status.CLOSED, claimed_by="Sari",
+            claimed_by_id="77", desk_thread=12, after_hours=True, tags=("thesis", "ill"),
+            rating=5, page=PageInfo(url="https://opac.example.org/record/1", title="Record",
+                                    language="id", timezone="Asia/Jakarta"),
+            created_at=NOW, updated_at=NOW + 5,
+        )
+        await store.save_conversation(saved)
+        assert await store.get_conversation(saved.id) == saved
+        assert await store.get_conversation("nothing") is None
+
+    async def test_saving_a_conversation_again_updates_it(self, store: Store) -> None:
+        """A claim saved over an open conversation is what every lookup then returns."""
+        ana = await patron(store)
+        first = await conversation_for(store, ana, desk_thread=3)
+        claimed = replace(first, claimed_by="Sari", claimed_by_id="77", updated_at=NOW + 1)
+        await store.save_conversation(claimed)
+        assert await store.get_conversation(first.id) == claimed
+        assert await store.latest_conversation(ana.id) == claimed
+        assert await store.conversation_by_thread(3) == claimed
+
+    async def test_conversation_is_found_by_its_desk_thread(self, store: Store) -> None:
+        """conversation_by_thread finds the conversation whose topic it is, and no other."""
+        ana = await patron(store)
+        await conversation_for(store, ana, desk_thread=10)
+        eleven = await conversation_for(store, ana, desk_thread=11)
+        assert await store.conversation_by_thread(11) == eleven
+        assert await store.conversation_by_thread(12) is None
+
+    async def test_thread_given_later_is_found(self, store: Store) -> None:
+        """A desk thread set by a later save is found by conversation_by_thread."""
+        ana = await patron(store)
+        first = await conversation_for(store, ana)
+        assert await store.conversation_by_thread(40) is None
+        await store.save_conversation(replace(first, desk_thread=40))
+        assert await store.conversation_by_thread(40) == replace(first, desk_thread=40)
+
+    async def test_latest_conversation_is_the_newest(self, store: Store) -> None:
+        """latest_conversation returns the patron's newest conversation, not another's."""
+        ana, budi = await patron(store), await patron(store)
+        assert await store.latest_conversation(ana.id) is None
+        await conversation_for(store, ana, at=NOW)
+        newest = await conversation_for(store, ana, at=NOW + 60)
+        await conversation_for(store, budi, at=NOW + 120)
+        assert await store.latest_conversation(ana.id) == newest
+        later = await conversation_for(store, ana, at=NOW + 180)
+        assert await store.latest_conversation(ana.id) == later
+
+    # -- messages ----------------------------------------------------------------------
+
+    async def test_append_stores_message_and_its_deliveries(self, store: Store) -> None:
+        """append returns (message, True); the message reads back and its delivery is due."""
+        conversation = await conversation_for(store, await patron(store))
+        message = message_in(conversation, client_id="c-1")
+        delivery = delivery_for(message)
+        assert await store.append(message, [delivery]) == (message, True)
+        assert await store.get_message(message.id) == message
+        assert await store.get_message("nothing") is None
+        assert await store.due_deliveries(NOW, 10) == [delivery]
+        assert await store.pending_deliveries() == 1
+
+    async def test_resend_with_same_client_id_is_not_doubled(self, store: Store) -> None:
+        """A second append with a known client_id returns the first message, created=False."""
+        conversation = await conversation_for(store, await patron(store))
+        first = message_in(conversation, "first try", client_id="c-1")
+        await store.append(first, [delivery_for(first)])
+        again = message_in(conversation, "second try", client_id="c-1")
+        assert await store.append(again, [delivery_for(again)]) == (first, False)
+        assert await store.history(conversation.id) == [first]
+        assert await store.pending_deliveries() == 1
+
+    async def test_concurrent_resends_store_one_message(self, store: Store) -> None:
+        """Ten simultaneous appends of one client_id: one row, exactly one created=True."""
+        conversation = await conversation_for(store, await patron(store))
+        tries = [message_in(conversation, f"try {n}", client_id="c-1") for n in range(10)]
+        results = await asyncio.gather(*(store.append(m, [delivery_for(m)]) for m in tries))
+        assert sum(created for _, created in results) == 1
+        assert len({stored.id for stored, _ in results}) == 1
+        assert len(await store.history(conversation.id)) == 1
+        assert await store.pending_deliveries() == 1
+
+    async def test_client_id_is_unique_per_conversation_only(self, store: Store) -> None:
+        """The same client_id in two conversations, or an empty one, never de-duplicates."""
+        ana = await patron(store)
+        one, two = await conversation_for(store, ana), await conversation_for(store, ana)
+        assert (await store.append(message_in(one, client_id="c-1"), []))[1]
+        assert (await store.append(message_in(two, client_id="c-1"), []))[1]
+        assert (await store.append(message_in(one), []))[1]
+        assert (await store.append(message_in(one), []))[1]
+        assert len(await store.history(one.id)) == 3
+
+    async def test_appending_a_stored_message_id_again_is_refused(self, store: Store) -> None:
+        """A message id stored before raises ValueError and adds nothing."""
+        conversation = await conversation_for(store, await patron(store))
+        message = message_in(conversation)
+        await store.append(message, [])
+        with pytest.raises(ValueError):
+            await store.append(replace(message, text="other"), [delivery_for(message)])
+        assert await store.history(conversation.id) == [message]
+        assert await store.pending_deliveries() == 0
+
+    async def test_a_doubled_delivery_key_refuses_the_whole_append(self, store: Store) -> None:
+        """An idempotency key already queued raises ValueError and stores no message."""
+        conversation = await conversation_for(store, await patron(store))
+        first = message_in(conversation)
+        await store.append(first, [delivery_for(first)])
+        second = message_in(conversation)
+        clash = replace(delivery_for(second), idempotency_key=f"{first.id}:desk")
+        with pytest.raises(ValueError):
+            await store.append(second, [clash])
+        assert await store.get_message(second.id) is None
+        assert await store.pending_deliveries() == 1
+
+    async def test_history_is_in_order_and_pages_with_after(self, store: Store) -> None:
+        """history lists a conversation's messages oldest first, after an id, up to a limit."""
+        ana = await patron(store)
+        conversation, other = await conversation_for(store, ana), await conversation_for(store, ana)
+        messages = [message_in(conversation, f"m{n}") for n in range(5)]
+        await store.append(message_in(other), [])
+        for message in reversed(messages):  # arrival order must not matter, ids decide
+            await store.append(message, [])
+        assert await store.history(conversation.id) == messages
+        assert await store.history(conversation.id, after=messages[1].id) == messages[2:]
+        assert await store.history(conversation.id, after=messages[1].id, limit=2) == messages[2:4]
+        assert await store.history(conversation.id, after=messages[4].id) == []
+
+    # -- the outbox --------------------------------------------------------------------
+
+    async def test_due_deliveries_are_oldest_first_and_limited(self, store: Store) -> None:
+        """Due rows come in id order, at most ``limit``; rows due later are left out."""
+        ana = await patron(store)
+        a, b = await conversation_for(store, ana), await conversation_for(store, ana)
+        first = await queued(store, a)
+        second = await queued(store, b)
+        third = await queued(store, a, Channel.WIDGET)
+        later = await queued(store, b, Channel.WIDGET, at=NOW + 30)
+        assert ids(await store.due_deliveries(NOW, 10)) == ids([first, second, third])
+        assert ids(await store.due_deliveries(NOW, 2)) == ids([first, second])
+        assert ids(await store.due_deliveries(NOW + 30, 10))[-1] == later.id
+
+    async def test_a_retrying_head_holds_back_its_lane_only(self, store: Store) -> None:
+        """While a lane's oldest row waits for its retry, younger rows of that lane wait too."""
+        ana = await patron(store)
+        a, b = await conversation_for(store, ana), await conversation_for(store, ana)
+        head = await queued(store, a)
+        behind = await queued(store, a)
+        other_destination = await queued(store, a, Channel.WIDGET)
+        other_conversation = await queued(store, b)
+        await store.retry_delivery(head.id, 1, NOW + 60, "429 Too Many Requests")
+        due = await store.due_deliveries(NOW + 1, 10)
+        assert ids(due) == ids([other_destination, other_conversation])
+        due = await store.due_deliveries(NOW + 60, 10)
+        assert ids(due) == ids([head, behind, other_destination, other_conversation])
+        assert (due[0].attempts, due[0].next_attempt_at, due[0].last_error) == (
+            1, NOW + 60, "429 Too Many Requests")
+
+    async def test_a_young_row_due_later_does_not_block_older_ones(self, store: Store) -> None:
+        """Only an older waiting row holds a lane back; a younger one waits alone."""
+        conversation = await conversation_for(store, await patron(store))
+        older = await queued(store, conversation)
+        await queued(store, conversation, at=NOW + 60)
+        assert ids(await store.due_deliveries(NOW, 10)) == [older.id]
+
+    async def test_finished_delivery_is_no_longer_due(self, store: Store) -> None:
+        """finish_delivery takes a row out of the pending set and unblocks nothing else."""
+        conversation = await conversation_for(store, await patron(store))
+        first = await queued(store, conversation)
+        second = await queued(store, conversation)
+        await store.finish_delivery(first.id, "tg-101")
+        assert ids(await store.due_deliveries(NOW, 10)) == [second.id]
+        assert await store.pending_deliveries() == 1
+
+    async def test_failed_delivery_leaves_and_unblocks_its_lane(self, store: Store) -> None:
+        """fail_delivery ends a retrying head, and the rows behind it become due."""
+        conversation = await conversation_for(store, await patron(store))
+        head = await queued(store, conversation)
+        behind = await queued(store, conversation)
+        await store.retry_delivery(head.id, 1, NOW + 60, "timeout")
+        assert await store.due_deliveries(NOW, 10) == []
+        await store.fail_delivery(head.id, 2, "403 Forbidden: bot was blocked")
+        assert ids(await store.due_deliveries(NOW, 10)) == [behind.id]
+        assert await store.pending_deliveries() == 1
+
+    async def test_a_retry_keeps_the_row_pending(self, store: Store) -> None:
+        """retry_delivery leaves the row pending and counted."""
+        conversation = await conversation_for(store, await patron(store))
+        delivery = await queued(store, conversation)
+        await store.retry_delivery(delivery.id, 3, NOW + 5, "502")
+        assert await store.pending_deliveries() == 1
+        [again] = await store.due_deliveries(NOW + 5, 10)
+        assert again == replace(delivery, attempts=3, next_attempt_at=NOW + 5, last_error="502",
+                                state=DeliveryState.PENDING)
+
+    async def test_updating_an_unknown_delivery_raises_key_error(self, store: Store) -> None:
+        """finish, retry and fail of an id never queued raise KeyError."""
+        with pytest.raises(KeyError):
+            await store.finish_delivery("nothing", "x")
+        with pytest.raises(KeyError):
+            await store.retry_delivery("nothing", 1, NOW, "x")
+        with pytest.raises(KeyError):
+            await store.fail_delivery("nothing", 1, "x")
+
+    # -- links and state ---------------------------------------------------------------
+
+    async def test_links_are_found_by_channel_and_external_id(self, store: Store) -> None:
+        """find_link returns what save_link stored, keyed by channel and external id."""
+        conversation = await conversation_for(store, await patron(store))
+        link = Link("desk", "5501", conversation.id, "m-1")
+        await store.save_link(link)
+        assert await store.find_link("desk", "5501") == link
+        assert await store.find_link("email", "5501") is None
+        moved = replace(link, message_id="m-2")
+        await store.save_link(moved)
+        assert await store.find_link("desk", "5501") == moved
+
+    async def test_state_keeps_the_last_value(self, store: Store) -> None:
+        """get_state returns None for an unknown key, then the last value set."""
+        assert await store.get_state("imap.uidvalidity") is None
+        await store.set_state("imap.uidvalidity", "1700")
+        await store.set_state("imap.uidvalidity", "1701")
+        assert await store.get_state("imap.uidvalidity") == "1701"
+
+    # -- every write is visible once acknowledged ----------------------------------------
+
+    async def test_concurrent_writes_are_each_visible_once_acknowledged(
+        self, store: Store
+    ) -> None:
+        """Each of many simultaneous writers reads its own write as soon as it returns."""
+        ana = await patron(store)
+
+        async def one(n: int) -> None:
+            conversation = await conversation_for(store, ana, at=NOW + n)
+            assert await store.get_conversation(conversation.id) == conversation
+            message = message_in(conversation, client_id=f"c-{n}")
+            await store.append(message, [delivery_for(message)])
+            assert await store.history(conversation.id) == [message]
+            await store.set_state(f"k{n}", str(n))
+            assert await store.get_state(f"k{n}") == str(n)
+
+        await asyncio.gather(*(one(n) for n in range(50)))
+        assert await store.pending_deliveries() == 50
+        latest = await store.latest_conversation(ana.id)
+        assert latest is not None and latest.created_at == NOW + 49

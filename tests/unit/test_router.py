@@ -1,0 +1,388 @@
+"""The router: which conversation a message joins and which outbox rows it leaves."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+
+import pytest
+
+from routing.model import (
+    Channel,
+    Contact,
+    DeliveryKind,
+    DeskReply,
+    Direction,
+    Inbound,
+    PageInfo,
+    Status,
+    new_id,
+)
+from routing.ports import Link
+from routing.router import Refused, Router, RouterPolicy
+from tests.unit.fakes import FakeClock, FakeStore
+
+PAGE = PageInfo(url="https://opac.example.org/record/42", title="Catalogue", language="id")
+
+
+def widget(
+    text: str = "Is the library open on Sunday?",
+    *,
+    client_id: str = "",
+    name: str = "",
+    email: str = "",
+    page: PageInfo | None = None,
+) -> Inbound:
+    return Inbound(
+        Channel.WIDGET, "visitor-1", text, client_id=client_id, name=name, email=email, page=page
+    )
+
+
+def answer(conversation_id: str, text: str = "Yes, 10 to 4.", who: str = "ana") -> DeskReply:
+    return DeskReply(conversation_id, f"id-{who}", who.title(), text)
+
+
+class Counter:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self) -> None:
+        self.calls += 1
+
+
+@pytest.fixture
+def enqueued() -> Counter:
+    return Counter()
+
+
+@pytest.fixture
+def router(store: FakeStore, clock: FakeClock, enqueued: Counter) -> Router:
+    return Router(store, clock, on_enqueue=enqueued)
+
+
+class TestAccept:
+    async def test_first_message_opens_conversation(
+        self, router: Router, store: FakeStore, clock: FakeClock
+    ) -> None:
+        """A new patron's first message opens one conversation that remembers where it came from."""
+        accepted = await router.accept(widget(client_id="c1", page=PAGE))
+
+        assert list(store.conversations.values()) == [accepted.conversation]
+        assert accepted.conversation.origin is Channel.WIDGET
+        assert accepted.conversation.page == PAGE
+        assert accepted.conversation.status is Status.OPEN
+        assert accepted.conversation.created_at == clock.now()
+        assert store.history_of(accepted.conversation.id) == [accepted.message]
+        assert accepted.message.direction is Direction.PATRON
+        assert not accepted.duplicate
+
+    async def test_first_message_enqueues_one_desk_delivery(
+        self, router: Router, store: FakeStore
+    ) -> None:
+        """The first message leaves exactly one outbox row: to the desk, due now."""
+        accepted = await router.accept(widget())
+
+        [delivery] = store.deliveries.values()
+        assert delivery.message_id == accepted.message.id
+        assert delivery.kind is DeliveryKind.TO_DESK
+        assert delivery.destination is Channel.DESK
+        assert delivery.next_attempt_at == accepted.message.created_at
+
+    async def test_same_contact_same_conversation(self, router: Router, store: FakeStore) -> None:
+        """Later messages from the same contact land in the same open conversation."""
+        first = await router.accept(widget("Hello", client_id="c1"))
+        second = await router.accept(widget("Are you there?", client_id="c2"))
+
+        assert second.conversation.id == first.conversation.id
+        assert [m.text for m in store.history_of(first.conversation.id)] == [
+            "Hello", "Are you there?"
+        ]
+        assert len(store.deliveries) == 2
+
+    async def test_other_contact_other_conversation(self, router: Router) -> None:
+        """A different contact gets a different patron and conversation."""
+        first = await router.accept(widget())
+        other = await router.accept(Inbound(Channel.EMAIL, "sari@example.org", "Hello"))
+
+        assert other.conversation.id != first.conversation.id
+        assert other.patron.id != first.patron.id
+        assert other.conversation.origin is Channel.EMAIL
+
+    async def test_resend_is_duplicate(self, router: Router, store: FakeStore) -> None:
+        """Resending a client_id returns the stored message as duplicate and enqueues nothing."""
+        first = await router.accept(widget(client_id="c1"))
+        again = await router.accept(widget(client_id="c1"))
+
+        assert again.duplicate
+        assert again.message == first.message
+        assert len(store.messages) == 1
+        assert len(store.deliveries) == 1
+
+    async def test_concurrent_first_messages_open_one_conversation(
+        self, router: Router, store: FakeStore
+    ) -> None:
+        """Two first messages from one new contact at once make one patron and one conversation."""
+        one, two = await asyncio.gather(
+            router.accept(widget("one", client_id="c1")),
+            router.accept(widget("two", client_id="c2")),
+        )
+
+        assert one.conversation.id == two.conversation.id
+        assert len(store.patrons) == 1
+        assert len(store.conversations) == 1
+        assert len(store.history_of(one.conversation.id)) == 2
+
+    @pytest.mark.parametrize("text", ["", "   ", "\r\n\t"])
+    async def test_empty_refused(self, router: Router, store: FakeStore, text: str) -> None:
+        """Empty or blank text is refused with code "empty" and nothing is stored."""
+        with pytest.raises(Refused) as refused:
+            await router.accept(widget(text))
+
+        assert refused.value.code == "empty"
+        assert not (store.patrons or store.conversations or store.messages or store.deliveries)
+
+    async def test_too_long_refused(self, store: FakeStore, clock: FakeClock) -> None:
+        """Text over the policy's limit is refused with code "too_long" and nothing is stored."""
+        router = Router(store, clock, policy=RouterPolicy(max_text=10))
+
+        assert (await router.accept(widget("x" * 10))).message.text == "x" * 10
+        with pytest.raises(Refused) as refused:
+            await router.accept(widget("x" * 11))
+
+        assert refused.value.code == "too_long"
+        assert len(store.messages) == 1 and len(store.deliveries) == 1
+
+    async def test_text_is_normalised(self, router: Router) -> None:
+        """CRLF becomes LF and surrounding blanks go, so every channel stores the same text."""
+        accepted = await router.accept(widget("  line one\r\nline two \n"))
+
+        assert accepted.message.text == "line one\nline two"
+
+    async def test_name_and_email_update_patron(self, router: Router, store: FakeStore) -> None:
+        """A name or email given with a message is saved on the patron; blanks keep the old."""
+        first = await router.accept(widget("Hi", client_id="c1"))
+        await router.accept(widget("I am Sari", client_id="c2", name="Sari"))
+        last = await router.accept(widget("Mail me", client_id="c3", email="sari@example.org"))
+
+        assert store.patrons[first.patron.id].name == "Sari"
+        assert store.patrons[first.patron.id].email == "sari@example.org"
+        assert last.message.author == "Sari"
+        assert len(store.patrons) == 1
+
+    async def test_closed_conversation_starts_new(self, router: Router, store: FakeStore) -> None:
+        """After a conversation is closed the patron's next message opens a new one."""
+        first = await router.accept(widget("Hello", client_id="c1"))
+        closed = replace(first.conversation, status=Status.CLOSED)
+        await store.save_conversation(closed)
+
+        second = await router.accept(widget("Hello again", client_id="c2"))
+
+        assert second.conversation.id != first.conversation.id
+        assert second.conversation.status is Status.OPEN
+        assert second.patron.id == first.patron.id
+        assert store.conversations[first.conversation.id].status is Status.CLOSED
+
+    async def test_on_enqueue(self, router: Router, enqueued: Counter) -> None:
+        """on_enqueue is called for every new message and not for a duplicate."""
+        await router.accept(widget(client_id="c1"))
+        assert enqueued.calls == 1
+        await router.accept(widget(client_id="c1"))
+        assert enqueued.calls == 1
+        await router.accept(widget(client_id="c2"))
+        assert enqueued.calls == 2
+
+    async def test_refused_does_not_enqueue(self, router: Router, enqueued: Counter) -> None:
+        """A refused message does not wake the outbox."""
+        with pytest.raises(Refused):
+            await router.accept(widget(" "))
+        assert enqueued.calls == 0
+
+
+class TestIdentify:
+    async def test_identify_creates_and_updates(self, router: Router, store: FakeStore) -> None:
+        """identify() creates a patron for a new contact and later fills in what was given."""
+        contact = Contact(Channel.WIDGET, "visitor-1")
+        made = await router.identify(contact, name="Sari")
+        updated = await router.identify(contact, email="sari@example.org")
+
+        assert updated.id == made.id
+        assert store.patrons == {made.id: updated}
+        assert (updated.name, updated.email) == ("Sari", "sari@example.org")
+
+    async def test_identify_racing_first_message(self, router: Router, store: FakeStore) -> None:
+        """A pre-chat form and a first message arriving at once make one patron with the name."""
+        contact = Contact(Channel.WIDGET, "visitor-1")
+        await asyncio.gather(router.identify(contact, name="Sari"), router.accept(widget()))
+
+        with_contact = [p for p in store.patrons.values() if contact in p.contacts]
+        assert len(with_contact) == 1
+        assert with_contact[0].name == "Sari"
+
+
+async def conversation_from(router: Router, inbound: Inbound) -> str:
+    return (await router.accept(inbound)).conversation.id
+
+
+class TestReply:
+    @pytest.mark.parametrize(
+        "inbound",
+        [
+            widget(),
+            Inbound(Channel.EMAIL, "sari@example.org", "Hello"),
+            Inbound(Channel.TELEGRAM, "777", "Hello"),
+        ],
+        ids=lambda i: i.channel.value,
+    )
+    async def test_reply_goes_to_origin(
+        self, router: Router, store: FakeStore, inbound: Inbound
+    ) -> None:
+        """A librarian's reply is stored as LIBRARIAN and queued to the conversation's origin."""
+        cid = await conversation_from(router, inbound)
+        reply = await router.reply(answer(cid, "  We open at ten.  "))
+
+        assert reply is not None
+        assert (reply.direction, reply.author, reply.text) == (
+            Direction.LIBRARIAN, "Ana", "We open at ten."
+        )
+        assert store.messages[reply.id] == reply
+        [delivery] = store.deliveries_of(reply.id)
+        assert (delivery.kind, delivery.destination) == (DeliveryKind.TO_PATRON, inbound.channel)
+
+    async def test_first_reply_claims(self, router: Router, store: FakeStore) -> None:
+        """The first reply claims the conversation and announces it to the widget and the desk."""
+        cid = await conversation_from(router, widget())
+        reply = await router.reply(answer(cid, who="ana"))
+        assert reply is not None
+
+        conversation = store.conversations[cid]
+        assert (conversation.claimed_by, conversation.claimed_by_id) == ("Ana", "id-ana")
+        [claim] = [m for m in store.history_of(cid) if m.direction is Direction.SYSTEM]
+        assert claim.event == "claimed"
+        assert claim.id < reply.id  # the patron sees who answers before the answer
+        routes = {(d.kind, d.destination) for d in store.deliveries_of(claim.id)}
+        assert routes == {
+            (DeliveryKind.TO_PATRON, Channel.WIDGET),
+            (DeliveryKind.DESK_NOTICE, Channel.DESK),
+        }
+
+    async def test_second_librarian_keeps_claim(self, router: Router, store: FakeStore) -> None:
+        """A second librarian's reply is delivered but neither moves the claim nor re-announces."""
+        cid = await conversation_from(router, widget())
+        await router.reply(answer(cid, "First", who="ana"))
+        second = await router.reply(answer(cid, "Second", who="budi"))
+
+        assert second is not None and second.author == "Budi"
+        assert store.conversations[cid].claimed_by_id == "id-ana"
+        events = [m.event for m in store.history_of(cid) if m.direction is Direction.SYSTEM]
+        assert events == ["claimed"]
+        [delivery] = store.deliveries_of(second.id)
+        assert delivery.kind is DeliveryKind.TO_PATRON
+
+    async def test_email_claim_not_sent_to_patron(self, router: Router, store: FakeStore) -> None:
+        """For an email conversation the claim line goes to the desk only, never to the patron."""
+        cid = await conversation_from(router, Inbound(Channel.EMAIL, "sari@example.org", "Hi"))
+        await router.reply(answer(cid))
+
+        [claim] = [m for m in store.history_of(cid) if m.event == "claimed"]
+        [delivery] = store.deliveries_of(claim.id)
+        assert (delivery.kind, delivery.destination) == (DeliveryKind.DESK_NOTICE, Channel.DESK)
+        to_email = [d for d in store.deliveries.values() if d.destination is Channel.EMAIL]
+        assert len(to_email) == 1  # the reply itself
+
+    async def test_reply_to_unknown_conversation(self, router: Router, store: FakeStore) -> None:
+        """A reply to a conversation that does not exist returns None and stores nothing."""
+        assert await router.reply(answer("no-such-conversation")) is None
+        assert not (store.messages or store.deliveries)
+
+    async def test_blank_reply_ignored(self, router: Router, store: FakeStore) -> None:
+        """A blank reply stores nothing and does not claim."""
+        cid = await conversation_from(router, widget())
+        assert await router.reply(answer(cid, " \n ")) is None
+        assert store.conversations[cid].claimed_by_id == ""
+        assert len(store.messages) == 1
+
+    async def test_reply_wakes_outbox(self, router: Router, enqueued: Counter) -> None:
+        """A claiming reply wakes the outbox for the claim line and for the reply."""
+        cid = await conversation_from(router, widget())
+        await router.reply(answer(cid))
+        assert enqueued.calls == 3
+
+    async def test_concurrent_replies_claim_once(self, router: Router, store: FakeStore) -> None:
+        """Two librarians answering a new conversation at once leave one claim, announced once."""
+        cid = await conversation_from(router, widget())
+        await asyncio.gather(
+            router.reply(answer(cid, "First", who="ana")),
+            router.reply(answer(cid, "Second", who="budi")),
+        )
+
+        assert store.conversations[cid].claimed_by_id == "id-ana"
+        claims = [m for m in store.history_of(cid) if m.event == "claimed"]
+        assert [c.author for c in claims] == ["Ana"]
+
+
+class TestPatronView:
+    async def test_unknown_contact(self, router: Router) -> None:
+        """A contact that never wrote has no conversation and nothing to see."""
+        assert await router.patron_view(Contact(Channel.WIDGET, "nobody")) == (None, [])
+
+    async def test_notes_hidden(self, router: Router, store: FakeStore) -> None:
+        """The patron sees their messages, the claim and replies, never a librarians' note."""
+        accepted = await router.accept(widget("Hello"))
+        cid = accepted.conversation.id
+        await router.reply(answer(cid, "Hi!"))
+        note = replace(accepted.message, id=new_id(), text="Patron asked twice already",
+                       direction=Direction.NOTE, client_id="")
+        await store.append(note, [])
+
+        conversation, messages = await router.patron_view(Contact(Channel.WIDGET, "visitor-1"))
+
+        assert conversation is not None and conversation.id == cid
+        assert [m.direction for m in messages] == [
+            Direction.PATRON, Direction.SYSTEM, Direction.LIBRARIAN
+        ]
+        assert len(store.history_of(cid)) == 4
+
+    async def test_after(self, router: Router) -> None:
+        """With ``after`` the patron gets only the messages newer than that id."""
+        first = await router.accept(widget("one", client_id="c1"))
+        await router.accept(widget("two", client_id="c2"))
+        await router.accept(widget("three", client_id="c3"))
+
+        _, messages = await router.patron_view(
+            Contact(Channel.WIDGET, "visitor-1"), after=first.message.id
+        )
+
+        assert [m.text for m in messages] == ["two", "three"]
+
+    async def test_latest_conversation_only(self, router: Router, store: FakeStore) -> None:
+        """After a conversation closes the patron sees the new one, not the old history."""
+        first = await router.accept(widget("old", client_id="c1"))
+        await store.save_conversation(replace(first.conversation, status=Status.CLOSED))
+        second = await router.accept(widget("new", client_id="c2"))
+
+        conversation, messages = await router.patron_view(Contact(Channel.WIDGET, "visitor-1"))
+
+        assert conversation == second.conversation
+        assert [m.text for m in messages] == ["new"]
+
+
+class TestDeskLookup:
+    async def test_conversation_for_thread(self, router: Router, store: FakeStore) -> None:
+        """A desk topic id leads back to its conversation."""
+        accepted = await router.accept(widget())
+        await store.save_conversation(replace(accepted.conversation, desk_thread=55))
+
+        found = await router.conversation_for_thread(55)
+
+        assert found is not None and found.id == accepted.conversation.id
+        assert await router.conversation_for_thread(56) is None
+
+    async def test_conversation_for_desk_message(self, router: Router, store: FakeStore) -> None:
+        """In a desk without topics, a forwarded message's id leads back to its conversation."""
+        accepted = await router.accept(widget())
+        await store.save_link(Link("desk", "9001", accepted.conversation.id, accepted.message.id))
+
+        found = await router.conversation_for_desk_message("9001")
+
+        assert found is not None and found.id == accepted.conversation.id
+        assert await router.conversation_for_desk_message("9002") is None
