@@ -82,13 +82,22 @@ class Bridge:
             raise ConfigError("PUSTAKA_TELEGRAM_TOKEN is not set (the bot token from BotFather)")
         if not config.telegram.group_id:
             raise ConfigError("telegram.group_id is not set (the librarians' group chat id)")
-        clock = SystemClock()
         self.store = SqliteStore(Path(config.data_dir) / "pustaka.db")
         await self.store.open()
         self.bot = make_bot(config)
-        await self.bot.initialize()
-        chat = await self.bot.get_chat(config.telegram.group_id)
+        try:
+            await self.bot.initialize()
+            chat = await self.bot.get_chat(config.telegram.group_id)
+        except BaseException:
+            await self.store.close()  # a wrong token or group must not leave files open
+            raise
         target = DeskTarget(config.telegram.group_id, forum=bool(chat.is_forum))
+        await self._wire(target)
+        return self.url
+
+    async def _wire(self, target: DeskTarget) -> None:
+        config = self.config
+        clock = SystemClock()
         self.hub = WidgetHub()
         senders: dict[Channel, Sender] = {
             Channel.DESK: DeskSender(self.bot, target),
@@ -118,7 +127,6 @@ class Bridge:
         ]
         log.info("Pustaka Bridge listening on %s (desk group %s, %s)", self.url,
                  target.chat_id, "forum topics" if target.forum else "replies, no topics")
-        return self.url
 
     async def stop(self, drain_timeout: float = 10.0) -> None:
         if self._runner is not None:

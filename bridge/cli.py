@@ -10,6 +10,8 @@ import sys
 from importlib import resources
 from pathlib import Path
 
+from telegram.error import TelegramError
+
 from bridge.app import Bridge, make_bot
 from bridge.check import check_desk
 from bridge.config import Config, ConfigError, load_config
@@ -35,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     try:
         if args.command == "init":
             return _init(args.path)
@@ -63,7 +66,16 @@ async def serve_until_signalled(bridge: Bridge) -> None:
 
 
 async def _serve(bridge: Bridge) -> int:
-    url = await bridge.start()
+    try:
+        url = await bridge.start()
+    except TelegramError as exc:
+        print(f"pustaka: Telegram refused to start the desk ({exc}); run `pustaka check` "
+              "for what to fix.", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"pustaka: could not listen on {bridge.config.server.host}:"
+              f"{bridge.config.server.port} ({exc.strerror}).", file=sys.stderr)
+        return 1
     print(f"pustaka: serving patrons at {url} — embed: <script src=\"{url}/widget.js\" async>"
           "</script>", flush=True)
     await serve_until_signalled(bridge)

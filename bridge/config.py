@@ -134,8 +134,8 @@ def load_config(
     for name, cls in _section_types().items():
         built[name] = _build(cls, sections.get(name, {}), name, where)
     config = Config(**built)
-    secrets = {attr: env.get(var, "") for var, attr in _SECRETS.items()}
-    return replace(config, **secrets)
+    return replace(config, telegram_token=env.get("PUSTAKA_TELEGRAM_TOKEN", ""),
+                   secret=env.get("PUSTAKA_SECRET", ""))
 
 
 def _section_types() -> dict[str, type]:

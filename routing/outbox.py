@@ -9,6 +9,7 @@ backoff and jitter, and reports what finally failed instead of dropping it.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 from collections.abc import Callable, Mapping
@@ -107,7 +108,7 @@ class DeliveryWorker:
         for lane, deliveries in lanes.items():
             task = asyncio.create_task(self._run_lane(deliveries))
             self._busy[lane] = task
-            task.add_done_callback(lambda _t, done=lane: self._lane_done(done))
+            task.add_done_callback(functools.partial(self._lane_done, lane))
         return len(lanes)
 
     async def drain(self, grace: float = 10.0) -> None:
@@ -127,7 +128,7 @@ class DeliveryWorker:
             elif not started:
                 return
 
-    def _lane_done(self, lane: Lane) -> None:
+    def _lane_done(self, lane: Lane, _task: asyncio.Task[None]) -> None:
         self._busy.pop(lane, None)
         self._wakeup.set()
 

@@ -288,7 +288,8 @@ class WidgetServer:
         return TokenBucket(rate=per_minute / 60.0, capacity=max(5.0, per_minute / 6))
 
     def _page(self, frame: dict[str, Any], request: web.Request) -> PageInfo:
-        page = frame.get("page") if isinstance(frame.get("page"), dict) else {}
+        raw = frame.get("page")
+        page: dict[str, Any] = raw if isinstance(raw, dict) else {}
         return PageInfo(
             url=_short(page.get("url"), 500),
             title=_short(page.get("title"), 200),
