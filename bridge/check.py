@@ -17,15 +17,26 @@ class Finding:
 
 
 async def check_desk(bot: Bot, group_id: int) -> list[Finding]:
-    """One sentence per check, in the order a librarian would fix them."""
+    """One sentence per check, in the order a librarian would fix them.
+
+    The bot is initialized here (which asks getMe) and shut down again, so a refused
+    token becomes a sentence and not a traceback.
+    """
     try:
-        me = await bot.get_me()
+        await bot.initialize()
+        return await _check(bot, group_id)
     except InvalidToken:
         return [Finding(False, "Telegram refused the bot token: check PUSTAKA_TELEGRAM_TOKEN "
                                "(copy it again from @BotFather).")]
     except NetworkError as exc:
         return [Finding(False, f"Could not reach Telegram at all ({exc.message}); check the "
                                "server's internet access or telegram.api_url.")]
+    finally:
+        await bot.shutdown()
+
+
+async def _check(bot: Bot, group_id: int) -> list[Finding]:
+    me = bot.bot  # fetched by initialize()
     findings = [Finding(True, f"The token works: the bot is @{me.username}.")]
     if not group_id:
         return [*findings, Finding(False, "telegram.group_id is not set in the config.")]

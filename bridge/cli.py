@@ -86,9 +86,7 @@ async def _check(config: Config) -> int:
     if not config.telegram_token:
         print("✗ PUSTAKA_TELEGRAM_TOKEN is not set (the bot token from @BotFather).")
         return 1
-    bot = make_bot(config)
-    async with bot:
-        findings = await check_desk(bot, config.telegram.group_id)
+    findings = await check_desk(make_bot(config), config.telegram.group_id)
     for finding in findings:
         print(("✓ " if finding.ok else "✗ ") + finding.sentence)
     return 0 if all(f.ok for f in findings) else 1

@@ -146,7 +146,7 @@ def _section_types() -> dict[str, type]:
 def _check_known(key: str, known: Mapping[str, Any], where: str, prefix: str = "") -> None:
     if key in known:
         return
-    if key.upper().replace(".", "_") in {v.split("PUSTAKA_")[1] for v in _SECRETS}:
+    if f"PUSTAKA_{prefix}{key}".upper().replace(".", "_") in _SECRETS:
         raise ConfigError(f"{where}: {prefix}{key} is a secret; set it in the environment only")
     close = difflib.get_close_matches(key, list(known), n=1)
     hint = f" (did you mean '{prefix}{close[0]}'?)" if close else ""
