@@ -7,11 +7,14 @@ drains in-flight deliveries, then closes sockets, the bot and the store, in that
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import secrets
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aiohttp import web
 from telegram import Bot
@@ -24,6 +27,7 @@ from adapters.widget.tokens import VisitorTokens
 from bridge.config import Config, ConfigError
 from bridge.store.sqlite import SqliteStore
 from bridge.web import build_web_app
+from routing.limits import SendBudget, WindowRule
 from routing.model import Channel
 from routing.outbox import DeliveryWorker, RetryPolicy
 from routing.ports import Sender, SystemClock
@@ -107,6 +111,7 @@ class Bridge:
             self.store, clock, senders, concurrency=config.outbox.concurrency,
             policy=RetryPolicy(base=config.outbox.backoff_base, cap=config.outbox.backoff_cap,
                                max_attempts=config.outbox.max_attempts),
+            budget=telegram_budget(config), stamp=local_stamp(config.library.timezone),
         )
         self.router = Router(self.store, clock, policy=RouterPolicy(config.widget.max_text),
                              on_enqueue=self.worker.wake)
@@ -146,6 +151,24 @@ class Bridge:
             with suppress(Exception):
                 await self.bot.shutdown()
             await self.store.close()
+
+
+def telegram_budget(config: Config) -> SendBudget:
+    t = config.telegram
+    return SendBudget({
+        "bot": WindowRule(t.messages_per_second, 1.0),
+        "group": WindowRule(t.group_messages_per_minute, 60.0),
+        "private": WindowRule(1, 1.0 / t.private_messages_per_second),
+    })
+
+
+def local_stamp(timezone: str) -> Callable[[float], str]:
+    """Times in coalesced desk messages, in the library's own time zone."""
+    try:
+        zone: dt.tzinfo = ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = dt.UTC
+    return lambda at: dt.datetime.fromtimestamp(at, zone).strftime("%H:%M")
 
 
 def widget_settings(config: Config) -> WidgetSettings:

@@ -62,6 +62,10 @@ class TelegramSection:
     group_id: int = 0
     api_url: str = "https://api.telegram.org"
     poll_timeout: int = 25
+    # Telegram's published flood limits; the outbox plans every send within them.
+    messages_per_second: int = 30
+    group_messages_per_minute: int = 20
+    private_messages_per_second: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -96,6 +100,10 @@ class Config:
 
 
 _SECRETS = {"PUSTAKA_TELEGRAM_TOKEN": "telegram_token", "PUSTAKA_SECRET": "secret"}
+_POSITIVE = {"telegram.messages_per_second", "telegram.group_messages_per_minute",
+             "telegram.private_messages_per_second", "telegram.poll_timeout",
+             "outbox.concurrency", "outbox.max_attempts", "widget.max_text",
+             "widget.messages_per_minute", "outbox.backoff_cap"}
 _CHOICES = {"widget.position": {"left", "right"}, "storage.backend": {"sqlite"}}
 
 
@@ -159,6 +167,8 @@ def _build(cls: type, values: dict[str, Any], section: str, where: str) -> Any:
         _check_known(key, hints, where, prefix=f"{section}.")
     converted = {k: _coerce(v, hints[k], f"{section}.{k}", where) for k, v in values.items()}
     for key, value in converted.items():
+        if f"{section}.{key}" in _POSITIVE and value <= 0:
+            raise ConfigError(f"{where}: {section}.{key} must be more than 0, got {value!r}")
         allowed = _CHOICES.get(f"{section}.{key}")
         if allowed and value not in allowed:
             raise ConfigError(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import bisect
+from collections import Counter
 from dataclasses import dataclass
 
-__all__ = ["TokenBucket"]
+__all__ = ["SendBudget", "TokenBucket", "WindowRule"]
 
 
 @dataclass(slots=True)
@@ -36,3 +38,80 @@ class TokenBucket:
         if now > self.stamp:
             self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
             self.stamp = now
+
+
+@dataclass(frozen=True, slots=True)
+class WindowRule:
+    """At most ``limit`` sends in any ``span`` seconds (Telegram's limits have this shape)."""
+
+    limit: int
+    span: float
+
+
+class SendBudget:
+    """Plans sends against sliding-window limits shared by many lanes.
+
+    ``reserve`` books the earliest moment every named window allows and returns it, so
+    lanes waiting on one group are served in the order they asked (round-robin when
+    each lane asks again after its send). ``pause`` honours a 429's ``retry_after`` for
+    the windows it names and no others. A small margin keeps our clock and the server's
+    from disagreeing at the edge of a window.
+    """
+
+    def __init__(self, rules: dict[str, WindowRule], margin: float = 0.05) -> None:
+        self._rules = rules
+        self._margin = margin
+        self._booked: dict[str, list[float]] = {}
+        self._paused: dict[str, float] = {}
+
+    def rule_for(self, key: str) -> WindowRule | None:
+        return self._rules.get(key.partition(":")[0])
+
+    def reserve(self, keys: tuple[str, ...], now: float) -> float:
+        """Book one send now or later; a key named twice costs two (a topic plus a post)."""
+        cost = Counter(keys)
+        at = max([now, *(self._paused.get(k, 0.0) for k in cost)])
+        moved = True
+        while moved:  # each key's earliest moment may push another key's later
+            moved = False
+            for key, n in cost.items():
+                earliest = self._earliest(key, now, at, n)
+                if earliest > at:
+                    at, moved = earliest, True
+        for key, n in cost.items():
+            if self.rule_for(key) is not None:
+                for _ in range(n):
+                    bisect.insort(self._booked.setdefault(key, []), at)
+        return at
+
+    def pause(self, keys: tuple[str, ...], until: float) -> None:
+        for key in keys:
+            self._paused[key] = max(self._paused.get(key, 0.0), until)
+
+    def blocked_until(self, keys: tuple[str, ...]) -> float:
+        return max([0.0, *(self._paused.get(k, 0.0) for k in keys)])
+
+    def _earliest(self, key: str, now: float, at: float, cost: int) -> float:
+        """The first moment >= ``at`` a booking fits every window of ``key``'s rule."""
+        rule = self.rule_for(key)
+        if rule is None:
+            return at
+        booked = self._booked.setdefault(key, [])
+        span = rule.span + self._margin
+        # Bookings that can no longer share a window with anything from now on.
+        del booked[: bisect.bisect_right(booked, now - span)]
+        candidates = [at] + [b + span for b in booked if b + span > at]
+        for t in sorted(candidates):
+            if self._fits(booked, t, rule.limit - cost + 1, span):
+                return t
+        return max(candidates)  # unreachable: after the last booking's span all fit
+
+    @staticmethod
+    def _fits(booked: list[float], t: float, limit: int, span: float) -> bool:
+        """Would a booking at ``t`` keep every window (end - span, end] within ``limit``?"""
+        ends = [t, *booked[bisect.bisect_left(booked, t):bisect.bisect_right(booked, t + span)]]
+        for end in ends:
+            count = bisect.bisect_right(booked, end) - bisect.bisect_right(booked, end - span)
+            if count + 1 > limit:  # +1: the booking at t lies in every window checked
+                return False
+        return True

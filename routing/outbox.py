@@ -12,15 +12,19 @@ import asyncio
 import functools
 import logging
 import random
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 
+from routing.limits import SendBudget
 from routing.model import (
     Channel,
+    Conversation,
     Delivery,
     DeliveryKind,
     Direction,
     Message,
+    Patron,
     new_id,
 )
 from routing.ports import Clock, Link, PermanentFailure, Sender, Store, TemporaryFailure
@@ -54,6 +58,18 @@ class RetryPolicy:
         return ceiling * (0.5 + self.rand() / 2)
 
 
+def _utc_stamp(at: float) -> str:
+    return time.strftime("%H:%M", time.gmtime(at))
+
+
+def _budget_keys(
+    sender: Sender, delivery: Delivery, conversation: Conversation, patron: Patron
+) -> tuple[str, ...]:
+    """The rate-limit windows a send uses; senders without limits (the widget) have none."""
+    keys = getattr(sender, "budget_keys", None)
+    return tuple(keys(delivery, conversation, patron)) if keys is not None else ()
+
+
 class DeliveryWorker:
     def __init__(
         self,
@@ -65,6 +81,10 @@ class DeliveryWorker:
         concurrency: int = 64,
         batch: int = 1000,
         idle_poll: float = 1.0,
+        budget: SendBudget | None = None,
+        stamp: Callable[[float], str] = _utc_stamp,
+        coalesce_limit: int = 3800,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._store = store
         self._clock = clock
@@ -76,6 +96,10 @@ class DeliveryWorker:
         self._wakeup = asyncio.Event()
         self._busy: dict[Lane, asyncio.Task[None]] = {}
         self._stopping = False
+        self._budget = budget or SendBudget({})
+        self._stamp = stamp
+        self._coalesce_limit = coalesce_limit
+        self._sleep = sleep
 
     def wake(self) -> None:
         """Called when something was enqueued, so it goes out now and not at the next poll."""
@@ -133,21 +157,28 @@ class DeliveryWorker:
         self._wakeup.set()
 
     async def _run_lane(self, deliveries: list[Delivery]) -> None:
-        for delivery in deliveries:
-            if not await self._deliver(delivery):
+        i = 0
+        while i < len(deliveries):
+            taken = await self._deliver(deliveries, i)
+            if not taken:
                 return  # a retry is scheduled: later rows of this lane must wait for it
+            i += taken
 
-    async def _deliver(self, delivery: Delivery) -> bool:
-        """Send one delivery; False when it must be retried (the lane stops)."""
-        async with self._concurrency:
-            try:
-                return await self._attempt(delivery)
-            except Exception:  # a bug in one sender must not stop the outbox
-                log.exception("delivery %s crashed; will retry", delivery.id)
-                message = await self._store.get_message(delivery.message_id)
-                return await self._schedule_retry(delivery, "internal error", None, message)
+    async def _deliver(self, lane: list[Delivery], i: int) -> int:
+        """Send the delivery at ``lane[i]`` (with what it can be coalesced with).
 
-    async def _attempt(self, delivery: Delivery) -> bool:
+        Returns how many rows of the lane it settled; 0 when the head must be retried.
+        """
+        head = lane[i]
+        try:
+            return await self._attempt(lane, i)
+        except Exception:  # a bug in one sender must not stop the outbox
+            log.exception("delivery %s crashed; will retry", head.id)
+            message = await self._store.get_message(head.message_id)
+            return int(await self._schedule_retry(head, "internal error", None, message))
+
+    async def _attempt(self, lane: list[Delivery], i: int) -> int:
+        delivery = lane[i]
         message = await self._store.get_message(delivery.message_id)
         conversation = await self._store.get_conversation(delivery.conversation_id)
         patron = await self._store.get_patron(conversation.patron_id) if conversation else None
@@ -155,24 +186,77 @@ class DeliveryWorker:
         if message is None or conversation is None or patron is None or sender is None:
             what = "no sender for " + delivery.destination if sender is None else "missing rows"
             await self._give_up(delivery, what, message)
-            return True
-        try:
-            sent = await sender.send(delivery, message, conversation, patron)
-        except TemporaryFailure as exc:
-            return await self._schedule_retry(delivery, str(exc), exc.retry_after, message)
-        except PermanentFailure as exc:
-            await self._give_up(delivery, str(exc), message)
-            return True
+            return 1
+        keys = _budget_keys(sender, delivery, conversation, patron)
+        group = [delivery]
+        if keys:
+            # Wait for the destination's budget without holding a send slot, so sends
+            # elsewhere (a librarian's reply to a widget) never queue behind a full group.
+            if await self._wait_for_budget(keys):
+                message, group = await self._coalesce(lane, i, message)
+        async with self._concurrency:
+            try:
+                sent = await sender.send(delivery, message, conversation, patron)
+            except TemporaryFailure as exc:
+                if exc.retry_after is not None and keys:
+                    self._budget.pause(keys, self._clock.now() + exc.retry_after)
+                return int(await self._schedule_retry(delivery, str(exc), exc.retry_after,
+                                                      message))
+            except PermanentFailure as exc:
+                await self._give_up(delivery, str(exc), message)
+                return 1
         if sent.desk_thread is not None and sent.desk_thread != conversation.desk_thread:
             # Re-read: a claim may have been saved while the topic was being opened.
             fresh = await self._store.get_conversation(conversation.id) or conversation
             await self._store.save_conversation(replace(fresh, desk_thread=sent.desk_thread))
-        await self._store.finish_delivery(delivery.id, sent.external_id)
+        for done in group:
+            await self._store.finish_delivery(done.id, sent.external_id)
         if sent.external_id:
             await self._store.save_link(
                 Link(delivery.destination.value, sent.external_id, conversation.id, message.id)
             )
-        return True
+        return len(group)
+
+    async def _wait_for_budget(self, keys: tuple[str, ...]) -> bool:
+        """Wait for the send's turn; True when the budget was short and it had to wait."""
+        now = self._clock.now()
+        at = self._budget.reserve(keys, now)
+        waited = at > now
+        # Sleeping until a known moment; a 429 seen meanwhile may push that moment on.
+        while (wait := max(at, self._budget.blocked_until(keys)) - self._clock.now()) > 0:
+            await self._sleep(wait)
+            waited = True
+        return waited
+
+    async def _coalesce(
+        self, lane: list[Delivery], i: int, head: Message
+    ) -> tuple[Message, list[Delivery]]:
+        """Join the patron messages queued behind ``lane[i]`` into one send.
+
+        Under a short budget (20 a minute into one group) a busy patron's messages pile
+        up in their lane; one combined message, each part with its time, keeps the topic
+        current instead of leaving it minutes behind a queue of single sends.
+        """
+        first = lane[i]
+        if first.kind is not DeliveryKind.TO_DESK or head.direction is not Direction.PATRON:
+            return head, [first]
+        parts, group = [head], [first]
+        size = len(head.text)
+        for follower in lane[i + 1:]:
+            if follower.kind is not DeliveryKind.TO_DESK:
+                break
+            message = await self._store.get_message(follower.message_id)
+            if message is None or message.direction is not Direction.PATRON:
+                break
+            size += len(message.text) + 10
+            if size > self._coalesce_limit:
+                break
+            parts.append(message)
+            group.append(follower)
+        if len(parts) == 1:
+            return head, group
+        text = "\n\n".join(f"[{self._stamp(m.created_at)}] {m.text}" for m in parts)
+        return replace(head, text=text), group
 
     async def _schedule_retry(
         self,

@@ -56,6 +56,16 @@ class DeskSender:
         self._bot = bot
         self._target = target
 
+    def budget_keys(
+        self, delivery: Delivery, conversation: Conversation, patron: Patron
+    ) -> tuple[str, ...]:
+        """Every send spends the bot's and the group's budget; opening a topic spends two
+        of the group's (Telegram counts the topic's creation message)."""
+        group = f"group:{self._target.chat_id}"
+        if conversation.desk_thread is None and self._target.forum:
+            return ("bot", group, group)
+        return ("bot", group)
+
     async def send(
         self, delivery: Delivery, message: Message, conversation: Conversation, patron: Patron
     ) -> Sent:
@@ -67,14 +77,13 @@ class DeskSender:
     async def _send(
         self, delivery: Delivery, message: Message, conversation: Conversation, patron: Patron
     ) -> Sent:
-        thread = conversation.desk_thread
-        opened = thread is None
-        if thread is None:
-            thread = await self._open(patron, conversation)
         if delivery.kind is DeliveryKind.DESK_NOTICE:
             text = render.notice_text(message)
         else:
             text = render.patron_text(message, patron, with_name=not self._target.forum)
+        thread = conversation.desk_thread
+        if thread is None:
+            return await self._open(patron, conversation, text)
         try:
             sent = await self._post(text, thread)
         except BadRequest as exc:
@@ -82,27 +91,37 @@ class DeskSender:
                 raise
             log.warning("topic %s of conversation %s is gone; opening a new one",
                         thread, conversation.id)
-            thread = await self._open(patron, conversation, reopened=True)
-            opened = True
-            sent = await self._post(text, thread)
-        return Sent(external_id=str(sent.message_id), desk_thread=thread if opened else None)
+            return await self._open(patron, conversation, text, reopened=True)
+        return Sent(external_id=str(sent.message_id))
 
     async def _open(
-        self, patron: Patron, conversation: Conversation, reopened: bool = False
-    ) -> int:
-        """Open the conversation's place in the desk and post its info card there."""
-        card = render.info_card(patron, conversation)
+        self, patron: Patron, conversation: Conversation, text: str, reopened: bool = False
+    ) -> Sent:
+        """Open the conversation's place in the desk: the info card and the first message
+        go as one post, which spends one message of the group's budget, not two."""
+        card = render.info_card(patron, conversation, forum=self._target.forum)
         if reopened:
             card += "\n<i>The earlier topic was deleted; this one continues it.</i>"
+        # HTML is never shorter than the text Telegram counts, so this check is safe.
+        fits = len(card) + 2 + len(text) <= render.TELEGRAM_TEXT_LIMIT
+        first = f"{card}\n\n{text}" if fits else card
         if not self._target.forum:
-            posted = await self._bot.send_message(self._target.chat_id, card,
-                                                  parse_mode=ParseMode.HTML)
-            return posted.message_id  # replies to the card reach the conversation too
+            posted = await self._bot.send_message(self._target.chat_id, first,
+                                                  parse_mode=ParseMode.HTML,
+                                                  disable_web_page_preview=True)
+            if not fits:
+                await self._bot.send_message(self._target.chat_id, text,
+                                             parse_mode=ParseMode.HTML,
+                                             reply_to_message_id=posted.message_id)
+            # The card is the conversation's anchor: replies to it reach the patron.
+            return Sent(external_id=str(posted.message_id), desk_thread=posted.message_id)
         topic = await self._bot.create_forum_topic(
             self._target.chat_id, render.topic_name(patron, conversation)
         )
-        await self._post(card, topic.message_thread_id)
-        return topic.message_thread_id
+        posted = await self._post(first, topic.message_thread_id)
+        if not fits:
+            posted = await self._post(text, topic.message_thread_id)
+        return Sent(external_id=str(posted.message_id), desk_thread=topic.message_thread_id)
 
     async def _post(self, text: str, thread: int) -> TgMessage:
         if self._target.forum:

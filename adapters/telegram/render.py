@@ -31,7 +31,7 @@ def topic_name(patron: Patron, conversation: Conversation) -> str:
     return name[: 128 - len(suffix)] + suffix
 
 
-def info_card(patron: Patron, conversation: Conversation) -> str:
+def info_card(patron: Patron, conversation: Conversation, *, forum: bool = True) -> str:
     page = conversation.page
     lines = [f"💬 <b>New conversation</b> · {_CHANNEL_LABEL.get(conversation.origin, '')}"]
     lines.append(f"<b>Patron:</b> {_e(patron_label(patron))}")
@@ -50,7 +50,8 @@ def info_card(patron: Patron, conversation: Conversation) -> str:
     local = _local_time(page.timezone, conversation.created_at)
     if local:
         lines.append(f"<b>Local time:</b> {_e(local)}")
-    lines.append("<i>Reply in this topic to answer; the first reply claims the chat.</i>")
+    where = "in this topic" if forum else "to this message (or any of this patron's)"
+    lines.append(f"<i>Reply {where} to answer; the first reply claims the chat.</i>")
     return "\n".join(lines)
 
 

@@ -53,7 +53,8 @@ async def test_reply_to_a_forwarded_message_reaches_its_patron(tmp_path: Path) -
                 sockets.append(ws)
             forwarded = await eventually(lambda: [
                 m for m in emulator.messages(group) if "question from two" in m.get("text", "")])
-            assert forwarded[0]["text"].startswith("Two [#")
+            assert "\n\nTwo [#" in forwarded[0]["text"]
+            assert "Reply to this message" in forwarded[0]["text"]
             assert emulator.topics(group) == []
             emulator.user_sends(group, librarian, "answer for two",
                                 reply_to_message_id=forwarded[0]["message_id"])
