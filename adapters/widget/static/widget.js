@@ -287,7 +287,9 @@
     lastId: null,
     lastAt: -Infinity,
     ackTimers: new Map(), // cid → timer
-    profileQueued: null,
+    profileQueued: null, // saved by the patron, not yet sent
+    profileSent: null, // sent, not yet confirmed by profile_saved
+    profileWaiting: 0, // profile sends without an answer yet
     claimedBy: "",
   };
 
@@ -763,9 +765,9 @@ button, input, textarea { font: inherit; color: inherit; }
     name.value = profile.name;
     email.value = profile.email;
     store.set(KEY_PROFILE, JSON.stringify(profile));
+    note.textContent = ""; // "Saved" appears only when the server says so
     S.profileQueued = profile;
     sendProfile();
-    note.textContent = T.saved;
   }
 
   function profileNote(code) {
@@ -774,11 +776,48 @@ button, input, textarea { font: inherit; color: inherit; }
     note.textContent = T.errors[code] || T.errors.other;
   }
 
+  /** Send the queued profile; until it is confirmed it is sent again after a reconnect. */
   function sendProfile() {
-    // The HTTP fallback has no profile endpoint (see PROTOCOL.md); it stays queued.
-    if (!S.profileQueued || !S.connected || S.transport !== "ws") return;
-    sendFrame({ type: "profile", ...S.profileQueued });
+    const profile = S.profileQueued;
+    if (!profile || !S.connected) return;
     S.profileQueued = null;
+    S.profileSent = profile;
+    S.profileWaiting++;
+    if (S.transport === "ws") sendFrame({ type: "profile", ...profile });
+    else httpProfile(profile);
+  }
+
+  async function httpProfile(profile) {
+    let reply = null;
+    try { reply = await http("POST", "/widget/api/profile", profile); } catch { /* below */ }
+    if (reply && reply.ok && reply.data && reply.data.type === "profile_saved") return onProfileSaved();
+    if (reply && reply.status === 401) return forgetIdentity(); // requeues the stored profile
+    if (reply && reply.data && reply.data.type === "error") return profileRefused(reply.data.code);
+    // The network or the server failed: send it again after the next hello.
+    S.profileWaiting = Math.max(0, S.profileWaiting - 1);
+    if (!S.profileQueued) S.profileQueued = profile;
+    S.profileSent = null;
+  }
+
+  function onProfileSaved() {
+    S.profileWaiting = Math.max(0, S.profileWaiting - 1);
+    if (S.profileWaiting || S.profileQueued) return; // a newer save is still on its way
+    S.profileSent = null;
+    S.ui.profile.note.classList.remove("bad");
+    S.ui.profile.note.textContent = T.saved;
+  }
+
+  function profileRefused(code) {
+    S.profileWaiting = Math.max(0, S.profileWaiting - 1);
+    if (!S.profileWaiting) S.profileSent = null;
+    profileNote(code);
+  }
+
+  /** The link dropped: a profile sent but not confirmed goes out again after the next hello. */
+  function requeueProfile() {
+    if (S.profileSent && !S.profileQueued) S.profileQueued = S.profileSent;
+    S.profileSent = null;
+    S.profileWaiting = 0;
   }
 
   // ---- frames from the server (both transports) ------------------------------------------
@@ -802,6 +841,7 @@ button, input, textarea { font: inherit; color: inherit; }
       case "ack": return onAck(frame);
       case "message": return void receive(frame.message);
       case "error": return onError(frame);
+      case "profile_saved": return onProfileSaved();
       default: return undefined; // pong, or a frame type from a newer server
     }
   }
@@ -834,7 +874,7 @@ button, input, textarea { font: inherit; color: inherit; }
     const code = typeof frame.code === "string" ? frame.code : "other";
     if (code === "bad_token") return forgetIdentity();
     if (code === "no_hello") return sendFrame({ type: "hello", ...helloBody() });
-    if (code === "bad_email") return profileNote("bad_email");
+    if (code === "bad_email") return profileRefused("bad_email");
     if (typeof frame.cid === "string" && outbox.get(frame.cid)) return refused(frame.cid, code);
     showError(code);
   }
@@ -845,6 +885,7 @@ button, input, textarea { font: inherit; color: inherit; }
     S.lastId = null;
     S.lastAt = -Infinity;
     const profile = store.json(KEY_PROFILE, null);
+    requeueProfile();
     if (profile && (profile.name || profile.email)) S.profileQueued = profile;
     if (S.transport === "ws") sendFrame({ type: "hello", ...helloBody() });
     else { S.connected = false; httpHello(); }
@@ -874,6 +915,7 @@ button, input, textarea { font: inherit; color: inherit; }
 
   function lost() {
     S.connected = false;
+    requeueProfile();
     setConnectionBanner(S.everConnected ? T.reconnecting : T.connecting);
     for (const timer of S.ackTimers.values()) clearTimeout(timer);
     S.ackTimers.clear(); // unacked messages are resent after the next welcome
