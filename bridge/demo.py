@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -31,20 +32,35 @@ def sample_page_routes() -> list[web.RouteDef]:
 
 
 async def demo_bridge(
-    host: str, port: int, data_dir: Path, *, rate_limits: bool = True, desk_port: int | None = None
+    host: str,
+    port: int,
+    data_dir: Path,
+    *,
+    rate_limits: bool = True,
+    desk_port: int | None = None,
+    overrides: dict[str, dict[str, Any]] | None = None,
 ) -> tuple[Bridge, BotApiEmulator, str]:
-    """Start the emulator and a bridge wired to it; returns (bridge, emulator, desk url)."""
+    """Start the emulator and a bridge wired to it; returns (bridge, emulator, desk url).
+
+    ``overrides`` sets config keys by section (``{"widget": {"messages_per_minute": 10**6}}``)
+    on top of the demo's own; benches use it to lift limits.
+    """
     emulator = BotApiEmulator(rate_limits=rate_limits, bot_token=DEMO_TOKEN)
     api_url = await emulator.start(host, port + 1 if desk_port is None else desk_port)
     group = emulator.seed_demo_desk()
-    config = load_config(
-        None,
-        env={"PUSTAKA_TELEGRAM_TOKEN": DEMO_TOKEN},
-        library={"name": "Perpustakaan Kota Pustaka", "timezone": "Asia/Jakarta"},
-        server={"host": host, "port": port},
-        storage={"data_dir": str(data_dir)},
-        telegram={"group_id": group, "api_url": api_url, "poll_timeout": 10},
-    )
+    sections: dict[str, dict[str, Any]] = {
+        "library": {"name": "Perpustakaan Kota Pustaka", "timezone": "Asia/Jakarta"},
+        "server": {"host": host, "port": port},
+        "storage": {"data_dir": str(data_dir)},
+        "telegram": {"group_id": group, "api_url": api_url, "poll_timeout": 10},
+    }
+    for section, values in (overrides or {}).items():
+        sections[section] = {**sections.get(section, {}), **values}
+    try:
+        config = load_config(None, env={"PUSTAKA_TELEGRAM_TOKEN": DEMO_TOKEN}, **sections)
+    except BaseException:
+        await emulator.stop()
+        raise
     bridge = Bridge(config, extra_routes=sample_page_routes())
     try:
         await bridge.start()

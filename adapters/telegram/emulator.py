@@ -24,15 +24,16 @@ from aiohttp import web
 
 from adapters.telegram import emulator_forum, emulator_methods
 from adapters.telegram.emulator_core import Core, Handler
+from adapters.telegram.emulator_faults import FaultPlan, Faults
 from adapters.telegram.emulator_humans import Humans
 from adapters.telegram.emulator_limits import RateLimiter, RateLimits
 from adapters.telegram.emulator_methods import MAX_UPLOAD
-from adapters.telegram.emulator_params import read_params
+from adapters.telegram.emulator_params import Params, read_params
 from adapters.telegram.emulator_sim import sim_routes
 from adapters.telegram.emulator_updates import UpdateQueue
 from adapters.telegram.emulator_world import ApiError, Json, User, World
 
-__all__ = ["BotApiEmulator"]
+__all__ = ["BotApiEmulator", "FaultPlan"]
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,7 @@ class BotApiEmulator(Humans):
         limiter = RateLimiter(limits, clock) if rate_limits else None
         super().__init__(Core(World(bot), UpdateQueue(), limiter, privacy_mode=privacy_mode))
         self._runner: web.AppRunner | None = None
+        self._faults = Faults()
         self.app = web.Application(client_max_size=MAX_UPLOAD + 1024 * 1024)
         self.app.router.add_route("*", "/bot{token}/{method}", self._api)
         self.app.router.add_get("/file/bot{token}/{path:.+}", self._download)
@@ -98,11 +100,22 @@ class BotApiEmulator(Humans):
     async def stop(self) -> None:
         """Release every long poll with what it has, then close the server."""
         self._core.updates.closed = True
+        self._faults.release()
         self._core.updates.signal.fire()
         self._core.changed.fire()
         if self._runner is not None:
             runner, self._runner = self._runner, None
             await runner.cleanup()
+
+    # -- faults -----------------------------------------------------------------------
+
+    def set_faults(self, plan: FaultPlan) -> None:
+        """Inject latency and faults into the plan's methods from now on (RNG reseeded)."""
+        self._faults.set(plan)
+
+    def clear_faults(self) -> None:
+        """Back to a healthy Telegram; requests still held by ``timeout`` are let go."""
+        self._faults.clear()
 
     # -- what tests look at -----------------------------------------------------------
 
@@ -112,8 +125,9 @@ class BotApiEmulator(Humans):
 
     @property
     def stats(self) -> dict[str, Any]:
-        """``calls`` per method, ``"429"`` refusals and ``messages_sent`` by the bot."""
-        return self._core.stats.as_dict()
+        """``calls`` per method, ``"429"`` flood-limit refusals, ``messages_sent`` by the bot
+        and ``faults``: how many of each kind were injected (their 429s are counted there)."""
+        return {**self._core.stats.as_dict(), "faults": dict(self._faults.counts)}
 
     @property
     def calls(self) -> list[tuple[str, Json]]:
@@ -135,16 +149,17 @@ class BotApiEmulator(Humans):
         self._core.stats.calls[name] += 1
         try:
             params = await read_params(request)
-            self._core.calls.append((name, params.logged()))
+        except Exception as exc:
+            return _failure(name, exc)
+        self._core.calls.append((name, params.logged()))  # faulted calls arrived too
+        return await self._faults.around(name, request,
+                                         lambda: self._answer(name, handler, params))
+
+    async def _answer(self, name: str, handler: Handler, params: Params) -> web.Response:
+        try:
             result = await handler(self._core, params)
-        except ApiError as exc:
-            return _reply(exc.to_json(), exc.code)
-        except web.HTTPRequestEntityTooLarge:
-            return _reply(ApiError(413, "Request Entity Too Large").to_json(), 413)
-        except Exception:
-            log.exception("emulated %s failed", name)
-            error = ApiError(500, "Internal Server Error: the emulator failed; see its log")
-            return _reply(error.to_json(), 500)
+        except Exception as exc:
+            return _failure(name, exc)
         return _reply({"ok": True, "result": result}, 200)
 
     async def _download(self, request: web.Request) -> web.StreamResponse:
@@ -166,6 +181,16 @@ class BotApiEmulator(Humans):
             raise web.HTTPNotFound()
         return web.FileResponse(_STATIC / asset,
                                 headers={"Content-Type": f"{_DESK_ASSETS[asset]}; charset=utf-8"})
+
+
+def _failure(name: str, exc: Exception) -> web.Response:
+    if isinstance(exc, ApiError):
+        return _reply(exc.to_json(), exc.code)
+    if isinstance(exc, web.HTTPRequestEntityTooLarge):
+        return _reply(ApiError(413, "Request Entity Too Large").to_json(), 413)
+    log.error("emulated %s failed", name, exc_info=exc)
+    error = ApiError(500, "Internal Server Error: the emulator failed; see its log")
+    return _reply(error.to_json(), 500)
 
 
 def _reply(body: Json, status: int) -> web.Response:

@@ -1059,11 +1059,11 @@ button, input, textarea { font: inherit; color: inherit; }
   async function pollLoop(gen) {
     while (gen === S.httpGen && S.transport === "http") {
       const began = Date.now();
+      const since = S.lastId || "";
       let reply;
       try {
-        const since = encodeURIComponent(S.lastId || "");
-        reply = await http("GET", `/widget/api/poll?since=${since}&wait=${POLL_WAIT}`, null,
-          (POLL_WAIT + 15) * 1000);
+        const query = `since=${encodeURIComponent(since)}&wait=${POLL_WAIT}`;
+        reply = await http("GET", "/widget/api/poll?" + query, null, (POLL_WAIT + 15) * 1000);
       } catch {
         reply = null;
       }
@@ -1077,8 +1077,12 @@ button, input, textarea { font: inherit; color: inherit; }
       let fresh = 0;
       const messages = reply.data && Array.isArray(reply.data.messages) ? reply.data.messages : [];
       for (const m of messages) if (receive(m)) fresh++;
-      // A server that answers at once with nothing new must not make us spin.
-      if (!fresh && Date.now() - began < 1000) await new Promise((r) => setTimeout(r, 2000));
+      // A server that answers at once with nothing new must not make us spin. An answer
+      // holding only what an ack already showed is news too: the cursor moved meanwhile.
+      const moved = (S.lastId || "") !== since;
+      if (!fresh && !moved && Date.now() - began < 1000) {
+        await new Promise((r) => setTimeout(r, 2000));
+      }
     }
   }
 

@@ -1,0 +1,559 @@
+"""The whole slice under load: widget intake, desk forwarding, replies, idle sockets.
+
+Run: python -m tests.bench.bench_slice [--quick] [--only intake,forward,reply,idle]
+     [--profile]
+The bridge and the Bot API emulator run as ``pustaka demo`` runs them, in a process of
+their own (the emulator's flood limits off, the widget's per-visitor limit lifted); the
+patrons' WebSockets are driven from this process and, for the idle sockets, from two
+more. Prints each figure with the issue's target and PASS/MISS. Loopback only; about
+two and a half minutes (``--quick``: under 30 s); never asserts: figures depend on the
+machine. tests/bench/README.md says what each figure means and what was measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import io
+import os
+import pstats
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from telegram.constants import ParseMode
+
+from adapters.telegram import render
+from bridge.app import Bridge, make_bot
+from bridge.demo import demo_bridge
+from bridge.store.sqlite import SqliteStore
+from routing.model import (
+    Channel,
+    Contact,
+    Conversation,
+    Delivery,
+    DeliveryKind,
+    Direction,
+    Message,
+    PageInfo,
+    Patron,
+    new_id,
+)
+from tests.bench.common import (
+    HOST,
+    LIFTED,
+    TEXT,
+    ServerProcess,
+    Usage,
+    Widget,
+    mark,
+    quiet_logging,
+    raise_nofile,
+    rank,
+    rss_kib,
+    session,
+    spawn,
+)
+
+PHASE_LIMIT = 60.0  # seconds; a phase that takes longer is cut and says so
+
+
+@dataclass(frozen=True)
+class Sizes:
+    connections: int = 100
+    per_connection: int = 100  # throughput phase: messages each connection sends
+    window: int = 20  # un-acknowledged sends kept in flight per connection
+    rate: float = 1_000.0  # paced phase, messages per second in total
+    seconds: float = 10.0
+    forward_messages: int = 5_000
+    forward_conversations: int = 500
+    forward_concurrency: int = 64  # outbox.concurrency's default, and PTB's pool size
+    reply_patrons: int = 20
+    reply_samples: int = 200
+    reply_spacing: float = 0.04
+    idle: int = 20_000
+
+
+QUICK = Sizes(per_connection=10, seconds=1.5, forward_messages=500,
+              forward_conversations=50, reply_samples=30, idle=1_000)
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms"
+
+
+def percentiles(samples: list[float]) -> tuple[float, float, float]:
+    ordered = sorted(samples)
+    return rank(ordered, 0.5), rank(ordered, 0.99), ordered[-1]
+
+
+# -- 1. widget intake -------------------------------------------------------------------
+
+
+async def intake(sizes: Sizes) -> None:
+    """Each figure on a fresh server or a drained one, so no backlog leaks into it."""
+    print(f"\n1. Widget intake: {sizes.connections} WebSockets -> router -> SQLite group "
+          "commit -> ack, while the outbox forwards each message into the emulator")
+    print("   a) Telegram budget lifted: every message is its own sendMessage")
+    async with serving("lifted", sizes.connections) as (server, _, widgets):
+        await saturate(server, widgets, sizes, "throughput")
+        await paced(server, widgets, sizes, "paced")
+        await server.acall("pause_outbox")
+        await paced(server, widgets, sizes, "paced, outbox paused")
+        await saturate(server, widgets, sizes, "intake alone (outbox paused)")
+    print("   b) Telegram's budget kept (30/s, 20/min into the group), as in production: "
+          "the outbox coalesces")
+    async with serving("telegram", sizes.connections) as (server, _, widgets):
+        await paced(server, widgets, sizes, "paced")
+        await saturate(server, widgets, sizes, "throughput")
+
+
+@asynccontextmanager
+async def serving(
+    budget: str, sockets: int
+) -> AsyncIterator[tuple[ServerProcess, aiohttp.ClientSession, list[Widget]]]:
+    """A fresh server process and ``sockets`` patrons connected to it."""
+    server = ServerProcess(budget)
+    print(f"      (server process {server.pid})", flush=True)
+    try:
+        async with session() as http:
+            widgets = await Widget.open_many(http, server.url, sockets)
+            try:
+                yield server, http, widgets
+            finally:
+                await asyncio.gather(*(w.close() for w in widgets))
+    finally:
+        server.stop()
+
+
+async def saturate(server: ServerProcess, widgets: list[Widget], sizes: Sizes,
+                   label: str) -> None:
+    each, window = sizes.per_connection, sizes.window
+    errors: list[str] = []
+
+    async def pump(n: int, widget: Widget) -> None:
+        slots, done, got = asyncio.Semaphore(window), asyncio.Event(), 0
+
+        def on_frame(frame: dict[str, Any], _at: float) -> None:
+            nonlocal got
+            if frame["type"] in ("ack", "error"):
+                if frame["type"] == "error":
+                    errors.append(frame["code"])
+                got += 1
+                slots.release()
+                if got == each:
+                    done.set()
+
+        widget.on_frame = on_frame
+        for i in range(each):
+            await slots.acquire()
+            await widget.send(f"{label[0]}{n}-{i}")
+        await done.wait()
+
+    before = await server.acall("counts")
+    usage, started, cut = Usage(server.pid), time.monotonic(), False
+    try:
+        async with asyncio.timeout(PHASE_LIMIT):
+            await asyncio.gather(*(pump(n, w) for n, w in enumerate(widgets)))
+    except TimeoutError:
+        cut = True
+    ended = time.monotonic()
+    total = each * len(widgets)
+    rate = total / (ended - started)
+    after = await server.acall("counts")
+    print(f"      {label}: {total:,} messages, {window} in flight per socket, in "
+          f"{ended - started:.2f} s -> {rate:,.0f} msg/s acknowledged "
+          f"[target >= 10,000 msg/s: {mark(rate >= 10_000 and not cut)}]"
+          + (f"  (cut at {PHASE_LIMIT:.0f} s)" if cut else "")
+          + (f"; {len(errors)} refused ({', '.join(sorted(set(errors)))})" if errors else ""))
+    print(f"         {usage}; {after['desk_posts'] - before['desk_posts']:,} desk posts meanwhile, "
+          f"{after['pending']:,} deliveries pending at the end")
+    if after["pending"] and label == "throughput" and server.budget == "lifted":
+        await drain(server, ended, total, started)  # at 20 a minute it would take hours
+
+
+async def drain(server: ServerProcess, since: float, total: int, started: float) -> None:
+    usage = Usage(server.pid)
+    done = await server.acall("drained", PHASE_LIMIT)
+    if done["pending"]:
+        print(f"         desk forwarding NOT drained {PHASE_LIMIT:.0f} s after the last ack: "
+              f"{done['pending']:,} pending")
+        return
+    print(f"         desk forwarding drained {done['at'] - since:.2f} s after the last ack "
+          f"({total / (done['at'] - started):,.0f} msg/s from first send to last desk post; "
+          f"while draining {usage})")
+
+
+async def paced(server: ServerProcess, widgets: list[Widget], sizes: Sizes, label: str) -> None:
+    due: dict[str, float] = {}
+    latencies: list[float] = []
+    settled = asyncio.Event()
+    count = int(sizes.rate * sizes.seconds)
+
+    def on_frame(frame: dict[str, Any], at: float) -> None:
+        when = due.pop(frame.get("cid", ""), None)
+        if when is not None:
+            if frame["type"] == "ack":
+                latencies.append(at - when)
+            if not due and len(latencies) == count:
+                settled.set()
+
+    for widget in widgets:
+        widget.on_frame = on_frame
+    usage = Usage(server.pid)
+    start = time.monotonic() + 0.05
+    n = 0
+    while n < count:
+        now = time.monotonic()
+        while n < count and start + n / sizes.rate <= now:
+            # Latency counts from when the message was due, so a late sender cannot hide it.
+            due[f"{label}{n}"] = start + n / sizes.rate
+            await widgets[n % len(widgets)].send(f"{label}{n}")
+            n += 1
+        await asyncio.sleep(max(0.0, start + n / sizes.rate - time.monotonic()))
+    with suppress(TimeoutError):
+        await asyncio.wait_for(settled.wait(), 30)
+    p50, p99, worst = percentiles(latencies or [float("inf")])
+    counts = await server.acall("counts")
+    met = p99 < 0.020 and len(latencies) == count
+    print(f"      {label}: {sizes.rate:,.0f} msg/s for {sizes.seconds:.0f} s "
+          f"({len(latencies):,} of {count:,} acked): ack latency p50 {ms(p50)}, p99 {ms(p99)}, "
+          f"max {ms(worst)} [target p99 < 20 ms: {mark(met)}]")
+    print(f"         {usage}; {counts['desk_posts']:,} desk posts by the end, "
+          f"{counts['pending']:,} deliveries still pending")
+
+
+# -- 3. a librarian's reply reaches the widget ------------------------------------------
+
+
+async def reply(sizes: Sizes) -> None:
+    print(f"\n3. Librarian reply -> patron's widget: {sizes.reply_samples} replies spread over "
+          f"{sizes.reply_patrons} topics, {ms(sizes.reply_spacing)} apart, each after the "
+          "last arrived")
+    async with serving("lifted", 0) as (server, http, _):
+        await reply_latency(server, http, sizes)
+
+
+async def reply_latency(server: ServerProcess, http: aiohttp.ClientSession,
+                        sizes: Sizes) -> None:
+    waiting: dict[str, asyncio.Future[float]] = {}
+
+    def on_frame(frame: dict[str, Any], at: float) -> None:
+        if frame["type"] == "message":
+            future = waiting.pop(frame["message"]["text"], None)
+            if future is not None and not future.done():
+                future.set_result(at)
+
+    threads: list[int] = []
+    patrons: list[Widget] = []
+    for n in range(sizes.reply_patrons):  # one at a time, so each new topic is theirs
+        patron = await Widget.open(http, server.url)
+        patron.on_frame = on_frame
+        patrons.append(patron)
+        known = set(await server.acall("topics"))
+        await patron.send(f"q{n}", f"Question {n}: when does the reading room open?")
+        async with asyncio.timeout(10):
+            while not (new := set(await server.acall("topics")) - known):
+                await asyncio.sleep(0.01)
+        threads.append(new.pop())
+
+    async def one(thread: int, text: str) -> float:
+        arrived: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        waiting[text] = arrived
+        sent: float = await server.acall("reply", thread, text)
+        return await asyncio.wait_for(arrived, 10) - sent
+
+    for n, thread in enumerate(threads):  # the first reply also claims: not sampled
+        await one(thread, f"Warm-up answer {n}")
+    samples: list[float] = []
+    for n in range(sizes.reply_samples):
+        samples.append(await one(threads[n % len(threads)], f"Answer {n}: from nine to five."))
+        await asyncio.sleep(sizes.reply_spacing)
+    p50, p99, worst = percentiles(samples)
+    print(f"   user_sends -> getUpdates -> router -> SQLite -> outbox -> WebSocket frame: "
+          f"p50 {ms(p50)}, p99 {ms(p99)}, max {ms(worst)} "
+          f"[target p99 < 50 ms: {mark(p99 < 0.050)}]")
+    await asyncio.gather(*(p.close() for p in patrons))
+
+
+# -- 2. forwarding into the emulator ----------------------------------------------------
+
+
+def forward(sizes: Sizes, profile: bool) -> None:
+    n, lanes = sizes.forward_messages, sizes.forward_conversations
+    print(f"\n2. Desk forwarding: {n:,} stored messages in {lanes} conversations whose topics "
+          f"exist -> sendMessage into the emulator, concurrency {sizes.forward_concurrency}")
+    ours, theirs = spawn().Pipe()
+    child = spawn().Process(target=forwarding_child, args=(theirs, sizes, profile), daemon=True)
+    child.start()
+    try:
+        result = ours.recv()
+    finally:
+        child.join(30)
+        if child.is_alive():
+            child.terminate()
+    if isinstance(result, Exception):
+        raise result
+    bridge, alone = result["ours_sent"] / result["ours"], result["ptb_sent"] / result["ptb"]
+    print(f"   ours (outbox + DeskSender, bridge restarted onto the backlog): "
+          f"{result['ours']:.2f} s -> {bridge:,.0f} msg/s, CPU {result['ours_cpu']:.2f} s"
+          + _cut(result["ours_sent"], n))
+    print(f"   python-telegram-bot alone (make_bot's HTTPXRequest, {sizes.forward_concurrency} "
+          f"senders): {result['ptb']:.2f} s -> {alone:,.0f} msg/s, CPU {result['ptb_cpu']:.2f} s"
+          + _cut(result["ptb_sent"], n))
+    ratio = bridge / alone
+    print(f"   ratio {ratio:.0%} of PTB alone [target >= 90%: {mark(ratio >= 0.9)}]")
+    if result.get("profile"):
+        print(result["profile"])
+
+
+def _cut(sent: int, wanted: int) -> str:
+    return "" if sent >= wanted else f"  (cut at {PHASE_LIMIT:.0f} s: {sent:,} of {wanted:,})"
+
+
+def forwarding_child(conn: Connection, sizes: Sizes, profile: bool) -> None:
+    quiet_logging()
+    print(f"   (forwarding process {os.getpid()})", flush=True)
+    try:
+        conn.send(asyncio.run(_forwarding(sizes, profile)))
+    except Exception as exc:
+        conn.send(exc)
+
+
+async def _forwarding(sizes: Sizes, profile: bool) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="pustaka-bench-") as tmp:
+        first, emulator, _ = await demo_bridge(HOST, 0, Path(tmp), rate_limits=False,
+                                               desk_port=0, overrides=LIFTED)
+        config, bridge = first.config, first
+        try:
+            group = config.telegram.group_id
+            threads = await _open_topics(first, sizes)
+            await first.stop()  # the backlog is written while the bridge is down
+            posts = await _seed(config.data_dir / "pustaka.db", threads, sizes.forward_messages)
+            before = emulator.stats["messages_sent"]
+            bridge = Bridge(config)
+            profiler = cProfile.Profile() if profile else None
+            await bridge.start()
+            cpu, started = time.process_time(), time.perf_counter()
+            if profiler:
+                profiler.enable()
+            with suppress(TimeoutError):
+                async with asyncio.timeout(PHASE_LIMIT):
+                    while emulator.stats["messages_sent"] - before < len(posts):
+                        await asyncio.sleep(0.002)
+            ours, ours_cpu = time.perf_counter() - started, time.process_time() - cpu
+            ours_sent = emulator.stats["messages_sent"] - before
+            if profiler:
+                profiler.disable()
+            ptb, ptb_cpu, ptb_sent = await _ptb_alone(bridge, group, posts,
+                                                      sizes.forward_concurrency)
+        finally:
+            await bridge.stop()
+            await emulator.stop()
+    return {"ours": ours, "ours_cpu": ours_cpu, "ours_sent": ours_sent, "ptb": ptb,
+            "ptb_cpu": ptb_cpu, "ptb_sent": ptb_sent,
+            "profile": _top(profiler) if profiler else ""}
+
+
+async def _open_topics(bridge: Bridge, sizes: Sizes) -> list[int]:
+    group, slots = bridge.config.telegram.group_id, asyncio.Semaphore(32)
+
+    async def one(n: int) -> int:
+        async with slots:
+            topic = await bridge.bot.create_forum_topic(group, f"Patron {n} · Web chat")
+            return int(topic.message_thread_id)
+
+    return list(await asyncio.gather(*(one(n) for n in range(sizes.forward_conversations))))
+
+
+async def _seed(path: Path, threads: list[int], count: int) -> list[tuple[int, str]]:
+    """Patrons, conversations in their topics, and ``count`` messages with an outbox row
+    each, interleaved across conversations as live traffic would be."""
+    store = SqliteStore(path)
+    await store.open()
+    try:
+        now = time.time()
+        people = []
+        for n, thread in enumerate(threads):
+            patron = Patron(new_id(), name=f"Patron {n}", created_at=now,
+                            contacts=(Contact(Channel.WIDGET, f"bench-{n}-{new_id()}"),))
+            chat = Conversation(new_id(), patron.id, Channel.WIDGET, desk_thread=thread,
+                                page=PageInfo(url="https://library.example/opac"),
+                                created_at=now, updated_at=now)
+            people.append((patron, chat))
+        await asyncio.gather(*(store.save_patron(p) for p, _ in people))
+        await asyncio.gather(*(store.save_conversation(c) for _, c in people))
+        posts, appends = [], []
+        for n in range(count):
+            patron, chat = people[n % len(people)]
+            message = Message(new_id(), chat.id, Direction.PATRON, f"{TEXT} (#{n})",
+                              author=patron.name, client_id=f"c{n}", created_at=now)
+            appends.append(store.append(message, [Delivery(
+                new_id(), chat.id, message.id, DeliveryKind.TO_DESK, Channel.DESK,
+                f"{message.id}:desk", next_attempt_at=now, created_at=now)]))
+            posts.append((chat.desk_thread or 0, render.patron_text(message, patron)))
+        await asyncio.gather(*appends)
+        return posts
+    finally:
+        await store.close()
+
+
+async def _ptb_alone(bridge: Bridge, group: int, posts: list[tuple[int, str]],
+                     concurrency: int) -> tuple[float, float, int]:
+    """The same sendMessage calls through a Bot made as the bridge makes its own."""
+    bot = make_bot(bridge.config)
+    queue: Iterator[tuple[int, str]] = iter(posts)
+    sent = 0
+
+    async def sender() -> None:
+        nonlocal sent
+        for thread, text in queue:
+            await bot.send_message(group, text, parse_mode=ParseMode.HTML,
+                                   message_thread_id=thread, disable_web_page_preview=True)
+            sent += 1
+
+    async with bot:
+        cpu, started = time.process_time(), time.perf_counter()
+        with suppress(TimeoutError):
+            async with asyncio.timeout(PHASE_LIMIT):
+                await asyncio.gather(*(sender() for _ in range(concurrency)))
+        return time.perf_counter() - started, time.process_time() - cpu, sent
+
+
+def _top(profiler: cProfile.Profile) -> str:
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out)
+    stats.sort_stats("tottime").print_stats(25)
+    return "   cProfile of the bridge's loop while forwarding (own time first):\n" + \
+        out.getvalue()
+
+
+# -- 4. idle connections ----------------------------------------------------------------
+
+
+def idle(sizes: Sizes) -> None:
+    print("\n4. Idle widget sockets (each sent hello) held by the server process; its RSS "
+          "from /proc/<pid>/status")
+    server = ServerProcess()
+    children = []
+    try:
+        asyncio.run(_warm_up(server.url))
+        time.sleep(1.0)
+        files = server.call("files")
+        room = files["limit"] - files["open"] - 64  # its store, pool and pipes need some too
+        target = min(sizes.idle, room)
+        if target < sizes.idle:
+            print(f"   the server may open {files['limit']:,} files (hard RLIMIT_NOFILE) and "
+                  f"holds {files['open']} already: asking for {target:,} sockets, "
+                  f"not {sizes.idle:,}")
+        base = rss_kib(server.pid)
+        halves = [target // 2, target - target // 2]
+        for n, share in enumerate(halves):  # two clients, so each stays under its own limit
+            ours, theirs = spawn().Pipe()
+            child = spawn().Process(target=hold, daemon=True,
+                                    args=(theirs, server.url, f"127.0.0.{2 + n}"))
+            child.start()
+            children.append((child, ours, share))
+        held, steps = 0, 4
+        rows = [(0, base)]
+        started = time.monotonic()
+        for step in range(1, steps + 1):
+            for _, conn, share in children:
+                conn.send(share * step // steps - share * (step - 1) // steps)
+            held = sum(conn.recv() for _, conn, _ in children)
+            time.sleep(0.3)
+            rows.append((held, rss_kib(server.pid)))
+        elapsed = time.monotonic() - started
+        time.sleep(1.0)  # let the last hellos' garbage settle
+        sockets = server.call("files")["sockets"]
+        final = rss_kib(server.pid)
+        rows[-1] = (held, final)
+        print("   " + "; ".join(f"{count:,} sockets: {rss / 1024:,.0f} MiB" for count, rss in rows))
+        growth = (final - base) / max(1, held)
+        print(f"   {held:,} sockets opened in {elapsed:.1f} s ({sockets:,} in the server's hub):"
+              f" RSS {base / 1024:,.0f} -> {final / 1024:,.0f} MiB = {growth:.1f} KiB per "
+              f"connection [target <= 20 KiB: {mark(growth <= 20)}]")
+        if held < sizes.idle:
+            print(f"   (not {sizes.idle:,}: see the file limit above)")
+    finally:
+        for _child, conn, _ in children:
+            with suppress(OSError):
+                conn.send(-1)
+        for child, _, _ in children:
+            child.join(30)
+            if child.is_alive():
+                child.terminate()
+        server.stop()
+
+
+async def _warm_up(url: str) -> None:
+    """A few sockets opened and closed, so one-off imports and caches are not counted."""
+    async with session() as http:
+        widgets = await Widget.open_many(http, url, 100)
+        await asyncio.gather(*(w.close() for w in widgets))
+
+
+def hold(conn: Connection, url: str, local_ip: str) -> None:
+    """Child process: open as many sockets as asked each time, say how many are open."""
+    raise_nofile()
+    asyncio.run(_hold(conn, url, local_ip))
+
+
+async def _hold(conn: Connection, url: str, local_ip: str) -> None:
+    loop = asyncio.get_running_loop()
+    widgets: list[Widget] = []
+    slots = asyncio.Semaphore(64)
+
+    async def one(http: aiohttp.ClientSession) -> None:
+        async with slots:
+            with suppress(aiohttp.ClientError, OSError, TimeoutError):
+                widgets.append(await Widget.open(http, url))
+
+    async with session(local_ip) as http:
+        while (more := await loop.run_in_executor(None, conn.recv)) >= 0:
+            await asyncio.gather(*(one(http) for _ in range(more)))
+            conn.send(sum(not w.ws.closed for w in widgets))
+        for widget in widgets:
+            await widget.ws.close()
+
+
+# -- main -------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller runs, under 30 s")
+    parser.add_argument("--only", default="intake,forward,reply,idle",
+                        help="comma-separated, of: intake, forward, reply, idle")
+    parser.add_argument("--profile", action="store_true",
+                        help="print a cProfile of the bridge while it forwards")
+    args = parser.parse_args()
+    sizes = QUICK if args.quick else Sizes()
+    only = set(args.only.split(","))
+    if unknown := only - {"intake", "forward", "reply", "idle"}:
+        parser.error(f"--only: unknown {', '.join(sorted(unknown))}")
+    print(f"bench_slice on {os.cpu_count()} cores, Python {sys.version.split()[0]}, "
+          f"{time.strftime('%Y-%m-%d %H:%M')}; the emulator runs in the bridge's process as "
+          "in `pustaka demo`, its flood limits off; the widget's per-visitor limit lifted")
+    started = time.monotonic()
+    if "intake" in only:
+        asyncio.run(intake(sizes))
+    if "forward" in only:
+        forward(sizes, args.profile)
+    if "reply" in only:
+        asyncio.run(reply(sizes))
+    if "idle" in only:
+        idle(sizes)
+    print(f"\ndone in {time.monotonic() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
