@@ -18,8 +18,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aiohttp import web
 from telegram import Bot
-from telegram.request import HTTPXRequest
 
+from adapters.telegram.aiohttp_request import AiohttpRequest
 from adapters.telegram.desk import DeskPoller, DeskSender, DeskTarget
 from adapters.widget.hub import WidgetHub, WidgetSender
 from adapters.widget.server import WidgetServer, WidgetSettings
@@ -44,9 +44,12 @@ def make_bot(config: Config) -> Bot:
         config.telegram_token,
         base_url=f"{api}/bot",
         base_file_url=f"{api}/file/bot",
-        request=HTTPXRequest(connection_pool_size=config.outbox.concurrency,
-                             read_timeout=30.0, write_timeout=30.0),
-        get_updates_request=HTTPXRequest(read_timeout=config.telegram.poll_timeout + 10.0),
+        # aiohttp, not PTB's default httpx: under 50 concurrent sends to a slow Telegram it
+        # keeps p99 near the latency, where httpx queues (tests/bench/bench_transport.py).
+        request=AiohttpRequest(connection_pool_size=config.outbox.concurrency,
+                               read_timeout=30.0, write_timeout=30.0, pool_timeout=10.0),
+        get_updates_request=AiohttpRequest(connection_pool_size=1,
+                                           read_timeout=config.telegram.poll_timeout + 10.0),
     )
 
 
