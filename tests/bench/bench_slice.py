@@ -306,7 +306,7 @@ def forward(sizes: Sizes, profile: bool) -> None:
     print(f"   ours (outbox + DeskSender, bridge restarted onto the backlog): "
           f"{result['ours']:.2f} s -> {bridge:,.0f} msg/s, CPU {result['ours_cpu']:.2f} s"
           + _cut(result["ours_sent"], n))
-    print(f"   python-telegram-bot alone (make_bot's HTTPXRequest, {sizes.forward_concurrency} "
+    print(f"   python-telegram-bot alone (a Bot made by make_bot, {sizes.forward_concurrency} "
           f"senders): {result['ptb']:.2f} s -> {alone:,.0f} msg/s, CPU {result['ptb_cpu']:.2f} s"
           + _cut(result["ptb_sent"], n))
     ratio = bridge / alone

@@ -220,7 +220,14 @@ def serve(conn: Connection, budget: str) -> None:
     """Child process: a demo bridge with the given Telegram budget, until told to stop."""
     quiet_logging()
     raise_nofile()
-    asyncio.run(_serve(conn, BUDGETS[budget]))
+    target = os.environ.get("BENCH_SERVER_PROFILE")  # a file: the server's cProfile stats
+    if not target:
+        asyncio.run(_serve(conn, BUDGETS[budget]))
+        return
+    import cProfile
+
+    cProfile.runctx("asyncio.run(_serve(conn, BUDGETS[budget]))", globals(),
+                    {"conn": conn, "budget": budget}, f"{target}.{os.getpid()}")
 
 
 async def _serve(conn: Connection, overrides: dict[str, dict[str, Any]]) -> None:
