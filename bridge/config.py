@@ -16,7 +16,9 @@ from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
-__all__ = ["Config", "ConfigError", "load_config"]
+from routing.hours import DAYS, OpeningHours
+
+__all__ = ["Config", "ConfigError", "load_config", "opening_hours"]
 
 
 class ConfigError(Exception):
@@ -77,6 +79,44 @@ class OutboxSection:
 
 
 @dataclass(frozen=True)
+class HoursSection:
+    """When the desk is staffed, in ``library.timezone``; outside these hours the widget
+    shows the offline form unless a librarian said /onduty."""
+
+    mon: str = "00:00-24:00"
+    tue: str = "00:00-24:00"
+    wed: str = "00:00-24:00"
+    thu: str = "00:00-24:00"
+    fri: str = "00:00-24:00"
+    sat: str = "00:00-24:00"
+    sun: str = "00:00-24:00"
+    closures: list[str] = field(default_factory=list)  # "2026-12-25" or "2026-12-24..2026-12-26"
+    shift_hours: float = 12.0  # an /onduty older than this stops counting; 0 = never
+
+
+@dataclass(frozen=True)
+class RemindersSection:
+    enabled: bool = True
+    first_after_minutes: float = 5.0
+    cap_minutes: float = 60.0
+    check_seconds: float = 30.0
+
+
+@dataclass(frozen=True)
+class QueueSection:
+    default_wait_minutes: float = 3.0
+    history: int = 50
+
+
+@dataclass(frozen=True)
+class DirectorySection:
+    kind: str = "none"  # none | csv | http
+    path: str = ""
+    url: str = ""
+    timeout: float = 5.0
+
+
+@dataclass(frozen=True)
 class Config:
     library: LibrarySection = field(default_factory=LibrarySection)
     server: ServerSection = field(default_factory=ServerSection)
@@ -84,9 +124,14 @@ class Config:
     widget: WidgetSection = field(default_factory=WidgetSection)
     telegram: TelegramSection = field(default_factory=TelegramSection)
     outbox: OutboxSection = field(default_factory=OutboxSection)
+    hours: HoursSection = field(default_factory=HoursSection)
+    reminders: RemindersSection = field(default_factory=RemindersSection)
+    queue: QueueSection = field(default_factory=QueueSection)
+    directory: DirectorySection = field(default_factory=DirectorySection)
     # Secrets: environment only, never in the file.
     telegram_token: str = field(default="", repr=False)
     secret: str = field(default="", repr=False)
+    directory_token: str = field(default="", repr=False)
 
     @property
     def public_url(self) -> str:
@@ -99,12 +144,17 @@ class Config:
         return Path(self.storage.data_dir).expanduser()
 
 
-_SECRETS = {"PUSTAKA_TELEGRAM_TOKEN": "telegram_token", "PUSTAKA_SECRET": "secret"}
+_SECRETS = {"PUSTAKA_TELEGRAM_TOKEN": "telegram_token", "PUSTAKA_SECRET": "secret",
+            "PUSTAKA_DIRECTORY_TOKEN": "directory_token"}
 _POSITIVE = {"telegram.messages_per_second", "telegram.group_messages_per_minute",
              "telegram.private_messages_per_second", "telegram.poll_timeout",
              "outbox.concurrency", "outbox.max_attempts", "widget.max_text",
-             "widget.messages_per_minute", "outbox.backoff_cap"}
-_CHOICES = {"widget.position": {"left", "right"}, "storage.backend": {"sqlite"}}
+             "widget.messages_per_minute", "outbox.backoff_cap",
+             "reminders.first_after_minutes", "reminders.cap_minutes",
+             "reminders.check_seconds", "queue.default_wait_minutes", "queue.history",
+             "directory.timeout"}
+_CHOICES = {"widget.position": {"left", "right"}, "storage.backend": {"sqlite"},
+            "directory.kind": {"none", "csv", "http"}}
 
 
 def load_config(
@@ -142,8 +192,21 @@ def load_config(
     for name, cls in _section_types().items():
         built[name] = _build(cls, sections.get(name, {}), name, where)
     config = Config(**built)
-    return replace(config, telegram_token=env.get("PUSTAKA_TELEGRAM_TOKEN", ""),
-                   secret=env.get("PUSTAKA_SECRET", ""))
+    try:
+        opening_hours(config)  # a bad hours.* value fails at load, naming the key
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    secrets: dict[str, Any] = {name: env.get(var, "") for var, name in _SECRETS.items()}
+    return replace(config, **secrets)
+
+
+def opening_hours(config: Config) -> OpeningHours:
+    h = config.hours
+    try:
+        return OpeningHours.from_config({d: getattr(h, d) for d in DAYS},
+                                        config.library.timezone, h.closures)
+    except ValueError as exc:  # the message starts with the key: "hours.mon: ..."
+        raise ConfigError(str(exc)) from None
 
 
 def _section_types() -> dict[str, type]:

@@ -50,6 +50,10 @@ class TestLoadConfig:
         ('[telegram]\ntoken = "1:abc"\n', "telegram.token is a secret"),
         ("[widget\n", "is not valid TOML"),
         ('widget = "x"\n', "[widget] must be a table"),
+        ('[hours]\nmon = "22:00-02:00"\n', "hours.mon: '22:00-02:00' crosses midnight"),
+        ('[hours]\nmonday = "08:00-16:00"\n', "unknown key 'hours.monday' (did you mean"),
+        ('[directory]\nkind = "ldap"\n', "directory.kind must be one of"),
+        ('[directory]\ntoken = "x"\n', "directory.token is a secret"),
     ])
     def test_file_mistakes_name_the_key(self, tmp_path: Path, text: str, message: str) -> None:
         """Each mistake in the file is an error naming the file and the key."""
@@ -74,3 +78,8 @@ class TestLoadConfig:
         """The example written by `pustaka init` loads without error."""
         example = Path(__file__).parents[2] / "bridge" / "pustaka.example.toml"
         assert load_config(example, env={}).telegram.group_id < 0
+
+    def test_directory_token_comes_from_the_environment(self) -> None:
+        """The member directory's bearer token is a secret read from the environment."""
+        config = load_config(None, env={"PUSTAKA_DIRECTORY_TOKEN": "s3cret"})
+        assert config.directory_token == "s3cret" and "s3cret" not in repr(config)
