@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 __all__ = ["SendBudget", "TokenBucket", "WindowRule"]
@@ -54,11 +55,11 @@ class SendBudget:
     ``reserve`` books the earliest moment every named window allows and returns it, so
     lanes waiting on one group are served in the order they asked (round-robin when
     each lane asks again after its send). ``pause`` honours a 429's ``retry_after`` for
-    the windows it names and no others. A small margin keeps our clock and the server's
-    from disagreeing at the edge of a window.
+    the windows it names and no others. A margin (a quarter second, an event loop's lag
+    under load) keeps our clock and the server's from disagreeing at a window's edge.
     """
 
-    def __init__(self, rules: dict[str, WindowRule], margin: float = 0.05) -> None:
+    def __init__(self, rules: dict[str, WindowRule], margin: float = 0.25) -> None:
         self._rules = rules
         self._margin = margin
         self._booked: dict[str, list[float]] = {}
@@ -66,6 +67,37 @@ class SendBudget:
 
     def rule_for(self, key: str) -> WindowRule | None:
         return self._rules.get(key.partition(":")[0])
+
+    def set_rule(self, kind: str, rule: WindowRule) -> None:
+        """Change the limit for every key of ``kind`` ("group", "bot" …) from now on."""
+        self._rules = {**self._rules, kind: rule}
+
+    def snapshot(self, now: float) -> dict[str, list[float]]:
+        """Sends booked up to ``now`` that still count in a window, and the pauses.
+
+        Saved before each send so that a restarted process starts with the windows
+        Telegram still remembers, instead of a fresh budget that earns a 429.
+        """
+        booked: dict[str, list[float]] = {}
+        for key, times in self._booked.items():
+            rule = self.rule_for(key)
+            if rule is None:
+                continue
+            recent = [t for t in times if now - rule.span - self._margin < t <= now]
+            if recent:
+                booked[key] = recent
+        paused = {f"!{key}": [until] for key, until in self._paused.items() if until > now}
+        return {**booked, **paused}
+
+    def restore(self, saved: Mapping[str, Sequence[float]]) -> None:
+        """Book again what :meth:`snapshot` saved (a restart); unknown keys are kept too."""
+        for key, times in saved.items():
+            if key.startswith("!"):
+                self.pause((key[1:],), max(times, default=0.0))
+                continue
+            booked = self._booked.setdefault(key, [])
+            for t in times:
+                bisect.insort(booked, float(t))
 
     def reserve(self, keys: tuple[str, ...], now: float) -> float:
         """Book one send now or later; a key named twice costs two (a topic plus a post)."""
@@ -83,6 +115,24 @@ class SendBudget:
                 for _ in range(n):
                     bisect.insort(self._booked.setdefault(key, []), at)
         return at
+
+    def release(self, keys: tuple[str, ...], at: float) -> None:
+        """Give back a booking made by :meth:`reserve` for ``at`` (it will not be used)."""
+        for key in keys:
+            booked = self._booked.get(key)
+            if booked:
+                i = bisect.bisect_left(booked, at)
+                if i < len(booked) and booked[i] == at:
+                    del booked[i]
+
+    def move(self, keys: tuple[str, ...], at: float, to: float) -> None:
+        """Count a booking made for ``at`` at ``to`` instead (when the send really ended)."""
+        if to <= at or not keys:
+            return
+        self.release(keys, at)
+        for key in keys:
+            if self.rule_for(key) is not None:
+                bisect.insort(self._booked.setdefault(key, []), to)
 
     def pause(self, keys: tuple[str, ...], until: float) -> None:
         for key in keys:

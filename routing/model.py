@@ -12,6 +12,8 @@ import time
 from dataclasses import dataclass, field
 
 __all__ = [
+    "Block",
+    "BlockKind",
     "Channel",
     "Contact",
     "Conversation",
@@ -21,6 +23,7 @@ __all__ = [
     "DeskReply",
     "Direction",
     "Inbound",
+    "Librarian",
     "Message",
     "PageInfo",
     "Patron",
@@ -128,6 +131,11 @@ class Conversation:
     page: PageInfo = field(default_factory=PageInfo)
     created_at: float = 0.0
     updated_at: float = 0.0
+    subject: str = ""  # an email's subject, shown on the info card
+    closed_at: float = 0.0  # when last closed; a patron writing soon after reopens it
+    first_response_at: float = 0.0  # the first librarian reply (for /stats)
+    rating_comment: str = ""
+    rated_librarian_id: str = ""  # who served when the patron rated
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +149,7 @@ class Message:
     external_id: str = ""  # id in the world it came from (Telegram message id, Message-ID)
     event: str = ""  # for system messages: "claimed", "closed" ... so each side words it itself
     created_at: float = 0.0
+    replaces: str = ""  # with event "edited": the id of the message this text replaces
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +182,8 @@ class Inbound:
     email: str = ""
     page: PageInfo | None = None
     external_id: str = ""
+    conversation_id: str = ""  # verified by the adapter (reply token); joins only one's own
+    subject: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,3 +195,39 @@ class DeskReply:
     librarian_name: str
     text: str
     external_id: str = ""
+
+
+class BlockKind(enum.StrEnum):
+    """What a block matches: an IP range, an email address, a Telegram user, a visitor."""
+
+    IP = "ip"  # value: a network, "203.0.113.0/24" or "2001:db8:1:2::/64"
+    EMAIL = "email"  # value: the address, lower case
+    TELEGRAM = "telegram"  # value: str(Telegram user id)
+    VISITOR = "visitor"  # value: the widget visitor id
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """A patron kept out until ``until`` (epoch seconds; None is forever)."""
+
+    id: str
+    kind: BlockKind
+    value: str
+    until: float | None = None
+    by: str = ""  # the librarian's name
+    conversation_id: str = ""  # where it was set, for /blocks
+    created_at: float = 0.0
+
+    def active(self, now: float) -> bool:
+        return self.until is None or now < self.until
+
+
+@dataclass(frozen=True, slots=True)
+class Librarian:
+    """A member of the desk group as last seen, and whether they said /onduty."""
+
+    id: str  # str(Telegram user id)
+    name: str
+    username: str = ""  # without "@", lower case
+    on_duty: bool = False
+    changed_at: float = 0.0

@@ -4,6 +4,11 @@ Every outbound message is a durable ``Delivery`` row before anything is sent. Th
 sends due rows through the sender of their destination, keeps order within each lane
 (one conversation towards one destination), retries temporary failures with exponential
 backoff and jitter, and reports what finally failed instead of dropping it.
+
+Sends with a rate limit (Telegram) wait for their turn in a ``SendBudget`` without
+holding a send slot; lanes waiting on one group are served in the order they asked,
+which is round-robin over topics. Each destination has its own send slots, so a slow
+or failing Telegram never holds back a librarian's reply to a widget patron.
 """
 
 from __future__ import annotations
@@ -11,64 +16,27 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import random
-import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from routing.limits import SendBudget
-from routing.model import (
-    Channel,
-    Conversation,
-    Delivery,
-    DeliveryKind,
-    Direction,
-    Message,
-    Patron,
-    new_id,
+from routing.model import Channel, Conversation, Delivery, DeliveryKind, Message
+from routing.outbox_ledger import DeliveryLedger
+from routing.outbox_rules import (
+    IDEMPOTENT,
+    Lane,
+    RetryPolicy,
+    budget_keys,
+    coalesce,
+    desk_notice,
+    lane_of,
+    utc_stamp,
 )
-from routing.ports import Clock, Link, PermanentFailure, Sender, Store, TemporaryFailure
+from routing.ports import Clock, Link, PermanentFailure, Sender, Sent, Store, TemporaryFailure
 
 __all__ = ["DeliveryWorker", "RetryPolicy"]
 
 log = logging.getLogger(__name__)
-
-Lane = tuple[str, str]  # (conversation id, destination)
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    base: float = 1.0
-    factor: float = 2.0
-    cap: float = 300.0
-    max_attempts: int = 12  # about half an hour of trying with the defaults
-    rand: Callable[[], float] = random.random
-
-    def delay(self, attempts: int, retry_after: float | None) -> float:
-        """Seconds to wait before attempt ``attempts + 1``.
-
-        A server's ``retry_after`` is obeyed exactly (waiting less earns another 429,
-        waiting more wastes the budget); otherwise exponential backoff with jitter in
-        [0.5, 1] of the ceiling, so a crowd of retries spreads out.
-        """
-        if retry_after is not None:
-            return max(0.0, retry_after)
-        exponent = min(max(0, attempts - 1), 64)  # the cap applies long before; no overflow
-        ceiling = min(self.cap, self.base * self.factor**exponent)
-        return ceiling * (0.5 + self.rand() / 2)
-
-
-def _utc_stamp(at: float) -> str:
-    return time.strftime("%H:%M", time.gmtime(at))
-
-
-def _budget_keys(
-    sender: Sender, delivery: Delivery, conversation: Conversation, patron: Patron
-) -> tuple[str, ...]:
-    """The rate-limit windows a send uses; senders without limits (the widget) have none."""
-    keys = getattr(sender, "budget_keys", None)
-    return tuple(keys(delivery, conversation, patron)) if keys is not None else ()
-
 
 class DeliveryWorker:
     def __init__(
@@ -82,7 +50,7 @@ class DeliveryWorker:
         batch: int = 1000,
         idle_poll: float = 1.0,
         budget: SendBudget | None = None,
-        stamp: Callable[[float], str] = _utc_stamp,
+        stamp: Callable[[float], str] = utc_stamp,
         coalesce_limit: int = 3800,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -90,7 +58,7 @@ class DeliveryWorker:
         self._clock = clock
         self._senders = senders
         self._policy = policy or RetryPolicy()
-        self._concurrency = asyncio.Semaphore(concurrency)
+        self._slots = {channel: asyncio.Semaphore(concurrency) for channel in Channel}
         self._batch = batch
         self._idle_poll = idle_poll
         self._wakeup = asyncio.Event()
@@ -100,6 +68,17 @@ class DeliveryWorker:
         self._stamp = stamp
         self._coalesce_limit = coalesce_limit
         self._sleep = sleep
+        self._ledger = DeliveryLedger(store, self._budget)
+        self._waiting: set[Lane] = set()  # lanes asleep until their budget allows
+
+    @property
+    def budget(self) -> SendBudget:
+        return self._budget
+
+    def stats(self) -> dict[str, int]:
+        """Counters since this process started, for ``/metrics``; see ``COUNTERS``."""
+        return {**self._ledger.counts, "lanes_busy": len(self._busy),
+                "lanes_waiting_for_budget": len(self._waiting)}
 
     def wake(self) -> None:
         """Called when something was enqueued, so it goes out now and not at the next poll."""
@@ -118,13 +97,15 @@ class DeliveryWorker:
 
     async def dispatch(self) -> int:
         """Start a task for every idle lane that has due deliveries; return how many."""
+        if not self._ledger.recovered:
+            await self._ledger.recover(self._clock.now())
         busy_before = set(self._busy)
         due = await self._store.due_deliveries(self._clock.now(), self._batch)
         if self._stopping:
             return 0
         lanes: dict[Lane, list[Delivery]] = {}
         for delivery in due:
-            lane = (delivery.conversation_id, delivery.destination.value)
+            lane = lane_of(delivery)
             # A lane busy when the read began may have finished during it: its rows in
             # `due` can be stale (already sent). Its own wake-up triggers a fresh read.
             if lane not in self._busy and lane not in busy_before:
@@ -136,12 +117,23 @@ class DeliveryWorker:
         return len(lanes)
 
     async def drain(self, grace: float = 10.0) -> None:
-        """Stop taking new work and wait for what is in flight (shutdown)."""
+        """Stop taking new work and wait for what is in flight (shutdown).
+
+        Lanes asleep on a budget stop at once: their rows stay pending for the next
+        start. A send still running after ``grace`` is cancelled; the ledger's note
+        makes the next start re-send it and count it as a possible duplicate.
+        """
         self._stopping = True
         self._wakeup.set()
+        for lane in self._waiting:
+            self._busy[lane].cancel()
         tasks = list(self._busy.values())
         if tasks:
-            await asyncio.wait(tasks, timeout=grace)
+            _, late = await asyncio.wait(tasks, timeout=grace)
+            for task in late:
+                task.cancel()
+            if late:
+                await asyncio.wait(late)
 
     async def run_until_idle(self, rounds: int = 1000) -> None:
         """Deliver everything due now (tests and `pustaka export` use this)."""
@@ -158,7 +150,7 @@ class DeliveryWorker:
 
     async def _run_lane(self, deliveries: list[Delivery]) -> None:
         i = 0
-        while i < len(deliveries):
+        while i < len(deliveries) and not self._stopping:
             taken = await self._deliver(deliveries, i)
             if not taken:
                 return  # a retry is scheduled: later rows of this lane must wait for it
@@ -187,76 +179,116 @@ class DeliveryWorker:
             what = "no sender for " + delivery.destination if sender is None else "missing rows"
             await self._give_up(delivery, what, message)
             return 1
-        keys = _budget_keys(sender, delivery, conversation, patron)
+        keys = budget_keys(sender, delivery, conversation, patron)
         group = [delivery]
-        if keys:
-            # Wait for the destination's budget without holding a send slot, so sends
-            # elsewhere (a librarian's reply to a widget) never queue behind a full group.
-            if await self._wait_for_budget(keys):
-                message, group = await self._coalesce(lane, i, message)
-        async with self._concurrency:
+        # Wait for the destination's budget without holding a send slot, so sends
+        # elsewhere (a librarian's reply to a widget) never queue behind a full group.
+        waited, at = (await self._wait_for_budget(lane_of(delivery), keys)
+                      if keys else (False, 0.0))
+        # A send that may have arrived is repeated whole, so it doubles once at most.
+        if waited or (keys and self._ledger.is_unsure(delivery.id)):
+            # An opening post also carries the info card: leave it room in 4,096.
+            room = self._coalesce_limit // (2 if conversation.desk_thread is None else 1)
+            queue = await self._queued(lane[i:]) if waited else lane[i:]
+            message, group = await coalesce(self._store, queue, message, room, self._stamp)
+        ids = [d.id for d in group]
+        noted = delivery.destination not in IDEMPOTENT
+        async with self._slots[delivery.destination]:
+            if noted:
+                await self._ledger.before_send(ids, self._clock.now())
             try:
                 sent = await sender.send(delivery, message, conversation, patron)
             except TemporaryFailure as exc:
-                if exc.retry_after is not None and keys:
-                    self._budget.pause(keys, self._clock.now() + exc.retry_after)
-                return int(await self._schedule_retry(delivery, str(exc), exc.retry_after,
-                                                      message))
+                self._budget.move(keys, at, self._clock.now())
+                await self._keep_thread(conversation, getattr(exc, "desk_thread", None))
+                return int(await self._failed_send(delivery, ids, keys, exc, message))
             except PermanentFailure as exc:
+                self._budget.move(keys, at, self._clock.now())
+                self._ledger.settled(ids)
                 await self._give_up(delivery, str(exc), message)
                 return 1
+            # Telegram counted the send somewhere between asking and answering; counting
+            # it at the answer keeps our windows behind Telegram's however slow the call.
+            self._budget.move(keys, at, self._clock.now())
+        await self._record(group, sent, conversation, message)
+        self._ledger.settled(ids)
+        return len(group)
+
+    async def _keep_thread(self, conversation: Conversation, thread: object) -> None:
+        """A topic opened by a send that then failed is kept, so the retry posts there
+        instead of opening another (a sender says so with ``exc.desk_thread``)."""
+        if isinstance(thread, int) and thread != conversation.desk_thread:
+            fresh = await self._store.get_conversation(conversation.id) or conversation
+            await self._store.save_conversation(replace(fresh, desk_thread=thread))
+
+    async def _queued(self, lane: list[Delivery]) -> list[Delivery]:
+        """The lane's rows as they are now: after a wait for the budget, messages that
+        arrived meanwhile ride along in the same post instead of needing one of their own."""
+        head = lane[0]
+        due = await self._store.due_deliveries(self._clock.now(), self._batch)
+        fresh = [d for d in due if lane_of(d) == lane_of(head) and d.id >= head.id]
+        return fresh if fresh and fresh[0].id == head.id else lane
+
+    async def _record(
+        self, group: list[Delivery], sent: Sent, conversation: Conversation, message: Message
+    ) -> None:
+        """Save what a successful send produced: the topic, each row done, the link."""
         if sent.desk_thread is not None and sent.desk_thread != conversation.desk_thread:
             # Re-read: a claim may have been saved while the topic was being opened.
             fresh = await self._store.get_conversation(conversation.id) or conversation
             await self._store.save_conversation(replace(fresh, desk_thread=sent.desk_thread))
         for done in group:
             await self._store.finish_delivery(done.id, sent.external_id)
+        head = group[0]
         if sent.external_id:
             await self._store.save_link(
-                Link(delivery.destination.value, sent.external_id, conversation.id, message.id)
+                Link(head.destination.value, sent.external_id, conversation.id, message.id)
             )
-        return len(group)
+        counts = self._ledger.counts
+        counts["sent"] += 1
+        counts["delivered"] += len(group)
+        counts["coalesced"] += len(group) - 1
 
-    async def _wait_for_budget(self, keys: tuple[str, ...]) -> bool:
-        """Wait for the send's turn; True when the budget was short and it had to wait."""
+    async def _failed_send(
+        self, delivery: Delivery, ids: list[str], keys: tuple[str, ...],
+        exc: TemporaryFailure, message: Message,
+    ) -> bool:
+        """A temporary failure: pause the chat a 429 names, note doubt, schedule a retry."""
+        if exc.retry_after is not None:
+            self._ledger.counts["rate_limited"] += 1
+            # Only the chat it names: a group's 429 must not hold up private replies.
+            chats = tuple(k for k in keys if ":" in k)
+            self._budget.pause(chats, self._clock.now() + exc.retry_after)
+        # A 429 surely was not taken; anything else may have been, after the far side
+        # accepted it (a timeout, a cut connection). Senders may say so precisely.
+        maybe_sent = bool(getattr(exc, "maybe_sent", exc.retry_after is None))
+        self._ledger.failed_attempt(ids, maybe_sent)
+        return await self._schedule_retry(delivery, str(exc), exc.retry_after, message)
+
+    async def _wait_for_budget(self, lane: Lane, keys: tuple[str, ...]) -> tuple[bool, float]:
+        """Wait for the send's turn; returns whether the budget was short (it had to
+        wait) and the moment booked."""
         now = self._clock.now()
         at = self._budget.reserve(keys, now)
         waited = at > now
-        # Sleeping until a known moment; a 429 seen meanwhile may push that moment on.
-        while (wait := max(at, self._budget.blocked_until(keys)) - self._clock.now()) > 0:
-            await self._sleep(wait)
-            waited = True
-        return waited
-
-    async def _coalesce(
-        self, lane: list[Delivery], i: int, head: Message
-    ) -> tuple[Message, list[Delivery]]:
-        """Join the patron messages queued behind ``lane[i]`` into one send.
-
-        Under a short budget (20 a minute into one group) a busy patron's messages pile
-        up in their lane; one combined message, each part with its time, keeps the topic
-        current instead of leaving it minutes behind a queue of single sends.
-        """
-        first = lane[i]
-        if first.kind is not DeliveryKind.TO_DESK or head.direction is not Direction.PATRON:
-            return head, [first]
-        parts, group = [head], [first]
-        size = len(head.text)
-        for follower in lane[i + 1:]:
-            if follower.kind is not DeliveryKind.TO_DESK:
-                break
-            message = await self._store.get_message(follower.message_id)
-            if message is None or message.direction is not Direction.PATRON:
-                break
-            size += len(message.text) + 10
-            if size > self._coalesce_limit:
-                break
-            parts.append(message)
-            group.append(follower)
-        if len(parts) == 1:
-            return head, group
-        text = "\n\n".join(f"[{self._stamp(m.created_at)}] {m.text}" for m in parts)
-        return replace(head, text=text), group
+        self._waiting.add(lane)
+        try:
+            while True:
+                if self._budget.blocked_until(keys) > at:
+                    # A 429 came while we waited: the booked moment is void, and sending
+                    # at the pause's end with everyone else would overfill the window.
+                    self._budget.release(keys, at)
+                    at = self._budget.reserve(keys, self._clock.now())
+                wait = at - self._clock.now()
+                if wait <= 0:
+                    break
+                await self._sleep(wait)
+                waited = True
+        finally:
+            self._waiting.discard(lane)
+        if waited:
+            self._ledger.counts["budget_waits"] += 1
+        return waited, at
 
     async def _schedule_retry(
         self,
@@ -271,36 +303,33 @@ class DeliveryWorker:
             return True
         when = self._clock.now() + self._policy.delay(attempts, retry_after)
         await self._store.retry_delivery(delivery.id, attempts, when, error)
+        self._ledger.counts["retried"] += 1
         log.info("delivery %s attempt %d failed (%s); retry at %.0f",
                  delivery.id, attempts, error, when)
         return False
 
     async def _give_up(self, delivery: Delivery, error: str, message: Message | None) -> None:
-        """Mark failed and tell the desk, so a lost reply is never silent."""
+        """Mark failed and tell the desk, so a lost message is never silent.
+
+        A reply the patron could not get, or a patron message the topic could not take
+        (too long, refused), becomes a note in the topic; a failed notice itself does
+        not, or a broken desk would feed on its own reports.
+        """
         await self._store.fail_delivery(delivery.id, delivery.attempts + 1, error)
+        self._ledger.settled([delivery.id])
+        self._ledger.counts["failed"] += 1
         log.warning("delivery %s to %s failed for good: %s",
                     delivery.id, delivery.destination, error)
-        if delivery.destination is Channel.DESK or message is None:
+        if (delivery.kind is DeliveryKind.DESK_NOTICE or message is None
+                or Channel.DESK not in self._senders):
             return
-        now = self._clock.now()
-        notice = Message(
-            id=new_id(),
-            conversation_id=delivery.conversation_id,
-            direction=Direction.NOTE,  # for librarians only
-            text=f"Could not deliver to the patron: {error}\n\u2014 {message.text[:200]}",
-            event="delivery_failed",
-            created_at=now,
+        where = "the patron" if delivery.destination is not Channel.DESK else "this topic"
+        await self._notify_desk(
+            delivery.conversation_id,
+            f"Could not deliver to {where}: {error}\n\u2014 {message.text[:200]}",
         )
-        await self._store.append(notice, [
-            Delivery(
-                id=new_id(),
-                conversation_id=delivery.conversation_id,
-                message_id=notice.id,
-                kind=DeliveryKind.DESK_NOTICE,
-                destination=Channel.DESK,
-                idempotency_key=f"{notice.id}:desk",
-                next_attempt_at=now,
-                created_at=now,
-            )
-        ])
+
+    async def _notify_desk(self, conversation_id: str, text: str) -> None:
+        notice, row = desk_notice(conversation_id, text, self._clock.now())
+        await self._store.append(notice, [row])
         self.wake()

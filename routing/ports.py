@@ -10,7 +10,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from routing.model import Contact, Conversation, Delivery, Message, Patron
+from routing.model import (
+    Block,
+    BlockKind,
+    Contact,
+    Conversation,
+    Delivery,
+    Librarian,
+    Message,
+    Patron,
+)
 
 __all__ = [
     "Clock",
@@ -98,6 +107,42 @@ class Store(Protocol):
 
     async def get_state(self, key: str) -> str | None: ...
     async def set_state(self, key: str, value: str) -> None: ...
+
+    # -- the desk's records: history, reports, blocks, librarians ----------------------
+
+    async def patron_conversations(self, patron_id: str, limit: int = 20) -> list[Conversation]:
+        """The patron's conversations, newest first (``/history``)."""
+        ...
+
+    async def conversations_since(self, since: float, limit: int = 10_000) -> list[Conversation]:
+        """Conversations created at or after ``since``, oldest first (``/stats``)."""
+        ...
+
+    async def save_block(self, block: Block) -> None: ...
+    async def remove_block(self, block_id: str) -> None:
+        """Forget a block; an unknown id is not an error."""
+        ...
+
+    async def find_block(
+        self, keys: Sequence[tuple[BlockKind, str]], now: float
+    ) -> Block | None:
+        """An active block matching any of ``keys`` exactly, or None. Called on every
+        patron message, so it must be cheap."""
+        ...
+
+    async def active_blocks(self, now: float) -> list[Block]:
+        """Every block still in force, oldest first (``/blocks``)."""
+        ...
+
+    async def save_librarian(self, librarian: Librarian) -> None: ...
+    async def get_librarian(self, librarian_id: str) -> Librarian | None: ...
+    async def librarian_by_username(self, username: str) -> Librarian | None:
+        """By Telegram username, without "@", case-insensitive."""
+        ...
+
+    async def librarians_on_duty(self) -> list[Librarian]:
+        """Librarians who said /onduty and not /offduty since, longest-serving first."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

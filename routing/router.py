@@ -7,15 +7,15 @@ Nothing is sent here: the delivery worker sends what the outbox holds.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from routing.blocks import inbound_keys
+from routing.claims import ClaimResult, Claims
+from routing.desk_actions import DeskActions
 from routing.model import (
     Channel,
     Contact,
     Conversation,
-    Delivery,
     DeliveryKind,
     DeskReply,
     Direction,
@@ -26,25 +26,9 @@ from routing.model import (
     Status,
     new_id,
 )
-from routing.ports import Clock, Store
+from routing.router_base import Claimed, Refused, RouterPolicy
 
-__all__ = ["Accepted", "Refused", "Router", "RouterPolicy"]
-
-_STRIPES = 256
-
-
-class Refused(Exception):
-    """A message the router will not take; ``code`` is stable, the text is for people."""
-
-    def __init__(self, code: str, reason: str) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
-
-
-@dataclass(frozen=True, slots=True)
-class RouterPolicy:
-    max_text: int = 4000  # leaves room for the author line within Telegram's 4,096
+__all__ = ["Accepted", "ClaimResult", "Claimed", "Refused", "Router", "RouterPolicy"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,28 +39,15 @@ class Accepted:
     duplicate: bool
 
 
-class Router:
-    def __init__(
-        self,
-        store: Store,
-        clock: Clock,
-        *,
-        policy: RouterPolicy | None = None,
-        on_enqueue: Callable[[], None] = lambda: None,
-    ) -> None:
-        self._store = store
-        self._clock = clock
-        self._policy = policy or RouterPolicy()
-        self._on_enqueue = on_enqueue
-        # Striped locks: two first messages from one patron must open one conversation,
-        # and a fixed set of stripes keeps memory bounded however many patrons come.
-        self._locks = [asyncio.Lock() for _ in range(_STRIPES)]
+class Router(Claims, DeskActions):
+    """``Router(store, clock, *, policy, on_enqueue, staffed)``: see RouterBase."""
 
     # -- patron side -------------------------------------------------------------------
 
     async def accept(self, inbound: Inbound) -> Accepted:
         text = self._clean_text(inbound.text)
         contact = Contact(inbound.channel, inbound.address)
+        await self._refuse_blocked(inbound, contact)
         async with self._lock(contact):
             patron = await self._patron_for(contact, inbound)
             conversation = await self._open_conversation(patron, inbound)
@@ -107,8 +78,9 @@ class Router:
                 changed = replace(patron, name=name, email=email)
             else:
                 changed = replace(patron, name=name or patron.name, email=email or patron.email)
-                if changed == patron:
-                    return patron
+            changed = await self._with_email_contact(changed)
+            if changed == patron:
+                return patron
             await self._store.save_patron(changed)
             return changed
 
@@ -128,7 +100,11 @@ class Router:
     # -- desk side ---------------------------------------------------------------------
 
     async def reply(self, reply: DeskReply) -> Message | None:
-        """A librarian wrote in a conversation's topic; the first to reply claims it."""
+        """A librarian wrote in a conversation's topic; the first to reply claims it.
+
+        Raises ``Claimed`` when another librarian holds the conversation: nothing is
+        stored or sent, so a patron never gets two librarians' answers.
+        """
         text = reply.text.strip()
         if not text:
             return None
@@ -137,18 +113,9 @@ class Router:
             conversation = await self._store.get_conversation(reply.conversation_id)
             if conversation is None:
                 return None
-            if not conversation.claimed_by_id:
-                conversation = replace(
-                    conversation,
-                    claimed_by=reply.librarian_name,
-                    claimed_by_id=reply.librarian_id,
-                    updated_at=self._clock.now(),
-                )
-                await self._store.save_conversation(conversation)
-                await self._system(conversation, "claimed",
-                                   f"{reply.librarian_name} is answering",
-                                   reply.librarian_name, to_desk=True)
-        now = self._clock.now()
+            if conversation.claimed_by_id not in ("", reply.librarian_id):
+                raise Claimed(conversation.claimed_by_id, conversation.claimed_by)
+            conversation = await self._first_answer(conversation, reply)
         message = Message(
             id=new_id(),
             conversation_id=conversation.id,
@@ -158,14 +125,32 @@ class Router:
             # A desk message redelivered after a restart is the same message, not a new one.
             client_id=f"desk:{reply.external_id}" if reply.external_id else "",
             external_id=reply.external_id,
-            created_at=now,
+            created_at=self._clock.now(),
         )
         stored, created = await self._store.append(
             message, [self._delivery(message, DeliveryKind.TO_PATRON, conversation.origin)]
         )
         if created:
+            await self._link_reply(stored)  # so an edit of it in the topic finds it
             self._on_enqueue()
         return stored
+
+    async def _first_answer(self, conversation: Conversation, reply: DeskReply) -> Conversation:
+        """Claim on the first reply and note when the patron first got an answer."""
+        now = self._clock.now()
+        claim = not conversation.claimed_by_id
+        if not claim and conversation.first_response_at:
+            return conversation
+        answered = replace(
+            conversation, claimed_by=conversation.claimed_by or reply.librarian_name,
+            claimed_by_id=conversation.claimed_by_id or reply.librarian_id,
+            first_response_at=conversation.first_response_at or now, updated_at=now,
+        )
+        await self._store.save_conversation(answered)
+        if claim:
+            await self._system(answered, "claimed", f"{reply.librarian_name} is answering",
+                               reply.librarian_name, to_desk=True)
+        return answered
 
     async def conversation_for_thread(self, desk_thread: int) -> Conversation | None:
         return await self._store.conversation_by_thread(desk_thread)
@@ -178,9 +163,6 @@ class Router:
         return await self._store.get_conversation(link.conversation_id)
 
     # -- steps -------------------------------------------------------------------------
-
-    def _lock(self, key: object) -> asyncio.Lock:
-        return self._locks[hash(key) % _STRIPES]
 
     def _clean_text(self, text: str) -> str:
         text = text.replace("\r\n", "\n").strip()
@@ -209,14 +191,39 @@ class Router:
         ):
             patron = replace(patron, name=inbound.name or patron.name,
                              email=inbound.email or patron.email)
+            patron = await self._with_email_contact(patron)
             await self._store.save_patron(patron)
         return patron
 
+    async def _with_email_contact(self, patron: Patron) -> Patron:
+        """Add the patron's email as a contact, so their later email joins them; an
+        address another patron already holds stays theirs."""
+        if not patron.email:
+            return patron
+        contact = Contact(Channel.EMAIL, patron.email.strip().lower())
+        if contact in patron.contacts:
+            return patron
+        holder = await self._store.patron_by_contact(contact)
+        if holder is not None and holder.id != patron.id:
+            return patron
+        return replace(patron, contacts=(*patron.contacts, contact))
+
+    async def _refuse_blocked(self, inbound: Inbound, contact: Contact) -> None:
+        patron = await self._store.patron_by_contact(contact)
+        block = await self._store.find_block(inbound_keys(inbound, patron), self._clock.now())
+        if block is not None:
+            raise Refused("blocked", self._policy.blocked_text)
+
     async def _open_conversation(self, patron: Patron, inbound: Inbound) -> Conversation:
-        conversation = await self._store.latest_conversation(patron.id)
+        """The patron's open conversation; else the one their reply token names, or the
+        one closed within ``reopen_seconds``, reopened; else a new one."""
+        now = self._clock.now()
+        hinted = await self._hinted(patron, inbound)
+        conversation = hinted or await self._store.latest_conversation(patron.id)
         if conversation is not None and conversation.status is Status.OPEN:
             return conversation
-        now = self._clock.now()
+        if conversation is not None and (hinted or self._may_reopen(conversation, now)):
+            return await self._reopen(conversation)
         conversation = Conversation(
             id=new_id(),
             patron_id=patron.id,
@@ -224,38 +231,15 @@ class Router:
             page=inbound.page or PageInfo(),
             created_at=now,
             updated_at=now,
+            after_hours=not self._staffed(now),
+            subject=inbound.subject,
         )
         await self._store.save_conversation(conversation)
         return conversation
 
-    async def _system(
-        self, conversation: Conversation, event: str, text: str, author: str, *, to_desk: bool
-    ) -> None:
-        message = Message(
-            id=new_id(),
-            conversation_id=conversation.id,
-            direction=Direction.SYSTEM,
-            text=text,
-            author=author,
-            event=event,
-            created_at=self._clock.now(),
-        )
-        deliveries = []
-        if conversation.origin is Channel.WIDGET:  # a live status line; by email it is noise
-            deliveries.append(self._delivery(message, DeliveryKind.TO_PATRON, Channel.WIDGET))
-        if to_desk:
-            deliveries.append(self._delivery(message, DeliveryKind.DESK_NOTICE, Channel.DESK))
-        await self._store.append(message, deliveries)
-        self._on_enqueue()
-
-    def _delivery(self, message: Message, kind: DeliveryKind, destination: Channel) -> Delivery:
-        return Delivery(
-            id=new_id(),
-            conversation_id=message.conversation_id,
-            message_id=message.id,
-            kind=kind,
-            destination=destination,
-            idempotency_key=f"{message.id}:{destination.value}",
-            next_attempt_at=message.created_at,
-            created_at=message.created_at,
-        )
+    async def _hinted(self, patron: Patron, inbound: Inbound) -> Conversation | None:
+        """A stranger never joins someone else's conversation by naming it."""
+        if not inbound.conversation_id:
+            return None
+        found = await self._store.get_conversation(inbound.conversation_id)
+        return found if found is not None and found.patron_id == patron.id else None

@@ -10,19 +10,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 
-from telegram import Bot, Update
+from telegram import Bot, InlineKeyboardMarkup, Update, User
 from telegram import Message as TgMessage
-from telegram.constants import ParseMode
+from telegram.constants import MessageEntityType, ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
 from adapters.telegram import render
+from adapters.telegram.commands import Asked, DeskCommands
+from adapters.telegram.desk_base import CARD_KEY, DeskTarget, card_markup
+from adapters.telegram.desk_buttons import DeskButtons
 from routing.model import Conversation, Delivery, DeliveryKind, DeskReply, Message, Patron
 from routing.ports import PermanentFailure, Sent, Store, TemporaryFailure
-from routing.router import Router
+from routing.router import Claimed, Router
 
-__all__ = ["DeskPoller", "DeskSender", "telegram_failure"]
+__all__ = ["DeskPoller", "DeskSender", "DeskTarget", "telegram_failure"]
 
 log = logging.getLogger(__name__)
 
@@ -45,16 +48,14 @@ def telegram_failure(exc: TelegramError) -> Exception:
     return TemporaryFailure(f"Telegram error: {exc}")
 
 
-@dataclass(frozen=True)
-class DeskTarget:
-    chat_id: int
-    forum: bool  # False: a group without topics; librarians reply to forwarded messages
-
-
 class DeskSender:
-    def __init__(self, bot: Bot, target: DeskTarget) -> None:
+    """``store`` (optional) remembers each info card's message id, so ``/verify`` can
+    show its result on the card."""
+
+    def __init__(self, bot: Bot, target: DeskTarget, store: Store | None = None) -> None:
         self._bot = bot
         self._target = target
+        self._store = store
 
     def budget_keys(
         self, delivery: Delivery, conversation: Conversation, patron: Patron
@@ -84,6 +85,9 @@ class DeskSender:
         thread = conversation.desk_thread
         if thread is None:
             return await self._open(patron, conversation, text)
+        event = message.event if delivery.kind is DeliveryKind.DESK_NOTICE else ""
+        if event == "reopened":
+            await self._topic_state(thread, closed=False)
         try:
             sent = await self._post(text, thread)
         except BadRequest as exc:
@@ -92,7 +96,22 @@ class DeskSender:
             log.warning("topic %s of conversation %s is gone; opening a new one",
                         thread, conversation.id)
             return await self._open(patron, conversation, text, reopened=True)
+        if event == "closed":
+            await self._topic_state(thread, closed=True)
         return Sent(external_id=str(sent.message_id))
+
+    async def _topic_state(self, thread: int, *, closed: bool) -> None:
+        """Close or reopen a conversation's topic; already so is fine (a retried send)."""
+        if not self._target.forum:
+            return
+        try:
+            if closed:
+                await self._bot.close_forum_topic(self._target.chat_id, thread)
+            else:
+                await self._bot.reopen_forum_topic(self._target.chat_id, thread)
+        except BadRequest as exc:
+            if "TOPIC_NOT_MODIFIED" not in exc.message.upper():
+                raise
 
     async def _open(
         self, patron: Patron, conversation: Conversation, text: str, reopened: bool = False
@@ -105,10 +124,13 @@ class DeskSender:
         # HTML is never shorter than the text Telegram counts, so this check is safe.
         fits = len(card) + 2 + len(text) <= render.TELEGRAM_TEXT_LIMIT
         first = f"{card}\n\n{text}" if fits else card
+        buttons = card_markup(conversation)
         if not self._target.forum:
             posted = await self._bot.send_message(self._target.chat_id, first,
                                                   parse_mode=ParseMode.HTML,
-                                                  disable_web_page_preview=True)
+                                                  disable_web_page_preview=True,
+                                                  reply_markup=buttons)
+            await self._remember_card(conversation, posted)
             if not fits:
                 await self._bot.send_message(self._target.chat_id, text,
                                              parse_mode=ParseMode.HTML,
@@ -118,20 +140,27 @@ class DeskSender:
         topic = await self._bot.create_forum_topic(
             self._target.chat_id, render.topic_name(patron, conversation)
         )
-        posted = await self._post(first, topic.message_thread_id)
+        posted = await self._post(first, topic.message_thread_id, buttons)
+        await self._remember_card(conversation, posted)
         if not fits:
             posted = await self._post(text, topic.message_thread_id)
         return Sent(external_id=str(posted.message_id), desk_thread=topic.message_thread_id)
 
-    async def _post(self, text: str, thread: int) -> TgMessage:
+    async def _remember_card(self, conversation: Conversation, posted: TgMessage) -> None:
+        if self._store is not None:
+            await self._store.set_state(CARD_KEY + conversation.id, str(posted.message_id))
+
+    async def _post(
+        self, text: str, thread: int, buttons: InlineKeyboardMarkup | None = None
+    ) -> TgMessage:
         if self._target.forum:
             return await self._bot.send_message(
                 self._target.chat_id, text, parse_mode=ParseMode.HTML,
-                message_thread_id=thread, disable_web_page_preview=True,
+                message_thread_id=thread, disable_web_page_preview=True, reply_markup=buttons,
             )
         return await self._bot.send_message(
             self._target.chat_id, text, parse_mode=ParseMode.HTML,
-            disable_web_page_preview=True,
+            disable_web_page_preview=True, reply_markup=buttons,
         )
 
 
@@ -141,17 +170,25 @@ def _thread_gone(exc: BadRequest) -> bool:
 
 
 class DeskPoller:
-    """Long-polls getUpdates and turns librarians' messages into router replies."""
+    """Long-polls getUpdates: librarians' replies go to the router, commands to
+    ``DeskCommands``, button presses to ``DeskButtons``, edits of replies to the patron."""
 
     def __init__(
-        self, bot: Bot, store: Store, router: Router, target: DeskTarget, *, timeout: int = 25
+        self, bot: Bot, store: Store, router: Router, target: DeskTarget, *, timeout: int = 25,
+        commands: DeskCommands | None = None,
+        elsewhere: Callable[[Update], Awaitable[None]] | None = None,
     ) -> None:
+        """``elsewhere`` gets every update not from the desk group (patrons' private
+        chats, their rating buttons): one bot has one getUpdates stream."""
         self._bot = bot
         self._store = store
         self._router = router
         self._target = target
         self._timeout = timeout
         self._bot_id: int | None = None
+        self._commands = commands or DeskCommands(bot, store, router, target)
+        self._buttons = DeskButtons(self._commands)
+        self._elsewhere = elsewhere
 
     async def run(self) -> None:
         backoff = 1.0
@@ -194,7 +231,15 @@ class DeskPoller:
             log.exception("update %s was malformed; skipped", update.update_id)
 
     async def _handle(self, update: Update) -> None:
-        msg = update.message
+        chat = update.effective_chat
+        if self._elsewhere is not None and chat is not None and chat.id != self._target.chat_id:
+            await self._elsewhere(update)
+            return
+        if update.callback_query is not None:
+            await self._buttons.handle(update.callback_query)
+            return
+        edited = update.edited_message is not None
+        msg = update.edited_message or update.message
         if msg is None:
             return
         if msg.chat.id != self._target.chat_id:
@@ -207,18 +252,36 @@ class DeskPoller:
         text = msg.text or msg.caption
         if not text:
             return  # service messages (topic created, member joined …) carry no text
+        await self._commands.seen(user)
         conversation = await self._conversation_of(msg)
+        if edited:
+            if conversation is not None and not text.startswith("/"):
+                stamp = msg.edit_date.timestamp() if msg.edit_date else 0
+                await self._router.edit(conversation.id, str(msg.message_id), text,
+                                        edit_key=f"{stamp:.0f}")
+            return
+        if text.startswith("/"):
+            await self._commands.command(self._asked(msg, user, conversation), text)
+            return
         if conversation is None:
             return  # general talk among librarians
-        if text.startswith("/"):
-            return  # desk commands arrive with the commands module; never sent to a patron
-        await self._router.reply(DeskReply(
-            conversation_id=conversation.id,
-            librarian_id=str(user.id),
-            librarian_name=user.full_name,
-            text=text,
-            external_id=str(msg.message_id),
-        ))
+        try:
+            await self._router.reply(DeskReply(
+                conversation_id=conversation.id,
+                librarian_id=str(user.id),
+                librarian_name=user.full_name,
+                text=text,
+                external_id=str(msg.message_id),
+            ))
+        except Claimed as claimed:
+            await self._commands.refuse_claimed(conversation, claimed)
+
+    def _asked(self, msg: TgMessage, user: User, conversation: Conversation | None) -> Asked:
+        mention = next(((str(e.user.id), e.user.full_name) for e in msg.entities
+                        if e.type == MessageEntityType.TEXT_MENTION and e.user), None)
+        return Asked(str(user.id), user.full_name,
+                     msg.message_thread_id if msg.is_topic_message else None,
+                     msg.message_id, conversation, mention)
 
     async def _conversation_of(self, msg: TgMessage) -> Conversation | None:
         if self._target.forum and msg.is_topic_message and msg.message_thread_id:

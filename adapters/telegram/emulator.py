@@ -130,6 +130,11 @@ class BotApiEmulator(Humans):
         return {**self._core.stats.as_dict(), "faults": dict(self._faults.counts)}
 
     @property
+    def answers(self) -> list[Json]:
+        """Every answerCallbackQuery in order: the query, who pressed, the text shown."""
+        return list(self._core.answers)
+
+    @property
     def calls(self) -> list[tuple[str, Json]]:
         """Every Bot API call in order: method name and its parameters."""
         return list(self._core.calls)

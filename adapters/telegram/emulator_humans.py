@@ -31,9 +31,12 @@ class Humans:
 
     # -- setting up -------------------------------------------------------------------
 
-    def create_group(self, title: str, *, forum: bool = True, chat_id: int | None = None) -> int:
-        """A supergroup with the bot as an administrator allowed to manage topics."""
+    def create_group(self, title: str, *, forum: bool = True, chat_id: int | None = None,
+                     username: str | None = None) -> int:
+        """A supergroup with the bot as an administrator allowed to manage topics. With a
+        ``username`` the group is public: anyone can read it and press its buttons."""
         chat = self._core.world.create_group(title, forum, chat_id)
+        chat.username = username
         self._core.changed.fire()
         return chat.id
 
@@ -143,7 +146,12 @@ class Humans:
         rows = (msg.reply_markup or {}).get("inline_keyboard", []) if msg else []
         if msg is None or not any(b.get("callback_data") == data for row in rows for b in row):
             raise ValueError(f"message {message_id} has no button with callback_data {data!r}")
-        if not chat.is_private and world.status(chat, user_id) in ("left", "kicked"):
+        status = world.status(chat, user_id)
+        # A public group is readable by anyone not banned from it, and its inline buttons
+        # work for them too (the bot must check membership itself); a private group is not
+        # seen from outside.
+        if not chat.is_private and (status == "kicked" or (
+                status == "left" and chat.username is None)):
             raise ValueError(f"user {user_id} is not in chat {chat_id}")
         query_id = str(next(_query_ids))
         query = {"id": query_id, "from": world.user(user_id).to_json(),

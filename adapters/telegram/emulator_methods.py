@@ -160,6 +160,28 @@ async def edit_message_text(core: Core, p: Params) -> Json:
     return core.world.render(chat, msg)
 
 
+@method("editMessageReplyMarkup")
+async def edit_message_reply_markup(core: Core, p: Params) -> Json:
+    """Only the inline keyboard changes; an omitted ``reply_markup`` removes it."""
+    if p.has("inline_message_id"):
+        raise bad_request("message to edit not found")  # the emulator has no inline mode
+    chat = core.known_chat(p.raw("chat_id"))
+    msg = chat.messages.get(p.required_int("message_id", "message identifier is not specified"))
+    if msg is None:
+        raise bad_request("message to edit not found")
+    if msg.from_id != core.world.bot.id or msg.service:
+        raise bad_request("message can't be edited")
+    markup = core.inline_markup(p)
+    if markup == msg.reply_markup:
+        raise bad_request("message is not modified: specified new message content and reply "
+                          "markup are exactly the same as a current content and reply markup "
+                          "of the message")
+    msg.reply_markup = markup
+    msg.edit_date = max(msg.date, core.world.now())
+    core.changed.fire()
+    return core.world.render(chat, msg)
+
+
 @method("deleteMessage")
 async def delete_message(core: Core, p: Params) -> bool:
     chat = core.known_chat(p.raw("chat_id"))

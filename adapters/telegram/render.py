@@ -11,9 +11,19 @@ import html
 import re
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from routing.model import Channel, Conversation, Message, Patron
+from routing.model import Channel, Conversation, Message, Patron, Status
 
-__all__ = ["browser_summary", "info_card", "notice_text", "patron_text", "topic_name"]
+__all__ = [
+    "BUTTONS",
+    "block_buttons",
+    "browser_summary",
+    "card_buttons",
+    "info_card",
+    "notice_text",
+    "parse_button",
+    "patron_text",
+    "topic_name",
+]
 
 TELEGRAM_TEXT_LIMIT = 4096
 _CHANNEL_LABEL = {Channel.WIDGET: "Web chat", Channel.EMAIL: "Email", Channel.TELEGRAM: "Telegram"}
@@ -34,9 +44,15 @@ def topic_name(patron: Patron, conversation: Conversation) -> str:
 def info_card(patron: Patron, conversation: Conversation, *, forum: bool = True) -> str:
     page = conversation.page
     lines = [f"💬 <b>New conversation</b> · {_CHANNEL_LABEL.get(conversation.origin, '')}"]
+    if conversation.after_hours:
+        lines.append("🌙 <i>Asked after hours: nobody was at the desk.</i>")
     lines.append(f"<b>Patron:</b> {_e(patron_label(patron))}")
     if patron.email:
         lines.append(f"<b>Email:</b> {_e(patron.email)}")
+    if patron.member_number:
+        lines.append(f"<b>Member:</b> {_e(patron.member_number)}")
+    if conversation.subject:
+        lines.append(f"<b>Subject:</b> {_e(conversation.subject[:200])}")
     if page.url:
         title = page.title or page.url
         if page.url.startswith(("http://", "https://")):
@@ -53,6 +69,37 @@ def info_card(patron: Patron, conversation: Conversation, *, forum: bool = True)
     where = "in this topic" if forum else "to this message (or any of this patron's)"
     lines.append(f"<i>Reply {where} to answer; the first reply claims the chat.</i>")
     return "\n".join(lines)
+
+
+BUTTONS = ("claim", "close", "verify", "block", "card", "b-1h", "b-1d", "b-7d", "b-forever")
+
+
+def card_buttons(conversation: Conversation) -> list[list[tuple[str, str]]]:
+    """The info card's inline keyboard as rows of (label, callback_data). The data is
+    "<action>:<conversation id>", well inside Telegram's 64 bytes."""
+    cid = conversation.id
+    holder = conversation.claimed_by
+    claim = f"✋ {holder}"[:40] if holder else "✋ Claim"
+    close = "✔ Closed" if conversation.status is Status.CLOSED else "✔ Close"
+    return [[(claim, f"claim:{cid}"), (close, f"close:{cid}")],
+            [("🪪 Verify", f"verify:{cid}"), ("⛔ Block", f"block:{cid}")]]
+
+
+def block_buttons(conversation: Conversation) -> list[list[tuple[str, str]]]:
+    """The card's keyboard while choosing how long to block: a second tap, so a slip of
+    the thumb never blocks anyone."""
+    cid = conversation.id
+    return [[("⛔ 1 hour", f"b-1h:{cid}"), ("⛔ 1 day", f"b-1d:{cid}"),
+             ("⛔ 7 days", f"b-7d:{cid}"), ("⛔ Forever", f"b-forever:{cid}")],
+            [("↩ Back", f"card:{cid}")]]
+
+
+def parse_button(data: str | None) -> tuple[str, str] | None:
+    """("claim", conversation id) from callback data, None for anything not ours."""
+    action, _, cid = (data or "").partition(":")
+    if action not in BUTTONS or not cid or len(cid) > 40:
+        return None
+    return action, cid
 
 
 def patron_text(message: Message, patron: Patron, *, with_name: bool = False) -> str:

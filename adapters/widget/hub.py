@@ -1,7 +1,13 @@
-"""Who is connected right now, and the widget's sender port.
+"""Who is connected right now, when each visitor was last seen, and the widget's sender.
 
 The hub maps a visitor id to its open sockets and waiting long-polls. The sender pushes
 a stored reply to them; a visitor who is away gets it from history when they return.
+
+Presence (``last_seen`` / ``away_for``) lets the email fallback tell a patron who left the
+page from one who is still there: a visitor with an open socket or a waiting long-poll is
+away for 0 seconds; otherwise for the time since their last connect, frame, poll or
+disconnect. It is kept in this process's memory only: after a restart, or for a visitor
+this process never saw, ``last_seen`` is None and ``away_for`` is infinite.
 """
 
 from __future__ import annotations
@@ -9,6 +15,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
+import time
+from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -33,16 +43,29 @@ def message_json(message: Message) -> dict[str, Any]:
         "text": message.text,
         "event": message.event,
         "at": message.created_at,
+        "conversation": message.conversation_id,
     }
 
 
 class WidgetHub:
-    def __init__(self) -> None:
+    """Open sockets and long-polls per visitor, and when each visitor was last seen.
+
+    ``clock`` gives wall-clock epoch seconds (``time.time``), so ``last_seen`` can be
+    compared with stored message times and across processes. At most ``remember``
+    visitors are remembered; the longest-unseen are forgotten first.
+    """
+
+    def __init__(self, *, clock: Callable[[], float] = time.time,
+                 remember: int = 200_000) -> None:
         self._sockets: dict[str, set[web.WebSocketResponse]] = {}
         self._polls: dict[str, set[asyncio.Future[None]]] = {}
+        self._seen: OrderedDict[str, float] = OrderedDict()
+        self._clock = clock
+        self._remember = max(1, remember)
 
     def attach(self, visitor: str, ws: web.WebSocketResponse) -> None:
         self._sockets.setdefault(visitor, set()).add(ws)
+        self.touch(visitor)
 
     def detach(self, visitor: str, ws: web.WebSocketResponse) -> None:
         sockets = self._sockets.get(visitor)
@@ -50,6 +73,27 @@ class WidgetHub:
             sockets.discard(ws)
             if not sockets:
                 del self._sockets[visitor]
+        self.touch(visitor)
+
+    # -- presence ----------------------------------------------------------------------
+
+    def touch(self, visitor: str) -> None:
+        """The visitor did something now (connected, sent a frame, polled, left)."""
+        self._seen[visitor] = self._clock()
+        self._seen.move_to_end(visitor)
+        while len(self._seen) > self._remember:
+            self._seen.popitem(last=False)
+
+    def last_seen(self, visitor: str) -> float | None:
+        """Epoch seconds of the visitor's last sign of life, or None if never seen here."""
+        return self._seen.get(visitor)
+
+    def away_for(self, visitor: str, now: float) -> float:
+        """Seconds the visitor has been gone at ``now`` (epoch): 0 while connected."""
+        if self.online(visitor):
+            return 0.0
+        seen = self._seen.get(visitor)
+        return math.inf if seen is None else max(0.0, now - seen)
 
     def online(self, visitor: str) -> bool:
         return bool(self._sockets.get(visitor) or self._polls.get(visitor))
@@ -63,6 +107,7 @@ class WidgetHub:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         waiters = self._polls.setdefault(visitor, set())
         waiters.add(future)
+        self.touch(visitor)
         try:
             await asyncio.wait_for(future, seconds)
         except TimeoutError:
@@ -71,6 +116,7 @@ class WidgetHub:
             waiters.discard(future)
             if not waiters:
                 self._polls.pop(visitor, None)
+            self.touch(visitor)
 
     async def publish(
         self, visitor: str, frame: dict[str, Any], exclude: web.WebSocketResponse | None = None
@@ -93,6 +139,11 @@ class WidgetHub:
         return reached
 
     async def close_all(self) -> None:
+        """Shutting down: close every socket and answer every waiting long-poll now."""
+        for waiters in list(self._polls.values()):
+            for future in waiters:
+                if not future.done():
+                    future.set_result(None)
         for sockets in list(self._sockets.values()):
             for ws in list(sockets):
                 await ws.close(code=1001, message=b"server shutting down")

@@ -1,7 +1,7 @@
 """The widget's endpoints: WebSocket, HTTP fallback, config and the script itself.
 
-A thin translator: frames in PROTOCOL.md become ``Inbound`` records for the router, and
-router answers become frames. One patron's garbage gets an error frame, never a crash.
+A thin translator: frames in PROTOCOL.md go to the steps in steps.py, and their answers
+go back as frames. One patron's garbage gets an error frame, never a crash.
 """
 
 from __future__ import annotations
@@ -9,73 +9,47 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 from importlib import resources
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from adapters.widget.availability import Availability, AvailabilitySource, always_staffed
+from adapters.widget.frames import FrameError, error_frame
 from adapters.widget.hub import WidgetHub, message_json
+from adapters.widget.steps import OfflineHook, PatronSteps, Session, WidgetSettings, no_offline_hook
 from adapters.widget.tokens import VisitorTokens
-from routing.limits import TokenBucket
-from routing.model import Channel, Contact, Inbound, PageInfo
-from routing.router import Refused, Router
+from routing.model import PageInfo
+from routing.router import Router
 
-__all__ = ["WidgetServer", "WidgetSettings"]
+__all__ = ["Availability", "FrameError", "WidgetServer", "WidgetSettings"]
 
 log = logging.getLogger(__name__)
 
 MAX_FRAME = 16 * 1024
 HARD_FRAME_LIMIT = 1024 * 1024  # beyond this aiohttp closes the socket (1009) unread
 
-
-@dataclass(frozen=True)
-class WidgetSettings:
-    library: str = "Our Library"
-    colour: str = "#0b5394"
-    position: str = "right"
-    logo: str = ""
-    greeting: dict[str, str] = field(default_factory=dict)
-    max_text: int = 4000
-    messages_per_minute: int = 30
-    allowed_origins: tuple[str, ...] = ()
-    trusted_proxies: tuple[str, ...] = ()
-
-    def public(self) -> dict[str, Any]:
-        return {
-            "library": self.library,
-            "colour": self.colour,
-            "position": self.position,
-            "logo": self.logo,
-            "greeting": self.greeting,
-            "max_text": self.max_text,
-            "languages": sorted(self.greeting),
-        }
-
-
-class FrameError(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-@dataclass
-class Session:
-    """One browser tab: who it is and where it is."""
-
-    visitor: str
-    page: PageInfo
-    bucket: TokenBucket
+Step = Callable[[Session, dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
 class WidgetServer:
     def __init__(
-        self, router: Router, hub: WidgetHub, tokens: VisitorTokens, settings: WidgetSettings
+        self,
+        router: Router,
+        hub: WidgetHub,
+        tokens: VisitorTokens,
+        settings: WidgetSettings,
+        *,
+        availability: AvailabilitySource = always_staffed,
+        on_offline_question: OfflineHook = no_offline_hook,
     ) -> None:
         self._router = router
         self._hub = hub
-        self._tokens = tokens
         self._settings = settings
+        self._tokens = tokens
+        self._steps = PatronSteps(router, hub, tokens, settings, availability=availability,
+                                  on_offline_question=on_offline_question)
         self._script = resources.files("adapters.widget").joinpath("static/widget.js")
 
     def add_routes(self, app: web.Application) -> None:
@@ -85,6 +59,9 @@ class WidgetServer:
         app.router.add_post("/widget/api/hello", self.http_hello)
         app.router.add_post("/widget/api/send", self.http_send)
         app.router.add_post("/widget/api/profile", self.http_profile)
+        app.router.add_post("/widget/api/offline", self.http_offline)
+        app.router.add_post("/widget/api/rate", self.http_rate)
+        app.router.add_post("/widget/api/resume", self.http_resume)
         app.router.add_get("/widget/api/poll", self.http_poll)
         app.router.add_route("OPTIONS", "/widget/{tail:.*}", self.preflight)
 
@@ -98,7 +75,9 @@ class WidgetServer:
         )
 
     async def config(self, request: web.Request) -> web.Response:
-        return web.json_response(self._settings.public(), headers=self._cors(request))
+        body = {**self._settings.public(), "availability": self._steps.availability()}
+        return web.json_response(body, headers={"Cache-Control": "no-store",
+                                                **self._cors(request)})
 
     async def preflight(self, request: web.Request) -> web.Response:
         return web.Response(status=204, headers={
@@ -112,34 +91,44 @@ class WidgetServer:
         self._check_origin(request)
         body = await self._json_body(request)
         try:
-            welcome, _ = await self._hello({"type": "hello", **body}, request)
+            page = self._page(body, request)
+            welcome, _ = await self._steps.hello({"type": "hello", **body}, page)
         except FrameError as exc:
-            return web.json_response(_error(exc.code, str(exc)), status=401,
-                                     headers=self._cors(request))
+            return self._refusal(request, exc, 401)
         return web.json_response(welcome, headers=self._cors(request))
 
-    async def http_profile(self, request: web.Request) -> web.Response:
+    async def http_resume(self, request: web.Request) -> web.Response:
         self._check_origin(request)
-        session = self._session_from_bearer(request)
         body = await self._json_body(request)
         try:
-            await self._profile(session, body)
+            return web.json_response(self._steps.resume(body), headers=self._cors(request))
         except FrameError as exc:
-            return web.json_response(_error(exc.code, str(exc)), status=400,
-                                     headers=self._cors(request))
-        return web.json_response({"type": "profile_saved"}, headers=self._cors(request))
+            return self._refusal(request, exc, 401)
 
     async def http_send(self, request: web.Request) -> web.Response:
+        return await self._http_step(request, lambda s, b: self._steps.send(s, b, None))
+
+    async def http_profile(self, request: web.Request) -> web.Response:
+        return await self._http_step(request, self._steps.profile)
+
+    async def http_offline(self, request: web.Request) -> web.Response:
+        return await self._http_step(request, lambda s, b: self._steps.offline(s, b, None))
+
+    async def http_rate(self, request: web.Request) -> web.Response:
+        return await self._http_step(request, self._steps.rate)
+
+    async def _http_step(self, request: web.Request, step: Step) -> web.Response:
         self._check_origin(request)
         session = self._session_from_bearer(request)
         body = await self._json_body(request)
         try:
-            ack = await self._send(session, {"type": "send", **body}, None)
+            answer = await step(session, body)
         except FrameError as exc:
-            status = 429 if exc.code == "rate_limited" else 400
-            return web.json_response(_error(exc.code, str(exc), body.get("cid")), status=status,
-                                     headers=self._cors(request))
-        return web.json_response(ack, headers=self._cors(request))
+            status = {"rate_limited": 429, "not_yours": 403, "blocked": 403}.get(exc.code, 400)
+            return self._refusal(request, exc, status, body.get("cid"))
+        finally:
+            self._hub.touch(session.visitor)
+        return web.json_response(answer, headers=self._cors(request))
 
     async def http_poll(self, request: web.Request) -> web.Response:
         self._check_origin(request)
@@ -149,11 +138,11 @@ class WidgetServer:
             wait = min(30.0, max(0.0, float(request.query.get("wait", "25"))))
         except ValueError:
             wait = 25.0
-        contact = Contact(Channel.WIDGET, session.visitor)
-        _, messages = await self._router.patron_view(contact, after=since)
+        _, messages = await self._router.patron_view(session.contact, after=since)
         if not messages and wait:
             await self._hub.wait(session.visitor, wait)
-            _, messages = await self._router.patron_view(contact, after=since)
+            _, messages = await self._router.patron_view(session.contact, after=since)
+        self._hub.touch(session.visitor)
         return web.json_response({"messages": [message_json(m) for m in messages]},
                                  headers=self._cors(request))
 
@@ -168,15 +157,17 @@ class WidgetServer:
             async for msg in ws:
                 if msg.type is not WSMsgType.TEXT:
                     if msg.type is WSMsgType.BINARY:
-                        await ws.send_json(_error("bad_frame", "Frames must be JSON text."))
+                        await ws.send_json(error_frame("bad_frame", "Frames must be JSON text."))
                     continue
                 try:
                     session = await self._frame(ws, request, session, msg.data)
                 except FrameError as exc:
-                    await ws.send_json(_error(exc.code, str(exc), _cid_of(msg.data)))
+                    await ws.send_json(error_frame(exc.code, str(exc), _cid_of(msg.data)))
                 except Exception:
                     log.exception("widget frame failed")
-                    await ws.send_json(_error("internal", "Something went wrong; try again."))
+                    await ws.send_json(error_frame("internal", "Something went wrong; try again."))
+                if session is not None:
+                    self._hub.touch(session.visitor)
         except (ConnectionError, asyncio.CancelledError):
             pass
         finally:
@@ -187,20 +178,13 @@ class WidgetServer:
     async def _frame(
         self, ws: web.WebSocketResponse, request: web.Request, session: Session | None, data: str
     ) -> Session | None:
-        if len(data) > MAX_FRAME:
-            raise FrameError("too_big", f"Frames are limited to {MAX_FRAME} bytes.")
-        try:
-            frame = json.loads(data)
-        except ValueError:
-            raise FrameError("bad_frame", "The frame is not valid JSON.") from None
-        if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
-            raise FrameError("bad_frame", "A frame is a JSON object with a 'type'.")
+        frame = _decode(data)
         kind = frame["type"]
         if kind == "ping":
             await ws.send_json({"type": "pong"})
             return session
         if kind == "hello":
-            welcome, new = await self._hello(frame, request)
+            welcome, new = await self._steps.hello(frame, self._page(frame, request))
             if session is not None:
                 self._hub.detach(session.visitor, ws)
             self._hub.attach(new.visitor, ws)
@@ -208,84 +192,19 @@ class WidgetServer:
             return new
         if session is None:
             raise FrameError("no_hello", "Send 'hello' first.")
-        if kind == "send":
-            await ws.send_json(await self._send(session, frame, ws))
-        elif kind == "profile":
-            await self._profile(session, frame)
-            await ws.send_json({"type": "profile_saved"})
-        else:
+        steps: dict[str, Step] = {
+            "send": lambda s, f: self._steps.send(s, f, ws),
+            "profile": self._steps.profile,
+            "offline": lambda s, f: self._steps.offline(s, f, ws),
+            "rate": self._steps.rate,
+        }
+        step = steps.get(kind)
+        if step is None:
             raise FrameError("bad_frame", f"Unknown frame type {kind[:40]!r}.")
+        await ws.send_json(await step(session, frame))
         return session
 
-    # -- steps shared by both transports -------------------------------------------------
-
-    async def _hello(
-        self, frame: dict[str, Any], request: web.Request
-    ) -> tuple[dict[str, Any], Session]:
-        token = frame.get("token")
-        if token is None or token == "":
-            visitor, token = self._tokens.issue()
-        else:
-            verified = self._tokens.verify(token)
-            if verified is None:
-                raise FrameError("bad_token", "This chat token is not valid; start a new chat.")
-            visitor = verified
-        since = frame.get("since")
-        since = since[:40] if isinstance(since, str) else ""
-        conversation, history = await self._router.patron_view(
-            Contact(Channel.WIDGET, visitor), after=since
-        )
-        session = Session(visitor, self._page(frame, request), self._bucket())
-        welcome = {
-            "type": "welcome",
-            "token": token,
-            "visitor": visitor,
-            "conversation": None if conversation is None else {
-                "id": conversation.id,
-                "status": conversation.status.value,
-                "claimed_by": conversation.claimed_by,
-            },
-            "history": [message_json(m) for m in history],
-        }
-        return welcome, session
-
-    async def _send(
-        self, session: Session, frame: dict[str, Any], ws: web.WebSocketResponse | None
-    ) -> dict[str, Any]:
-        cid, text = frame.get("cid"), frame.get("text")
-        if not isinstance(cid, str) or not 0 < len(cid) <= 64:
-            raise FrameError("bad_frame", "'cid' must be a string of 1 to 64 characters.")
-        if not isinstance(text, str):
-            raise FrameError("bad_frame", "'text' must be a string.")
-        loop = asyncio.get_running_loop()
-        if not session.bucket.take(loop.time()):
-            raise FrameError("rate_limited", "You are sending too fast; wait a moment.")
-        inbound = Inbound(Channel.WIDGET, session.visitor, text, client_id=cid, page=session.page)
-        try:
-            accepted = await self._router.accept(inbound)
-        except Refused as exc:
-            raise FrameError(exc.code, exc.reason) from None
-        stored = message_json(accepted.message)
-        if not accepted.duplicate:  # the patron's other tabs show it too
-            await self._hub.publish(session.visitor, {"type": "message", "message": stored},
-                                    exclude=ws)
-        return {"type": "ack", "cid": cid, "message": stored}
-
-    async def _profile(self, session: Session, frame: dict[str, Any]) -> None:
-        name, email = frame.get("name", ""), frame.get("email", "")
-        if not isinstance(name, str) or not isinstance(email, str):
-            raise FrameError("bad_frame", "'name' and 'email' must be strings.")
-        name, email = " ".join(name.split())[:200], email.strip()[:200]
-        if email and (email.count("@") != 1 or any(c.isspace() for c in email)):
-            raise FrameError("bad_email", "That email address does not look right.")
-        await self._router.identify(Contact(Channel.WIDGET, session.visitor), name=name,
-                                    email=email)
-
     # -- helpers -----------------------------------------------------------------------
-
-    def _bucket(self) -> TokenBucket:
-        per_minute = max(1, self._settings.messages_per_minute)
-        return TokenBucket(rate=per_minute / 60.0, capacity=max(5.0, per_minute / 6))
 
     def _page(self, frame: dict[str, Any], request: web.Request) -> PageInfo:
         raw = frame.get("page")
@@ -311,9 +230,9 @@ class WidgetServer:
         visitor = self._tokens.verify(header.removeprefix("Bearer ").strip())
         if visitor is None:
             raise web.HTTPUnauthorized(
-                text=json.dumps(_error("bad_token", "This chat token is not valid.")),
+                text=json.dumps(error_frame("bad_token", "This chat token is not valid.")),
                 content_type="application/json", headers=self._cors(request))
-        return Session(visitor, self._page({}, request), self._bucket())
+        return self._steps.new_session(visitor, self._page({}, request))
 
     async def _json_body(self, request: web.Request) -> dict[str, Any]:
         if request.content_length is not None and request.content_length > MAX_FRAME:
@@ -328,9 +247,15 @@ class WidgetServer:
             body = None
         if not isinstance(body, dict):
             raise web.HTTPBadRequest(
-                text=json.dumps(_error("bad_frame", "The body must be a JSON object.")),
+                text=json.dumps(error_frame("bad_frame", "The body must be a JSON object.")),
                 content_type="application/json", headers=self._cors(request))
         return body
+
+    def _refusal(
+        self, request: web.Request, exc: FrameError, status: int, cid: Any = None
+    ) -> web.Response:
+        return web.json_response(error_frame(exc.code, str(exc), cid), status=status,
+                                 headers=self._cors(request))
 
     def _check_origin(self, request: web.Request) -> None:
         allowed = self._settings.allowed_origins
@@ -348,10 +273,15 @@ class WidgetServer:
         return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
 
 
-def _error(code: str, message: str, cid: Any = None) -> dict[str, Any]:
-    frame = {"type": "error", "code": code, "message": message}
-    if isinstance(cid, str):
-        frame["cid"] = cid[:64]
+def _decode(data: str) -> dict[str, Any]:
+    if len(data) > MAX_FRAME:
+        raise FrameError("too_big", f"Frames are limited to {MAX_FRAME} bytes.")
+    try:
+        frame = json.loads(data)
+    except ValueError:
+        raise FrameError("bad_frame", "The frame is not valid JSON.") from None
+    if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
+        raise FrameError("bad_frame", "A frame is a JSON object with a 'type'.")
     return frame
 
 

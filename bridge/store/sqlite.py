@@ -22,9 +22,12 @@ from bridge.store import sqlite_reads as q
 from bridge.store.sqlite_cache import Missing, RecordCache
 from bridge.store.sqlite_commit import GroupCommitter
 from bridge.store.sqlite_rows import (
+    block_from_row,
+    block_row,
     contact_rows,
     conversation_row,
     delivery_row,
+    librarian_row,
     link_row,
     message_row,
     patron_row,
@@ -37,7 +40,16 @@ from bridge.store.sqlite_schema import (
 )
 from bridge.store.sqlite_wal import WalCheckpointer
 from bridge.store.sqlite_writer import BatchWriter, Outcome, WriteOp
-from routing.model import Contact, Conversation, Delivery, Message, Patron
+from routing.model import (
+    Block,
+    BlockKind,
+    Contact,
+    Conversation,
+    Delivery,
+    Librarian,
+    Message,
+    Patron,
+)
 from routing.ports import Link
 
 __all__ = ["SqliteStore"]
@@ -69,6 +81,7 @@ class SqliteStore:
         self._commits = GroupCommitter(batch_cap, self._committed)
         self._checkpointer = WalCheckpointer(self.path, checkpoint_interval)
         self._reader: aiosqlite.Connection | None = None
+        self._blocks: dict[str, Block] | None = None  # every block, loaded on first use
         self._state = "new"  # new -> open -> closing -> closed
 
     @property
@@ -134,6 +147,10 @@ class SqliteStore:
             self._cache.patron_saved(op.args[2])
         elif op.kind == "save_conversation":
             self._cache.conversation_saved(op.args[1])
+        elif self._blocks is not None and op.kind == "save_block":
+            self._blocks[op.args[0]] = block_from_row(op.args)
+        elif self._blocks is not None and op.kind == "remove_block":
+            self._blocks.pop(op.args[0], None)
 
     # -- patrons -----------------------------------------------------------------------
 
@@ -261,3 +278,52 @@ class SqliteStore:
 
     async def set_state(self, key: str, value: str) -> None:
         await self._write("set_state", key, value)
+
+    # -- the desk's records --------------------------------------------------------------
+
+    async def patron_conversations(self, patron_id: str, limit: int = 20) -> list[Conversation]:
+        return await q.patron_conversations(self._db(), patron_id, limit)
+
+    async def conversations_since(self, since: float, limit: int = 10_000) -> list[Conversation]:
+        return await q.conversations_since(self._db(), since, limit)
+
+    async def save_block(self, block: Block) -> None:
+        await self._write("save_block", *block_row(block))
+
+    async def remove_block(self, block_id: str) -> None:
+        await self._write("remove_block", block_id)
+
+    async def _all_blocks(self) -> dict[str, Block]:
+        # Blocks are few and checked on every patron message: kept in memory, written
+        # through on commit (right because one process owns the file, as for the cache).
+        if self._blocks is None:
+            loaded = {b.id: b for b in await q.all_blocks(self._db())}
+            if self._blocks is None:
+                self._blocks = loaded
+        return self._blocks
+
+    async def find_block(
+        self, keys: Sequence[tuple[BlockKind, str]], now: float
+    ) -> Block | None:
+        wanted = set(keys)
+        blocks = await self._all_blocks()
+        return next((b for b in blocks.values()
+                     if (b.kind, b.value) in wanted and b.active(now)), None)
+
+    async def active_blocks(self, now: float) -> list[Block]:
+        blocks = await self._all_blocks()
+        return sorted((b for b in blocks.values() if b.active(now)),
+                      key=lambda b: (b.created_at, b.id))
+
+    async def save_librarian(self, librarian: Librarian) -> None:
+        await self._write("save_librarian", *librarian_row(librarian))
+
+    async def get_librarian(self, librarian_id: str) -> Librarian | None:
+        return await q.librarian_by_id(self._db(), librarian_id)
+
+    async def librarian_by_username(self, username: str) -> Librarian | None:
+        name = username.lstrip("@").lower()
+        return await q.librarian_by_username(self._db(), name) if name else None
+
+    async def librarians_on_duty(self) -> list[Librarian]:
+        return await q.librarians_on_duty(self._db())

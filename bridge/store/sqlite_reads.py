@@ -7,23 +7,38 @@ from typing import Any
 import aiosqlite
 
 from bridge.store.sqlite_rows import (
+    BLOCK_COLUMNS,
     CONVERSATION_COLUMNS,
     DELIVERY_COLUMNS,
+    LIBRARIAN_COLUMNS,
     MESSAGE_COLUMNS,
     Row,
+    block_from_row,
     conversation_from_row,
     delivery_from_row,
+    librarian_from_row,
     link_from_row,
     message_from_row,
     patron_from_rows,
 )
-from routing.model import Contact, Conversation, Delivery, DeliveryState, Message, Patron
+from routing.model import (
+    Block,
+    Contact,
+    Conversation,
+    Delivery,
+    DeliveryState,
+    Librarian,
+    Message,
+    Patron,
+)
 from routing.ports import Link
 
 __all__ = [
+    "all_blocks",
     "conversation_by_id",
     "conversation_by_thread",
     "conversations",
+    "conversations_since",
     "delivery_by_id",
     "delivery_counts",
     "due_deliveries",
@@ -31,9 +46,13 @@ __all__ = [
     "get_state",
     "history",
     "latest_conversation",
+    "librarian_by_id",
+    "librarian_by_username",
+    "librarians_on_duty",
     "message_by_id",
     "patron_by_contact",
     "patron_by_id",
+    "patron_conversations",
     "pending_count",
 ]
 
@@ -162,3 +181,41 @@ async def find_link(db: aiosqlite.Connection, channel: str, external_id: str) ->
 async def get_state(db: aiosqlite.Connection, key: str) -> str | None:
     row = await _first(db, "SELECT value FROM state WHERE key = ?", (key,))
     return None if row is None else str(row[0])
+
+
+async def patron_conversations(
+    db: aiosqlite.Connection, patron_id: str, limit: int
+) -> list[Conversation]:
+    sql = f"{_CONVERSATION} WHERE patron_id = ?{_NEWEST_FIRST} LIMIT ?"
+    return [conversation_from_row(r) for r in await _rows(db, sql, (patron_id, limit))]
+
+
+async def conversations_since(
+    db: aiosqlite.Connection, since: float, limit: int
+) -> list[Conversation]:
+    sql = f"{_CONVERSATION} WHERE created_at >= ? ORDER BY created_at, id LIMIT ?"
+    return [conversation_from_row(r) for r in await _rows(db, sql, (since, limit))]
+
+
+async def all_blocks(db: aiosqlite.Connection) -> list[Block]:
+    sql = f"SELECT {BLOCK_COLUMNS} FROM blocks ORDER BY created_at, id"
+    return [block_from_row(r) for r in await _rows(db, sql, ())]
+
+
+_LIBRARIAN = f"SELECT {LIBRARIAN_COLUMNS} FROM librarians"
+
+
+async def librarian_by_id(db: aiosqlite.Connection, librarian_id: str) -> Librarian | None:
+    row = await _first(db, f"{_LIBRARIAN} WHERE id = ?", (librarian_id,))
+    return None if row is None else librarian_from_row(row)
+
+
+async def librarian_by_username(db: aiosqlite.Connection, username: str) -> Librarian | None:
+    sql = f"{_LIBRARIAN} WHERE username = ? AND username != '' ORDER BY changed_at DESC LIMIT 1"
+    row = await _first(db, sql, (username,))
+    return None if row is None else librarian_from_row(row)
+
+
+async def librarians_on_duty(db: aiosqlite.Connection) -> list[Librarian]:
+    sql = f"{_LIBRARIAN} WHERE on_duty = 1 ORDER BY changed_at, id"
+    return [librarian_from_row(r) for r in await _rows(db, sql, ())]

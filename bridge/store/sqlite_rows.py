@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from routing.model import (
+    Block,
+    BlockKind,
     Channel,
     Contact,
     Conversation,
@@ -19,6 +21,7 @@ from routing.model import (
     DeliveryKind,
     DeliveryState,
     Direction,
+    Librarian,
     Message,
     PageInfo,
     Patron,
@@ -27,16 +30,22 @@ from routing.model import (
 from routing.ports import Link
 
 __all__ = [
+    "BLOCK_COLUMNS",
     "CONVERSATION_COLUMNS",
     "DELIVERY_COLUMNS",
+    "LIBRARIAN_COLUMNS",
     "MESSAGE_COLUMNS",
     "PATRON_COLUMNS",
     "Row",
+    "block_from_row",
+    "block_row",
     "contact_rows",
     "conversation_from_row",
     "conversation_row",
     "delivery_from_row",
     "delivery_row",
+    "librarian_from_row",
+    "librarian_row",
     "link_from_row",
     "link_row",
     "message_from_row",
@@ -50,11 +59,15 @@ Row = tuple[Any, ...]
 PATRON_COLUMNS = "id, name, email, member_number, created_at"
 CONVERSATION_COLUMNS = (
     "id, patron_id, origin, status, claimed_by, claimed_by_id, desk_thread, after_hours, "
-    "tags, rating, page, created_at, updated_at"
+    "tags, rating, page, created_at, updated_at, subject, closed_at, first_response_at, "
+    "rating_comment, rated_librarian_id"
 )
 MESSAGE_COLUMNS = (
-    "id, conversation_id, direction, text, author, client_id, external_id, event, created_at"
+    "id, conversation_id, direction, text, author, client_id, external_id, event, created_at, "
+    "replaces"
 )
+BLOCK_COLUMNS = "id, kind, value, until, by, conversation_id, created_at"
+LIBRARIAN_COLUMNS = "id, name, username, on_duty, changed_at"
 DELIVERY_COLUMNS = (
     "id, conversation_id, message_id, kind, destination, idempotency_key, attempts, "
     "next_attempt_at, state, last_error, external_id, created_at"
@@ -97,7 +110,8 @@ def conversation_row(c: Conversation) -> Row:
     return (
         c.id, c.patron_id, c.origin.value, c.status.value, c.claimed_by, c.claimed_by_id,
         c.desk_thread, int(c.after_hours), json.dumps(list(c.tags)), c.rating,
-        _page_json(c.page), c.created_at, c.updated_at,
+        _page_json(c.page), c.created_at, c.updated_at, c.subject, c.closed_at,
+        c.first_response_at, c.rating_comment, c.rated_librarian_id,
     )
 
 
@@ -105,18 +119,20 @@ def conversation_from_row(r: Row) -> Conversation:
     return Conversation(
         r[0], r[1], Channel(r[2]), Status(r[3]), r[4], r[5], r[6], bool(r[7]),
         tuple(json.loads(r[8])), r[9], _page_from_json(r[10]), r[11], r[12],
+        subject=r[13], closed_at=r[14], first_response_at=r[15], rating_comment=r[16],
+        rated_librarian_id=r[17],
     )
 
 
 def message_row(m: Message) -> Row:
     return (
         m.id, m.conversation_id, m.direction.value, m.text, m.author, m.client_id,
-        m.external_id, m.event, m.created_at,
+        m.external_id, m.event, m.created_at, m.replaces,
     )
 
 
 def message_from_row(r: Row) -> Message:
-    return Message(r[0], r[1], Direction(r[2]), r[3], r[4], r[5], r[6], r[7], r[8])
+    return Message(r[0], r[1], Direction(r[2]), r[3], r[4], r[5], r[6], r[7], r[8], r[9])
 
 
 def delivery_row(d: Delivery) -> Row:
@@ -140,3 +156,19 @@ def link_row(link: Link) -> Row:
 
 def link_from_row(r: Row) -> Link:
     return Link(r[0], r[1], r[2], r[3])
+
+
+def block_row(b: Block) -> Row:
+    return (b.id, b.kind.value, b.value, b.until, b.by, b.conversation_id, b.created_at)
+
+
+def block_from_row(r: Row) -> Block:
+    return Block(r[0], BlockKind(r[1]), r[2], r[3], r[4], r[5], r[6])
+
+
+def librarian_row(lib: Librarian) -> Row:
+    return (lib.id, lib.name, lib.username.lstrip("@").lower(), int(lib.on_duty), lib.changed_at)
+
+
+def librarian_from_row(r: Row) -> Librarian:
+    return Librarian(r[0], r[1], r[2], bool(r[3]), r[4])

@@ -17,7 +17,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bridge.store.sqlite_rows import MESSAGE_COLUMNS, Row, message_from_row
+from bridge.store.sqlite_rows import (
+    BLOCK_COLUMNS,
+    CONVERSATION_COLUMNS,
+    LIBRARIAN_COLUMNS,
+    MESSAGE_COLUMNS,
+    Row,
+    message_from_row,
+)
 from routing.model import Message
 
 __all__ = ["STAGES", "BatchWriter", "Failed", "Outcome", "WriteOp"]
@@ -32,6 +39,9 @@ STAGES = {
     "fail_delivery": 3,
     "save_link": 4,
     "set_state": 5,
+    "save_block": 6,
+    "remove_block": 6,
+    "save_librarian": 6,
 }
 
 
@@ -62,20 +72,25 @@ _UPSERT_PATRON = (
 _DELETE_CONTACTS = "DELETE FROM contacts WHERE patron_id = ?"
 _INSERT_CONTACT = "INSERT INTO contacts (channel, address, patron_id, position) VALUES (?, ?, ?, ?)"
 _UPSERT_CONVERSATION = (
-    "INSERT INTO conversations (id, patron_id, origin, status, claimed_by, claimed_by_id,"
-    " desk_thread, after_hours, tags, rating, page, created_at, updated_at)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    f"INSERT INTO conversations ({CONVERSATION_COLUMNS})"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     " ON CONFLICT (id) DO UPDATE SET patron_id = excluded.patron_id, origin = excluded.origin,"
     " status = excluded.status, claimed_by = excluded.claimed_by,"
     " claimed_by_id = excluded.claimed_by_id, desk_thread = excluded.desk_thread,"
     " after_hours = excluded.after_hours, tags = excluded.tags, rating = excluded.rating,"
-    " page = excluded.page, created_at = excluded.created_at, updated_at = excluded.updated_at"
+    " page = excluded.page, created_at = excluded.created_at, updated_at = excluded.updated_at,"
+    " subject = excluded.subject, closed_at = excluded.closed_at,"
+    " first_response_at = excluded.first_response_at,"
+    " rating_comment = excluded.rating_comment,"
+    " rated_librarian_id = excluded.rated_librarian_id"
 )
 _FIND_BY_CLIENT_ID = (
     f"SELECT {MESSAGE_COLUMNS} FROM messages"
     " WHERE conversation_id = ? AND client_id = ? AND client_id != ''"  # the partial index
 )
-_INSERT_MESSAGE = f"INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_INSERT_MESSAGE = (
+    f"INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 _INSERT_DELIVERY = (
     "INSERT INTO deliveries (id, conversation_id, message_id, kind, destination,"
     " idempotency_key, attempts, next_attempt_at, state, last_error, external_id, created_at)"
@@ -94,6 +109,16 @@ _UPSERT_LINK = (
     "INSERT INTO links (channel, external_id, conversation_id, message_id) VALUES (?, ?, ?, ?)"
     " ON CONFLICT (channel, external_id) DO UPDATE SET"
     " conversation_id = excluded.conversation_id, message_id = excluded.message_id"
+)
+_UPSERT_BLOCK = (
+    f"INSERT INTO blocks ({BLOCK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (id) DO UPDATE SET until = excluded.until"
+)
+_DELETE_BLOCK = "DELETE FROM blocks WHERE id = ?"
+_UPSERT_LIBRARIAN = (
+    f"INSERT INTO librarians ({LIBRARIAN_COLUMNS}) VALUES (?, ?, ?, ?, ?)"
+    " ON CONFLICT (id) DO UPDATE SET name = excluded.name, username = excluded.username,"
+    " on_duty = excluded.on_duty, changed_at = excluded.changed_at"
 )
 _UPSERT_STATE = (
     "INSERT INTO state (key, value) VALUES (?, ?)"
@@ -115,6 +140,9 @@ class BatchWriter:
             "fail_delivery": self._update_deliveries("fail_delivery"),
             "save_link": self._simple(_UPSERT_LINK),
             "set_state": self._simple(_UPSERT_STATE),
+            "save_block": self._simple(_UPSERT_BLOCK),
+            "remove_block": self._simple(_DELETE_BLOCK),
+            "save_librarian": self._simple(_UPSERT_LIBRARIAN),
         }
 
     def apply(self, ops: Sequence[WriteOp]) -> tuple[list[Outcome], bool]:

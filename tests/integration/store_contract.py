@@ -13,6 +13,8 @@ from dataclasses import replace
 import pytest
 
 from routing.model import (
+    Block,
+    BlockKind,
     Channel,
     Contact,
     Conversation,
@@ -20,6 +22,7 @@ from routing.model import (
     DeliveryKind,
     DeliveryState,
     Direction,
+    Librarian,
     Message,
     PageInfo,
     Patron,
@@ -28,7 +31,15 @@ from routing.model import (
 )
 from routing.ports import Link, Store
 
-__all__ = ["NOW", "StoreContract", "conversation_for", "delivery_for", "message_in", "patron"]
+__all__ = [
+    "NOW",
+    "DeskRecordsContract",
+    "StoreContract",
+    "conversation_for",
+    "delivery_for",
+    "message_in",
+    "patron",
+]
 
 NOW = 1_700_000_000.0
 
@@ -367,3 +378,83 @@ class StoreContract:
         assert await store.pending_deliveries() == 50
         latest = await store.latest_conversation(ana.id)
         assert latest is not None and latest.created_at == NOW + 49
+
+
+class DeskRecordsContract:
+    """The desk's records: new conversation fields, edits, history, stats, blocks,
+    librarians. Subclass it beside ``StoreContract`` with the same ``store`` fixture."""
+
+    async def test_desk_fields_round_trip(self, store: Store) -> None:
+        """Subject, closing, first response and rating details read back equal."""
+        ana = await patron(store)
+        saved = Conversation(
+            new_id(), ana.id, Channel.EMAIL, status=Status.CLOSED, subject="Renewal",
+            closed_at=NOW + 9, first_response_at=NOW + 3, rating=4, rating_comment="Thanks",
+            rated_librarian_id="77", created_at=NOW, updated_at=NOW + 9,
+        )
+        await store.save_conversation(saved)
+        assert await store.get_conversation(saved.id) == saved
+
+    async def test_an_edit_keeps_what_it_replaces(self, store: Store) -> None:
+        """A message's ``replaces`` reads back from get_message and history."""
+        conversation = await conversation_for(store, await patron(store))
+        original = message_in(conversation, direction=Direction.LIBRARIAN)
+        edit = replace(message_in(conversation, "Fixed", direction=Direction.LIBRARIAN),
+                       event="edited", replaces=original.id)
+        await store.append(original, [])
+        await store.append(edit, [])
+        assert await store.get_message(edit.id) == edit
+        assert (await store.history(conversation.id))[-1].replaces == original.id
+
+    async def test_patron_conversations_newest_first(self, store: Store) -> None:
+        """A patron's conversations come newest first, limited, and only theirs."""
+        ana, budi = await patron(store), await patron(store)
+        made = [await conversation_for(store, ana, at=NOW + i) for i in range(3)]
+        await conversation_for(store, budi)
+        found = await store.patron_conversations(ana.id, limit=2)
+        assert [c.id for c in found] == [made[2].id, made[1].id]
+
+    async def test_conversations_since(self, store: Store) -> None:
+        """Conversations created at or after a moment come oldest first."""
+        ana = await patron(store)
+        await conversation_for(store, ana, at=NOW - 1)
+        kept = [await conversation_for(store, ana, at=NOW + i) for i in (0, 5)]
+        assert [c.id for c in await store.conversations_since(NOW)] == [c.id for c in kept]
+
+    async def test_blocks_match_exactly_until_they_expire(self, store: Store) -> None:
+        """find_block matches any given (kind, value) while the block is in force."""
+        hour = Block(new_id(), BlockKind.IP, "203.0.113.0/24", NOW + 3600, "Ana", "", NOW)
+        ever = Block(new_id(), BlockKind.EMAIL, "eve@example.org", None, "Ana", "", NOW + 1)
+        await store.save_block(hour)
+        await store.save_block(ever)
+        keys = [(BlockKind.VISITOR, "v"), (BlockKind.IP, "203.0.113.0/24")]
+        assert await store.find_block(keys, NOW) == hour
+        assert await store.find_block(keys, NOW + 3600) is None
+        assert await store.find_block([(BlockKind.IP, "203.0.114.0/24")], NOW) is None
+        assert await store.find_block([(BlockKind.EMAIL, "eve@example.org")], NOW * 2) == ever
+        assert await store.active_blocks(NOW) == [hour, ever]
+        assert await store.active_blocks(NOW + 3600) == [ever]
+
+    async def test_removed_block_no_longer_matches(self, store: Store) -> None:
+        """remove_block lifts a block; removing an unknown id is not an error."""
+        block = Block(new_id(), BlockKind.TELEGRAM, "777", None, "Ana", "", NOW)
+        await store.save_block(block)
+        await store.remove_block(block.id)
+        await store.remove_block("unknown")
+        assert await store.find_block([(BlockKind.TELEGRAM, "777")], NOW) is None
+        assert await store.active_blocks(NOW) == []
+
+    async def test_librarians(self, store: Store) -> None:
+        """Librarians are found by id and username (any case, with or without @); the
+        on-duty list holds those on duty, longest-serving first."""
+        ana = Librarian("1", "Ana", "ana_l", True, NOW + 5)
+        budi = Librarian("2", "Budi", "", True, NOW)
+        await store.save_librarian(ana)
+        await store.save_librarian(budi)
+        await store.save_librarian(Librarian("3", "Citra", "citra", False, NOW))
+        assert await store.get_librarian("1") == ana
+        assert await store.librarian_by_username("@Ana_L") == ana
+        assert await store.librarian_by_username("") is None
+        assert [lib.id for lib in await store.librarians_on_duty()] == ["2", "1"]
+        await store.save_librarian(replace(ana, on_duty=False, changed_at=NOW + 9))
+        assert [lib.id for lib in await store.librarians_on_duty()] == ["2"]

@@ -14,10 +14,11 @@ from bridge.store.sqlite import SqliteStore
 from bridge.store.sqlite_cache import RecordCache
 from bridge.store.sqlite_reads import _DUE
 from bridge.store.sqlite_schema import Migration, bundled_migrations, migrate
-from routing.model import Channel, Contact, DeliveryState, Patron, new_id
+from routing.model import Block, BlockKind, Channel, Contact, DeliveryState, Patron, new_id
 from routing.ports import Link
 from tests.integration.store_contract import (
     NOW,
+    DeskRecordsContract,
     StoreContract,
     conversation_for,
     delivery_for,
@@ -39,6 +40,29 @@ class TestSqliteStoreContract(StoreContract):
     @pytest.fixture
     async def store(self, sqlite_store: SqliteStore) -> SqliteStore:
         return sqlite_store
+
+
+class TestSqliteDeskRecords(DeskRecordsContract):
+    @pytest.fixture
+    async def store(self, sqlite_store: SqliteStore) -> SqliteStore:
+        return sqlite_store
+
+    async def test_blocks_survive_reopen(self, tmp_path: Path) -> None:
+        """A block saved before close() still refuses after a new store opens the file."""
+        path = tmp_path / "blocks.db"
+        first = SqliteStore(path)
+        await first.open()
+        block = Block(new_id(), BlockKind.EMAIL, "eve@example.org", None, "Ana", "", NOW)
+        await first.active_blocks(NOW)  # loads the in-memory copy before the write
+        await first.save_block(block)
+        assert await first.find_block([(BlockKind.EMAIL, "eve@example.org")], NOW) == block
+        await first.close()
+        again = SqliteStore(path)
+        await again.open()
+        try:
+            assert await again.active_blocks(NOW) == [block]
+        finally:
+            await again.close()
 
 
 class TestDurability:

@@ -13,10 +13,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from routing.model import (
+    Block,
+    BlockKind,
     Contact,
     Conversation,
     Delivery,
     DeliveryState,
+    Librarian,
     Message,
     Patron,
 )
@@ -83,6 +86,8 @@ class FakeStore:
         self.deliveries: dict[str, Delivery] = {}  # insertion order = enqueue order
         self.links: dict[tuple[str, str], Link] = {}
         self.state: dict[str, str] = {}
+        self.blocks: dict[str, Block] = {}
+        self.librarians: dict[str, Librarian] = {}
         self.closed = False
         self._pauses: dict[str, Pause] = {}
 
@@ -257,6 +262,57 @@ class FakeStore:
     async def set_state(self, key: str, value: str) -> None:
         await self._io()
         self.state[key] = value
+
+    async def patron_conversations(self, patron_id: str, limit: int = 20) -> list[Conversation]:
+        await self._io()
+        mine = [c for c in self.conversations.values() if c.patron_id == patron_id]
+        return sorted(mine, key=lambda c: (c.created_at, c.id), reverse=True)[:limit]
+
+    async def conversations_since(self, since: float, limit: int = 10_000) -> list[Conversation]:
+        await self._io()
+        found = [c for c in self.conversations.values() if c.created_at >= since]
+        return sorted(found, key=lambda c: (c.created_at, c.id))[:limit]
+
+    async def save_block(self, block: Block) -> None:
+        await self._io()
+        self.blocks[block.id] = block
+
+    async def remove_block(self, block_id: str) -> None:
+        await self._io()
+        self.blocks.pop(block_id, None)
+
+    async def find_block(
+        self, keys: Sequence[tuple[BlockKind, str]], now: float
+    ) -> Block | None:
+        await self._io()
+        wanted = set(keys)
+        return next((b for b in self.blocks.values()
+                     if (b.kind, b.value) in wanted and b.active(now)), None)
+
+    async def active_blocks(self, now: float) -> list[Block]:
+        await self._io()
+        return sorted((b for b in self.blocks.values() if b.active(now)),
+                      key=lambda b: (b.created_at, b.id))
+
+    async def save_librarian(self, librarian: Librarian) -> None:
+        await self._io()
+        self.librarians[librarian.id] = replace(librarian,
+                                                username=librarian.username.lower())
+
+    async def get_librarian(self, librarian_id: str) -> Librarian | None:
+        await self._io()
+        return self.librarians.get(librarian_id)
+
+    async def librarian_by_username(self, username: str) -> Librarian | None:
+        await self._io()
+        name = username.lstrip("@").lower()
+        return next((lib for lib in self.librarians.values() if name and lib.username == name),
+                    None)
+
+    async def librarians_on_duty(self) -> list[Librarian]:
+        await self._io()
+        return sorted((lib for lib in self.librarians.values() if lib.on_duty),
+                      key=lambda lib: (lib.changed_at, lib.id))
 
 
 @dataclass(frozen=True)

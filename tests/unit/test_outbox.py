@@ -287,12 +287,29 @@ class TestRetry:
         assert (notice.kind, notice.destination) == (DeliveryKind.DESK_NOTICE, Channel.DESK)
         assert [c.message for c in desk.sent] == [note]
 
-    async def test_max_attempts_to_desk_no_note(
+    async def test_max_attempts_to_desk_reported_in_topic(
         self, worker: DeliveryWorker, store: FakeStore, clock: FakeClock, desk: RecordingSender
     ) -> None:
-        """A desk-bound row that never gets through is failed without a note about itself."""
+        """A patron message the topic never takes is failed and reported there by a note."""
         conv = await conversation(store, clock)
         delivery = await enqueue(store, clock, conv, "Hello")
+        desk.fail_message(delivery.message_id, TemporaryFailure("flood"))
+
+        for _ in range(5):
+            await worker.run_until_idle()
+            clock.advance(60)
+
+        assert store.deliveries[delivery.id].state is DeliveryState.FAILED
+        [note] = notes(store, conv)
+        assert "this topic" in note.text and "Hello" in note.text
+        assert [c.message for c in desk.sent] == [note]
+
+    async def test_failed_notice_is_not_reported(
+        self, worker: DeliveryWorker, store: FakeStore, clock: FakeClock, desk: RecordingSender
+    ) -> None:
+        """A desk notice that never gets through is failed without a note about itself."""
+        conv = await conversation(store, clock)
+        delivery = await enqueue(store, clock, conv, "claimed", DeliveryKind.DESK_NOTICE)
         desk.fail_message(delivery.message_id, TemporaryFailure("flood"))
 
         for _ in range(5):
@@ -522,3 +539,103 @@ class TestLifecycle:
         await worker.run_until_idle()
 
         assert desk.sent_texts() == ["Hello"]
+
+
+class TestDuplicates:
+    async def test_crash_between_sent_and_recorded_resends_and_counts(
+        self, store: FakeStore, clock: FakeClock
+    ) -> None:
+        """A send cut off by a crash before its result was recorded is sent again by the
+        next process and counted as a possible duplicate, once."""
+        desk = RecordingSender("desk")
+        desk.hold()  # the message is on the wire when the process dies
+        first = DeliveryWorker(store, clock, {Channel.DESK: desk})
+        delivery = await enqueue(store, clock, await conversation(store, clock), "Hello")
+        await first.dispatch()
+        await eventually(lambda: desk.in_flight == 1)
+        for task in list(first._busy.values()):  # SIGKILL: nothing after this point runs
+            task.cancel()
+        await settle()
+
+        again = RecordingSender("desk")
+        second = DeliveryWorker(store, clock, {Channel.DESK: again})
+        await second.run_until_idle()
+
+        assert again.sent_texts() == ["Hello"]
+        assert store.deliveries[delivery.id].state is DeliveryState.DONE
+        stats = second.stats()
+        assert (stats["possible_duplicates"], stats["crash_resends"]) == (1, 1)
+        await enqueue(store, clock, await conversation(store, clock), "Later")
+        await second.run_until_idle()
+        assert second.stats()["possible_duplicates"] == 1
+
+    async def test_recorded_sends_are_not_counted_after_restart(
+        self, worker: DeliveryWorker, store: FakeStore, clock: FakeClock
+    ) -> None:
+        """What was sent and recorded before a restart is neither re-sent nor counted."""
+        await enqueue(store, clock, await conversation(store, clock), "Hello")
+        await worker.run_until_idle()
+        desk = RecordingSender("desk")
+        second = DeliveryWorker(store, clock, {Channel.DESK: desk})
+        await second.run_until_idle()
+        assert desk.calls == [] and second.stats()["possible_duplicates"] == 0
+
+    async def test_ambiguous_failure_counts_the_retry_as_possible_duplicate(
+        self, worker: DeliveryWorker, store: FakeStore, clock: FakeClock, desk: RecordingSender
+    ) -> None:
+        """A cut connection may hide an accepted send: its retry is a possible duplicate;
+        a 429 surely was not taken, so its retry is not."""
+        conv = await conversation(store, clock)
+        cut = await enqueue(store, clock, conv, "cut")
+        desk.fail_message(cut.message_id, TemporaryFailure("connection reset"), times=1)
+        other = await conversation(store, clock)
+        limited = await enqueue(store, clock, other, "limited")
+        desk.fail_message(limited.message_id, TemporaryFailure("429", retry_after=1.0), times=1)
+        for _ in range(3):
+            await worker.run_until_idle()
+            clock.advance(10)
+        assert sorted(desk.sent_texts()) == ["cut", "limited"]
+        stats = worker.stats()
+        assert (stats["possible_duplicates"], stats["rate_limited"]) == (1, 1)
+        assert stats["retried"] == 2
+        assert (stats["sent"], stats["delivered"]) == (2, 2)
+
+    async def test_widget_pushes_are_not_noted(
+        self, worker: DeliveryWorker, store: FakeStore, clock: FakeClock
+    ) -> None:
+        """The widget shows a message id once, so pushing to it writes no crash note."""
+        conv = await conversation(store, clock)
+        await enqueue(store, clock, conv, "We open at ten.", DeliveryKind.TO_PATRON)
+        await worker.run_until_idle()
+        assert "outbox.ledger" not in store.state
+
+    async def test_the_note_is_written_before_the_send(
+        self, store: FakeStore, clock: FakeClock
+    ) -> None:
+        """The desk send starts only after the note naming it is stored."""
+        desk = RecordingSender("desk")
+        seen: list[str] = []
+
+        async def look(delivery: Delivery, *_: object) -> None:
+            seen.append(store.state.get("outbox.ledger", ""))
+
+        desk.during_send = look
+        worker = DeliveryWorker(store, clock, {Channel.DESK: desk})
+        delivery = await enqueue(store, clock, await conversation(store, clock), "Hello")
+        await worker.run_until_idle()
+        assert delivery.id in seen[0]
+
+
+class TestOpenedTopicKept:
+    async def test_a_topic_opened_before_a_failure_is_kept_for_the_retry(
+        self, worker: DeliveryWorker, store: FakeStore, clock: FakeClock, desk: RecordingSender
+    ) -> None:
+        """When the sender opened a topic and then failed (``desk_thread`` on the error),
+        the conversation keeps that topic, so the retry does not open a second one."""
+        conv = await conversation(store, clock)
+        await enqueue(store, clock, conv, "Hello")
+        error = TemporaryFailure("connection reset after the topic was made")
+        error.desk_thread = 77  # type: ignore[attr-defined]
+        desk.fail_next(1, error)
+        await worker.run_until_idle()
+        assert store.conversations[conv.id].desk_thread == 77

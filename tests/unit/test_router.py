@@ -19,7 +19,7 @@ from routing.model import (
     new_id,
 )
 from routing.ports import Link
-from routing.router import Refused, Router, RouterPolicy
+from routing.router import Claimed, Refused, Router, RouterPolicy
 from tests.unit.fakes import FakeClock, FakeStore
 
 PAGE = PageInfo(url="https://opac.example.org/record/42", title="Catalogue", language="id")
@@ -265,18 +265,19 @@ class TestReply:
             (DeliveryKind.DESK_NOTICE, Channel.DESK),
         }
 
-    async def test_second_librarian_keeps_claim(self, router: Router, store: FakeStore) -> None:
-        """A second librarian's reply is delivered but neither moves the claim nor re-announces."""
+    async def test_second_librarian_is_stopped(self, router: Router, store: FakeStore) -> None:
+        """A second librarian's reply raises Claimed naming the holder; nothing is stored."""
         cid = await conversation_from(router, widget())
         await router.reply(answer(cid, "First", who="ana"))
-        second = await router.reply(answer(cid, "Second", who="budi"))
+        before = (len(store.messages), len(store.deliveries))
 
-        assert second is not None and second.author == "Budi"
+        with pytest.raises(Claimed) as claimed:
+            await router.reply(answer(cid, "Second", who="budi"))
+
+        assert (claimed.value.holder_id, claimed.value.holder_name) == ("id-ana", "Ana")
+        assert claimed.value.code == "claimed"
         assert store.conversations[cid].claimed_by_id == "id-ana"
-        events = [m.event for m in store.history_of(cid) if m.direction is Direction.SYSTEM]
-        assert events == ["claimed"]
-        [delivery] = store.deliveries_of(second.id)
-        assert delivery.kind is DeliveryKind.TO_PATRON
+        assert (len(store.messages), len(store.deliveries)) == before
 
     async def test_email_claim_not_sent_to_patron(self, router: Router, store: FakeStore) -> None:
         """For an email conversation the claim line goes to the desk only, never to the patron."""
@@ -310,11 +311,13 @@ class TestReply:
     async def test_concurrent_replies_claim_once(self, router: Router, store: FakeStore) -> None:
         """Two librarians answering a new conversation at once leave one claim, announced once."""
         cid = await conversation_from(router, widget())
-        await asyncio.gather(
+        first, second = await asyncio.gather(
             router.reply(answer(cid, "First", who="ana")),
             router.reply(answer(cid, "Second", who="budi")),
+            return_exceptions=True,
         )
 
+        assert isinstance(second, Claimed) and not isinstance(first, BaseException)
         assert store.conversations[cid].claimed_by_id == "id-ana"
         claims = [m for m in store.history_of(cid) if m.event == "claimed"]
         assert [c.author for c in claims] == ["Ana"]
@@ -386,3 +389,95 @@ class TestDeskLookup:
 
         assert found is not None and found.id == accepted.conversation.id
         assert await router.conversation_for_desk_message("9002") is None
+
+
+class TestContract:
+    async def test_verified_conversation_hint_joins_own(
+        self, router: Router, store: FakeStore
+    ) -> None:
+        """An email carrying the patron's own conversation id joins it, reopening it if closed,
+        even when a newer conversation exists."""
+        mail = Inbound(Channel.EMAIL, "sari@example.org", "Question one")
+        first = await router.accept(mail)
+        await store.save_conversation(replace(first.conversation, status=Status.CLOSED))
+        await router.accept(replace(mail, text="Question two"))  # opens a second one
+
+        answer_one = await router.accept(replace(mail, text="About one",
+                                                 conversation_id=first.conversation.id))
+
+        assert answer_one.conversation.id == first.conversation.id
+        assert store.conversations[first.conversation.id].status is Status.OPEN
+
+    async def test_strangers_hint_ignored(self, router: Router) -> None:
+        """Naming someone else's conversation does not join it."""
+        victim = await router.accept(Inbound(Channel.EMAIL, "sari@example.org", "Mine"))
+        stranger = await router.accept(Inbound(
+            Channel.EMAIL, "eve@example.org", "Let me in",
+            conversation_id=victim.conversation.id))
+
+        assert stranger.conversation.id != victim.conversation.id
+        assert stranger.conversation.patron_id != victim.patron.id
+
+    async def test_subject_kept(self, router: Router) -> None:
+        """An email's subject is kept on the conversation it opens (for the info card)."""
+        accepted = await router.accept(Inbound(Channel.EMAIL, "s@example.org", "Hi",
+                                               subject="Renewal"))
+        assert accepted.conversation.subject == "Renewal"
+
+    async def test_after_hours(self, store: FakeStore, clock: FakeClock) -> None:
+        """A conversation opened while nobody staffs the desk is marked after_hours."""
+        staffed = [False]
+        router = Router(store, clock, staffed=lambda now: staffed[0])
+        night = await router.accept(widget(client_id="c1"))
+        staffed[0] = True
+        day = await router.accept(Inbound(Channel.EMAIL, "s@example.org", "Hi"))
+
+        assert night.conversation.after_hours and not day.conversation.after_hours
+
+    async def test_identify_records_email_contact(self, router: Router) -> None:
+        """A widget patron who gives an email is found again when they write by email."""
+        patron = await router.identify(Contact(Channel.WIDGET, "visitor-1"),
+                                       email="Sari@Example.org")
+        widget_side = await router.accept(widget())
+        by_mail = await router.accept(Inbound(Channel.EMAIL, "sari@example.org", "Me again"))
+
+        assert Contact(Channel.EMAIL, "sari@example.org") in patron.contacts
+        assert by_mail.patron.id == patron.id
+        assert by_mail.conversation.id == widget_side.conversation.id
+
+    async def test_identify_never_takes_anothers_email(
+        self, router: Router, store: FakeStore
+    ) -> None:
+        """An email address that already belongs to another patron stays theirs."""
+        owner = await router.accept(Inbound(Channel.EMAIL, "sari@example.org", "Hi"))
+        other = await router.identify(Contact(Channel.WIDGET, "v9"), email="sari@example.org")
+
+        assert Contact(Channel.EMAIL, "sari@example.org") not in other.contacts
+        found = await store.patron_by_contact(Contact(Channel.EMAIL, "sari@example.org"))
+        assert found is not None and found.id == owner.patron.id
+
+
+class TestEdit:
+    async def test_edit_of_reply_goes_to_patron(self, router: Router, store: FakeStore) -> None:
+        """Editing a delivered reply in the topic stores an "edited" LIBRARIAN message that
+        names the original and is queued to the patron's channel."""
+        cid = await conversation_from(router, widget())
+        original = await router.reply(DeskReply(cid, "id-ana", "Ana", "Open at 9",
+                                                external_id="301"))
+        assert original is not None
+        edit = await router.edit(cid, "301", "Open at 10", edit_key="1700000100")
+        again = await router.edit(cid, "301", "Open at 10", edit_key="1700000100")
+
+        assert edit is not None and again == edit
+        assert (edit.event, edit.replaces, edit.text) == ("edited", original.id, "Open at 10")
+        [delivery] = store.deliveries_of(edit.id)
+        assert (delivery.kind, delivery.destination) == (DeliveryKind.TO_PATRON, Channel.WIDGET)
+
+    async def test_edit_of_unknown_message_changes_nothing(
+        self, router: Router, store: FakeStore
+    ) -> None:
+        """An edit of a message the patron never got (a command, a note) is ignored."""
+        cid = await conversation_from(router, widget())
+        count = len(store.messages)
+        assert await router.edit(cid, "999", "changed") is None
+        assert len(store.messages) == count

@@ -9,6 +9,9 @@
  *   <a> elements built by hand with an http(s) href. Nothing is ever parsed as HTML.
  * - A patron's message is kept in localStorage until the server acknowledges it and is
  *   resent with the same `cid` after any reconnect or reload; the server dedupes.
+ * - When nobody is at the desk, an offline form (name, email, question) takes the
+ *   composer's place; an email link ending in `#pustaka=<resume token>` brings the patron
+ *   back to their conversation in any browser, and the fragment is removed at once.
  */
 (() => {
   "use strict";
@@ -29,6 +32,23 @@
   const ACK_TIMEOUT = 20000;
   const WS_FAILURES_BEFORE_HTTP = 3;
   const POLL_WAIT = 25;
+  const MAX_COMMENT = 1000;
+  const EMAIL_RE = /^[^\s@<>()[\],;:"\\]+@[^\s@<>()[\],;:"\\.]+(\.[^\s@<>()[\],;:"\\.]+)+$/;
+
+  /** Take `pustaka=<token>` out of the address bar before anything else can read it. */
+  function takeResumeToken() {
+    const hash = location.hash.replace(/^#/, "");
+    const parts = hash.split("&");
+    const found = parts.find((p) => p.startsWith("pustaka="));
+    if (!found) return null;
+    const rest = parts.filter((p) => p && !p.startsWith("pustaka=")).join("&");
+    try {
+      history.replaceState(history.state, "", location.pathname + location.search + (rest ? "#" + rest : ""));
+    } catch { /* sandboxed frame: the token still works, it just stays visible */ }
+    try { return decodeURIComponent(found.slice(8)); } catch { return found.slice(8); }
+  }
+
+  const RESUME = takeResumeToken();
 
   // ---- texts ------------------------------------------------------------------------
 
@@ -42,7 +62,24 @@
       left: "{n} characters left", over: "{n} characters over the limit",
       profile: "Your name / email (optional)", name: "Your name", email: "Email",
       save: "Save", saved: "Saved",
+      offlineTitle: "Nobody is at the desk right now",
+      offlineIntro: "Leave your question and we will answer by email.",
+      yourName: "Your name", yourEmail: "Your email", yourQuestion: "Your question",
+      sendQuestion: "Send question", offlineSent: "We have your question. The answer comes by email to {email} and here.",
+      afterHours: "Nobody is at the desk right now. The answer will appear here.",
+      closed: "This conversation was closed.", reopened: "The conversation is open again.",
+      rateAsk: "How did we do? Rate this conversation.", star: "{n} of 5 stars",
+      rateComment: "Comment (optional)", rateSend: "Send rating", rated: "Thank you for your rating!",
+      resumeBad: "This link has expired or is not valid. You can still write to us here.",
       errors: {
+        missing_name: "Please tell us your name.",
+        missing_email: "Please give your email address, so we can answer you.",
+        bad_name: "The name may not contain line breaks.",
+        not_yours: "This conversation cannot be rated from here.",
+        rating_refused: "This conversation cannot be rated now.",
+        bad_rating: "Choose from 1 to 5 stars.",
+        comment_long: "The comment can be at most {max} characters.",
+        not_sent: "Not sent yet. Please try again.",
         too_long: "Your message is too long (at most {max} characters).",
         empty: "Write something before sending.",
         too_big: "That message is too large to send.",
@@ -63,7 +100,24 @@
       left: "Sisa {n} karakter", over: "Kelebihan {n} karakter",
       profile: "Nama / email Anda (opsional)", name: "Nama Anda", email: "Email",
       save: "Simpan", saved: "Tersimpan",
+      offlineTitle: "Saat ini tidak ada pustakawan yang bertugas",
+      offlineIntro: "Tinggalkan pertanyaan Anda, kami akan menjawab lewat email.",
+      yourName: "Nama Anda", yourEmail: "Email Anda", yourQuestion: "Pertanyaan Anda",
+      sendQuestion: "Kirim pertanyaan", offlineSent: "Pertanyaan Anda sudah kami terima. Jawabannya dikirim lewat email ke {email} dan di sini.",
+      afterHours: "Saat ini tidak ada pustakawan yang bertugas. Jawabannya akan muncul di sini.",
+      closed: "Percakapan ini telah ditutup.", reopened: "Percakapan dibuka kembali.",
+      rateAsk: "Bagaimana layanan kami? Beri nilai percakapan ini.", star: "{n} dari 5 bintang",
+      rateComment: "Komentar (opsional)", rateSend: "Kirim penilaian", rated: "Terima kasih atas penilaian Anda!",
+      resumeBad: "Tautan ini sudah kedaluwarsa atau tidak berlaku. Anda tetap dapat menulis kepada kami di sini.",
       errors: {
+        missing_name: "Mohon tuliskan nama Anda.",
+        missing_email: "Mohon tuliskan alamat email Anda agar kami dapat menjawab.",
+        bad_name: "Nama tidak boleh berisi baris baru.",
+        not_yours: "Percakapan ini tidak dapat dinilai dari sini.",
+        rating_refused: "Percakapan ini belum dapat dinilai.",
+        bad_rating: "Pilih 1 sampai 5 bintang.",
+        comment_long: "Komentar maksimal {max} karakter.",
+        not_sent: "Belum terkirim. Silakan coba lagi.",
         too_long: "Pesan Anda terlalu panjang (maksimal {max} karakter).",
         empty: "Tulis sesuatu sebelum mengirim.",
         too_big: "Pesan terlalu besar untuk dikirim.",
@@ -251,6 +305,7 @@
       .find((g) => typeof g === "string" && g.trim()) || "";
     const max = Number(c.max_text);
     return {
+      availability: readAvailability(c.availability),
       library: text(c.library).trim() || "Library",
       colours: brandColours(text(c.colour)),
       position: c.position === "left" ? "left" : "right",
@@ -258,6 +313,14 @@
       greeting,
       maxText: Number.isInteger(max) && max > 0 ? max : 4000,
     };
+  }
+
+  /** Whether someone is at the desk; a missing or odd answer means yes (the chat). */
+  function readAvailability(raw) {
+    const a = raw && typeof raw === "object" ? raw : {};
+    const opens = a.opens && typeof a.opens === "object" ? a.opens : {};
+    const text = [opens[LANG], opens.en].find((t) => typeof t === "string" && t.trim()) || "";
+    return { staffed: a.staffed !== false, opens: text };
   }
 
   // ---- state --------------------------------------------------------------------------
@@ -291,6 +354,14 @@
     profileSent: null, // sent, not yet confirmed by profile_saved
     profileWaiting: 0, // profile sends without an answer yet
     claimedBy: "",
+    booted: false,
+    availability: { staffed: true, opens: "" },
+    conversation: null, // {id, status, rating} as the server last told us
+    offline: null, // the offline form sent, not yet saved: {cid, name, email, text}
+    offlineTimer: 0,
+    offlineLast: null, // the last form sent, to reuse its cid when pressed again
+    offlineEmail: "", // where the answer to an after-hours question goes
+    ratings: [], // {id, at, conversation, el, parts}: the rating forms shown
   };
 
   // ---- styles -------------------------------------------------------------------------
@@ -415,6 +486,42 @@ button, input, textarea { font: inherit; color: inherit; }
 .error { color: #b91c1c; }
 .counter { color: #6b7280; margin-left: auto; white-space: nowrap; }
 .counter.over { color: #b91c1c; font-weight: 600; }
+.notice {
+  margin: 0; padding: 8px 16px; font-size: 13.5px; background: #fee2e2; color: #7f1d1d;
+  border-bottom: 1px solid #fecaca;
+}
+.offline-note {
+  align-self: stretch; margin: 0; padding: 8px 12px; font-size: 13px; color: #1e3a5f;
+  background: #e8f0fb; border-radius: 10px;
+}
+.offline { flex: 1; overflow-y: auto; padding: 16px; background: #fff; display: flex; flex-direction: column; gap: 10px; }
+.is-offline .log:not(.has-history) { display: none; }
+.is-offline .log.has-history { flex: 1 1 40%; }
+.is-offline .composer, .is-offline .profile { display: none; }
+.offline h3 { margin: 0; font-size: 15.5px; font-weight: 650; color: #111827; }
+.offline p { margin: 0; font-size: 14px; color: #374151; }
+.offline label { display: flex; flex-direction: column; gap: 4px; font-size: 13px; font-weight: 600; color: #374151; }
+.offline input, .offline textarea, .rating textarea {
+  padding: 8px 10px; border: 1px solid #d1d5db; border-radius: 10px; background: #fff; font-size: 15px; font-weight: 400;
+}
+.offline textarea { min-height: 90px; resize: vertical; }
+.offline [aria-invalid="true"] { border-color: #b91c1c; }
+.offline input:focus, .offline textarea:focus, .rating textarea:focus {
+  border-color: var(--brand-text); outline: none; box-shadow: 0 0 0 3px var(--ring);
+}
+.offline .send { align-self: flex-end; }
+.form-error { color: #b91c1c; font-size: 13px; }
+.form-error:empty { display: none; }
+.rating { display: flex; flex-direction: column; align-items: center; gap: 8px; margin-top: 6px; width: 100%; }
+.stars { display: flex; gap: 4px; }
+.star {
+  width: 38px; height: 38px; border: 1px solid #d1d5db; border-radius: 10px; background: #fff;
+  cursor: pointer; font-size: 22px; line-height: 1; color: #9ca3af; display: grid; place-items: center;
+}
+.star.on { color: #b45309; border-color: #f59e0b; background: #fffbeb; }
+.rating textarea { width: 100%; min-height: 56px; resize: vertical; font-size: 14px; }
+.rating .small-btn:disabled { opacity: .5; cursor: not-allowed; }
+.rating-thanks { font-size: 13.5px; color: #065f46; }
 .sr { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
 @media (max-width: 480px) {
   .panel, .side-left .panel, .side-right .panel {
@@ -466,7 +573,10 @@ button, input, textarea { font: inherit; color: inherit; }
         h("div", { class: "bubble", text: config.greeting }),
         h("div", { class: "meta" }, h("span", { text: config.library }))));
     }
-    log.append(stored, pending);
+    const offlineNote = h("p", { class: "offline-note", part: "offline-note", hidden: true });
+    log.append(stored, pending, offlineNote);
+    const notice = h("p", { class: "notice", part: "notice", role: "alert", hidden: true });
+    const offline = buildOfflineForm(config);
 
     const profile = buildProfile();
     const input = h("textarea", {
@@ -484,7 +594,7 @@ button, input, textarea { font: inherit; color: inherit; }
     const panel = h("div", {
       part: "panel", class: "panel", id: "pustaka-panel", role: "dialog", "aria-modal": "false",
       "aria-labelledby": "pustaka-title", "aria-describedby": "pustaka-status", hidden: true,
-    }, header, connection, log, profile.el, composer);
+    }, header, connection, notice, log, offline.el, profile.el, composer);
 
     root.append(panel, launcher);
     shadow.append(h("style", { text: CSS }), root);
@@ -502,7 +612,28 @@ button, input, textarea { font: inherit; color: inherit; }
 
     (document.body || document.documentElement).append(host);
     return { host, root, launcher, badge, panel, status, connection, log, stored, pending,
-      input, send, error, counter, profile };
+      input, send, error, counter, profile, offline, offlineNote, notice };
+  }
+
+  /** The form that takes the composer's place when nobody is at the desk. */
+  function buildOfflineForm(config) {
+    const saved = store.json(KEY_PROFILE, {}) || {};
+    const field = (label, control) => h("label", {}, h("span", { text: label }), control);
+    const name = h("input", { type: "text", name: "name", part: "offline-name", autocomplete: "name",
+      maxlength: "200", required: true, value: typeof saved.name === "string" ? saved.name : "" });
+    const email = h("input", { type: "email", name: "email", part: "offline-email", autocomplete: "email",
+      maxlength: "200", required: true, value: typeof saved.email === "string" ? saved.email : "" });
+    const question = h("textarea", { name: "question", part: "offline-question", rows: "4", required: true });
+    const opens = h("p", { part: "offline-opens" });
+    const error = h("p", { class: "form-error", part: "offline-error", role: "alert" });
+    const submit = h("button", { type: "submit", class: "send", part: "offline-send" },
+      icon("send", 18), h("span", { text: T.sendQuestion }));
+    const el = h("form", { class: "offline", part: "offline", novalidate: true, hidden: true },
+      h("h3", { text: T.offlineTitle }), opens, h("p", { text: T.offlineIntro }),
+      field(T.yourName, name), field(T.yourEmail, email), field(T.yourQuestion, question),
+      error, submit);
+    el.addEventListener("submit", (event) => { event.preventDefault(); submitOffline(); });
+    return { el, name, email, question, opens, error, submit, max: config.maxText };
   }
 
   function buildProfile() {
@@ -538,10 +669,15 @@ button, input, textarea { font: inherit; color: inherit; }
     if (left >= 0 && S.ui.error.dataset.code === "too_long") showError("");
   }
 
-  function showError(code) {
+  function showError(code, text = "") {
     const { error } = S.ui;
     error.dataset.code = code;
-    error.textContent = code ? fill(T.errors[code] || T.errors.other, { max: S.config.maxText }) : "";
+    error.textContent = code ? text || fill(T.errors[code] || T.errors.other, { max: S.config.maxText }) : "";
+  }
+
+  function showNotice(text) {
+    S.ui.notice.textContent = text || "";
+    S.ui.notice.hidden = !text;
   }
 
   function setConnectionBanner(text) {
@@ -585,7 +721,14 @@ button, input, textarea { font: inherit; color: inherit; }
     updateBadge();
     start();
     scrollToEnd();
-    requestAnimationFrame(() => input.focus());
+    requestAnimationFrame(() => focusTarget(input).focus());
+  }
+
+  /** The composer, or in the offline form its first field still to fill in. */
+  function focusTarget(input) {
+    const form = S.ui.offline;
+    if (form.el.hidden) return input;
+    return [form.name, form.email, form.question].find((el) => !el.value.trim()) || form.question;
   }
 
   function close() {
@@ -596,6 +739,7 @@ button, input, textarea { font: inherit; color: inherit; }
     panel.hidden = true;
     root.classList.remove("is-open");
     launcher.setAttribute("aria-expanded", "false");
+    showNotice("");
     updateBadge();
     if (hadFocus) launcher.focus();
   }
@@ -613,6 +757,7 @@ button, input, textarea { font: inherit; color: inherit; }
       text: typeof m.text === "string" ? m.text : "",
       event: typeof m.event === "string" ? m.event : "",
       at: Number.isFinite(m.at) ? m.at : Date.now() / 1000,
+      conversation: typeof m.conversation === "string" ? m.conversation : "",
     };
   }
 
@@ -625,9 +770,18 @@ button, input, textarea { font: inherit; color: inherit; }
     return [meta, h("div", { part: "text", class: "bubble" }, richText(text))];
   }
 
+  /** A system line in the patron's own words; the server's text is the fallback. */
+  function systemText(msg) {
+    if (msg.event === "claimed" && msg.author) return fill(T.answering, { name: msg.author });
+    if (msg.event === "closed") return T.closed;
+    if (msg.event === "reopened") return T.reopened;
+    return msg.text;
+  }
+
   function messageElement(msg) {
+    if (msg.direction === "system" && msg.event === "rating_request") return ratingElement(msg);
     if (msg.direction === "system") {
-      const text = msg.event === "claimed" && msg.author ? fill(T.answering, { name: msg.author }) : msg.text;
+      const text = systemText(msg);
       return h("div", { part: "message", class: "msg", "data-direction": "system", "data-id": msg.id,
         "data-event": msg.event || null }, h("span", { part: "text", class: "system-text", text }));
     }
@@ -647,13 +801,29 @@ button, input, textarea { font: inherit; color: inherit; }
     let i = S.order.length;
     while (i > 0 && S.order[i - 1].at > msg.at) i--;
     S.ui.stored.insertBefore(el, i < S.order.length ? S.order[i].el : null);
-    S.order.splice(i, 0, { id: msg.id, at: msg.at, el });
+    S.order.splice(i, 0, { id: msg.id, at: msg.at, el, event: msg.event });
     S.messages.set(msg.id, el);
     if (msg.at >= S.lastAt) { S.lastAt = msg.at; S.lastId = msg.id; }
-    if (msg.direction === "system" && msg.event === "claimed" && !fromHistory) setClaim(msg.author);
+    if (msg.conversation && (!S.conversation || S.conversation.id !== msg.conversation)) {
+      S.conversation = { id: msg.conversation, status: "open", claimed_by: "", rating: null };
+      applyMode(); // another tab sent the offline form: this one shows the chat too
+    }
+    if (msg.direction === "system" && !fromHistory) liveEvent(msg);
     if (!S.isOpen && !fromHistory && msg.direction !== "patron") { S.unread++; updateBadge(); }
     if (stick) scrollToEnd();
     return true;
+  }
+
+  /** A status change seen as it happens (history is summed up by the welcome instead). */
+  function liveEvent(msg) {
+    if (msg.event === "claimed") setClaim(msg.author);
+    if (msg.event !== "closed" && msg.event !== "reopened") return;
+    if (msg.event === "closed") setClaim("");
+    if (S.conversation && (!msg.conversation || S.conversation.id === msg.conversation)) {
+      S.conversation.status = msg.event === "closed" ? "closed" : "open";
+    }
+    refreshRatings();
+    applyMode();
   }
 
   function pendingElement(item) {
@@ -737,7 +907,7 @@ button, input, textarea { font: inherit; color: inherit; }
   }
 
   /** A refused message: lasting refusals give the text back to the patron to edit. */
-  function refused(cid, code) {
+  function refused(cid, code, text = "") {
     const item = outbox.get(cid);
     if (!item) return;
     if (code === "rate_limited" || code === "internal") {
@@ -751,7 +921,7 @@ button, input, textarea { font: inherit; color: inherit; }
         updateCounter();
       }
     }
-    showError(code);
+    showError(code, text);
   }
 
   // ---- profile ------------------------------------------------------------------------
@@ -820,6 +990,196 @@ button, input, textarea { font: inherit; color: inherit; }
     S.profileWaiting = 0;
   }
 
+  // ---- after hours: the offline form ---------------------------------------------------
+
+  function hasOpenConversation() {
+    return Boolean(S.conversation && S.conversation.status === "open");
+  }
+
+  /** The offline form when nobody is at the desk and there is no open conversation. */
+  function applyMode() {
+    if (!S.ui) return;
+    const { panel, offline, offlineNote, log } = S.ui;
+    const away = !S.availability.staffed;
+    const formShown = away && !hasOpenConversation() && outbox.items.length === 0;
+    panel.classList.toggle("is-offline", formShown);
+    offline.el.hidden = !formShown;
+    log.classList.toggle("has-history", S.order.length > 0);
+    offline.opens.textContent = S.availability.opens;
+    offline.opens.hidden = !S.availability.opens;
+    const noteShown = away && !formShown;
+    offlineNote.hidden = !noteShown;
+    if (noteShown) {
+      const email = S.offlineEmail || (store.json(KEY_PROFILE, {}) || {}).email || "";
+      offlineNote.textContent = email ? fill(T.offlineSent, { email }) : T.afterHours;
+      if (S.availability.opens) offlineNote.textContent += " " + S.availability.opens;
+    }
+  }
+
+  function submitOffline() {
+    const form = S.ui.offline;
+    const question = {
+      cid: newCid(),
+      name: form.name.value.replace(/\s+/g, " ").trim(),
+      email: form.email.value.trim(),
+      text: form.question.value.replace(/\r\n/g, "\n").trim(),
+    };
+    const problem = !question.name ? ["missing_name", form.name]
+      : !question.email ? ["missing_email", form.email]
+      : !EMAIL_RE.test(question.email) ? ["bad_email", form.email]
+      : !question.text ? ["empty", form.question]
+      : countChars(question.text) > S.config.maxText ? ["too_long", form.question] : null;
+    if (problem) return offlineRefused(problem[0], problem[1]);
+    const last = S.offlineLast; // pressed again after a timeout: the same cid, never a double
+    if (last && last.name === question.name && last.email === question.email && last.text === question.text) {
+      question.cid = last.cid;
+    }
+    S.offlineLast = question;
+    offlineRefused("");
+    store.set(KEY_PROFILE, JSON.stringify({ name: question.name, email: question.email }));
+    form.submit.disabled = true;
+    S.offline = question;
+    clearTimeout(S.offlineTimer);
+    S.offlineTimer = setTimeout(() => offlineRefused("not_sent"), ACK_TIMEOUT);
+    if (S.connected) sendOffline();
+    else if (S.started) reconnectNow();
+    else start();
+  }
+
+  /** Send the form; until it is saved, it goes again (same cid) after each hello. */
+  function sendOffline() {
+    const question = S.offline;
+    if (!question || !S.connected) return;
+    if (S.transport === "ws") return sendFrame({ type: "offline", ...question });
+    http("POST", "/widget/api/offline", question).then((reply) => {
+      if (reply.ok && reply.data && reply.data.type === "offline_saved") return onOfflineSaved(reply.data);
+      if (reply.status === 401) return forgetIdentity();
+      if (reply.data && reply.data.type === "error") return onOfflineError(reply.data);
+      return offlineRefused("not_sent");
+    }, () => offlineRefused("not_sent"));
+  }
+
+  function onOfflineSaved(frame) {
+    const form = S.ui.offline;
+    clearTimeout(S.offlineTimer);
+    S.offlineEmail = typeof frame.email === "string" ? frame.email : (S.offline || {}).email || "";
+    S.offline = null;
+    form.submit.disabled = false;
+    form.question.value = "";
+    if (frame.conversation && typeof frame.conversation === "object") S.conversation = frame.conversation;
+    receive(frame.message);
+    applyMode();
+    scrollToEnd();
+  }
+
+  function onOfflineError(frame) {
+    const code = typeof frame.code === "string" ? frame.code : "other";
+    const field = { missing_name: "name", bad_name: "name", too_long_profile: "name",
+      missing_email: "email", bad_email: "email", empty: "question", too_long: "question" }[code];
+    const lasting = code !== "rate_limited" && code !== "internal";
+    if (lasting) S.offline = null;
+    const text = code === "blocked" && typeof frame.message === "string" ? frame.message : "";
+    offlineRefused(code, field ? S.ui.offline[field] : null, text);
+  }
+
+  /** Show what is wrong with the form (or nothing, with ""), on the field it concerns. */
+  function offlineRefused(code, field = null, text = "") {
+    const form = S.ui.offline;
+    for (const el of [form.name, form.email, form.question]) el.removeAttribute("aria-invalid");
+    form.error.textContent = code
+      ? text || fill(T.errors[code] || T.errors.other, { max: S.config.maxText }) : "";
+    if (!code) return;
+    clearTimeout(S.offlineTimer);
+    form.submit.disabled = false;
+    if (code === "not_sent") S.offline = null; // the patron presses again; same form, new try
+    if (field) { field.setAttribute("aria-invalid", "true"); field.focus(); }
+  }
+
+  // ---- ratings ----------------------------------------------------------------------
+
+  function ratingElement(msg) {
+    const entry = { id: msg.id, at: msg.at, conversation: msg.conversation, score: 0 };
+    const stars = [1, 2, 3, 4, 5].map((n) => h("button", {
+      type: "button", class: "star", part: "star", "aria-label": fill(T.star, { n }),
+      "aria-pressed": "false", "data-score": n, text: "★", onclick: () => chooseStars(entry, n),
+    }));
+    const comment = h("textarea", { part: "rating-comment", rows: "2", maxlength: String(MAX_COMMENT),
+      "aria-label": T.rateComment, placeholder: T.rateComment });
+    const sendBtn = h("button", { type: "button", class: "small-btn", part: "rating-send", disabled: true,
+      text: T.rateSend, onclick: () => sendRating(entry) });
+    const note = h("p", { class: "form-error", part: "rating-note", role: "alert" });
+    const box = h("div", { class: "rating", part: "rating", role: "group", "aria-label": T.rateAsk },
+      h("div", { class: "stars" }, ...stars), comment, sendBtn, note);
+    box.addEventListener("keydown", (event) => moveStarFocus(event, stars));
+    Object.assign(entry, { box, stars, comment, sendBtn, note });
+    S.ratings.push(entry);
+    return h("div", { part: "message", class: "msg", "data-direction": "system", "data-id": msg.id,
+      "data-event": "rating_request" }, h("span", { part: "text", class: "system-text", text: T.rateAsk }), box);
+  }
+
+  function moveStarFocus(event, stars) {
+    const i = stars.indexOf(event.target);
+    if (i < 0 || (event.key !== "ArrowRight" && event.key !== "ArrowLeft")) return;
+    event.preventDefault();
+    stars[Math.min(4, Math.max(0, i + (event.key === "ArrowRight" ? 1 : -1)))].focus();
+  }
+
+  function chooseStars(entry, n) {
+    entry.score = n;
+    entry.stars.forEach((star, i) => {
+      star.classList.toggle("on", i < n);
+      star.setAttribute("aria-pressed", String(i === n - 1));
+    });
+    entry.sendBtn.disabled = false;
+    entry.note.textContent = "";
+  }
+
+  function sendRating(entry) {
+    const comment = entry.comment.value.replace(/\r\n/g, "\n").trim();
+    if (!entry.score) return ratingRefused(entry, "bad_rating");
+    if (comment.length > MAX_COMMENT) return ratingRefused(entry, "comment_long");
+    if (!S.connected) return ratingRefused(entry, "not_sent");
+    entry.sendBtn.disabled = true;
+    const frame = { cid: "rate:" + entry.id, conversation: entry.conversation || "",
+      score: entry.score, comment };
+    if (S.transport === "ws") return sendFrame({ type: "rate", ...frame });
+    http("POST", "/widget/api/rate", frame).then((reply) => {
+      if (reply.ok && reply.data && reply.data.type === "rated") return onRated(reply.data);
+      if (reply.data && reply.data.type === "error") return ratingRefused(entry, reply.data.code);
+      return ratingRefused(entry, "not_sent");
+    }, () => ratingRefused(entry, "not_sent"));
+  }
+
+  function ratingRefused(entry, code) {
+    entry.sendBtn.disabled = !entry.score;
+    entry.note.textContent = fill(T.errors[code] || T.errors.other, { max: MAX_COMMENT });
+  }
+
+  function onRated(frame) {
+    if (S.conversation && S.conversation.id === frame.conversation) S.conversation.rating = frame.score;
+    for (const entry of S.ratings) if (entry.conversation === frame.conversation) entry.rated = true;
+    refreshRatings();
+  }
+
+  /** A rated conversation thanks the patron; a request older than a reopening is moot. */
+  function refreshRatings() {
+    const rated = S.conversation && Number.isInteger(S.conversation.rating);
+    const reopened = S.order.filter((e) => e.event === "reopened").map((e) => e.at);
+    const lastReopen = reopened.length ? Math.max(...reopened) : -Infinity;
+    for (const entry of S.ratings) {
+      if (!entry.box.isConnected) continue;
+      if (entry.rated || (rated && S.conversation.id === entry.conversation)) {
+        entry.box.replaceChildren(h("span", { class: "rating-thanks", part: "rating-thanks", text: T.rated }));
+      } else if (entry.at < lastReopen) {
+        entry.box.hidden = true;
+      }
+    }
+  }
+
+  function ratingFor(cid) {
+    return S.ratings.find((entry) => "rate:" + entry.id === cid) || null;
+  }
+
   // ---- frames from the server (both transports) ------------------------------------------
 
   function helloBody() {
@@ -842,6 +1202,8 @@ button, input, textarea { font: inherit; color: inherit; }
       case "message": return void receive(frame.message);
       case "error": return onError(frame);
       case "profile_saved": return onProfileSaved();
+      case "offline_saved": return onOfflineSaved(frame);
+      case "rated": return onRated(frame);
       default: return undefined; // pong, or a frame type from a newer server
     }
   }
@@ -853,14 +1215,21 @@ button, input, textarea { font: inherit; color: inherit; }
     S.everConnected = true;
     S.attempt = 0;
     setConnectionBanner("");
+    const conversation = welcome.conversation;
+    const current = () => (conversation && typeof conversation === "object" ? { ...conversation } : null);
+    S.conversation = current(); // first, so history lines know which conversation they are in
+    if ("availability" in welcome) S.availability = readAvailability(welcome.availability);
     for (const m of Array.isArray(welcome.history) ? welcome.history : []) {
       receive(m, { fromHistory: !catchingUp });
     }
-    const conversation = welcome.conversation;
+    S.conversation = current(); // the server's word is final, whatever the lines said
     const claimed = conversation && conversation.status !== "closed" && conversation.claimed_by;
     setClaim(typeof claimed === "string" ? claimed : "");
+    refreshRatings();
+    applyMode();
     flushOutbox();
     sendProfile();
+    sendOffline();
   }
 
   function onAck(frame) {
@@ -874,9 +1243,15 @@ button, input, textarea { font: inherit; color: inherit; }
     const code = typeof frame.code === "string" ? frame.code : "other";
     if (code === "bad_token") return forgetIdentity();
     if (code === "no_hello") return sendFrame({ type: "hello", ...helloBody() });
+    const cid = typeof frame.cid === "string" ? frame.cid : "";
+    if (S.offline && cid === S.offline.cid) return onOfflineError(frame);
+    const rating = ratingFor(cid);
+    if (rating) return ratingRefused(rating, code);
     if (code === "bad_email") return profileRefused("bad_email");
-    if (typeof frame.cid === "string" && outbox.get(frame.cid)) return refused(frame.cid, code);
-    showError(code);
+    // A block's text is the library's own polite words: show them as they are.
+    const text = code === "blocked" && typeof frame.message === "string" ? frame.message : "";
+    if (cid && outbox.get(cid)) return refused(cid, code, text);
+    showError(code, text);
   }
 
   /** The stored token was refused: start as a new visitor, keeping unsent messages. */
@@ -1017,7 +1392,7 @@ button, input, textarea { font: inherit; color: inherit; }
   async function http(method, path, body, timeout = 15000) {
     const headers = {};
     const token = store.get(KEY_TOKEN);
-    if (token && path !== "/widget/api/hello") headers.Authorization = "Bearer " + token;
+    if (token && path !== "/widget/api/hello" && path !== "/widget/api/resume") headers.Authorization = "Bearer " + token;
     if (body) headers["Content-Type"] = "application/json";
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(), timeout);
@@ -1132,8 +1507,11 @@ button, input, textarea { font: inherit; color: inherit; }
     }
     if (!document.body) await new Promise((r) => document.addEventListener("DOMContentLoaded", r, { once: true }));
     S.config = config;
+    S.availability = config.availability;
     S.ui = buildUi(config);
     updateCounter();
+    applyMode();
+    if (RESUME) await resumeFrom(RESUME);
     const httpUntil = Number(store.get(KEY_HTTP_ONLY, "sessionStorage"));
     if (typeof WebSocket !== "function" || httpUntil > Date.now()) useHttp();
     outbox.load();
@@ -1146,6 +1524,20 @@ button, input, textarea { font: inherit; color: inherit; }
     document.addEventListener("visibilitychange", () => {
       if (document.visibilityState === "visible") reconnectNow();
     });
+    S.booted = true;
+  }
+
+  /** An email link's resume token becomes this browser's identity, then the chat opens. */
+  async function resumeFrom(token) {
+    let reply = null;
+    try { reply = await http("POST", "/widget/api/resume", { resume: token }); } catch { /* below */ }
+    S.wantOpen = true;
+    const data = reply && reply.ok ? reply.data : null;
+    if (data && data.type === "resumed" && typeof data.token === "string" && data.token) {
+      store.set(KEY_TOKEN, data.token);
+      return;
+    }
+    showNotice(reply && reply.status === 401 ? T.resumeBad : T.errors.other);
   }
 
   window.PustakaChat = {
@@ -1158,7 +1550,9 @@ button, input, textarea { font: inherit; color: inherit; }
       messages: S.order.map((entry) => entry.id),
       pending: outbox.items.length,
       lang: LANG,
-      ready: Boolean(S.ui),
+      ready: Boolean(S.booted),
+      staffed: S.availability.staffed,
+      offlineForm: Boolean(S.ui && !S.ui.offline.el.hidden),
     }),
   };
 

@@ -1,0 +1,201 @@
+"""Received mail to router calls: a patron's mail joins (or opens) a conversation.
+
+For each mail from the IMAP intake: parse it; skip it when it was taken before (its
+Message-ID is linked) or is our own; an automatic mail (auto-reply, bounce, list) never
+starts a conversation, and a bounce of one of our replies is told to that conversation's
+topic. Otherwise the conversation is looked for by the signed reply token, then by the
+Message-IDs it answers (In-Reply-To, References), and given to the router as a hint it
+checks against the patron. Attachments are kept by ``BlobStore`` and listed in the text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
+
+from adapters.email.autoreply import AutoKind
+from adapters.email.blobs import BlobStore
+from adapters.email.imap_fetch import FetchedMail
+from adapters.email.parse import ParsedMail, parse_email
+from adapters.email.settings import EmailSettings
+from adapters.email.thread import ReplyTokens, load_thread, save_thread
+from routing.model import Channel, Inbound
+from routing.ports import Link, Store
+from routing.router import Accepted, Refused, Router
+
+__all__ = ["Acknowledge", "EmailIntake", "human_size"]
+
+log = logging.getLogger(__name__)
+
+Acknowledge = Callable[[ParsedMail, Accepted], Awaitable[None]]
+_THREAD_PARSE_BYTES = 512 * 1024  # parse larger mails off the event loop
+
+
+def human_size(size: int) -> str:
+    if size >= 1024 * 1024:
+        return f"{size / (1024 * 1024):.1f} MB"
+    if size >= 1024:
+        return f"{size / 1024:.0f} KB"
+    return f"{size} bytes"
+
+
+def mail_key(parsed: ParsedMail, raw: bytes) -> str:
+    """The mail's Message-ID, or one made from its bytes when it has none."""
+    if parsed.message_id:
+        return parsed.message_id
+    return f"<{hashlib.sha256(raw).hexdigest()[:40]}@sha256.pustaka.invalid>"
+
+
+class EmailIntake:
+    """The IMAP intake's handler: takes a batch of fetched mail into the router."""
+
+    def __init__(self, router: Router, store: Store, blobs: BlobStore,
+                 settings: EmailSettings, *, tokens: ReplyTokens | None = None,
+                 acknowledge: Acknowledge | None = None) -> None:
+        self._router = router
+        self._store = store
+        self._blobs = blobs
+        self._settings = settings
+        self._tokens = tokens
+        self._acknowledge = acknowledge
+        own = {settings.from_address.lower(), settings.help_address.lower()}
+        self._own = own - {""}
+        self.counts: Counter[str] = Counter()  # what became of each mail, for tests and logs
+
+    async def __call__(self, mails: Sequence[FetchedMail]) -> None:
+        """Take a batch: one sender's mails in order, different senders side by side.
+
+        Each mail is routed as soon as it is parsed, so parsing the next one overlaps
+        with the store writing the last.
+        """
+        chains: dict[str, asyncio.Task[None]] = {}
+        for mail in mails:
+            parsed = await self._parse(mail)
+            before = chains.get(parsed.from_address)
+            chains[parsed.from_address] = asyncio.create_task(self._after(before, mail, parsed))
+            await asyncio.sleep(0)
+        results = await asyncio.gather(*chains.values(), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+
+    async def _after(self, before: asyncio.Task[None] | None, mail: FetchedMail,
+                     parsed: ParsedMail) -> None:
+        if before is not None:
+            await before  # a failure there fails this one too: neither is counted taken
+        self.counts[await self.take(mail, parsed)] += 1
+
+    async def _parse(self, mail: FetchedMail) -> ParsedMail:
+        def parse() -> ParsedMail:
+            return parse_email(mail.raw, max_attachment_bytes=self._settings.max_attachment_bytes,
+                               reply_local_part=self._settings.help_local_part or None)
+
+        if len(mail.raw) > _THREAD_PARSE_BYTES:
+            return await asyncio.to_thread(parse)
+        return parse()
+
+    async def take(self, mail: FetchedMail, parsed: ParsedMail) -> str:
+        """Route one mail; returns what became of it ("taken", "duplicate", "auto" ...)."""
+        key = mail_key(parsed, mail.raw)
+        if await self._store.find_link(Channel.EMAIL.value, key) is not None:
+            return "duplicate"
+        if parsed.from_address in self._own:
+            return "own"
+        if parsed.auto is not None:
+            return await self._automatic(parsed, key)
+        if not parsed.from_address:
+            log.warning("mail %s has no sender address; it cannot be answered", key)
+            return "no_sender"
+        inbound = Inbound(
+            channel=Channel.EMAIL, address=parsed.from_address,
+            text=await self._text(parsed, mail), client_id=f"email:{key}"[:200],
+            name=parsed.from_name, email=parsed.from_address, external_id=key,
+            conversation_id=await self._hint(parsed), subject=parsed.subject,
+        )
+        try:
+            accepted = await self._router.accept(inbound)
+        except Refused as refused:
+            log.info("mail %s from %s refused: %s", key, parsed.from_address, refused.code)
+            return f"refused_{refused.code}"
+        conversation_id = accepted.conversation.id
+        await self._store.save_link(Link(Channel.EMAIL.value, key, conversation_id,
+                                         accepted.message.id))
+        await self._remember_thread(conversation_id, parsed, key)
+        await self._maybe_acknowledge(parsed, accepted)
+        return "duplicate" if accepted.duplicate else "taken"
+
+    async def _automatic(self, parsed: ParsedMail, key: str) -> str:
+        if parsed.auto is not AutoKind.BOUNCE or not parsed.bounce_of:
+            return "auto"
+        ours = await self._store.find_link(Channel.EMAIL.value, parsed.bounce_of)
+        if ours is None:
+            return "auto"
+        reason = (parsed.full_text or parsed.subject).strip().splitlines()
+        summary = " ".join(line.strip() for line in reason[:6] if line.strip())[:500]
+        await self._router.notify_desk(
+            ours.conversation_id,
+            f"The email to the patron bounced: {summary}", event="bounce")
+        await self._store.save_link(Link(Channel.EMAIL.value, key, ours.conversation_id))
+        return "bounce"
+
+    async def _hint(self, parsed: ParsedMail) -> str:
+        """The conversation the mail answers, by reply token, then by threading ids."""
+        if parsed.reply_token and self._tokens is not None:
+            found = self._tokens.conversation_for(parsed.reply_token)
+            if found:
+                return found
+        for cited in (parsed.in_reply_to, *reversed(parsed.references)):
+            if cited:
+                link = await self._store.find_link(Channel.EMAIL.value, cited)
+                if link is not None:
+                    return link.conversation_id
+        return ""
+
+    async def _text(self, parsed: ParsedMail, mail: FetchedMail) -> str:
+        lines = []
+        for attachment in parsed.attachments:
+            what = f"\U0001f4ce {attachment.filename} ({human_size(attachment.size)})"
+            if attachment.data is None:
+                lines.append(f"{what}: not kept, {attachment.refused_reason or 'refused'}")
+                continue
+            blob = await self._blobs.put(attachment.data)
+            lines.append(f"{what}: kept as {blob.digest[:16]}")
+        for part in mail.refused:
+            lines.append(f"\U0001f4ce {part.filename} ({human_size(part.size)}): not kept, "
+                         f"the email is larger than "
+                         f"{human_size(self._settings.max_message_bytes)}")
+        body = parsed.text or parsed.full_text or parsed.raw_text_fallback.strip()
+        if not body and not lines:
+            body = parsed.subject or "(an empty email)"
+        notes = "\n".join(lines)
+        room = max(200, self._settings.max_text - len(notes) - 2)
+        if len(body) > room:
+            cut = room - 60
+            body = body[:cut].rstrip() + f"\n[... {len(body) - cut} more characters]"
+        return f"{body}\n\n{notes}".strip() if notes else body
+
+    async def _remember_thread(self, conversation_id: str, parsed: ParsedMail, key: str) -> None:
+        thread = await load_thread(self._store, conversation_id)
+        thread = replace(thread, subject=thread.subject or parsed.subject,
+                         last_patron_id=key)
+        await save_thread(self._store, conversation_id,
+                          thread.cite(*parsed.references, parsed.in_reply_to, key))
+
+    async def _maybe_acknowledge(self, parsed: ParsedMail, accepted: Accepted) -> None:
+        """One after-hours acknowledgement per conversation, never to an automatic mail."""
+        conversation = accepted.conversation
+        if self._acknowledge is None or accepted.duplicate or not conversation.after_hours:
+            return
+        key = f"email.ack.{conversation.id}"
+        if await self._store.get_state(key) is not None:
+            return
+        try:
+            await self._acknowledge(parsed, accepted)
+        except Exception:  # an acknowledgement is a courtesy: the mail is already taken
+            log.exception("after-hours acknowledgement to %s failed", parsed.from_address)
+            return
+        await self._store.set_state(key, "sent")

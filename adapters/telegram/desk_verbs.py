@@ -1,0 +1,189 @@
+"""The commands that act on one conversation, sent in its topic: /claim, /takeover,
+/transfer, /close, /note, /history, /tag, /r, /verify, /block.
+
+A mixin of ``DeskCommands`` (commands.py), which supplies the bot, store, router and
+``say``; kept apart so each file stays small.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from telegram import Bot
+from telegram.constants import ParseMode
+from telegram.error import BadRequest
+
+from adapters.directory.member import (
+    DirectoryUnavailable,
+    InvalidMemberNumber,
+    Member,
+    normalize_number,
+)
+from adapters.telegram import desk_reports as reports
+from adapters.telegram import render
+from adapters.telegram.desk_base import CARD_KEY, card_markup
+from routing.blocks import DURATION_HELP, BadDuration, parse_duration
+from routing.model import BlockKind, Conversation, DeskReply
+from routing.ports import Clock, Store
+from routing.router import Claimed, Router
+
+if TYPE_CHECKING:
+    from adapters.telegram.commands import Asked, DeskHooks, DeskSettings
+    from adapters.telegram.desk_base import DeskTarget
+
+__all__ = ["ConversationVerbs"]
+
+log = logging.getLogger(__name__)
+
+Verb = Callable[["Asked", Conversation, str], Awaitable[None]]
+_KINDS = {kind.value: kind for kind in BlockKind}
+
+
+class ConversationVerbs:
+    bot: Bot
+    store: Store
+    router: Router
+    target: DeskTarget
+    settings: DeskSettings
+    hooks: DeskHooks
+    clock: Clock
+
+    async def say(self, asked: Asked, text: str) -> None:
+        raise NotImplementedError
+
+    @property
+    def verbs(self) -> dict[str, Verb]:
+        return {
+            "claim": self.claim, "takeover": self.takeover, "transfer": self.transfer,
+            "close": self.close, "note": self.note, "history": self.history,
+            "tag": self.tag, "r": self.canned, "verify": self.verify, "block": self.block,
+        }
+
+    async def claim(self, asked: Asked, conversation: Conversation, argument: str) -> None:
+        result = await self.router.claim(conversation.id, asked.librarian_id, asked.name)
+        if result is not None and result.outcome != "claimed":
+            await self.say(asked, {"yours": "It is already yours.",
+                                   "held": f"{result.holder} has it; /takeover takes it over.",
+                                   "closed": "This conversation is closed."}[result.outcome])
+
+    async def takeover(self, asked: Asked, conversation: Conversation, argument: str) -> None:
+        result = await self.router.takeover(conversation.id, asked.librarian_id, asked.name)
+        if result is not None and result.outcome == "yours":
+            await self.say(asked, "It is already yours.")
+
+    async def transfer(self, asked: Asked, conversation: Conversation, argument: str) -> None:
+        to = asked.mention
+        if to is None:
+            librarian = await self.store.librarian_by_username(argument.split(" ")[0])
+            to = (librarian.id, librarian.name) if librarian else None
+        if to is None:
+            await self.say(asked, "Whom to? Send /transfer @username of a librarian who has "
+                           "written in this group.")
+            return
+        await self.router.transfer(conversation.id, asked.name, to[0], to[1])
+
+    async def close(self, asked: Asked, conversation: Conversation, argument: str) -> None:
+        if await self.router.close(conversation.id, asked.librarian_id, asked.name) is None:
+            await self.say(asked, "This conversation is already closed.")
+
+    async def note(self, asked: Asked, conversation: Conversation, argument: str) -> None:
+        """Kept silently: the note is already in the topic for everyone to read."""
+        if not argument:
+            await self.say(asked, "Send /note followed by the note.")
+            return
+        await self.router.note(conversation.id, asked.name, argument, str(asked.message_id))
+
+    async def history(self, asked: Asked, conversation: Conversation, argument: str) -> None:
+        earlier = await self.router.history(conversation.id)
+        await self.say(asked, reports.history_text(earlier, self.settings.timezone))
+
+    async def tag(self, asked: Asked, conversation: Conversation, argument: str) -> None:
+        tagged = await self.router.tag(conversation.id, argument)
+        await self.say(asked, f"Tags: #{' #'.join(tagged.tags)}" if tagged
+                       else "Send /tag followed by a name, e.g. /tag interlibrary_loan")
+
+    async def canned(self, asked: Asked, conversation: Conversation, argument: str) -> None:
+        key = argument.split(" ")[0].lower() if argument else ""
+        text = self.settings.canned.get(key) if key else None
+        if text is None:
+            prefix = f"No canned reply “{key}”. " if key else ""
+            await self.say(asked, prefix + reports.canned_list(self.settings.canned))
+            return
+        try:
+            await self.router.reply(DeskReply(conversation.id, asked.librarian_id, asked.name,
+                                              text, external_id=str(asked.message_id)))
+        except Claimed as claimed:
+            await self.say(asked, f"{claimed.holder_name} has this conversation; the canned "
+                           "reply was not sent. Send /takeover to take it over.")
+            return
+        await self.say(asked, f"Sent “{key}”: {text}")
+
+    async def block(self, asked: Asked, conversation: Conversation, argument: str) -> None:
+        words = argument.lower().split()
+        try:
+            seconds = parse_duration(words[0]) if words else None
+        except BadDuration as exc:
+            await self.say(asked, str(exc))
+            return
+        if not words:
+            await self.say(asked, f"Send /block with a time: {DURATION_HELP}.")
+            return
+        kinds = frozenset(_KINDS[w] for w in words[1:] if w in _KINDS) or None
+        made = await self.router.block(conversation.id, seconds, asked.name, kinds)
+        if not made:
+            await self.say(asked, "Nothing to block: this patron left no address.")
+            return
+        what = ", ".join(f"{b.kind.value} {b.value}" for b in made)
+        await self.say(asked, f"Blocked {what} for {words[0]}. /unblock lifts it.")
+
+    async def verify(self, asked: Asked, conversation: Conversation, argument: str) -> None:
+        try:
+            number = normalize_number(argument.split(" ")[0] if argument else "")
+            member = await self.hooks.verify(number)
+        except InvalidMemberNumber as exc:
+            await self.say(asked, str(exc))
+            return
+        except DirectoryUnavailable as exc:
+            await self.say(asked, f"The member directory cannot answer now: {exc}")
+            return
+        if member is None:
+            await self.say(asked, f"No member {number} in the directory.")
+            return
+        await self._show_member(conversation, member)
+        await self.say(asked, _member_text(member))
+
+    async def _show_member(self, conversation: Conversation, member: Member) -> None:
+        """Keep the number on the patron and show it on the info card (librarians only)."""
+        patron = await self.store.get_patron(conversation.patron_id)
+        if patron is None:
+            return
+        patron = replace(patron, member_number=member.number)
+        await self.store.save_patron(patron)
+        card = await self.store.get_state(CARD_KEY + conversation.id)
+        if card is None:
+            return
+        text = render.info_card(patron, conversation, forum=self.target.forum)
+        text += f"\n✅ {_escape(_member_text(member))}"
+        try:
+            await self.bot.edit_message_text(
+                text, self.target.chat_id, int(card), parse_mode=ParseMode.HTML,
+                reply_markup=card_markup(conversation), disable_web_page_preview=True)
+        except BadRequest as exc:  # the card is gone or too old: the topic line is enough
+            log.info("could not update the card of %s: %s", conversation.id, exc.message)
+
+
+def _member_text(member: Member) -> str:
+    parts = [f"Member {member.number}: {member.name}"]
+    if member.status:
+        parts.append(member.status)
+    if member.expires:
+        parts.append(f"expires {member.expires}")
+    return ", ".join(parts)
+
+
+def _escape(text: str) -> str:
+    return html.escape(text, quote=True)

@@ -1,0 +1,162 @@
+"""Patrons who write to the bot in a private chat.
+
+``PatronChats.handle`` takes every update the desk poller reads and keeps the private
+ones: a patron's message becomes an ``Inbound`` for the router (the first one, or
+/start, is greeted with the configured text), a rating button press is recorded, and a
+reply to the rating message is the rating's comment. Anything refused (a blocked patron,
+a too long or empty message) is answered politely in the chat. Group updates are left
+to the desk (``handle`` returns False).
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import Callable
+
+from telegram import Bot, CallbackQuery, Update
+from telegram import Message as TgMessage
+from telegram.constants import ChatType, ParseMode
+from telegram.error import BadRequest, TelegramError
+
+from adapters.telegram import patron_words as words
+from adapters.telegram.patron_book import PatronBook
+from routing.model import Channel, Contact, Inbound
+from routing.ports import Store
+from routing.router import Refused, Router
+
+__all__ = ["PatronChats"]
+
+log = logging.getLogger(__name__)
+
+_GREETED_COMMANDS = ("/start", "/help")
+
+
+class PatronChats:
+    """``greeting(lang)`` returns the welcome text ("en" or "id"), hours included."""
+
+    def __init__(
+        self, bot: Bot, store: Store, router: Router, greeting: Callable[[str], str],
+    ) -> None:
+        self._bot = bot
+        self._store = store
+        self._router = router
+        self._greeting = greeting
+        self._book = PatronBook(store)
+
+    async def handle(self, update: Update) -> bool:
+        """True when the update belonged to a private chat (and was dealt with here)."""
+        query = update.callback_query
+        if query is not None:
+            if query.message is None or query.message.chat.type != ChatType.PRIVATE:
+                return False
+            await self._press(query)
+            return True
+        msg = update.message or update.edited_message
+        if msg is None or msg.chat.type != ChatType.PRIVATE:
+            return False
+        if update.message is not None:  # a patron's edits are not passed on (yet)
+            await self._take(update.message)
+        return True
+
+    # -- messages -------------------------------------------------------------------
+
+    async def _take(self, msg: TgMessage) -> None:
+        user = msg.from_user
+        if user is None or user.is_bot:
+            return
+        text = msg.text or msg.caption or ""
+        if not text and msg.effective_attachment is None:
+            return  # a service message (pinned, write access allowed ...) says nothing
+        state, new = await self._book.wrote(user.id, words.language(user.language_code))
+        lang = state.language
+        if _command(text) in _GREETED_COMMANDS:
+            await self._say(msg.chat_id, self._greeting(lang))
+            return
+        if text and await self._comment(msg, text, lang):
+            return
+        if new:
+            await self._say(msg.chat_id, self._greeting(lang))
+        try:
+            await self._router.accept(Inbound(
+                Channel.TELEGRAM, str(user.id), text, name=user.full_name,
+                external_id=str(msg.message_id),
+                # A message read again after a restart is the same message, not a new one.
+                client_id=f"tg:{msg.message_id}",
+            ))
+        except Refused as refused:
+            await self._say(msg.chat_id, _refusal(refused, lang))
+
+    async def _comment(self, msg: TgMessage, text: str, lang: str) -> bool:
+        """A reply to the bot's "thank you for rating" message is the rating's comment."""
+        replied = msg.reply_to_message
+        if replied is None:
+            return False
+        rated = await self._book.rating_at(msg.chat_id, replied.message_id)
+        if rated is None:
+            return False
+        cid, score = rated
+        if await self._router.rate(cid, score, text):
+            await self._say(msg.chat_id, words.say("comment_thanks", lang))
+            return True
+        return False  # reopened since: it is an ordinary message again
+
+    async def _say(self, chat_id: int, text: str) -> None:
+        """Answer at once, outside the outbox: nothing of the conversation depends on it."""
+        try:
+            await self._bot.send_message(chat_id, html.escape(text, quote=False),
+                                         parse_mode=ParseMode.HTML)
+        except TelegramError as exc:
+            log.warning("could not answer Telegram patron %s: %s", chat_id, exc)
+
+    # -- rating buttons -------------------------------------------------------------
+
+    async def _press(self, query: CallbackQuery) -> None:
+        answer = ""
+        try:
+            answer = await self._rate(query)
+        finally:
+            try:
+                await self._bot.answer_callback_query(query.id, text=answer or None)
+            except BadRequest as exc:  # too old: the app has given up waiting
+                log.info("callback %s could not be answered: %s", query.id, exc.message)
+
+    async def _rate(self, query: CallbackQuery) -> str:
+        parsed = words.parse_rating(query.data)
+        message = query.message
+        if parsed is None or message is None:
+            return ""
+        cid, score = parsed
+        user = query.from_user
+        lang = (await self._book.state(user.id)).language
+        conversation = await self._store.get_conversation(cid)
+        patron = None if conversation is None else await self._store.get_patron(
+            conversation.patron_id)
+        if patron is None or Contact(Channel.TELEGRAM, str(user.id)) not in patron.contacts:
+            log.info("ignored a rating of %s by Telegram user %s: not theirs", cid, user.id)
+            return ""
+        if not await self._router.rate(cid, score):
+            return words.say("rating_refused", lang)
+        thanks = words.say("rated", lang, stars=words.stars(score))
+        try:  # no reply_markup: the buttons go, so nobody rates twice by accident
+            await self._bot.edit_message_text(html.escape(thanks, quote=False),
+                                              message.chat.id, message.message_id,
+                                              parse_mode=ParseMode.HTML)
+        except BadRequest as exc:
+            log.info("could not replace the rating buttons: %s", exc.message)
+        await self._book.remember_rating(message.chat.id, message.message_id, cid, score)
+        return words.say("rated_short", lang)
+
+
+def _command(text: str) -> str:
+    """"/start" from "/start", "/start@pustaka_bot" or "/start ref-opac"; else ""."""
+    first = text.split(maxsplit=1)[0] if text.startswith("/") else ""
+    return first.split("@")[0].lower()
+
+
+def _refusal(refused: Refused, lang: str) -> str:
+    if refused.code == "blocked":
+        return refused.reason  # the library's own configured words
+    if refused.code == "too_long":
+        return words.say("too_long", lang)
+    return words.say("empty", lang)

@@ -1,0 +1,90 @@
+"""What the bot remembers about each Telegram patron, kept in the store's state table.
+
+Persisted, not in memory, so a restart (or a second process) still knows a patron's
+language, that they blocked the bot, which private message a reply became (for edits),
+and which message carries a rating (so a reply to it is taken as the comment).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from routing.model import Channel, Patron
+from routing.ports import Store
+
+__all__ = ["PatronBook", "PatronState", "chat_of"]
+
+_PATRON = "telegram.patron."  # + user id -> "lang|unreachable since"
+_SENT = "telegram.patron.sent."  # + our message id -> "chat:message id"
+_RATING = "telegram.patron.rating."  # + "chat:message id" -> "conversation id:score"
+
+
+@dataclass(frozen=True, slots=True)
+class PatronState:
+    language: str = "en"
+    unreachable_since: float = 0.0  # when a send found the bot blocked; 0 = reachable
+
+    def dump(self) -> str:
+        return f"{self.language}|{self.unreachable_since!r}"
+
+    @classmethod
+    def load(cls, raw: str | None) -> PatronState:
+        lang, _, since = (raw or "").partition("|")
+        try:
+            return cls(lang or "en", float(since or 0))
+        except ValueError:
+            return cls(lang or "en")
+
+
+def chat_of(patron: Patron) -> int | None:
+    """The patron's private chat id (the same as their Telegram user id), if any."""
+    for contact in patron.contacts:
+        if contact.channel is Channel.TELEGRAM and contact.address.lstrip("-").isdigit():
+            return int(contact.address)
+    return None
+
+
+class PatronBook:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def state(self, user_id: int) -> PatronState:
+        return PatronState.load(await self.store.get_state(f"{_PATRON}{user_id}"))
+
+    async def wrote(self, user_id: int, language: str) -> tuple[PatronState, bool]:
+        """The patron wrote to the bot: note their language; writing unblocks the bot.
+        True when the bot never heard from them before (they are to be greeted).
+        Written only when something changed, so a chatty patron costs one read each."""
+        raw = await self.store.get_state(f"{_PATRON}{user_id}")
+        now = PatronState(language, 0.0)
+        if raw is None or now != PatronState.load(raw):
+            await self.store.set_state(f"{_PATRON}{user_id}", now.dump())
+        return now, raw is None
+
+    async def unreachable(self, user_id: int, since: float) -> bool:
+        """Record that the patron blocked the bot; True when this is news."""
+        before = await self.state(user_id)
+        if before.unreachable_since:
+            return False
+        changed = PatronState(before.language, since)
+        await self.store.set_state(f"{_PATRON}{user_id}", changed.dump())
+        return True
+
+    async def remember_sent(self, message_id: str, chat_id: int, sent_id: int) -> None:
+        await self.store.set_state(f"{_SENT}{message_id}", f"{chat_id}:{sent_id}")
+
+    async def sent_as(self, message_id: str) -> tuple[int, int] | None:
+        raw = await self.store.get_state(f"{_SENT}{message_id}")
+        chat, _, sent = (raw or "").partition(":")
+        try:
+            return int(chat), int(sent)
+        except ValueError:
+            return None
+
+    async def remember_rating(self, chat_id: int, sent_id: int, cid: str, score: int) -> None:
+        await self.store.set_state(f"{_RATING}{chat_id}:{sent_id}", f"{cid}:{score}")
+
+    async def rating_at(self, chat_id: int, sent_id: int) -> tuple[str, int] | None:
+        raw = await self.store.get_state(f"{_RATING}{chat_id}:{sent_id}")
+        cid, _, score = (raw or "").rpartition(":")
+        return (cid, int(score)) if cid and score.isdigit() else None

@@ -1,0 +1,123 @@
+"""Reading what a widget sends: the error type, and the checks for the offline form and
+the rating, shared by the WebSocket and the HTTP fallback.
+
+Pure functions over a decoded JSON object; every refusal is a ``FrameError`` whose code
+is listed in PROTOCOL.md and whose text a patron can read.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "MAX_COMMENT",
+    "MAX_NAME",
+    "FrameError",
+    "OfflineQuestion",
+    "Rating",
+    "client_id",
+    "error_frame",
+    "offline_question",
+    "rating",
+    "valid_email",
+]
+
+MAX_NAME = 200
+MAX_EMAIL = 200
+MAX_COMMENT = 1000
+
+# One "@", no spaces, quotes, brackets or separators a mail header would read as syntax;
+# a domain of at least two dot-separated labels. Non-ASCII (IDN, EAI) is let through.
+_ATOM = r"""[^\s@<>()\[\],;:"\\]"""
+_LABEL = r"""[^\s@<>()\[\],;:"\\.]+"""
+_EMAIL = re.compile(rf"{_ATOM}+@{_LABEL}(?:\.{_LABEL})+")
+
+
+class FrameError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def error_frame(code: str, message: str, cid: Any = None) -> dict[str, Any]:
+    frame = {"type": "error", "code": code, "message": message}
+    if isinstance(cid, str):
+        frame["cid"] = cid[:64]
+    return frame
+
+
+def _has_control(text: str) -> bool:
+    return any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in text)
+
+
+def valid_email(email: str) -> bool:
+    """A plausible address that is safe to put in a mail header (no CR/LF, no syntax)."""
+    return (0 < len(email) <= MAX_EMAIL and not _has_control(email)
+            and _EMAIL.fullmatch(email) is not None)
+
+
+def client_id(frame: dict[str, Any]) -> str:
+    cid = frame.get("cid")
+    if not isinstance(cid, str) or not 0 < len(cid) <= 64:
+        raise FrameError("bad_frame", "'cid' must be a string of 1 to 64 characters.")
+    return cid
+
+
+@dataclass(frozen=True, slots=True)
+class OfflineQuestion:
+    """The offline form: who asks, where the answer goes, and the question."""
+
+    cid: str
+    name: str
+    email: str
+    text: str
+
+
+def offline_question(frame: dict[str, Any]) -> OfflineQuestion:
+    """Check the offline form. Name and email are required; neither may hold a line
+    break or other control character (they end up in email headers)."""
+    cid = client_id(frame)
+    name, email, text = frame.get("name"), frame.get("email"), frame.get("text")
+    if not isinstance(name, str) or not isinstance(email, str) or not isinstance(text, str):
+        raise FrameError("bad_frame", "'name', 'email' and 'text' must be strings.")
+    if _has_control(name):
+        raise FrameError("bad_name", "The name may not contain line breaks or control characters.")
+    name = " ".join(name.split())
+    if not name:
+        raise FrameError("missing_name", "Please tell us your name.")
+    if len(name) > MAX_NAME:
+        raise FrameError("too_long_profile", f"The name can be at most {MAX_NAME} characters.")
+    email = email.strip()
+    if not email:
+        raise FrameError("missing_email", "Please give an email address for the answer.")
+    if not valid_email(email):
+        raise FrameError("bad_email", "That email address does not look right.")
+    if not text.strip():
+        raise FrameError("empty", "Write your question before sending.")
+    return OfflineQuestion(cid, name, email, text)
+
+
+@dataclass(frozen=True, slots=True)
+class Rating:
+    conversation_id: str  # "" means the visitor's current conversation
+    score: int
+    comment: str
+
+
+def rating(frame: dict[str, Any]) -> Rating:
+    """Check a rating: a whole score from 1 to 5 and an optional short comment."""
+    score, comment = frame.get("score"), frame.get("comment", "")
+    conversation = frame.get("conversation", "")
+    if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
+        raise FrameError("bad_rating", "A rating is a whole number of stars from 1 to 5.")
+    if comment is None:
+        comment = ""
+    if not isinstance(comment, str) or not isinstance(conversation, str | None):
+        raise FrameError("bad_frame", "'comment' and 'conversation' must be strings.")
+    comment = comment.replace("\r\n", "\n").strip()
+    if len(comment) > MAX_COMMENT:
+        raise FrameError("too_long", f"The comment can be at most {MAX_COMMENT} characters.")
+    return Rating((conversation or "")[:40], score, comment)

@@ -1,0 +1,217 @@
+"""What a widget can ask of the bridge, whatever transport carries it.
+
+Each step takes a checked frame and a ``Session`` and returns the answer frame; the
+WebSocket and the HTTP fallback in server.py only carry them. Refusals are
+``FrameError``s with the codes of PROTOCOL.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from adapters.widget.availability import AvailabilitySource, always_staffed
+from adapters.widget.frames import FrameError, client_id, offline_question, rating
+from adapters.widget.hub import WidgetHub, message_json
+from adapters.widget.tokens import VisitorTokens
+from routing.limits import TokenBucket
+from routing.model import Channel, Contact, Conversation, Inbound, PageInfo, Patron
+from routing.router import Accepted, Refused, Router
+
+__all__ = [
+    "OfflineHook",
+    "PatronSteps",
+    "Session",
+    "WidgetSettings",
+    "conversation_json",
+    "no_offline_hook",
+]
+
+log = logging.getLogger(__name__)
+
+OfflineHook = Callable[[Patron, Conversation], Awaitable[None]]
+_NO_HISTORY = "~"  # sorts after every message id: patron_view then reads no messages
+
+
+async def no_offline_hook(patron: Patron, conversation: Conversation) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class WidgetSettings:
+    library: str = "Our Library"
+    colour: str = "#0b5394"
+    position: str = "right"
+    logo: str = ""
+    greeting: dict[str, str] = field(default_factory=dict)
+    max_text: int = 4000
+    messages_per_minute: int = 30
+    allowed_origins: tuple[str, ...] = ()
+    trusted_proxies: tuple[str, ...] = ()
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "library": self.library,
+            "colour": self.colour,
+            "position": self.position,
+            "logo": self.logo,
+            "greeting": self.greeting,
+            "max_text": self.max_text,
+            "languages": sorted(self.greeting),
+        }
+
+
+@dataclass
+class Session:
+    """One browser tab: who it is and where it is."""
+
+    visitor: str
+    page: PageInfo
+    bucket: TokenBucket
+
+    @property
+    def contact(self) -> Contact:
+        return Contact(Channel.WIDGET, self.visitor)
+
+
+def conversation_json(conversation: Conversation | None) -> dict[str, Any] | None:
+    if conversation is None:
+        return None
+    return {"id": conversation.id, "status": conversation.status.value,
+            "claimed_by": conversation.claimed_by, "rating": conversation.rating,
+            "after_hours": conversation.after_hours}
+
+
+class PatronSteps:
+    def __init__(
+        self,
+        router: Router,
+        hub: WidgetHub,
+        tokens: VisitorTokens,
+        settings: WidgetSettings,
+        *,
+        availability: AvailabilitySource = always_staffed,
+        on_offline_question: OfflineHook = no_offline_hook,
+    ) -> None:
+        self._router = router
+        self._hub = hub
+        self._tokens = tokens
+        self._settings = settings
+        self._availability = availability
+        self._on_offline_question = on_offline_question
+
+    def availability(self) -> dict[str, Any]:
+        return self._availability().public()
+
+    def new_session(self, visitor: str, page: PageInfo) -> Session:
+        per_minute = max(1, self._settings.messages_per_minute)
+        bucket = TokenBucket(rate=per_minute / 60.0, capacity=max(5.0, per_minute / 6))
+        return Session(visitor, page, bucket)
+
+    async def hello(self, frame: dict[str, Any], page: PageInfo) -> tuple[dict[str, Any], Session]:
+        token = frame.get("token")
+        if token is None or token == "":
+            visitor, token = self._tokens.issue()
+        else:
+            verified = self._tokens.verify(token)
+            if verified is None:
+                raise FrameError("bad_token", "This chat token is not valid; start a new chat.")
+            visitor = verified
+        since = frame.get("since")
+        since = since[:40] if isinstance(since, str) else ""
+        session = self.new_session(visitor, page)
+        conversation, history = await self._router.patron_view(session.contact, after=since)
+        welcome = {
+            "type": "welcome",
+            "token": token,
+            "visitor": visitor,
+            "conversation": conversation_json(conversation),
+            "history": [message_json(m) for m in history],
+            "availability": self.availability(),
+        }
+        return welcome, session
+
+    async def send(
+        self, session: Session, frame: dict[str, Any], ws: web.WebSocketResponse | None
+    ) -> dict[str, Any]:
+        cid, text = client_id(frame), frame.get("text")
+        if not isinstance(text, str):
+            raise FrameError("bad_frame", "'text' must be a string.")
+        self._take(session)
+        inbound = Inbound(Channel.WIDGET, session.visitor, text, client_id=cid, page=session.page)
+        accepted = await self._accept(inbound)
+        stored = message_json(accepted.message)
+        if not accepted.duplicate:  # the patron's other tabs show it too
+            await self._hub.publish(session.visitor, {"type": "message", "message": stored},
+                                    exclude=ws)
+        return {"type": "ack", "cid": cid, "message": stored}
+
+    async def profile(self, session: Session, frame: dict[str, Any]) -> dict[str, Any]:
+        name, email = frame.get("name", ""), frame.get("email", "")
+        if not isinstance(name, str) or not isinstance(email, str):
+            raise FrameError("bad_frame", "'name' and 'email' must be strings.")
+        name, email = " ".join(name.split())[:200], email.strip()[:200]
+        if email and (email.count("@") != 1 or any(c.isspace() for c in email)):
+            raise FrameError("bad_email", "That email address does not look right.")
+        await self._router.identify(session.contact, name=name, email=email)
+        return {"type": "profile_saved"}
+
+    async def offline(
+        self, session: Session, frame: dict[str, Any], ws: web.WebSocketResponse | None
+    ) -> dict[str, Any]:
+        """The offline form: a conversation the desk answers later, by email and here."""
+        question = offline_question(frame)
+        self._take(session)
+        await self._router.identify(session.contact, name=question.name, email=question.email)
+        accepted = await self._accept(Inbound(
+            Channel.WIDGET, session.visitor, question.text, client_id=question.cid,
+            name=question.name, email=question.email, page=session.page))
+        stored = message_json(accepted.message)
+        if not accepted.duplicate:
+            await self._hub.publish(session.visitor, {"type": "message", "message": stored},
+                                    exclude=ws)
+            try:
+                await self._on_offline_question(accepted.patron, accepted.conversation)
+            except Exception:  # the question is stored; a failed acknowledgement is not its loss
+                log.exception("offline question hook failed for %s", accepted.conversation.id)
+        return {"type": "offline_saved", "cid": question.cid, "message": stored,
+                "conversation": conversation_json(accepted.conversation),
+                "email": question.email}
+
+    async def rate(self, session: Session, frame: dict[str, Any]) -> dict[str, Any]:
+        """A rating for the visitor's own current conversation, and no one else's."""
+        wanted = rating(frame)
+        self._take(session)
+        conversation, _ = await self._router.patron_view(session.contact, after=_NO_HISTORY)
+        if conversation is None or wanted.conversation_id not in ("", conversation.id):
+            raise FrameError("not_yours", "You can only rate your own conversation.")
+        if not await self._router.rate(conversation.id, wanted.score, wanted.comment):
+            raise FrameError("rating_refused", "This conversation cannot be rated now.")
+        answer: dict[str, Any] = {"type": "rated", "conversation": conversation.id,
+                                  "score": wanted.score}
+        if isinstance(frame.get("cid"), str):
+            answer["cid"] = frame["cid"][:64]
+        return answer
+
+    def resume(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Exchange an email link's resume token for the visitor token it stands for."""
+        visitor = self._tokens.verify_resume(body.get("resume"))
+        if visitor is None:
+            raise FrameError("bad_resume",
+                             "This link has expired or is not valid. You can still write to us.")
+        return {"type": "resumed", "token": self._tokens.token_for(visitor), "visitor": visitor}
+
+    def _take(self, session: Session) -> None:
+        if not session.bucket.take(asyncio.get_running_loop().time()):
+            raise FrameError("rate_limited", "You are sending too fast; wait a moment.")
+
+    async def _accept(self, inbound: Inbound) -> Accepted:
+        try:
+            return await self._router.accept(inbound)
+        except Refused as exc:
+            raise FrameError(exc.code, exc.reason) from None

@@ -1,0 +1,144 @@
+"""Who answers a conversation: claims, take-overs, transfers, closing, reopening, ratings.
+
+One librarian holds a conversation at a time, so a patron never gets two answers from
+two librarians. The first reply or the Claim button takes it; ``/takeover`` and
+``/transfer`` move it openly (the desk and the widget patron are told); ``/close`` ends
+it and asks the patron for a rating, recorded against the librarian who served.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from routing.model import Conversation, Status
+from routing.router_base import RouterBase
+
+__all__ = ["ClaimResult", "Claims"]
+
+_MAX_COMMENT = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimResult:
+    """``outcome``: "claimed" (now yours), "yours" (already was), "held" (someone else's),
+    "closed" (nothing to claim); ``holder`` names who has it afterwards."""
+
+    outcome: str
+    conversation: Conversation
+    holder: str = ""
+    previous: str = ""  # for take-overs and transfers: who had it before
+
+
+class Claims(RouterBase):
+    async def claim(
+        self, conversation_id: str, librarian_id: str, librarian_name: str
+    ) -> ClaimResult | None:
+        """Take an unclaimed conversation (the Claim button); never moves a claim."""
+        async with self._lock(conversation_id):
+            conversation = await self._store.get_conversation(conversation_id)
+            if conversation is None:
+                return None
+            if conversation.claimed_by_id == librarian_id:
+                return ClaimResult("yours", conversation, conversation.claimed_by)
+            if conversation.claimed_by_id:
+                return ClaimResult("held", conversation, conversation.claimed_by)
+            if conversation.status is Status.CLOSED:
+                return ClaimResult("closed", conversation)
+            claimed = await self._hand_to(conversation, librarian_id, librarian_name,
+                                          f"{librarian_name} is answering")
+            return ClaimResult("claimed", claimed, librarian_name)
+
+    async def takeover(
+        self, conversation_id: str, librarian_id: str, librarian_name: str
+    ) -> ClaimResult | None:
+        """``/takeover``: the conversation is yours whoever had it."""
+        return await self.transfer(conversation_id, "", librarian_id, librarian_name)
+
+    async def transfer(
+        self, conversation_id: str, by_name: str, to_id: str, to_name: str
+    ) -> ClaimResult | None:
+        """Hand the conversation to ``to_id`` (``by_name`` "" for a take-over); every group
+        member may (they are trusted, and the move is announced in the topic)."""
+        async with self._lock(conversation_id):
+            conversation = await self._store.get_conversation(conversation_id)
+            if conversation is None:
+                return None
+            previous = conversation.claimed_by
+            if conversation.claimed_by_id == to_id:
+                return ClaimResult("yours", conversation, previous, previous)
+            if not by_name:
+                text = (f"{to_name} took over from {previous}" if previous
+                        else f"{to_name} is answering")
+            else:
+                text = f"{by_name} handed the conversation to {to_name}"
+            moved = await self._hand_to(conversation, to_id, to_name, text)
+            return ClaimResult("claimed", moved, to_name, previous)
+
+    async def _hand_to(
+        self, conversation: Conversation, librarian_id: str, name: str, desk_text: str
+    ) -> Conversation:
+        moved = replace(conversation, claimed_by=name, claimed_by_id=librarian_id,
+                        updated_at=self._clock.now())
+        await self._store.save_conversation(moved)
+        # The patron's side words "claimed" itself from the author: "<name> is answering".
+        await self._system(moved, "claimed", desk_text, name, to_desk=True)
+        return moved
+
+    async def close(
+        self, conversation_id: str, librarian_id: str, librarian_name: str
+    ) -> Conversation | None:
+        """Close and ask the patron for a rating on the channel they wrote from. An
+        unclaimed conversation counts as served by whoever closes it. None when it is
+        unknown or already closed."""
+        async with self._lock(conversation_id):
+            conversation = await self._store.get_conversation(conversation_id)
+            if conversation is None or conversation.status is Status.CLOSED:
+                return None
+            now = self._clock.now()
+            closed = replace(
+                conversation, status=Status.CLOSED, closed_at=now, updated_at=now,
+                claimed_by=conversation.claimed_by or librarian_name,
+                claimed_by_id=conversation.claimed_by_id or librarian_id,
+            )
+            await self._store.save_conversation(closed)
+            origin = (closed.origin,)
+            await self._system(closed, "closed", f"{librarian_name} closed the conversation",
+                               librarian_name, to_desk=True, to_patron=origin)
+            await self._system(closed, "rating_request",
+                               "How did we do? Rate this conversation from 1 to 5, and add "
+                               "a comment if you like.", "", to_desk=False, to_patron=origin)
+            return closed
+
+    async def rate(self, conversation_id: str, score: int, comment: str = "") -> bool:
+        """Record a 1..5 rating of a closed conversation; a later rating replaces an
+        earlier one (stars first, then a comment). False when refused."""
+        if type(score) is not int or not 1 <= score <= 5:
+            return False
+        async with self._lock(conversation_id):
+            conversation = await self._store.get_conversation(conversation_id)
+            if conversation is None or conversation.status is not Status.CLOSED:
+                return False
+            rated = replace(
+                conversation, rating=score, rating_comment=comment.strip()[:_MAX_COMMENT],
+                rated_librarian_id=conversation.claimed_by_id, updated_at=self._clock.now(),
+            )
+            await self._store.save_conversation(rated)
+        stars = "\u2605" * score + "\u2606" * (5 - score)
+        said = f": {rated.rating_comment}" if rated.rating_comment else ""
+        await self.notify_desk(conversation_id, f"Patron rated {stars} ({score}/5){said}",
+                               event="rated")
+        return True
+
+    async def _reopen(self, conversation: Conversation) -> Conversation:
+        """A closed conversation the patron came back to; its topic opens again."""
+        now = self._clock.now()
+        reopened = replace(conversation, status=Status.OPEN, closed_at=0.0, updated_at=now)
+        await self._store.save_conversation(reopened)
+        await self._system(reopened, "reopened", "The patron wrote again; reopened",
+                           reopened.claimed_by, to_desk=True)
+        return reopened
+
+    def _may_reopen(self, conversation: Conversation, now: float) -> bool:
+        return bool(conversation.closed_at) and (
+            now - conversation.closed_at <= self._policy.reopen_seconds
+        )

@@ -1,0 +1,158 @@
+"""The desk's bookkeeping on a conversation: notes, tags, blocks, history, edits, figures.
+
+None of it reaches the patron except an edit of a librarian's own reply.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+from routing.blocks import block_targets
+from routing.model import (
+    Block,
+    BlockKind,
+    Conversation,
+    DeliveryKind,
+    Direction,
+    Message,
+    new_id,
+)
+from routing.ports import Link
+from routing.router_base import RouterBase
+from routing.stats import DayStats, day_stats
+
+__all__ = ["DESK_LINK", "DeskActions", "clean_tag"]
+
+DESK_LINK = "desk"  # Link.channel of a desk message id (forwarded patron lines, replies)
+_TAG = re.compile(r"[^\w-]+")
+
+
+def clean_tag(text: str) -> str:
+    """"#Inter-Library Loan" -> "inter-library_loan"; "" when nothing is left."""
+    return _TAG.sub("_", text.strip().lstrip("#").lower()).strip("_")[:32]
+
+
+class DeskActions(RouterBase):
+    async def note(
+        self, conversation_id: str, librarian_name: str, text: str, external_id: str = ""
+    ) -> Message | None:
+        """``/note``: kept in the log for librarians; never delivered anywhere."""
+        text = text.strip()
+        if not text or await self._store.get_conversation(conversation_id) is None:
+            return None
+        message = Message(
+            id=new_id(), conversation_id=conversation_id, direction=Direction.NOTE,
+            text=text, author=librarian_name, event="note",
+            client_id=f"desk:{external_id}" if external_id else "",
+            external_id=external_id, created_at=self._clock.now(),
+        )
+        stored, _ = await self._store.append(message, [])
+        return stored
+
+    async def tag(self, conversation_id: str, tag: str) -> Conversation | None:
+        """Add a tag (for the reports); a tag already there is kept once."""
+        name = clean_tag(tag)
+        if not name:
+            return None
+        async with self._lock(conversation_id):
+            conversation = await self._store.get_conversation(conversation_id)
+            if conversation is None:
+                return None
+            if name in conversation.tags:
+                return conversation
+            tagged = replace(conversation, tags=(*conversation.tags, name),
+                             updated_at=self._clock.now())
+            await self._store.save_conversation(tagged)
+            return tagged
+
+    async def history(self, conversation_id: str, limit: int = 10) -> list[Conversation]:
+        """The patron's other conversations, newest first."""
+        conversation = await self._store.get_conversation(conversation_id)
+        if conversation is None:
+            return []
+        earlier = await self._store.patron_conversations(conversation.patron_id, limit + 1)
+        return [c for c in earlier if c.id != conversation_id][:limit]
+
+    async def block(
+        self, conversation_id: str, seconds: float | None, by: str,
+        kinds: frozenset[BlockKind] | None = None,
+    ) -> list[Block]:
+        """Block every way this conversation's patron reached us (or only ``kinds``)
+        for ``seconds`` (None: forever)."""
+        conversation = await self._store.get_conversation(conversation_id)
+        if conversation is None:
+            return []
+        patron = await self._store.get_patron(conversation.patron_id)
+        if patron is None:
+            return []
+        now = self._clock.now()
+        until = None if seconds is None else now + seconds
+        made = [Block(new_id(), kind, value, until, by, conversation_id, now)
+                for kind, value in block_targets(patron, conversation, kinds)]
+        for block in made:
+            await self._store.save_block(block)
+        return made
+
+    async def unblock(self, conversation_id: str) -> list[Block]:
+        """Lift every block on this conversation's patron."""
+        conversation = await self._store.get_conversation(conversation_id)
+        patron = None if conversation is None else await self._store.get_patron(
+            conversation.patron_id)
+        if conversation is None or patron is None:
+            return []
+        targets = set(block_targets(patron, conversation))
+        lifted = [b for b in await self._store.active_blocks(self._clock.now())
+                  if (b.kind, b.value) in targets or b.conversation_id == conversation_id]
+        for block in lifted:
+            await self._store.remove_block(block.id)
+        return lifted
+
+    async def unblock_id(self, block_id: str) -> Block | None:
+        """Lift one block from the ``/blocks`` list by its id (or the id's last 6 signs)."""
+        for block in await self._store.active_blocks(self._clock.now()):
+            if block_id and (block.id == block_id or block.id.endswith(block_id)):
+                await self._store.remove_block(block.id)
+                return block
+        return None
+
+    async def blocks(self) -> list[Block]:
+        return await self._store.active_blocks(self._clock.now())
+
+    async def edit(
+        self, conversation_id: str, original_external_id: str, text: str,
+        edit_key: str = "",
+    ) -> Message | None:
+        """A librarian edited a reply in the topic: a LIBRARIAN message with event
+        "edited" and ``replaces`` = the original's id goes to the patron's channel.
+        Edits of anything the patron never got (commands, notes) change nothing."""
+        text = text.strip()
+        link = await self._store.find_link(DESK_LINK, original_external_id)
+        if not text or link is None or link.conversation_id != conversation_id:
+            return None
+        original = await self._store.get_message(link.message_id) if link.message_id else None
+        conversation = await self._store.get_conversation(conversation_id)
+        if (original is None or conversation is None
+                or original.direction is not Direction.LIBRARIAN):
+            return None
+        now = self._clock.now()
+        message = Message(
+            id=new_id(), conversation_id=conversation_id, direction=Direction.LIBRARIAN,
+            text=text, author=original.author, event="edited", replaces=original.id,
+            client_id=f"desk-edit:{original_external_id}:{edit_key or now}",
+            external_id=original_external_id, created_at=now,
+        )
+        stored, created = await self._store.append(
+            message, [self._delivery(message, DeliveryKind.TO_PATRON, conversation.origin)])
+        if created:
+            self._on_enqueue()
+        return stored
+
+    async def stats(self, start: float, end: float) -> DayStats:
+        """``/stats`` for conversations opened in ``[start, end)``."""
+        return day_stats(await self._store.conversations_since(start), start, end)
+
+    async def _link_reply(self, message: Message) -> None:
+        if message.external_id:
+            await self._store.save_link(
+                Link(DESK_LINK, message.external_id, message.conversation_id, message.id))

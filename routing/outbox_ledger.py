@@ -1,0 +1,110 @@
+"""What the outbox counts, and what it must remember across a crash.
+
+A send to Telegram or by email cannot be taken back and carries no idempotency key the
+other side honours. So before such a send the ledger durably notes "attempt started"
+(one state row, rewritten before every send), and forgets it once the result is
+recorded. A delivery found in that note after a restart may already have arrived: it is
+sent again (never lost) and counted as a possible duplicate. The same holds in-process
+after a failure that may have happened after the far side accepted the message (a
+timeout, a cut connection, a lost response). Deliveries to the widget are exempt: the
+widget shows each message id once, so a re-push is harmless.
+
+The note also carries the rate-limit windows (``SendBudget.snapshot``), so a restarted
+process does not spend a budget Telegram still counts.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from collections.abc import Iterable
+
+from routing.limits import SendBudget
+from routing.ports import Store
+
+__all__ = ["COUNTERS", "LEDGER_KEY", "DeliveryLedger"]
+
+log = logging.getLogger(__name__)
+
+LEDGER_KEY = "outbox.ledger"
+COUNTERS = (
+    "sent",  # sends that succeeded (a coalesced send counts once)
+    "delivered",  # deliveries recorded done (each coalesced part counts)
+    "coalesced",  # deliveries that rode along in another's send
+    "retried",  # attempts that failed and were scheduled again
+    "failed",  # deliveries given up and reported
+    "rate_limited",  # 429s received (each paused only the chat it named)
+    "budget_waits",  # sends that waited for a window to have room
+    "possible_duplicates",  # re-sends of something that may already have arrived
+    "crash_resends",  # of those, the ones found unrecorded after a restart
+)
+
+
+class DeliveryLedger:
+    """Counters for ``/metrics`` and the durable "attempt started" note."""
+
+    def __init__(self, store: Store, budget: SendBudget, *, keep: float = 86_400.0) -> None:
+        self._store = store
+        self._budget = budget
+        self._keep = keep  # forget an unsure delivery after this long (it was surely settled)
+        self.counts: Counter[str] = Counter(dict.fromkeys(COUNTERS, 0))
+        self._in_flight: dict[str, float] = {}  # delivery id -> when its send began
+        self._unsure: dict[str, float] = {}  # may have arrived without being recorded
+        self._from_crash: set[str] = set()
+        self.recovered = False
+
+    async def recover(self, now: float) -> None:
+        """Read the note a previous process left (once, before the first send)."""
+        self.recovered = True
+        raw = await self._store.get_state(LEDGER_KEY)
+        if not raw:
+            return
+        try:
+            note = json.loads(raw)
+            unsure = {str(k): float(v) for k, v in note.get("unsure", {}).items()}
+            cut = {str(k): float(v) for k, v in note.get("in_flight", {}).items()}
+            self._budget.restore(note.get("sent", {}))
+        except (ValueError, TypeError, AttributeError):
+            log.warning("outbox ledger note is unreadable; starting without it")
+            return
+        self._unsure.update({k: v for k, v in unsure.items() if now - v < self._keep})
+        cut = {k: v for k, v in cut.items() if now - v < self._keep}
+        self._unsure.update(cut)
+        self._from_crash.update(cut)
+        if cut:
+            log.warning("%d deliveries were being sent when the bridge stopped; they are "
+                        "sent again and counted as possible duplicates", len(cut))
+
+    async def before_send(self, ids: Iterable[str], now: float) -> None:
+        """Count a re-send of something unsure, then durably note the attempt."""
+        ids = list(ids)
+        if any(i in self._unsure for i in ids):
+            self.counts["possible_duplicates"] += 1
+            if any(i in self._from_crash for i in ids):
+                self.counts["crash_resends"] += 1
+        for i in ids:
+            self._in_flight[i] = now
+        await self._store.set_state(LEDGER_KEY, self._note(now))
+
+    def is_unsure(self, delivery_id: str) -> bool:
+        return delivery_id in self._unsure
+
+    def settled(self, ids: Iterable[str]) -> None:
+        """The outcome is recorded (done, failed for good): nothing is unsure any more."""
+        for i in ids:
+            self._in_flight.pop(i, None)
+            self._unsure.pop(i, None)
+            self._from_crash.discard(i)
+
+    def failed_attempt(self, ids: Iterable[str], maybe_sent: bool) -> None:
+        """A send failed; if the far side may have taken it anyway, a re-send is unsure."""
+        for i in ids:
+            began = self._in_flight.pop(i, None)
+            if maybe_sent and began is not None:
+                self._unsure[i] = began
+
+    def _note(self, now: float) -> str:
+        unsure = {k: v for k, v in self._unsure.items() if now - v < self._keep}
+        return json.dumps({"in_flight": self._in_flight, "unsure": unsure,
+                           "sent": self._budget.snapshot(now)}, separators=(",", ":"))

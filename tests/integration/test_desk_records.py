@@ -1,0 +1,163 @@
+"""Desk commands that keep records: notes, tags, history, canned replies, blocks, duty,
+/who, /stats, /verify and edits, through python-telegram-bot against the emulator."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+
+import pytest
+
+from routing.model import Channel, Direction, Inbound, PageInfo
+from routing.router import Refused
+from tests.integration.test_desk_commands import CANNED, Rig, rig
+
+__all__ = ["rig"]  # the fixture, shared with test_desk_commands.py
+
+
+class TestConversationRecords:
+    async def test_note_never_reaches_the_patron(self, rig: Rig) -> None:
+        """/note is kept as a NOTE in the log and nothing of it reaches the patron."""
+        thread = await rig.ask()
+        rig.says(rig.ana, thread, "/note Asked the same last week")
+        rig.says(rig.ana, thread, "/who")  # a later command proves the note was handled
+        await rig.line(thread, "This conversation")
+        cid = (await rig.conversation(thread)).id
+        notes = [m for m in await rig.store.history(cid) if m.event == "note"]
+        assert [(n.direction, n.text) for n in notes] == [
+            (Direction.NOTE, "Asked the same last week")]
+        assert rig.patron_side.got == []
+
+    async def test_tag_history_and_canned_list(self, rig: Rig) -> None:
+        """/tag tags the conversation, /history lists earlier ones, /r lists canned keys."""
+        first = await rig.ask("First question")
+        rig.says(rig.ana, first, "/close")
+        await rig.until(lambda: rig.emulator.topics(rig.group)[0]["closed"])
+        await _age(rig, (await rig.conversation(first)).id)
+        second = await rig.ask("Second question")
+        assert second != first
+        rig.says(rig.ana, second, "/tag #Thesis Help")
+        await rig.line(second, "Tags: #thesis_help")
+        rig.says(rig.ana, second, "/history")
+        await rig.line(second, "Earlier conversations:", "closed", "Ana Wijaya")
+        rig.says(rig.ana, second, "/r")
+        await rig.line(second, "Canned replies", "hours:", "isbn:")
+
+    async def test_canned_reply_goes_to_patron(self, rig: Rig) -> None:
+        """/r hours sends the configured text to the patron and shows it in the topic."""
+        thread = await rig.ask()
+        rig.says(rig.ana, thread, "/r hours")
+        await rig.until(lambda: rig.patron_side.texts() == [CANNED["hours"]])
+        await rig.line(thread, "Sent “hours”")
+
+    async def test_answers_are_escaped(self, rig: Rig) -> None:
+        """A tag or unknown command with HTML in it comes back as text, not markup."""
+        thread = await rig.ask()
+        rig.says(rig.ana, thread, "/r <b>x</b>")
+        line = await rig.line(thread, "No canned reply")
+        assert "<b>x</b>" in line  # the emulator shows parsed text: the tags stayed text
+
+
+async def _age(rig: Rig, cid: str) -> None:
+    """Move a closed conversation's close 30 days back, out of the reopen window."""
+    conversation = await rig.store.get_conversation(cid)
+    assert conversation is not None
+    await rig.store.save_conversation(replace(conversation,
+                                              closed_at=conversation.closed_at - 30 * 86400))
+
+
+class TestBlocks:
+    async def test_block_refuses_patron_and_unblock_lifts(self, rig: Rig) -> None:
+        """/block 1d blocks the patron's visitor id and IP range: a new message is refused
+        with the configured text and nothing reaches the group; /unblock lifts it."""
+        thread = await rig.ask(ip="198.51.100.23")
+        rig.says(rig.ana, thread, "/block 1d")
+        await rig.line(thread, "Blocked", "198.51.100.0/24")
+        before = len(rig.emulator.messages(rig.group))
+        with pytest.raises(Refused) as refused:
+            await rig.router.accept(Inbound(Channel.WIDGET, "someone-new", "Hi again",
+                                            page=PageInfo(ip="198.51.100.99")))
+        assert (refused.value.code, refused.value.reason) == (
+            "blocked", "Maaf, we cannot take your message.")
+        rig.says(rig.ana, thread, "/blocks")
+        await rig.line(thread, "visitor visitor-1", "until")
+        rig.says(rig.ana, thread, "/unblock")
+        await rig.line(thread, "Lifted 2 block(s)")
+        await asyncio.sleep(0.1)
+        assert all("Hi again" not in m.get("text", "")
+                   for m in rig.emulator.messages(rig.group)[before:])
+        await rig.router.accept(Inbound(Channel.WIDGET, "visitor-1", "Thanks"))
+
+    async def test_block_button_asks_how_long(self, rig: Rig) -> None:
+        """Block on the card first shows durations; "1 hour" then blocks."""
+        thread = await rig.ask()
+        cid = (await rig.conversation(thread)).id
+        rig.press(rig.budi, thread, "block", cid)
+        await rig.until(lambda: "⛔ 1 hour" in rig.buttons(thread))
+        assert await rig.router.blocks() == []
+        rig.press(rig.budi, thread, "b-1h", cid)
+        answers = await rig.answered(2)
+        assert answers[-1]["text"] == "Blocked."
+        assert len(await rig.router.blocks()) == 2
+        await rig.until(lambda: "✋ Claim" in rig.buttons(thread))
+
+    async def test_bad_duration(self, rig: Rig) -> None:
+        """/block soon blocks nothing and says which durations work."""
+        thread = await rig.ask()
+        rig.says(rig.ana, thread, "/block soon")
+        await rig.line(thread, "not a duration", "forever")
+        assert await rig.router.blocks() == []
+
+
+class TestDesk:
+    async def test_duty_who_and_stats(self, rig: Rig) -> None:
+        """/onduty records the librarian and calls the hook; /who lists them; /offduty
+        reverses it; /stats counts today's conversations and answers."""
+        thread = await rig.ask()
+        rig.says(rig.ana, thread, "Hello!")
+        general_id = rig.emulator.user_sends(rig.group, rig.budi, "/onduty")["message_id"]
+        assert general_id
+        await rig.until(lambda: rig.duty == [(str(rig.budi), "Budi", True)])
+        rig.says(rig.ana, thread, "/who")
+        await rig.line(thread, "This conversation: Ana Wijaya", "On duty: Budi (@budi_s)")
+        rig.emulator.user_sends(rig.group, rig.budi, "/offduty")
+        await rig.until(lambda: len(rig.duty) == 2 and rig.duty[1][2] is False)
+        assert await rig.store.librarians_on_duty() == []
+        rig.emulator.user_sends(rig.group, rig.ana, "/stats")
+        general = await rig.until(lambda: [m.get("text", "") for m in
+                                           rig.emulator.messages(rig.group)
+                                           if "Conversations:" in m.get("text", "")])
+        assert "Conversations: 1" in general[0] and "Answered: 1" in general[0]
+        assert "Median first response" in general[0]
+
+    async def test_verify_shows_member_on_card(self, rig: Rig) -> None:
+        """/verify 12345 asks the directory hook and shows the member on the card; the
+        patron is told nothing."""
+        thread = await rig.ask()
+        rig.says(rig.ana, thread, "/verify 12345")
+        await rig.line(thread, "Member 12345: Sari Lestari, active, expires 2026-06-30")
+        card = await rig.until(lambda: "Sari Lestari" in rig.card(thread)["text"]
+                               and rig.card(thread))
+        assert "Member: 12345" in card["text"]
+        rig.says(rig.ana, thread, "/verify 99999")
+        await rig.line(thread, "No member 99999")
+        assert rig.patron_side.got == []
+
+    async def test_edit_reaches_patron(self, rig: Rig) -> None:
+        """A librarian editing a reply in the topic sends an "edited" message naming the
+        original to the patron."""
+        thread = await rig.ask()
+        message_id = rig.says(rig.ana, thread, "We open at 9.")
+        await rig.until(lambda: rig.patron_side.texts() == ["We open at 9."])
+        original = rig.patron_side.got[-1]
+        rig.emulator.user_edits(rig.group, message_id, "We open at 10.")
+        await rig.until(lambda: any(m.event == "edited" for m in rig.patron_side.got))
+        edit = rig.patron_side.got[-1]
+        assert (edit.text, edit.replaces) == ("We open at 10.", original.id)
+
+    async def test_unknown_command(self, rig: Rig) -> None:
+        """An unknown command is answered with a pointer to /help and sent to nobody."""
+        thread = await rig.ask()
+        rig.says(rig.ana, thread, "/frobnicate")
+        await rig.line(thread, "Unknown command /frobnicate")
+        assert rig.patron_side.got == []
