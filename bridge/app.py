@@ -10,23 +10,46 @@ import asyncio
 import datetime as dt
 import logging
 import secrets
+import time
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aiohttp import web
-from telegram import Bot
+from telegram import Bot, Update
 
+from adapters.directory import open_directory
+from adapters.directory.member import MemberDirectory
+from adapters.email.blobs import BlobStore
+from adapters.email.imap import ImapIntake
+from adapters.email.intake import EmailIntake
+from adapters.email.smtp import EmailSender
+from adapters.email.tokens import ReplyTokens
 from adapters.telegram.aiohttp_request import AiohttpRequest
+from adapters.telegram.commands import DeskCommands, DeskHooks, DeskSettings
 from adapters.telegram.desk import DeskPoller, DeskSender, DeskTarget
+from adapters.telegram.patron import PatronChats
+from adapters.telegram.patron_sender import PatronSender
 from adapters.widget.hub import WidgetHub, WidgetSender
 from adapters.widget.server import WidgetServer, WidgetSettings
 from adapters.widget.tokens import VisitorTokens
-from bridge.config import Config, ConfigError
+from bridge.channels import (
+    OfflineAck,
+    PatronReach,
+    email_settings,
+    offline_ack,
+    patron_greeting,
+    resume_links,
+    widget_availability,
+)
+from bridge.config import Config, ConfigError, opening_hours
 from bridge.store.sqlite import SqliteStore
 from bridge.web import build_web_app
+from routing.duty import STATE_KEY as DUTY_KEY
+from routing.duty import DutyRoster
 from routing.limits import SendBudget, WindowRule
 from routing.model import Channel
 from routing.outbox import DeliveryWorker, RetryPolicy
@@ -79,6 +102,9 @@ class Bridge:
     bot: Bot = field(init=False)
     web_app: web.Application = field(init=False)
     url: str = field(init=False, default="")
+    roster: DutyRoster = field(init=False)
+    directory: MemberDirectory | None = field(init=False, default=None)
+    imap: ImapIntake | None = field(init=False, default=None)
     _runner: web.AppRunner | None = field(init=False, default=None)
     _tasks: list[asyncio.Task[None]] = field(init=False, default_factory=list)
 
@@ -103,25 +129,57 @@ class Bridge:
         return self.url
 
     async def _wire(self, target: DeskTarget) -> None:
-        config = self.config
-        clock = SystemClock()
+        config, clock = self.config, SystemClock()
+        secret = signing_secret(config)
+        visitor_tokens = VisitorTokens(secret)
         self.hub = WidgetHub()
+        self.roster = await load_roster(config, self.store)
+        self.directory = open_directory(config.directory.kind, config.directory.path,
+                                        config.directory.url, config.directory_token,
+                                        config.directory.timeout)
+        email = None
+        if config.email.enabled:
+            email = EmailSender(email_settings(config), self.store,
+                                tokens=ReplyTokens(secret),
+                                resume_link=resume_links(config, visitor_tokens),
+                                library_name=config.library.name,
+                                ack_text=lambda _c: config.email.ack_text)
         senders: dict[Channel, Sender] = {
-            Channel.DESK: DeskSender(self.bot, target),
-            Channel.WIDGET: WidgetSender(self.hub),
+            Channel.DESK: DeskSender(self.bot, target, self.store),
+            Channel.WIDGET: PatronReach(WidgetSender(self.hub), email, self.hub, clock,
+                                        config.email.fallback_after_minutes * 60),
+            Channel.TELEGRAM: PatronSender(self.bot, self.store, clock),
         }
+        if email is not None:
+            senders[Channel.EMAIL] = email
         self.worker = DeliveryWorker(
             self.store, clock, senders, concurrency=config.outbox.concurrency,
             policy=RetryPolicy(base=config.outbox.backoff_base, cap=config.outbox.backoff_cap,
                                max_attempts=config.outbox.max_attempts),
             budget=telegram_budget(config), stamp=local_stamp(config.library.timezone),
         )
-        self.router = Router(self.store, clock, policy=RouterPolicy(config.widget.max_text),
-                             on_enqueue=self.worker.wake)
-        widget = WidgetServer(self.router, self.hub, VisitorTokens(signing_secret(config)),
-                              widget_settings(config))
+        self.router = Router(
+            self.store, clock, on_enqueue=self.worker.wake, staffed=self.roster.staffed,
+            policy=RouterPolicy(config.widget.max_text,
+                                reopen_seconds=config.desk.reopen_days * 86400,
+                                blocked_text=config.desk.blocked_text))
+        widget = WidgetServer(self.router, self.hub, visitor_tokens, widget_settings(config),
+                              availability=widget_availability(self.roster, clock),
+                              **offline_hook(offline_ack(config, email)))
+        commands = DeskCommands(
+            self.bot, self.store, self.router, target,
+            DeskSettings(canned=dict(config.desk.canned), reopen_days=config.desk.reopen_days,
+                         blocked_text=config.desk.blocked_text,
+                         timezone=config.library.timezone),
+            DeskHooks(on_duty=self._on_duty, **verify_hook(self.directory)), clock)
+        patrons = PatronChats(self.bot, self.store, self.router, patron_greeting(config))
+
+        async def elsewhere(update: Update) -> None:  # patrons' private chats and buttons
+            await patrons.handle(update)
+
         poller = DeskPoller(self.bot, self.store, self.router, target,
-                            timeout=config.telegram.poll_timeout)
+                            timeout=config.telegram.poll_timeout, commands=commands,
+                            elsewhere=elsewhere)
         self.web_app = build_web_app(self, widget, self.extra_routes)
         self._runner = web.AppRunner(self.web_app, handle_signals=False)
         await self._runner.setup()
@@ -133,13 +191,31 @@ class Bridge:
             asyncio.create_task(self.worker.run(), name="outbox"),
             asyncio.create_task(poller.run(), name="desk-poller"),
         ]
-        log.info("Pustaka Bridge listening on %s (desk group %s, %s)", self.url,
-                 target.chat_id, "forum topics" if target.forum else "replies, no topics")
+        if email is not None:
+            intake = EmailIntake(self.router, self.store,
+                                 BlobStore(config.data_dir / "blobs"), email_settings(config),
+                                 tokens=ReplyTokens(secret), acknowledge=email.acknowledge)
+            self.imap = ImapIntake(email_settings(config), self.store, intake)
+            self._tasks.append(asyncio.create_task(self.imap.run(), name="imap-intake"))
+        log.info("Pustaka Bridge listening on %s (desk group %s, %s%s)", self.url,
+                 target.chat_id, "forum topics" if target.forum else "replies, no topics",
+                 ", email on" if email is not None else "")
+
+    async def _on_duty(self, librarian_id: str, name: str, on: bool) -> None:
+        now = time.time()
+        if on:
+            self.roster.on_duty(librarian_id, name, now)
+        else:
+            self.roster.off_duty(librarian_id, now)
+        await self.store.set_state(DUTY_KEY, self.roster.to_json())
 
     async def stop(self, drain_timeout: float = 10.0) -> None:
         if self._runner is not None:
             await self.hub.close_all()
             await self._runner.shutdown()  # no new patrons or frames
+        if self.imap is not None:
+            await self.imap.stop()  # finishes the batch in hand, then logs out
+            self.imap = None
         if self._tasks:
             await self.worker.drain(drain_timeout)
             for task in self._tasks:
@@ -153,6 +229,8 @@ class Bridge:
             self._runner = None
             with suppress(Exception):
                 await self.bot.shutdown()
+            if self.directory is not None:
+                await self.directory.close()
             await self.store.close()
 
 
@@ -182,3 +260,21 @@ def widget_settings(config: Config) -> WidgetSettings:
         messages_per_minute=w.messages_per_minute, allowed_origins=tuple(w.allowed_origins),
         trusted_proxies=tuple(config.server.trusted_proxies),
     )
+
+
+async def load_roster(config: Config, store: SqliteStore) -> DutyRoster:
+    """Who said /onduty, as saved; an unreadable record means nobody is on duty."""
+    hours, shift = opening_hours(config), config.hours.shift_hours * 3600 or None
+    try:
+        return DutyRoster.from_json(await store.get_state(DUTY_KEY), hours, shift)
+    except ValueError:
+        log.warning("the saved duty roster is unreadable; nobody is on duty", exc_info=True)
+        return DutyRoster(hours, shift)
+
+
+def offline_hook(ack: OfflineAck | None) -> dict[str, OfflineAck]:
+    return {} if ack is None else {"on_offline_question": ack}
+
+
+def verify_hook(directory: MemberDirectory | None) -> dict[str, Any]:
+    return {} if directory is None else {"verify": directory.lookup}

@@ -57,6 +57,8 @@ class WidgetSection:
     max_text: int = 4000
     allowed_origins: list[str] = field(default_factory=list)  # empty: any site may embed
     messages_per_minute: int = 30  # per visitor, against floods
+    resume_ttl_days: float = 14.0  # how long the "continue this chat" link in an email works
+    home_url: str = ""  # the library's page with the widget, for links to untrusted pages
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,10 @@ class TelegramSection:
     messages_per_second: int = 30
     group_messages_per_minute: int = 20
     private_messages_per_second: float = 1.0
+    patron_greeting_en: str = (
+        "Hello! Ask us anything about the library; a librarian will answer here.")
+    patron_greeting_id: str = (
+        "Halo! Tanyakan apa saja tentang perpustakaan; pustakawan kami akan menjawab di sini.")
 
 
 @dataclass(frozen=True)
@@ -76,6 +82,39 @@ class OutboxSection:
     max_attempts: int = 12
     backoff_base: float = 1.0
     backoff_cap: float = 300.0
+
+
+@dataclass(frozen=True)
+class DeskSection:
+    reopen_days: float = 7.0  # a patron writing this soon after /close reopens the topic
+    blocked_text: str = ("Sorry, we cannot take messages from you at the moment. "
+                         "Please contact the library in person.")
+    canned: dict[str, str] = field(default_factory=dict)  # /r key -> text
+
+
+@dataclass(frozen=True)
+class EmailSection:
+    enabled: bool = False
+    imap_host: str = ""
+    imap_port: int = 993
+    imap_user: str = ""
+    imap_mailbox: str = "INBOX"
+    imap_ssl: bool = True
+    poll_interval: float = 60.0
+    first_run: str = "unseen"  # with no stored position: unseen | all | new
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_user: str = ""
+    smtp_starttls: bool = True
+    smtp_ssl: bool = False
+    from_address: str = ""
+    from_name: str = ""  # defaults to library.name
+    help_address: str = ""  # defaults to from_address; replies come to help+<token>@
+    max_message_bytes: int = 25 * 1024 * 1024
+    max_attachment_bytes: int = 20 * 1024 * 1024
+    fallback_after_minutes: float = 10.0  # a widget patron away this long gets replies by email
+    ack_text: str = ("Thank you for your question. The library is closed now; a librarian "
+                     "will answer you by email when we open.")
 
 
 @dataclass(frozen=True)
@@ -124,6 +163,8 @@ class Config:
     widget: WidgetSection = field(default_factory=WidgetSection)
     telegram: TelegramSection = field(default_factory=TelegramSection)
     outbox: OutboxSection = field(default_factory=OutboxSection)
+    desk: DeskSection = field(default_factory=DeskSection)
+    email: EmailSection = field(default_factory=EmailSection)
     hours: HoursSection = field(default_factory=HoursSection)
     reminders: RemindersSection = field(default_factory=RemindersSection)
     queue: QueueSection = field(default_factory=QueueSection)
@@ -132,6 +173,8 @@ class Config:
     telegram_token: str = field(default="", repr=False)
     secret: str = field(default="", repr=False)
     directory_token: str = field(default="", repr=False)
+    imap_password: str = field(default="", repr=False)
+    smtp_password: str = field(default="", repr=False)
 
     @property
     def public_url(self) -> str:
@@ -145,16 +188,20 @@ class Config:
 
 
 _SECRETS = {"PUSTAKA_TELEGRAM_TOKEN": "telegram_token", "PUSTAKA_SECRET": "secret",
-            "PUSTAKA_DIRECTORY_TOKEN": "directory_token"}
+            "PUSTAKA_DIRECTORY_TOKEN": "directory_token",
+            "PUSTAKA_IMAP_PASSWORD": "imap_password", "PUSTAKA_SMTP_PASSWORD": "smtp_password"}
 _POSITIVE = {"telegram.messages_per_second", "telegram.group_messages_per_minute",
              "telegram.private_messages_per_second", "telegram.poll_timeout",
              "outbox.concurrency", "outbox.max_attempts", "widget.max_text",
              "widget.messages_per_minute", "outbox.backoff_cap",
              "reminders.first_after_minutes", "reminders.cap_minutes",
              "reminders.check_seconds", "queue.default_wait_minutes", "queue.history",
-             "directory.timeout"}
+             "directory.timeout", "email.imap_port", "email.smtp_port", "email.poll_interval",
+             "email.max_message_bytes", "email.max_attachment_bytes", "desk.reopen_days",
+             "email.fallback_after_minutes", "widget.resume_ttl_days"}
 _CHOICES = {"widget.position": {"left", "right"}, "storage.backend": {"sqlite"},
-            "directory.kind": {"none", "csv", "http"}}
+            "directory.kind": {"none", "csv", "http"},
+            "email.first_run": {"unseen", "all", "new"}}
 
 
 def load_config(
@@ -194,10 +241,23 @@ def load_config(
     config = Config(**built)
     try:
         opening_hours(config)  # a bad hours.* value fails at load, naming the key
+        _check_email(config.email)
     except ConfigError as exc:
         raise ConfigError(f"{where}: {exc}") from None
     secrets: dict[str, Any] = {name: env.get(var, "") for var, name in _SECRETS.items()}
     return replace(config, **secrets)
+
+
+def _check_email(email: EmailSection) -> None:
+    if not email.enabled:
+        return
+    for key in ("imap_host", "imap_user", "smtp_host", "from_address"):
+        if not getattr(email, key):
+            raise ConfigError(f"email.{key} is not set, and email.enabled is true")
+    for key in ("from_address", "help_address"):
+        value = getattr(email, key)
+        if value and ("@" not in value or any(c in value for c in "\r\n <>,")):
+            raise ConfigError(f"email.{key} must be one plain address, got {value!r}")
 
 
 def opening_hours(config: Config) -> OpeningHours:
@@ -242,6 +302,12 @@ def _build(cls: type, values: dict[str, Any], section: str, where: str) -> Any:
 
 def _coerce(value: Any, kind: Any, key: str, where: str) -> Any:
     origin = get_origin(kind)
+    if origin is dict:
+        if not isinstance(value, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+            raise ConfigError(f"{where}: {key} must be a table of texts "
+                              f"(in the file: [{key}] then name = \"text\"), got {value!r}")
+        return dict(value)
     if origin in (Union, types.UnionType):
         kind = next(a for a in get_args(kind) if a is not type(None))
         origin = get_origin(kind)

@@ -39,11 +39,13 @@ async def demo_bridge(
     rate_limits: bool = True,
     desk_port: int | None = None,
     overrides: dict[str, dict[str, Any]] | None = None,
+    secrets: dict[str, str] | None = None,
 ) -> tuple[Bridge, BotApiEmulator, str]:
     """Start the emulator and a bridge wired to it; returns (bridge, emulator, desk url).
 
     ``overrides`` sets config keys by section (``{"widget": {"messages_per_minute": 10**6}}``)
-    on top of the demo's own; benches use it to lift limits.
+    on top of the demo's own; benches use it to lift limits. ``secrets`` adds environment
+    secrets (``PUSTAKA_SMTP_PASSWORD`` ...) for tests that turn on email.
     """
     emulator = BotApiEmulator(rate_limits=rate_limits, bot_token=DEMO_TOKEN)
     api_url = await emulator.start(host, port + 1 if desk_port is None else desk_port)
@@ -57,7 +59,8 @@ async def demo_bridge(
     for section, values in (overrides or {}).items():
         sections[section] = {**sections.get(section, {}), **values}
     try:
-        config = load_config(None, env={"PUSTAKA_TELEGRAM_TOKEN": DEMO_TOKEN}, **sections)
+        env = {"PUSTAKA_TELEGRAM_TOKEN": DEMO_TOKEN, **(secrets or {})}
+        config = load_config(None, env=env, **sections)
     except BaseException:
         await emulator.stop()
         raise

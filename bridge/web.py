@@ -34,6 +34,10 @@ def build_web_app(
             "# TYPE pustaka_widget_connections gauge",
             f"pustaka_widget_connections {bridge.hub.connections}",
         ]
+        # Counters since start: sent, coalesced, retried, failed, rate_limited, and
+        # possible_duplicates (a send re-done after a crash between "sent" and "recorded").
+        for name, value in sorted(bridge.worker.stats().items()):
+            lines += [f"# TYPE pustaka_outbox_{name} gauge", f"pustaka_outbox_{name} {value}"]
         return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")
 
     app.router.add_get("/healthz", health)

@@ -104,7 +104,8 @@ class EmailSender:
         Never to a null Return-Path (RFC 3834 section 3.3: an automatic sender), and
         only when an acknowledgement text is configured.
         """
-        if self._ack_text is None or parsed.return_path == "" or parsed.auto is not None:
+        if (self._ack_text is None or parsed.return_path == "" or parsed.auto is not None
+                or parsed.no_auto_reply):
             return
         await self.send_ack(accepted.conversation, accepted.patron, subject=parsed.subject,
                             text=self._ack_text(accepted.conversation),
