@@ -54,6 +54,7 @@ from routing.limits import SendBudget, WindowRule
 from routing.model import Channel
 from routing.outbox import DeliveryWorker, RetryPolicy
 from routing.ports import Sender, SystemClock
+from routing.reminders import ReminderPolicy, Reminders, Waiting
 from routing.router import Router, RouterPolicy
 
 __all__ = ["Bridge", "make_bot"]
@@ -191,6 +192,13 @@ class Bridge:
             asyncio.create_task(self.worker.run(), name="outbox"),
             asyncio.create_task(poller.run(), name="desk-poller"),
         ]
+        if config.reminders.enabled:
+            reminders = Reminders(
+                self.store.waiting, self._remind, clock, staffed=self.roster.staffed,
+                policy=ReminderPolicy(first_after=config.reminders.first_after_minutes * 60,
+                                      cap=config.reminders.cap_minutes * 60),
+                tick=config.reminders.check_seconds)
+            self._tasks.append(asyncio.create_task(reminders.run(), name="reminders"))
         if email is not None:
             intake = EmailIntake(self.router, self.store,
                                  BlobStore(config.data_dir / "blobs"), email_settings(config),
@@ -200,6 +208,15 @@ class Bridge:
         log.info("Pustaka Bridge listening on %s (desk group %s, %s%s)", self.url,
                  target.chat_id, "forum topics" if target.forum else "replies, no topics",
                  ", email on" if email is not None else "")
+
+    async def _remind(self, waiting: Waiting, count: int) -> None:
+        """A patron waits unanswered: say so in the topic and name who is on duty."""
+        minutes = max(1, round((time.time() - waiting.since) / 60))
+        present = ", ".join(d.name for d in self.roster.present(time.time()))
+        text = f"⏰ This patron has waited {minutes} min for an answer."
+        if present:
+            text += f" On duty: {present}."
+        await self.router.notify_desk(waiting.conversation_id, text, event="reminder")
 
     async def _on_duty(self, librarian_id: str, name: str, on: bool) -> None:
         now = time.time()

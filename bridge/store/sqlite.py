@@ -38,6 +38,7 @@ from bridge.store.sqlite_schema import (
     connect_writer,
     migrate,
 )
+from bridge.store.sqlite_waiting import waiting as waiting_patrons
 from bridge.store.sqlite_wal import WalCheckpointer
 from bridge.store.sqlite_writer import BatchWriter, Outcome, WriteOp
 from routing.model import (
@@ -51,6 +52,7 @@ from routing.model import (
     Patron,
 )
 from routing.ports import Link
+from routing.reminders import Waiting
 
 __all__ = ["SqliteStore"]
 
@@ -214,6 +216,10 @@ class SqliteStore:
 
     async def save_conversation(self, conversation: Conversation) -> None:
         await self._write("save_conversation", conversation_row(conversation), conversation)
+
+    async def waiting(self) -> list[Waiting]:
+        """Open conversations whose patron waits for an answer (reminders, the queue)."""
+        return await waiting_patrons(self._db())
 
     async def conversations(self, limit: int = 100, offset: int = 0) -> list[Conversation]:
         """Conversations newest first, a page at a time (export, analytics)."""

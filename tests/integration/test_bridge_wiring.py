@@ -7,6 +7,7 @@ a real aiosmtpd; the patron's widget is an aiohttp WebSocket speaking PROTOCOL.m
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Callable
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -43,7 +44,8 @@ async def wired(tmp_path: Path, dovecot: DovecotServer,
              "fallback_after_minutes": 0.01}  # 0.6 s away and replies go by email
     bridge, emulator, _ = await demo_bridge(
         "127.0.0.1", 0, tmp_path, rate_limits=False, desk_port=0,
-        overrides={"email": email, "hours": CLOSED},
+        overrides={"email": email, "hours": CLOSED,
+                   "reminders": {"first_after_minutes": 0.01, "check_seconds": 0.1}},
         secrets={"PUSTAKA_IMAP_PASSWORD": PASSWORD, "PUSTAKA_SMTP_PASSWORD": ""})
     try:
         yield bridge, emulator
@@ -167,3 +169,26 @@ async def test_metrics_report_the_outbox_counters(
         text = await (await http.get(f"{bridge.url}/metrics")).text()
     assert "pustaka_outbox_possible_duplicates 0" in text
     assert "pustaka_outbox_pending 0" in text
+
+
+async def test_an_unanswered_patron_is_reminded_in_the_topic(
+        wired: tuple[Bridge, BotApiEmulator]) -> None:
+    """With a librarian on duty, a patron left unanswered makes the bot post a reminder in
+    the topic naming who is on duty; the librarian's answer stops further reminders."""
+    bridge, emulator = wired
+    rina = librarian(bridge, emulator)
+    group = bridge.config.telegram.group_id
+    emulator.user_sends(group, rina, "/onduty")
+    await until(lambda: bridge.roster.staffed(time.time()))
+    patron = emulator.add_user("Budi")
+    emulator.user_sends(patron, patron, "Where is the quiet room?")
+    await until(lambda: any("has waited" in t and "Rina Kusuma" in t
+                            for t in topic_texts(bridge, emulator)), timeout=15)
+    [topic] = emulator.topics(group)
+    emulator.user_sends(group, rina, "Second floor.", message_thread_id=topic["message_thread_id"])
+    async with asyncio.timeout(10):
+        while await bridge.store.waiting():
+            await asyncio.sleep(0.05)
+    reminded = sum("has waited" in t for t in topic_texts(bridge, emulator))
+    await asyncio.sleep(1.0)
+    assert sum("has waited" in t for t in topic_texts(bridge, emulator)) == reminded
