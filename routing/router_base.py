@@ -21,10 +21,12 @@ from routing.model import (
 )
 from routing.ports import Clock, Store
 
-__all__ = ["Claimed", "Refused", "RouterBase", "RouterPolicy"]
+__all__ = ["LIVE_CHANNELS", "Claimed", "Refused", "RouterBase", "RouterPolicy"]
 
 _STRIPES = 256
 WEEK = 7 * 86400.0
+# Live status lines ("claimed", "reopened") reach patrons in a chat; by email they are noise.
+LIVE_CHANNELS = frozenset({Channel.WIDGET, Channel.TELEGRAM})
 
 
 class Refused(Exception):
@@ -97,16 +99,17 @@ class RouterBase:
         self, conversation: Conversation, event: str, text: str, author: str, *,
         to_desk: bool, to_patron: Iterable[Channel] = (),
     ) -> Message:
-        """A SYSTEM line; by default a live status line for a widget patron only (by email
-        it is noise), or to the channels named in ``to_patron``."""
+        """A SYSTEM line; by default a live status line for a patron in a chat (the widget,
+        Telegram) but not by email, where it is noise; or to the channels in ``to_patron``."""
         message = Message(
             id=new_id(), conversation_id=conversation.id, direction=Direction.SYSTEM,
             text=text, author=author, event=event, created_at=self._clock.now(),
         )
         deliveries = [self._delivery(message, DeliveryKind.TO_PATRON, channel)
                       for channel in dict.fromkeys(to_patron)]
-        if not deliveries and conversation.origin is Channel.WIDGET:
-            deliveries.append(self._delivery(message, DeliveryKind.TO_PATRON, Channel.WIDGET))
+        if not deliveries and conversation.origin in LIVE_CHANNELS:
+            deliveries.append(
+                self._delivery(message, DeliveryKind.TO_PATRON, conversation.origin))
         if to_desk:
             deliveries.append(self._delivery(message, DeliveryKind.DESK_NOTICE, Channel.DESK))
         await self._store.append(message, deliveries)

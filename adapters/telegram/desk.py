@@ -1,7 +1,8 @@
 """The librarians' desk: a Telegram group, one forum topic per conversation.
 
-``DeskSender`` is the outbox's sender for the desk (opens topics, posts patron messages);
-``DeskPoller`` reads librarians' replies with getUpdates and hands them to the router.
+``DeskSender`` (desk_sender.py) is the outbox's sender for the desk (opens topics, posts
+patron messages); ``DeskPoller`` reads librarians' replies with getUpdates and hands them
+to the router.
 The update offset is saved only after an update is safely stored, so a restart neither
 loses nor repeats one (PTB's own Updater confirms before processing, so it is not used).
 """
@@ -12,17 +13,17 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from telegram import Bot, InlineKeyboardMarkup, Update, User
+from telegram import Bot, Update, User
 from telegram import Message as TgMessage
-from telegram.constants import MessageEntityType, ParseMode
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.constants import MessageEntityType
+from telegram.error import TelegramError
 
-from adapters.telegram import render
 from adapters.telegram.commands import Asked, DeskCommands
-from adapters.telegram.desk_base import CARD_KEY, DeskTarget, card_markup
+from adapters.telegram.desk_base import DeskTarget
 from adapters.telegram.desk_buttons import DeskButtons
-from routing.model import Conversation, Delivery, DeliveryKind, DeskReply, Message, Patron
-from routing.ports import PermanentFailure, Sent, Store, TemporaryFailure
+from adapters.telegram.desk_sender import DeskSender, telegram_failure
+from routing.model import Conversation, DeskReply
+from routing.ports import Store
 from routing.router import Claimed, Router
 
 __all__ = ["DeskPoller", "DeskSender", "DeskTarget", "telegram_failure"]
@@ -30,143 +31,7 @@ __all__ = ["DeskPoller", "DeskSender", "DeskTarget", "telegram_failure"]
 log = logging.getLogger(__name__)
 
 OFFSET_KEY = "telegram.desk.offset"
-_THREAD_GONE = ("message thread not found", "topic_deleted", "topic deleted", "topic_closed")
-
-
-def telegram_failure(exc: TelegramError) -> Exception:
-    """Map a Telegram error onto the outbox's two kinds of failure."""
-    if isinstance(exc, RetryAfter):
-        retry = exc.retry_after
-        seconds = retry.total_seconds() if hasattr(retry, "total_seconds") else float(retry)
-        return TemporaryFailure(f"Telegram rate limit: {exc.message}", seconds)
-    if isinstance(exc, Forbidden):
-        return PermanentFailure(f"Telegram refused: {exc.message}")
-    if isinstance(exc, BadRequest):
-        return PermanentFailure(f"Telegram rejected the message: {exc.message}")
-    if isinstance(exc, NetworkError):  # includes TimedOut
-        return TemporaryFailure(f"Telegram unreachable: {exc.message}")
-    return TemporaryFailure(f"Telegram error: {exc}")
-
-
-class DeskSender:
-    """``store`` (optional) remembers each info card's message id, so ``/verify`` can
-    show its result on the card."""
-
-    def __init__(self, bot: Bot, target: DeskTarget, store: Store | None = None) -> None:
-        self._bot = bot
-        self._target = target
-        self._store = store
-
-    def budget_keys(
-        self, delivery: Delivery, conversation: Conversation, patron: Patron
-    ) -> tuple[str, ...]:
-        """Every send spends the bot's and the group's budget; opening a topic spends two
-        of the group's (Telegram counts the topic's creation message)."""
-        group = f"group:{self._target.chat_id}"
-        if conversation.desk_thread is None and self._target.forum:
-            return ("bot", group, group)
-        return ("bot", group)
-
-    async def send(
-        self, delivery: Delivery, message: Message, conversation: Conversation, patron: Patron
-    ) -> Sent:
-        try:
-            return await self._send(delivery, message, conversation, patron)
-        except TelegramError as exc:
-            raise telegram_failure(exc) from exc
-
-    async def _send(
-        self, delivery: Delivery, message: Message, conversation: Conversation, patron: Patron
-    ) -> Sent:
-        if delivery.kind is DeliveryKind.DESK_NOTICE:
-            text = render.notice_text(message)
-        else:
-            text = render.patron_text(message, patron, with_name=not self._target.forum)
-        thread = conversation.desk_thread
-        if thread is None:
-            return await self._open(patron, conversation, text)
-        event = message.event if delivery.kind is DeliveryKind.DESK_NOTICE else ""
-        if event == "reopened":
-            await self._topic_state(thread, closed=False)
-        try:
-            sent = await self._post(text, thread)
-        except BadRequest as exc:
-            if not self._target.forum or not _thread_gone(exc):
-                raise
-            log.warning("topic %s of conversation %s is gone; opening a new one",
-                        thread, conversation.id)
-            return await self._open(patron, conversation, text, reopened=True)
-        if event == "closed":
-            await self._topic_state(thread, closed=True)
-        return Sent(external_id=str(sent.message_id))
-
-    async def _topic_state(self, thread: int, *, closed: bool) -> None:
-        """Close or reopen a conversation's topic; already so is fine (a retried send)."""
-        if not self._target.forum:
-            return
-        try:
-            if closed:
-                await self._bot.close_forum_topic(self._target.chat_id, thread)
-            else:
-                await self._bot.reopen_forum_topic(self._target.chat_id, thread)
-        except BadRequest as exc:
-            if "TOPIC_NOT_MODIFIED" not in exc.message.upper():
-                raise
-
-    async def _open(
-        self, patron: Patron, conversation: Conversation, text: str, reopened: bool = False
-    ) -> Sent:
-        """Open the conversation's place in the desk: the info card and the first message
-        go as one post, which spends one message of the group's budget, not two."""
-        card = render.info_card(patron, conversation, forum=self._target.forum)
-        if reopened:
-            card += "\n<i>The earlier topic was deleted; this one continues it.</i>"
-        # HTML is never shorter than the text Telegram counts, so this check is safe.
-        fits = len(card) + 2 + len(text) <= render.TELEGRAM_TEXT_LIMIT
-        first = f"{card}\n\n{text}" if fits else card
-        buttons = card_markup(conversation)
-        if not self._target.forum:
-            posted = await self._bot.send_message(self._target.chat_id, first,
-                                                  parse_mode=ParseMode.HTML,
-                                                  disable_web_page_preview=True,
-                                                  reply_markup=buttons)
-            await self._remember_card(conversation, posted)
-            if not fits:
-                await self._bot.send_message(self._target.chat_id, text,
-                                             parse_mode=ParseMode.HTML,
-                                             reply_to_message_id=posted.message_id)
-            # The card is the conversation's anchor: replies to it reach the patron.
-            return Sent(external_id=str(posted.message_id), desk_thread=posted.message_id)
-        topic = await self._bot.create_forum_topic(
-            self._target.chat_id, render.topic_name(patron, conversation)
-        )
-        posted = await self._post(first, topic.message_thread_id, buttons)
-        await self._remember_card(conversation, posted)
-        if not fits:
-            posted = await self._post(text, topic.message_thread_id)
-        return Sent(external_id=str(posted.message_id), desk_thread=topic.message_thread_id)
-
-    async def _remember_card(self, conversation: Conversation, posted: TgMessage) -> None:
-        if self._store is not None:
-            await self._store.set_state(CARD_KEY + conversation.id, str(posted.message_id))
-
-    async def _post(
-        self, text: str, thread: int, buttons: InlineKeyboardMarkup | None = None
-    ) -> TgMessage:
-        if self._target.forum:
-            return await self._bot.send_message(
-                self._target.chat_id, text, parse_mode=ParseMode.HTML,
-                message_thread_id=thread, disable_web_page_preview=True, reply_markup=buttons,
-            )
-        return await self._bot.send_message(
-            self._target.chat_id, text, parse_mode=ParseMode.HTML,
-            disable_web_page_preview=True, reply_markup=buttons,
-        )
-
-
-def _thread_gone(exc: BadRequest) -> bool:
-    text = exc.message.lower()
-    return any(marker in text for marker in _THREAD_GONE)
+_UNMAPPED_MEMORY = 1000  # topics known to be no conversation's, so not waited for again
 
 
 class DeskPoller:
@@ -177,9 +42,12 @@ class DeskPoller:
         self, bot: Bot, store: Store, router: Router, target: DeskTarget, *, timeout: int = 25,
         commands: DeskCommands | None = None,
         elsewhere: Callable[[Update], Awaitable[None]] | None = None,
+        unmapped_retry: float = 1.0,
     ) -> None:
         """``elsewhere`` gets every update not from the desk group (patrons' private
-        chats, their rating buttons): one bot has one getUpdates stream."""
+        chats, their rating buttons): one bot has one getUpdates stream.
+        ``unmapped_retry``: how long to wait before looking a second time for the
+        conversation of a topic that has none yet (it may be opening right now)."""
         self._bot = bot
         self._store = store
         self._router = router
@@ -189,6 +57,8 @@ class DeskPoller:
         self._commands = commands or DeskCommands(bot, store, router, target)
         self._buttons = DeskButtons(self._commands)
         self._elsewhere = elsewhere
+        self._unmapped_retry = unmapped_retry
+        self._unmapped: dict[int, None] = {}  # insertion-ordered, so the oldest go first
 
     async def run(self) -> None:
         backoff = 1.0
@@ -254,6 +124,8 @@ class DeskPoller:
             return  # service messages (topic created, member joined …) carry no text
         await self._commands.seen(user)
         conversation = await self._conversation_of(msg)
+        if conversation is None and not edited:
+            conversation = await self._second_look(msg)
         if edited:
             if conversation is not None and not text.startswith("/"):
                 stamp = msg.edit_date.timestamp() if msg.edit_date else 0
@@ -275,6 +147,25 @@ class DeskPoller:
             ))
         except Claimed as claimed:
             await self._commands.refuse_claimed(conversation, claimed)
+
+    async def _second_look(self, msg: TgMessage) -> Conversation | None:
+        """A topic with no conversation may be one the outbox is opening this instant:
+        look once more after a moment, and say so in the log when it stays unknown.
+        Topics found to be no conversation's (librarians' own) are not waited for again."""
+        thread = msg.message_thread_id
+        if not (self._target.forum and msg.is_topic_message and thread):
+            return None
+        if thread in self._unmapped:
+            return None
+        await asyncio.sleep(self._unmapped_retry)
+        found = await self._router.conversation_for_thread(thread)
+        if found is None:
+            log.info("message %s in topic %s ignored: the topic is no conversation's",
+                     msg.message_id, thread)
+            self._unmapped[thread] = None
+            if len(self._unmapped) > _UNMAPPED_MEMORY:
+                del self._unmapped[next(iter(self._unmapped))]
+        return found
 
     def _asked(self, msg: TgMessage, user: User, conversation: Conversation | None) -> Asked:
         mention = next(((str(e.user.id), e.user.full_name) for e in msg.entities

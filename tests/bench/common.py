@@ -95,10 +95,14 @@ def cpu_seconds(pid: int) -> float:
 
 
 def raise_nofile() -> int:
-    """Lift the soft limit on open files to the hard one; returns the limit now in force."""
+    """Lift the limit on open files: to 65,536 where allowed (root may raise the hard
+    limit), else the soft limit to the hard one. Returns the limit now in force."""
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    return hard
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(hard, 65536), max(hard, 65536)))
+    except (ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
 def spawn() -> Any:

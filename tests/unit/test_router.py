@@ -290,6 +290,22 @@ class TestReply:
         to_email = [d for d in store.deliveries.values() if d.destination is Channel.EMAIL]
         assert len(to_email) == 1  # the reply itself
 
+    async def test_telegram_patron_hears_claim_and_reopen(
+        self, router: Router, store: FakeStore
+    ) -> None:
+        """A Telegram patron, like a widget patron, gets the live "claimed" and
+        "reopened" lines in their chat, besides the desk."""
+        cid = await conversation_from(router, Inbound(Channel.TELEGRAM, "777", "Hello"))
+        await router.reply(answer(cid))
+        await router.close(cid, "id-ana", "Ana")
+        await router.accept(Inbound(Channel.TELEGRAM, "777", "One more thing"))
+
+        for event in ("claimed", "reopened"):
+            [line] = [m for m in store.history_of(cid) if m.event == event]
+            routes = {(d.kind, d.destination) for d in store.deliveries_of(line.id)}
+            assert routes == {(DeliveryKind.TO_PATRON, Channel.TELEGRAM),
+                              (DeliveryKind.DESK_NOTICE, Channel.DESK)}
+
     async def test_reply_to_unknown_conversation(self, router: Router, store: FakeStore) -> None:
         """A reply to a conversation that does not exist returns None and stores nothing."""
         assert await router.reply(answer("no-such-conversation")) is None

@@ -1,0 +1,195 @@
+"""The desk's outbound side: ``DeskSender`` opens a forum topic per conversation and
+posts patron messages and notices into it (or, without topics, into the group).
+
+A new topic's id is saved on the conversation as soon as Telegram creates it, before
+anything is posted there: a librarian who answers the moment the first post appears
+must find the conversation, and a retry after a failed post must not open a second topic.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+from telegram import Bot, InlineKeyboardMarkup
+from telegram import Message as TgMessage
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+
+from adapters.telegram import render
+from adapters.telegram.desk_base import CARD_KEY, DeskTarget, card_markup
+from routing.model import Conversation, Delivery, DeliveryKind, Message, Patron
+from routing.ports import PermanentFailure, Sent, Store, TemporaryFailure
+
+__all__ = ["DeskSender", "telegram_failure"]
+
+log = logging.getLogger(__name__)
+
+_THREAD_GONE = ("message thread not found", "topic_deleted", "topic deleted", "topic_closed")
+
+
+def telegram_failure(exc: TelegramError) -> Exception:
+    """Map a Telegram error onto the outbox's two kinds of failure."""
+    if isinstance(exc, RetryAfter):
+        retry = exc.retry_after
+        seconds = retry.total_seconds() if hasattr(retry, "total_seconds") else float(retry)
+        return TemporaryFailure(f"Telegram rate limit: {exc.message}", seconds)
+    if isinstance(exc, Forbidden):
+        return PermanentFailure(f"Telegram refused: {exc.message}")
+    if isinstance(exc, BadRequest):
+        return PermanentFailure(f"Telegram rejected the message: {exc.message}")
+    if isinstance(exc, NetworkError):  # includes TimedOut
+        return TemporaryFailure(f"Telegram unreachable: {exc.message}")
+    return TemporaryFailure(f"Telegram error: {exc}")
+
+
+class DeskSender:
+    """``store`` (optional) remembers each info card's message id, so ``/verify`` can
+    show its result on the card, and saves a new topic on its conversation at once."""
+
+    def __init__(self, bot: Bot, target: DeskTarget, store: Store | None = None) -> None:
+        self._bot = bot
+        self._target = target
+        self._store = store
+
+    def budget_keys(
+        self, delivery: Delivery, conversation: Conversation, patron: Patron,
+        message: Message | None = None,
+    ) -> tuple[str, ...]:
+        """Every send spends the bot's and the group's budget. Opening a topic spends two
+        of the group's (Telegram counts the topic's creation message), three when the info
+        card and the text need a post each; only ``message`` tells, so without it two."""
+        group = f"group:{self._target.chat_id}"
+        if conversation.desk_thread is not None:
+            return ("bot", group)
+        posts = 1
+        if message is not None:
+            card = render.info_card(patron, conversation, forum=self._target.forum)
+            posts = 1 if _fits(card, self._text(delivery, message, patron)) else 2
+        topic = 1 if self._target.forum else 0
+        return ("bot",) + (group,) * (topic + posts)
+
+    async def send(
+        self, delivery: Delivery, message: Message, conversation: Conversation, patron: Patron
+    ) -> Sent:
+        try:
+            return await self._send(delivery, message, conversation, patron)
+        except TelegramError as exc:
+            raise telegram_failure(exc) from exc
+
+    def _text(self, delivery: Delivery, message: Message, patron: Patron) -> str:
+        if delivery.kind is DeliveryKind.DESK_NOTICE:
+            return render.notice_text(message)
+        return render.patron_text(message, patron, with_name=not self._target.forum)
+
+    async def _send(
+        self, delivery: Delivery, message: Message, conversation: Conversation, patron: Patron
+    ) -> Sent:
+        text = self._text(delivery, message, patron)
+        thread = conversation.desk_thread
+        if thread is None:
+            return await self._open(patron, conversation, text)
+        event = message.event if delivery.kind is DeliveryKind.DESK_NOTICE else ""
+        if event == "reopened":
+            await self._topic_state(thread, closed=False)
+        try:
+            sent = await self._post(text, thread)
+        except BadRequest as exc:
+            if not self._target.forum or not _thread_gone(exc):
+                raise
+            log.warning("topic %s of conversation %s is gone; opening a new one",
+                        thread, conversation.id)
+            return await self._open(patron, conversation, text, reopened=True)
+        if event == "closed":
+            await self._topic_state(thread, closed=True)
+        return Sent(external_id=str(sent.message_id))
+
+    async def _topic_state(self, thread: int, *, closed: bool) -> None:
+        """Close or reopen a conversation's topic; already so is fine (a retried send)."""
+        if not self._target.forum:
+            return
+        try:
+            if closed:
+                await self._bot.close_forum_topic(self._target.chat_id, thread)
+            else:
+                await self._bot.reopen_forum_topic(self._target.chat_id, thread)
+        except BadRequest as exc:
+            if "TOPIC_NOT_MODIFIED" not in exc.message.upper():
+                raise
+
+    async def _open(
+        self, patron: Patron, conversation: Conversation, text: str, reopened: bool = False
+    ) -> Sent:
+        """Open the conversation's place in the desk: the info card and the first message
+        go as one post, which spends one message of the group's budget, not two."""
+        card = render.info_card(patron, conversation, forum=self._target.forum)
+        if reopened:
+            card += "\n<i>The earlier topic was deleted; this one continues it.</i>"
+        fits = _fits(card, text)
+        first = f"{card}\n\n{text}" if fits else card
+        buttons = card_markup(conversation)
+        if not self._target.forum:
+            posted = await self._bot.send_message(self._target.chat_id, first,
+                                                  parse_mode=ParseMode.HTML,
+                                                  disable_web_page_preview=True,
+                                                  reply_markup=buttons)
+            await self._remember_card(conversation, posted)
+            if not fits:
+                await self._bot.send_message(self._target.chat_id, text,
+                                             parse_mode=ParseMode.HTML,
+                                             reply_to_message_id=posted.message_id)
+            # The card is the conversation's anchor: replies to it reach the patron.
+            return Sent(external_id=str(posted.message_id), desk_thread=posted.message_id)
+        topic = await self._bot.create_forum_topic(
+            self._target.chat_id, render.topic_name(patron, conversation)
+        )
+        thread = topic.message_thread_id
+        await self._keep_topic(conversation, thread)
+        try:
+            posted = await self._post(first, thread, buttons)
+            await self._remember_card(conversation, posted)
+            if not fits:
+                posted = await self._post(text, thread)
+        except TelegramError as exc:
+            failure = telegram_failure(exc)
+            failure.desk_thread = thread  # type: ignore[attr-defined]  # the outbox keeps it
+            raise failure from exc
+        return Sent(external_id=str(posted.message_id), desk_thread=thread)
+
+    async def _keep_topic(self, conversation: Conversation, thread: int) -> None:
+        """Save the new topic on the conversation before posting: its first post is
+        where librarians answer, and their answer must find the conversation."""
+        if self._store is None:
+            return
+        # Re-read: a claim may have been saved since the outbox read the conversation.
+        fresh = await self._store.get_conversation(conversation.id)
+        if fresh is not None:
+            await self._store.save_conversation(replace(fresh, desk_thread=thread))
+
+    async def _remember_card(self, conversation: Conversation, posted: TgMessage) -> None:
+        if self._store is not None:
+            await self._store.set_state(CARD_KEY + conversation.id, str(posted.message_id))
+
+    async def _post(
+        self, text: str, thread: int, buttons: InlineKeyboardMarkup | None = None
+    ) -> TgMessage:
+        if self._target.forum:
+            return await self._bot.send_message(
+                self._target.chat_id, text, parse_mode=ParseMode.HTML,
+                message_thread_id=thread, disable_web_page_preview=True, reply_markup=buttons,
+            )
+        return await self._bot.send_message(
+            self._target.chat_id, text, parse_mode=ParseMode.HTML,
+            disable_web_page_preview=True, reply_markup=buttons,
+        )
+
+
+def _fits(card: str, text: str) -> bool:
+    """Whether card and text go as one post. HTML is never shorter than the text
+    Telegram counts, so this check is safe."""
+    return len(card) + 2 + len(text) <= render.TELEGRAM_TEXT_LIMIT
+
+
+def _thread_gone(exc: BadRequest) -> bool:
+    text = exc.message.lower()
+    return any(marker in text for marker in _THREAD_GONE)
