@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -80,24 +81,56 @@ class SendBudget:
         """
         booked: dict[str, list[float]] = {}
         for key, times in self._booked.items():
+            recent = self._recent(key, times, now)
+            if recent:
+                booked[key] = recent
+        return {**booked, **self._pauses(now)}
+
+    def tally(self, now: float, points: int = 64) -> dict[str, list[list[float]]]:
+        """:meth:`snapshot` as ``[moment, sends]`` pairs, at most about ``points`` a key.
+
+        A key with more recent sends than that is counted on a grid of ``span / points``:
+        each send is moved later to its cell's end (never past ``now``), which can only
+        hold a window longer, never free it early. So the note written before every
+        send stays small however many sends a lifted limit lets through.
+        """
+        tallied: dict[str, list[list[float]]] = {}
+        for key, times in self._booked.items():
             rule = self.rule_for(key)
             if rule is None:
                 continue
-            recent = [t for t in times if now - rule.span - self._margin < t <= now]
-            if recent:
-                booked[key] = recent
-        paused = {f"!{key}": [until] for key, until in self._paused.items() if until > now}
-        return {**booked, **paused}
+            lo = bisect.bisect_right(times, now - rule.span - self._margin)
+            hi = bisect.bisect_right(times, now)
+            if hi - lo > points:
+                tallied[key] = _on_grid(times, lo, hi, (rule.span + self._margin) / points, now)
+            elif hi > lo:
+                tallied[key] = [[t, float(n)] for t, n in Counter(times[lo:hi]).items()]
+        tallied.update({k: [[t[0], 1.0]] for k, t in self._pauses(now).items()})
+        return tallied
 
-    def restore(self, saved: Mapping[str, Sequence[float]]) -> None:
-        """Book again what :meth:`snapshot` saved (a restart); unknown keys are kept too."""
-        for key, times in saved.items():
+    def restore(self, saved: Mapping[str, Sequence[float | Sequence[float]]]) -> None:
+        """Book again what :meth:`snapshot` or :meth:`tally` saved (a restart); unknown
+        keys are kept too."""
+        for key, entries in saved.items():
+            times = [float(e) if isinstance(e, (int, float)) else float(e[0]) for e in entries]
             if key.startswith("!"):
                 self.pause((key[1:],), max(times, default=0.0))
                 continue
             booked = self._booked.setdefault(key, [])
-            for t in times:
-                bisect.insort(booked, float(t))
+            for entry, t in zip(entries, times, strict=True):
+                n = 1 if isinstance(entry, (int, float)) else int(entry[1])
+                for _ in range(n):
+                    bisect.insort(booked, t)
+
+    def _recent(self, key: str, times: list[float], now: float) -> list[float]:
+        rule = self.rule_for(key)
+        if rule is None:
+            return []
+        lo = bisect.bisect_right(times, now - rule.span - self._margin)
+        return times[lo:bisect.bisect_right(times, now)]
+
+    def _pauses(self, now: float) -> dict[str, list[float]]:
+        return {f"!{key}": [until] for key, until in self._paused.items() if until > now}
 
     def reserve(self, keys: tuple[str, ...], now: float) -> float:
         """Book one send now or later; a key named twice costs two (a topic plus a post)."""
@@ -150,6 +183,11 @@ class SendBudget:
         span = rule.span + self._margin
         # Bookings that can no longer share a window with anything from now on.
         del booked[: bisect.bisect_right(booked, now - span)]
+        # Fewer bookings within a span either side than the room left: every window
+        # holding ``at`` has room (the usual case, and the only cheap one).
+        near = bisect.bisect_right(booked, at + span) - bisect.bisect_right(booked, at - span)
+        if near + cost <= rule.limit:
+            return at
         candidates = [at] + [b + span for b in booked if b + span > at]
         for t in sorted(candidates):
             if self._fits(booked, t, rule.limit - cost + 1, span):
@@ -165,3 +203,18 @@ class SendBudget:
             if count + 1 > limit:  # +1: the booking at t lies in every window checked
                 return False
         return True
+
+
+def _on_grid(
+    times: list[float], lo: int, hi: int, cell: float, now: float
+) -> list[list[float]]:
+    """How many of ``times[lo:hi]`` fall in each ``cell``, each at its cell's end."""
+    pairs: list[list[float]] = []
+    end = math.ceil(times[lo] / cell) * cell
+    start = lo
+    while start < hi:
+        stop = bisect.bisect_right(times, end, start, hi)
+        if stop > start:
+            pairs.append([min(end, now), float(stop - start)])
+        start, end = stop, end + cell
+    return pairs

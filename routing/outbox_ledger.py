@@ -9,12 +9,17 @@ after a failure that may have happened after the far side accepted the message (
 timeout, a cut connection, a lost response). Deliveries to the widget are exempt: the
 widget shows each message id once, so a re-push is harmless.
 
-The note also carries the rate-limit windows (``SendBudget.snapshot``), so a restarted
+The note also carries the rate-limit windows (``SendBudget.tally``), so a restarted
 process does not spend a budget Telegram still counts.
+
+Concurrent sends share writes: sends noted in one turn of the event loop wait for one
+note that names them all, so a burst of 64 sends costs a few writes, not 64, and each
+send still starts only once a note naming it is durable.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections import Counter
@@ -53,6 +58,8 @@ class DeliveryLedger:
         self._unsure: dict[str, float] = {}  # may have arrived without being recorded
         self._from_crash: set[str] = set()
         self.recovered = False
+        self._now = 0.0  # the latest moment an attempt was noted
+        self._next: asyncio.Future[None] | None = None  # the write not yet begun
 
     async def recover(self, now: float) -> None:
         """Read the note a previous process left (once, before the first send)."""
@@ -85,7 +92,23 @@ class DeliveryLedger:
                 self.counts["crash_resends"] += 1
         for i in ids:
             self._in_flight[i] = now
-        await self._store.set_state(LEDGER_KEY, self._note(now))
+        self._now = max(self._now, now)
+        await self._persist()
+
+    async def _persist(self) -> None:
+        """Return once a note built after this attempt was noted is stored.
+
+        Attempts noted in the same turn of the event loop share one write; a write
+        already under way was built before them, so they start another beside it
+        (the store commits the two together, the later note last).
+        """
+        if self._next is None:
+            self._next = asyncio.ensure_future(self._write_note())
+        await asyncio.shield(self._next)
+
+    async def _write_note(self) -> None:
+        self._next = None  # attempts noted from now on need a note of their own
+        await self._store.set_state(LEDGER_KEY, self._note(self._now))
 
     def is_unsure(self, delivery_id: str) -> bool:
         return delivery_id in self._unsure
@@ -107,4 +130,4 @@ class DeliveryLedger:
     def _note(self, now: float) -> str:
         unsure = {k: v for k, v in self._unsure.items() if now - v < self._keep}
         return json.dumps({"in_flight": self._in_flight, "unsure": unsure,
-                           "sent": self._budget.snapshot(now)}, separators=(",", ":"))
+                           "sent": self._budget.tally(now)}, separators=(",", ":"))

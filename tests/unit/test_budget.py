@@ -314,6 +314,28 @@ class TestBudgetAcrossRestart:
         assert budget.snapshot(30.0) == {"group:1": [0.0]}
         assert budget.snapshot(70.0) == {"group:1": [60.0]}
 
+    def test_a_tally_is_small_and_never_frees_a_window_early(self) -> None:
+        """Thousands of sends under a lifted limit tally into a few dozen moments, and a
+        budget restored from them waits at least as long as the one that saved them."""
+        rule = {"group": WindowRule(1000, 60.0)}
+        first = SendBudget(rule, margin=0.0)
+        for n in range(1000):
+            first.reserve(("group:1",), 1.0 + n * 0.059)
+        saved = first.tally(60.0, points=16)
+        assert len(saved["group:1"]) <= 17
+        assert sum(n for _, n in saved["group:1"]) == 1000
+        second = SendBudget(rule, margin=0.0)
+        second.restore(saved)
+        for probe in (60.0, 61.0, 90.0):
+            assert second.reserve(("group:1",), probe) >= first.reserve(("group:1",), probe)
+
+    def test_a_short_tally_is_exact(self) -> None:
+        """Few sends are saved at their own moments, with how many went at each."""
+        budget = SendBudget({"group": WindowRule(20, 60.0)}, margin=0.0)
+        for at in (1.0, 1.0, 2.5):
+            budget.reserve(("group:1",), at)
+        assert budget.tally(10.0) == {"group:1": [[1.0, 2.0], [2.5, 1.0]]}
+
     async def test_a_restarted_outbox_spends_no_budget_telegram_still_counts(self) -> None:
         """The window used before a restart still holds after it: no 429 on restart."""
         store, clock = FakeStore(), FakeClock()
