@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 
 from routing.limits import SendBudget
-from routing.model import Channel, Conversation, Delivery, DeliveryKind, Message
+from routing.model import Channel, Conversation, Delivery, Message, Patron
 from routing.outbox_ledger import DeliveryLedger
 from routing.outbox_rules import (
     IDEMPOTENT,
@@ -31,12 +31,15 @@ from routing.outbox_rules import (
     desk_notice,
     lane_of,
     utc_stamp,
+    worth_reporting,
 )
 from routing.ports import Clock, Link, PermanentFailure, Sender, Sent, Store, TemporaryFailure
 
 __all__ = ["DeliveryWorker", "RetryPolicy"]
 
 log = logging.getLogger(__name__)
+# What a lane reads once: its conversation and patron (None when missing), by conversation id.
+_Known = dict[str, "tuple[Conversation | None, Patron | None]"]
 
 class DeliveryWorker:
     def __init__(
@@ -150,30 +153,43 @@ class DeliveryWorker:
 
     async def _run_lane(self, deliveries: list[Delivery]) -> None:
         i = 0
+        known: _Known = {}  # the lane's conversation and patron, read once per lane
         while i < len(deliveries) and not self._stopping:
-            taken = await self._deliver(deliveries, i)
+            taken = await self._deliver(deliveries, i, known)
             if not taken:
                 return  # a retry is scheduled: later rows of this lane must wait for it
             i += taken
 
-    async def _deliver(self, lane: list[Delivery], i: int) -> int:
+    async def _deliver(self, lane: list[Delivery], i: int, known: _Known) -> int:
         """Send the delivery at ``lane[i]`` (with what it can be coalesced with).
 
         Returns how many rows of the lane it settled; 0 when the head must be retried.
         """
         head = lane[i]
         try:
-            return await self._attempt(lane, i)
+            return await self._attempt(lane, i, known)
         except Exception:  # a bug in one sender must not stop the outbox
             log.exception("delivery %s crashed; will retry", head.id)
+            known.clear()
             message = await self._store.get_message(head.message_id)
             return int(await self._schedule_retry(head, "internal error", None, message))
 
-    async def _attempt(self, lane: list[Delivery], i: int) -> int:
+    async def _lane_rows(self, delivery: Delivery, known: _Known) -> tuple[
+            Conversation | None, Patron | None]:
+        """The lane's conversation and patron: read for its first send, then reused
+        (``_record`` drops them when a send opened a topic, so the next one re-reads)."""
+        rows = known.get(delivery.conversation_id)
+        if rows is None:
+            conversation = await self._store.get_conversation(delivery.conversation_id)
+            patron = (await self._store.get_patron(conversation.patron_id)
+                      if conversation else None)
+            rows = known[delivery.conversation_id] = (conversation, patron)
+        return rows
+
+    async def _attempt(self, lane: list[Delivery], i: int, known: _Known) -> int:
         delivery = lane[i]
         message = await self._store.get_message(delivery.message_id)
-        conversation = await self._store.get_conversation(delivery.conversation_id)
-        patron = await self._store.get_patron(conversation.patron_id) if conversation else None
+        conversation, patron = await self._lane_rows(delivery, known)
         sender = self._senders.get(delivery.destination)
         if message is None or conversation is None or patron is None or sender is None:
             what = "no sender for " + delivery.destination if sender is None else "missing rows"
@@ -201,6 +217,7 @@ class DeliveryWorker:
             except TemporaryFailure as exc:
                 self._budget.move(keys, at, self._clock.now())
                 await self._keep_thread(conversation, getattr(exc, "desk_thread", None))
+                known.clear()  # a kept topic changed the conversation
                 return int(await self._failed_send(delivery, ids, keys, exc, message))
             except PermanentFailure as exc:
                 self._budget.move(keys, at, self._clock.now())
@@ -210,6 +227,8 @@ class DeliveryWorker:
             # Telegram counted the send somewhere between asking and answering; counting
             # it at the answer keeps our windows behind Telegram's however slow the call.
             self._budget.move(keys, at, self._clock.now())
+        if sent.desk_thread is not None and sent.desk_thread != conversation.desk_thread:
+            known.clear()
         await self._record(group, sent, conversation, message)
         self._ledger.settled(ids)
         return len(group)
@@ -313,14 +332,15 @@ class DeliveryWorker:
 
         A reply the patron could not get, or a patron message the topic could not take
         (too long, refused), becomes a note in the topic; a failed notice itself does
-        not, or a broken desk would feed on its own reports.
+        not, or a broken desk would feed on its own reports. Neither does a live status
+        line ("X is answering"): the reply it announces reports its own failure.
         """
         await self._store.fail_delivery(delivery.id, delivery.attempts + 1, error)
         self._ledger.settled([delivery.id])
         self._ledger.counts["failed"] += 1
         log.warning("delivery %s to %s failed for good: %s",
                     delivery.id, delivery.destination, error)
-        if (delivery.kind is DeliveryKind.DESK_NOTICE or message is None
+        if (message is None or not worth_reporting(delivery, message)
                 or Channel.DESK not in self._senders):
             return
         where = "the patron" if delivery.destination is not Channel.DESK else "this topic"

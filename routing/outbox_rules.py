@@ -29,8 +29,11 @@ __all__ = [
     "desk_notice",
     "lane_of",
     "utc_stamp",
+    "worth_reporting",
 ]
 
+# Live status lines for the patron; their failure is noise next to the reply's own.
+STATUS_EVENTS = frozenset({"claimed", "reopened"})
 Lane = tuple[str, str]  # (conversation id, destination)
 # Destinations that show a message id once however often it is pushed: no crash note.
 IDEMPOTENT = frozenset({Channel.WIDGET})
@@ -60,6 +63,18 @@ class RetryPolicy:
 
 def utc_stamp(at: float) -> str:
     return time.strftime("%H:%M", time.gmtime(at))
+
+
+def worth_reporting(delivery: Delivery, message: Message) -> bool:
+    """Whether a delivery that failed for good earns a "Could not deliver" note in the topic.
+
+    Not a desk notice (a broken desk would feed on its own reports), nor a status line
+    to the patron such as "X is answering" (the reply it announces reports itself).
+    """
+    if delivery.kind is DeliveryKind.DESK_NOTICE:
+        return False
+    return not (delivery.kind is DeliveryKind.TO_PATRON
+                and message.direction is Direction.SYSTEM and message.event in STATUS_EVENTS)
 
 
 def lane_of(delivery: Delivery) -> Lane:

@@ -122,10 +122,11 @@ class WidgetHub:
         self, visitor: str, frame: dict[str, Any], exclude: web.WebSocketResponse | None = None
     ) -> int:
         """Send a frame to every socket of the visitor; wake its long-polls. Returns reach."""
-        data = json.dumps(frame, ensure_ascii=False)
+        targets = [ws for ws in self._sockets.get(visitor, ()) if ws is not exclude]
         reached = 0
-        for ws in list(self._sockets.get(visitor, ())):
-            if ws is exclude or ws.closed:
+        data = json.dumps(frame, ensure_ascii=False) if targets else ""
+        for ws in targets:
+            if ws.closed:
                 continue
             try:
                 await ws.send_str(data)

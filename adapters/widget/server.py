@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable
+from contextlib import suppress
 from importlib import resources
 from typing import Any
 
@@ -153,21 +155,18 @@ class WidgetServer:
         ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=HARD_FRAME_LIMIT)
         await ws.prepare(request)
         session: Session | None = None
+        line = _SendLine(ws)
         try:
             async for msg in ws:
                 if msg.type is not WSMsgType.TEXT:
                     if msg.type is WSMsgType.BINARY:
+                        await line.drain()
                         await ws.send_json(error_frame("bad_frame", "Frames must be JSON text."))
                     continue
-                try:
-                    session = await self._frame(ws, request, session, msg.data)
-                except FrameError as exc:
-                    await ws.send_json(error_frame(exc.code, str(exc), _cid_of(msg.data)))
-                except Exception:
-                    log.exception("widget frame failed")
-                    await ws.send_json(error_frame("internal", "Something went wrong; try again."))
+                session = await self._receive(ws, request, session, line, msg.data)
                 if session is not None:
                     self._hub.touch(session.visitor)
+            await line.drain()
         except (ConnectionError, asyncio.CancelledError):
             pass
         finally:
@@ -175,10 +174,34 @@ class WidgetServer:
                 self._hub.detach(session.visitor, ws)
         return ws
 
-    async def _frame(
-        self, ws: web.WebSocketResponse, request: web.Request, session: Session | None, data: str
+    async def _receive(
+        self, ws: web.WebSocketResponse, request: web.Request, session: Session | None,
+        line: _SendLine, data: str,
     ) -> Session | None:
-        frame = _decode(data)
+        """A 'send' joins the line (the next frame is read while it commits); any other
+        frame waits for the line to empty, so every answer leaves in the frames' order."""
+        frame: dict[str, Any] | None = None
+        try:
+            frame = _decode(data)
+            if frame["type"] == "send" and session is not None:
+                await line.push(_answer(self._steps.send(session, frame, ws), frame))
+                return session
+            await line.drain()
+            return await self._frame(ws, request, session, frame)
+        except FrameError as exc:
+            await line.drain()
+            await ws.send_json(error_frame(exc.code, str(exc), _cid_of(data)))
+        except (ConnectionError, asyncio.CancelledError):
+            raise
+        except Exception:
+            log.exception("widget frame failed")
+            await ws.send_json(error_frame("internal", "Something went wrong; try again."))
+        return session
+
+    async def _frame(
+        self, ws: web.WebSocketResponse, request: web.Request, session: Session | None,
+        frame: dict[str, Any],
+    ) -> Session | None:
         kind = frame["type"]
         if kind == "ping":
             await ws.send_json({"type": "pong"})
@@ -271,6 +294,48 @@ class WidgetServer:
         if origin not in allowed:
             return {}
         return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+
+
+class _SendLine:
+    """A socket's 'send' frames in flight, each in a task started in arrival order (so the
+    router numbers them in that order); each answer waits for the one before it."""
+
+    def __init__(self, ws: web.WebSocketResponse, limit: int = 32) -> None:
+        self._ws = ws
+        self._limit = limit
+        self._tasks: deque[asyncio.Task[None]] = deque()
+
+    async def push(self, answer: Awaitable[dict[str, Any]]) -> None:
+        while len(self._tasks) >= self._limit:
+            await self._tasks[0]
+        before = self._tasks[-1] if self._tasks else None
+        task = asyncio.ensure_future(self._send_after(answer, before))
+        self._tasks.append(task)
+        task.add_done_callback(lambda t: self._tasks.remove(t) if t in self._tasks else None)
+
+    async def drain(self) -> None:
+        if self._tasks:
+            await asyncio.wait(list(self._tasks))
+
+    async def _send_after(
+        self, answer: Awaitable[dict[str, Any]], before: asyncio.Task[None] | None
+    ) -> None:
+        frame = await answer
+        if before is not None:
+            await asyncio.wait([before])
+        with suppress(ConnectionError, RuntimeError):
+            await self._ws.send_json(frame)
+
+
+async def _answer(step: Awaitable[dict[str, Any]], frame: dict[str, Any]) -> dict[str, Any]:
+    """The step's answer, or the error frame that stands for its failure."""
+    try:
+        return await step
+    except FrameError as exc:
+        return error_frame(exc.code, str(exc), frame.get("cid"))
+    except Exception:
+        log.exception("widget frame failed")
+        return error_frame("internal", "Something went wrong; try again.")
 
 
 def _decode(data: str) -> dict[str, Any]:

@@ -342,6 +342,31 @@ class TestRetry:
         [note] = notes(store, conv)
         assert desk.sent_texts() == [note.text]
 
+    @pytest.mark.parametrize("event", ["claimed", "reopened"])
+    async def test_failed_status_line_is_not_reported(
+        self, worker: DeliveryWorker, store: FakeStore, clock: FakeClock,
+        desk: RecordingSender, patron_side: RecordingSender, event: str,
+    ) -> None:
+        """A status line the patron never gets is failed without a note; the reply's is noted."""
+        conv = await conversation(store, clock)
+        status = Message(new_id(), conv.id, Direction.SYSTEM, "Rina is answering",
+                         event=event, created_at=clock.now())
+        row = Delivery(new_id(), conv.id, status.id, DeliveryKind.TO_PATRON, conv.origin,
+                       idempotency_key=f"{status.id}:widget", next_attempt_at=clock.now(),
+                       created_at=clock.now())
+        await store.append(status, [row])
+        reply = await enqueue(store, clock, conv, "We open at ten.", DeliveryKind.TO_PATRON)
+        patron_side.fail_message(status.id, PermanentFailure("bot was blocked"))
+        patron_side.fail_message(reply.message_id, PermanentFailure("bot was blocked"))
+
+        await worker.run_until_idle()
+
+        assert store.deliveries[row.id].state is DeliveryState.FAILED
+        assert store.deliveries[reply.id].state is DeliveryState.FAILED
+        [note] = notes(store, conv)
+        assert "We open at ten." in note.text and "answering" not in note.text
+        assert desk.sent_texts() == [note.text]
+
     async def test_crashing_sender_is_retried(
         self, worker: DeliveryWorker, store: FakeStore, clock: FakeClock, desk: RecordingSender
     ) -> None:
