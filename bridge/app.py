@@ -138,10 +138,10 @@ class Bridge:
         self.directory = open_directory(config.directory.kind, config.directory.path,
                                         config.directory.url, config.directory_token,
                                         config.directory.timeout)
-        email = None
+        email, mail_settings = None, email_settings(config)
+        reply_tokens = ReplyTokens(secret) if config.email.enabled else None
         if config.email.enabled:
-            email = EmailSender(email_settings(config), self.store,
-                                tokens=ReplyTokens(secret),
+            email = EmailSender(mail_settings, self.store, tokens=reply_tokens,
                                 resume_link=resume_links(config, visitor_tokens),
                                 library_name=config.library.name,
                                 ack_text=lambda _c: config.email.ack_text)
@@ -200,10 +200,10 @@ class Bridge:
                 tick=config.reminders.check_seconds)
             self._tasks.append(asyncio.create_task(reminders.run(), name="reminders"))
         if email is not None:
-            intake = EmailIntake(self.router, self.store,
-                                 BlobStore(config.data_dir / "blobs"), email_settings(config),
-                                 tokens=ReplyTokens(secret), acknowledge=email.acknowledge)
-            self.imap = ImapIntake(email_settings(config), self.store, intake)
+            intake = EmailIntake(self.router, self.store, BlobStore(config.data_dir / "blobs"),
+                                 mail_settings, tokens=reply_tokens,
+                                 acknowledge=email.acknowledge)
+            self.imap = ImapIntake(mail_settings, self.store, intake)
             self._tasks.append(asyncio.create_task(self.imap.run(), name="imap-intake"))
         log.info("Pustaka Bridge listening on %s (desk group %s, %s%s)", self.url,
                  target.chat_id, "forum topics" if target.forum else "replies, no topics",
