@@ -18,7 +18,14 @@ from adapters.telegram.emulator_core import (
     registrar,
 )
 from adapters.telegram.emulator_params import Params, Upload
-from adapters.telegram.emulator_world import ApiError, Json, StoredFile, bad_request
+from adapters.telegram.emulator_world import (
+    ApiError,
+    Chat,
+    Json,
+    StoredFile,
+    StoredMessage,
+    bad_request,
+)
 
 __all__ = [
     "MAX_DOWNLOAD",
@@ -135,8 +142,12 @@ async def send_message(core: Core, p: Params) -> Json:
     return core.sent(chat, msg)
 
 
-@method("editMessageText")
-async def edit_message_text(core: Core, p: Params) -> Json:
+_NOT_MODIFIED = ("message is not modified: specified new message content and reply markup "
+                 "are exactly the same as a current content and reply markup of the message")
+
+
+def _editable(core: Core, p: Params) -> tuple[Chat, StoredMessage]:
+    """The bot's own message an edit method names, or Telegram's error for why not."""
     if p.has("inline_message_id"):
         raise bad_request("message to edit not found")  # the emulator has no inline mode
     chat = core.known_chat(p.raw("chat_id"))
@@ -145,15 +156,19 @@ async def edit_message_text(core: Core, p: Params) -> Json:
         raise bad_request("message to edit not found")
     if msg.from_id != core.world.bot.id or msg.service:
         raise bad_request("message can't be edited")
+    return chat, msg
+
+
+@method("editMessageText")
+async def edit_message_text(core: Core, p: Params) -> Json:
+    chat, msg = _editable(core, p)
     if msg.text is None:
         raise bad_request("there is no text in the message to edit")
     text, entities = core.formatted(p, "text", required=True, limit=MAX_TEXT,
                                     too_long="message is too long")
     markup = core.inline_markup(p)  # omitted markup removes the keyboard, as on Telegram
     if (text, entities, markup) == (msg.text, msg.entities, msg.reply_markup):
-        raise bad_request("message is not modified: specified new message content and reply "
-                          "markup are exactly the same as a current content and reply markup "
-                          "of the message")
+        raise bad_request(_NOT_MODIFIED)
     msg.text, msg.entities, msg.reply_markup = text, entities, markup
     msg.edit_date = max(msg.date, core.world.now())
     core.changed.fire()
@@ -163,19 +178,10 @@ async def edit_message_text(core: Core, p: Params) -> Json:
 @method("editMessageReplyMarkup")
 async def edit_message_reply_markup(core: Core, p: Params) -> Json:
     """Only the inline keyboard changes; an omitted ``reply_markup`` removes it."""
-    if p.has("inline_message_id"):
-        raise bad_request("message to edit not found")  # the emulator has no inline mode
-    chat = core.known_chat(p.raw("chat_id"))
-    msg = chat.messages.get(p.required_int("message_id", "message identifier is not specified"))
-    if msg is None:
-        raise bad_request("message to edit not found")
-    if msg.from_id != core.world.bot.id or msg.service:
-        raise bad_request("message can't be edited")
+    chat, msg = _editable(core, p)
     markup = core.inline_markup(p)
     if markup == msg.reply_markup:
-        raise bad_request("message is not modified: specified new message content and reply "
-                          "markup are exactly the same as a current content and reply markup "
-                          "of the message")
+        raise bad_request(_NOT_MODIFIED)
     msg.reply_markup = markup
     msg.edit_date = max(msg.date, core.world.now())
     core.changed.fire()
