@@ -21,9 +21,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from aiohttp import web
 from telegram import Bot, Update
 
+from adapters.blobs import BlobStore
 from adapters.directory import open_directory
 from adapters.directory.member import MemberDirectory
-from adapters.email.blobs import BlobStore
 from adapters.email.imap import ImapIntake
 from adapters.email.intake import EmailIntake
 from adapters.email.smtp import EmailSender

@@ -118,6 +118,19 @@ class EmailSection:
 
 
 @dataclass(frozen=True)
+class FilesSection:
+    """Photos, documents and voice notes from the widget and Telegram (email has its own
+    email.max_attachment_bytes). A file refused here still reaches the topic as a note."""
+
+    enabled: bool = True  # false: the widget shows no upload button
+    max_bytes: int = 20 * 1024 * 1024  # per file; Telegram lets a bot fetch at most 20 MB
+    allowed_types: list[str] = field(default_factory=lambda: [
+        "image/*", "audio/*", "video/*", "application/pdf", "text/plain",
+        "application/msword", "application/vnd.openxmlformats-officedocument.*",
+        "application/vnd.oasis.opendocument.*", "application/zip"])
+
+
+@dataclass(frozen=True)
 class HoursSection:
     """When the desk is staffed, in ``library.timezone``; outside these hours the widget
     shows the offline form unless a librarian said /onduty."""
@@ -165,6 +178,7 @@ class Config:
     outbox: OutboxSection = field(default_factory=OutboxSection)
     desk: DeskSection = field(default_factory=DeskSection)
     email: EmailSection = field(default_factory=EmailSection)
+    files: FilesSection = field(default_factory=FilesSection)
     hours: HoursSection = field(default_factory=HoursSection)
     reminders: RemindersSection = field(default_factory=RemindersSection)
     queue: QueueSection = field(default_factory=QueueSection)
@@ -198,7 +212,7 @@ _POSITIVE = {"telegram.messages_per_second", "telegram.group_messages_per_minute
              "reminders.check_seconds", "queue.default_wait_minutes", "queue.history",
              "directory.timeout", "email.imap_port", "email.smtp_port", "email.poll_interval",
              "email.max_message_bytes", "email.max_attachment_bytes", "desk.reopen_days",
-             "email.fallback_after_minutes", "widget.resume_ttl_days"}
+             "email.fallback_after_minutes", "widget.resume_ttl_days", "files.max_bytes"}
 _CHOICES = {"widget.position": {"left", "right"}, "storage.backend": {"sqlite"},
             "directory.kind": {"none", "csv", "http"},
             "email.first_run": {"unseen", "all", "new"}}

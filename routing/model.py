@@ -12,6 +12,8 @@ import time
 from dataclasses import dataclass, field
 
 __all__ = [
+    "Attachment",
+    "AttachmentKind",
     "Block",
     "BlockKind",
     "Channel",
@@ -139,6 +141,37 @@ class Conversation:
     rated_librarian_id: str = ""  # who served when the patron rated
 
 
+class AttachmentKind(enum.StrEnum):
+    """How a file is shown: Telegram's own kinds, which every channel maps onto."""
+
+    PHOTO = "photo"
+    DOCUMENT = "document"
+    VOICE = "voice"
+    AUDIO = "audio"
+    VIDEO = "video"
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file a message carries. The bytes live in the blob store under ``digest``.
+
+    ``digest`` is empty when the file was refused at intake (too large, a type the
+    library does not take); ``note`` then says why, and every side shows the name, the
+    size and the note instead of the file.
+    """
+
+    kind: AttachmentKind
+    name: str  # the file name as its sender gave it: shown, never used as a path
+    mime: str
+    size: int
+    digest: str = ""  # hex SHA-256 of the bytes: the blob's address
+    note: str = ""  # why the file is not kept, when it is not
+
+    @property
+    def kept(self) -> bool:
+        return bool(self.digest)
+
+
 @dataclass(frozen=True, slots=True)
 class Message:
     id: str
@@ -151,6 +184,7 @@ class Message:
     event: str = ""  # for system messages: "claimed", "closed" ... so each side words it itself
     created_at: float = 0.0
     replaces: str = ""  # with event "edited": the id of the message this text replaces
+    attachments: tuple[Attachment, ...] = ()  # more than one: an album, shown together
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +219,7 @@ class Inbound:
     external_id: str = ""
     conversation_id: str = ""  # verified by the adapter (reply token); joins only one's own
     subject: str = ""
+    attachments: tuple[Attachment, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +231,7 @@ class DeskReply:
     librarian_name: str
     text: str
     external_id: str = ""
+    attachments: tuple[Attachment, ...] = ()
 
 
 class BlockKind(enum.StrEnum):

@@ -45,7 +45,12 @@ class Router(Claims, DeskActions):
     # -- patron side -------------------------------------------------------------------
 
     async def accept(self, inbound: Inbound) -> Accepted:
-        text = self._clean_text(inbound.text)
+        text = self._clean_text(inbound.text, bool(inbound.attachments))
+        if len(inbound.attachments) > self._policy.max_files:
+            raise Refused(
+                "too_many_files",
+                f"{len(inbound.attachments)} files at once; the limit is {self._policy.max_files}.",
+            )
         contact = Contact(inbound.channel, inbound.address)
         await self._refuse_blocked(inbound, contact)
         async with self._lock(contact):
@@ -61,6 +66,7 @@ class Router(Claims, DeskActions):
             client_id=inbound.client_id,
             external_id=inbound.external_id,
             created_at=now,
+            attachments=inbound.attachments,
         )
         stored, created = await self._store.append(
             message, [self._delivery(message, DeliveryKind.TO_DESK, Channel.DESK)]
@@ -106,7 +112,7 @@ class Router(Claims, DeskActions):
         stored or sent, so a patron never gets two librarians' answers.
         """
         text = reply.text.strip()
-        if not text:
+        if not text and not reply.attachments:
             return None
         async with self._lock(reply.conversation_id):
             # Read inside the lock: two librarians answering at once make one claim.
@@ -126,6 +132,7 @@ class Router(Claims, DeskActions):
             client_id=f"desk:{reply.external_id}" if reply.external_id else "",
             external_id=reply.external_id,
             created_at=self._clock.now(),
+            attachments=reply.attachments,
         )
         stored, created = await self._store.append(
             message, [self._delivery(message, DeliveryKind.TO_PATRON, conversation.origin)]
@@ -164,9 +171,10 @@ class Router(Claims, DeskActions):
 
     # -- steps -------------------------------------------------------------------------
 
-    def _clean_text(self, text: str) -> str:
+    def _clean_text(self, text: str, has_files: bool = False) -> str:
+        """The text as stored; a message of files alone may have none."""
         text = text.replace("\r\n", "\n").strip()
-        if not text:
+        if not text and not has_files:
             raise Refused("empty", "The message is empty.")
         if len(text) > self._policy.max_text:
             raise Refused(

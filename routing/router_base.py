@@ -50,6 +50,7 @@ class Claimed(Refused):
 @dataclass(frozen=True, slots=True)
 class RouterPolicy:
     max_text: int = 4000  # leaves room for the author line within Telegram's 4,096
+    max_files: int = 10  # one album: Telegram's sendMediaGroup takes 2 to 10 items
     reopen_seconds: float = WEEK  # a patron writing this soon after a close reopens it
     blocked_text: str = (
         "Sorry, we cannot take messages from you at the moment. "

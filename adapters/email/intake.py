@@ -17,12 +17,13 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 
+from adapters.blobs import BlobStore
 from adapters.email.autoreply import AutoKind
-from adapters.email.blobs import BlobStore
 from adapters.email.imap_fetch import FetchedMail
 from adapters.email.parse import ParsedMail, parse_email
 from adapters.email.settings import EmailSettings
 from adapters.email.thread import ReplyTokens, load_thread, save_thread
+from adapters.files import human_size
 from routing.model import Channel, Inbound
 from routing.ports import Link, Store
 from routing.router import Accepted, Refused, Router
@@ -33,14 +34,6 @@ log = logging.getLogger(__name__)
 
 Acknowledge = Callable[[ParsedMail, Accepted], Awaitable[None]]
 _THREAD_PARSE_BYTES = 512 * 1024  # parse larger mails off the event loop
-
-
-def human_size(size: int) -> str:
-    if size >= 1024 * 1024:
-        return f"{size / (1024 * 1024):.1f} MB"
-    if size >= 1024:
-        return f"{size / 1024:.0f} KB"
-    return f"{size} bytes"
 
 
 def mail_key(parsed: ParsedMail, raw: bytes) -> str:

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from routing.model import (
+    Attachment,
+    AttachmentKind,
     Block,
     BlockKind,
     Channel,
@@ -37,6 +39,8 @@ __all__ = [
     "MESSAGE_COLUMNS",
     "PATRON_COLUMNS",
     "Row",
+    "attachments_from_json",
+    "attachments_json",
     "block_from_row",
     "block_row",
     "contact_rows",
@@ -64,7 +68,7 @@ CONVERSATION_COLUMNS = (
 )
 MESSAGE_COLUMNS = (
     "id, conversation_id, direction, text, author, client_id, external_id, event, created_at, "
-    "replaces"
+    "replaces, attachments"
 )
 BLOCK_COLUMNS = "id, kind, value, until, by, conversation_id, created_at"
 LIBRARIAN_COLUMNS = "id, name, username, on_duty, changed_at"
@@ -127,12 +131,27 @@ def conversation_from_row(r: Row) -> Conversation:
 def message_row(m: Message) -> Row:
     return (
         m.id, m.conversation_id, m.direction.value, m.text, m.author, m.client_id,
-        m.external_id, m.event, m.created_at, m.replaces,
+        m.external_id, m.event, m.created_at, m.replaces, attachments_json(m.attachments),
     )
 
 
 def message_from_row(r: Row) -> Message:
-    return Message(r[0], r[1], Direction(r[2]), r[3], r[4], r[5], r[6], r[7], r[8], r[9])
+    files = attachments_from_json(r[10]) if r[10] else ()
+    return Message(r[0], r[1], Direction(r[2]), r[3], r[4], r[5], r[6], r[7], r[8], r[9], files)
+
+
+def attachments_json(files: Sequence[Attachment]) -> str:
+    """A message's files as JSON; "" for none, the common case, so it costs nothing."""
+    if not files:
+        return ""
+    return json.dumps([[f.kind.value, f.name, f.mime, f.size, f.digest, f.note] for f in files])
+
+
+def attachments_from_json(text: str) -> tuple[Attachment, ...]:
+    return tuple(
+        Attachment(AttachmentKind(k), name, mime, int(size), digest, note)
+        for k, name, mime, size, digest, note in json.loads(text)
+    )
 
 
 def delivery_row(d: Delivery) -> Row:

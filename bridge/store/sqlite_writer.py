@@ -89,7 +89,7 @@ _FIND_BY_CLIENT_ID = (
     " WHERE conversation_id = ? AND client_id = ? AND client_id != ''"  # the partial index
 )
 _INSERT_MESSAGE = (
-    f"INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    f"INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _INSERT_DELIVERY = (
     "INSERT INTO deliveries (id, conversation_id, message_id, kind, destination,"

@@ -23,7 +23,7 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
 
-from adapters.email.blobs import BlobStore
+from adapters.blobs import BlobStore
 from adapters.email.imap import ImapIntake
 from adapters.email.intake import EmailIntake
 from adapters.email.settings import EmailSettings

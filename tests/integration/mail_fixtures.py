@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from adapters.email.blobs import BlobStore
+from adapters.blobs import BlobStore
 from adapters.email.imap import ImapIntake
 from adapters.email.intake import EmailIntake
 from adapters.email.settings import EmailSettings

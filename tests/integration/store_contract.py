@@ -13,6 +13,8 @@ from dataclasses import replace
 import pytest
 
 from routing.model import (
+    Attachment,
+    AttachmentKind,
     Block,
     BlockKind,
     Channel,
@@ -195,6 +197,19 @@ class StoreContract:
         assert await store.get_message("nothing") is None
         assert await store.due_deliveries(NOW, 10) == [delivery]
         assert await store.pending_deliveries() == 1
+
+    async def test_a_message_keeps_its_files_in_order(self, store: Store) -> None:
+        """Attachments (an album, a refused file with its note) read back as written."""
+        conversation = await conversation_for(store, await patron(store))
+        files = (
+            Attachment(AttachmentKind.PHOTO, "shelf \"A\".jpg", "image/jpeg", 2048, "ab" * 32),
+            Attachment(AttachmentKind.DOCUMENT, "thesis.pdf", "application/pdf", 60_000_000,
+                       "", "larger than the 20 MB limit"),
+        )
+        message = replace(message_in(conversation), text="", attachments=files)
+        await store.append(message, [delivery_for(message)])
+        assert await store.get_message(message.id) == message
+        assert (await store.history(conversation.id))[-1].attachments == files
 
     async def test_resend_with_same_client_id_is_not_doubled(self, store: Store) -> None:
         """A second append with a known client_id returns the first message, created=False."""
