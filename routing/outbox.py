@@ -195,7 +195,7 @@ class DeliveryWorker:
             what = "no sender for " + delivery.destination if sender is None else "missing rows"
             await self._give_up(delivery, what, message)
             return 1
-        keys = budget_keys(sender, delivery, conversation, patron)
+        keys = budget_keys(sender, delivery, conversation, patron, message)
         group = [delivery]
         # Wait for the destination's budget without holding a send slot, so sends
         # elsewhere (a librarian's reply to a widget) never queue behind a full group.

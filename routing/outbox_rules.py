@@ -82,11 +82,13 @@ def lane_of(delivery: Delivery) -> Lane:
 
 
 def budget_keys(
-    sender: Sender, delivery: Delivery, conversation: Conversation, patron: Patron
+    sender: Sender, delivery: Delivery, conversation: Conversation, patron: Patron,
+    message: Message,
 ) -> tuple[str, ...]:
-    """The rate-limit windows a send uses; senders without limits (the widget) have none."""
+    """The rate-limit windows a send uses, a key once per message it costs there (an
+    album of five costs five); senders without limits (the widget) have none."""
     keys = getattr(sender, "budget_keys", None)
-    return tuple(keys(delivery, conversation, patron)) if keys is not None else ()
+    return tuple(keys(delivery, conversation, patron, message)) if keys is not None else ()
 
 
 
@@ -101,15 +103,16 @@ async def coalesce(
     current instead of leaving it minutes behind a queue of single sends.
     """
     first = lane[0]
-    if first.kind is not DeliveryKind.TO_DESK or head.direction is not Direction.PATRON:
-        return head, [first]
+    if (first.kind is not DeliveryKind.TO_DESK or head.direction is not Direction.PATRON
+            or head.attachments):
+        return head, [first]  # files go as their own post: a caption cannot hold the queue
     parts, group = [head], [first]
     size = len(head.text)
     for follower in lane[1:]:
         if follower.kind is not DeliveryKind.TO_DESK:
             break
         message = await store.get_message(follower.message_id)
-        if message is None or message.direction is not Direction.PATRON:
+        if message is None or message.direction is not Direction.PATRON or message.attachments:
             break
         size += len(message.text) + 10
         if size > room:

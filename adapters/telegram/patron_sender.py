@@ -34,7 +34,8 @@ class PatronSender:
         self._clock = clock or SystemClock()
 
     def budget_keys(
-        self, delivery: Delivery, conversation: Conversation, patron: Patron
+        self, delivery: Delivery, conversation: Conversation, patron: Patron,
+        message: Message | None = None,
     ) -> tuple[str, ...]:
         """The bot's budget and the private chat's ("private" rule: about 1 a second)."""
         chat = chat_of(patron)

@@ -7,7 +7,7 @@ import random
 from collections.abc import Awaitable, Callable
 
 from routing.limits import SendBudget, WindowRule
-from routing.model import Channel, Conversation, Delivery, DeliveryKind, Patron
+from routing.model import Channel, Conversation, Delivery, DeliveryKind, Message, Patron
 from routing.outbox import DeliveryWorker
 from routing.ports import Sender, TemporaryFailure
 from tests.unit.fakes import FakeClock, FakeStore, RecordingSender
@@ -77,7 +77,8 @@ class BudgetedSender(RecordingSender):
     """A desk-like sender that spends the group's budget."""
 
     def budget_keys(
-        self, delivery: Delivery, conversation: Conversation, patron: Patron
+        self, delivery: Delivery, conversation: Conversation, patron: Patron,
+        message: Message | None = None,
     ) -> tuple[str, ...]:
         return ("bot", "group:desk")
 
@@ -181,7 +182,8 @@ class PrivateSender(RecordingSender):
     """A Telegram-DM-like sender: the bot's budget and one private chat's."""
 
     def budget_keys(
-        self, delivery: Delivery, conversation: Conversation, patron: Patron
+        self, delivery: Delivery, conversation: Conversation, patron: Patron,
+        message: Message | None = None,
     ) -> tuple[str, ...]:
         return ("bot", f"private:{patron.id}")
 
