@@ -1,6 +1,6 @@
 """The desk's bookkeeping on a conversation: notes, tags, blocks, history, edits, figures.
 
-None of it reaches the patron except an edit of a librarian's own reply.
+None of it reaches the patron except an edit or a withdrawal of a librarian's own reply.
 """
 
 from __future__ import annotations
@@ -141,6 +141,34 @@ class DeskActions(RouterBase):
             text=text, author=original.author, event="edited", replaces=original.id,
             client_id=f"desk-edit:{original_external_id}:{edit_key or now}",
             external_id=original_external_id, created_at=now,
+        )
+        stored, created = await self._store.append(
+            message, [self._delivery(message, DeliveryKind.TO_PATRON, conversation.origin)])
+        if created:
+            self._on_enqueue()
+        return stored
+
+    async def withdraw(
+        self, conversation_id: str, original_external_id: str, by: str,
+    ) -> Message | None:
+        """``/delete`` on a librarian's reply: take it back from the patron where the
+        channel allows. A LIBRARIAN message with event "withdrawn", no text, and
+        ``replaces`` = the original's id goes to the patron's channel; the widget removes
+        the reply, Telegram deletes it, email (which cannot unsend) says nothing more.
+        Only replies can be withdrawn; a second /delete of the same reply changes nothing."""
+        link = await self._store.find_link(DESK_LINK, original_external_id)
+        if link is None or link.conversation_id != conversation_id or not link.message_id:
+            return None
+        original = await self._store.get_message(link.message_id)
+        conversation = await self._store.get_conversation(conversation_id)
+        if (original is None or conversation is None
+                or original.direction is not Direction.LIBRARIAN):
+            return None
+        message = Message(
+            id=new_id(), conversation_id=conversation_id, direction=Direction.LIBRARIAN,
+            text="", author=by, event="withdrawn", replaces=original.id,
+            client_id=f"desk-withdraw:{original_external_id}",
+            external_id=original_external_id, created_at=self._clock.now(),
         )
         stored, created = await self._store.append(
             message, [self._delivery(message, DeliveryKind.TO_PATRON, conversation.origin)])

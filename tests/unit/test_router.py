@@ -8,6 +8,8 @@ from dataclasses import replace
 import pytest
 
 from routing.model import (
+    Attachment,
+    AttachmentKind,
     Channel,
     Contact,
     DeliveryKind,
@@ -497,3 +499,63 @@ class TestEdit:
         count = len(store.messages)
         assert await router.edit(cid, "999", "changed") is None
         assert len(store.messages) == count
+
+
+class TestWithdraw:
+    async def test_withdrawal_names_the_reply_and_goes_to_the_patron_once(
+        self, router: Router, store: FakeStore
+    ) -> None:
+        """/delete on a reply queues one "withdrawn" message, without text, to the patron's
+        channel; asking twice does not queue a second."""
+        cid = await conversation_from(router, widget())
+        original = await router.reply(DeskReply(cid, "id-ana", "Ana", "Wrong hours",
+                                                external_id="301"))
+        assert original is not None
+        first = await router.withdraw(cid, "301", by="Ana")
+        second = await router.withdraw(cid, "301", by="Ana")
+
+        assert first is not None and second == first
+        assert (first.event, first.replaces, first.text) == ("withdrawn", original.id, "")
+        [delivery] = store.deliveries_of(first.id)
+        assert (delivery.kind, delivery.destination) == (DeliveryKind.TO_PATRON, Channel.WIDGET)
+
+    async def test_only_a_reply_in_its_own_conversation_can_be_withdrawn(
+        self, router: Router, store: FakeStore
+    ) -> None:
+        """A patron's message, an unknown id, or a reply of another conversation: nothing."""
+        cid = await conversation_from(router, widget())
+        other = await conversation_from(
+            router, Inbound(Channel.WIDGET, "visitor-2", "Another question"))
+        await router.reply(DeskReply(cid, "id-ana", "Ana", "Hello", external_id="301"))
+        count = len(store.messages)
+
+        assert await router.withdraw(other, "301", by="Ana") is None
+        assert await router.withdraw(cid, "999", by="Ana") is None
+        assert len(store.messages) == count
+
+
+class TestFiles:
+    async def test_a_message_of_files_alone_is_taken_with_its_files(
+        self, router: Router, store: FakeStore
+    ) -> None:
+        """A photo with no caption is a message; the files travel on the stored message."""
+        photo = Attachment(AttachmentKind.PHOTO, "card.jpg", "image/jpeg", 900, "ab" * 32)
+        accepted = await router.accept(Inbound(Channel.WIDGET, "visitor-1", "  ",
+                                               attachments=(photo,)))
+        assert (accepted.message.text, accepted.message.attachments) == ("", (photo,))
+
+    async def test_more_files_than_one_album_are_refused(self, router: Router) -> None:
+        photo = Attachment(AttachmentKind.PHOTO, "p.jpg", "image/jpeg", 900, "ab" * 32)
+        with pytest.raises(Refused) as refused:
+            await router.accept(Inbound(Channel.WIDGET, "visitor-1", "", attachments=(photo,) * 11))
+        assert refused.value.code == "too_many_files"
+
+    async def test_a_librarian_may_answer_with_a_file_alone(
+        self, router: Router, store: FakeStore
+    ) -> None:
+        cid = await conversation_from(router, widget())
+        scan = Attachment(AttachmentKind.DOCUMENT, "form.pdf", "application/pdf", 5000, "cd" * 32)
+        sent = await router.reply(DeskReply(cid, "id-ana", "Ana", "", attachments=(scan,)))
+        assert sent is not None and sent.attachments == (scan,)
+        [delivery] = store.deliveries_of(sent.id)
+        assert delivery.kind is DeliveryKind.TO_PATRON
