@@ -172,7 +172,8 @@ class Bridge:
             DeskSettings(canned=dict(config.desk.canned), reopen_days=config.desk.reopen_days,
                          blocked_text=config.desk.blocked_text,
                          timezone=config.library.timezone),
-            DeskHooks(on_duty=self._on_duty, **verify_hook(self.directory)), clock)
+            DeskHooks(on_duty=self._on_duty, **verify_hook(self.directory)), clock,
+            budget=self.worker.budget)
         patrons = PatronChats(self.bot, self.store, self.router, patron_greeting(config))
 
         async def elsewhere(update: Update) -> None:  # patrons' private chats and buttons

@@ -112,8 +112,8 @@ class EmailSender:
                             in_reply_to=parsed.message_id, references=parsed.references)
 
     def _text(self, message: Message) -> str | None:
-        if message.direction is Direction.NOTE:
-            return None  # never for the patron
+        if message.direction is Direction.NOTE or message.event == "withdrawn":
+            return None  # never for the patron; an email cannot be unsent
         if message.direction is Direction.SYSTEM:
             return EVENT_TEXTS.get(message.event)
         return message.text

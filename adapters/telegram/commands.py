@@ -3,11 +3,13 @@
 ``DeskPoller`` hands every command from the configured group here (anything from another
 chat never arrives: the poller drops and logs it). Answers about a conversation go into
 its topic through the outbox (a DESK_NOTICE), so Telegram's flood limits apply to them
-as to everything else; answers elsewhere (General, /stats) are posted directly.
+as to everything else; answers elsewhere (General, /stats) are posted directly, but
+booked in the outbox's own budget first, so they never push the group past its limit.
 """
 
 from __future__ import annotations
 
+import asyncio
 import html
 import logging
 from collections.abc import Awaitable, Callable, Mapping
@@ -15,11 +17,13 @@ from dataclasses import dataclass, field
 
 from telegram import Bot, User
 from telegram.constants import ParseMode
+from telegram.error import RetryAfter
 
 from adapters.directory.member import DirectoryUnavailable, Member
 from adapters.telegram import desk_reports as reports
 from adapters.telegram.desk_base import DeskTarget
 from adapters.telegram.desk_verbs import ConversationVerbs
+from routing.limits import SendBudget
 from routing.model import Conversation, Librarian
 from routing.ports import Clock, Store, SystemClock
 from routing.router import Claimed, Router, RouterPolicy
@@ -65,15 +69,17 @@ class Asked:
     message_id: int
     conversation: Conversation | None
     mention: tuple[str, str] | None = None  # (user id, name) of a text_mention in it
+    reply_to: int | None = None  # the message the command answers (for /delete)
 
 
 class DeskCommands(ConversationVerbs):
     def __init__(
         self, bot: Bot, store: Store, router: Router, target: DeskTarget,
         settings: DeskSettings | None = None, hooks: DeskHooks | None = None,
-        clock: Clock | None = None,
+        clock: Clock | None = None, budget: SendBudget | None = None,
     ) -> None:
         self.bot, self.store, self.router, self.target = bot, store, router, target
+        self.budget = budget  # the outbox's: answers outside a topic share its windows
         self.settings = settings or DeskSettings()
         self.hooks = hooks or DeskHooks()
         self.clock = clock or SystemClock()
@@ -103,10 +109,23 @@ class DeskCommands(ConversationVerbs):
         if asked.conversation is not None:
             await self.router.notify_desk(asked.conversation.id, text, event="desk_answer")
             return
-        await self.bot.send_message(
-            self.target.chat_id, html.escape(text), parse_mode=ParseMode.HTML,
-            message_thread_id=asked.thread if self.target.forum else None,
-        )
+        keys = ("bot", f"group:{self.target.chat_id}")
+        now = self.clock.now()
+        at = self.budget.reserve(keys, now) if self.budget is not None else now
+        if at > now:
+            await asyncio.sleep(at - now)
+        try:
+            await self.bot.send_message(
+                self.target.chat_id, html.escape(text), parse_mode=ParseMode.HTML,
+                message_thread_id=asked.thread if self.target.forum else None,
+            )
+        except RetryAfter as exc:  # our windows were behind Telegram's: everyone waits
+            if self.budget is not None:
+                self.budget.pause(keys, self.clock.now() + _seconds(exc.retry_after))
+            raise
+        finally:
+            if self.budget is not None:
+                self.budget.move(keys, at, self.clock.now())
 
     async def refuse_claimed(self, conversation: Conversation, claimed: Claimed) -> None:
         """A second librarian wrote in a claimed topic: nothing went to the patron."""
@@ -190,3 +209,8 @@ def _split(text: str, bot_username: str) -> tuple[str | None, str]:
     if addressee and bot_username and addressee.lower() != bot_username:
         return None, ""
     return name.lower(), rest.strip()
+
+
+def _seconds(retry_after: object) -> float:
+    total = getattr(retry_after, "total_seconds", None)
+    return float(total()) if callable(total) else float(retry_after)  # type: ignore[arg-type]

@@ -170,9 +170,14 @@ class DeskPoller:
     def _asked(self, msg: TgMessage, user: User, conversation: Conversation | None) -> Asked:
         mention = next(((str(e.user.id), e.user.full_name) for e in msg.entities
                         if e.type == MessageEntityType.TEXT_MENTION and e.user), None)
+        # In a topic every message "replies" to the topic's first message; only a reply
+        # to another message is an answer to it.
+        answered = msg.reply_to_message
+        reply_to = (answered.message_id if answered is not None
+                    and answered.message_id != msg.message_thread_id else None)
         return Asked(str(user.id), user.full_name,
                      msg.message_thread_id if msg.is_topic_message else None,
-                     msg.message_id, conversation, mention)
+                     msg.message_id, conversation, mention, reply_to)
 
     async def _conversation_of(self, msg: TgMessage) -> Conversation | None:
         if self._target.forum and msg.is_topic_message and msg.message_thread_id:

@@ -29,6 +29,7 @@ HELP = (
     "/claim, /takeover, /transfer @name, /close\n"
     "/note text (never sent), /history, /tag name\n"
     "/r key (canned reply), /r (list)\n"
+    "/delete as a reply to your answer: withdraw it from the patron\n"
     "/verify 12345, /block 1h|1d|7d|forever, /unblock\n"
     "Anywhere: /blocks, /unblock <id>, /who, /stats, /onduty, /offduty"
 )

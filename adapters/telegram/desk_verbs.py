@@ -1,5 +1,5 @@
 """The commands that act on one conversation, sent in its topic: /claim, /takeover,
-/transfer, /close, /note, /history, /tag, /r, /verify, /block.
+/transfer, /close, /note, /history, /tag, /r, /verify, /block, /delete.
 
 A mixin of ``DeskCommands`` (commands.py), which supplies the bot, store, router and
 ``say``; kept apart so each file stays small.
@@ -61,6 +61,7 @@ class ConversationVerbs:
             "claim": self.claim, "takeover": self.takeover, "transfer": self.transfer,
             "close": self.close, "note": self.note, "history": self.history,
             "tag": self.tag, "r": self.canned, "verify": self.verify, "block": self.block,
+            "delete": self.delete,
         }
 
     async def claim(self, asked: Asked, conversation: Conversation, argument: str) -> None:
@@ -121,6 +122,22 @@ class ConversationVerbs:
                            "reply was not sent. Send /takeover to take it over.")
             return
         await self.say(asked, f"Sent “{key}”: {text}")
+
+    async def delete(self, asked: Asked, conversation: Conversation, argument: str) -> None:
+        """Sent as a reply to one's answer: take it back from the patron. Telegram tells a
+        bot nothing when a message is deleted, so this is how a librarian withdraws one."""
+        if asked.reply_to is None:
+            await self.say(asked, "Reply to your answer with /delete to withdraw it from "
+                           "the patron.")
+            return
+        withdrawn = await self.router.withdraw(conversation.id, str(asked.reply_to), asked.name)
+        if withdrawn is None:
+            await self.say(asked, "Only an answer sent to the patron can be withdrawn.")
+            return
+        where = {"email": "An email cannot be unsent: the patron may already have read it.",
+                 "telegram": "It is deleted from the patron's chat.",
+                 "widget": "It is removed from the patron's chat window."}
+        await self.say(asked, f"Withdrawn. {where.get(conversation.origin.value, '')}".strip())
 
     async def block(self, asked: Asked, conversation: Conversation, argument: str) -> None:
         words = argument.lower().split()

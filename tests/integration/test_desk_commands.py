@@ -71,6 +71,7 @@ class Rig:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     threads: dict[str, int] = field(default_factory=dict)  # conversation id -> topic
     elsewhere: list[Update] = field(default_factory=list)
+    bot: Bot | None = None
 
     async def ask(self, text: str = "Do you have Bumi Manusia?", visitor: str = "visitor-1",
                   ip: str = "203.0.113.9") -> int:
@@ -157,7 +158,7 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
     worker = DeliveryWorker(store, clock, senders, idle_poll=0.05)
     router = Router(store, clock, on_enqueue=worker.wake,
                     policy=RouterPolicy(blocked_text="Maaf, we cannot take your message."))
-    rig = Rig(emulator, group, store, router, patron_side, ana, budi, outsider)
+    rig = Rig(emulator, group, store, router, patron_side, ana, budi, outsider, bot=bot)
 
     async def on_duty(librarian_id: str, name: str, on: bool) -> None:
         rig.duty.append((librarian_id, name, on))

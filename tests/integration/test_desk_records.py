@@ -8,7 +8,11 @@ from dataclasses import replace
 
 import pytest
 
+from adapters.telegram.commands import Asked, DeskCommands
+from adapters.telegram.desk_base import DeskTarget
+from routing.limits import SendBudget, WindowRule
 from routing.model import Channel, Direction, Inbound, PageInfo
+from routing.ports import SystemClock
 from routing.router import Refused
 from tests.integration.test_desk_commands import CANNED, Rig, rig
 
@@ -155,9 +159,49 @@ class TestDesk:
         edit = rig.patron_side.got[-1]
         assert (edit.text, edit.replaces) == ("We open at 10.", original.id)
 
+    async def test_delete_withdraws_a_reply_from_the_patron(self, rig: Rig) -> None:
+        """/delete sent as a reply to one's answer queues a "withdrawn" message naming it;
+        /delete on its own, or on a patron's line, withdraws nothing."""
+        thread = await rig.ask()
+        answer = rig.says(rig.ana, thread, "We open at 7.")
+        await rig.until(lambda: rig.patron_side.texts() == ["We open at 7."])
+        original = rig.patron_side.got[-1]
+        rig.says(rig.ana, thread, "/delete")
+        await rig.line(thread, "Reply to your answer with /delete")
+        patron_line = next(m["message_id"] for m in rig.emulator.messages(rig.group, thread)
+                           if "Do you have Bumi Manusia?" in m.get("text", ""))
+        rig.emulator.user_sends(rig.group, rig.ana, "/delete", message_thread_id=thread,
+                                reply_to_message_id=patron_line)
+        await rig.line(thread, "Only an answer sent to the patron can be withdrawn")
+        rig.emulator.user_sends(rig.group, rig.ana, "/delete", message_thread_id=thread,
+                                reply_to_message_id=answer)
+        await rig.line(thread, "Withdrawn.", "removed from the patron's chat window")
+        withdrawn = [m for m in rig.patron_side.got if m.event == "withdrawn"]
+        assert [(m.replaces, m.text) for m in withdrawn] == [(original.id, "")]
+
     async def test_unknown_command(self, rig: Rig) -> None:
         """An unknown command is answered with a pointer to /help and sent to nobody."""
         thread = await rig.ask()
         rig.says(rig.ana, thread, "/frobnicate")
         await rig.line(thread, "Unknown command /frobnicate")
         assert rig.patron_side.got == []
+
+
+class TestAnswersOutsideTopics:
+    async def test_an_answer_in_general_waits_for_the_groups_budget(self, rig: Rig) -> None:
+        """/who in General is booked in the outbox's budget: with the group's window full,
+        the answer is posted only when the window has room, and the booking is kept."""
+        clock = SystemClock()
+        budget = SendBudget({"group": WindowRule(1, 0.6)}, margin=0.0)
+        keys = ("bot", f"group:{rig.group}")
+        full_until = budget.reserve(keys, clock.now()) + 0.6  # one send just went
+        assert rig.bot is not None
+        commands = DeskCommands(rig.bot, rig.store,
+                                rig.router, DeskTarget(rig.group, forum=True),
+                                clock=clock, budget=budget)
+        await commands.say(Asked(str(rig.ana), "Ana", None, 1, None), "Nobody is on duty.")
+
+        assert clock.now() >= full_until
+        assert max(budget.snapshot(clock.now())[f"group:{rig.group}"]) >= full_until
+        assert any(m.get("text") == "Nobody is on duty."
+                   for m in rig.emulator.messages(rig.group))
