@@ -88,10 +88,13 @@ class Store(Protocol):
     ) -> list[Message]: ...
 
     async def due_deliveries(self, now: float, limit: int) -> list[Delivery]:
-        """Pending deliveries whose time has come, oldest first.
+        """Pending deliveries whose time has come, oldest first, ``limit`` of them.
 
         A delivery is left out while an older pending one of the same conversation and
-        destination is still waiting for its retry: order within a lane is kept.
+        destination is still waiting for its retry: order within a lane is kept. When
+        ``limit`` rows are due, the first due rows of lanes the batch left out follow
+        (a store may look for them only now and then): a backlog in a few lanes must
+        never hide a reply to a patron or a new conversation's first message.
         """
         ...
 

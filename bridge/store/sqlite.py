@@ -21,6 +21,7 @@ import aiosqlite
 from bridge.store import sqlite_reads as q
 from bridge.store.sqlite_cache import Missing, RecordCache
 from bridge.store.sqlite_commit import GroupCommitter
+from bridge.store.sqlite_lanes import LaneScan
 from bridge.store.sqlite_rows import (
     block_from_row,
     block_row,
@@ -83,6 +84,7 @@ class SqliteStore:
         self._commits = GroupCommitter(batch_cap, self._committed)
         self._checkpointer = WalCheckpointer(self.path, checkpoint_interval)
         self._reader: aiosqlite.Connection | None = None
+        self._lanes = LaneScan()
         self._blocks: dict[str, Block] | None = None  # every block, loaded on first use
         self._state = "new"  # new -> open -> closing -> closed
 
@@ -247,7 +249,12 @@ class SqliteStore:
     # -- the outbox --------------------------------------------------------------------
 
     async def due_deliveries(self, now: float, limit: int) -> list[Delivery]:
-        return await q.due_deliveries(self._db(), now, limit)
+        """The oldest due rows; a full batch also brings the lanes it left out, so a
+        backlog in a few conversations never holds back a reply elsewhere."""
+        due = await q.due_deliveries(self._db(), now, limit)
+        if len(due) >= limit:
+            due += await self._lanes.missed(self._db(), now, due)
+        return due
 
     async def get_delivery(self, delivery_id: str) -> Delivery | None:
         """One outbox row, whatever its state (the port has no way to read a done row)."""

@@ -204,6 +204,7 @@ class FakeStore:
         pending = [d for d in self.deliveries.values() if d.state is DeliveryState.PENDING]
         waiting: set[tuple[str, str]] = set()
         due: list[Delivery] = []
+        missed: list[Delivery] = []
         for delivery in sorted(pending, key=lambda d: d.created_at):  # stable: enqueue order
             lane = (delivery.conversation_id, delivery.destination.value)
             if lane in waiting:
@@ -211,9 +212,13 @@ class FakeStore:
             if delivery.next_attempt_at > now:
                 waiting.add(lane)  # everything younger in this lane waits behind it
                 continue
-            due.append(delivery)
-            if len(due) >= limit:
-                break
+            if len(due) < limit:
+                due.append(delivery)
+            else:
+                missed.append(delivery)
+        # A full batch brings the first rows of the lanes it left out (as the store does).
+        batch = {(d.conversation_id, d.destination.value) for d in due}
+        due += [d for d in missed if (d.conversation_id, d.destination.value) not in batch]
         await self._done("due_deliveries")
         return due
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from routing.limits import SendBudget, WindowRule
 from routing.model import (
     Channel,
     Contact,
@@ -192,6 +193,32 @@ class TestDelivery:
             await enqueue(store, clock, await conversation(store, clock), "Hello")
             worker.wake()
             await eventually(lambda: len(desk.sent) == 1)
+
+
+    async def test_a_reply_is_not_held_behind_a_desk_backlog(
+        self, store: FakeStore, clock: FakeClock, patron_side: RecordingSender
+    ) -> None:
+        """A full batch of one conversation's desk backlog, waiting for the group's
+        budget, does not keep a librarian's reply to another patron from going at once."""
+        desk = GroupSender("desk")
+        worker = DeliveryWorker(store, clock, {Channel.DESK: desk, Channel.WIDGET: patron_side},
+                                batch=5, budget=SendBudget({"group": WindowRule(1, 60.0)}))
+        busy, quiet = await conversation(store, clock), await conversation(store, clock)
+        for n in range(20):
+            await enqueue(store, clock, busy, f"question {n}")
+        await enqueue(store, clock, quiet, "Yes, we open at 8.", DeliveryKind.TO_PATRON)
+
+        async with running(worker):
+            await eventually(lambda: patron_side.sent_texts() == ["Yes, we open at 8."])
+            await eventually(lambda: len(desk.sent) == 1)
+            await settle()
+            assert len(desk.sent) == 1  # the group's one send a minute went; the rest wait
+
+
+class GroupSender(RecordingSender):
+    def budget_keys(self, delivery: Delivery, conversation: Conversation, patron: Patron,
+                    message: Message | None = None) -> tuple[str, ...]:
+        return ("group:desk",)
 
 
 class TestRetry:

@@ -1,0 +1,83 @@
+"""The lanes a full batch of due deliveries left out.
+
+``due_deliveries`` reads the oldest due rows. When a few conversations have a backlog
+(a busy evening against a group's 20 messages a minute), the oldest rows are all
+theirs, and a librarian's reply to a widget patron, or a new patron's first message,
+would wait behind them. When the batch comes back full, ``LaneScan`` walks the lanes
+(conversation, destination) by the lane index, a bounded number per call and round
+the table in turns, and adds the first due rows of every lane the batch missed. A walk
+costs a few milliseconds per hundred lanes, so it runs at most every ``interval``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import aiosqlite
+
+from bridge.store.sqlite_rows import DELIVERY_COLUMNS, Row, delivery_from_row
+from routing.model import Delivery
+
+__all__ = ["LaneScan"]
+
+# A skip-scan over the lane index: one step per lane, not per row. Each lane found
+# brings its oldest pending rows (at most :per_lane) along.
+_LANE_ROWS = (
+    "WITH RECURSIVE lanes(c, d, n) AS ("
+    " SELECT * FROM (SELECT conversation_id, destination, 1 FROM deliveries"
+    "  INDEXED BY deliveries_lane WHERE state = 'pending'"
+    "  AND (conversation_id, destination) > (:c, :d)"
+    "  ORDER BY conversation_id, destination LIMIT 1)"
+    " UNION ALL"
+    " SELECT (SELECT conversation_id FROM deliveries INDEXED BY deliveries_lane"
+    "   WHERE state = 'pending' AND (conversation_id, destination) > (lanes.c, lanes.d)"
+    "   ORDER BY conversation_id, destination LIMIT 1),"
+    "  (SELECT destination FROM deliveries INDEXED BY deliveries_lane"
+    "   WHERE state = 'pending' AND (conversation_id, destination) > (lanes.c, lanes.d)"
+    "   ORDER BY conversation_id, destination LIMIT 1),"
+    "  lanes.n + 1"
+    " FROM lanes WHERE lanes.c IS NOT NULL AND lanes.n < :lanes)"
+    f" SELECT {', '.join('d.' + c.strip() for c in DELIVERY_COLUMNS.split(','))}"
+    " FROM lanes JOIN deliveries AS d ON d.id IN ("
+    "  SELECT id FROM deliveries INDEXED BY deliveries_lane WHERE state = 'pending'"
+    "  AND conversation_id = lanes.c AND destination = lanes.d ORDER BY id LIMIT :per_lane)"
+    " WHERE lanes.c IS NOT NULL ORDER BY d.conversation_id, d.destination, d.id"
+)
+
+
+class LaneScan:
+    def __init__(self, lanes: int = 500, per_lane: int = 20, interval: float = 0.5) -> None:
+        self._lanes = lanes
+        self._per_lane = per_lane
+        self._interval = interval
+        self._cursor = ("", "")  # the last lane walked: the next walk starts after it
+        self._last = -interval
+
+    async def missed(
+        self, db: aiosqlite.Connection, now: float, batch: Sequence[Delivery]
+    ) -> list[Delivery]:
+        """Due rows of lanes absent from ``batch``, each lane's in order; [] between walks."""
+        started = time.monotonic()
+        if started - self._last < self._interval:
+            return []
+        self._last = started
+        params = {"c": self._cursor[0], "d": self._cursor[1], "lanes": self._lanes,
+                  "per_lane": self._per_lane}
+        rows: list[Row] = [tuple(r) for r in await db.execute_fetchall(_LANE_ROWS, params)]
+        walked = {(r[1], r[4]) for r in rows}
+        # A short walk reached the end of the table: the next one starts from the top.
+        self._cursor = max(walked) if len(walked) >= self._lanes else ("", "")
+        seen = {(d.conversation_id, d.destination.value) for d in batch}
+        found: list[Delivery] = []
+        stopped: set[tuple[str, str]] = set()
+        for row in rows:
+            lane = (row[1], row[4])
+            if lane in seen or lane in stopped:
+                continue
+            delivery = delivery_from_row(row)
+            if delivery.next_attempt_at > now:
+                stopped.add(lane)  # the lane waits behind its retrying head
+                continue
+            found.append(delivery)
+        return found
