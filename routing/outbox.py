@@ -278,10 +278,7 @@ class DeliveryWorker:
             # Only the chat it names: a group's 429 must not hold up private replies.
             chats = tuple(k for k in keys if ":" in k)
             self._budget.pause(chats, self._clock.now() + exc.retry_after)
-        # A 429 surely was not taken; anything else may have been, after the far side
-        # accepted it (a timeout, a cut connection). Senders may say so precisely.
-        maybe_sent = bool(getattr(exc, "maybe_sent", exc.retry_after is None))
-        self._ledger.failed_attempt(ids, maybe_sent)
+        self._ledger.failed_attempt(ids, exc.maybe_sent)
         return await self._schedule_retry(delivery, str(exc), exc.retry_after, message)
 
     async def _wait_for_budget(self, lane: Lane, keys: tuple[str, ...]) -> tuple[bool, float]:

@@ -157,11 +157,19 @@ class Sent:
 
 
 class TemporaryFailure(Exception):
-    """The send may work later (network, 5xx, 429). ``retry_after`` is honoured exactly."""
+    """The send may work later (network, 5xx, 429). ``retry_after`` is honoured exactly.
 
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+    ``maybe_sent`` says whether the far side may have taken the message before the
+    failure (a timeout, a cut connection): the retry is then counted as a possible
+    duplicate. By default a 429 was surely not taken and anything else may have been.
+    """
+
+    def __init__(
+        self, reason: str, retry_after: float | None = None, *, maybe_sent: bool | None = None
+    ) -> None:
         super().__init__(reason)
         self.retry_after = retry_after
+        self.maybe_sent = retry_after is None if maybe_sent is None else maybe_sent
 
 
 class PermanentFailure(Exception):

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from routing.ports import Store
 
-__all__ = ["MAX_REFERENCES", "ReplyTokens", "Thread", "load_thread", "reply_address",
-           "save_thread"]
+__all__ = ["MAX_REFERENCES", "RatingTokens", "ReplyTokens", "Thread", "load_thread",
+           "reply_address", "save_thread"]
 
 MAX_REFERENCES = 20
 
@@ -26,6 +26,14 @@ class ReplyTokens(Protocol):
 
     def token_for(self, conversation_id: str) -> str: ...
     def conversation_for(self, token: str) -> str | None: ...
+
+
+@runtime_checkable
+class RatingTokens(ReplyTokens, Protocol):
+    """A signer that also marks the Reply-To of a rating request (``tokens.ReplyTokens``)."""
+
+    def rating_token_for(self, conversation_id: str) -> str: ...
+    def rating_conversation_of(self, token: str) -> str | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,10 +75,17 @@ async def save_thread(store: Store, conversation_id: str, thread: Thread) -> Non
          "refs": list(thread.references)}))
 
 
-def reply_address(help_address: str, tokens: ReplyTokens | None, conversation_id: str) -> str:
-    """``help+<token>@domain``, or the plain help address without a token signer."""
+def reply_address(help_address: str, tokens: ReplyTokens | None, conversation_id: str,
+                  *, rating: bool = False) -> str:
+    """``help+<token>@domain``, or the plain help address without a token signer.
+
+    ``rating``: the address for the answer to a rating request, with a rating token
+    when the signer makes them (else the conversation's usual token).
+    """
     if tokens is None or "@" not in help_address:
         return help_address
     local, domain = help_address.rsplit("@", 1)
+    if rating and isinstance(tokens, RatingTokens):
+        return f"{local}+{tokens.rating_token_for(conversation_id)}@{domain}"
     return f"{local}+{tokens.token_for(conversation_id)}@{domain}"
 

@@ -9,6 +9,11 @@ Everything is lowercase base32 (``a-z2-7``): some mail servers lowercase the loc
 and a token must still match after that. Ids made of lowercase hex (``routing.model``'s
 ids) are packed as bytes, which keeps ``help+<token>`` within the 64 octets RFC 5321
 allows a local part: a 20-character id gives a 33-character token.
+
+A rating request's Reply-To carries a *rating token*: the same, with an "r" in front
+(signed too, so it cannot be added to another token). It names the conversation like any
+token, and also says the answer is a reply to the rating request, even when the patron's
+client keeps no In-Reply-To (a ``mailto:`` link from the rating mail's buttons).
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ _MAC_BYTES = 10  # 80 bits: far beyond guessing by mail, 16 base32 characters
 _MAC_CHARS = 16
 _MAX_ID_BYTES = 24  # a longer id would push the address past RFC 5321's 64 octets
 _HEX_ID = re.compile(r"(?:[0-9a-f]{2})+")
-_TOKEN = re.compile(r"[hs][a-z2-7]{1,64}")
+_TOKEN = re.compile(r"r?[hs][a-z2-7]{1,64}")
+_RATING = "r"
 
 
 def _b32(data: bytes) -> str:
@@ -62,8 +68,23 @@ class ReplyTokens:
         body = kind + _b32(packed)
         return body + self._mac(body)
 
+    def rating_token_for(self, conversation_id: str) -> str:
+        """The token for the Reply-To of ``conversation_id``'s rating request."""
+        body = _RATING + self.token_for(conversation_id)[:-_MAC_CHARS]
+        return body + self._mac(body)
+
     def conversation_of(self, token: str) -> str | None:
         """The conversation id inside a genuine token (any letter case), else None."""
+        opened = self._open(token)
+        return None if opened is None else opened[0]
+
+    def rating_conversation_of(self, token: str) -> str | None:
+        """The conversation id inside a genuine rating token, else None."""
+        opened = self._open(token)
+        return opened[0] if opened is not None and opened[1] else None
+
+    def _open(self, token: str) -> tuple[str, bool] | None:
+        """(conversation id, whether it is a rating token) of a genuine token."""
         if not isinstance(token, str) or not token.isascii():
             return None
         token = token.strip().lower()
@@ -72,13 +93,14 @@ class ReplyTokens:
         body, mac = token[:-_MAC_CHARS], token[-_MAC_CHARS:]
         if not hmac.compare_digest(mac, self._mac(body)):
             return None
-        packed = _unb32(body[1:])
+        rating = body.startswith(_RATING)
+        kind, packed = body[int(rating)], _unb32(body[int(rating) + 1 :])
         if packed is None:
             return None
-        if body[0] == "h":
-            return packed.hex()
+        if kind == "h":
+            return packed.hex(), rating
         try:
-            return packed.decode("utf-8")
+            return packed.decode("utf-8"), rating
         except UnicodeDecodeError:
             return None
 

@@ -27,7 +27,16 @@ from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
-__all__ = ["AiohttpRequest"]
+__all__ = ["AiohttpRequest", "NotSent", "NotSentTimeout"]
+
+
+class NotSent(NetworkError):
+    """No connection was made: the request surely never reached Telegram, so a retry
+    cannot double it (a reset or a read timeout, by contrast, may come after it did)."""
+
+
+class NotSentTimeout(TimedOut):
+    """A pool or connect timeout: like :class:`NotSent`, the request was not sent."""
 
 _POOL_TIMEOUT = ("Pool timeout: All connections in the connection pool are occupied. Request was "
                  "*not* sent to Telegram. Consider adjusting the connection pool size or the "
@@ -125,12 +134,15 @@ class AiohttpRequest(BaseRequest):
             async with asyncio.timeout(_given(pool_timeout, default_pool)):
                 await self._slots.acquire()
         except TimeoutError:
-            raise TimedOut(_POOL_TIMEOUT) from None
+            raise NotSentTimeout(_POOL_TIMEOUT) from None
         try:
             return await _exchange(session, method, url, body, limits, write)
         except TimeoutError as exc:
-            connecting = isinstance(exc, aiohttp.ConnectionTimeoutError)
-            raise TimedOut(_CONNECT_TIMEOUT if connecting else _READ_TIMEOUT) from exc
+            if isinstance(exc, aiohttp.ConnectionTimeoutError):
+                raise NotSentTimeout(_CONNECT_TIMEOUT) from exc
+            raise TimedOut(_READ_TIMEOUT) from exc
+        except aiohttp.ClientConnectorError as exc:  # refused, unreachable, DNS, TLS
+            raise NotSent(f"aiohttp.{type(exc).__name__}: {exc}") from exc
         except (aiohttp.ClientError, OSError) as exc:
             raise NetworkError(f"aiohttp.{type(exc).__name__}: {exc}") from exc
         finally:

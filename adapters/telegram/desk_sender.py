@@ -17,6 +17,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
 from adapters.telegram import render
+from adapters.telegram.aiohttp_request import NotSent, NotSentTimeout
 from adapters.telegram.desk_base import CARD_KEY, DeskTarget, card_markup
 from routing.model import Conversation, Delivery, DeliveryKind, Message, Patron
 from routing.ports import PermanentFailure, Sent, Store, TemporaryFailure
@@ -39,7 +40,9 @@ def telegram_failure(exc: TelegramError) -> Exception:
     if isinstance(exc, BadRequest):
         return PermanentFailure(f"Telegram rejected the message: {exc.message}")
     if isinstance(exc, NetworkError):  # includes TimedOut
-        return TemporaryFailure(f"Telegram unreachable: {exc.message}")
+        # No connection, no message: only then is a retry surely not a duplicate.
+        surely_not = isinstance(exc, (NotSent, NotSentTimeout))
+        return TemporaryFailure(f"Telegram unreachable: {exc.message}", maybe_sent=not surely_not)
     return TemporaryFailure(f"Telegram error: {exc}")
 
 

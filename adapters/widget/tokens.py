@@ -1,9 +1,13 @@
-"""Visitor identity: a server-signed token the widget keeps in localStorage, and the
-short-lived resume token an email link carries to bring a patron back to their chat.
+"""Visitor identity: a server-signed token the widget keeps in localStorage, the
+short-lived resume token an email link carries to bring a patron back to their chat, and
+the signature on a file link.
 
 The visitor token is the only thing that lets a browser read a conversation, so it is an
 HMAC over a random visitor id; a guessed or edited token is refused. A resume token is
 signed with a different key (one can never pass for the other) and carries its expiry.
+A file link is signed with a third key over the visitor id and the file's digest: an
+``<img src>`` cannot send a bearer token, so the link itself is the permission, and it
+is good for that one visitor and that one file only.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ class VisitorTokens:
             raise ValueError("the signing secret must be at least 16 characters")
         self._key = hashlib.sha256(b"pustaka-visitor\0" + secret.encode()).digest()
         self._resume_key = hashlib.sha256(b"pustaka-resume\0" + secret.encode()).digest()
+        self._file_key = hashlib.sha256(b"pustaka-file\0" + secret.encode()).digest()
 
     def issue(self) -> tuple[str, str]:
         """A new visitor id and its token."""
@@ -67,6 +72,20 @@ class VisitorTokens:
         if int(expires) < (time.time() if now is None else now):
             return None
         return visitor
+
+    def file_signature(self, visitor: str, digest: str) -> str:
+        """What a file link carries to show it was made for this visitor and this file."""
+        body = f"{visitor}\0{digest}".encode()
+        return hmac.new(self._file_key, body, hashlib.sha256).hexdigest()[:32]
+
+    def verify_file(self, visitor: object, digest: object, signature: object) -> bool:
+        """Whether ``signature`` is this visitor's signature on this digest."""
+        if not (isinstance(visitor, str) and isinstance(digest, str)
+                and isinstance(signature, str)):
+            return False
+        if not all(v.isascii() and 0 < len(v) <= _MAX_TOKEN for v in (visitor, digest, signature)):
+            return False  # compare_digest refuses non-ASCII text
+        return hmac.compare_digest(signature, self.file_signature(visitor, digest))
 
     def _sign(self, visitor: str) -> str:
         return hmac.new(self._key, visitor.encode(), hashlib.sha256).hexdigest()[:32]

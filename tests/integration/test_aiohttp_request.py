@@ -21,6 +21,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
 from adapters.telegram.aiohttp_request import AiohttpRequest
+from adapters.telegram.desk_sender import telegram_failure
 from adapters.telegram.emulator import BotApiEmulator, FaultPlan
 
 TOKEN = "123456:TEST"
@@ -154,8 +155,9 @@ class TestTransportFailures:
         async with rig.bot(connection_pool_size=1, pool_timeout=0.1) as bot:
             first = asyncio.create_task(bot.send_message(rig.group, "first"))
             await asyncio.sleep(0.05)
-            with pytest.raises(TimedOut, match="Pool timeout"):
+            with pytest.raises(TimedOut, match="Pool timeout") as unsent:
                 await bot.send_message(rig.group, "second")
+            assert telegram_failure(unsent.value).maybe_sent is False
             assert (await first).text == "first"
         assert [m["text"] for m in rig.emulator.messages(rig.group)] == ["first"]
 
@@ -165,9 +167,11 @@ class TestTransportFailures:
         with pytest.raises(NetworkError, match="Connection reset") as failed:
             await bot.send_message(rig.group, "lost")
         assert not isinstance(failed.value, TimedOut)
+        # the request went out before the cut: a retry may double it, and is counted so
+        assert telegram_failure(failed.value).maybe_sent is True
 
     async def test_connection_refused(self) -> None:
-        """Nothing listening on the port becomes NetworkError."""
+        """Nothing listening on the port becomes NetworkError, surely not sent."""
         url = f"http://127.0.0.1:{_free_port()}"
         request = AiohttpRequest(connect_timeout=1.0)
         bot = Bot(TOKEN, base_url=f"{url}/bot", request=request)
@@ -176,6 +180,7 @@ class TestTransportFailures:
             with pytest.raises(NetworkError, match="ClientConnectorError") as failed:
                 await bot.get_me()
             assert not isinstance(failed.value, TimedOut)
+            assert telegram_failure(failed.value).maybe_sent is False
         finally:
             await request.shutdown()
 

@@ -636,21 +636,25 @@ class TestDuplicates:
         self, worker: DeliveryWorker, store: FakeStore, clock: FakeClock, desk: RecordingSender
     ) -> None:
         """A cut connection may hide an accepted send: its retry is a possible duplicate;
-        a 429 surely was not taken, so its retry is not."""
+        a 429, or a connection never made, surely was not taken, so its retry is not."""
         conv = await conversation(store, clock)
         cut = await enqueue(store, clock, conv, "cut")
         desk.fail_message(cut.message_id, TemporaryFailure("connection reset"), times=1)
         other = await conversation(store, clock)
         limited = await enqueue(store, clock, other, "limited")
         desk.fail_message(limited.message_id, TemporaryFailure("429", retry_after=1.0), times=1)
+        third = await conversation(store, clock)
+        refused = await enqueue(store, clock, third, "refused")
+        desk.fail_message(refused.message_id,
+                          TemporaryFailure("connection refused", maybe_sent=False), times=1)
         for _ in range(3):
             await worker.run_until_idle()
             clock.advance(10)
-        assert sorted(desk.sent_texts()) == ["cut", "limited"]
+        assert sorted(desk.sent_texts()) == ["cut", "limited", "refused"]
         stats = worker.stats()
         assert (stats["possible_duplicates"], stats["rate_limited"]) == (1, 1)
-        assert stats["retried"] == 2
-        assert (stats["sent"], stats["delivered"]) == (2, 2)
+        assert stats["retried"] == 3
+        assert (stats["sent"], stats["delivered"]) == (3, 3)
 
     async def test_widget_pushes_are_not_noted(
         self, worker: DeliveryWorker, store: FakeStore, clock: FakeClock
