@@ -7,6 +7,7 @@ needs only exact matches on ``(kind, value)``.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 
@@ -43,8 +44,12 @@ def parse_duration(text: str) -> float | None:
     return float(min(int(match.group(1)) * _UNIT[match.group(2)], _MAX_SECONDS))
 
 
+@functools.lru_cache(maxsize=8192)
 def ip_range(ip: str) -> str:
-    """The network an address is blocked by; "" when ``ip`` is not an address."""
+    """The network an address is blocked by; "" when ``ip`` is not an address.
+
+    Remembered: every patron message is checked, and parsing an address costs more than
+    the rest of the check (a patron writes many messages from one address)."""
     try:
         address = ipaddress.ip_address(ip.strip())
     except ValueError:

@@ -142,10 +142,10 @@ class DeskActions(RouterBase):
             client_id=f"desk-edit:{original_external_id}:{edit_key or now}",
             external_id=original_external_id, created_at=now,
         )
-        stored, created = await self._store.append(
-            message, [self._delivery(message, DeliveryKind.TO_PATRON, conversation.origin)])
+        queued = [self._delivery(message, DeliveryKind.TO_PATRON, conversation.origin)]
+        stored, created = await self._store.append(message, queued)
         if created:
-            self._on_enqueue()
+            self._on_enqueue(queued)
         return stored
 
     async def withdraw(
@@ -170,10 +170,10 @@ class DeskActions(RouterBase):
             client_id=f"desk-withdraw:{original_external_id}",
             external_id=original_external_id, created_at=self._clock.now(),
         )
-        stored, created = await self._store.append(
-            message, [self._delivery(message, DeliveryKind.TO_PATRON, conversation.origin)])
+        queued = [self._delivery(message, DeliveryKind.TO_PATRON, conversation.origin)]
+        stored, created = await self._store.append(message, queued)
         if created:
-            self._on_enqueue()
+            self._on_enqueue(queued)
         return stored
 
     async def stats(self, start: float, end: float) -> DayStats:

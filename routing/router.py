@@ -68,11 +68,10 @@ class Router(Claims, DeskActions):
             created_at=now,
             attachments=inbound.attachments,
         )
-        stored, created = await self._store.append(
-            message, [self._delivery(message, DeliveryKind.TO_DESK, Channel.DESK)]
-        )
+        queued = [self._delivery(message, DeliveryKind.TO_DESK, Channel.DESK)]
+        stored, created = await self._store.append(message, queued)
         if created:
-            self._on_enqueue()
+            self._on_enqueue(queued)
         return Accepted(stored, conversation, patron, duplicate=not created)
 
     async def identify(self, contact: Contact, *, name: str = "", email: str = "") -> Patron:
@@ -134,12 +133,11 @@ class Router(Claims, DeskActions):
             created_at=self._clock.now(),
             attachments=reply.attachments,
         )
-        stored, created = await self._store.append(
-            message, [self._delivery(message, DeliveryKind.TO_PATRON, conversation.origin)]
-        )
+        queued = [self._delivery(message, DeliveryKind.TO_PATRON, conversation.origin)]
+        stored, created = await self._store.append(message, queued)
         if created:
             await self._link_reply(stored)  # so an edit of it in the topic finds it
-            self._on_enqueue()
+            self._on_enqueue(queued)
         return stored
 
     async def _first_answer(self, conversation: Conversation, reply: DeskReply) -> Conversation:

@@ -7,7 +7,7 @@ desk's bookkeeping (desk_actions.py); each part stays small and is tested on its
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from routing.model import (
@@ -67,7 +67,7 @@ class RouterBase:
         clock: Clock,
         *,
         policy: RouterPolicy | None = None,
-        on_enqueue: Callable[[], None] = lambda: None,
+        on_enqueue: Callable[[Sequence[Delivery]], None] = lambda queued: None,
         staffed: Callable[[float], bool] = lambda now: True,
     ) -> None:
         self._store = store
@@ -91,10 +91,9 @@ class RouterBase:
             id=new_id(), conversation_id=conversation_id, direction=Direction.NOTE,
             text=text, event=event or "notice", created_at=self._clock.now(),
         )
-        await self._store.append(
-            message, [self._delivery(message, DeliveryKind.DESK_NOTICE, Channel.DESK)]
-        )
-        self._on_enqueue()
+        notice = [self._delivery(message, DeliveryKind.DESK_NOTICE, Channel.DESK)]
+        await self._store.append(message, notice)
+        self._on_enqueue(notice)
 
     async def _system(
         self, conversation: Conversation, event: str, text: str, author: str, *,
@@ -114,7 +113,7 @@ class RouterBase:
         if to_desk:
             deliveries.append(self._delivery(message, DeliveryKind.DESK_NOTICE, Channel.DESK))
         await self._store.append(message, deliveries)
-        self._on_enqueue()
+        self._on_enqueue(deliveries)
         return message
 
     def _delivery(self, message: Message, kind: DeliveryKind, destination: Channel) -> Delivery:

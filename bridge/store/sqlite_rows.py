@@ -137,7 +137,7 @@ def message_row(m: Message) -> Row:
 
 def message_from_row(r: Row) -> Message:
     files = attachments_from_json(r[10]) if r[10] else ()
-    return Message(r[0], r[1], Direction(r[2]), r[3], r[4], r[5], r[6], r[7], r[8], r[9], files)
+    return Message(r[0], r[1], _DIRECTIONS[r[2]], r[3], r[4], r[5], r[6], r[7], r[8], r[9], files)
 
 
 def attachments_json(files: Sequence[Attachment]) -> str:
@@ -162,10 +162,17 @@ def delivery_row(d: Delivery) -> Row:
     )
 
 
+# Enum(value) costs a few microseconds; the outbox decodes thousands of rows a second.
+_KINDS = {k.value: k for k in DeliveryKind}
+_CHANNELS = {c.value: c for c in Channel}
+_STATES = {s.value: s for s in DeliveryState}
+_DIRECTIONS = {d.value: d for d in Direction}
+
+
 def delivery_from_row(r: Row) -> Delivery:
     return Delivery(
-        r[0], r[1], r[2], DeliveryKind(r[3]), Channel(r[4]), r[5], r[6], r[7],
-        DeliveryState(r[8]), r[9], r[10], r[11],
+        r[0], r[1], r[2], _KINDS[r[3]], _CHANNELS[r[4]], r[5], r[6], r[7],
+        _STATES[r[8]], r[9], r[10], r[11],
     )
 
 

@@ -215,6 +215,38 @@ class TestDelivery:
             assert len(desk.sent) == 1  # the group's one send a minute went; the rest wait
 
 
+    async def test_a_message_for_a_sending_lane_costs_no_read(
+        self, worker: DeliveryWorker, store: FakeStore, clock: FakeClock, desk: RecordingSender
+    ) -> None:
+        """wake() for a lane already sending reads nothing (the lane's end will); a wake
+        for an idle lane reads at once."""
+        reads = 0
+        due = store.due_deliveries
+
+        async def counted(now: float, limit: int) -> list[Delivery]:
+            nonlocal reads
+            reads += 1
+            return await due(now, limit)
+
+        store.due_deliveries = counted  # type: ignore[method-assign]
+        busy = await conversation(store, clock)
+        desk.hold()
+        async with running(worker):
+            worker.wake([await enqueue(store, clock, busy, "first")])
+            await eventually(lambda: desk.started == 1)
+            before = reads
+            worker.wake([await enqueue(store, clock, busy, "second")])
+            await settle()
+            assert reads == before
+            worker.wake([await enqueue(store, clock, await conversation(store, clock), "new")])
+            await eventually(lambda: reads > before)
+            desk.release()
+            await eventually(lambda: len(desk.sent) == 3)
+        texts = desk.sent_texts()
+        assert sorted(texts) == ["first", "new", "second"]
+        assert texts.index("first") < texts.index("second")  # the lane's order kept
+
+
 class GroupSender(RecordingSender):
     def budget_keys(self, delivery: Delivery, conversation: Conversation, patron: Patron,
                     message: Message | None = None) -> tuple[str, ...]:
