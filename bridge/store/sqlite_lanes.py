@@ -47,7 +47,7 @@ _LANE_ROWS = (
 
 
 class LaneScan:
-    def __init__(self, lanes: int = 500, per_lane: int = 20, interval: float = 0.5) -> None:
+    def __init__(self, lanes: int = 200, per_lane: int = 5, interval: float = 0.5) -> None:
         self._lanes = lanes
         self._per_lane = per_lane
         self._interval = interval
