@@ -45,6 +45,13 @@ class Router(Claims, DeskActions):
     # -- patron side -------------------------------------------------------------------
 
     async def accept(self, inbound: Inbound) -> Accepted:
+        """Store a patron's message and queue it for the desk.
+
+        Messages of one patron are numbered in the order ``accept`` was called: nothing
+        before the patron's lock awaits, the lock serves waiters first come first
+        served, and the id is taken before the next waiter can run. A channel that hands
+        over a patron's messages in order (the widget's pipeline) can rely on it.
+        """
         text = self._clean_text(inbound.text, bool(inbound.attachments))
         if len(inbound.attachments) > self._policy.max_files:
             raise Refused(
@@ -52,8 +59,8 @@ class Router(Claims, DeskActions):
                 f"{len(inbound.attachments)} files at once; the limit is {self._policy.max_files}.",
             )
         contact = Contact(inbound.channel, inbound.address)
-        await self._refuse_blocked(inbound, contact)
         async with self._lock(contact):
+            await self._refuse_blocked(inbound, contact)
             patron = await self._patron_for(contact, inbound)
             conversation = await self._open_conversation(patron, inbound)
         now = self._clock.now()

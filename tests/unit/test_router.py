@@ -501,6 +501,26 @@ class TestEdit:
         assert len(store.messages) == count
 
 
+class TestOrder:
+    async def test_a_patrons_messages_are_numbered_in_call_order(
+        self, router: Router, store: FakeStore
+    ) -> None:
+        """A first message held up in its checks is still numbered before a second one
+        handed over after it: order rests on call order, not on which check ends first."""
+        await router.accept(widget("Hello"))
+        held = store.pause_after("patron_by_contact")
+        first = asyncio.create_task(router.accept(widget("first")))
+        await held.reached.wait()
+        second = asyncio.create_task(router.accept(widget("second")))
+        await asyncio.sleep(0.01)
+        held.release()
+        a, b = await first, await second
+
+        assert a.message.id < b.message.id
+        texts = [m.text for m in store.history_of(a.conversation.id)]
+        assert texts[-2:] == ["first", "second"]
+
+
 class TestWithdraw:
     async def test_withdrawal_names_the_reply_and_goes_to_the_patron_once(
         self, router: Router, store: FakeStore
