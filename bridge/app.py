@@ -134,6 +134,7 @@ class Bridge:
         secret = signing_secret(config)
         visitor_tokens = VisitorTokens(secret)
         self.hub = WidgetHub()
+        self.blobs = BlobStore(config.data_dir / "blobs")  # every channel's files
         self.roster = await load_roster(config, self.store)
         self.directory = open_directory(config.directory.kind, config.directory.path,
                                         config.directory.url, config.directory_token,
@@ -144,7 +145,7 @@ class Bridge:
             email = EmailSender(mail_settings, self.store, tokens=reply_tokens,
                                 resume_link=resume_links(config, visitor_tokens),
                                 library_name=config.library.name,
-                                ack_text=lambda _c: config.email.ack_text)
+                                ack_text=lambda _c: config.email.ack_text, blobs=self.blobs)
         senders: dict[Channel, Sender] = {
             Channel.DESK: DeskSender(self.bot, target, self.store),
             Channel.WIDGET: PatronReach(WidgetSender(self.hub), email, self.hub, clock,
@@ -201,7 +202,7 @@ class Bridge:
                 tick=config.reminders.check_seconds)
             self._tasks.append(asyncio.create_task(reminders.run(), name="reminders"))
         if email is not None:
-            intake = EmailIntake(self.router, self.store, BlobStore(config.data_dir / "blobs"),
+            intake = EmailIntake(self.router, self.store, self.blobs,
                                  mail_settings, tokens=reply_tokens,
                                  acknowledge=email.acknowledge)
             self.imap = ImapIntake(mail_settings, self.store, intake)

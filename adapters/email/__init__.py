@@ -1,12 +1,18 @@
 """The email channel: patrons write to the help address, librarians answer by email.
 
 Pure conversion lives here (``parse_email`` for received mail, ``compose_reply`` and
-``compose_ack`` for sent mail, ``ReplyTokens`` for the signed ``help+<token>@`` reply
-address); IMAP and SMTP I/O live beside it and use these.
+``compose_ack`` for sent mail with ``delivery_message_id`` for its Message-ID,
+``ReplyTokens`` for the signed ``help+<token>@`` reply address); IMAP and SMTP I/O live
+beside it and use these.
 """
 
 from adapters.email.autoreply import AutoKind
-from adapters.email.compose import OutgoingAttachment, compose_ack, compose_reply
+from adapters.email.compose import (
+    OutgoingAttachment,
+    compose_ack,
+    compose_reply,
+    delivery_message_id,
+)
 from adapters.email.parse import ParsedAttachment, ParsedMail, parse_email
 from adapters.email.tokens import ReplyTokens
 
@@ -18,5 +24,6 @@ __all__ = [
     "ReplyTokens",
     "compose_ack",
     "compose_reply",
+    "delivery_message_id",
     "parse_email",
 ]

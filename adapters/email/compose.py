@@ -1,18 +1,28 @@
 """The mail the library sends: a librarian's reply, and the automatic acknowledgement.
 
 Both are multipart/alternative (plain text, and HTML built from it with every character
-escaped), threaded with In-Reply-To and References so Gmail, Outlook and Thunderbird
-file them under the patron's mail, and carry the reply-token address in Reply-To so the
-patron's answer finds its conversation.
+escaped), inside multipart/mixed beside the files when a reply carries any, threaded
+with In-Reply-To and References so Gmail, Outlook and Thunderbird file them under the
+patron's mail, and carry the reply-token address in Reply-To so the patron's answer
+finds its conversation.
 
 No caller-supplied string can add a header line: names, subjects and ids are folded to
 one line with control characters removed before they reach the stdlib, and non-ASCII
-names are RFC 2047-encoded by ``email.headerregistry.Address``.
+names are RFC 2047-encoded by ``email.headerregistry.Address``; a file's name is one line
+too, RFC 2231-encoded by the stdlib when it is not ASCII.
+
+The Message-ID of a delivery's mail is made from the delivery's idempotency key
+(``delivery_message_id``): a send retried after a crash, when the first one may have
+reached the patron, carries the same id, so their client shows it once, and the link
+from that id to the conversation is the same one.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
+import os
 import re
 import time
 import unicodedata
@@ -25,7 +35,8 @@ from email.utils import format_datetime, make_msgid
 
 from adapters.email.headers import clean_text
 
-__all__ = ["LINK_LABEL", "OutgoingAttachment", "compose_ack", "compose_reply", "reply_subject"]
+__all__ = ["LINK_LABEL", "OutgoingAttachment", "compose_ack", "compose_reply",
+           "delivery_message_id", "reply_subject"]
 
 LINK_LABEL = "Continue this conversation in the chat"
 MAX_REFERENCES = 20
@@ -34,6 +45,10 @@ _AUTO_PREFIX = re.compile(r"^(?:auto\s*:\s*)+", re.I)
 _MSG_ID = re.compile(r"<[^<>\s]{1,500}>")
 _DOMAIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
 _URL = re.compile(r"https?://[^\s<>\"']+", re.I)
+_TYPE_PART = re.compile(r"[A-Za-z0-9][\w.+-]{0,126}")
+_FILENAME_MAX = 200
+_EXTENSIONS = {"application/pdf": ".pdf", "image/jpeg": ".jpg", "image/png": ".png",
+               "text/plain": ".txt"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +58,45 @@ class OutgoingAttachment:
     filename: str
     content_type: str
     data: bytes
+
+
+def delivery_message_id(key: str, domain: str) -> str:
+    """``<hash-of-key@domain>``: the same for every attempt at one delivery, and for no
+    other; the key never shows (ids are not secret, but need not say what they are)."""
+    if not key:
+        raise ValueError("a delivery's Message-ID needs its idempotency key")
+    if not _DOMAIN.fullmatch(domain):
+        raise ValueError(f"not a domain for Message-IDs: {domain!r}")
+    digest = hashlib.sha256(b"pustaka-delivery\0" + key.encode("utf-8")).digest()
+    local = base64.b32encode(digest[:20]).decode("ascii").lower()
+    return f"<{local}.pustaka@{domain}>"
+
+
+def _attachment_name(name: str, mime: str) -> str:
+    """One line, no path separators, at most 200 characters with its extension kept."""
+    base = clean_text(name).replace("/", "_").replace("\\", "_")
+    if not base.strip(". "):
+        base = "attachment" + (_EXTENSIONS.get(mime, ".bin"))
+    if len(base) > _FILENAME_MAX:
+        stem, ext = os.path.splitext(base)
+        ext = ext if len(ext) <= 16 else ""
+        base = stem[: _FILENAME_MAX - len(ext)] + ext
+    return base
+
+
+def _attach(msg: EmailMessage, item: OutgoingAttachment) -> None:
+    maintype, _, subtype = item.content_type.partition("/")
+    if not _TYPE_PART.fullmatch(maintype) or not _TYPE_PART.fullmatch(subtype):
+        maintype, subtype = "application", "octet-stream"
+    name = _attachment_name(item.filename, f"{maintype}/{subtype}".lower())
+    msg.add_attachment(item.data, maintype=maintype.lower(), subtype=subtype.lower(),
+                       filename=name)
+    parts = msg.get_payload()
+    assert isinstance(parts, list)
+    part = parts[-1]  # add_attachment appends the new part
+    assert isinstance(part, EmailMessage)
+    part.set_param("name", name)  # older Outlook reads the name from Content-Type
+    del part["MIME-Version"]  # the stdlib adds it to every part; it belongs on top only
 
 
 def reply_subject(original: str, fallback: str) -> str:
@@ -139,7 +193,7 @@ def _build(*, from_address: str, from_name: str, to_address: str, to_name: str,
            subject: str, text: str, html_text: str | None, in_reply_to: str | None,
            references: Sequence[str], reply_to: str, message_id_domain: str,
            library_name: str, link: str | None, attachments: Sequence[OutgoingAttachment],
-           date: float | None, link_label: str) -> EmailMessage:
+           date: float | None, link_label: str, message_id: str | None) -> EmailMessage:
     if not _DOMAIN.fullmatch(message_id_domain):
         raise ValueError(f"not a domain for Message-IDs: {message_id_domain!r}")
     link = _checked_link(link)
@@ -152,7 +206,9 @@ def _build(*, from_address: str, from_name: str, to_address: str, to_name: str,
     msg["Date"] = format_datetime(
         datetime.fromtimestamp(time.time() if date is None else date, UTC)
     )
-    msg["Message-ID"] = make_msgid(domain=message_id_domain)
+    if message_id is not None and not _MSG_ID.fullmatch(message_id):
+        raise ValueError(f"not a Message-ID: {message_id!r}")
+    msg["Message-ID"] = message_id or make_msgid(domain=message_id_domain)
     parent = _msg_id(in_reply_to) if in_reply_to else None
     if parent:
         msg["In-Reply-To"] = parent
@@ -167,11 +223,7 @@ def _build(*, from_address: str, from_name: str, to_address: str, to_name: str,
     msg.add_alternative(_html(body, html_text, library, link, clean_text(link_label)),
                         subtype="html")
     for item in attachments:
-        maintype, _, subtype = item.content_type.partition("/")
-        if not re.fullmatch(r"[\w.+-]+", maintype) or not re.fullmatch(r"[\w.+-]+", subtype):
-            maintype, subtype = "application", "octet-stream"
-        msg.add_attachment(item.data, maintype=maintype, subtype=subtype,
-                           filename=clean_text(item.filename).replace("/", "_") or "attachment")
+        _attach(msg, item)
     return msg
 
 
@@ -180,12 +232,14 @@ def compose_reply(*, from_address: str, from_name: str, to_address: str, to_name
                   in_reply_to: str | None, references: Sequence[str], reply_to: str,
                   message_id_domain: str, library_name: str, link: str | None = None,
                   attachments: Sequence[OutgoingAttachment] = (), date: float | None = None,
-                  link_label: str = LINK_LABEL) -> EmailMessage:
+                  link_label: str = LINK_LABEL, message_id: str | None = None) -> EmailMessage:
     """A librarian's answer to a patron's mail, threaded under it.
 
     A person wrote it, so it is not marked Auto-Submitted. ``subject`` is the patron's
     subject; "Re: " is added once. ``html_text``, when given, is an already-safe HTML
-    fragment used instead of the escaped ``text``. The new Message-ID is ``msg["Message-ID"]``.
+    fragment used instead of the escaped ``text``. ``message_id`` (from
+    ``delivery_message_id``) is used as given; without one a random id is made. The
+    Message-ID is ``msg["Message-ID"]``.
     """
     return _build(
         from_address=from_address, from_name=from_name, to_address=to_address,
@@ -193,6 +247,7 @@ def compose_reply(*, from_address: str, from_name: str, to_address: str, to_name
         html_text=html_text, in_reply_to=in_reply_to, references=references,
         reply_to=reply_to, message_id_domain=message_id_domain, library_name=library_name,
         link=link, attachments=attachments, date=date, link_label=link_label,
+        message_id=message_id,
     )
 
 
@@ -200,7 +255,7 @@ def compose_ack(*, from_address: str, from_name: str, to_address: str, to_name: 
                 subject: str, text: str, in_reply_to: str | None, references: Sequence[str],
                 reply_to: str, message_id_domain: str, library_name: str,
                 link: str | None = None, date: float | None = None,
-                link_label: str = LINK_LABEL) -> EmailMessage:
+                link_label: str = LINK_LABEL, message_id: str | None = None) -> EmailMessage:
     """The automatic acknowledgement of a patron's mail (after hours), per RFC 3834.
 
     Marked ``Auto-Submitted: auto-replied`` (section 5) with the subject prefixed
@@ -215,7 +270,7 @@ def compose_ack(*, from_address: str, from_name: str, to_address: str, to_name: 
         to_name=to_name, subject=("Auto: " + original)[:250], text=text, html_text=None,
         in_reply_to=in_reply_to, references=references, reply_to=reply_to,
         message_id_domain=message_id_domain, library_name=library_name, link=link,
-        attachments=(), date=date, link_label=link_label,
+        attachments=(), date=date, link_label=link_label, message_id=message_id,
     )
     msg["Auto-Submitted"] = "auto-replied"
     msg["X-Auto-Response-Suppress"] = "All"

@@ -5,14 +5,29 @@ that the desk would show literally, and it is GPL-licensed. What an HTML-only ma
 is small: text in reading order, paragraphs and line breaks kept, list items marked,
 links kept visible, and ``<blockquote>`` turned into ``> `` lines so the reply stripper
 sees quoted history exactly as in a plain-text mail.
+
+With ``cid_marks`` an ``<img src="cid:...">`` leaves a mark in the text where it stands
+(``cid_mark``), so ``inline.py`` can tell an image the patron put in their message from
+one in their signature or in quoted history.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
+import urllib.parse
 from html.parser import HTMLParser
 
-__all__ = ["html_to_text"]
+__all__ = ["cid_mark", "html_to_text"]
+
+_CID_OPEN, _CID_CLOSE = "\ue000", "\ue001"  # private-use characters: never in a mail's text
+
+
+def cid_mark(content_id: str) -> str:
+    """The mark ``html_to_text(..., cid_marks=True)`` leaves for an image of this Content-ID:
+    short, so a signature's logo line stays a short line for the signature rule."""
+    digest = hashlib.sha256(content_id.strip("<> ").lower().encode("utf-8", "replace"))
+    return f"{_CID_OPEN}{digest.hexdigest()[:8]}{_CID_CLOSE}"
 
 # Not "head": senders often leave it unclosed, which would hide the whole body; what a
 # head holds besides these (meta, link, base) has no text.
@@ -27,8 +42,9 @@ _SPACES = re.compile(r"[ \t\r\n\f\v\u00a0]+")
 
 
 class _TextBuilder(HTMLParser):
-    def __init__(self) -> None:
+    def __init__(self, cid_marks: bool = False) -> None:
         super().__init__(convert_charrefs=True)
+        self._cid_marks = cid_marks
         self.lines: list[str] = []
         self._line: list[str] = []
         self._depth_at_start = 0
@@ -81,6 +97,10 @@ class _TextBuilder(HTMLParser):
         elif tag == "a":
             self._links.append(dict(attrs).get("href"))
             self._link_text = []
+        elif tag == "img" and self._cid_marks and not self._skip:
+            src = (dict(attrs).get("src") or "").strip()
+            if src[:4].lower() == "cid:":  # RFC 2392: the Content-ID, URL-encoded
+                self._write(f" {cid_mark(urllib.parse.unquote(src[4:]))} ")
 
     def handle_endtag(self, tag: str) -> None:
         if tag in _SKIP:
@@ -121,9 +141,9 @@ class _TextBuilder(HTMLParser):
             self._write(text)
 
 
-def html_to_text(html: str) -> str:
+def html_to_text(html: str, *, cid_marks: bool = False) -> str:
     """Readable plain text of an HTML mail body; never raises on broken markup."""
-    builder = _TextBuilder()
+    builder = _TextBuilder(cid_marks)
     try:
         builder.feed(html)
         builder.close()

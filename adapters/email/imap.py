@@ -237,8 +237,9 @@ class ImapIntake:
                 return
             wanted = [(uid, size) for uid, size in listed if self._wanted(uid)]
             for batch in self._batches(wanted):
-                mails = await self._io(fetch_mails(client, batch,
-                                                   self._settings.max_message_bytes))
+                mails = await self._io(fetch_mails(
+                    client, batch, self._settings.max_message_bytes,
+                    self._settings.max_attachment_bytes))
                 await self._handler(mails)  # not cut short by stop(): it finishes
                 self.taken += len(mails)
                 await self._advance(batch[-1][0])

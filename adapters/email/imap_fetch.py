@@ -3,8 +3,11 @@
 Sizes come first (``RFC822.SIZE``). A mail within ``max_message_bytes`` is fetched whole
 (``BODY.PEEK[]``, which leaves its \\Seen flag alone), several per round trip. A larger
 one is read through its BODYSTRUCTURE: the header and the text/HTML body parts are
-fetched by section, each capped, and put together into a small stand-in mail that the
-pure parser reads as usual; every other part is listed as refused, by name and size.
+fetched by section, each capped, and put together into a stand-in mail that the pure
+parser reads as usual. Its files go into the stand-in too, in order, as long as each is
+within the file limit and all of them together stay within ``max_message_bytes`` (so
+the stand-in is never larger than a mail fetched whole); every other part is listed as
+refused, by name and size, and never loaded.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ class RefusedPart:
     filename: str
     content_type: str
     size: int  # decoded bytes, estimated
+    over_limit: bool = False  # the file alone is over the file limit (else the mail was)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,11 +105,14 @@ async def unseen(mailbox: Mailbox) -> set[int]:
 
 
 async def fetch_mails(
-    mailbox: Mailbox, wanted: Sequence[tuple[int, int]], max_message_bytes: int
+    mailbox: Mailbox, wanted: Sequence[tuple[int, int]], max_message_bytes: int,
+    max_part_bytes: int | None = None,
 ) -> list[FetchedMail]:
     """The mails named by ``(uid, size)``, in UID order; oversized ones in part.
 
-    A mail expunged meanwhile is simply not in the result.
+    ``max_part_bytes`` (the file limit; None: no file of an oversized mail is loaded)
+    decides which files of an oversized mail may be fetched. A mail expunged meanwhile
+    is simply not in the result.
     """
     small = {uid: size for uid, size in wanted if size <= max_message_bytes}
     out: list[FetchedMail] = []
@@ -118,31 +125,52 @@ async def fetch_mails(
                 out.append(FetchedMail(uid, _bytes(item["BODY[]"]), small[uid]))
     for uid, size in wanted:
         if size > max_message_bytes:
-            large = await _fetch_large(mailbox, uid, size)
+            large = await _fetch_large(mailbox, uid, size, max_message_bytes,
+                                       max_part_bytes)
             if large is not None:
                 out.append(large)
     return sorted(out, key=lambda mail: mail.uid)
 
 
-async def _fetch_large(mailbox: Mailbox, uid: int, size: int) -> FetchedMail | None:
+def _split(parts: list[Part], budget: int, max_part_bytes: int | None
+           ) -> tuple[list[Part], tuple[RefusedPart, ...]]:
+    """The parts to fetch (the texts, and files while they fit), and those refused."""
+    fetched: list[Part] = []
+    refused: list[RefusedPart] = []
+    used = 0
+    for part in parts:
+        if part.is_body_text:
+            fetched.append(part)
+            continue
+        fits = max_part_bytes is not None and part.decoded_size <= max_part_bytes
+        if fits and used + part.size <= budget:
+            fetched.append(part)
+            used += part.size
+        else:
+            over = max_part_bytes is not None and part.decoded_size > max_part_bytes
+            refused.append(RefusedPart(part.filename or "unnamed", part.content_type,
+                                       part.decoded_size, over))
+    return fetched, tuple(refused)
+
+
+async def _fetch_large(mailbox: Mailbox, uid: int, size: int, budget: int,
+                       max_part_bytes: int | None) -> FetchedMail | None:
     lines = _ok(await mailbox.uid("fetch", str(uid), "(UID BODYSTRUCTURE)"), "FETCH")
     items = [i for i in fetch_items(lines) if _int(i.get("UID")) == uid]
     if not items:
         return None
-    parts = leaf_parts(items[0].get("BODYSTRUCTURE"))
-    texts = [p for p in parts if p.is_body_text]
-    refused = tuple(RefusedPart(p.filename or "unnamed", p.content_type, p.decoded_size)
-                    for p in parts if not p.is_body_text)
+    parts, refused = _split(leaf_parts(items[0].get("BODYSTRUCTURE")), budget, max_part_bytes)
     wanted = ["BODY.PEEK[HEADER]"]
-    for part in texts:
+    for part in parts:
         if part.section != "TEXT":
             wanted.append(f"BODY.PEEK[{part.section}.MIME]")
-        wanted.append(f"BODY.PEEK[{part.section}]<0.{TEXT_PART_CAP}>")
+        cap = f"<0.{TEXT_PART_CAP}>" if part.is_body_text else ""
+        wanted.append(f"BODY.PEEK[{part.section}]{cap}")
     lines = _ok(await mailbox.uid("fetch", str(uid), f"(UID {' '.join(wanted)})"), "FETCH")
     items = [i for i in fetch_items(lines) if _int(i.get("UID")) == uid]
     if not items:
         return None
-    raw = _stand_in(items[0], texts)
+    raw = _stand_in(items[0], parts)
     return FetchedMail(uid, raw, size, refused)
 
 
@@ -161,17 +189,27 @@ def _header_without_mime(header: bytes) -> bytes:
     return b"\r\n".join(kept) + b"\r\n" if kept else b""
 
 
-def _stand_in(item: dict[str, Item], texts: list[Part]) -> bytes:
-    """A small mail with the original header and only the text parts, as MIME."""
+def _body(item: dict[str, Item], part: Part) -> bytes:
+    """A fetched section: a capped text part comes back as ``BODY[n]<0>``."""
+    if part.is_body_text:
+        return _bytes(item.get(f"BODY[{part.section}]<0>"))
+    return _bytes(item.get(f"BODY[{part.section}]"))
+
+
+def _stand_in(item: dict[str, Item], parts: list[Part]) -> bytes:
+    """A mail with the original header and only the fetched parts, as MIME.
+
+    The parts go side by side in one multipart/mixed: the parser takes the text from
+    every text part and the files from the rest, as it would from the original.
+    """
     header = _bytes(item.get("BODY[HEADER]"))
-    if len(texts) == 1 and texts[0].section == "TEXT":  # a single-part text mail
-        return header.rstrip(b"\r\n") + b"\r\n\r\n" + _bytes(item.get("BODY[TEXT]<0>"))
+    if len(parts) == 1 and parts[0].section == "TEXT":  # a mail that is not multipart
+        return header.rstrip(b"\r\n") + b"\r\n\r\n" + _body(item, parts[0])
     boundary = b"pustaka-" + secrets.token_hex(12).encode()
     out = [_header_without_mime(header), b"MIME-Version: 1.0\r\n",
            b'Content-Type: multipart/mixed; boundary="' + boundary + b'"\r\n\r\n']
-    for part in texts:
+    for part in parts:
         mime = _bytes(item.get(f"BODY[{part.section}.MIME]")).rstrip(b"\r\n")
-        body = _bytes(item.get(f"BODY[{part.section}]<0>"))
-        out += [b"--" + boundary + b"\r\n", mime + b"\r\n\r\n", body, b"\r\n"]
+        out += [b"--" + boundary + b"\r\n", mime + b"\r\n\r\n", _body(item, part), b"\r\n"]
     out.append(b"--" + boundary + b"--\r\n")
     return b"".join(out)

@@ -5,7 +5,9 @@ Message-ID is linked) or is our own; an automatic mail (auto-reply, bounce, list
 starts a conversation, and a bounce of one of our replies is told to that conversation's
 topic. Otherwise the conversation is looked for by the signed reply token, then by the
 Message-IDs it answers (In-Reply-To, References), and given to the router as a hint it
-checks against the patron. Attachments are kept by ``BlobStore`` and listed in the text.
+checks against the patron. Its files are kept by ``BlobStore`` and go with the message
+as ``Attachment`` records (``intake_files.py``). An answer to a rating request that is a
+rating ("5 thanks!") rates the conversation instead of reopening it (``rating_reply.py``).
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from dataclasses import replace
 from adapters.blobs import BlobStore
 from adapters.email.autoreply import AutoKind
 from adapters.email.imap_fetch import FetchedMail
+from adapters.email.intake_files import MailFiles, keep_files
 from adapters.email.parse import ParsedMail, parse_email
+from adapters.email.rating_reply import rated_conversation
 from adapters.email.settings import EmailSettings
 from adapters.email.thread import ReplyTokens, load_thread, save_thread
 from adapters.files import human_size
@@ -103,11 +107,15 @@ class EmailIntake:
         if not parsed.from_address:
             log.warning("mail %s has no sender address; it cannot be answered", key)
             return "no_sender"
+        if await self._rated(parsed, key):
+            return "rated"
+        files = await self._files(parsed, mail)
         inbound = Inbound(
             channel=Channel.EMAIL, address=parsed.from_address,
-            text=await self._text(parsed, mail), client_id=f"email:{key}"[:200],
+            text=self._text(parsed, files), client_id=f"email:{key}"[:200],
             name=parsed.from_name, email=parsed.from_address, external_id=key,
             conversation_id=await self._hint(parsed), subject=parsed.subject,
+            attachments=files.attachments,
         )
         try:
             accepted = await self._router.accept(inbound)
@@ -120,6 +128,23 @@ class EmailIntake:
         await self._remember_thread(conversation_id, parsed, key)
         await self._maybe_acknowledge(parsed, accepted)
         return "duplicate" if accepted.duplicate else "taken"
+
+    async def _rated(self, parsed: ParsedMail, key: str) -> bool:
+        """Take a rating given in answer to the rating request; False for anything else."""
+        found = await rated_conversation(parsed, self._store, self._tokens)
+        if found is None:
+            return False
+        conversation_id, score, comment = found
+        if not await self._router.rate(conversation_id, score, comment):
+            return False  # reopened meanwhile, say: then it is a message like any other
+        await self._store.save_link(Link(Channel.EMAIL.value, key, conversation_id))
+        return True
+
+    async def _files(self, parsed: ParsedMail, mail: FetchedMail) -> MailFiles:
+        s = self._settings
+        return await keep_files(parsed.attachments, mail.refused, self._blobs,
+                                max_attachment_bytes=s.max_attachment_bytes,
+                                max_message_bytes=s.max_message_bytes, max_files=s.max_files)
 
     async def _automatic(self, parsed: ParsedMail, key: str) -> str:
         if parsed.auto is not AutoKind.BOUNCE or not parsed.bounce_of:
@@ -148,28 +173,17 @@ class EmailIntake:
                     return link.conversation_id
         return ""
 
-    async def _text(self, parsed: ParsedMail, mail: FetchedMail) -> str:
-        lines = []
-        for attachment in parsed.attachments:
-            what = f"\U0001f4ce {attachment.filename} ({human_size(attachment.size)})"
-            if attachment.data is None:
-                lines.append(f"{what}: not kept, {attachment.refused_reason or 'refused'}")
-                continue
-            blob = await self._blobs.put(attachment.data)
-            lines.append(f"{what}: kept as {blob.digest[:16]}")
-        for part in mail.refused:
-            lines.append(f"\U0001f4ce {part.filename} ({human_size(part.size)}): not kept, "
-                         f"the email is larger than "
-                         f"{human_size(self._settings.max_message_bytes)}")
+    def _text(self, parsed: ParsedMail, files: MailFiles) -> str:
+        """What the patron wrote, cut to the router's limit, and a line naming any files
+        beyond the ones that go with the message. A mail of files alone has no text."""
         body = parsed.text or parsed.full_text or parsed.raw_text_fallback.strip()
-        if not body and not lines:
+        if not body and not files.attachments and not files.overflow:
             body = parsed.subject or "(an empty email)"
-        notes = "\n".join(lines)
-        room = max(200, self._settings.max_text - len(notes) - 2)
+        room = max(200, self._settings.max_text - len(files.overflow) - 2)
         if len(body) > room:
             cut = room - 60
             body = body[:cut].rstrip() + f"\n[... {len(body) - cut} more characters]"
-        return f"{body}\n\n{notes}".strip() if notes else body
+        return f"{body}\n\n{files.overflow}".strip() if files.overflow else body
 
     async def _remember_thread(self, conversation_id: str, parsed: ParsedMail, key: str) -> None:
         thread = await load_thread(self._store, conversation_id)

@@ -66,6 +66,7 @@ class ParsedAttachment:
     inline: bool = False
     content_id: str = ""
     refused_reason: str | None = None
+    decoration: str = ""  # why an inline image is decoration, not content (see inline.py)
 
 
 @dataclass
@@ -75,6 +76,7 @@ class Walk:
     plain: list[str] = field(default_factory=list)
     html: list[str] = field(default_factory=list)
     attachments: list[ParsedAttachment] = field(default_factory=list)
+    every_html: list[str] = field(default_factory=list)  # also the unchosen alternatives
     damaged: bool = False
     source: bytes = b""  # the caller's raw mail, which elided runs point into
     runs: dict[str, Run] = field(default_factory=dict)  # marker -> elided run
@@ -247,6 +249,7 @@ def _alternative(children: list[Message], out: Walk, limit: int, depth: int) -> 
         sub = Walk(source=out.source, runs=out.runs)
         _walk(child, sub, limit, depth + 1, body=True)
         out.attachments.extend(sub.attachments)
+        out.every_html.extend(sub.every_html)  # where inline images are cited
         out.damaged = out.damaged or sub.damaged
         found.append(sub)
     for sub in found:
@@ -291,7 +294,10 @@ def _walk(part: Message, out: Walk, limit: int, depth: int, body: bool) -> None:
     too_big = run is not None and run.size > limit
     if (body and ctype in {"text/plain", "text/html"} and disposition != "attachment"
             and not named and not too_big):
-        (out.plain if ctype == "text/plain" else out.html).append(_text(part, out))
+        text = _text(part, out)
+        (out.plain if ctype == "text/plain" else out.html).append(text)
+        if ctype == "text/html":
+            out.every_html.append(text)
         return
     out.attachments.append(_attachment(part, ctype, limit, out))
 

@@ -22,6 +22,7 @@ from adapters.email.autoreply import AutoKind, asks_no_auto_reply, bounced_messa
 from adapters.email.elide import elide_base64
 from adapters.email.headers import PARSE_POLICY, addresses, header_text, message_ids, raw_header
 from adapters.email.htmltext import html_to_text
+from adapters.email.inline import mark_decorations
 from adapters.email.mime import MAX_TEXT_CHARS, ParsedAttachment, Walk, walk
 from adapters.email.quotes import strip_reply
 from adapters.email.salvage import body_fallback, repair_boundary, salvage_text
@@ -160,7 +161,7 @@ def _parse(raw: bytes, limit: int, reply_local_part: str | None) -> ParsedMail:
         date=_date(msg),
         text=strip_reply(full) if full.strip() else "",
         full_text=full.strip(),
-        attachments=tuple(found.attachments),
+        attachments=mark_decorations(found.attachments, "\n".join(found.every_html)),
         auto=auto,
         bounce_of=bounced_message_id(msg, full) if auto is AutoKind.BOUNCE else None,
         malformed=malformed,

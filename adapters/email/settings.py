@@ -49,7 +49,8 @@ class EmailSettings:
 
     # -- limits --------------------------------------------------------------------------
     max_message_bytes: int = 25 * MB  # above this a mail is never loaded whole
-    max_attachment_bytes: int = 20 * MB  # a larger file is refused with a note
+    max_attachment_bytes: int = 20 * MB  # a larger file is refused with a note (both ways)
+    max_files: int = 10  # files passed on with one mail (the router's limit, one album)
     max_text: int = 4000  # characters of a mail's text passed on (the router's limit)
     away_minutes: float = 10.0  # a widget patron gone this long gets replies by email
 

@@ -1,46 +1,55 @@
 """Sending mail to patrons: the ``Sender`` for ``Channel.EMAIL``, and the acknowledgement.
 
-A librarian's reply (or a status line the patron must read, such as "closed") is
+A librarian's reply (or a line the patron must read, such as the rating request) is
 composed by ``compose_reply``: threaded under the patron's last mail (In-Reply-To and
 References from the conversation's thread record), Reply-To carrying the signed
-``help+<token>@`` address, a plain and an HTML part, and a link back to the widget when
-one is given. It goes out through aiosmtplib. A 4xx answer or a dropped connection is a
-``TemporaryFailure`` (the outbox retries); a 5xx answer is a ``PermanentFailure`` (the
-outbox tells the topic).
+``help+<token>@`` address, a plain and an HTML part, the reply's files beside them
+(``outgoing.py``), and a link back to the widget when one is given. Its Message-ID comes
+from the delivery's idempotency key, so a send the outbox retries after a crash is the
+same mail to the patron's client. It goes out through aiosmtplib. A 4xx answer or a
+dropped connection is a ``TemporaryFailure`` (the outbox retries); a 5xx answer is a
+``PermanentFailure`` (the outbox tells the topic), except that a mail the server finds
+too large is sent again with its files named in the text instead of attached.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from email.message import EmailMessage
+from typing import Any
 
 import aiosmtplib
 
-from adapters.email.compose import compose_ack, compose_reply
+from adapters.blobs import BlobStore
+from adapters.email.compose import compose_ack, compose_reply, delivery_message_id, reply_subject
+from adapters.email.outgoing import EVENT_TEXTS, MailContent, content_for, file_lines
 from adapters.email.parse import ParsedMail
+from adapters.email.rating_mail import rating_html
 from adapters.email.settings import EmailSettings
-from adapters.email.thread import ReplyTokens, load_thread, reply_address, save_thread
-from routing.model import Channel, Conversation, Delivery, Direction, Message, Patron
+from adapters.email.thread import (
+    ReplyTokens,
+    Thread,
+    load_thread,
+    reply_address,
+    save_thread,
+)
+from routing.model import Channel, Conversation, Delivery, Message, Patron
 from routing.ports import Link, PermanentFailure, Sent, Store, TemporaryFailure
 from routing.router import Accepted
 
-__all__ = ["EVENT_TEXTS", "AckText", "EmailSender", "ResumeLink", "patron_email"]
+__all__ = ["EVENT_TEXTS", "AckText", "EmailSender", "MailTooLarge", "ResumeLink",
+           "patron_email"]
 
 log = logging.getLogger(__name__)
 
 ResumeLink = Callable[[Conversation, Patron], "str | None"]
 AckText = Callable[[Conversation], str]  # e.g. "We are closed; we answer from 08:00."
 
-# System lines the patron reads by email, in the email's own words; other events
-# ("claimed", "reopened") are live-chat news and not worth a mail.
-EVENT_TEXTS = {
-    "closed": "This conversation is now closed. If you need anything more, just reply to "
-              "this email and we will pick it up again.",
-    "rating_request": "How did we do? Reply with a number from 1 (poor) to 5 (excellent), "
-                      "and a comment if you like.",
-}
+
+class MailTooLarge(PermanentFailure):
+    """The mail server refused the mail for its size (552, or 5.3.4 / 5.2.3)."""
 
 
 def patron_email(patron: Patron) -> str:
@@ -58,27 +67,42 @@ class EmailSender:
 
     def __init__(self, settings: EmailSettings, store: Store, *,
                  tokens: ReplyTokens | None = None, resume_link: ResumeLink | None = None,
-                 library_name: str = "", ack_text: AckText | None = None) -> None:
+                 library_name: str = "", ack_text: AckText | None = None,
+                 blobs: BlobStore | None = None,
+                 languages: Sequence[str] = ("en", "id")) -> None:
+        """``blobs``: where librarians' files are (without it, files are named in the
+        text); ``languages``: the rating request's, in order (the patron's is unknown)."""
         self._settings = settings
         self._store = store
         self._tokens = tokens
         self._resume_link = resume_link or (lambda conversation, patron: None)
         self._library = library_name or settings.from_name or settings.from_address
         self._ack_text = ack_text
+        self._blobs = blobs
+        self._languages = tuple(languages) or ("en",)
 
     async def send(self, delivery: Delivery, message: Message, conversation: Conversation,
                    patron: Patron) -> Sent:
-        text = self._text(message)
-        if text is None:
+        content = await content_for(message, self._blobs, languages=self._languages,
+                                    max_bytes=self._settings.max_attachment_bytes)
+        if content is None:
             return Sent()
         address = patron_email(patron)
         if not address:
             raise PermanentFailure("the patron gave no email address")
         thread = await load_thread(self._store, conversation.id)
         subject = thread.subject or f"Your question to {self._library}"
-        mail = self._compose(compose_reply, conversation, patron, address, subject,
-                             text, thread.last_patron_id, thread.references)
-        await self._deliver(mail, self._settings.from_address)
+        mail = self._reply(content, delivery, conversation, patron, address, subject, thread)
+        try:
+            await self._deliver(mail, self._settings.from_address)
+        except MailTooLarge:
+            if not content.attachments:
+                raise
+            log.warning("mail for %s too large for the server; sending it without files",
+                        delivery.id)
+            mail = self._reply(self._without_files(content, message), delivery,
+                               conversation, patron, address, subject, thread)
+            await self._deliver(mail, self._settings.from_address)
         message_id = str(mail["Message-ID"])
         await self._store.save_link(Link(Channel.EMAIL.value, message_id, conversation.id,
                                          message.id))
@@ -87,14 +111,43 @@ class EmailSender:
                           replace(fresh, subject=fresh.subject or subject).cite(message_id))
         return Sent(external_id=message_id)
 
+    def _reply(self, content: MailContent, delivery: Delivery, conversation: Conversation,
+               patron: Patron, address: str, subject: str, thread: Thread) -> EmailMessage:
+        """The reply for a delivery; its Message-ID is the delivery's own."""
+        s = self._settings
+        try:
+            answer_to = reply_address(s.help_address or s.from_address, self._tokens,
+                                      conversation.id, rating=content.rating)
+        except ValueError as exc:  # an id no token can carry: retrying will not help
+            raise PermanentFailure(f"cannot compose the email: {exc}") from exc
+        html_text = None
+        if content.rating:
+            html_text = rating_html(self._languages, answer_address=answer_to,
+                                    subject=reply_subject(subject, self._library))
+        return self._compose(compose_reply, conversation, patron, address, subject,
+                             content.text, thread.last_patron_id, thread.references,
+                             reply_to=answer_to, message_key=delivery.idempotency_key,
+                             html_text=html_text, attachments=content.attachments)
+
+    def _without_files(self, content: MailContent, message: Message) -> MailContent:
+        sent = {a.filename for a in content.attachments}
+        lines = file_lines([a for a in message.attachments if a.name in sent],
+                           self._languages[0])
+        return MailContent("\n\n".join(p for p in (content.text, "\n".join(lines)) if p))
+
     async def send_ack(self, conversation: Conversation, patron: Patron, *, subject: str,
-                       text: str, in_reply_to: str, references: tuple[str, ...] = ()) -> str:
-        """The after-hours acknowledgement (RFC 3834: auto-replied, null envelope sender)."""
+                       text: str, in_reply_to: str, references: tuple[str, ...] = (),
+                       key: str = "") -> str:
+        """The after-hours acknowledgement (RFC 3834: auto-replied, null envelope sender).
+
+        ``key`` names what is acknowledged (the patron's message), making the Message-ID
+        the same if the acknowledgement is ever sent again; without one it is random.
+        """
         address = patron_email(patron)
         if not address:
             raise PermanentFailure("the patron gave no email address")
         mail = self._compose(compose_ack, conversation, patron, address, subject, text,
-                             in_reply_to, references)
+                             in_reply_to, references, message_key=f"ack:{key}" if key else "")
         await self._deliver(mail, "")
         return str(mail["Message-ID"])
 
@@ -109,29 +162,27 @@ class EmailSender:
             return
         await self.send_ack(accepted.conversation, accepted.patron, subject=parsed.subject,
                             text=self._ack_text(accepted.conversation),
-                            in_reply_to=parsed.message_id, references=parsed.references)
-
-    def _text(self, message: Message) -> str | None:
-        if message.direction is Direction.NOTE or message.event == "withdrawn":
-            return None  # never for the patron; an email cannot be unsent
-        if message.direction is Direction.SYSTEM:
-            return EVENT_TEXTS.get(message.event)
-        return message.text
+                            in_reply_to=parsed.message_id, references=parsed.references,
+                            key=accepted.message.id)
 
     def _compose(self, compose: Callable[..., EmailMessage], conversation: Conversation,
                  patron: Patron, address: str, subject: str, text: str, in_reply_to: str,
-                 references: tuple[str, ...]) -> EmailMessage:
+                 references: tuple[str, ...], *, reply_to: str | None = None,
+                 message_key: str = "", **extra: Any) -> EmailMessage:
+        """``message_key``: what makes the Message-ID (else it is random)."""
         s = self._settings
+        if reply_to is None:
+            reply_to = reply_address(s.help_address or s.from_address, self._tokens,
+                                     conversation.id)
         try:
+            message_id = delivery_message_id(message_key, s.id_domain) if message_key else None
             return compose(
                 from_address=s.from_address, from_name=s.from_name or self._library,
                 to_address=address, to_name=patron.name,
                 subject=subject, text=text,
-                in_reply_to=in_reply_to or None, references=references,
-                reply_to=reply_address(s.help_address or s.from_address, self._tokens,
-                                       conversation.id),
+                in_reply_to=in_reply_to or None, references=references, reply_to=reply_to,
                 message_id_domain=s.id_domain, library_name=self._library,
-                link=self._resume_link(conversation, patron))
+                link=self._resume_link(conversation, patron), message_id=message_id, **extra)
         except ValueError as exc:  # an address that cannot be one: retrying will not help
             raise PermanentFailure(f"cannot compose the email: {exc}") from exc
 
@@ -158,4 +209,6 @@ class EmailSender:
 def _by_code(code: int, text: str) -> Exception:
     if 400 <= code < 500:
         return TemporaryFailure(f"SMTP {text}")
+    if code == 552 or "5.3.4" in text or "5.2.3" in text:
+        return MailTooLarge(f"SMTP {text}")
     return PermanentFailure(f"SMTP {text}")

@@ -257,10 +257,14 @@ class TestLargeMail:
             _, peak = tracemalloc.get_traced_memory()
         finally:
             tracemalloc.stop()
-        [text] = await rig.patron_texts()
-        assert text.startswith("Please find my thesis attached.")
-        assert ("Skripsi Budi \u2013 final.pdf (38.0 MB): not kept, the email is larger "
-                "than 25.0 MB") in text
+        [conversation] = await rig.store.conversations()
+        [message] = [m for m in await rig.store.history(conversation.id)
+                     if m.direction is Direction.PATRON]
+        assert message.text == "Please find my thesis attached."
+        [thesis] = message.attachments
+        assert (thesis.name, thesis.digest, thesis.note) == (
+            "Skripsi Budi \u2013 final.pdf", "", "larger than the 20.0 MB limit")
+        assert thesis.size // (1024 * 1024) == 38
         print(f"tracemalloc peak {peak} bytes for a {size} byte mail")
         assert peak < size / 10, f"peak {peak} bytes for a {size} byte mail"
 
