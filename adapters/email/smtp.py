@@ -199,16 +199,22 @@ class EmailSender:
             raise _by_code(min(codes) if codes else 550, str(exc)) from exc
         except aiosmtplib.SMTPAuthenticationError as exc:
             # Wrong credentials are the library's to fix; the mail waits meanwhile.
-            raise TemporaryFailure(f"SMTP login refused: {exc.code} {exc.message}") from exc
+            raise TemporaryFailure(f"SMTP login refused: {exc.code} {exc.message}",
+                                   maybe_sent=False) from exc
         except aiosmtplib.SMTPResponseException as exc:
             raise _by_code(exc.code, f"{exc.code} {exc.message}") from exc
+        except (aiosmtplib.SMTPConnectError, aiosmtplib.SMTPConnectTimeoutError) as exc:
+            # No connection, no mail: the retry cannot double it.
+            raise TemporaryFailure(f"SMTP {s.smtp_host}:{s.smtp_port}: {exc!r}",
+                                   maybe_sent=False) from exc
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            # A cut after DATA may hide a mail the server already took.
             raise TemporaryFailure(f"SMTP {s.smtp_host}:{s.smtp_port}: {exc!r}") from exc
 
 
 def _by_code(code: int, text: str) -> Exception:
-    if 400 <= code < 500:
-        return TemporaryFailure(f"SMTP {text}")
+    if 400 <= code < 500:  # the server answered "not now": it did not take the mail
+        return TemporaryFailure(f"SMTP {text}", maybe_sent=False)
     if code == 552 or "5.3.4" in text or "5.2.3" in text:
         return MailTooLarge(f"SMTP {text}")
     return PermanentFailure(f"SMTP {text}")

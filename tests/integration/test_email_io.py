@@ -314,6 +314,8 @@ class TestSending:
         await rig.router.reply(DeskReply(one.id, "77", "Sari", "Answer one"))
         [received] = await eventually(lambda: smtp.received)
         assert received.rcpt_tos == ("one@example.id",) and smtp.attempts == 2
+        # a 451 is the server saying it did not take the mail: the retry is no duplicate
+        assert rig.worker.stats()["possible_duplicates"] == 0
         smtp.fail_next = ["550 5.1.1 No such user"]
         answer = await rig.router.reply(DeskReply(two.id, "77", "Sari", "Answer two"))
         assert answer is not None
