@@ -28,6 +28,7 @@ from adapters.email.imap import ImapIntake
 from adapters.email.intake import EmailIntake
 from adapters.email.smtp import EmailSender
 from adapters.email.tokens import ReplyTokens
+from adapters.files import FilePolicy
 from adapters.telegram.aiohttp_request import AiohttpRequest
 from adapters.telegram.commands import DeskCommands, DeskHooks, DeskSettings
 from adapters.telegram.desk import DeskPoller, DeskSender, DeskTarget
@@ -135,6 +136,8 @@ class Bridge:
         visitor_tokens = VisitorTokens(secret)
         self.hub = WidgetHub()
         self.blobs = BlobStore(config.data_dir / "blobs")  # every channel's files
+        self.files = FilePolicy(config.files.max_bytes, tuple(config.files.allowed_types),
+                                config.files.enabled)
         self.roster = await load_roster(config, self.store)
         self.directory = open_directory(config.directory.kind, config.directory.path,
                                         config.directory.url, config.directory_token,
@@ -147,10 +150,10 @@ class Bridge:
                                 library_name=config.library.name,
                                 ack_text=lambda _c: config.email.ack_text, blobs=self.blobs)
         senders: dict[Channel, Sender] = {
-            Channel.DESK: DeskSender(self.bot, target, self.store),
+            Channel.DESK: DeskSender(self.bot, target, self.store, blobs=self.blobs),
             Channel.WIDGET: PatronReach(WidgetSender(self.hub), email, self.hub, clock,
                                         config.email.fallback_after_minutes * 60),
-            Channel.TELEGRAM: PatronSender(self.bot, self.store, clock),
+            Channel.TELEGRAM: PatronSender(self.bot, self.store, clock, blobs=self.blobs),
         }
         if email is not None:
             senders[Channel.EMAIL] = email
@@ -175,14 +178,16 @@ class Bridge:
                          timezone=config.library.timezone),
             DeskHooks(on_duty=self._on_duty, **verify_hook(self.directory)), clock,
             budget=self.worker.budget)
-        patrons = PatronChats(self.bot, self.store, self.router, patron_greeting(config))
+        patrons = PatronChats(self.bot, self.store, self.router, patron_greeting(config),
+                              blobs=self.blobs, files=self.files, clock=clock)
 
         async def elsewhere(update: Update) -> None:  # patrons' private chats and buttons
             await patrons.handle(update)
 
         poller = DeskPoller(self.bot, self.store, self.router, target,
                             timeout=config.telegram.poll_timeout, commands=commands,
-                            elsewhere=elsewhere)
+                            elsewhere=elsewhere, elsewhere_albums=patrons.handle_album,
+                            blobs=self.blobs, files=self.files)
         self.web_app = build_web_app(self, widget, self.extra_routes)
         self._runner = web.AppRunner(self.web_app, handle_signals=False)
         await self._runner.setup()

@@ -4,6 +4,8 @@ posts patron messages and notices into it (or, without topics, into the group).
 A new topic's id is saved on the conversation as soon as Telegram creates it, before
 anything is posted there: a librarian who answers the moment the first post appears
 must find the conversation, and a retry after a failed post must not open a second topic.
+A patron's files follow their text as photos, documents, voice notes or an album
+(files_send.py); every Telegram message a send costs is booked in ``budget_keys``.
 """
 
 from __future__ import annotations
@@ -16,11 +18,22 @@ from telegram import Message as TgMessage
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
+from adapters.blobs import BlobStore
 from adapters.telegram import render
 from adapters.telegram.aiohttp_request import NotSent, NotSentTimeout
 from adapters.telegram.desk_base import CARD_KEY, DeskTarget, card_markup
-from routing.model import Conversation, Delivery, DeliveryKind, Message, Patron
-from routing.ports import PermanentFailure, Sent, Store, TemporaryFailure
+from adapters.telegram.files_send import (
+    CAPTION_LIMIT,
+    Place,
+    Post,
+    available,
+    cost,
+    plan,
+    send_posts,
+    visible_length,
+)
+from routing.model import Attachment, Channel, Conversation, Delivery, DeliveryKind, Message, Patron
+from routing.ports import Link, PermanentFailure, Sent, Store, TemporaryFailure
 
 __all__ = ["DeskSender", "telegram_failure"]
 
@@ -48,29 +61,37 @@ def telegram_failure(exc: TelegramError) -> Exception:
 
 class DeskSender:
     """``store`` (optional) remembers each info card's message id, so ``/verify`` can
-    show its result on the card, and saves a new topic on its conversation at once."""
+    show its result on the card, and saves a new topic on its conversation at once.
+    ``blobs`` holds the bytes of patrons' files; without it a file is shown as a line."""
 
-    def __init__(self, bot: Bot, target: DeskTarget, store: Store | None = None) -> None:
+    def __init__(self, bot: Bot, target: DeskTarget, store: Store | None = None, *,
+                 blobs: BlobStore | None = None) -> None:
         self._bot = bot
         self._target = target
         self._store = store
+        self._blobs = blobs
 
     def budget_keys(
         self, delivery: Delivery, conversation: Conversation, patron: Patron,
         message: Message | None = None,
     ) -> tuple[str, ...]:
-        """Every send spends the bot's and the group's budget. Opening a topic spends two
-        of the group's (Telegram counts the topic's creation message), three when the info
-        card and the text need a post each; only ``message`` tells, so without it two."""
+        """The bot's and the group's budget, once per Telegram message the send costs (an
+        album of four costs four). Opening a topic costs one more of the group's
+        (Telegram counts the topic's creation message), and the info card goes with the
+        text when they fit together; only ``message`` tells, so without it two."""
         group = f"group:{self._target.chat_id}"
-        if conversation.desk_thread is not None:
-            return ("bot", group)
         posts = 1
         if message is not None:
-            card = render.info_card(patron, conversation, forum=self._target.forum)
-            posts = 1 if _fits(card, self._text(delivery, message, patron)) else 2
+            text, files = self._text(delivery, message, patron), _files(delivery, message)
+            if conversation.desk_thread is not None:
+                posts = max(1, cost(plan(text, files)))
+            else:
+                card = render.info_card(patron, conversation, forum=self._target.forum)
+                posts = 1 + cost(plan(_opening(card, text, files)[1], files))
+        if conversation.desk_thread is not None:
+            return ("bot",) * posts + (group,) * posts
         topic = 1 if self._target.forum else 0
-        return ("bot",) + (group,) * (topic + posts)
+        return ("bot",) * posts + (group,) * (topic + posts)
 
     async def send(
         self, delivery: Delivery, message: Message, conversation: Conversation, patron: Patron
@@ -89,20 +110,22 @@ class DeskSender:
         self, delivery: Delivery, message: Message, conversation: Conversation, patron: Patron
     ) -> Sent:
         text = self._text(delivery, message, patron)
+        files = _files(delivery, message)
         thread = conversation.desk_thread
         if thread is None:
-            return await self._open(patron, conversation, text)
+            return await self._open(patron, conversation, message, text, files)
         event = message.event if delivery.kind is DeliveryKind.DESK_NOTICE else ""
         if event == "reopened":
             await self._topic_state(thread, closed=False)
         try:
-            sent = await self._post(text, thread)
+            sent = await self._post_all(text, files, thread, conversation, message)
         except BadRequest as exc:
             if not self._target.forum or not _thread_gone(exc):
                 raise
             log.warning("topic %s of conversation %s is gone; opening a new one",
                         thread, conversation.id)
-            return await self._open(patron, conversation, text, reopened=True)
+            return await self._open(patron, conversation, message, text, files,
+                                    reopened=True)
         if event == "closed":
             await self._topic_state(thread, closed=True)
         return Sent(external_id=str(sent.message_id))
@@ -121,15 +144,16 @@ class DeskSender:
                 raise
 
     async def _open(
-        self, patron: Patron, conversation: Conversation, text: str, reopened: bool = False
+        self, patron: Patron, conversation: Conversation, message: Message, text: str,
+        files: tuple[Attachment, ...], reopened: bool = False,
     ) -> Sent:
         """Open the conversation's place in the desk: the info card and the first message
-        go as one post, which spends one message of the group's budget, not two."""
+        go as one post, which spends one message of the group's budget, not two; files
+        follow the card (with the text as their caption when it did not fit the card)."""
         card = render.info_card(patron, conversation, forum=self._target.forum)
         if reopened:
             card += "\n<i>The earlier topic was deleted; this one continues it.</i>"
-        fits = _fits(card, text)
-        first = f"{card}\n\n{text}" if fits else card
+        first, rest = _opening(card, text, files)
         buttons = card_markup(conversation)
         if not self._target.forum:
             posted = await self._bot.send_message(self._target.chat_id, first,
@@ -137,10 +161,9 @@ class DeskSender:
                                                   disable_web_page_preview=True,
                                                   reply_markup=buttons)
             await self._remember_card(conversation, posted)
-            if not fits:
-                await self._bot.send_message(self._target.chat_id, text,
-                                             parse_mode=ParseMode.HTML,
-                                             reply_to_message_id=posted.message_id)
+            if rest or files:
+                await self._post_all(rest, files, None, conversation, message,
+                                     reply_to=posted.message_id)
             # The card is the conversation's anchor: replies to it reach the patron.
             return Sent(external_id=str(posted.message_id), desk_thread=posted.message_id)
         topic = await self._bot.create_forum_topic(
@@ -151,8 +174,8 @@ class DeskSender:
         try:
             posted = await self._post(first, thread, buttons)
             await self._remember_card(conversation, posted)
-            if not fits:
-                posted = await self._post(text, thread)
+            if rest or files:
+                posted = await self._post_all(rest, files, thread, conversation, message)
         except TelegramError as exc:
             failure = telegram_failure(exc)
             failure.desk_thread = thread  # type: ignore[attr-defined]  # the outbox keeps it
@@ -173,6 +196,26 @@ class DeskSender:
         if self._store is not None:
             await self._store.set_state(CARD_KEY + conversation.id, str(posted.message_id))
 
+    async def _post_all(
+        self, text: str, files: tuple[Attachment, ...], thread: int | None,
+        conversation: Conversation, message: Message, reply_to: int | None = None,
+    ) -> TgMessage:
+        """Post the text and the files; the first Telegram message is the one returned
+        (the outbox links it). The others are linked here, so a librarian who replies
+        to any photo of an album in a group without topics still reaches the patron."""
+        if not files and thread is not None:
+            return await self._post(text, thread)
+        attachments, data = await available(self._blobs, files)
+        place = Place(self._target.chat_id, thread if self._target.forum else None,
+                      reply_to, link_preview=False)
+        posts = plan(text, attachments) or [Post((), "<i>(an empty message)</i>")]
+        sent = await send_posts(self._bot, place, posts, data)
+        if self._store is not None:
+            for later in sent[1:]:
+                await self._store.save_link(Link(Channel.DESK.value, str(later.message_id),
+                                                 conversation.id, message.id))
+        return sent[0]
+
     async def _post(
         self, text: str, thread: int, buttons: InlineKeyboardMarkup | None = None
     ) -> TgMessage:
@@ -185,6 +228,22 @@ class DeskSender:
             self._target.chat_id, text, parse_mode=ParseMode.HTML,
             disable_web_page_preview=True, reply_markup=buttons,
         )
+
+
+def _files(delivery: Delivery, message: Message) -> tuple[Attachment, ...]:
+    """A patron's files go to the desk; notices never carry any."""
+    return message.attachments if delivery.kind is DeliveryKind.TO_DESK else ()
+
+
+def _opening(card: str, text: str, files: tuple[Attachment, ...]) -> tuple[str, str]:
+    """The first post (the card, with the text when they fit together) and the text left
+    for the posts after it. With files the text is the first file's caption instead: it
+    costs the same, and the words stay with the photo they are about."""
+    if files and visible_length(text) <= CAPTION_LIMIT:
+        return card, text
+    if _fits(card, text):
+        return (f"{card}\n\n{text}" if text else card), ""
+    return card, text
 
 
 def _fits(card: str, text: str) -> bool:

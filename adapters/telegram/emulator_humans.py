@@ -9,22 +9,22 @@ use (a stranger writing in a group, a member posting in a closed topic) raises
 from __future__ import annotations
 
 import itertools
-import mimetypes
 from typing import Any
 
 from adapters.telegram.emulator_core import Core, PendingQuery
 from adapters.telegram.emulator_forum import remove_topic
 from adapters.telegram.emulator_html import auto_entities
-from adapters.telegram.emulator_methods import MAX_UPLOAD, image_size, media_json, store_photo
-from adapters.telegram.emulator_world import ADMIN_RIGHTS, Chat, StoredMessage
+from adapters.telegram.emulator_humans_media import MediaHumans
+from adapters.telegram.emulator_world import ADMIN_RIGHTS, Chat, StoredMessage, User
 
 __all__ = ["Humans"]
 
 _query_ids = itertools.count(4_382_910_000_000_000_001)
 
 
-class Humans:
-    """The people's side of the emulator; :class:`BotApiEmulator` is one of these."""
+class Humans(MediaHumans):
+    """The people's side of the emulator; :class:`BotApiEmulator` is one of these.
+    Sending files, voice notes and albums: :class:`MediaHumans`."""
 
     def __init__(self, core: Core) -> None:
         self._core = core
@@ -41,8 +41,11 @@ class Humans:
         return chat.id
 
     def add_user(self, first_name: str, *, last_name: str | None = None,
-                 username: str | None = None, is_bot: bool = False) -> int:
-        return self._core.world.add_user(first_name, last_name, username, is_bot).id
+                 username: str | None = None, is_bot: bool = False,
+                 language_code: str | None = None) -> int:
+        """A person (``language_code`` as their app reports it, e.g. "id" or "en-GB")."""
+        return self._core.world.add_user(first_name, last_name, username, is_bot,
+                                         language_code).id
 
     def add_member(self, chat_id: int, user_id: int, status: str = "member") -> None:
         self._core.world.set_member(chat_id, user_id, status)
@@ -59,8 +62,15 @@ class Humans:
         member.rights.update(rights)
 
     def block_bot(self, user_id: int) -> None:
-        """The user blocks the bot; writing to the bot again unblocks it, as on Telegram."""
-        self._core.world.user(user_id).blocked_bot = True
+        """The user blocks the bot; writing to the bot again unblocks it, as on Telegram.
+        A bot the user had talked to gets ``my_chat_member``: it is now "kicked"."""
+        user = self._core.world.user(user_id)
+        if user.blocked_bot:
+            return
+        user.blocked_bot = True
+        if user.started_bot:
+            self._bot_membership(user, "member", "kicked")
+        self._core.changed.fire()
 
     def seed_demo_desk(self) -> int:
         """The demo's desk: a forum group "Pustaka Desk" with librarians Sari and Budi."""
@@ -103,33 +113,19 @@ class Humans:
         return self._user_posts(chat_id, user_id, message_thread_id, reply_to_message_id,
                                 text=stripped, entities=auto_entities(stripped, []))
 
-    def user_sends_file(self, chat_id: int, user_id: int, file_name: str, data: bytes, *,
-                        caption: str | None = None, photo: bool = False,
-                        mime_type: str | None = None,
-                        message_thread_id: int | None = None) -> dict[str, Any]:
-        """A person sends a document (or a photo: PNG, GIF or JPEG bytes)."""
-        mime_type = mime_type or mimetypes.guess_type(file_name)[0] or "application/octet-stream"
-        if not data or len(data) > MAX_UPLOAD:
-            raise ValueError("a file must have 1 byte to 50 MB")
-        if photo and image_size(data) is None:
-            raise ValueError("not a PNG, GIF or JPEG image")
-        world = self._core.world
-        stored = (store_photo(self._core, data) if photo
-                  else world.store_file(data, file_name, mime_type, "documents"))
-        content: dict[str, Any] = {"extra": media_json(stored, "photo" if photo else "document")}
-        if caption and caption.strip():
-            content["caption"] = caption.strip()
-            content["caption_entities"] = auto_entities(caption.strip(), [])
-        return self._user_posts(chat_id, user_id, message_thread_id, None, **content)
-
     def user_edits(self, chat_id: int, message_id: int, text: str) -> dict[str, Any]:
-        """A person edits their message; the bot gets ``Update(edited_message=...)``."""
+        """A person edits their message (or a file's caption); the bot gets
+        ``Update(edited_message=...)``."""
         chat = self._chat(chat_id)
         msg = chat.messages.get(message_id)
-        if msg is None or msg.text is None or msg.from_id == self._core.world.bot.id:
-            raise ValueError(f"no text message {message_id} of a person in chat {chat_id}")
-        msg.text = text.strip()
-        msg.entities = auto_entities(msg.text, [])
+        if msg is None or msg.from_id == self._core.world.bot.id or (
+                msg.text is None and not msg.extra):
+            raise ValueError(f"no message {message_id} of a person in chat {chat_id}")
+        edited = text.strip()
+        if msg.text is not None:
+            msg.text, msg.entities = edited, auto_entities(edited, [])
+        else:
+            msg.caption, msg.caption_entities = edited, auto_entities(edited, [])
         msg.edit_date = max(msg.date, self._core.world.now())
         rendered = self._core.world.render(chat, msg)
         if self._bot_sees(chat, msg):
@@ -187,6 +183,8 @@ class Humans:
         if chat.is_private:
             if chat.id != user_id:
                 raise ValueError("a private chat's id is its user's id")
+            if user.blocked_bot:  # writing again restarts the bot, and the bot is told so
+                self._bot_membership(user, "kicked", "member")
             user.started_bot, user.blocked_bot = True, False
         elif world.status(chat, user_id) in ("left", "kicked"):
             raise ValueError(f"{user.first_name} is not a member of chat {chat_id}")
@@ -197,6 +195,22 @@ class Humans:
             self._core.updates.push("message", rendered)
         self._core.changed.fire()
         return rendered
+
+    def _bot_membership(self, user: User, old: str, new: str) -> None:
+        """``my_chat_member`` for the bot in a user's private chat."""
+        world = self._core.world
+        bot = world.bot.to_json()
+        change: dict[str, Any] = {
+            "chat": world.chat_json(world.private_chat(user.id)),
+            "from": user.to_json(),
+            "date": world.now(),
+            "old_chat_member": {"user": bot, "status": old},
+            "new_chat_member": {"user": bot, "status": new},
+        }
+        for member in (change["old_chat_member"], change["new_chat_member"]):
+            if member["status"] == "kicked":
+                member["until_date"] = 0
+        self._core.updates.push("my_chat_member", change)
 
     def _place(self, chat: Chat, user_id: int, thread_id: int | None,
                reply_to: int | None) -> tuple[int | None, int | None]:

@@ -1,4 +1,4 @@
-"""Bot API methods for the bot itself, updates, messages and files.
+"""Bot API methods for the bot itself, updates and messages (files: emulator_media.py).
 
 Each handler takes the shared :class:`Core` and the request's :class:`Params` and returns
 the ``result`` Telegram would, or raises :class:`ApiError` with Telegram's wording.
@@ -6,42 +6,16 @@ the ``result`` Telegram would, or raises :class:`ApiError` with Telegram's wordi
 
 from __future__ import annotations
 
-import mimetypes
-import struct
+from adapters.telegram import emulator_media
+from adapters.telegram.emulator_core import MAX_TEXT, Core, Handler, PendingQuery, registrar
+from adapters.telegram.emulator_files import MAX_DOWNLOAD, MAX_UPLOAD
+from adapters.telegram.emulator_params import Params
+from adapters.telegram.emulator_world import Chat, Json, StoredMessage, bad_request
 
-from adapters.telegram.emulator_core import (
-    MAX_CAPTION,
-    MAX_TEXT,
-    Core,
-    Handler,
-    PendingQuery,
-    registrar,
-)
-from adapters.telegram.emulator_params import Params, Upload
-from adapters.telegram.emulator_world import (
-    ApiError,
-    Chat,
-    Json,
-    StoredFile,
-    StoredMessage,
-    bad_request,
-)
-
-__all__ = [
-    "MAX_DOWNLOAD",
-    "MAX_UPLOAD",
-    "METHODS",
-    "file_from",
-    "image_size",
-    "media_json",
-    "store_photo",
-]
+__all__ = ["MAX_DOWNLOAD", "MAX_UPLOAD", "METHODS"]
 
 METHODS: dict[str, Handler] = {}
 method = registrar(METHODS)
-
-MAX_UPLOAD = 50 * 1024 * 1024  # what a bot may upload
-MAX_DOWNLOAD = 20 * 1024 * 1024  # what getFile will hand out
 _CHAT_ACTIONS = frozenset({
     "typing", "upload_photo", "record_video", "upload_video", "record_voice", "upload_voice",
     "upload_document", "choose_sticker", "find_location", "record_video_note",
@@ -236,112 +210,5 @@ def _answer(query_id: str, pending: PendingQuery, p: Params) -> Json:
     }
 
 
-# -- files ------------------------------------------------------------------------------
-
-
-@method("sendDocument")
-async def send_document(core: Core, p: Params) -> Json:
-    return await _send_file(core, p, "document")
-
-
-@method("sendPhoto")
-async def send_photo(core: Core, p: Params) -> Json:
-    return await _send_file(core, p, "photo")
-
-
-async def _send_file(core: Core, p: Params, kind: str) -> Json:
-    chat = core.writable_chat(p.raw("chat_id"))
-    thread = core.thread(chat, p.integer("message_thread_id"))
-    reply_to, thread = core.reply(chat, p, thread)
-    source = p.file(kind)
-    if source is None:
-        raise bad_request(f"there is no {kind} in the request")
-    stored = file_from(core, source, kind)
-    caption, caption_entities = core.formatted(p, "caption", required=False, limit=MAX_CAPTION,
-                                               too_long="message caption is too long")
-    markup = core.inline_markup(p)
-    core.throttle(chat)
-    msg = core.world.post(chat, core.world.bot.id, thread_id=thread, reply_to=reply_to,
-                          caption=caption, caption_entities=caption_entities,
-                          reply_markup=markup, extra=media_json(stored, kind))
-    return core.sent(chat, msg)
-
-
-def file_from(core: Core, source: Upload | str, kind: str) -> StoredFile:
-    """Store an upload, or find the file a file_id names; URLs cannot be fetched here."""
-    if isinstance(source, str):
-        if source.startswith(("http://", "https://")):
-            raise bad_request("failed to get HTTP URL content")
-        known = core.world.files.get(source)
-        if known is None:
-            raise bad_request("wrong file identifier/HTTP URL specified")
-        return known
-    if not source.data:
-        raise bad_request("file must be non-empty")
-    if len(source.data) > MAX_UPLOAD:
-        raise ApiError(413, "Request Entity Too Large")
-    if kind == "photo":
-        if image_size(source.data) is None:
-            raise bad_request("IMAGE_PROCESS_FAILED")
-        return store_photo(core, source.data)
-    guessed = mimetypes.guess_type(source.filename)[0]
-    return core.world.store_file(source.data, source.filename,
-                                 guessed or source.content_type, "documents")
-
-
-def store_photo(core: Core, data: bytes) -> StoredFile:
-    """Telegram re-encodes photos as JPEG; the bytes are kept as sent (see image_mime)."""
-    return core.world.store_file(data, "photo.jpg", image_mime(data), "photos")
-
-
-def image_mime(data: bytes) -> str:
-    if data.startswith(b"\x89PNG"):
-        return "image/png"
-    return "image/gif" if data.startswith(b"GIF8") else "image/jpeg"
-
-
-def media_json(stored: StoredFile, kind: str) -> Json:
-    ids = {"file_id": stored.file_id, "file_unique_id": stored.file_unique_id}
-    if kind == "photo":
-        width, height = image_size(stored.data) or (0, 0)
-        return {"photo": [{**ids, "file_size": len(stored.data), "width": width,
-                           "height": height}]}
-    return {"document": {"file_name": stored.file_name, "mime_type": stored.mime_type, **ids,
-                         "file_size": len(stored.data)}}
-
-
-@method("getFile")
-async def get_file(core: Core, p: Params) -> Json:
-    file_id = p.text("file_id")
-    if not file_id:
-        raise bad_request("file_id not specified")
-    stored = core.world.files.get(file_id)
-    if stored is None:
-        raise bad_request("invalid file_id")
-    if len(stored.data) > MAX_DOWNLOAD:
-        raise bad_request("file is too big")
-    return {"file_id": stored.file_id, "file_unique_id": stored.file_unique_id,
-            "file_size": len(stored.data), "file_path": stored.file_path}
-
-
-def image_size(data: bytes) -> tuple[int, int] | None:
-    """Width and height of a PNG, GIF or JPEG, read from its header."""
-    if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) >= 24:
-        width, height = struct.unpack(">II", data[16:24])
-        return int(width), int(height)
-    if data[:6] in (b"GIF87a", b"GIF89a") and len(data) >= 10:
-        width, height = struct.unpack("<HH", data[6:10])
-        return int(width), int(height)
-    if data[:2] != b"\xff\xd8":
-        return None
-    i = 2
-    while i + 9 < len(data):
-        if data[i] != 0xFF:
-            return None
-        marker = data[i + 1]
-        size = struct.unpack(">H", data[i + 2 : i + 4])[0]
-        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
-            height, width = struct.unpack(">HH", data[i + 5 : i + 9])
-            return int(width), int(height)
-        i += 2 + int(size)
-    return None
+# Files and albums live in emulator_media.py; one table serves every method.
+METHODS.update(emulator_media.METHODS)

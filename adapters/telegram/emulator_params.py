@@ -102,6 +102,15 @@ class Params:
             return attached
         return value or None
 
+    def attached(self, media: str) -> Upload | str:
+        """An InputMedia's ``media``: the part ``attach://<name>`` names, else a file_id."""
+        if media.startswith("attach://"):
+            found = self._uploads.get(media[len("attach://") :])
+            if found is None:
+                raise bad_request("can't parse InputMedia: media not found")
+            return found
+        return media
+
     def raw(self, name: str) -> Any:
         return self._values.get(name)
 

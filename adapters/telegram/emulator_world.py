@@ -128,6 +128,7 @@ class StoredFile:
     file_name: str
     mime_type: str
     file_path: str
+    kind: str = "document"  # photo, document, voice, audio, video: what its file_id may send
 
 
 @dataclass(slots=True)
@@ -176,6 +177,7 @@ class World:
         self._user_ids = itertools.count(700_000_001)
         self._group_ids = itertools.count(1_000_000_001)
         self._file_seq = itertools.count(1)
+        self._media_groups = itertools.count(13_780_000_000_000_001)
 
     @staticmethod
     def now() -> int:
@@ -184,8 +186,9 @@ class World:
     # -- people and places -------------------------------------------------------------
 
     def add_user(self, first_name: str, last_name: str | None, username: str | None,
-                 is_bot: bool) -> User:
-        user = User(next(self._user_ids), first_name, last_name, username, is_bot)
+                 is_bot: bool, language_code: str | None = None) -> User:
+        user = User(next(self._user_ids), first_name, last_name, username, is_bot,
+                    language_code)
         self.users[user.id] = user
         return user
 
@@ -342,16 +345,27 @@ class World:
 
     # -- files ------------------------------------------------------------------------
 
-    def store_file(self, data: bytes, file_name: str, mime_type: str, folder: str) -> StoredFile:
+    def store_file(self, data: bytes, file_name: str, mime_type: str, folder: str,
+                   kind: str = "document", extension: str = "") -> StoredFile:
         seq = next(self._file_seq)
-        extension = file_name.rsplit(".", 1)[-1] if "." in file_name else "bin"
+        extension = extension or (file_name.rsplit(".", 1)[-1] if "." in file_name else "bin")
         stored = StoredFile(
-            file_id=f"BQACAgIAAx{seq:06d}{secrets.token_urlsafe(24)}",
+            # the prefixes Telegram's own file ids of each kind start with
+            file_id=f"{_ID_PREFIX.get(kind, 'BQAC')}AgIAAx{seq:06d}{secrets.token_urlsafe(24)}",
             file_unique_id=f"AgAD{seq:04d}{secrets.token_urlsafe(6)}",
             data=data,
             file_name=file_name,
             mime_type=mime_type,
             file_path=f"{folder}/file_{seq}.{extension}",
+            kind=kind,
         )
         self.files[stored.file_id] = stored
         return stored
+
+    def new_media_group_id(self) -> str:
+        """An album's id: the decimal text of a 64-bit number, new for each album."""
+        return str(next(self._media_groups))
+
+
+_ID_PREFIX = {"photo": "AgAC", "document": "BQAC", "voice": "AwAC", "audio": "CQAC",
+              "video": "BAAC"}

@@ -6,23 +6,31 @@ ones: a patron's message becomes an ``Inbound`` for the router (the first one, o
 reply to the rating message is the rating's comment. Anything refused (a blocked patron,
 a too long or empty message) is answered politely in the chat. Group updates are left
 to the desk (``handle`` returns False).
+
+Photos, documents, voice notes and albums (``handle_album``, the items gathered by the
+desk poller) go to the desk with the message; a file the library does not take still
+goes as a note, and the patron is told why in their language. A patron who blocks the
+bot (``my_chat_member``, "kicked") is recorded as unreachable and their topic says so.
 """
 
 from __future__ import annotations
 
 import html
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
-from telegram import Bot, CallbackQuery, Update
+from telegram import Bot, CallbackQuery, ChatMemberUpdated, Update
 from telegram import Message as TgMessage
-from telegram.constants import ChatType, ParseMode
+from telegram.constants import ChatMemberStatus, ChatType, ParseMode
 from telegram.error import BadRequest, TelegramError
 
+from adapters.blobs import BlobStore
+from adapters.files import FilePolicy, human_size
 from adapters.telegram import patron_words as words
+from adapters.telegram.files import MAX_DOWNLOAD, NOT_FETCHED, NOT_KEPT, carries_file, fetch_all
 from adapters.telegram.patron_book import PatronBook
-from routing.model import Channel, Contact, Inbound
-from routing.ports import Store
+from routing.model import Attachment, Channel, Contact, Inbound
+from routing.ports import Clock, Store, SystemClock
 from routing.router import Refused, Router
 
 __all__ = ["PatronChats"]
@@ -33,19 +41,32 @@ _GREETED_COMMANDS = ("/start", "/help")
 
 
 class PatronChats:
-    """``greeting(lang)`` returns the welcome text ("en" or "id"), hours included."""
+    """``greeting(lang)`` returns the welcome text ("en" or "id"), hours included.
+    ``blobs`` keeps patrons' files and ``files`` is the library's rule for them; without
+    ``blobs`` a file reaches the desk as a note only."""
 
     def __init__(
-        self, bot: Bot, store: Store, router: Router, greeting: Callable[[str], str],
+        self, bot: Bot, store: Store, router: Router, greeting: Callable[[str], str], *,
+        blobs: BlobStore | None = None, files: FilePolicy | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self._bot = bot
         self._store = store
         self._router = router
         self._greeting = greeting
         self._book = PatronBook(store)
+        self._blobs = blobs
+        self._files = files
+        self._clock = clock or SystemClock()
 
     async def handle(self, update: Update) -> bool:
         """True when the update belonged to a private chat (and was dealt with here)."""
+        change = update.my_chat_member
+        if change is not None:
+            if change.chat.type != ChatType.PRIVATE:
+                return False
+            await self._membership(change)
+            return True
         query = update.callback_query
         if query is not None:
             if query.message is None or query.message.chat.type != ChatType.PRIVATE:
@@ -56,36 +77,73 @@ class PatronChats:
         if msg is None or msg.chat.type != ChatType.PRIVATE:
             return False
         if update.message is not None:  # a patron's edits are not passed on (yet)
-            await self._take(update.message)
+            await self._take([update.message])
         return True
+
+    async def handle_album(self, updates: Sequence[Update]) -> None:
+        """The items of an album a patron sent, gathered: one message to the desk."""
+        msgs = [u.message for u in updates
+                if u.message is not None and u.message.chat.type == ChatType.PRIVATE]
+        if msgs:
+            await self._take(msgs)
 
     # -- messages -------------------------------------------------------------------
 
-    async def _take(self, msg: TgMessage) -> None:
+    async def _take(self, msgs: Sequence[TgMessage]) -> None:
+        msg = msgs[0]
         user = msg.from_user
         if user is None or user.is_bot:
             return
-        text = msg.text or msg.caption or ""
-        if not text and msg.effective_attachment is None:
+        text = "\n\n".join(t for t in (m.text or m.caption for m in msgs) if t)
+        if not text and all(m.effective_attachment is None for m in msgs):
             return  # a service message (pinned, write access allowed ...) says nothing
         state, new = await self._book.wrote(user.id, words.language(user.language_code))
         lang = state.language
         if _command(text) in _GREETED_COMMANDS:
             await self._say(msg.chat_id, self._greeting(lang))
             return
-        if text and await self._comment(msg, text, lang):
+        if text and len(msgs) == 1 and await self._comment(msg, text, lang):
             return
         if new:
             await self._say(msg.chat_id, self._greeting(lang))
+        files: tuple[Attachment, ...] = ()
+        if any(carries_file(m) for m in msgs):
+            files = await fetch_all(self._bot, msgs, self._blobs, self._files)
         try:
             await self._router.accept(Inbound(
                 Channel.TELEGRAM, str(user.id), text, name=user.full_name,
                 external_id=str(msg.message_id),
-                # A message read again after a restart is the same message, not a new one.
+                # A message read again after a restart is the same message, not a new one;
+                # an album is named by its first item.
                 client_id=f"tg:{msg.message_id}",
+                attachments=files,
             ))
         except Refused as refused:
             await self._say(msg.chat_id, _refusal(refused, lang))
+            return
+        for refused_file in (a for a in files if not a.kept):
+            await self._say(msg.chat_id, _file_refusal(refused_file, self._files, lang))
+
+    async def _membership(self, change: ChatMemberUpdated) -> None:
+        """The patron blocked the bot (or started it again): nothing reaches them there
+        until they write again, and the librarians must not wait for an answer read."""
+        user, status = change.from_user, change.new_chat_member.status
+        if status == ChatMemberStatus.BANNED:
+            if await self._book.unreachable(user.id, self._clock.now()):
+                log.info("Telegram patron %s blocked the bot", user.id)
+                await self._tell_desk(user.id, words.DESK_BLOCKED)
+        elif status == ChatMemberStatus.MEMBER:
+            state = await self._book.state(user.id)
+            if state.unreachable_since:  # writing resets it too; this is the same news
+                await self._book.wrote(user.id, state.language)
+                await self._tell_desk(user.id, words.DESK_UNBLOCKED)
+
+    async def _tell_desk(self, user_id: int, text: str) -> None:
+        patron = await self._store.patron_by_contact(Contact(Channel.TELEGRAM, str(user_id)))
+        conversation = (await self._store.latest_conversation(patron.id)
+                        if patron is not None else None)
+        if conversation is not None:
+            await self._router.notify_desk(conversation.id, text, event="patron_reach")
 
     async def _comment(self, msg: TgMessage, text: str, lang: str) -> bool:
         """A reply to the bot's "thank you for rating" message is the rating's comment."""
@@ -157,6 +215,20 @@ def _command(text: str) -> str:
 def _refusal(refused: Refused, lang: str) -> str:
     if refused.code == "blocked":
         return refused.reason  # the library's own configured words
-    if refused.code == "too_long":
-        return words.say("too_long", lang)
+    if refused.code in ("too_long", "too_many_files"):
+        return words.say(refused.code, lang)
     return words.say("empty", lang)
+
+
+def _file_refusal(attachment: Attachment, policy: FilePolicy | None, lang: str) -> str:
+    """Why a file did not go, in the patron's words (the note itself is for the desk)."""
+    limit = min(MAX_DOWNLOAD, policy.max_bytes) if policy is not None else MAX_DOWNLOAD
+    if attachment.note == NOT_KEPT or (policy is not None and not policy.enabled):
+        key = "files_off"
+    elif attachment.note == NOT_FETCHED:
+        key = "file_failed"
+    elif attachment.size > limit:
+        key = "file_too_big"
+    else:
+        key = "file_type"
+    return words.say(key, lang, name=attachment.name, limit=human_size(limit))

@@ -11,6 +11,8 @@ import html
 from routing.model import Message
 
 __all__ = [
+    "DESK_BLOCKED",
+    "DESK_UNBLOCKED",
     "LANGUAGES",
     "language",
     "librarian_html",
@@ -24,6 +26,10 @@ __all__ = [
 LANGUAGES = ("en", "id")
 RATE = "rate"  # callback data: "rate:<conversation id>:<score>"
 _TEXT_ROOM = 4096 - 200  # Telegram's 4,096 characters, less room for the name line
+# lines for the desk (in the librarians' language, English)
+DESK_BLOCKED = ("🚫 The patron blocked the bot on Telegram: nothing reaches them there "
+                "until they write to it again.")
+DESK_UNBLOCKED = "✅ The patron started the bot again on Telegram: replies reach them."
 
 _WORDS: dict[str, dict[str, str]] = {
     "en": {
@@ -38,8 +44,19 @@ _WORDS: dict[str, dict[str, str]] = {
         "comment_thanks": "Thank you, we have passed your comment on.",
         "too_long": "Your message is too long for us to pass on; "
                     "please send it in shorter parts.",
-        "empty": "Sorry, only text messages reach the librarians for now.",
+        "too_many_files": "That is more files than we can take at once; "
+                          "please send at most 10 together.",
+        "empty": "Sorry, we can only pass on text, photos, documents and voice messages.",
         "edited": "(edited)",
+        "file_too_big": "Sorry, {name} is too large for us (the limit is {limit}). "
+                        "The librarians can see that you tried to send it.",
+        "file_type": "Sorry, we cannot take files like {name}. "
+                     "The librarians can see that you tried to send it.",
+        "files_off": "Sorry, we cannot take files here. "
+                     "The librarians can see that you tried to send {name}.",
+        "file_failed": "Sorry, {name} did not reach us. Please send it again.",
+        "file_unsent": "could not be sent here; please ask the librarian for it",
+        "withdrawn": "A librarian withdrew an earlier message.",
     },
     "id": {
         "claimed": "{name} sedang menjawab.",
@@ -53,8 +70,19 @@ _WORDS: dict[str, dict[str, str]] = {
         "comment_thanks": "Terima kasih, komentar Anda sudah kami teruskan.",
         "too_long": "Pesan Anda terlalu panjang untuk diteruskan; "
                     "kirimkan dalam beberapa bagian yang lebih pendek.",
-        "empty": "Maaf, untuk saat ini hanya pesan teks yang sampai ke pustakawan.",
+        "too_many_files": "Terlalu banyak berkas sekaligus; kirimkan paling banyak 10 "
+                          "berkas bersamaan.",
+        "empty": "Maaf, kami hanya dapat meneruskan teks, foto, dokumen, dan pesan suara.",
         "edited": "(diedit)",
+        "file_too_big": "Maaf, {name} terlalu besar (batasnya {limit}). "
+                        "Pustakawan dapat melihat bahwa Anda mencoba mengirimnya.",
+        "file_type": "Maaf, kami tidak dapat menerima berkas seperti {name}. "
+                     "Pustakawan dapat melihat bahwa Anda mencoba mengirimnya.",
+        "files_off": "Maaf, kami tidak dapat menerima berkas di sini. "
+                     "Pustakawan dapat melihat bahwa Anda mencoba mengirim {name}.",
+        "file_failed": "Maaf, {name} tidak sampai kepada kami. Silakan kirim lagi.",
+        "file_unsent": "tidak dapat dikirim di sini; silakan minta kepada pustakawan",
+        "withdrawn": "Pustakawan menarik kembali pesan sebelumnya.",
     },
 }
 

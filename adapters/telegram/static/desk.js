@@ -122,6 +122,9 @@ function snippet(msg) {
   if (msg.caption) return msg.caption;
   if (msg.photo) return "Photo";
   if (msg.document) return msg.document.file_name || "File";
+  if (msg.voice) return "Voice message";
+  if (msg.audio) return msg.audio.title || msg.audio.file_name || "Audio";
+  if (msg.video) return "Video";
   return isService(msg) ? serviceText(msg) : "Message";
 }
 function topicsInView() {
@@ -248,6 +251,21 @@ function renderQuote(msg) {
   return quote;
 }
 
+function fileLink(file, label) {
+  const link = el("a", "doc");
+  link.href = "/_sim/file/" + encodeURIComponent(file.file_id);
+  const size = file.file_size ? ` · ${Math.ceil(file.file_size / 1024)} KB` : "";
+  link.append(el("span", "doc-icon", "\u2193"), el("span", null, label + size));
+  return link;
+}
+
+function duration(seconds) {
+  const total = Math.max(0, Math.floor(Number(seconds) || 0));
+  return `${Math.floor(total / 60)}:${String(total % 60).padStart(2, "0")}`;
+}
+
+// Photos show inline; every other file is a download link (the server sends those as
+// attachments, so nothing a sender uploads ever renders in this page's origin).
 function renderMedia(msg, box) {
   if (msg.photo && msg.photo.length) {
     const img = el("img", "photo");
@@ -255,14 +273,13 @@ function renderMedia(msg, box) {
     img.src = "/_sim/file/" + encodeURIComponent(msg.photo[msg.photo.length - 1].file_id);
     box.append(img);
   }
-  if (msg.document) {
-    const link = el("a", "doc");
-    link.href = "/_sim/file/" + encodeURIComponent(msg.document.file_id);
-    const size = msg.document.file_size ? ` · ${Math.ceil(msg.document.file_size / 1024)} KB` : "";
-    link.append(el("span", "doc-icon", "\u2193"),
-      el("span", null, (msg.document.file_name || "file") + size));
-    box.append(link);
+  if (msg.document) box.append(fileLink(msg.document, msg.document.file_name || "file"));
+  if (msg.voice) box.append(fileLink(msg.voice, "Voice message · " + duration(msg.voice.duration)));
+  if (msg.audio) {
+    const title = [msg.audio.performer, msg.audio.title].filter(Boolean).join(" – ");
+    box.append(fileLink(msg.audio, title || msg.audio.file_name || "Audio"));
   }
+  if (msg.video) box.append(fileLink(msg.video, msg.video.file_name || "Video"));
   if (msg.caption) box.append(formatted(msg.caption, msg.caption_entities));
 }
 
@@ -296,12 +313,16 @@ function renderKeyboard(msg) {
   return keyboard;
 }
 
-function renderMessage(msg) {
+function renderMessage(msg, previous) {
   if (isService(msg)) return el("div", "service", serviceText(msg));
   const mine = msg.from && msg.from.id === view.sender;
   const box = el("div", mine ? "msg mine" : "msg");
   box.dataset.messageId = String(msg.message_id);
-  if (!mine) {
+  const albumNext = Boolean(msg.media_group_id && previous
+    && previous.media_group_id === msg.media_group_id);
+  if (msg.media_group_id) box.dataset.album = String(msg.media_group_id);
+  if (albumNext) box.classList.add("album-next");
+  if (!mine && !albumNext) {
     const author = el("div", "author", authorName(msg.from) + (msg.from && msg.from.is_bot ? " · bot" : ""));
     author.style.color = nameColor(msg.from ? msg.from.id : 0);
     box.append(author);
@@ -326,7 +347,8 @@ function renderMessages() {
   const list = $("messages");
   const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
   const previous = list.dataset.thread;
-  list.replaceChildren(...messagesIn(view.thread).map(renderMessage));
+  const shown = messagesIn(view.thread);
+  list.replaceChildren(...shown.map((msg, i) => renderMessage(msg, shown[i - 1])));
   list.dataset.thread = String(view.thread);
   if (atBottom || previous !== String(view.thread)) list.scrollTop = list.scrollHeight;
   const last = messagesIn(view.thread).slice(-1)[0];
