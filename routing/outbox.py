@@ -63,6 +63,8 @@ class DeliveryWorker:
         self._policy = policy or RetryPolicy()
         self._slots = {channel: asyncio.Semaphore(concurrency) for channel in Channel}
         self._batch = batch
+        self._lane_batch = max(1, min(batch, 100))
+        self._messages: dict[str, Message] = {}  # read ahead for lanes' next sends
         self._idle_poll = idle_poll
         self._wakeup = asyncio.Event()
         self._busy: dict[Lane, asyncio.Task[None]] = {}
@@ -158,13 +160,27 @@ class DeliveryWorker:
         self._wakeup.set()
 
     async def _run_lane(self, deliveries: list[Delivery]) -> None:
-        i = 0
+        """Send a lane's rows in order, then read on in the lane until nothing is due:
+        rows queued behind a busy conversation need no read of everything due."""
         known: _Known = {}  # the lane's conversation and patron, read once per lane
-        while i < len(deliveries) and not self._stopping:
-            taken = await self._deliver(deliveries, i, known)
-            if not taken:
-                return  # a retry is scheduled: later rows of this lane must wait for it
-            i += taken
+        conversation_id, destination = lane_of(deliveries[0])
+        ahead: list[str] = []
+        try:
+            while deliveries and not self._stopping:
+                # One read for the batch's messages, not one per send.
+                ahead = [d.message_id for d in deliveries]
+                self._messages.update(await self._store.get_messages(ahead))
+                i = 0
+                while i < len(deliveries) and not self._stopping:
+                    taken = await self._deliver(deliveries, i, known)
+                    if not taken:
+                        return  # a retry is scheduled: later rows of the lane wait for it
+                    i += taken
+                deliveries = await self._store.lane_deliveries(
+                    conversation_id, destination, self._clock.now(), self._lane_batch)
+        finally:
+            for message_id in ahead:  # what a stopped lane read ahead and never sent
+                self._messages.pop(message_id, None)
 
     async def _deliver(self, lane: list[Delivery], i: int, known: _Known) -> int:
         """Send the delivery at ``lane[i]`` (with what it can be coalesced with).
@@ -194,7 +210,9 @@ class DeliveryWorker:
 
     async def _attempt(self, lane: list[Delivery], i: int, known: _Known) -> int:
         delivery = lane[i]
-        message = await self._store.get_message(delivery.message_id)
+        message = self._messages.pop(delivery.message_id, None)
+        if message is None:
+            message = await self._store.get_message(delivery.message_id)
         conversation, patron = await self._lane_rows(delivery, known)
         sender = self._senders.get(delivery.destination)
         if message is None or conversation is None or patron is None or sender is None:
@@ -250,8 +268,8 @@ class DeliveryWorker:
         """The lane's rows as they are now: after a wait for the budget, messages that
         arrived meanwhile ride along in the same post instead of needing one of their own."""
         head = lane[0]
-        due = await self._store.due_deliveries(self._clock.now(), self._batch)
-        fresh = [d for d in due if lane_of(d) == lane_of(head) and d.id >= head.id]
+        fresh = await self._store.lane_deliveries(head.conversation_id, head.destination.value,
+                                                  self._clock.now(), self._lane_batch)
         return fresh if fresh and fresh[0].id == head.id else lane
 
     async def _record(

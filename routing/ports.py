@@ -83,6 +83,10 @@ class Store(Protocol):
         ...
 
     async def get_message(self, message_id: str) -> Message | None: ...
+    async def get_messages(self, message_ids: Sequence[str]) -> dict[str, Message]:
+        """Several messages by id in one read (the outbox's lane batch); missing ones
+        are left out."""
+        ...
     async def history(
         self, conversation_id: str, after: str = "", limit: int = 500
     ) -> list[Message]: ...
@@ -95,6 +99,16 @@ class Store(Protocol):
         ``limit`` rows are due, the first due rows of lanes the batch left out follow
         (a store may look for them only now and then): a backlog in a few lanes must
         never hide a reply to a patron or a new conversation's first message.
+        """
+        ...
+
+    async def lane_deliveries(
+        self, conversation_id: str, destination: str, now: float, limit: int
+    ) -> list[Delivery]:
+        """One lane's pending deliveries, oldest first, up to the first not yet due.
+
+        The outbox reads on in a lane it is already sending in, so a busy conversation
+        costs one small read per batch instead of a read of everything due.
         """
         ...
 

@@ -241,6 +241,9 @@ class SqliteStore:
     async def get_message(self, message_id: str) -> Message | None:
         return await q.message_by_id(self._db(), message_id)
 
+    async def get_messages(self, message_ids: Sequence[str]) -> dict[str, Message]:
+        return await q.messages_by_id(self._db(), message_ids)
+
     async def history(
         self, conversation_id: str, after: str = "", limit: int = 500
     ) -> list[Message]:
@@ -255,6 +258,11 @@ class SqliteStore:
         if len(due) >= limit:
             due += await self._lanes.missed(self._db(), now, due)
         return due
+
+    async def lane_deliveries(
+        self, conversation_id: str, destination: str, now: float, limit: int
+    ) -> list[Delivery]:
+        return await q.lane_deliveries(self._db(), conversation_id, destination, now, limit)
 
     async def get_delivery(self, delivery_id: str) -> Delivery | None:
         """One outbox row, whatever its state (the port has no way to read a done row)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import aiosqlite
@@ -45,11 +46,13 @@ __all__ = [
     "find_link",
     "get_state",
     "history",
+    "lane_deliveries",
     "latest_conversation",
     "librarian_by_id",
     "librarian_by_username",
     "librarians_on_duty",
     "message_by_id",
+    "messages_by_id",
     "patron_by_contact",
     "patron_by_id",
     "patron_conversations",
@@ -134,6 +137,18 @@ async def message_by_id(db: aiosqlite.Connection, message_id: str) -> Message | 
     return None if row is None else message_from_row(row)
 
 
+async def messages_by_id(
+    db: aiosqlite.Connection, message_ids: Sequence[str]
+) -> dict[str, Message]:
+    found: dict[str, Message] = {}
+    for start in range(0, len(message_ids), 500):  # within SQLite's bound-parameter limit
+        part = message_ids[start:start + 500]
+        sql = (f"SELECT {MESSAGE_COLUMNS} FROM messages"
+               f" WHERE id IN ({', '.join('?' * len(part))})")
+        found.update((m.id, m) for m in map(message_from_row, await _rows(db, sql, part)))
+    return found
+
+
 async def history(
     db: aiosqlite.Connection, conversation_id: str, after: str, limit: int
 ) -> list[Message]:
@@ -142,6 +157,24 @@ async def history(
         " ORDER BY id LIMIT ?"
     )
     return [message_from_row(r) for r in await _rows(db, sql, (conversation_id, after, limit))]
+
+
+_LANE = (
+    f"SELECT {DELIVERY_COLUMNS} FROM deliveries INDEXED BY deliveries_lane"
+    " WHERE state = 'pending' AND conversation_id = ? AND destination = ?"
+    " ORDER BY id LIMIT ?"
+)
+
+
+async def lane_deliveries(db: aiosqlite.Connection, conversation_id: str, destination: str,
+                          now: float, limit: int) -> list[Delivery]:
+    lane = []
+    for row in await _rows(db, _LANE, (conversation_id, destination, limit)):
+        delivery = delivery_from_row(row)
+        if delivery.next_attempt_at > now:
+            break  # the rest of the lane waits behind this one
+        lane.append(delivery)
+    return lane
 
 
 async def due_deliveries(db: aiosqlite.Connection, now: float, limit: int) -> list[Delivery]:

@@ -211,6 +211,17 @@ class StoreContract:
         assert await store.get_message(message.id) == message
         assert (await store.history(conversation.id))[-1].attachments == files
 
+    async def test_messages_are_read_several_at_a_time(self, store: Store) -> None:
+        """get_messages returns every stored message asked for, by id; unknown ids are
+        left out."""
+        conversation = await conversation_for(store, await patron(store))
+        stored = [message_in(conversation, f"question {n}") for n in range(3)]
+        for message in stored:
+            await store.append(message, [])
+        found = await store.get_messages([stored[2].id, "nothing", stored[0].id])
+        assert found == {stored[2].id: stored[2], stored[0].id: stored[0]}
+        assert await store.get_messages([]) == {}
+
     async def test_resend_with_same_client_id_is_not_doubled(self, store: Store) -> None:
         """A second append with a known client_id returns the first message, created=False."""
         conversation = await conversation_for(store, await patron(store))
@@ -289,6 +300,24 @@ class StoreContract:
         assert ids(await store.due_deliveries(NOW, 10)) == ids([first, second, third])
         assert ids(await store.due_deliveries(NOW, 2))[:2] == ids([first, second])
         assert ids(await store.due_deliveries(NOW + 30, 10))[-1] == later.id
+
+    async def test_a_lane_reads_on_in_order_up_to_its_first_row_not_due(
+            self, store: Store) -> None:
+        """lane_deliveries gives one lane's pending rows oldest first, none of another
+        lane, none done, and stops at the first row still waiting for its time."""
+        ana = await patron(store)
+        a, b = await conversation_for(store, ana), await conversation_for(store, ana)
+        sent = await queued(store, a)
+        await store.finish_delivery(sent.id, "1")
+        first, second = await queued(store, a), await queued(store, a)
+        await queued(store, a, Channel.WIDGET)
+        await queued(store, b)
+        later = await queued(store, a, at=NOW + 30)
+        await queued(store, a)  # behind the one due later
+
+        assert ids(await store.lane_deliveries(a.id, "desk", NOW, 10)) == ids([first, second])
+        assert ids(await store.lane_deliveries(a.id, "desk", NOW, 1)) == ids([first])
+        assert ids(await store.lane_deliveries(a.id, "desk", NOW + 30, 10))[2] == later.id
 
     async def test_a_backlog_never_hides_another_lane(self, store: Store) -> None:
         """With a full batch of one conversation's desk backlog, a newer reply to another

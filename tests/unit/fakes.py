@@ -222,6 +222,25 @@ class FakeStore:
         await self._done("due_deliveries")
         return due
 
+    async def get_messages(self, message_ids: Sequence[str]) -> dict[str, Message]:
+        await self._io()
+        return {i: self.messages[i] for i in message_ids if i in self.messages}
+
+    async def lane_deliveries(
+        self, conversation_id: str, destination: str, now: float, limit: int
+    ) -> list[Delivery]:
+        await self._io()
+        lane: list[Delivery] = []
+        for delivery in sorted(self.deliveries.values(), key=lambda d: d.created_at):
+            if (delivery.state is not DeliveryState.PENDING
+                    or delivery.conversation_id != conversation_id
+                    or delivery.destination.value != destination):
+                continue
+            if delivery.next_attempt_at > now or len(lane) >= limit:
+                break
+            lane.append(delivery)
+        return lane
+
     async def finish_delivery(self, delivery_id: str, external_id: str) -> None:
         await self._io()
         self.deliveries[delivery_id] = replace(
