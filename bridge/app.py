@@ -35,10 +35,11 @@ from adapters.telegram.desk import DeskPoller, DeskSender, DeskTarget
 from adapters.telegram.patron import PatronChats
 from adapters.telegram.patron_sender import PatronSender
 from adapters.widget.hub import WidgetHub, WidgetSender
+from adapters.widget.queue_view import QueueWatch
 from adapters.widget.server import WidgetServer, WidgetSettings
+from adapters.widget.steps import no_offline_hook
 from adapters.widget.tokens import VisitorTokens
 from bridge.channels import (
-    OfflineAck,
     PatronReach,
     email_settings,
     offline_ack,
@@ -151,7 +152,8 @@ class Bridge:
                                 ack_text=lambda _c: config.email.ack_text, blobs=self.blobs)
         senders: dict[Channel, Sender] = {
             Channel.DESK: DeskSender(self.bot, target, self.store, blobs=self.blobs),
-            Channel.WIDGET: PatronReach(WidgetSender(self.hub), email, self.hub, clock,
+            Channel.WIDGET: PatronReach(WidgetSender(self.hub, tokens=visitor_tokens), email,
+                                        self.hub, clock,
                                         config.email.fallback_after_minutes * 60),
             Channel.TELEGRAM: PatronSender(self.bot, self.store, clock, blobs=self.blobs),
         }
@@ -168,9 +170,13 @@ class Bridge:
             policy=RouterPolicy(config.widget.max_text,
                                 reopen_seconds=config.desk.reopen_days * 86400,
                                 blocked_text=config.desk.blocked_text))
+        queue = QueueWatch(self.hub, self.store, self.store.waiting, self.roster.desk_size, clock,
+                           default_wait=config.queue.default_wait_minutes * 60,
+                           history=config.queue.history)
         widget = WidgetServer(self.router, self.hub, visitor_tokens, widget_settings(config),
                               availability=widget_availability(self.roster, clock),
-                              **offline_hook(offline_ack(config, email)))
+                              on_offline_question=offline_ack(config, email) or no_offline_hook,
+                              blobs=self.blobs, files=self.files, queue=queue)
         commands = DeskCommands(
             self.bot, self.store, self.router, target,
             DeskSettings(canned=dict(config.desk.canned), reopen_days=config.desk.reopen_days,
@@ -198,6 +204,7 @@ class Bridge:
         self._tasks = [
             asyncio.create_task(self.worker.run(), name="outbox"),
             asyncio.create_task(poller.run(), name="desk-poller"),
+            asyncio.create_task(queue.run(), name="widget-queue"),
         ]
         if config.reminders.enabled:
             reminders = Reminders(
@@ -294,10 +301,6 @@ async def load_roster(config: Config, store: SqliteStore) -> DutyRoster:
     except ValueError:
         log.warning("the saved duty roster is unreadable; nobody is on duty", exc_info=True)
         return DutyRoster(hours, shift)
-
-
-def offline_hook(ack: OfflineAck | None) -> dict[str, OfflineAck]:
-    return {} if ack is None else {"on_offline_question": ack}
 
 
 def verify_hook(directory: MemberDirectory | None) -> dict[str, Any]:

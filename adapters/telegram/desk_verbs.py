@@ -136,7 +136,7 @@ class ConversationVerbs:
             return
         where = {"email": "An email cannot be unsent: the patron may already have read it.",
                  "telegram": "It is deleted from the patron's chat.",
-                 "widget": "It is removed from the patron's chat window."}
+                 "widget": "The patron's chat window shows it as withdrawn."}
         await self.say(asked, f"Withdrawn. {where.get(conversation.origin.value, '')}".strip())
 
     async def block(self, asked: Asked, conversation: Conversation, argument: str) -> None:

@@ -23,28 +23,16 @@ from typing import Any
 
 from aiohttp import web
 
-from routing.model import Channel, Conversation, Delivery, Direction, Message, Patron
+from adapters.widget.render import message_json
+from adapters.widget.tokens import VisitorTokens
+from routing.model import Channel, Conversation, Delivery, Message, Patron
 from routing.ports import Sent
 
-__all__ = ["WidgetHub", "WidgetSender", "message_json"]
+__all__ = ["DeliveryListener", "WidgetHub", "WidgetSender", "message_json"]
+
+DeliveryListener = Callable[[Message], None]
 
 log = logging.getLogger(__name__)
-
-
-def message_json(message: Message) -> dict[str, Any]:
-    """The `Msg` object of PROTOCOL.md; notes never leave the server."""
-    if message.direction is Direction.NOTE:
-        raise ValueError("internal notes are never sent to a patron")
-    return {
-        "id": message.id,
-        "cid": message.client_id,
-        "direction": message.direction.value,
-        "author": message.author,
-        "text": message.text,
-        "event": message.event,
-        "at": message.created_at,
-        "conversation": message.conversation_id,
-    }
 
 
 class WidgetHub:
@@ -62,6 +50,7 @@ class WidgetHub:
         self._seen: OrderedDict[str, float] = OrderedDict()
         self._clock = clock
         self._remember = max(1, remember)
+        self._listeners: list[DeliveryListener] = []
 
     def attach(self, visitor: str, ws: web.WebSocketResponse) -> None:
         self._sockets.setdefault(visitor, set()).add(ws)
@@ -74,6 +63,18 @@ class WidgetHub:
             if not sockets:
                 del self._sockets[visitor]
         self.touch(visitor)
+
+    def listen(self, listener: DeliveryListener) -> None:
+        """Call ``listener`` with every message the sender pushes to a patron (the queue
+        view moves the line on when a librarian answers)."""
+        self._listeners.append(listener)
+
+    def delivered(self, message: Message) -> None:
+        for listener in self._listeners:
+            try:
+                listener(message)
+            except Exception:  # a listener's failure is not the delivery's
+                log.exception("widget delivery listener failed")
 
     # -- presence ----------------------------------------------------------------------
 
@@ -151,16 +152,23 @@ class WidgetHub:
 
 
 class WidgetSender:
-    """Sender port for Channel.WIDGET: the message is already stored, so this only pushes."""
+    """Sender port for Channel.WIDGET: the message is already stored, so this only pushes.
 
-    def __init__(self, hub: WidgetHub) -> None:
+    With ``tokens`` (the bridge's ``VisitorTokens``) each visitor's frame carries file
+    links signed for that visitor; without, files show by name and size only.
+    """
+
+    def __init__(self, hub: WidgetHub, *, tokens: VisitorTokens | None = None) -> None:
         self._hub = hub
+        self._tokens = tokens
 
     async def send(
         self, delivery: Delivery, message: Message, conversation: Conversation, patron: Patron
     ) -> Sent:
-        frame = {"type": "message", "message": message_json(message)}
         for contact in patron.contacts:
             if contact.channel is Channel.WIDGET:
+                frame = {"type": "message",
+                         "message": message_json(message, contact.address, self._tokens)}
                 await self._hub.publish(contact.address, frame)
+        self._hub.delivered(message)
         return Sent()

@@ -1,4 +1,4 @@
-"""The widget's endpoints: WebSocket, HTTP fallback, config and the script itself.
+"""The widget's endpoints: the WebSocket here, plain HTTP in http_api.py.
 
 A thin translator: frames in PROTOCOL.md go to the steps in steps.py, and their answers
 go back as frames. One patron's garbage gets an error frame, never a crash.
@@ -10,32 +10,37 @@ import asyncio
 import json
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from contextlib import suppress
-from importlib import resources
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from adapters.blobs import BlobStore
+from adapters.files import FilePolicy
 from adapters.widget.availability import Availability, AvailabilitySource, always_staffed
+from adapters.widget.downloads import FileDownloads
 from adapters.widget.frames import FrameError, error_frame
-from adapters.widget.hub import WidgetHub, message_json
+from adapters.widget.http_api import MAX_FRAME, Step, WidgetHttp
+from adapters.widget.hub import WidgetHub
+from adapters.widget.queue_view import QueueWatch
 from adapters.widget.steps import OfflineHook, PatronSteps, Session, WidgetSettings, no_offline_hook
 from adapters.widget.tokens import VisitorTokens
-from routing.model import PageInfo
+from adapters.widget.uploads import Uploads
 from routing.router import Router
 
 __all__ = ["Availability", "FrameError", "WidgetServer", "WidgetSettings"]
 
 log = logging.getLogger(__name__)
 
-MAX_FRAME = 16 * 1024
 HARD_FRAME_LIMIT = 1024 * 1024  # beyond this aiohttp closes the socket (1009) unread
-
-Step = Callable[[Session, dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
 class WidgetServer:
+    """``blobs`` serves the conversation's files to the widget; with ``files`` (the
+    library's FilePolicy) patrons may upload too. ``queue`` shows waiting patrons their
+    place; the bridge runs its ``run()`` loop."""
+
     def __init__(
         self,
         router: Router,
@@ -45,113 +50,32 @@ class WidgetServer:
         *,
         availability: AvailabilitySource = always_staffed,
         on_offline_question: OfflineHook = no_offline_hook,
+        blobs: BlobStore | None = None,
+        files: FilePolicy | None = None,
+        queue: QueueWatch | None = None,
     ) -> None:
         self._router = router
         self._hub = hub
         self._settings = settings
         self._tokens = tokens
         self._steps = PatronSteps(router, hub, tokens, settings, availability=availability,
-                                  on_offline_question=on_offline_question)
-        self._script = resources.files("adapters.widget").joinpath("static/widget.js")
+                                  on_offline_question=on_offline_question, queue=queue)
+        uploads = None
+        if blobs is not None and files is not None:
+            uploads = Uploads(blobs, files, max_text=settings.max_text)
+        downloads = FileDownloads(router, blobs, tokens) if blobs is not None else None
+        self._http = WidgetHttp(router, hub, tokens, settings, self._steps,
+                                uploads=uploads, downloads=downloads)
 
     def add_routes(self, app: web.Application) -> None:
-        app.router.add_get("/widget.js", self.script)
-        app.router.add_get("/widget/config", self.config)
+        self._http.add_routes(app)
         app.router.add_get("/widget/ws", self.websocket)
-        app.router.add_post("/widget/api/hello", self.http_hello)
-        app.router.add_post("/widget/api/send", self.http_send)
-        app.router.add_post("/widget/api/profile", self.http_profile)
-        app.router.add_post("/widget/api/offline", self.http_offline)
-        app.router.add_post("/widget/api/rate", self.http_rate)
-        app.router.add_post("/widget/api/resume", self.http_resume)
-        app.router.add_get("/widget/api/poll", self.http_poll)
-        app.router.add_route("OPTIONS", "/widget/{tail:.*}", self.preflight)
-
-    # -- plain HTTP --------------------------------------------------------------------
-
-    async def script(self, request: web.Request) -> web.Response:
-        return web.Response(
-            body=self._script.read_bytes(),
-            content_type="application/javascript",
-            headers={"Cache-Control": "public, max-age=300", **self._cors(request)},
-        )
-
-    async def config(self, request: web.Request) -> web.Response:
-        body = {**self._settings.public(), "availability": self._steps.availability()}
-        return web.json_response(body, headers={"Cache-Control": "no-store",
-                                                **self._cors(request)})
-
-    async def preflight(self, request: web.Request) -> web.Response:
-        return web.Response(status=204, headers={
-            **self._cors(request),
-            "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
-            "Access-Control-Allow-Headers": "Authorization, Content-Type",
-            "Access-Control-Max-Age": "600",
-        })
-
-    async def http_hello(self, request: web.Request) -> web.Response:
-        self._check_origin(request)
-        body = await self._json_body(request)
-        try:
-            page = self._page(body, request)
-            welcome, _ = await self._steps.hello({"type": "hello", **body}, page)
-        except FrameError as exc:
-            return self._refusal(request, exc, 401)
-        return web.json_response(welcome, headers=self._cors(request))
-
-    async def http_resume(self, request: web.Request) -> web.Response:
-        self._check_origin(request)
-        body = await self._json_body(request)
-        try:
-            return web.json_response(self._steps.resume(body), headers=self._cors(request))
-        except FrameError as exc:
-            return self._refusal(request, exc, 401)
-
-    async def http_send(self, request: web.Request) -> web.Response:
-        return await self._http_step(request, lambda s, b: self._steps.send(s, b, None))
-
-    async def http_profile(self, request: web.Request) -> web.Response:
-        return await self._http_step(request, self._steps.profile)
-
-    async def http_offline(self, request: web.Request) -> web.Response:
-        return await self._http_step(request, lambda s, b: self._steps.offline(s, b, None))
-
-    async def http_rate(self, request: web.Request) -> web.Response:
-        return await self._http_step(request, self._steps.rate)
-
-    async def _http_step(self, request: web.Request, step: Step) -> web.Response:
-        self._check_origin(request)
-        session = self._session_from_bearer(request)
-        body = await self._json_body(request)
-        try:
-            answer = await step(session, body)
-        except FrameError as exc:
-            status = {"rate_limited": 429, "not_yours": 403, "blocked": 403}.get(exc.code, 400)
-            return self._refusal(request, exc, status, body.get("cid"))
-        finally:
-            self._hub.touch(session.visitor)
-        return web.json_response(answer, headers=self._cors(request))
-
-    async def http_poll(self, request: web.Request) -> web.Response:
-        self._check_origin(request)
-        session = self._session_from_bearer(request)
-        since = request.query.get("since", "")[:40]
-        try:
-            wait = min(30.0, max(0.0, float(request.query.get("wait", "25"))))
-        except ValueError:
-            wait = 25.0
-        _, messages = await self._router.patron_view(session.contact, after=since)
-        if not messages and wait:
-            await self._hub.wait(session.visitor, wait)
-            _, messages = await self._router.patron_view(session.contact, after=since)
-        self._hub.touch(session.visitor)
-        return web.json_response({"messages": [message_json(m) for m in messages]},
-                                 headers=self._cors(request))
+        app.router.add_route("OPTIONS", "/widget/{tail:.*}", self._http.preflight)
 
     # -- WebSocket ---------------------------------------------------------------------
 
     async def websocket(self, request: web.Request) -> web.WebSocketResponse:
-        self._check_origin(request)
+        self._http.check_origin(request)
         ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=HARD_FRAME_LIMIT)
         await ws.prepare(request)
         session: Session | None = None
@@ -207,7 +131,7 @@ class WidgetServer:
             await ws.send_json({"type": "pong"})
             return session
         if kind == "hello":
-            welcome, new = await self._steps.hello(frame, self._page(frame, request))
+            welcome, new = await self._steps.hello(frame, self._http.page(frame, request))
             if session is not None:
                 self._hub.detach(session.visitor, ws)
             self._hub.attach(new.visitor, ws)
@@ -226,74 +150,6 @@ class WidgetServer:
             raise FrameError("bad_frame", f"Unknown frame type {kind[:40]!r}.")
         await ws.send_json(await step(session, frame))
         return session
-
-    # -- helpers -----------------------------------------------------------------------
-
-    def _page(self, frame: dict[str, Any], request: web.Request) -> PageInfo:
-        raw = frame.get("page")
-        page: dict[str, Any] = raw if isinstance(raw, dict) else {}
-        return PageInfo(
-            url=_short(page.get("url"), 500),
-            title=_short(page.get("title"), 200),
-            user_agent=request.headers.get("User-Agent", "")[:300],
-            language=_short(frame.get("lang"), 20),
-            timezone=_short(frame.get("tz"), 60),
-            ip=self._client_ip(request),
-        )
-
-    def _client_ip(self, request: web.Request) -> str:
-        remote = request.remote or ""
-        forwarded = request.headers.get("X-Forwarded-For", "")
-        if forwarded and remote in self._settings.trusted_proxies:
-            return forwarded.split(",")[0].strip()[:64]
-        return remote
-
-    def _session_from_bearer(self, request: web.Request) -> Session:
-        header = request.headers.get("Authorization", "")
-        visitor = self._tokens.verify(header.removeprefix("Bearer ").strip())
-        if visitor is None:
-            raise web.HTTPUnauthorized(
-                text=json.dumps(error_frame("bad_token", "This chat token is not valid.")),
-                content_type="application/json", headers=self._cors(request))
-        return self._steps.new_session(visitor, self._page({}, request))
-
-    async def _json_body(self, request: web.Request) -> dict[str, Any]:
-        if request.content_length is not None and request.content_length > MAX_FRAME:
-            raise web.HTTPRequestEntityTooLarge(max_size=MAX_FRAME,
-                                                actual_size=request.content_length)
-        raw = await request.content.read(MAX_FRAME + 1)
-        if len(raw) > MAX_FRAME:
-            raise web.HTTPRequestEntityTooLarge(max_size=MAX_FRAME, actual_size=len(raw))
-        try:
-            body = json.loads(raw or b"{}")
-        except ValueError:
-            body = None
-        if not isinstance(body, dict):
-            raise web.HTTPBadRequest(
-                text=json.dumps(error_frame("bad_frame", "The body must be a JSON object.")),
-                content_type="application/json", headers=self._cors(request))
-        return body
-
-    def _refusal(
-        self, request: web.Request, exc: FrameError, status: int, cid: Any = None
-    ) -> web.Response:
-        return web.json_response(error_frame(exc.code, str(exc), cid), status=status,
-                                 headers=self._cors(request))
-
-    def _check_origin(self, request: web.Request) -> None:
-        allowed = self._settings.allowed_origins
-        origin = request.headers.get("Origin", "")
-        if allowed and origin and origin not in allowed:
-            raise web.HTTPForbidden(text="This site may not embed the library's chat.")
-
-    def _cors(self, request: web.Request) -> dict[str, str]:
-        origin = request.headers.get("Origin", "")
-        allowed = self._settings.allowed_origins
-        if not allowed:
-            return {"Access-Control-Allow-Origin": "*"}
-        if origin not in allowed:
-            return {}
-        return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
 
 
 class _SendLine:
@@ -356,7 +212,3 @@ def _cid_of(data: str) -> Any:
     except ValueError:
         return None
     return frame.get("cid") if isinstance(frame, dict) else None
-
-
-def _short(value: Any, limit: int) -> str:
-    return value[:limit] if isinstance(value, str) else ""

@@ -9,19 +9,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from adapters.widget.availability import AvailabilitySource, always_staffed
 from adapters.widget.frames import FrameError, client_id, offline_question, rating
-from adapters.widget.hub import WidgetHub, message_json
+from adapters.widget.hub import WidgetHub
+from adapters.widget.render import history_json, message_json
 from adapters.widget.tokens import VisitorTokens
 from routing.limits import TokenBucket
-from routing.model import Channel, Contact, Conversation, Inbound, PageInfo, Patron
+from routing.model import Attachment, Channel, Contact, Conversation, Inbound, PageInfo, Patron
 from routing.router import Accepted, Refused, Router
+
+if TYPE_CHECKING:
+    from adapters.widget.queue_view import QueueWatch
 
 __all__ = [
     "OfflineHook",
@@ -36,6 +41,7 @@ log = logging.getLogger(__name__)
 
 OfflineHook = Callable[[Patron, Conversation], Awaitable[None]]
 _NO_HISTORY = "~"  # sorts after every message id: patron_view then reads no messages
+_HTTP_VISITORS = 100_000  # visitors whose HTTP rate budget is remembered
 
 
 async def no_offline_hook(patron: Patron, conversation: Conversation) -> None:
@@ -97,6 +103,7 @@ class PatronSteps:
         *,
         availability: AvailabilitySource = always_staffed,
         on_offline_question: OfflineHook = no_offline_hook,
+        queue: QueueWatch | None = None,
     ) -> None:
         self._router = router
         self._hub = hub
@@ -104,6 +111,9 @@ class PatronSteps:
         self._settings = settings
         self._availability = availability
         self._on_offline_question = on_offline_question
+        self._queue = queue
+        # Each HTTP call is a new Session; the visitor's budget must outlive it.
+        self._http_buckets: OrderedDict[str, TokenBucket] = OrderedDict()
 
     def availability(self) -> dict[str, Any]:
         return self._availability().public()
@@ -112,6 +122,21 @@ class PatronSteps:
         per_minute = max(1, self._settings.messages_per_minute)
         bucket = TokenBucket(rate=per_minute / 60.0, capacity=max(5.0, per_minute / 6))
         return Session(visitor, page, bucket)
+
+    def http_session(self, visitor: str, page: PageInfo) -> Session:
+        """A Session for one HTTP call, sharing the visitor's rate budget with the others."""
+        session = self.new_session(visitor, page)
+        bucket = self._http_buckets.pop(visitor, None) or session.bucket
+        self._http_buckets[visitor] = bucket
+        while len(self._http_buckets) > _HTTP_VISITORS:
+            self._http_buckets.popitem(last=False)
+        session.bucket = bucket
+        return session
+
+    def check_rate(self, session: Session) -> None:
+        """Refuse before an upload is read when the visitor has no budget left for it."""
+        if session.bucket.wait_time(asyncio.get_running_loop().time()) > 0:
+            raise FrameError("rate_limited", "You are sending too fast; wait a moment.")
 
     async def hello(self, frame: dict[str, Any], page: PageInfo) -> tuple[dict[str, Any], Session]:
         token = frame.get("token")
@@ -131,24 +156,29 @@ class PatronSteps:
             "token": token,
             "visitor": visitor,
             "conversation": conversation_json(conversation),
-            "history": [message_json(m) for m in history],
+            "history": history_json(history, visitor, self._tokens),
             "availability": self.availability(),
+            "queue": self.queue_for(conversation, visitor),
         }
         return welcome, session
 
     async def send(
-        self, session: Session, frame: dict[str, Any], ws: web.WebSocketResponse | None
+        self, session: Session, frame: dict[str, Any], ws: web.WebSocketResponse | None,
+        attachments: Sequence[Attachment] = (),
     ) -> dict[str, Any]:
-        cid, text = client_id(frame), frame.get("text")
+        """A patron message: text, or files (an upload) with an optional caption."""
+        cid, text = client_id(frame), frame.get("text", "" if attachments else None)
         if not isinstance(text, str):
             raise FrameError("bad_frame", "'text' must be a string.")
         self._take(session)
-        inbound = Inbound(Channel.WIDGET, session.visitor, text, client_id=cid, page=session.page)
+        inbound = Inbound(Channel.WIDGET, session.visitor, text, client_id=cid,
+                          page=session.page, attachments=tuple(attachments))
         accepted = await self._accept(inbound)
-        stored = message_json(accepted.message)
+        stored = message_json(accepted.message, session.visitor, self._tokens)
         if not accepted.duplicate:  # the patron's other tabs show it too
             await self._hub.publish(session.visitor, {"type": "message", "message": stored},
                                     exclude=ws)
+            self._poke_queue()
         return {"type": "ack", "cid": cid, "message": stored}
 
     async def profile(self, session: Session, frame: dict[str, Any]) -> dict[str, Any]:
@@ -171,10 +201,11 @@ class PatronSteps:
         accepted = await self._accept(Inbound(
             Channel.WIDGET, session.visitor, question.text, client_id=question.cid,
             name=question.name, email=question.email, page=session.page))
-        stored = message_json(accepted.message)
+        stored = message_json(accepted.message, session.visitor, self._tokens)
         if not accepted.duplicate:
             await self._hub.publish(session.visitor, {"type": "message", "message": stored},
                                     exclude=ws)
+            self._poke_queue()
             try:
                 await self._on_offline_question(accepted.patron, accepted.conversation)
             except Exception:  # the question is stored; a failed acknowledgement is not its loss
@@ -205,6 +236,14 @@ class PatronSteps:
             raise FrameError("bad_resume",
                              "This link has expired or is not valid. You can still write to us.")
         return {"type": "resumed", "token": self._tokens.token_for(visitor), "visitor": visitor}
+
+    def queue_for(self, conversation: Conversation | None, visitor: str) -> dict[str, Any] | None:
+        """The visitor's place in the queue as last read, or None (not waiting, no queue)."""
+        return None if self._queue is None else self._queue.frame_for(conversation, visitor)
+
+    def _poke_queue(self) -> None:
+        if self._queue is not None:
+            self._queue.poke()
 
     def _take(self, session: Session) -> None:
         if not session.bucket.take(asyncio.get_running_loop().time()):

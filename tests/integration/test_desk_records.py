@@ -175,7 +175,7 @@ class TestDesk:
         await rig.line(thread, "Only an answer sent to the patron can be withdrawn")
         rig.emulator.user_sends(rig.group, rig.ana, "/delete", message_thread_id=thread,
                                 reply_to_message_id=answer)
-        await rig.line(thread, "Withdrawn.", "removed from the patron's chat window")
+        await rig.line(thread, "Withdrawn.", "chat window shows it as withdrawn")
         withdrawn = [m for m in rig.patron_side.got if m.event == "withdrawn"]
         assert [(m.replaces, m.text) for m in withdrawn] == [(original.id, "")]
 

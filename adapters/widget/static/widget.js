@@ -12,6 +12,12 @@
  * - When nobody is at the desk, an offline form (name, email, question) takes the
  *   composer's place; an email link ending in `#pustaka=<resume token>` brings the patron
  *   back to their conversation in any browser, and the fragment is removed at once.
+ * - Files go up in one multipart POST per message (an album of up to ten); they live in
+ *   memory only, so a text sent after them waits until they are stored, keeping order.
+ *   Files come down through links the server signed for this visitor; only a file the
+ *   server read as an image is shown inline.
+ * - An edited reply changes its bubble in place; a withdrawn one leaves only a line
+ *   saying so (as the messengers patrons know do), both live and from history.
  */
 (() => {
   "use strict";
@@ -71,6 +77,11 @@
       rateAsk: "How did we do? Rate this conversation.", star: "{n} of 5 stars",
       rateComment: "Comment (optional)", rateSend: "Send rating", rated: "Thank you for your rating!",
       resumeBad: "This link has expired or is not valid. You can still write to us here.",
+      attach: "Attach a file", removeFile: "Remove {name}", uploading: "Uploading… {p}%",
+      files: "Files to send",
+      edited: "(edited)", withdrawn: "This message was withdrawn by the library.",
+      queue: "You are number {n} in the queue, about {m} minutes.",
+      openImage: "Open image {name}", download: "Download {name}",
       errors: {
         missing_name: "Please tell us your name.",
         missing_email: "Please give your email address, so we can answer you.",
@@ -88,6 +99,13 @@
         internal: "Something went wrong on our side. Please try again.",
         bad_email: "That email address does not look right.",
         too_long_profile: "Name and email can be at most 200 characters.",
+        file_too_big: "“{file}” is larger than the {limit} limit.",
+        file_type: "“{file}” is a type of file we do not accept.",
+        empty_file: "“{file}” is empty.",
+        too_many_files: "At most {n} files can be sent at once.",
+        files_off: "Files cannot be sent here.",
+        no_files: "Choose a file to send.",
+        bad_upload: "The files could not be sent. Please try again.",
         other: "Something went wrong. Please try again.",
       },
     },
@@ -109,6 +127,11 @@
       rateAsk: "Bagaimana layanan kami? Beri nilai percakapan ini.", star: "{n} dari 5 bintang",
       rateComment: "Komentar (opsional)", rateSend: "Kirim penilaian", rated: "Terima kasih atas penilaian Anda!",
       resumeBad: "Tautan ini sudah kedaluwarsa atau tidak berlaku. Anda tetap dapat menulis kepada kami di sini.",
+      attach: "Lampirkan berkas", removeFile: "Hapus {name}", uploading: "Mengunggah… {p}%",
+      files: "Berkas yang akan dikirim",
+      edited: "(diedit)", withdrawn: "Pesan ini ditarik oleh perpustakaan.",
+      queue: "Anda nomor {n} dalam antrean, sekitar {m} menit.",
+      openImage: "Buka gambar {name}", download: "Unduh {name}",
       errors: {
         missing_name: "Mohon tuliskan nama Anda.",
         missing_email: "Mohon tuliskan alamat email Anda agar kami dapat menjawab.",
@@ -126,6 +149,13 @@
         internal: "Terjadi kesalahan di pihak kami. Silakan coba lagi.",
         bad_email: "Alamat email tampaknya tidak benar.",
         too_long_profile: "Nama dan email maksimal 200 karakter.",
+        file_too_big: "“{file}” melebihi batas {limit}.",
+        file_type: "“{file}” adalah jenis berkas yang tidak kami terima.",
+        empty_file: "“{file}” kosong.",
+        too_many_files: "Paling banyak {n} berkas sekali kirim.",
+        files_off: "Berkas tidak dapat dikirim di sini.",
+        no_files: "Pilih berkas yang akan dikirim.",
+        bad_upload: "Berkas tidak dapat dikirim. Silakan coba lagi.",
         other: "Terjadi kesalahan. Silakan coba lagi.",
       },
     },
@@ -180,6 +210,8 @@
       const { cid, text, at } = item; // the live item later carries its DOM elements
       store.set(KEY_PENDING, JSON.stringify([...all, { cid, text, at }]));
     },
+    /** Files cannot live in localStorage: a message with files stays in this tab only. */
+    addLive(item) { this.items.push(item); },
     remove(cid) {
       this.items = this.items.filter((x) => x.cid !== cid);
       store.set(KEY_PENDING, JSON.stringify(this.read().filter((x) => x.cid !== cid)));
@@ -213,6 +245,8 @@
     chat: "M20 2H4a2 2 0 0 0-2 2v18l4-4h14a2 2 0 0 0 2-2V4a2 2 0 0 0-2-2zM6 9h12v2H6V9zm8 5H6v-2h8v2zm4-6H6V6h12v2z",
     close: "M19 6.41 17.59 5 12 10.59 6.41 5 5 6.41 10.59 12 5 17.59 6.41 19 12 13.41 17.59 19 19 17.59 13.41 12z",
     send: "M3.4 20.4 20.85 12.92a1 1 0 0 0 0-1.84L3.4 3.6a.99.99 0 0 0-1.39.91L2 9.12c0 .5.37.93.87.99L17 12 2.87 13.88c-.5.07-.87.5-.87 1l.01 4.61c0 .71.73 1.2 1.39.91z",
+    attach: "M16.5 6v11.5a4 4 0 0 1-8 0V5a2.5 2.5 0 0 1 5 0v10.5a1 1 0 0 1-2 0V6H10v9.5a2.5 2.5 0 0 0 5 0V5a4 4 0 0 0-8 0v12.5a5.5 5.5 0 0 0 11 0V6h-1.5z",
+    file: "M14 2H6a2 2 0 0 0-2 2v16a2 2 0 0 0 2 2h12a2 2 0 0 0 2-2V8l-6-6zm4 18H6V4h7v5h5v11z",
   };
 
   function icon(name, size = 24) {
@@ -281,6 +315,14 @@
 
   const countChars = (text) => Array.from(text.replace(/\r\n/g, "\n").trim()).length;
 
+  /** "512 bytes", "12 KB", "1.5 MB": the server's own wording of sizes (adapters/files.py). */
+  function humanSize(size) {
+    const n = Number(size) || 0;
+    if (n >= 1048576) return (n / 1048576).toFixed(1) + " MB";
+    if (n >= 1024) return Math.round(n / 1024) + " KB";
+    return n + " bytes";
+  }
+
   // ---- config -------------------------------------------------------------------------
 
   /** Brand colour plus a text colour on it with enough contrast (WCAG AA if possible). */
@@ -312,6 +354,19 @@
       logo: c.logo ? safeHref(text(c.logo)) : null,
       greeting,
       maxText: Number.isInteger(max) && max > 0 ? max : 4000,
+      files: readFiles(c.files),
+    };
+  }
+
+  /** What the bridge takes: files off unless it says so (an older bridge has no uploads). */
+  function readFiles(raw) {
+    const f = raw && typeof raw === "object" ? raw : {};
+    const maxBytes = Number(f.max_bytes);
+    const maxFiles = Number(f.max_files);
+    return {
+      enabled: f.enabled === true,
+      maxBytes: Number.isInteger(maxBytes) && maxBytes > 0 ? maxBytes : 20 * 1048576,
+      maxFiles: Number.isInteger(maxFiles) && maxFiles > 0 ? maxFiles : 10,
     };
   }
 
@@ -362,6 +417,8 @@
     offlineLast: null, // the last form sent, to reuse its cid when pressed again
     offlineEmail: "", // where the answer to an after-hours question goes
     ratings: [], // {id, at, conversation, el, parts}: the rating forms shown
+    tray: [], // {file, preview}: files chosen, not yet sent
+    queue: null, // the last `queue` frame with a place in it
   };
 
   // ---- styles -------------------------------------------------------------------------
@@ -522,6 +579,49 @@ button, input, textarea { font: inherit; color: inherit; }
 .rating textarea { width: 100%; min-height: 56px; resize: vertical; font-size: 14px; }
 .rating .small-btn:disabled { opacity: .5; cursor: not-allowed; }
 .rating-thanks { font-size: 13.5px; color: #065f46; }
+.attach {
+  flex: none; width: 44px; height: 44px; border: 1px solid #d1d5db; border-radius: 12px; cursor: pointer;
+  background: #fff; color: var(--brand-text); display: grid; place-items: center;
+}
+.attach:disabled { opacity: .5; cursor: not-allowed; }
+.tray { display: flex; flex-wrap: wrap; gap: 6px; margin-bottom: 8px; }
+.tray:empty { display: none; }
+.chip {
+  display: inline-flex; align-items: center; gap: 6px; max-width: 100%; padding: 4px 4px 4px 8px;
+  border: 1px solid #d1d5db; border-radius: 10px; background: #f9fafb; font-size: 13px;
+}
+.chip img { width: 32px; height: 32px; object-fit: cover; border-radius: 6px; }
+.chip-name { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; max-width: 160px; }
+.chip-size { color: #6b7280; white-space: nowrap; }
+.chip-remove {
+  width: 26px; height: 26px; border: 0; border-radius: 8px; background: transparent; cursor: pointer;
+  display: grid; place-items: center; color: #4b5563;
+}
+.chip-remove:hover { background: #e5e7eb; }
+.panel.is-dragging { outline: 3px dashed var(--brand-text); outline-offset: -6px; }
+.files { order: 0; display: flex; flex-direction: column; gap: 6px; margin-bottom: 4px; }
+.files:empty { display: none; }
+.msg[data-direction="patron"] .files { align-items: flex-end; }
+.thumb { display: block; max-width: 220px; max-height: 220px; border-radius: 12px; border: 1px solid #e5e7eb; background: #fff; }
+.file {
+  display: inline-flex; align-items: center; gap: 8px; padding: 8px 12px; border-radius: 12px;
+  background: #fff; border: 1px solid #e5e7eb; color: #1f2937; text-decoration: none; max-width: 100%;
+}
+.file:hover .file-name { text-decoration: underline; }
+.file-name { overflow-wrap: anywhere; font-weight: 600; }
+.file-size { color: #6b7280; font-size: 12.5px; white-space: nowrap; }
+.file.is-missing { color: #6b7280; font-style: italic; }
+.files audio { max-width: 240px; }
+.bubble:empty { display: none; }
+.edited { color: #6b7280; font-style: italic; }
+.is-withdrawn .withdrawn-text {
+  font-size: 13px; font-style: italic; color: #6b7280; padding: 6px 12px; border-radius: 12px;
+  border: 1px dashed #d1d5db;
+}
+.queue {
+  align-self: stretch; margin: 0; padding: 8px 12px; font-size: 13px; color: #1e3a5f;
+  background: #e8f0fb; border-radius: 10px;
+}
 .sr { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
 @media (max-width: 480px) {
   .panel, .side-left .panel, .side-right .panel {
@@ -574,7 +674,8 @@ button, input, textarea { font: inherit; color: inherit; }
         h("div", { class: "meta" }, h("span", { text: config.library }))));
     }
     const offlineNote = h("p", { class: "offline-note", part: "offline-note", hidden: true });
-    log.append(stored, pending, offlineNote);
+    const queue = h("p", { class: "queue", part: "queue", role: "status", hidden: true });
+    log.append(stored, pending, queue, offlineNote);
     const notice = h("p", { class: "notice", part: "notice", role: "alert", hidden: true });
     const offline = buildOfflineForm(config);
 
@@ -587,8 +688,14 @@ button, input, textarea { font: inherit; color: inherit; }
       icon("send", 18), h("span", { text: T.send }));
     const error = h("span", { class: "error", part: "error", role: "alert" });
     const counter = h("span", { class: "counter", part: "counter", "aria-live": "polite" });
-    const composer = h("div", { class: "composer", part: "composer" },
-      h("div", { class: "row" }, input, send),
+    const files = config.files.enabled;
+    const picker = files ? h("input", { type: "file", multiple: true, hidden: true, part: "file-input",
+      tabindex: "-1", "aria-hidden": "true" }) : null;
+    const attach = files ? h("button", { type: "button", part: "attach", class: "attach",
+      "aria-label": T.attach, title: T.attach, onclick: () => picker.click() }, icon("attach", 20)) : null;
+    const tray = h("div", { class: "tray", part: "tray", role: "list", "aria-label": T.files });
+    const composer = h("div", { class: "composer", part: "composer" }, tray,
+      h("div", { class: "row" }, attach, picker, input, send),
       h("div", { class: "hint", id: "pustaka-hint" }, error, counter));
 
     const panel = h("div", {
@@ -598,6 +705,7 @@ button, input, textarea { font: inherit; color: inherit; }
 
     root.append(panel, launcher);
     shadow.append(h("style", { text: CSS }), root);
+    if (files) wireFiles(panel, input, picker);
 
     input.addEventListener("keydown", (event) => {
       if (event.key !== "Enter" || event.shiftKey || event.isComposing || event.keyCode === 229) return;
@@ -612,7 +720,38 @@ button, input, textarea { font: inherit; color: inherit; }
 
     (document.body || document.documentElement).append(host);
     return { host, root, launcher, badge, panel, status, connection, log, stored, pending,
-      input, send, error, counter, profile, offline, offlineNote, notice };
+      input, send, error, counter, profile, offline, offlineNote, notice, queue, tray, attach };
+  }
+
+  /** Files come from the picker, a drop anywhere on the panel, or a pasted image. */
+  function wireFiles(panel, input, picker) {
+    picker.addEventListener("change", () => {
+      addFiles(picker.files);
+      picker.value = ""; // choosing the same file again must fire "change" again
+      input.focus();
+    });
+    const carriesFiles = (event) => Array.from(event.dataTransfer?.types || []).includes("Files");
+    panel.addEventListener("dragover", (event) => {
+      if (!carriesFiles(event)) return;
+      event.preventDefault();
+      panel.classList.add("is-dragging");
+    });
+    panel.addEventListener("dragleave", (event) => {
+      if (!panel.contains(event.relatedTarget)) panel.classList.remove("is-dragging");
+    });
+    panel.addEventListener("drop", (event) => {
+      panel.classList.remove("is-dragging");
+      if (!carriesFiles(event)) return;
+      event.preventDefault();
+      addFiles(event.dataTransfer.files);
+    });
+    input.addEventListener("paste", (event) => {
+      const data = event.clipboardData;
+      const images = Array.from(data?.files || []).filter((f) => f.type.startsWith("image/"));
+      if (!images.length) return;
+      if (!data.getData("text/plain")) event.preventDefault();
+      addFiles(images);
+    });
   }
 
   /** The form that takes the composer's place when nobody is at the desk. */
@@ -744,6 +883,50 @@ button, input, textarea { font: inherit; color: inherit; }
     if (hadFocus) launcher.focus();
   }
 
+  // ---- files to send: the tray -------------------------------------------------------
+
+  /** Add chosen files, refusing at once what the bridge would refuse for its size. */
+  function addFiles(list) {
+    const { maxBytes, maxFiles } = S.config.files;
+    for (const file of Array.from(list || [])) {
+      if (S.tray.length >= maxFiles) return fileError("too_many_files", { n: maxFiles });
+      if (file.size > maxBytes) {
+        fileError("file_too_big", { file: file.name, limit: humanSize(maxBytes) });
+        continue;
+      }
+      if (file.size === 0) { fileError("empty_file", { file: file.name }); continue; }
+      const preview = file.type.startsWith("image/") ? URL.createObjectURL(file) : "";
+      S.tray.push({ file, preview });
+    }
+    renderTray();
+  }
+
+  function fileError(code, values) {
+    showError(code, fill(T.errors[code] || T.errors.other, values));
+  }
+
+  function renderTray() {
+    const { tray, attach } = S.ui;
+    tray.replaceChildren(...S.tray.map((entry) => {
+      const name = entry.file.name || "file";
+      return h("div", { class: "chip", part: "chip", role: "listitem" },
+        entry.preview ? h("img", { src: entry.preview, alt: "" }) : icon("file", 18),
+        h("span", { class: "chip-name", part: "chip-name", text: name, title: name }),
+        h("span", { class: "chip-size", text: humanSize(entry.file.size) }),
+        h("button", { type: "button", class: "chip-remove", part: "chip-remove",
+          "aria-label": fill(T.removeFile, { name }), onclick: () => removeFromTray(entry) },
+        icon("close", 16)));
+    }));
+    if (attach) attach.disabled = S.tray.length >= S.config.files.maxFiles;
+  }
+
+  function removeFromTray(entry) {
+    S.tray = S.tray.filter((e) => e !== entry);
+    if (entry.preview) URL.revokeObjectURL(entry.preview);
+    renderTray();
+    S.ui.input.focus();
+  }
+
   // ---- messages -----------------------------------------------------------------------
 
   function validMessage(m) {
@@ -758,7 +941,46 @@ button, input, textarea { font: inherit; color: inherit; }
       event: typeof m.event === "string" ? m.event : "",
       at: Number.isFinite(m.at) ? m.at : Date.now() / 1000,
       conversation: typeof m.conversation === "string" ? m.conversation : "",
+      replaces: typeof m.replaces === "string" ? m.replaces : "",
+      attachments: Array.isArray(m.attachments) ? m.attachments.map(validAttachment).filter(Boolean) : [],
     };
+  }
+
+  function validAttachment(a) {
+    if (!a || typeof a !== "object") return null;
+    const text = (v) => (typeof v === "string" ? v : "");
+    // Only a link to our own file endpoint is followed; anything else shows as a name.
+    const url = text(a.url).startsWith("/widget/files/") ? safeHref(BASE + a.url) : null;
+    return { kind: text(a.kind), name: text(a.name) || "file", mime: text(a.mime).toLowerCase(),
+      size: Number.isFinite(a.size) ? a.size : 0, url, note: text(a.note) };
+  }
+
+  const INLINE_IMAGES = ["image/png", "image/jpeg", "image/gif", "image/webp"];
+
+  /** A message's files: images as thumbnails, sound with a player, the rest as links. */
+  function filesElement(attachments) {
+    return h("div", { class: "files", part: "files" }, ...attachments.map((a) => {
+      if (!a.url) {
+        const why = a.note ? " — " + a.note : "";
+        return h("span", { class: "file is-missing", part: "file-missing",
+          text: `${a.name} (${humanSize(a.size)})${why}` });
+      }
+      if (a.kind === "photo" || INLINE_IMAGES.includes(a.mime)) {
+        return h("a", { href: a.url, target: "_blank", rel: "noopener noreferrer", part: "image-link",
+          "aria-label": fill(T.openImage, { name: a.name }) },
+        h("img", { class: "thumb", part: "image", src: a.url, alt: a.name, loading: "lazy" }));
+      }
+      const link = h("a", { href: a.url, class: "file", part: "file", download: a.name, rel: "noopener",
+        "aria-label": fill(T.download, { name: a.name }) + " (" + humanSize(a.size) + ")" },
+      icon("file", 18), h("span", { class: "file-name", text: a.name }),
+      h("span", { class: "file-size", text: humanSize(a.size) }));
+      if (a.kind === "voice" || a.kind === "audio" || a.mime.startsWith("audio/")) {
+        return h("div", { class: "audio", part: "audio-box" },
+          h("audio", { controls: true, preload: "metadata", src: a.url, part: "audio", "aria-label": a.name }),
+          link);
+      }
+      return link;
+    }));
   }
 
   function bubble(author, text, at, extra) {
@@ -787,7 +1009,41 @@ button, input, textarea { font: inherit; color: inherit; }
     }
     const author = msg.direction === "patron" ? T.you : msg.author || S.config.library;
     return h("div", { part: "message", class: "msg", "data-direction": msg.direction, "data-id": msg.id },
-      ...bubble(author, msg.text, msg.at));
+      ...bubble(author, msg.text, msg.at), filesElement(msg.attachments));
+  }
+
+  /** A librarian corrected a reply: its bubble shows the new text, marked as edited. */
+  function applyEdit(msg) {
+    const el = S.messages.get(msg.replaces);
+    if (!el || !el.isConnected || el.classList.contains("is-withdrawn")) return Boolean(el);
+    const text = el.querySelector('[part~="text"]');
+    if (text) text.replaceChildren(richText(msg.text));
+    const meta = el.querySelector(".meta");
+    if (meta && !meta.querySelector('[part="edited"]')) {
+      meta.append(h("span", { class: "edited", part: "edited", text: T.edited }));
+    }
+    return true;
+  }
+
+  /** A librarian took a reply back: it gives way to a line saying so, in the same place. */
+  function applyWithdrawal(msg) {
+    const el = S.messages.get(msg.replaces);
+    if (!el || el.classList.contains("is-withdrawn")) return;
+    const line = h("div", { part: "message withdrawn", class: "msg is-withdrawn",
+      "data-direction": el.dataset.direction || "librarian", "data-id": msg.replaces, "data-withdrawn": "" },
+    h("span", { part: "text", class: "withdrawn-text", text: T.withdrawn }));
+    el.replaceWith(line);
+    S.messages.set(msg.replaces, line);
+    const entry = S.order.find((e) => e.id === msg.replaces);
+    if (entry) entry.el = line;
+  }
+
+  /** An edit or a withdrawal changes a bubble already shown; false when it must be shown
+      itself (an edit of a reply this tab never had). */
+  function applyChange(msg) {
+    if (msg.event === "withdrawn" && msg.replaces) { applyWithdrawal(msg); return true; }
+    if (msg.event === "edited" && msg.replaces) return applyEdit(msg);
+    return false;
   }
 
   /** Show a stored message once, in time order, before any still-pending ones. */
@@ -796,8 +1052,16 @@ button, input, textarea { font: inherit; color: inherit; }
     if (!msg) return false;
     if (msg.direction === "patron" && msg.cid && outbox.get(msg.cid)) settle(msg.cid);
     if (S.messages.has(msg.id)) return false;
+    if (msg.direction === "librarian" && !fromHistory) showQueue(null); // answered
+    if (applyChange(msg)) {
+      S.messages.set(msg.id, S.messages.get(msg.replaces) || null);
+      if (msg.at >= S.lastAt) { S.lastAt = msg.at; S.lastId = msg.id; }
+      return true;
+    }
     const stick = nearBottom() || msg.direction === "patron";
     const el = messageElement(msg);
+    if (msg.event === "edited") el.querySelector(".meta").append(
+      h("span", { class: "edited", part: "edited", text: T.edited }));
     let i = S.order.length;
     while (i > 0 && S.order[i - 1].at > msg.at) i--;
     S.ui.stored.insertBefore(el, i < S.order.length ? S.order[i].el : null);
@@ -818,7 +1082,7 @@ button, input, textarea { font: inherit; color: inherit; }
   function liveEvent(msg) {
     if (msg.event === "claimed") setClaim(msg.author);
     if (msg.event !== "closed" && msg.event !== "reopened") return;
-    if (msg.event === "closed") setClaim("");
+    if (msg.event === "closed") { setClaim(""); showQueue(null); }
     if (S.conversation && (!msg.conversation || S.conversation.id === msg.conversation)) {
       S.conversation.status = msg.event === "closed" ? "closed" : "open";
     }
@@ -826,10 +1090,28 @@ button, input, textarea { font: inherit; color: inherit; }
     applyMode();
   }
 
+  /** "You are number 3 in the queue…" while the patron waits for a first answer; a frame
+      without a place (answered, closed) or a librarian's reply takes it away. */
+  function showQueue(frame) {
+    if (!S.ui) return;
+    const position = frame && Number.isInteger(frame.position) && frame.position > 0 ? frame.position : 0;
+    const mine = frame && (!S.conversation || !frame.conversation || frame.conversation === S.conversation.id);
+    S.queue = position && mine ? frame : null;
+    const line = S.ui.queue;
+    line.hidden = !S.queue;
+    if (!S.queue) { line.textContent = ""; return; }
+    const texts = frame.text && typeof frame.text === "object" ? frame.text : {};
+    const minutes = Number.isFinite(frame.wait) ? Math.max(1, Math.round(frame.wait / 60)) : "?";
+    const text = [texts[LANG], texts.en].find((t) => typeof t === "string" && t.trim());
+    line.textContent = text || fill(T.queue, { n: position, m: minutes });
+  }
+
   function pendingElement(item) {
     const state = h("span", { class: "delivery", part: "delivery", text: T.sending });
+    const files = (item.files || []).map((f) => ({ kind: "", name: f.name || "file", mime: "",
+      size: f.size, url: null, note: "" }));
     const el = h("div", { part: "message pending", class: "msg is-pending", "data-direction": "patron",
-      "data-cid": item.cid }, ...bubble(T.you, item.text, null, state));
+      "data-cid": item.cid }, ...bubble(T.you, item.text, null, state), filesElement(files));
     item.el = el;
     item.stateEl = state;
     return el;
@@ -876,10 +1158,18 @@ button, input, textarea { font: inherit; color: inherit; }
   function submit() {
     const { input } = S.ui;
     const text = input.value.replace(/\r\n/g, "\n").trim();
-    if (!text) return;
+    if (!text && !S.tray.length) return;
     if (countChars(text) > S.config.maxText) { showError("too_long"); return; }
     const item = { cid: newCid(), text, at: Date.now() / 1000 };
-    outbox.add(item);
+    if (S.tray.length) {
+      item.files = S.tray.map((entry) => entry.file);
+      for (const entry of S.tray) if (entry.preview) URL.revokeObjectURL(entry.preview);
+      S.tray = [];
+      renderTray();
+      outbox.addLive(item);
+    } else {
+      outbox.add(item);
+    }
     showPending(item);
     input.value = "";
     autoGrow();
@@ -891,6 +1181,12 @@ button, input, textarea { font: inherit; color: inherit; }
   }
 
   function sendItem(item) {
+    if (item.files) return uploadItem(item);
+    // Files being stored first: this text follows them, so the desk reads it after them.
+    if (outbox.items.some((other) => other.files && other.uploading && other.at <= item.at)) {
+      item.held = true;
+      return;
+    }
     markSending(item);
     clearTimeout(S.ackTimers.get(item.cid));
     S.ackTimers.set(item.cid, setTimeout(() => markFailed(item.cid), ACK_TIMEOUT));
@@ -900,6 +1196,72 @@ button, input, textarea { font: inherit; color: inherit; }
       if (!S.httpQueue.includes(item.cid)) S.httpQueue.push(item.cid);
       drainHttpQueue();
     }
+  }
+
+  /** The texts that waited behind an upload go now, whatever became of it. */
+  function releaseHeld() {
+    for (const item of [...outbox.items]) {
+      if (item.held) { item.held = false; if (S.connected) sendItem(item); }
+    }
+  }
+
+  /** One multipart POST per message; XHR, because fetch cannot report upload progress. */
+  function uploadItem(item) {
+    if (item.uploading) return;
+    const token = store.get(KEY_TOKEN);
+    if (!token) return; // no identity yet: the next welcome sends it
+    item.uploading = true;
+    markSending(item);
+    const form = new FormData();
+    form.append("cid", item.cid);
+    form.append("text", item.text);
+    for (const file of item.files) form.append("file", file, file.name || "file");
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", BASE + "/widget/api/upload");
+    xhr.setRequestHeader("Authorization", "Bearer " + token);
+    xhr.upload.onprogress = (event) => {
+      if (!event.lengthComputable || !item.stateEl) return;
+      const p = Math.min(99, Math.floor((100 * event.loaded) / event.total));
+      item.stateEl.replaceChildren(fill(T.uploading, { p }));
+    };
+    xhr.onload = () => {
+      item.uploading = false;
+      let data = null;
+      try { data = JSON.parse(xhr.responseText); } catch { /* judged by status */ }
+      if (xhr.status === 200 && data && data.type === "ack") onAck(data);
+      else if (xhr.status === 401) { markFailed(item.cid); forgetIdentity(); }
+      else if (data && data.type === "error") uploadRefused(item, data);
+      else markFailed(item.cid);
+      releaseHeld();
+    };
+    xhr.onerror = xhr.onabort = xhr.ontimeout = () => {
+      item.uploading = false;
+      markFailed(item.cid);
+      releaseHeld();
+    };
+    xhr.send(form);
+  }
+
+  /** A refused upload: the caption goes back to the composer and the files to the tray,
+      less the one refused, so the patron can send the rest again. */
+  function uploadRefused(item, frame) {
+    const code = typeof frame.code === "string" ? frame.code : "other";
+    if (code === "rate_limited" || code === "internal") return refused(item.cid, code);
+    const bad = typeof frame.file === "string" ? frame.file : "";
+    settle(item.cid);
+    if (!S.ui.input.value.trim()) { S.ui.input.value = item.text; autoGrow(); updateCounter(); }
+    let dropped = false;
+    for (const file of item.files) {
+      if (!dropped && bad && file.name === bad) { dropped = true; continue; }
+      const preview = file.type.startsWith("image/") ? URL.createObjectURL(file) : "";
+      S.tray.push({ file, preview });
+    }
+    renderTray();
+    const values = { file: bad, limit: humanSize(S.config.files.maxBytes), n: S.config.files.maxFiles,
+      max: S.config.maxText };
+    const text = code === "blocked" && typeof frame.message === "string" ? frame.message
+      : T.errors[code] ? fill(T.errors[code], values) : frame.message;
+    showError(code, typeof text === "string" ? text : "");
   }
 
   function flushOutbox() {
@@ -1204,6 +1566,7 @@ button, input, textarea { font: inherit; color: inherit; }
       case "profile_saved": return onProfileSaved();
       case "offline_saved": return onOfflineSaved(frame);
       case "rated": return onRated(frame);
+      case "queue": return showQueue(frame);
       default: return undefined; // pong, or a frame type from a newer server
     }
   }
@@ -1223,6 +1586,7 @@ button, input, textarea { font: inherit; color: inherit; }
       receive(m, { fromHistory: !catchingUp });
     }
     S.conversation = current(); // the server's word is final, whatever the lines said
+    if ("queue" in welcome) showQueue(welcome.queue);
     const claimed = conversation && conversation.status !== "closed" && conversation.claimed_by;
     setClaim(typeof claimed === "string" ? claimed : "");
     refreshRatings();
@@ -1452,6 +1816,7 @@ button, input, textarea { font: inherit; color: inherit; }
       let fresh = 0;
       const messages = reply.data && Array.isArray(reply.data.messages) ? reply.data.messages : [];
       for (const m of messages) if (receive(m)) fresh++;
+      if (reply.data && "queue" in reply.data) showQueue(reply.data.queue);
       // A server that answers at once with nothing new must not make us spin. An answer
       // holding only what an ack already showed is news too: the cursor moved meanwhile.
       const moved = (S.lastId || "") !== since;
@@ -1553,6 +1918,9 @@ button, input, textarea { font: inherit; color: inherit; }
       ready: Boolean(S.booted),
       staffed: S.availability.staffed,
       offlineForm: Boolean(S.ui && !S.ui.offline.el.hidden),
+      files: Boolean(S.config && S.config.files.enabled),
+      tray: S.tray.length,
+      queue: S.queue ? S.queue.position : null,
     }),
   };
 

@@ -1,0 +1,266 @@
+"""The widget's plain-HTTP endpoints: the script, its config, the fallback for browsers
+without WebSockets, file uploads and downloads; and the origin checks they all share.
+
+Each endpoint only carries a step of steps.py (or an upload into one); a refusal is an
+``error`` object with an HTTP 4xx, never a crash.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from importlib import resources
+from typing import Any
+
+from aiohttp import web
+
+from adapters.widget.downloads import FileDownloads
+from adapters.widget.frames import FrameError, error_frame
+from adapters.widget.hub import WidgetHub
+from adapters.widget.render import FILE_PATH, history_json
+from adapters.widget.steps import PatronSteps, Session, WidgetSettings
+from adapters.widget.tokens import VisitorTokens
+from adapters.widget.uploads import FileRefused, Upload, Uploads
+from routing.model import PageInfo
+from routing.router import Router
+
+__all__ = ["MAX_FRAME", "Step", "WidgetHttp"]
+
+MAX_FRAME = 16 * 1024
+
+Step = Callable[[Session, dict[str, Any]], Awaitable[dict[str, Any]]]
+_STATUS = {"rate_limited": 429, "not_yours": 403, "blocked": 403}
+
+
+class WidgetHttp:
+    def __init__(
+        self,
+        router: Router,
+        hub: WidgetHub,
+        tokens: VisitorTokens,
+        settings: WidgetSettings,
+        steps: PatronSteps,
+        *,
+        uploads: Uploads | None = None,
+        downloads: FileDownloads | None = None,
+    ) -> None:
+        self._router = router
+        self._hub = hub
+        self._tokens = tokens
+        self._settings = settings
+        self._steps = steps
+        self._uploads = uploads
+        self._downloads = downloads
+        self._script = resources.files("adapters.widget").joinpath("static/widget.js")
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_get("/widget.js", self.script)
+        app.router.add_get("/widget/config", self.config)
+        app.router.add_post("/widget/api/hello", self.http_hello)
+        app.router.add_post("/widget/api/send", self.http_send)
+        app.router.add_post("/widget/api/upload", self.http_upload)
+        app.router.add_post("/widget/api/profile", self.http_profile)
+        app.router.add_post("/widget/api/offline", self.http_offline)
+        app.router.add_post("/widget/api/rate", self.http_rate)
+        app.router.add_post("/widget/api/resume", self.http_resume)
+        app.router.add_get("/widget/api/poll", self.http_poll)
+        app.router.add_get(FILE_PATH + "{digest}", self.download)
+
+    # -- the script and its config ---------------------------------------------------------
+
+    async def script(self, request: web.Request) -> web.Response:
+        return web.Response(
+            body=self._script.read_bytes(),
+            content_type="application/javascript",
+            headers={"Cache-Control": "public, max-age=300", **self.cors(request)},
+        )
+
+    async def config(self, request: web.Request) -> web.Response:
+        files = self._uploads.public() if self._uploads is not None else {"enabled": False}
+        body = {**self._settings.public(), "availability": self._steps.availability(),
+                "files": files}
+        return web.json_response(body, headers={"Cache-Control": "no-store",
+                                                **self.cors(request)})
+
+    async def preflight(self, request: web.Request) -> web.Response:
+        return web.Response(status=204, headers={
+            **self.cors(request),
+            "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+            "Access-Control-Allow-Headers": "Authorization, Content-Type",
+            "Access-Control-Max-Age": "600",
+        })
+
+    # -- the fallback for browsers without WebSockets -----------------------------------------
+
+    async def http_hello(self, request: web.Request) -> web.Response:
+        self.check_origin(request)
+        body = await self._json_body(request)
+        try:
+            page = self.page(body, request)
+            welcome, _ = await self._steps.hello({"type": "hello", **body}, page)
+        except FrameError as exc:
+            return self._refusal(request, exc, 401)
+        return web.json_response(welcome, headers=self.cors(request))
+
+    async def http_resume(self, request: web.Request) -> web.Response:
+        self.check_origin(request)
+        body = await self._json_body(request)
+        try:
+            return web.json_response(self._steps.resume(body), headers=self.cors(request))
+        except FrameError as exc:
+            return self._refusal(request, exc, 401)
+
+    async def http_send(self, request: web.Request) -> web.Response:
+        return await self._http_step(request, lambda s, b: self._steps.send(s, b, None))
+
+    async def http_profile(self, request: web.Request) -> web.Response:
+        return await self._http_step(request, self._steps.profile)
+
+    async def http_offline(self, request: web.Request) -> web.Response:
+        return await self._http_step(request, lambda s, b: self._steps.offline(s, b, None))
+
+    async def http_rate(self, request: web.Request) -> web.Response:
+        return await self._http_step(request, self._steps.rate)
+
+    async def _http_step(self, request: web.Request, step: Step) -> web.Response:
+        self.check_origin(request)
+        session = self._session_from_bearer(request)
+        body = await self._json_body(request)
+        try:
+            answer = await step(session, body)
+        except FrameError as exc:
+            return self._refusal(request, exc, _STATUS.get(exc.code, 400), body.get("cid"))
+        finally:
+            self._hub.touch(session.visitor)
+        return web.json_response(answer, headers=self.cors(request))
+
+    async def http_poll(self, request: web.Request) -> web.Response:
+        self.check_origin(request)
+        session = self._session_from_bearer(request)
+        since = request.query.get("since", "")[:40]
+        try:
+            wait = min(30.0, max(0.0, float(request.query.get("wait", "25"))))
+        except ValueError:
+            wait = 25.0
+        conversation, messages = await self._router.patron_view(session.contact, after=since)
+        if not messages and wait:
+            await self._hub.wait(session.visitor, wait)
+            conversation, messages = await self._router.patron_view(session.contact,
+                                                                    after=since)
+        self._hub.touch(session.visitor)
+        body = {"messages": history_json(messages, session.visitor, self._tokens),
+                "queue": self._steps.queue_for(conversation, session.visitor)}
+        return web.json_response(body, headers=self.cors(request))
+
+    # -- files ------------------------------------------------------------------------------
+
+    async def http_upload(self, request: web.Request) -> web.Response:
+        """Files (and a caption) as one patron message; the answer is the ``ack``."""
+        self.check_origin(request)
+        session = self._session_from_bearer(request)
+        try:
+            upload = await self._read_upload(request, session)
+            answer = await self._steps.send(session, {"cid": upload.cid, "text": upload.text},
+                                            None, upload.attachments)
+        except FileRefused as exc:
+            frame = error_frame(exc.code, str(exc), exc.cid)
+            if exc.file:
+                frame["file"] = exc.file
+            return web.json_response(frame, status=exc.status, headers=self.cors(request))
+        except FrameError as exc:
+            return self._refusal(request, exc, _STATUS.get(exc.code, 400), upload.cid)
+        finally:
+            self._hub.touch(session.visitor)
+        return web.json_response(answer, headers=self.cors(request))
+
+    async def _read_upload(self, request: web.Request, session: Session) -> Upload:
+        """The form, once the visitor may send files, has budget and sent no more than
+        ten files' worth."""
+        if self._uploads is None or not self._uploads.enabled:
+            raise FileRefused("files_off", "Files are not accepted here.", status=403)
+        limit = self._uploads.request_limit
+        if request.content_length is not None and request.content_length > limit:
+            raise FileRefused("too_big", "The upload is larger than the limit.", status=413)
+        try:
+            self._steps.check_rate(session)
+        except FrameError as exc:
+            raise FileRefused(exc.code, str(exc), status=429) from None
+        return await self._uploads.read(request)
+
+    async def download(self, request: web.Request) -> web.StreamResponse:
+        self.check_origin(request)
+        if self._downloads is None:
+            raise web.HTTPNotFound(text="Files are not kept here.")
+        return await self._downloads.response(request)
+
+    # -- shared checks ----------------------------------------------------------------------
+
+    def page(self, frame: dict[str, Any], request: web.Request) -> PageInfo:
+        raw = frame.get("page")
+        page: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        return PageInfo(
+            url=_short(page.get("url"), 500),
+            title=_short(page.get("title"), 200),
+            user_agent=request.headers.get("User-Agent", "")[:300],
+            language=_short(frame.get("lang"), 20),
+            timezone=_short(frame.get("tz"), 60),
+            ip=self._client_ip(request),
+        )
+
+    def check_origin(self, request: web.Request) -> None:
+        allowed = self._settings.allowed_origins
+        origin = request.headers.get("Origin", "")
+        if allowed and origin and origin not in allowed:
+            raise web.HTTPForbidden(text="This site may not embed the library's chat.")
+
+    def cors(self, request: web.Request) -> dict[str, str]:
+        origin = request.headers.get("Origin", "")
+        allowed = self._settings.allowed_origins
+        if not allowed:
+            return {"Access-Control-Allow-Origin": "*"}
+        if origin not in allowed:
+            return {}
+        return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+
+    def _client_ip(self, request: web.Request) -> str:
+        remote = request.remote or ""
+        forwarded = request.headers.get("X-Forwarded-For", "")
+        if forwarded and remote in self._settings.trusted_proxies:
+            return forwarded.split(",")[0].strip()[:64]
+        return remote
+
+    def _session_from_bearer(self, request: web.Request) -> Session:
+        header = request.headers.get("Authorization", "")
+        visitor = self._tokens.verify(header.removeprefix("Bearer ").strip())
+        if visitor is None:
+            raise web.HTTPUnauthorized(
+                text=json.dumps(error_frame("bad_token", "This chat token is not valid.")),
+                content_type="application/json", headers=self.cors(request))
+        return self._steps.http_session(visitor, self.page({}, request))
+
+    async def _json_body(self, request: web.Request) -> dict[str, Any]:
+        if request.content_length is not None and request.content_length > MAX_FRAME:
+            raise web.HTTPRequestEntityTooLarge(max_size=MAX_FRAME,
+                                                actual_size=request.content_length)
+        raw = await request.content.read(MAX_FRAME + 1)
+        if len(raw) > MAX_FRAME:
+            raise web.HTTPRequestEntityTooLarge(max_size=MAX_FRAME, actual_size=len(raw))
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise web.HTTPBadRequest(
+                text=json.dumps(error_frame("bad_frame", "The body must be a JSON object.")),
+                content_type="application/json", headers=self.cors(request))
+        return body
+
+    def _refusal(
+        self, request: web.Request, exc: FrameError, status: int, cid: Any = None
+    ) -> web.Response:
+        return web.json_response(error_frame(exc.code, str(exc), cid), status=status,
+                                 headers=self.cors(request))
+
+
+def _short(value: Any, limit: int) -> str:
+    return value[:limit] if isinstance(value, str) else ""

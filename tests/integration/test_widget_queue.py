@@ -1,0 +1,140 @@
+"""The queue line in the widget, over the real aiohttp server, router and SQLite store:
+each waiting patron's place, pushed as the line moves, gone once they are answered, and
+honest about the wait when nobody is at the desk."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from typing import Any
+
+import aiohttp
+
+from tests.integration.test_widget_files import FileRig, http, rig
+from tests.integration.test_widget_offline import Tab
+
+__all__ = ["http", "rig"]  # fixtures shared with test_widget_files.py
+
+
+async def queue_frame(tab: Tab) -> dict[str, Any]:
+    """The next ``queue`` frame on the tab's socket, skipping pushed messages."""
+    async with asyncio.timeout(5):
+        while True:
+            frame: dict[str, Any] = await tab.ws.receive_json()
+            if frame["type"] == "queue":
+                return frame
+
+
+async def nothing_pending(tab: Tab) -> None:
+    """No frame but messages is waiting on the socket: a ping's pong comes next."""
+    await tab.ws.send_json({"type": "ping"})
+    assert (await tab.next())["type"] == "pong"
+
+
+async def waiting_patrons(rig: FileRig, http: aiohttp.ClientSession, n: int) -> list[Tab]:
+    """``n`` patrons who each asked a question, a minute apart, first one first."""
+    tabs = []
+    for number in range(n):
+        tab = Tab(await http.ws_connect("/widget/ws"))
+        await tab.hello()
+        ack = await tab.ask({"type": "send", "cid": "q", "text": f"Question {number + 1}"})
+        assert ack["type"] == "ack"
+        rig.clock.at += 60
+        tabs.append(tab)
+    return tabs
+
+
+async def test_three_waiting_patrons_see_their_places(
+    rig: FileRig, http: aiohttp.ClientSession
+) -> None:
+    """Three patrons waiting for a first answer are told they are number 1, 2 and 3 of 3,
+    in English and Indonesian, with a wait estimate (three default answer times, less the
+    minute already waited); a reconnecting tab's welcome gives the place from that reading."""
+    tabs = await waiting_patrons(rig, http, 3)
+    await rig.queue.tick()
+    frames = [await queue_frame(tab) for tab in tabs]
+    assert [(f["position"], f["waiting"]) for f in frames] == [(1, 3), (2, 3), (3, 3)]
+    assert frames[2]["text"]["en"] == "You are number 3 in line. Estimated wait: about 8 minutes."
+    assert frames[2]["text"]["id"] == (
+        "Anda nomor 3 dalam antrean. Perkiraan waktu tunggu: sekitar 8 menit.")
+    assert frames[0]["text"]["en"].startswith("You are next in line.")
+    assert all(isinstance(f["wait"], int) and f["wait"] > 0 for f in frames)
+    again = Tab(await http.ws_connect("/widget/ws"))
+    welcome = await again.hello(tabs[1].token)
+    assert welcome["queue"]["position"] == 2
+    for tab in (*tabs, again):
+        await tab.ws.close()
+
+
+async def test_the_line_moves_when_a_librarian_answers(
+    rig: FileRig, http: aiohttp.ClientSession
+) -> None:
+    """When the first patron is answered their line goes (position null) and the others
+    move up; a tick that changes nothing sends nothing."""
+    tabs = await waiting_patrons(rig, http, 3)
+    await rig.queue.tick()
+    for tab in tabs:
+        await queue_frame(tab)
+    await rig.queue.tick()
+    for tab in tabs:
+        await nothing_pending(tab)
+    await rig.answer(tabs[0].visitor, "Yes, we have it.")
+    await rig.queue.tick()
+    gone = await queue_frame(tabs[0])
+    assert gone["position"] is None
+    assert [(await queue_frame(t))["position"] for t in tabs[1:]] == [1, 2]
+    welcome = await Tab(await http.ws_connect("/widget/ws")).hello(tabs[0].token)
+    assert welcome["queue"] is None
+    for tab in tabs:
+        await tab.ws.close()
+
+
+async def test_with_nobody_at_the_desk_the_wait_is_unknown(
+    rig: FileRig, http: aiohttp.ClientSession
+) -> None:
+    """With nobody on duty the place is still given, and the wait is said to be unknown
+    rather than made up."""
+    rig.librarians = 0
+    (tab,) = await waiting_patrons(rig, http, 1)
+    await rig.queue.tick()
+    frame = await queue_frame(tab)
+    assert (frame["position"], frame["wait"]) == (1, None)
+    assert frame["text"] == {
+        "en": "You are next in line. We cannot estimate the wait right now.",
+        "id": "Anda berikutnya dalam antrean. Perkiraan waktu tunggu belum tersedia."}
+    await tab.ws.close()
+
+
+async def test_the_running_loop_pushes_a_new_patrons_place(
+    rig: FileRig, http: aiohttp.ClientSession
+) -> None:
+    """With the watch's loop running, a patron's first question earns them their place
+    without any other event: sending pokes the loop, which reads the line once."""
+    rig.queue._settle = 0.0
+    loop = asyncio.create_task(rig.queue.run())
+    try:
+        (tab,) = await waiting_patrons(rig, http, 1)
+        frame = await queue_frame(tab)
+        assert (frame["position"], frame["waiting"]) == (1, 1)
+        await tab.ws.close()
+    finally:
+        loop.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await loop
+
+
+async def test_the_http_fallback_polls_its_place(
+    rig: FileRig, http: aiohttp.ClientSession
+) -> None:
+    """A patron on the HTTP fallback finds their place in the poll's answer."""
+    async with http.post("/widget/api/hello", json={}) as response:
+        token = (await response.json())["token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    async with http.post("/widget/api/send", json={"cid": "q", "text": "Hello?"},
+                         headers=auth) as response:
+        assert response.status == 200
+    await rig.queue.tick()
+    async with http.get("/widget/api/poll?wait=0", headers=auth) as response:
+        body = json.loads(await response.text())
+    assert body["queue"]["position"] == 1
