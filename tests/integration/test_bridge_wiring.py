@@ -192,3 +192,32 @@ async def test_an_unanswered_patron_is_reminded_in_the_topic(
     reminded = sum("has waited" in t for t in topic_texts(bridge, emulator))
     await asyncio.sleep(1.0)
     assert sum("has waited" in t for t in topic_texts(bridge, emulator)) == reminded
+
+
+async def test_an_emailed_attachment_arrives_in_the_topic_as_the_same_file(
+        wired: tuple[Bridge, BotApiEmulator], dovecot: DovecotServer) -> None:
+    """A patron's email with a PDF opens a topic whose post is that document, byte for
+    byte, with the mail's text as its caption."""
+    bridge, emulator = wired
+    pdf = b"%PDF-1.4\n" + bytes(range(256)) * 40 + b"\n%%EOF\n"
+    mail = EmailMessage()
+    mail["From"] = "Budi Santoso <budi@example.id>"
+    mail["To"] = LIBRARY
+    mail["Subject"] = "Interlibrary loan form"
+    mail["Message-ID"] = make_msgid(domain="example.id")
+    mail.set_content("Here is the signed form.")
+    mail.add_attachment(pdf, maintype="application", subtype="pdf",
+                        filename="Formulir pinjam.pdf")
+    dovecot.deliver(mail.as_bytes())
+    group = bridge.config.telegram.group_id
+
+    def posted() -> dict[str, Any] | None:
+        return next((m for t in emulator.topics(group)
+                     for m in emulator.messages(group, t["message_thread_id"])
+                     if "document" in m), None)
+
+    post = await until(posted, timeout=15)
+    assert post["document"]["file_name"] == "Formulir pinjam.pdf"
+    assert "Here is the signed form." in post.get("caption", "")
+    found = await bridge.bot.get_file(post["document"]["file_id"])
+    assert bytes(await found.download_as_bytearray()) == pdf
