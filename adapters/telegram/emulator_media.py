@@ -25,7 +25,7 @@ from adapters.telegram.emulator_world import (
     bad_request,
 )
 
-__all__ = ["MAX_ALBUM", "METHODS"]
+__all__ = ["MAX_ALBUM", "METHODS", "editable"]
 
 METHODS: dict[str, Handler] = {}
 method = registrar(METHODS)
@@ -167,9 +167,8 @@ def _throttle_album(core: Core, chat: Chat, count: int) -> None:
 # -- captions and downloads -------------------------------------------------------------
 
 
-@method("editMessageCaption")
-async def edit_message_caption(core: Core, p: Params) -> Json:
-    """A file message's caption changes; an omitted caption removes it, as on Telegram."""
+def editable(core: Core, p: Params) -> tuple[Chat, StoredMessage]:
+    """The bot's own message an edit method names, or Telegram's error for why not."""
     if p.has("inline_message_id"):
         raise bad_request("message to edit not found")  # the emulator has no inline mode
     chat = core.known_chat(p.raw("chat_id"))
@@ -178,6 +177,13 @@ async def edit_message_caption(core: Core, p: Params) -> Json:
         raise bad_request("message to edit not found")
     if msg.from_id != core.world.bot.id or msg.service:
         raise bad_request("message can't be edited")
+    return chat, msg
+
+
+@method("editMessageCaption")
+async def edit_message_caption(core: Core, p: Params) -> Json:
+    """A file message's caption changes; an omitted caption removes it, as on Telegram."""
+    chat, msg = editable(core, p)
     if msg.text is not None:
         raise bad_request("there is no caption in the message to edit")
     caption, entities = _caption(core, p)

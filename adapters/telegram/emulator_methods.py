@@ -10,7 +10,7 @@ from adapters.telegram import emulator_media
 from adapters.telegram.emulator_core import MAX_TEXT, Core, Handler, PendingQuery, registrar
 from adapters.telegram.emulator_files import MAX_DOWNLOAD, MAX_UPLOAD
 from adapters.telegram.emulator_params import Params
-from adapters.telegram.emulator_world import Chat, Json, StoredMessage, bad_request
+from adapters.telegram.emulator_world import Json, bad_request
 
 __all__ = ["MAX_DOWNLOAD", "MAX_UPLOAD", "METHODS"]
 
@@ -120,22 +120,9 @@ _NOT_MODIFIED = ("message is not modified: specified new message content and rep
                  "are exactly the same as a current content and reply markup of the message")
 
 
-def _editable(core: Core, p: Params) -> tuple[Chat, StoredMessage]:
-    """The bot's own message an edit method names, or Telegram's error for why not."""
-    if p.has("inline_message_id"):
-        raise bad_request("message to edit not found")  # the emulator has no inline mode
-    chat = core.known_chat(p.raw("chat_id"))
-    msg = chat.messages.get(p.required_int("message_id", "message identifier is not specified"))
-    if msg is None:
-        raise bad_request("message to edit not found")
-    if msg.from_id != core.world.bot.id or msg.service:
-        raise bad_request("message can't be edited")
-    return chat, msg
-
-
 @method("editMessageText")
 async def edit_message_text(core: Core, p: Params) -> Json:
-    chat, msg = _editable(core, p)
+    chat, msg = emulator_media.editable(core, p)
     if msg.text is None:
         raise bad_request("there is no text in the message to edit")
     text, entities = core.formatted(p, "text", required=True, limit=MAX_TEXT,
@@ -152,7 +139,7 @@ async def edit_message_text(core: Core, p: Params) -> Json:
 @method("editMessageReplyMarkup")
 async def edit_message_reply_markup(core: Core, p: Params) -> Json:
     """Only the inline keyboard changes; an omitted ``reply_markup`` removes it."""
-    chat, msg = _editable(core, p)
+    chat, msg = emulator_media.editable(core, p)
     markup = core.inline_markup(p)
     if markup == msg.reply_markup:
         raise bad_request(_NOT_MODIFIED)
