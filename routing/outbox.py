@@ -83,7 +83,8 @@ class DeliveryWorker:
     def stats(self) -> dict[str, int]:
         """Counters since this process started, for ``/metrics``; see ``COUNTERS``."""
         return {**self._ledger.counts, "lanes_busy": len(self._busy),
-                "lanes_waiting_for_budget": len(self._waiting)}
+                "lanes_waiting_for_budget": len(self._waiting),
+                "messages_read_ahead": len(self._messages)}
 
     def wake(self, queued: Sequence[Delivery] = ()) -> None:
         """Called when something was enqueued, so it goes out now and not at the next poll.
@@ -164,23 +165,24 @@ class DeliveryWorker:
         rows queued behind a busy conversation need no read of everything due."""
         known: _Known = {}  # the lane's conversation and patron, read once per lane
         conversation_id, destination = lane_of(deliveries[0])
-        ahead: list[str] = []
-        try:
-            while deliveries and not self._stopping:
-                # One read for the batch's messages, not one per send.
-                ahead = [d.message_id for d in deliveries]
-                self._messages.update(await self._store.get_messages(ahead))
+        while deliveries and not self._stopping:
+            # One read for the batch's messages, not one per send.
+            ahead = [d.message_id for d in deliveries]
+            self._messages.update(await self._store.get_messages(ahead))
+            try:
                 i = 0
                 while i < len(deliveries) and not self._stopping:
                     taken = await self._deliver(deliveries, i, known)
                     if not taken:
                         return  # a retry is scheduled: later rows of the lane wait for it
                     i += taken
-                deliveries = await self._store.lane_deliveries(
-                    conversation_id, destination, self._clock.now(), self._lane_batch)
-        finally:
-            for message_id in ahead:  # what a stopped lane read ahead and never sent
-                self._messages.pop(message_id, None)
+            finally:
+                # What the batch read ahead and did not send itself (rows that rode
+                # along in a coalesced post, a lane that stopped) is not kept.
+                for message_id in ahead:
+                    self._messages.pop(message_id, None)
+            deliveries = await self._store.lane_deliveries(
+                conversation_id, destination, self._clock.now(), self._lane_batch)
 
     async def _deliver(self, lane: list[Delivery], i: int, known: _Known) -> int:
         """Send the delivery at ``lane[i]`` (with what it can be coalesced with).

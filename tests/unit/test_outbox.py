@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import Any
@@ -245,6 +245,32 @@ class TestDelivery:
         texts = desk.sent_texts()
         assert sorted(texts) == ["first", "new", "second"]
         assert texts.index("first") < texts.index("second")  # the lane's order kept
+
+
+    async def test_nothing_read_ahead_is_kept_once_a_backlog_is_sent(
+        self, store: FakeStore, clock: FakeClock
+    ) -> None:
+        """Messages coalesced into one post under a short budget leave nothing behind in
+        the worker's read-ahead: a busy evening does not grow its memory."""
+        desk = GroupSender("desk")
+        budget = SendBudget({"group": WindowRule(1, 60.0)}, margin=0.0)
+        worker = DeliveryWorker(store, clock, {Channel.DESK: desk}, batch=3, budget=budget,
+                                sleep=_advancing(clock))
+        conv = await conversation(store, clock)
+        for n in range(12):
+            await enqueue(store, clock, conv, f"question {n}")
+        await worker.run_until_idle()
+
+        assert sum(len(c.message.text.split("question")) - 1 for c in desk.sent) == 12
+        assert len(desk.sent) < 12  # some went together
+        assert worker.stats()["messages_read_ahead"] == 0
+
+
+def _advancing(clock: FakeClock) -> Callable[[float], Awaitable[None]]:
+    async def sleep(seconds: float) -> None:
+        clock.advance(seconds)
+        await asyncio.sleep(0)
+    return sleep
 
 
 class GroupSender(RecordingSender):
