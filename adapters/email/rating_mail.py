@@ -27,7 +27,7 @@ RATING_WORDS: dict[str, dict[str, str]] = {
                   "need anything more, just reply to this email.",
         "ask": "How did we do?",
         "how": "Reply to this email with a number from 1 (poor) to 5 (excellent), and a "
-               "comment if you like, for example: 5 Thank you, very helpful!",
+               "comment if you like, for example: 5/5 Thank you, very helpful!",
         "tap": "Or choose a number:",
     },
     "id": {
@@ -35,7 +35,7 @@ RATING_WORDS: dict[str, dict[str, str]] = {
                   "masih ada yang ingin ditanyakan, cukup balas email ini.",
         "ask": "Bagaimana layanan kami?",
         "how": "Balas email ini dengan angka 1 (buruk) sampai 5 (sangat baik), dan komentar "
-               "jika berkenan, misalnya: 5 Terima kasih, sangat membantu!",
+               "jika berkenan, misalnya: 5/5 Terima kasih, sangat membantu!",
         "tap": "Atau pilih angka:",
     },
 }
@@ -57,7 +57,7 @@ def rating_text(languages: Sequence[str]) -> str:
 
 
 def _mailto(address: str, subject: str, score: int) -> str:
-    query = urllib.parse.urlencode({"subject": subject, "body": f"{score} "},
+    query = urllib.parse.urlencode({"subject": subject, "body": f"{score}/5 "},
                                    quote_via=urllib.parse.quote)
     return f"mailto:{urllib.parse.quote(address, safe='@+')}?{query}"
 

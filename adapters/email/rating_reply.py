@@ -4,10 +4,13 @@ A mail is an answer to the rating request when it names that mail: its reply tok
 the rating token of the request's Reply-To (``tokens.py``; it survives a client that
 drops In-Reply-To, and the request's ``mailto:`` buttons), or its In-Reply-To is the
 Message-ID of the request (linked to the "rating_request" message when it was sent).
-It is a rating when the patron's new text starts with a digit 1 to 5 ("5", "4/5",
-"5 - thanks!", "3 bintang") and carries no files and no question: "2 books are missing?"
-is a message for a librarian, who can answer it, and so is anything else said in answer
-to the request. A rating is taken only from the conversation's own patron.
+It is a rating when the patron's new text is a digit 1 to 5 standing alone or marked as a
+score ("5", "4/5", "5 - thanks!", "3 bintang, oke", "5. Great") and carries no files and
+no question. A digit that begins a sentence ("3 copies of Laskar Pelangi, please", "1
+more thing: ...", "2 books are missing?") is a message for a librarian, who can answer
+it: the closing mail invites the patron to write again, and a request silently taken for
+a score would be a patron forgotten. A rating is taken only from the conversation's own
+patron.
 """
 
 from __future__ import annotations
@@ -24,9 +27,12 @@ __all__ = ["rated_conversation", "read_rating"]
 
 _RATING = re.compile(
     r"\A\s*(?P<score>[1-5])(?!\d|[.,:]\d|/\s*(?!5\b)\d)"  # not "12", "3:30", "4/12"
-    r"(?:\s*(?:/|of|dari)\s*5)?"  # "4/5", "4 of 5", "4 dari 5"
-    r"(?:\s*(?:stars?|bintang|\u2605+|\u2b50+))?"  # "5 stars", "5 bintang"
-    r"(?=\s|[.,;:!)\-\u2013\u2014]|\Z)[\s.,;:!)\-\u2013\u2014]*(?P<comment>.*)\Z",
+    r"(?:"
+    r"\s*\Z"  # the digit alone
+    r"|(?:\s*(?:/|of|dari)\s*5|\s*(?:stars?|bintang|\u2605+|\u2b50+))+"  # "4/5", "5 bintang"
+    r"(?=\s|[.,;:!)\-\u2013\u2014]|\Z)"
+    r"|\s*[.,;:!)\-\u2013\u2014]"  # "5 - thanks", "5. Great", "5! mantap"
+    r")[\s.,;:!)\-\u2013\u2014]*(?P<comment>.*)\Z",
     re.S | re.I,
 )
 

@@ -432,7 +432,8 @@ def _top(profiler: cProfile.Profile) -> str:
     out = io.StringIO()
     stats = pstats.Stats(profiler, stream=out)
     stats.sort_stats("tottime").print_stats(25)
-    stats.sort_stats("cumtime").print_stats("work/main/(routing|bridge|adapters/telegram/(desk|aiohttp))", 25)
+    ours = r"/(routing|bridge|adapters/telegram/(desk|aiohttp))"  # our modules, any checkout
+    stats.sort_stats("cumtime").print_stats(ours, 25)
     return "   cProfile of the bridge's loop while forwarding (own time first):\n" + \
         out.getvalue()
 

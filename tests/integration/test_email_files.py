@@ -378,12 +378,12 @@ class TestRatingByEmail:
 
     async def test_rating_reply_rates_the_conversation(
             self, files_rig: EmailRig, dovecot: DovecotServer) -> None:
-        """"5 thanks!" in answer to the rating request (found by its In-Reply-To alone,
+        """"5/5 thanks!" in answer to the rating request (found by its In-Reply-To alone,
         sent to the plain help address) rates the closed conversation 5 with the comment,
         tells the desk, and opens nothing."""
         rig = files_rig
         conversation_id, request = await closed_conversation(rig, dovecot)
-        dovecot.deliver(answer_to(request, "5 thanks!\n\nOn Tue, Library wrote:\n> How did",
+        dovecot.deliver(answer_to(request, "5/5 thanks!\n\nOn Tue, Library wrote:\n> How did",
                                   to_token=False))
         await taken(rig, 2)
         assert rig.intake is not None and rig.intake.counts["rated"] == 1
@@ -400,7 +400,7 @@ class TestRatingByEmail:
         """A tap on a button (a new mail to the rating address, no In-Reply-To) rates."""
         rig = files_rig
         conversation_id, request = await closed_conversation(rig, dovecot)
-        dovecot.deliver(answer_to(request, "4 ", threaded=False))
+        dovecot.deliver(answer_to(request, "4/5 ", threaded=False))
         await taken(rig, 2)
         conversation = await rig.store.get_conversation(conversation_id)
         assert conversation is not None and conversation.rating == 4
@@ -417,6 +417,20 @@ class TestRatingByEmail:
         assert conversation.status is Status.OPEN and conversation.rating is None
         assert [m.text for m in await patron_messages(rig)][-1] == (
             "Satu lagi: apakah buka hari Minggu?")
+
+    async def test_a_request_that_begins_with_a_number_is_a_message(
+            self, files_rig: EmailRig, dovecot: DovecotServer) -> None:
+        """"3 copies of ..." in answer to the rating request is a request for a librarian,
+        not three stars: the conversation reopens with it and no rating is recorded."""
+        rig = files_rig
+        conversation_id, request = await closed_conversation(rig, dovecot)
+        dovecot.deliver(answer_to(request, "3 copies of Laskar Pelangi please, for my class"))
+        await taken(rig, 2)
+        conversation = await rig.store.get_conversation(conversation_id)
+        assert conversation is not None
+        assert conversation.status is Status.OPEN and conversation.rating is None
+        assert [m.text for m in await patron_messages(rig)][-1] == (
+            "3 copies of Laskar Pelangi please, for my class")
 
     async def test_someone_else_cannot_rate(
             self, files_rig: EmailRig, dovecot: DovecotServer) -> None:

@@ -206,13 +206,17 @@ class TestCompose:
 
 class TestRatings:
     @pytest.mark.parametrize(("text", "found"), [
-        ("5 thanks!", (5, "thanks!")), ("5", (5, "")), ("4/5 good", (4, "good")),
+        ("5/5 thanks!", (5, "thanks!")), ("5", (5, "")), ("4/5 good", (4, "good")),
         ("3 bintang, oke", (3, "oke")), ("5 - Terima kasih", (5, "Terima kasih")),
+        ("5. Great help", (5, "Great help")), ("4 of 5", (4, "")), ("5 stars!", (5, "")),
         ("2 books are missing?", None), ("12 books", None), ("3:30 works", None),
         ("4/12 then", None), ("thanks 5", None), ("0", None), ("6", None),
+        ("3 copies of Laskar Pelangi please, for my class", None),
+        ("1 more thing: my card number is 12345", None), ("5 thanks!", None),
     ])
     def test_read_rating(self, text: str, found: tuple[int, str] | None) -> None:
-        """A leading digit 1-5 is a rating; times, dates, questions and other text are not."""
+        """A digit 1-5 alone or marked as a score is a rating; a digit that begins a
+        sentence, times, dates, questions and other text are not."""
         assert read_rating(text) == found
 
     def test_rating_mail_in_both_languages_with_safe_buttons(self) -> None:
@@ -223,7 +227,7 @@ class TestRatings:
                            subject='Re: "Buku" & <b>')
         assert html.count('href="mailto:help+rabc@library.example?subject=') == 5
         assert "Re%3A%20%22Buku%22%20%26%20%3Cb%3E" in html and "<b>\"" not in html
-        assert "&amp;body=5%20" in html
+        assert "&amp;body=5%2F5%20" in html
 
     def test_rating_tokens(self) -> None:
         """A rating token names its conversation and says it is one; a plain token does
