@@ -50,17 +50,17 @@ class Router(Claims, DeskActions):
         Messages of one patron are numbered in the order ``accept`` was called: nothing
         before the patron's lock awaits, the lock serves waiters first come first
         served, and the id is taken before the next waiter can run. A channel that hands
-        over a patron's messages in order (the widget's pipeline) can rely on it.
+        over a patron's messages in order (the widget's pipeline) can rely on it. A
+        blocked patron is told so whatever they sent (a channel may leave out the files
+        of a blocked patron, so "empty" would be the wrong answer).
         """
-        text = self._clean_text(inbound.text, bool(inbound.attachments))
-        if len(inbound.attachments) > self._policy.max_files:
-            raise Refused(
-                "too_many_files",
-                f"{len(inbound.attachments)} files at once; the limit is {self._policy.max_files}.",
-            )
         contact = Contact(inbound.channel, inbound.address)
         async with self._lock(contact):
             await self._refuse_blocked(inbound, contact)
+            text = self._clean_text(inbound.text, bool(inbound.attachments))
+            if len(inbound.attachments) > self._policy.max_files:
+                raise Refused("too_many_files", f"{len(inbound.attachments)} files at once; "
+                              f"the limit is {self._policy.max_files}.")
             patron = await self._patron_for(contact, inbound)
             conversation = await self._open_conversation(patron, inbound)
         now = self._clock.now()
@@ -220,6 +220,14 @@ class Router(Claims, DeskActions):
         if holder is not None and holder.id != patron.id:
             return patron
         return replace(patron, contacts=(*patron.contacts, contact))
+
+    async def is_blocked(self, inbound: Inbound) -> bool:
+        """Whether ``accept`` would refuse this patron as blocked: a channel asks first
+        before it fetches and keeps files that would never be used."""
+        contact = Contact(inbound.channel, inbound.address)
+        patron = await self._store.patron_by_contact(contact)
+        found = await self._store.find_block(inbound_keys(inbound, patron), self._clock.now())
+        return found is not None
 
     async def _refuse_blocked(self, inbound: Inbound, contact: Contact) -> None:
         patron = await self._store.patron_by_contact(contact)

@@ -109,14 +109,18 @@ class EmailIntake:
             return "no_sender"
         if await self._rated(parsed, key):
             return "rated"
-        files = await self._files(parsed, mail)
         inbound = Inbound(
-            channel=Channel.EMAIL, address=parsed.from_address,
-            text=self._text(parsed, files), client_id=f"email:{key}"[:200],
-            name=parsed.from_name, email=parsed.from_address, external_id=key,
+            channel=Channel.EMAIL, address=parsed.from_address, text="",
+            client_id=f"email:{key}"[:200], name=parsed.from_name,
+            email=parsed.from_address, external_id=key,
             conversation_id=await self._hint(parsed), subject=parsed.subject,
-            attachments=files.attachments,
         )
+        if await self._router.is_blocked(inbound):  # keep no files accept would refuse
+            log.info("mail %s from %s refused: blocked", key, parsed.from_address)
+            return "refused_blocked"
+        files = await self._files(parsed, mail)
+        inbound = replace(inbound, text=self._text(parsed, files),
+                          attachments=files.attachments)
         try:
             accepted = await self._router.accept(inbound)
         except Refused as refused:

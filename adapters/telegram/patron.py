@@ -18,6 +18,7 @@ from __future__ import annotations
 import html
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from telegram import Bot, CallbackQuery, ChatMemberUpdated, Update
 from telegram import Message as TgMessage
@@ -106,18 +107,20 @@ class PatronChats:
             return
         if new:
             await self._say(msg.chat_id, self._greeting(lang))
-        files: tuple[Attachment, ...] = ()
-        if any(carries_file(m) for m in msgs):
-            files = await fetch_all(self._bot, msgs, self._blobs, self._files)
+        inbound = Inbound(
+            Channel.TELEGRAM, str(user.id), text, name=user.full_name,
+            external_id=str(msg.message_id),
+            # A message read again after a restart is the same message, not a new one;
+            # an album is named by its first item.
+            client_id=f"tg:{msg.message_id}",
+        )
+        # A blocked patron's files are never fetched: accept refuses them anyway.
+        if any(carries_file(m) for m in msgs) and not await self._router.is_blocked(inbound):
+            inbound = replace(inbound, attachments=await fetch_all(
+                self._bot, msgs, self._blobs, self._files))
+        files = inbound.attachments
         try:
-            await self._router.accept(Inbound(
-                Channel.TELEGRAM, str(user.id), text, name=user.full_name,
-                external_id=str(msg.message_id),
-                # A message read again after a restart is the same message, not a new one;
-                # an album is named by its first item.
-                client_id=f"tg:{msg.message_id}",
-                attachments=files,
-            ))
+            await self._router.accept(inbound)
         except Refused as refused:
             await self._say(msg.chat_id, _refusal(refused, lang))
             return

@@ -6,6 +6,7 @@ desk poller (with the patron chats behind it), against the Bot API emulator."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import struct
 import zlib
 from collections.abc import AsyncIterator, Callable
@@ -31,7 +32,16 @@ from adapters.telegram.patron_sender import PatronSender
 from bridge.app import telegram_budget
 from bridge.config import Config, FilesSection
 from bridge.store.sqlite import SqliteStore
-from routing.model import Channel, Contact, Conversation, Delivery, DeliveryKind
+from routing.model import (
+    Block,
+    BlockKind,
+    Channel,
+    Contact,
+    Conversation,
+    Delivery,
+    DeliveryKind,
+    new_id,
+)
 from routing.outbox import DeliveryWorker
 from routing.ports import Sender, SystemClock
 from routing.router import Router
@@ -290,6 +300,20 @@ class TestPatronToDesk:
         assert not noted.kept and noted.name == "setup.exe"
         await rig.until(lambda: any("cannot take files like setup.exe" in t
                                     for t in rig.texts(ana)))
+
+    async def test_a_blocked_patrons_photo_is_never_fetched(self, rig: Rig) -> None:
+        """A blocked patron is refused before their file is fetched: no getFile, nothing
+        kept in the blob store, and nothing reaches the topic."""
+        ana = rig.patron("Ana")
+        thread = await rig.opened(ana, "Hello")
+        await rig.store.save_block(Block(new_id(), BlockKind.TELEGRAM, str(ana)))
+        image = png(7)
+        before = len(rig.from_bot(rig.group, thread))
+        rig.emulator.user_sends_file(ana, ana, "spam.png", image, photo=True)
+        await rig.until(lambda: any("cannot take messages" in t for t in rig.texts(ana)))
+        assert rig.calls("getFile") == []
+        assert not rig.blobs.path(hashlib.sha256(image).hexdigest()).exists()
+        assert len(rig.from_bot(rig.group, thread)) == before
 
     async def test_without_topics_the_caption_names_the_patron(self, plain_rig: Rig) -> None:
         """In a group without topics a patron's photo carries their name as its author."""

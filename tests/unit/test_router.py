@@ -579,3 +579,18 @@ class TestFiles:
         assert sent is not None and sent.attachments == (scan,)
         [delivery] = store.deliveries_of(sent.id)
         assert delivery.kind is DeliveryKind.TO_PATRON
+
+
+class TestBlockedCheck:
+    async def test_is_blocked_answers_as_accept_would(self, router: Router) -> None:
+        """is_blocked is true for a blocked patron (who accept refuses, even with an
+        empty message) and false for anyone else."""
+        cid = await conversation_from(router, widget())
+        assert not await router.is_blocked(widget())
+        await router.block(cid, None, "Ana")
+
+        assert await router.is_blocked(widget())
+        assert not await router.is_blocked(Inbound(Channel.WIDGET, "visitor-2", "Hi"))
+        with pytest.raises(Refused) as refused:
+            await router.accept(widget("   "))
+        assert refused.value.code == "blocked"
