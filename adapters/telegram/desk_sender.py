@@ -26,6 +26,7 @@ from adapters.telegram.files_send import (
     CAPTION_LIMIT,
     Place,
     Post,
+    PostLog,
     available,
     cost,
     plan,
@@ -118,7 +119,7 @@ class DeskSender:
         if event == "reopened":
             await self._topic_state(thread, closed=False)
         try:
-            sent = await self._post_all(text, files, thread, conversation, message)
+            first_id = await self._post_all(text, files, thread, conversation, message)
         except BadRequest as exc:
             if not self._target.forum or not _thread_gone(exc):
                 raise
@@ -128,7 +129,7 @@ class DeskSender:
                                     reopened=True)
         if event == "closed":
             await self._topic_state(thread, closed=True)
-        return Sent(external_id=str(sent.message_id))
+        return Sent(external_id=str(first_id))
 
     async def _topic_state(self, thread: int, *, closed: bool) -> None:
         """Close or reopen a conversation's topic; already so is fine (a retried send)."""
@@ -174,13 +175,14 @@ class DeskSender:
         try:
             posted = await self._post(first, thread, buttons)
             await self._remember_card(conversation, posted)
+            last_id = posted.message_id
             if rest or files:
-                posted = await self._post_all(rest, files, thread, conversation, message)
+                last_id = await self._post_all(rest, files, thread, conversation, message)
         except TelegramError as exc:
             failure = telegram_failure(exc)
             failure.desk_thread = thread  # type: ignore[attr-defined]  # the outbox keeps it
             raise failure from exc
-        return Sent(external_id=str(posted.message_id), desk_thread=thread)
+        return Sent(external_id=str(last_id), desk_thread=thread)
 
     async def _keep_topic(self, conversation: Conversation, thread: int) -> None:
         """Save the new topic on the conversation before posting: its first post is
@@ -199,20 +201,22 @@ class DeskSender:
     async def _post_all(
         self, text: str, files: tuple[Attachment, ...], thread: int | None,
         conversation: Conversation, message: Message, reply_to: int | None = None,
-    ) -> TgMessage:
-        """Post the text and the files; the first Telegram message is the one returned
+    ) -> int:
+        """Post the text and the files; the first Telegram message's id is returned
         (the outbox links it). The others are linked here, so a librarian who replies
         to any photo of an album in a group without topics still reaches the patron."""
         if not files and thread is not None:
-            return await self._post(text, thread)
+            return (await self._post(text, thread)).message_id
         attachments, data = await available(self._blobs, files)
         place = Place(self._target.chat_id, thread if self._target.forum else None,
                       reply_to, link_preview=False)
         posts = plan(text, attachments) or [Post((), "<i>(an empty message)</i>")]
-        sent = await send_posts(self._bot, place, posts, data)
+        log = (PostLog(self._store, f"tg.posts.{message.id}.{self._target.chat_id}")
+               if self._store is not None else None)
+        sent = await send_posts(self._bot, place, posts, data, log)
         if self._store is not None:
             for later in sent[1:]:
-                await self._store.save_link(Link(Channel.DESK.value, str(later.message_id),
+                await self._store.save_link(Link(Channel.DESK.value, str(later),
                                                  conversation.id, message.id))
         return sent[0]
 

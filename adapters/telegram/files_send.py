@@ -11,7 +11,9 @@ not kept, or is past what a bot may upload (50 MB), is a line of text instead.
 
 from __future__ import annotations
 
+import hashlib
 import html
+import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -30,12 +32,14 @@ from telegram.constants import ParseMode
 from adapters.blobs import BlobStore
 from adapters.files import human_size
 from routing.model import Attachment, AttachmentKind
+from routing.ports import Store
 
 __all__ = [
     "CAPTION_LIMIT",
     "MAX_UPLOAD",
     "Place",
     "Post",
+    "PostLog",
     "available",
     "cost",
     "file_line",
@@ -152,25 +156,77 @@ async def available(blobs: BlobStore | None, attachments: Sequence[Attachment]
     return tuple(out), found
 
 
+@dataclass(frozen=True, slots=True)
+class PostLog:
+    """Which posts of a send of several already went, so a retry after a failure in the
+    middle goes on from there instead of posting the first ones again."""
+
+    store: Store
+    key: str  # one per message and chat
+
+    async def load(self, plan_id: str) -> list[list[int]]:
+        raw = await self.store.get_state(self.key)
+        if not raw:
+            return []
+        try:
+            saved = json.loads(raw)
+            done = [[int(i) for i in part] for part in saved["done"]]
+        except (ValueError, TypeError, KeyError):
+            return []
+        # A different plan (the text now went with the card, say) starts afresh.
+        return done if saved.get("plan") == plan_id else []
+
+    async def save(self, plan_id: str, done: list[list[int]]) -> None:
+        await self.store.set_state(self.key, json.dumps({"plan": plan_id, "done": done}))
+
+
 async def send_posts(bot: Bot, place: Place, posts: Sequence[Post],
-                     data: dict[str, bytes]) -> list[TgMessage]:
-    """Send the posts in order; every Telegram message they became, in order."""
-    sent: list[TgMessage] = []
+                     data: dict[str, bytes], log: PostLog | None = None) -> list[int]:
+    """Send the posts in order; the ids of every Telegram message they became, in order.
+
+    With ``log``, a send of several posts notes each one as it goes, and a retry of the
+    same plan skips those already posted."""
+    resume = log is not None and len(posts) > 1
+    plan_id = _plan_id(posts) if resume else ""
+    done = await log.load(plan_id) if log is not None and resume else []
+    ids = [i for part in done for i in part]
+    for post in posts[len(done):]:
+        part = await _send_post(bot, place, post, data)
+        ids.extend(part)
+        if log is not None and resume:
+            done.append(part)
+            await log.save(plan_id, done)
+    if log is not None and resume:
+        await log.save(plan_id, [])  # settled: nothing to go on from
+    return ids
+
+
+async def _send_post(bot: Bot, place: Place, post: Post, data: dict[str, bytes]) -> list[int]:
+    if not post.files:
+        sent = await bot.send_message(
+            place.chat_id, post.text, parse_mode=ParseMode.HTML,
+            message_thread_id=place.thread, reply_parameters=_reply(place),
+            disable_web_page_preview=not place.link_preview)
+        return [sent.message_id]
+    if len(post.files) == 1:
+        return [(await _send_one(bot, place, post.files[0], post.text, data)).message_id]
+    media = [_input_media(a, data[a.digest]) for a in post.files]
+    album = await bot.send_media_group(
+        place.chat_id, media, caption=post.text or None,
+        parse_mode=ParseMode.HTML if post.text else None,
+        message_thread_id=place.thread, reply_parameters=_reply(place))
+    return [m.message_id for m in album]
+
+
+def _plan_id(posts: Sequence[Post]) -> str:
+    """What the posts are: the same message planned the same way gets the same id."""
+    digest = hashlib.sha256()
     for post in posts:
-        if not post.files:
-            sent.append(await bot.send_message(
-                place.chat_id, post.text, parse_mode=ParseMode.HTML,
-                message_thread_id=place.thread, reply_parameters=_reply(place),
-                disable_web_page_preview=not place.link_preview))
-        elif len(post.files) == 1:
-            sent.append(await _send_one(bot, place, post.files[0], post.text, data))
-        else:
-            media = [_input_media(a, data[a.digest]) for a in post.files]
-            sent.extend(await bot.send_media_group(
-                place.chat_id, media, caption=post.text or None,
-                parse_mode=ParseMode.HTML if post.text else None,
-                message_thread_id=place.thread, reply_parameters=_reply(place)))
-    return sent
+        digest.update(post.text.encode())
+        for attachment in post.files:
+            digest.update(f"\0{attachment.digest}:{attachment.name}".encode())
+        digest.update(b"\1")
+    return digest.hexdigest()[:16]
 
 
 async def _send_one(bot: Bot, place: Place, attachment: Attachment, caption: str,

@@ -22,7 +22,15 @@ from telegram.error import BadRequest, Forbidden, TelegramError
 from adapters.blobs import BlobStore
 from adapters.telegram import patron_words as words
 from adapters.telegram.desk import telegram_failure
-from adapters.telegram.files_send import Place, available, cost, file_line, plan, send_posts
+from adapters.telegram.files_send import (
+    Place,
+    PostLog,
+    available,
+    cost,
+    file_line,
+    plan,
+    send_posts,
+)
 from adapters.telegram.patron_book import PatronBook, chat_of
 from routing.model import Attachment, Conversation, Delivery, Direction, Message, Patron
 from routing.ports import Clock, PermanentFailure, Sent, Store, SystemClock
@@ -111,8 +119,8 @@ class PatronSender:
             return file_line(replace(attachment, note=""), words.say("file_unsent", lang))
 
         posts = plan(text, attachments, line)
-        sent = await send_posts(self._bot, Place(chat), posts, data)
-        ids = [m.message_id for m in sent]
+        ids = await send_posts(self._bot, Place(chat), posts, data,
+                               PostLog(self._store, f"tg.posts.{message.id}.{chat}"))
         await self._book.remember_sent(message.id, chat, ids[0])
         if len(ids) > 1:
             await self._store.set_state(f"{_ALL_SENT}{message.id}",

@@ -19,13 +19,14 @@ import aiohttp
 import pytest
 from playwright.async_api import async_playwright
 from telegram import Bot, InputMediaPhoto, Update
-from telegram.error import BadRequest, RetryAfter
+from telegram.error import BadRequest, RetryAfter, TelegramError
 
 from adapters.blobs import BlobStore
 from adapters.files import FilePolicy
 from adapters.telegram.aiohttp_request import AiohttpRequest
 from adapters.telegram.desk import DeskPoller, DeskSender, DeskTarget
-from adapters.telegram.emulator import BotApiEmulator
+from adapters.telegram.emulator import BotApiEmulator, FaultPlan
+from adapters.telegram.files_send import Place, PostLog, available, plan, send_posts
 from adapters.telegram.patron import PatronChats
 from adapters.telegram.patron_book import PatronBook
 from adapters.telegram.patron_sender import PatronSender
@@ -33,6 +34,8 @@ from bridge.app import telegram_budget
 from bridge.config import Config, FilesSection
 from bridge.store.sqlite import SqliteStore
 from routing.model import (
+    Attachment,
+    AttachmentKind,
     Block,
     BlockKind,
     Channel,
@@ -405,6 +408,33 @@ class TestDeskToPatron:
         await rig.until(lambda: any("started the bot again" in t
                                     for t in rig.texts(rig.group, thread)))
         assert (await PatronBook(rig.store).state(ana)).unreachable_since == 0
+
+
+class TestPartialSends:
+    async def test_a_retry_goes_on_from_the_post_that_failed(self, rig: Rig) -> None:
+        """A long text and a document go as two posts; when the document fails, the retry
+        posts only the document: the patron never gets the text twice."""
+        ana = rig.patron("Ana")
+        await rig.opened(ana, "Hello")
+        pdf = b"%PDF-1.4\n" + bytes(range(256)) * 8
+        stored = await rig.blobs.put(pdf)
+        form = Attachment(AttachmentKind.DOCUMENT, "form.pdf", "application/pdf",
+                          stored.size, stored.digest)
+        attachments, data = await available(rig.blobs, (form,))
+        posts = plan("x" * 1500, attachments)
+        assert len(posts) == 2
+        log = PostLog(rig.store, "tg.posts.test")
+        rig.emulator.set_faults(FaultPlan(methods=frozenset({"sendDocument"}),
+                                          server_error=1.0))
+        with pytest.raises(TelegramError):
+            await send_posts(rig.bot, Place(ana), posts, data, log)
+        rig.emulator.clear_faults()
+        ids = await send_posts(rig.bot, Place(ana), posts, data, log)
+
+        texts = [m for m in rig.from_bot(ana) if m.get("text", "").startswith("xxx")]
+        documents = [m for m in rig.from_bot(ana) if "document" in m]
+        assert (len(texts), len(documents)) == (1, 1)
+        assert ids == [texts[0]["message_id"], documents[0]["message_id"]]
 
 
 class TestRestart:
