@@ -1,4 +1,4 @@
-"""What the delivery tests and bench share: a rig, patrons that reconnect, and a census.
+"""What the delivery tests and bench share: a rig, and widget patrons that reconnect.
 
 The emulator keeps Telegram's published limits. To fit a run into seconds, time in the
 emulator can run ``speed`` times fast (its clock is scaled) while the bridge's group
@@ -7,8 +7,8 @@ window is shortened by the same factor: 20 posts per 60 Telegram-seconds becomes
 in the emulator than in the bridge, so the group limit is the one that binds, as it
 does in a real library's evening. ``speed=1`` is Telegram as it is.
 
-``census`` reads every topic of the desk group back and checks each patron's messages
-are all there, in order, in one topic; tokens like ``p07m03`` make each message known.
+Tokens like ``p07m03`` (a patron's message) and ``r07n01`` (a librarian's reply) make
+each message known; ``census`` (desk_census.py, re-exported here) reads the desk back.
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ import json
 import random
 import re
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 from aiohttp import web
@@ -33,11 +33,14 @@ from bridge.app import Bridge
 from bridge.config import load_config
 from bridge.demo import DEMO_TOKEN
 from routing.limits import WindowRule
+from tests.bench.desk_census import Census, census, patron_token
 
 __all__ = [
     "HOST",
+    "REPLY_TOKEN",
     "Census",
     "Patron",
+    "Writer",
     "bridge_sections",
     "census",
     "close_patrons",
@@ -51,13 +54,8 @@ __all__ = [
 ]
 
 HOST = "127.0.0.1"
-PATRON_TOKEN = re.compile(r"\bp(\d+)m(\d+)\b")
 REPLY_TOKEN = re.compile(r"\br(\d+)n(\d+)\b")
 AGENT = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/156.0 Safari/537.36"}
-
-
-def patron_token(patron: int, n: int) -> str:
-    return f"p{patron:02d}m{n:02d}"
 
 
 def reply_token(patron: int, n: int) -> str:
@@ -82,9 +80,11 @@ async def start_emulator(speed: float = 1.0) -> tuple[BotApiEmulator, str, int, 
 
 
 def bridge_sections(api_url: str, group: int, data_dir: Path, port: int = 0,
+                    overrides: dict[str, dict[str, Any]] | None = None,
                     ) -> dict[str, dict[str, Any]]:
-    """The demo's config, with the widget's per-visitor flood limit lifted (not under test)."""
-    return {
+    """The demo's config, with the widget's per-visitor flood limit lifted (not under test);
+    ``overrides`` sets keys by section (the mixed crash run turns email on with them)."""
+    sections: dict[str, dict[str, Any]] = {
         "library": {"name": "Perpustakaan Kota Pustaka", "timezone": "Asia/Jakarta"},
         "server": {"host": HOST, "port": port},
         "storage": {"data_dir": str(data_dir)},
@@ -92,13 +92,19 @@ def bridge_sections(api_url: str, group: int, data_dir: Path, port: int = 0,
         "widget": {"messages_per_minute": 100_000},
         "outbox": {"backoff_base": 0.5, "backoff_cap": 5.0, "max_attempts": 30},
     }
+    for section, values in (overrides or {}).items():
+        sections[section] = {**sections.get(section, {}), **values}
+    return sections
 
 
 async def start_bridge(api_url: str, group: int, data_dir: Path, *, speed: float = 1.0,
-                       port: int = 0, routes: Sequence[web.RouteDef] = ()) -> Bridge:
-    """The real bridge as ``pustaka demo`` wires it, its group window scaled by ``speed``."""
-    config = load_config(None, env={"PUSTAKA_TELEGRAM_TOKEN": DEMO_TOKEN},
-                         **bridge_sections(api_url, group, data_dir, port))
+                       port: int = 0, routes: Sequence[web.RouteDef] = (),
+                       overrides: dict[str, dict[str, Any]] | None = None,
+                       secrets: dict[str, str] | None = None) -> Bridge:
+    """The real bridge as ``pustaka demo`` wires it, its group window scaled by ``speed``;
+    ``secrets`` adds environment secrets (``PUSTAKA_IMAP_PASSWORD`` ...)."""
+    config = load_config(None, env={"PUSTAKA_TELEGRAM_TOKEN": DEMO_TOKEN, **(secrets or {})},
+                         **bridge_sections(api_url, group, data_dir, port, overrides))
     bridge = Bridge(config, extra_routes=list(routes))
     await bridge.start()
     scale_group_window(bridge, config.telegram.group_messages_per_minute, speed)
@@ -214,13 +220,21 @@ async def close_patrons(patrons: list[Patron]) -> None:
         await patrons[0].http.close()
 
 
-async def send_burst(patrons: list[Patron], sent: dict[int, list[str]], *, minute: float,
+class Writer(Protocol):
+    """A patron on any channel: a widget, a mail client, a Telegram app."""
+
+    number: int
+
+    async def send(self, cid: str, text: str) -> None: ...
+
+
+async def send_burst(patrons: Sequence[Writer], sent: dict[int, list[str]], *, minute: float,
                      messages: int, rng: random.Random) -> None:
     """Each patron sends ``messages`` at random moments within ``minute`` seconds, in
     order; ``sent`` records each patron's tokens in the order sent."""
     loop = asyncio.get_running_loop()
 
-    async def talk(patron: Patron) -> None:
+    async def talk(patron: Writer) -> None:
         offsets = sorted(rng.random() * minute for _ in range(messages))
         start = loop.time()
         tokens = sent.setdefault(patron.number, [])
@@ -230,62 +244,3 @@ async def send_burst(patrons: list[Patron], sent: dict[int, list[str]], *, minut
             await patron.send(f"c{n}", f"{tokens[-1]} is the 2019 edition on the shelf?")
 
     await asyncio.gather(*(talk(p) for p in patrons))
-
-
-@dataclass
-class Census:
-    """What the desk group holds, read back token by token.
-
-    A patron's topic is the one holding most of their messages. A topic opened twice
-    (the first opening's answer was lost, so it was opened again) may hold a copy of
-    the first post: that copy is counted as a duplicate, not as a split conversation.
-    """
-
-    delivered: int = 0  # distinct patron messages found in their topic
-    duplicated: int = 0  # extra copies of patron messages, in any topic
-    missing: list[str] = field(default_factory=list)  # not in the patron's topic
-    out_of_order: list[int] = field(default_factory=list)  # patrons whose topic is unordered
-    split: list[int] = field(default_factory=list)  # messages only in another topic
-    extra_topics: int = 0  # topics opened twice for one conversation, or left empty
-    topic_of: dict[int, int] = field(default_factory=dict)  # patron -> thread id
-
-    @property
-    def ok(self) -> bool:
-        return not (self.missing or self.out_of_order or self.split)
-
-
-def topic_tokens(emulator: BotApiEmulator, group: int) -> dict[int, dict[int, list[str]]]:
-    """patron -> thread -> the patron's tokens in the bot's posts there, in post order."""
-    found: dict[int, dict[int, list[str]]] = defaultdict(lambda: defaultdict(list))
-    for topic in emulator.topics(group):
-        thread = topic["message_thread_id"]
-        for message in emulator.messages(group, thread):
-            if message.get("from", {}).get("is_bot") is not True:
-                continue
-            for patron, n in PATRON_TOKEN.findall(message.get("text", "")):
-                found[int(patron)][thread].append(patron_token(int(patron), int(n)))
-    return found
-
-
-def census(emulator: BotApiEmulator, group: int, sent: dict[int, list[str]]) -> Census:
-    """Check every token in ``sent`` (patron -> tokens in order) is in the patron's topic."""
-    result = Census()
-    found = topic_tokens(emulator, group)
-    result.extra_topics = len(emulator.topics(group)) - len(found)
-    for patron, tokens in sent.items():
-        threads = found.get(patron, {})
-        if not threads:
-            result.missing += tokens
-            continue
-        home = max(threads, key=lambda t: (len(set(threads[t])), t))
-        result.topic_of[patron] = home
-        here = Counter(threads[home])
-        result.delivered += sum(1 for t in tokens if here[t])
-        result.missing += [t for t in tokens if not here[t]]
-        every = Counter(t for posts in threads.values() for t in posts)
-        result.duplicated += sum(c - 1 for c in every.values() if c > 1)
-        if list(dict.fromkeys(threads[home])) != [t for t in tokens if here[t]]:
-            result.out_of_order.append(patron)
-        if any(t not in here for posts in threads.values() for t in posts):
-            result.split.append(patron)
-    return result
