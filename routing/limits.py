@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 __all__ = ["SendBudget", "TokenBucket", "WindowRule"]
+
+_MAX_LATENCY = 2.0  # seconds a send may count as latency when widening the margin
 
 
 @dataclass(slots=True)
@@ -57,14 +59,25 @@ class SendBudget:
     lanes waiting on one group are served in the order they asked (round-robin when
     each lane asks again after its send). ``pause`` honours a 429's ``retry_after`` for
     the windows it names and no others. A margin (a quarter second, an event loop's lag
-    under load) keeps our clock and the server's from disagreeing at a window's edge.
+    under load) keeps our clock and the server's from disagreeing at a window's edge;
+    it grows by the slowest recent send (``observe``), because a send is counted by
+    Telegram somewhere between asking and answering: from Indonesia a call to
+    api.telegram.org can take 300 ms, and a quarter second alone then earns 429s.
     """
 
     def __init__(self, rules: dict[str, WindowRule], margin: float = 0.25) -> None:
         self._rules = rules
+        self._base_margin = margin
         self._margin = margin
         self._booked: dict[str, list[float]] = {}
         self._paused: dict[str, float] = {}
+        self._durations: deque[float] = deque(maxlen=64)
+
+    def observe(self, duration: float) -> None:
+        """A send took ``duration`` seconds from asking to answer; widen the margin by the
+        slowest of the recent ones (at most two seconds: a hung call is not latency)."""
+        self._durations.append(min(max(duration, 0.0), _MAX_LATENCY))
+        self._margin = self._base_margin + max(self._durations)
 
     def rule_for(self, key: str) -> WindowRule | None:
         return self._rules.get(key.partition(":")[0])

@@ -238,6 +238,7 @@ class DeliveryWorker:
         async with self._slots[delivery.destination]:
             if noted:
                 await self._ledger.before_send(ids, self._clock.now())
+            started = self._clock.now()
             try:
                 sent = await sender.send(delivery, message, conversation, patron)
             except TemporaryFailure as exc:
@@ -253,6 +254,8 @@ class DeliveryWorker:
             # Telegram counted the send somewhere between asking and answering; counting
             # it at the answer keeps our windows behind Telegram's however slow the call.
             self._budget.move(keys, at, self._clock.now())
+            if keys:
+                self._budget.observe(self._clock.now() - started)
         if sent.desk_thread is not None and sent.desk_thread != conversation.desk_thread:
             known.clear()
         await self._record(group, sent, conversation, message)

@@ -6,6 +6,8 @@ import asyncio
 import random
 from collections.abc import Awaitable, Callable
 
+import pytest
+
 from routing.limits import SendBudget, WindowRule
 from routing.model import Channel, Conversation, Delivery, DeliveryKind, Message, Patron
 from routing.outbox import DeliveryWorker
@@ -28,6 +30,18 @@ class TestSendBudget:
         budget = SendBudget(RULES, margin=0.0)
         times = [budget.reserve(("bot", "group:1"), 0.0) for _ in range(21)]
         assert times[:20] == [0.0] * 20 and times[20] == 60.0
+
+    def test_slow_sends_widen_the_margin_by_their_latency(self) -> None:
+        """After sends that took 0.3 s, the 21st waits the span, the quarter-second
+        margin and the 0.3 s; a hung call widens it by two seconds at most."""
+        budget = SendBudget(RULES, margin=0.25)
+        budget.observe(0.3)
+        times = [budget.reserve(("bot", "group:1"), 0.0) for _ in range(21)]
+        assert times[20] == pytest.approx(60.55)
+        hung = SendBudget(RULES, margin=0.25)
+        hung.observe(30.0)
+        later = [hung.reserve(("bot", "group:1"), 0.0) for _ in range(21)]
+        assert later[20] == pytest.approx(62.25)
 
     def test_a_key_named_twice_costs_two(self) -> None:
         """Opening a topic (two group messages) uses two places of the window."""
