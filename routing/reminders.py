@@ -31,6 +31,9 @@ class Waiting:
     since: float  # the first patron message after the last librarian answer
     reminders_sent: int = 0
     last_reminder_at: float | None = None
+    # False while the patron's messages still wait in the desk's queue (a group over its
+    # budget): a reminder would spend a post before the librarians can even see them.
+    in_topic: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,8 +66,9 @@ def due(
     policy: ReminderPolicy,
     not_before: float = -math.inf,
 ) -> list[Waiting]:
-    """The conversations owed a reminder at ``now``, longest-waiting first."""
-    owed = [w for w in waiting if policy.due_at(w, not_before) <= now]
+    """The conversations owed a reminder at ``now``, longest-waiting first; none whose
+    messages have not reached the topic yet."""
+    owed = [w for w in waiting if w.in_topic and policy.due_at(w, not_before) <= now]
     return sorted(owed, key=lambda w: (w.since, w.conversation_id))
 
 

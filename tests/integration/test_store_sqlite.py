@@ -257,6 +257,20 @@ class TestReads:
             failed, state=DeliveryState.FAILED, attempts=4, last_error="403")
         assert await sqlite_store.get_delivery(waiting.id) == waiting
 
+    async def test_a_patron_waits_in_the_topic_only_once_posted_there(
+        self, sqlite_store: SqliteStore
+    ) -> None:
+        """waiting() lists an unanswered patron at once, but in_topic only when none of
+        their messages still waits in the desk's queue (no reminder before that)."""
+        conversation = await conversation_for(sqlite_store, await patron(sqlite_store))
+        first, second = [await queued(sqlite_store, conversation) for _ in range(2)]
+        [waiting] = await sqlite_store.waiting()
+        assert (waiting.conversation_id, waiting.in_topic) == (conversation.id, False)
+        await sqlite_store.finish_delivery(first.id, "tg-1")
+        assert [w.in_topic for w in await sqlite_store.waiting()] == [False]
+        await sqlite_store.finish_delivery(second.id, "tg-2")
+        assert [w.in_topic for w in await sqlite_store.waiting()] == [True]
+
     async def test_due_deliveries_reads_only_the_pending_indexes(
         self, sqlite_store: SqliteStore
     ) -> None:

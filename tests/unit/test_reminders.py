@@ -74,6 +74,13 @@ class TestPolicy:
         assert [w.conversation_id for w in due(waiting, T0 + 400, ReminderPolicy())] == [
             "early", "late"]
 
+    def test_no_reminder_while_the_messages_wait_in_the_desks_queue(self) -> None:
+        """A patron whose messages have not reached the topic yet (the group over its
+        budget) is owed no reminder: the librarians could not have seen them."""
+        waiting = [Waiting("queued", T0, in_topic=False), Waiting("shown", T0 + 10)]
+        assert [w.conversation_id for w in due(waiting, T0 + 400, ReminderPolicy())] == [
+            "shown"]
+
     def test_not_before_moves_the_count(self) -> None:
         """A wait that began overnight is counted from when the desk was staffed."""
         assert ReminderPolicy().due_at(Waiting("c", T0), not_before=T0 + 3600) == T0 + 3900
