@@ -137,6 +137,8 @@ class Bridge:
         visitor_tokens = VisitorTokens(secret)
         self.hub = WidgetHub()
         self.blobs = BlobStore(config.data_dir / "blobs")  # every channel's files
+        if gone := self.blobs.clear_spool():
+            log.info("removed %d half-received uploads left by the last run", gone)
         self.files = FilePolicy(config.files.max_bytes, tuple(config.files.allowed_types),
                                 config.files.enabled)
         self.roster = await load_roster(config, self.store)

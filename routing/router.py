@@ -30,6 +30,8 @@ from routing.router_base import Claimed, Refused, RouterPolicy
 
 __all__ = ["Accepted", "ClaimResult", "Claimed", "Refused", "Router", "RouterPolicy"]
 
+_PAGE = 500  # messages read at a time for a patron's view of their conversation
+
 
 @dataclass(frozen=True, slots=True)
 class Accepted:
@@ -99,15 +101,20 @@ class Router(Claims, DeskActions):
     async def patron_view(
         self, contact: Contact, after: str = ""
     ) -> tuple[Conversation | None, list[Message]]:
-        """The patron's current conversation and what they may see of it (no notes)."""
+        """The patron's current conversation and what they may see of it (no notes), a
+        page at a time: an empty page means there is nothing more after ``after``."""
         patron = await self._store.patron_by_contact(contact)
         if patron is None:
             return None, []
         conversation = await self._store.latest_conversation(patron.id)
         if conversation is None:
             return None, []
-        messages = await self._store.history(conversation.id, after=after)
-        return conversation, [m for m in messages if m.direction is not Direction.NOTE]
+        while True:
+            page = await self._store.history(conversation.id, after=after, limit=_PAGE)
+            shown = [m for m in page if m.direction is not Direction.NOTE]
+            if shown or len(page) < _PAGE:
+                return conversation, shown
+            after = page[-1].id  # a whole page of notes: the patron's next lines are later
 
     # -- desk side ---------------------------------------------------------------------
 

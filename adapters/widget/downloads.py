@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import re
 import unicodedata
+from collections import OrderedDict
 from pathlib import Path
 from urllib.parse import quote
 
@@ -23,7 +24,7 @@ from adapters.blobs import BlobStore
 from adapters.files import sniff
 from adapters.widget.render import withdrawn_ids
 from adapters.widget.tokens import VisitorTokens
-from routing.model import Attachment, Channel, Contact
+from routing.model import Attachment, Channel, Contact, Message
 from routing.router import Router
 
 __all__ = ["FileDownloads", "content_disposition", "served_type"]
@@ -34,6 +35,7 @@ _INLINE = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 _ACTIVE = ("html", "xml", "script", "svg", "css", "multipart/", "x-shockwave")
 _MIME = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*")
 _SNIFF_BYTES = 64
+_REREAD_MS = 5 * 60 * 1000
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Content-Security-Policy": "default-src 'none'; sandbox",
@@ -68,23 +70,71 @@ def content_disposition(name: str, *, inline: bool) -> str:
     return f"{kind}; filename=\"{_ascii_fallback(name)}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
+class _Seen:
+    """What one conversation's messages say about its files, read up to ``through``."""
+
+    def __init__(self, conversation_id: str) -> None:
+        self.conversation_id = conversation_id
+        self.through = ""
+        self.files: dict[str, dict[str, Attachment]] = {}  # digest: {message id: file}
+        self.gone: set[str] = set()  # withdrawn replies
+        self.edits: dict[str, str] = {}  # an edit's id: the id of the message it edits
+
+    def add(self, messages: list[Message]) -> None:
+        """Idempotent, whatever the order: a message read twice changes nothing."""
+        self.gone |= withdrawn_ids(messages)
+        for message in messages:
+            if message.event == "edited" and message.replaces:
+                self.edits[message.id] = message.replaces
+            for attachment in message.attachments:
+                self.files.setdefault(attachment.digest, {})[message.id] = attachment
+            self.through = max(self.through, message.id)
+
+    def find(self, digest: str) -> Attachment | None:
+        """The file, from a message that is not withdrawn (nor an edit of one)."""
+        for message_id, attachment in self.files.get(digest, {}).items():
+            if message_id not in self.gone and self.edits.get(message_id) not in self.gone:
+                return attachment
+        return None
+
+
 class FileDownloads:
-    def __init__(self, router: Router, blobs: BlobStore, tokens: VisitorTokens) -> None:
+    """Finds a file in the visitor's whole conversation, however long. What was read is
+    kept per conversation (``cache`` of them), and each look-up reads only the messages
+    since, from ``_REREAD_MS`` back: ids sort by creation time, and a message may be
+    stored a moment after a later-made one, so the last moments are read again."""
+
+    def __init__(self, router: Router, blobs: BlobStore, tokens: VisitorTokens,
+                 *, cache: int = 1000) -> None:
         self._router = router
         self._blobs = blobs
         self._tokens = tokens
+        self._cache: OrderedDict[str, _Seen] = OrderedDict()  # by visitor
+        self._cache_size = cache
 
     async def find(self, visitor: str, digest: str) -> Attachment | None:
         """The file as it appears in the visitor's conversation, unless withdrawn."""
-        _, messages = await self._router.patron_view(Contact(Channel.WIDGET, visitor))
-        gone = withdrawn_ids(messages)
-        for message in messages:
-            if message.id in gone:
-                continue
-            for attachment in message.attachments:
-                if attachment.digest == digest:
-                    return attachment
-        return None
+        contact = Contact(Channel.WIDGET, visitor)
+        seen = self._cache.pop(visitor, None)
+        cursor = _reread_from(seen.through) if seen is not None else ""
+        # patron_view pages past notes; an empty page is the end of the conversation.
+        while True:
+            conversation, messages = await self._router.patron_view(contact, after=cursor)
+            if conversation is None:
+                return None
+            if seen is None or seen.conversation_id != conversation.id:
+                seen = _Seen(conversation.id)  # a new conversation: read it from the start
+                if cursor:
+                    cursor = ""
+                    continue
+            if not messages:
+                break
+            seen.add(messages)
+            cursor = messages[-1].id
+        self._cache[visitor] = seen
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return seen.find(digest)
 
     async def response(self, request: web.Request) -> web.StreamResponse:
         digest = request.match_info.get("digest", "")
@@ -108,6 +158,17 @@ class FileDownloads:
                                                        inline=mime in _INLINE),
         }
         return web.FileResponse(path, headers=headers)
+
+
+def _reread_from(through: str) -> str:
+    """The id to read after: ``_REREAD_MS`` before the last one read."""
+    if not through:
+        return ""
+    try:
+        stamp = int(through[:12], 16)
+    except ValueError:
+        return ""
+    return f"{max(0, stamp - _REREAD_MS):012x}"
 
 
 def _head(path: Path) -> bytes | None:

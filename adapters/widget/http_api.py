@@ -11,6 +11,7 @@ import json
 from collections.abc import Awaitable, Callable
 from importlib import resources
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -21,7 +22,7 @@ from adapters.widget.render import FILE_PATH, history_json
 from adapters.widget.steps import PatronSteps, Session, WidgetSettings
 from adapters.widget.tokens import VisitorTokens
 from adapters.widget.uploads import FileRefused, Upload, Uploads
-from routing.model import PageInfo
+from routing.model import Channel, Inbound, PageInfo
 from routing.router import Router
 
 __all__ = ["MAX_FRAME", "Step", "WidgetHttp"]
@@ -158,34 +159,65 @@ class WidgetHttp:
         """Files (and a caption) as one patron message; the answer is the ``ack``."""
         self.check_origin(request)
         session = self._session_from_bearer(request)
+        cid: str | None = None
         try:
             upload = await self._read_upload(request, session)
-            answer = await self._steps.send(session, {"cid": upload.cid, "text": upload.text},
-                                            None, upload.attachments)
+            cid = upload.cid
+            answer = await self._send_upload(session, upload)
         except FileRefused as exc:
             frame = error_frame(exc.code, str(exc), exc.cid)
             if exc.file:
                 frame["file"] = exc.file
-            return web.json_response(frame, status=exc.status, headers=self.cors(request))
+            if exc.index is not None:
+                frame["index"] = exc.index
+            headers = self.cors(request)
+            if exc.status in (408, 413, 503):  # the body may be unread: start afresh
+                headers["Connection"] = "close"
+            return web.json_response(frame, status=exc.status, headers=headers)
         except FrameError as exc:
-            return self._refusal(request, exc, _STATUS.get(exc.code, 400), upload.cid)
+            return self._refusal(request, exc, _STATUS.get(exc.code, 400), cid)
         finally:
             self._hub.touch(session.visitor)
         return web.json_response(answer, headers=self.cors(request))
 
     async def _read_upload(self, request: web.Request, session: Session) -> Upload:
-        """The form, once the visitor may send files, has budget and sent no more than
-        ten files' worth."""
+        """The form, once the visitor may send files, has paid for it and sent no more
+        than ten files' worth. The budget goes first, so a refused or a parallel upload
+        costs it too."""
         if self._uploads is None or not self._uploads.enabled:
             raise FileRefused("files_off", "Files are not accepted here.", status=403)
         limit = self._uploads.request_limit
         if request.content_length is not None and request.content_length > limit:
             raise FileRefused("too_big", "The upload is larger than the limit.", status=413)
         try:
-            self._steps.check_rate(session)
+            self._steps.spend_rate(session)
         except FrameError as exc:
             raise FileRefused(exc.code, str(exc), status=429) from None
-        return await self._uploads.read(request)
+        return await self._uploads.read(request, session.visitor)
+
+    async def _send_upload(self, session: Session, upload: Upload) -> dict[str, Any]:
+        """Store the files and send the message; files a refused message newly stored
+        go again. A blocked patron's files are never stored: the router refuses the
+        message whatever it carries, and says so in the library's words."""
+        assert self._uploads is not None
+        frame = {"cid": upload.cid, "text": upload.text}
+        try:
+            probe = Inbound(Channel.WIDGET, session.visitor, upload.text, page=session.page)
+            if await self._router.is_blocked(probe):
+                return await self._steps.send(session, frame, None, (), paid=True)
+            stored = await self._uploads.store(upload)
+        finally:
+            self._uploads.discard(upload)  # what was not stored
+        try:
+            answer = await self._steps.send(session, frame, None, stored, paid=True)
+        except FrameError:
+            self._uploads.settle(stored, ())
+            raise
+        except BaseException:  # the message may be stored: keep its files
+            self._uploads.settle(stored, [a.digest for a in stored])
+            raise
+        self._uploads.settle(stored, _shown_digests(answer))
+        return answer
 
     async def download(self, request: web.Request) -> web.StreamResponse:
         self.check_origin(request)
@@ -260,6 +292,13 @@ class WidgetHttp:
     ) -> web.Response:
         return web.json_response(error_frame(exc.code, str(exc), cid), status=status,
                                  headers=self.cors(request))
+
+
+def _shown_digests(ack: dict[str, Any]) -> set[str]:
+    """The files the stored message carries, read from their links: a resent upload
+    (same cid, other files) is answered with the first message, not these files."""
+    files = ack.get("message", {}).get("attachments", [])
+    return {urlsplit(f.get("url", "")).path.removeprefix(FILE_PATH) for f in files}
 
 
 def _short(value: Any, limit: int) -> str:

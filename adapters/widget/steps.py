@@ -133,10 +133,10 @@ class PatronSteps:
         session.bucket = bucket
         return session
 
-    def check_rate(self, session: Session) -> None:
-        """Refuse before an upload is read when the visitor has no budget left for it."""
-        if session.bucket.wait_time(asyncio.get_running_loop().time()) > 0:
-            raise FrameError("rate_limited", "You are sending too fast; wait a moment.")
+    def spend_rate(self, session: Session) -> None:
+        """Spend an upload's budget before its form is read: a refused upload costs it
+        too, and parallel uploads cannot all pass one check. ``send`` it ``paid``."""
+        self._take(session)
 
     async def hello(self, frame: dict[str, Any], page: PageInfo) -> tuple[dict[str, Any], Session]:
         token = frame.get("token")
@@ -164,13 +164,15 @@ class PatronSteps:
 
     async def send(
         self, session: Session, frame: dict[str, Any], ws: web.WebSocketResponse | None,
-        attachments: Sequence[Attachment] = (),
+        attachments: Sequence[Attachment] = (), *, paid: bool = False,
     ) -> dict[str, Any]:
-        """A patron message: text, or files (an upload) with an optional caption."""
-        cid, text = client_id(frame), frame.get("text", "" if attachments else None)
+        """A patron message: text, or files (an upload) with an optional caption;
+        ``paid`` when ``spend_rate`` already took its budget."""
+        cid, text = client_id(frame), frame.get("text", "" if attachments or paid else None)
         if not isinstance(text, str):
             raise FrameError("bad_frame", "'text' must be a string.")
-        self._take(session)
+        if not paid:
+            self._take(session)
         inbound = Inbound(Channel.WIDGET, session.visitor, text, client_id=cid,
                           page=session.page, attachments=tuple(attachments))
         accepted = await self._accept(inbound)

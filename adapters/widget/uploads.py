@@ -1,29 +1,39 @@
 """Files a patron sends from the widget: one multipart POST, read as it streams.
 
 The form holds ``cid``, an optional ``text`` (the caption) and 1 to ``max_files`` parts
-named ``file``. Each file is read a chunk at a time and never more than
-``FilePolicy.max_bytes`` of it is held: a larger one is refused the moment it passes the
-limit. Its type comes from its first bytes (``sniff``), never from the browser alone,
-and a type the library does not take is refused as soon as those bytes are in. Accepted
-files go to the content-addressed blob store; the message itself then takes the same
-path as a text (``PatronSteps.send``). Every refusal names the file and the limit.
+named ``file``, and nothing else. Each file is written a chunk at a time to a temporary
+file in the blob store's directory (``BlobSpool``) and refused the moment it passes
+``FilePolicy.max_bytes``. Its type comes from its first bytes (``sniff``), never from the
+browser alone, and a type the library does not take is refused as soon as those bytes
+are in. Only a whole form that passed every check is ``store``d (renamed into the store);
+a refused one leaves nothing behind. The message then takes the same path as a text
+(``PatronSteps.send``), and ``settle`` removes the files it newly stored if that path
+refuses it. Every refusal names the file (and its place in the form) and the limit.
+
+One stalled browser must not hold the others up: a visitor reads one upload at a time,
+all visitors share ``concurrency`` slots, a slot not free within ``slot_wait`` seconds
+is a 503 ``busy``, the whole read has a time limit, and a body without Content-Length
+is cut off at ``request_limit`` bytes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import unicodedata
+from collections.abc import AsyncIterator, Collection, Sequence
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from aiohttp import BodyPartReader, hdrs, web
+from aiohttp import BodyPartReader, MultipartReader, StreamReader, hdrs, web
+from aiohttp.http_exceptions import HttpProcessingError
 
-from adapters.blobs import BlobStore
+from adapters.blobs import BlobSpool, BlobStore
 from adapters.files import FilePolicy, human_size, kind_for, sniff
 from adapters.widget.frames import FrameError
 from routing.model import Attachment
 
-__all__ = ["MAX_FILES", "FileRefused", "Upload", "Uploads", "clean_name"]
+__all__ = ["MAX_FILES", "FileRefused", "SpooledFile", "Upload", "Uploads", "clean_name"]
 
 MAX_FILES = 10  # one album; the router refuses more
 MAX_FIELD = 64 * 1024  # the caption and the cid; the router counts the caption's characters
@@ -31,24 +41,38 @@ MAX_NAME = 200
 _CHUNK = 64 * 1024
 _SNIFF_BYTES = 64
 _OVERHEAD = 256 * 1024  # multipart boundaries, part headers and the text fields
+_MALFORMED = (ValueError, AssertionError, RuntimeError, UnicodeDecodeError,
+              HttpProcessingError)
 
 
 class FileRefused(FrameError):
-    """An upload refused: ``file`` names the file concerned, ``status`` is the HTTP one."""
+    """An upload refused: ``file`` names the file concerned and ``index`` is its place
+    among the form's files (the widget matches on it: ``file`` is the cleaned name),
+    ``status`` is the HTTP one."""
 
-    def __init__(self, code: str, message: str, *, file: str = "", status: int = 400,
-                 cid: str | None = None) -> None:
+    def __init__(self, code: str, message: str, *, file: str = "", index: int | None = None,
+                 status: int = 400, cid: str | None = None) -> None:
         super().__init__(code, message)
         self.file = file
+        self.index = index
         self.status = status
         self.cid = cid
+
+
+@dataclass(frozen=True, slots=True)
+class SpooledFile:
+    """A checked file waiting in the store's spool for its form to be accepted."""
+
+    name: str
+    mime: str
+    spool: BlobSpool
 
 
 @dataclass(frozen=True, slots=True)
 class Upload:
     cid: str
     text: str
-    attachments: tuple[Attachment, ...]
+    files: tuple[SpooledFile, ...]
 
 
 def clean_name(raw: str | None) -> str:
@@ -66,7 +90,14 @@ def clean_name(raw: str | None) -> str:
 
 
 class Uploads:
-    """Reads upload forms into stored files; ``concurrency`` bounds the memory they take."""
+    """Reads upload forms into spooled files, stores and settles them."""
+
+    # The whole read may take read_grace seconds plus the body at min_rate bytes a
+    # second (a slow but working connection), never more than max_read seconds.
+    read_grace = 30.0
+    min_rate = 64 * 1024
+    max_read = 900.0
+    slot_wait = 2.0  # seconds to wait for a free slot before answering 503 busy
 
     def __init__(self, blobs: BlobStore, policy: FilePolicy, *, max_files: int = MAX_FILES,
                  max_text: int = 4000, concurrency: int = 8) -> None:
@@ -75,6 +106,7 @@ class Uploads:
         self._max_files = max_files
         self._max_text = max_text
         self._slots = asyncio.Semaphore(max(1, concurrency))
+        self._visitors: dict[str, tuple[asyncio.Lock, int]] = {}  # lock, tasks using it
 
     @property
     def enabled(self) -> bool:
@@ -89,29 +121,108 @@ class Uploads:
     def request_limit(self) -> int:
         return self._max_files * (self._policy.max_bytes + 1) + _OVERHEAD
 
-    async def read(self, request: web.Request) -> Upload:
-        """The form's cid, caption and stored files; ``FileRefused`` for anything wrong."""
+    def read_seconds(self, content_length: int | None) -> float:
+        size = self.request_limit if content_length is None else content_length
+        return min(self.max_read, self.read_grace + size / self.min_rate)
+
+    async def read(self, request: web.Request, visitor: str) -> Upload:
+        """The form's cid, caption and spooled files; ``FileRefused`` for anything wrong.
+        The caller ``store``s or ``discard``s the files."""
         if not self._policy.enabled:
             raise FileRefused("files_off", "Files are not accepted here.", status=403)
         if not request.content_type.startswith("multipart/form-data"):
             raise FileRefused("bad_upload", "Send files as multipart/form-data.")
-        async with self._slots:
-            state = _Form()
-            try:
-                await self._read_parts(request, state)
-            except FileRefused as exc:
-                exc.cid = state.cid or None
-                await _drain(request, self.request_limit)
-                raise
-            except (ValueError, AssertionError, RuntimeError, UnicodeDecodeError):
-                raise FileRefused("bad_upload", "The upload is malformed.",
-                                  cid=state.cid or None) from None
+        state = _Form()
+        try:
+            async with self._slot(visitor):
+                await self._read_form(request, state)
+        except BaseException:
+            state.discard()
+            raise
         if not state.files:
             raise FileRefused("no_files", "Choose a file to send.", cid=state.cid or None)
         return Upload(state.cid, state.text, tuple(state.files))
 
-    async def _read_parts(self, request: web.Request, state: _Form) -> None:
-        reader = await request.multipart()
+    async def store(self, upload: Upload) -> tuple[Attachment, ...]:
+        """Move an accepted form's files into the store; ``settle`` them once the
+        message is stored or refused."""
+        stored: list[Attachment] = []
+        try:
+            for file in upload.files:
+                blob = await self._blobs.commit(file.spool)
+                stored.append(Attachment(kind_for(file.mime), file.name, file.mime,
+                                         blob.size, blob.digest))
+        except BaseException:
+            self.settle(stored, ())
+            self.discard(upload)
+            raise
+        return tuple(stored)
+
+    def settle(self, stored: Sequence[Attachment], used: Collection[str]) -> None:
+        """The message is decided: files whose digest is not in ``used`` go again,
+        unless they were in the store before or another message stored them since."""
+        for attachment in stored:
+            self._blobs.release(attachment.digest, used=attachment.digest in used)
+
+    def discard(self, upload: Upload) -> None:
+        for file in upload.files:
+            file.spool.discard()
+
+    @asynccontextmanager
+    async def _slot(self, visitor: str) -> AsyncIterator[None]:
+        """One of the shared slots, and the visitor's only one."""
+        lock, users = self._visitors.get(visitor, (asyncio.Lock(), 0))
+        self._visitors[visitor] = (lock, users + 1)
+        try:
+            try:
+                async with asyncio.timeout(self.slot_wait):
+                    await lock.acquire()
+                    try:
+                        await self._slots.acquire()
+                    except BaseException:
+                        lock.release()
+                        raise
+            except TimeoutError:
+                raise FileRefused("busy", "The library is receiving many files just now; "
+                                  "try again in a moment.", status=503) from None
+            try:
+                yield
+            finally:
+                self._slots.release()
+                lock.release()
+        finally:
+            lock, users = self._visitors[visitor]
+            if users > 1:
+                self._visitors[visitor] = (lock, users - 1)
+            else:
+                del self._visitors[visitor]
+
+    async def _read_form(self, request: web.Request, state: _Form) -> None:
+        """Read the form within its time limit; on a refusal, read what the browser
+        is still sending (within the limits) so it gets the answer, not a reset."""
+        deadline = asyncio.get_running_loop().time() + self.read_seconds(request.content_length)
+        body = _Metered(request.content, self.request_limit)
+        try:
+            async with asyncio.timeout_at(deadline):
+                await self._read_parts(MultipartReader(request.headers, cast(StreamReader, body)),
+                                       state)
+        except FileRefused as exc:
+            exc.cid = state.cid or None
+            if not body.over:
+                with suppress(TimeoutError):
+                    async with asyncio.timeout_at(deadline):
+                        await _drain(request, self.request_limit - body.count)
+            raise
+        except TimeoutError:
+            raise FileRefused("too_slow", "The upload took too long; try again, perhaps with "
+                              "fewer or smaller files.", status=408,
+                              cid=state.cid or None) from None
+        except _MALFORMED:
+            raise FileRefused("bad_upload", "The upload is malformed.",
+                              cid=state.cid or None) from None
+
+    async def _read_parts(self, reader: MultipartReader, state: _Form) -> None:
+        seen: set[str] = set()
         async for part in reader:
             if not isinstance(part, BodyPartReader):
                 raise FileRefused("bad_upload", "Nested multipart forms are not accepted.")
@@ -126,15 +237,17 @@ class Uploads:
                     raise FileRefused("too_many_files",
                                       f"At most {self._max_files} files can be sent at once.",
                                       status=413)
-                state.files.append(await self._keep(part))
-            elif part.name in ("cid", "text"):
+                state.files.append(await self._spool(part, len(state.files)))
+            elif part.name in ("cid", "text") and part.name not in seen:
+                seen.add(part.name)
                 value = (await _field(part)).decode("utf-8")
                 if part.name == "cid":
                     state.cid = value if 0 < len(value) <= 64 else ""
                 else:
                     state.text = self._caption(value)
-            else:
-                await part.release()
+            else:  # reading it through would let a form of junk hold a slot
+                raise FileRefused("bad_upload", "An upload holds 'cid', 'text' (once each) "
+                                  f"and 'file' parts only, not {(part.name or '')[:40]!r}.")
 
     def _caption(self, text: str) -> str:
         """The router counts again; refusing here keeps the files of a message it would
@@ -145,34 +258,40 @@ class Uploads:
                               f"is {self._max_text}.")
         return text
 
-    async def _keep(self, part: BodyPartReader) -> Attachment:
-        """Read one file (refusing it as soon as it is too big or of a refused type) and
-        put it in the blob store."""
+    async def _spool(self, part: BodyPartReader, index: int) -> SpooledFile:
+        """Write one file to the spool, refusing it as soon as it is too big or of a
+        refused type."""
         name = clean_name(part.filename) or "file"
         declared = part.headers.get(hdrs.CONTENT_TYPE, "")
         limit = self._policy.max_bytes
-        data = bytearray()
-        mime = ""
-        while chunk := await part.read_chunk(max(_CHUNK // 8, min(_CHUNK, limit + 1 - len(data)))):
-            if len(data) + len(chunk) > limit:
-                raise FileRefused(
-                    "file_too_big",
-                    f"“{name}” is larger than the {human_size(limit)} limit.",
-                    file=name, status=413)
-            data += chunk
-            if not mime and len(data) >= _SNIFF_BYTES:
-                mime = self._checked_type(name, data, declared)
-        if not data:
-            raise FileRefused("empty_file", f"“{name}” is empty.", file=name)
-        mime = mime or self._checked_type(name, data, declared)
-        stored = await self._blobs.put(bytes(data))
-        return Attachment(kind_for(mime), name, mime, stored.size, stored.digest)
+        spool = await self._blobs.spool()
+        try:
+            head, mime = bytearray(), ""
+            while chunk := await part.read_chunk(
+                    max(_CHUNK // 8, min(_CHUNK, limit + 1 - spool.size))):
+                if spool.size + len(chunk) > limit:
+                    raise FileRefused("file_too_big",
+                                      f"“{name}” is larger than the {human_size(limit)} limit.",
+                                      file=name, index=index, status=413)
+                if not mime:
+                    head += chunk
+                    if len(head) >= _SNIFF_BYTES:
+                        mime = self._checked_type(name, index, head, declared)
+                await spool.write(chunk)
+            if not spool.size:
+                raise FileRefused("empty_file", f"“{name}” is empty.", file=name, index=index)
+            mime = mime or self._checked_type(name, index, head, declared)
+        except BaseException:
+            spool.discard()
+            raise
+        return SpooledFile(name, mime, spool)
 
-    def _checked_type(self, name: str, head: bytearray, declared: str) -> str:
+    def _checked_type(self, name: str, index: int, head: bytearray, declared: str) -> str:
         mime = sniff(bytes(head[:_SNIFF_BYTES]), declared)
         reason = self._policy.refusal(mime, 0)
         if reason:
-            raise FileRefused("file_type", f"“{name}”: {reason}.", file=name, status=415)
+            raise FileRefused("file_type", f"“{name}”: {reason}.", file=name, index=index,
+                              status=415)
         return mime
 
 
@@ -182,7 +301,43 @@ class _Form:
 
     cid: str = ""
     text: str = ""
-    files: list[Attachment] = field(default_factory=list)
+    files: list[SpooledFile] = field(default_factory=list)
+
+    def discard(self) -> None:
+        for file in self.files:
+            file.spool.discard()
+
+
+class _Metered:
+    """The request body as the multipart reader sees it, cut off past ``limit`` bytes:
+    a chunked body declares no length to check beforehand, and a preamble or part
+    headers are read by aiohttp, out of this module's loops."""
+
+    def __init__(self, content: StreamReader, limit: int) -> None:
+        self._content = content
+        self._limit = limit
+        self.count = 0
+        self.over = False
+
+    def _counted(self, data: bytes) -> bytes:
+        self.count += len(data)
+        if self.count > self._limit:
+            self.over = True
+            raise FileRefused("too_big", "The upload is larger than the limit.", status=413)
+        return data
+
+    async def read(self, n: int = -1) -> bytes:
+        return self._counted(await self._content.read(n))
+
+    async def readline(self, *, max_line_length: int | None = None) -> bytes:
+        return self._counted(await self._content.readline(max_line_length=max_line_length))
+
+    def at_eof(self) -> bool:
+        return self._content.at_eof()
+
+    def unread_data(self, data: bytes) -> None:
+        self.count -= len(data)
+        self._content.unread_data(data)
 
 
 async def _field(part: BodyPartReader) -> bytes:
@@ -196,8 +351,7 @@ async def _field(part: BodyPartReader) -> bytes:
 
 
 async def _drain(request: web.Request, limit: int) -> None:
-    """Read what the browser is still sending (up to ``limit``) so it gets our answer
-    instead of a reset connection."""
+    """Read what the browser is still sending, up to ``limit`` bytes."""
     left = limit
     try:
         while left > 0 and (chunk := await request.content.read(min(_CHUNK, left))):

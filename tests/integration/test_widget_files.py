@@ -9,7 +9,9 @@ records what the outbox forwards to it) is shared with test_widget_queue.py.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import json
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,13 +20,17 @@ from urllib.parse import parse_qs, urlsplit
 import aiohttp
 import pytest
 from aiohttp import web
+from playwright.async_api import FilePayload, async_playwright, expect
 
 from adapters.blobs import BlobStore
 from adapters.files import FilePolicy
+from adapters.widget.frames import error_frame
 from adapters.widget.hub import WidgetHub, WidgetSender
 from adapters.widget.queue_view import QueueWatch
+from adapters.widget.render import file_url
 from adapters.widget.server import WidgetServer, WidgetSettings
 from adapters.widget.tokens import VisitorTokens
+from adapters.widget.uploads import Uploads
 from bridge.store.sqlite import SqliteStore
 from routing.model import (
     Attachment,
@@ -34,6 +40,7 @@ from routing.model import (
     Conversation,
     Delivery,
     DeskReply,
+    Inbound,
     Message,
     Patron,
 )
@@ -42,6 +49,8 @@ from routing.ports import Sent
 from routing.router import Router
 from tests.integration.test_widget_offline import SECRET, Clock, Tab
 
+CHROMIUM = Path("/usr/bin/chromium")
+HAVE_CHROMIUM = CHROMIUM.exists()  # looked up once, outside the event loop
 LIMIT = 64 * 1024
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(range(256)) * 4
 PDF = b"%PDF-1.7\n" + b"reading list " * 200
@@ -442,3 +451,298 @@ async def test_edits_and_withdrawals_reach_history(
     assert (await fetch(http, link))[0] == 404
     await before.ws.close()
     await fresh.ws.close()
+
+
+# -- what a refused or stalled upload may cost, and long conversations -------------------
+
+
+def files_in(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file())
+
+
+def disk(rig: FileRig) -> list[Path]:
+    """Every file under the blob store's folder, spooled ones included."""
+    return files_in(rig.blobs.path("0" * 64).parents[2])
+
+
+async def raw_upload(url: str, token: str | None, body: bytes, *, end: bool = True,
+                     ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """An upload as a chunked body without Content-Length, written by hand: ``end``
+    False leaves it open, as a stalled browser does."""
+    parts = urlsplit(url)
+    reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+    writer.write(b"POST /widget/api/upload HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+                 + (token or "").encode() + b"\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+                 b"Transfer-Encoding: chunked\r\n\r\n" + f"{len(body):x}\r\n".encode()
+                 + body + b"\r\n" + (b"0\r\n\r\n" if end else b""))
+    await writer.drain()
+    return reader, writer
+
+
+async def answer_of(reader: asyncio.StreamReader) -> tuple[int, dict[str, Any]]:
+    """The status and JSON body of the answer to a raw upload (guarded: a server that
+    never answers fails the test instead of hanging it)."""
+    async with asyncio.timeout(20):
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                          if line.lower().startswith(b"content-length:")))
+        body = await reader.readexactly(length)
+    return int(head.split(b" ")[1]), json.loads(body)
+
+
+# A form that stops sending halfway through its file.
+STALLED = (b'--b\r\nContent-Disposition: form-data; name="cid"\r\n\r\nx\r\n--b\r\n'
+           b'Content-Disposition: form-data; name="file"; filename="a.png"\r\n'
+           b'Content-Type: image/png\r\n\r\n' + PNG + bytes(30000))
+
+
+async def test_a_form_refused_halfway_leaves_nothing_on_disk(
+    rig: FileRig, http: aiohttp.ClientSession, tab: Tab
+) -> None:
+    """Nine good images followed by a page of HTML: the upload is refused at the HTML
+    (415, its index 9), and none of the nine images, nor any spooled part, stays on disk."""
+    files = [(f"p{n}.png", PNG + bytes([n]) * 3000, "image/png") for n in range(9)]
+    status, error = await upload(http, tab.token, form(
+        "u1", "", *files, ("evil.html", HTML, "text/html")))
+    assert (status, error["code"], error["file"], error["index"]) == (415, "file_type",
+                                                                       "evil.html", 9)
+    assert disk(rig) == []
+
+
+async def test_refused_uploads_spend_the_visitors_budget(tmp_path: Path) -> None:
+    """The rate budget is spent before a form is read: after five refused uploads a good
+    one is refused too (429), and nothing of any of them is kept."""
+    rig = FileRig(tmp_path, per_minute=6)
+    await rig.start()
+    try:
+        async with aiohttp.ClientSession(rig.url) as http:
+            async with http.post("/widget/api/hello", json={}) as response:
+                token = (await response.json())["token"]
+            refused = [await upload(http, token, form(f"u{n}", "", ("x.png", HTML, "image/png")))
+                       for n in range(5)]
+            assert [status for status, _ in refused] == [415] * 5
+            status, error = await upload(http, token, form("u9", "", ("a.png", PNG, "image/png")))
+            assert (status, error["code"]) == (429, "rate_limited")
+        assert disk(rig) == []
+    finally:
+        await rig.stop()
+
+
+async def test_parallel_uploads_keep_only_the_files_of_accepted_messages(
+    tmp_path: Path
+) -> None:
+    """Eight uploads of one visitor at once with a budget of five: five messages are
+    stored, three are refused (429), and the disk holds the five messages' files only."""
+    rig = FileRig(tmp_path, per_minute=6)
+    await rig.start()
+    try:
+        async with aiohttp.ClientSession(rig.url) as http:
+            async with http.post("/widget/api/hello", json={}) as response:
+                token = (await response.json())["token"]
+            answers = await asyncio.gather(*(
+                upload(http, token, form(f"u{n}", "", (f"{n}.png", PNG + bytes([n]) * 9000,
+                                                       "image/png")))
+                for n in range(8)))
+        assert sorted(status for status, _ in answers) == [200] * 5 + [429] * 3
+        kept = {hashlib.sha256(PNG + bytes([n]) * 9000).hexdigest()
+                for n, (status, _) in enumerate(answers) if status == 200}
+        assert {p.name for p in disk(rig)} == kept
+    finally:
+        await rig.stop()
+
+
+async def test_a_blocked_patrons_upload_keeps_no_new_file_and_no_old_one_is_lost(
+    rig: FileRig, http: aiohttp.ClientSession, tab: Tab
+) -> None:
+    """A blocked patron's upload (403 blocked, with its cid) stores none of its new files,
+    and a file it repeats from an earlier message stays in the store."""
+    status, ack = await upload(http, tab.token, form("u1", "", ("a.png", PNG, "image/png")))
+    assert status == 200
+    await rig.router.block(ack["message"]["conversation"], None, "Rina Kusuma")
+    status, error = await upload(http, tab.token, form(
+        "u2", "", ("a.png", PNG, "image/png"), ("b.pdf", PDF, "application/pdf")))
+    assert (status, error["code"], error["cid"]) == (403, "blocked", "u2")
+    assert [p.name for p in disk(rig)] == [hashlib.sha256(PNG).hexdigest()]
+
+
+async def test_a_refused_messages_files_go_unless_they_were_there_or_stored_since(
+    tmp_path: Path
+) -> None:
+    """The blob store's claims: a released unused file this claim created is removed; one
+    stored before, one stored by someone else while claimed, or one another claim used,
+    stays; a discarded spool leaves nothing."""
+    blobs = BlobStore(tmp_path)
+
+    async def claimed(data: bytes) -> str:
+        spool = await blobs.spool()
+        await spool.write(data)
+        return (await blobs.commit(spool)).digest
+
+    before = (await blobs.put(b"kept before")).digest
+    blobs.release(await claimed(b"kept before"), used=False)
+    fresh = await claimed(b"fresh")
+    blobs.release(fresh, used=False)
+    shared = await claimed(b"shared")
+    await blobs.put(b"shared")  # another channel stores the same bytes meanwhile
+    blobs.release(shared, used=False)
+    twice = await claimed(b"twice")
+    await claimed(b"twice")
+    blobs.release(twice, used=False)
+    blobs.release(twice, used=True)
+    dropped = await blobs.spool()
+    await dropped.write(b"never committed")
+    dropped.discard()
+    assert await blobs.get(fresh) is None
+    assert [await blobs.get(d) for d in (before, shared, twice)] == [
+        b"kept before", b"shared", b"twice"]
+    assert sorted(p.name for p in files_in(tmp_path)) == sorted(
+        (before, shared, twice))
+
+
+async def test_one_visitors_stalled_uploads_hold_one_slot_and_the_rest_are_busy(
+    rig: FileRig, http: aiohttp.ClientSession, tab: Tab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Eight stalled uploads of one visitor take one slot: the extra seven are answered
+    503 busy, and another visitor's upload goes through meanwhile."""
+    monkeypatch.setattr(Uploads, "slot_wait", 0.3)
+    stalled = [await raw_upload(rig.url, tab.token, STALLED, end=False) for _ in range(8)]
+    other = Tab(await http.ws_connect("/widget/ws"))
+    await other.hello()
+    async with asyncio.timeout(20):
+        status, _ = await upload(http, other.token, form("v1", "", ("a.png", PNG, "image/png")))
+    assert status == 200
+    answers = await asyncio.gather(*(answer_of(reader) for reader, _ in stalled[1:]))
+    assert {(status, body["code"]) for status, body in answers} == {(503, "busy")}
+    for _, writer in stalled:
+        writer.close()
+    await other.ws.close()
+
+
+async def test_when_every_slot_is_taken_an_upload_is_told_to_try_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Eight visitors' stalled uploads take all eight slots; a ninth visitor's upload is
+    answered 503 busy once no slot frees up in time, not left waiting."""
+    monkeypatch.setattr(Uploads, "slot_wait", 0.3)
+    rig = FileRig(tmp_path)
+    await rig.start()
+    try:
+        async with aiohttp.ClientSession(rig.url) as http:
+            tokens = []
+            for _ in range(9):
+                async with http.post("/widget/api/hello", json={}) as response:
+                    tokens.append((await response.json())["token"])
+            stalled = [await raw_upload(rig.url, token, STALLED, end=False)
+                       for token in tokens[:8]]
+            await asyncio.sleep(0.2)  # let the eight reach their slots first
+            async with asyncio.timeout(20):
+                status, error = await upload(http, tokens[8],
+                                             form("u1", "", ("a.png", PNG, "image/png")))
+            assert (status, error["code"]) == (503, "busy")
+            for _, writer in stalled:
+                writer.close()
+    finally:
+        await rig.stop()
+
+
+async def test_a_stalled_upload_is_cut_off_and_frees_its_slot(
+    rig: FileRig, http: aiohttp.ClientSession, tab: Tab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An upload that stops sending is answered 408 too_slow when its read time is up,
+    keeps nothing, and the visitor can upload again."""
+    monkeypatch.setattr(Uploads, "read_grace", 0.2)
+    monkeypatch.setattr(Uploads, "max_read", 0.2)
+    reader, writer = await raw_upload(rig.url, tab.token, STALLED, end=False)
+    status, error = await answer_of(reader)
+    assert (status, error["code"], error["cid"]) == (408, "too_slow", "x")
+    writer.close()
+    assert disk(rig) == []
+    monkeypatch.setattr(Uploads, "max_read", 30.0)
+    assert (await upload(http, tab.token, form("u1", "", ("a.png", PNG, "image/png"))))[0] == 200
+
+
+async def test_unknown_fields_and_an_endless_chunked_body_are_refused(
+    rig: FileRig, http: aiohttp.ClientSession, tab: Tab
+) -> None:
+    """A form with a field the upload does not know (or the caption twice) is refused
+    400 bad_upload naming it, and a chunked body that keeps sending past the whole
+    request's limit is cut off with 413 too_big."""
+    data = form("u1", "", ("a.png", PNG, "image/png"))
+    data.add_field("junk", "x" * 1000)
+    status, error = await upload(http, tab.token, data)
+    assert (status, error["code"]) == (400, "bad_upload") and "'junk'" in error["message"]
+    twice = form("u2", "one")
+    twice.add_field("text", "two")
+    twice.add_field("file", PNG, filename="a.png", content_type="image/png")
+    assert (await upload(http, tab.token, twice))[1]["code"] == "bad_upload"
+    preamble = b"x" * 1000 + b"\r\n"
+    endless = preamble * (960 * 1024 // len(preamble))  # past the rig's ~900 KB limit
+    reader, writer = await raw_upload(rig.url, tab.token, endless, end=False)
+    assert await answer_of(reader) == (413, error_frame(
+        "too_big", "The upload is larger than the limit."))
+    writer.close()
+    assert disk(rig) == []
+
+
+async def test_files_past_the_500th_message_are_found_and_withdrawn(
+    rig: FileRig, http: aiohttp.ClientSession, tab: Tab
+) -> None:
+    """Downloads look through the whole conversation: a file sent after its 500th
+    message downloads, an early one still does, and a reply withdrawn after the 500th
+    message stops downloading although its link worked before."""
+    _, early = await upload(http, tab.token, form("f0", "", ("a.png", PNG, "image/png")))
+    reply_file = await rig.desk_file("private.pdf", "application/pdf", PDF)
+    reply = await rig.answer(tab.visitor, "here", [reply_file])
+    private = file_url(rig.tokens, tab.visitor, reply_file.digest)
+    assert (await fetch(http, private))[0] == 200
+    for n in range(500):
+        await rig.router.accept(Inbound(Channel.WIDGET, tab.visitor, f"line {n}",
+                                        client_id=f"t{n}"))
+    status, late = await upload(http, tab.token, form("f1", "", ("b.png", PNG + b"x",
+                                                                 "image/png")))
+    assert status == 200
+    assert (await fetch(http, late["message"]["attachments"][0]["url"]))[0] == 200
+    assert (await fetch(http, early["message"]["attachments"][0]["url"]))[0] == 200
+    assert await rig.router.withdraw(reply.conversation_id, reply.external_id, "Rina") is not None
+    assert (await fetch(http, private))[0] == 404
+
+
+async def test_the_widget_drops_the_refused_file_by_its_place_not_its_name(
+    rig: FileRig
+) -> None:
+    """In a real browser, a refused file whose name the server shortens is taken out of
+    the tray by the index the server reports: the good file goes back to the tray alone."""
+    if not HAVE_CHROMIUM:
+        pytest.skip("needs Debian's Chromium at /usr/bin/chromium")
+    long_name = "a" * 300 + ".png"
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM),
+                                                   headless=True, args=["--no-sandbox"])
+        try:
+            page = await browser.new_page()
+            await page.goto(rig.url + "/widget/config")
+            await page.set_content('<script src="/widget.js"></script>')
+            await page.wait_for_function("window.PustakaChat && window.PustakaChat.state().ready")
+            await page.locator('[part="launcher"]').click()
+            await page.wait_for_function("window.PustakaChat.state().connected")
+            await page.locator('input[part="file-input"]').set_input_files([
+                FilePayload(name="good.png", mimeType="image/png", buffer=PNG),
+                FilePayload(name=long_name, mimeType="image/png", buffer=HTML)])
+            await page.locator('textarea[part="input"]').press("Enter")
+            await expect(page.locator('[part="error"]')).to_contain_text("aaaa")
+            await expect(page.locator('[part="chip"]')).to_have_count(1)
+            await expect(page.locator('[part="chip"]')).to_contain_text("good.png")
+        finally:
+            await browser.close()
+
+
+def test_half_received_uploads_are_cleared_at_start(tmp_path: Path) -> None:
+    """Spooled files a killed process left behind are removed when the store starts
+    over; stored files stay."""
+    blobs = BlobStore(tmp_path)
+    kept = blobs.put_sync(b"a stored file")
+    spool = tmp_path / ".spool"
+    spool.mkdir()
+    (spool / "tmpabc.part").write_bytes(b"half an upload")
+    assert blobs.clear_spool() == 1
+    assert list(spool.iterdir()) == [] and blobs.path(kept.digest).exists()

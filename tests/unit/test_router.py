@@ -594,3 +594,21 @@ class TestBlockedCheck:
         with pytest.raises(Refused) as refused:
             await router.accept(widget("   "))
         assert refused.value.code == "blocked"
+
+
+class TestPatronViewPages:
+    async def test_a_page_of_notes_alone_does_not_end_the_patrons_view(
+        self, router: Router, store: FakeStore
+    ) -> None:
+        """Five hundred notes in a row (reminders, command answers) are skipped: the
+        patron's view goes on to the reply after them."""
+        cid = await conversation_from(router, widget())
+        for n in range(500):
+            await router.note(cid, "Ana", f"note {n}")
+        await router.reply(answer(cid, "Yes, we open at 8."))
+        _, shown = await router.patron_view(Contact(Channel.WIDGET, "visitor-1"))
+        assert [m.text for m in shown] == ["Is the library open on Sunday?"]
+        _, after = await router.patron_view(Contact(Channel.WIDGET, "visitor-1"),
+                                            after=shown[0].id)
+        assert [m.text for m in after][-1] == "Yes, we open at 8."
+        assert all(m.direction is not Direction.NOTE for m in after)

@@ -106,6 +106,8 @@
         files_off: "Files cannot be sent here.",
         no_files: "Choose a file to send.",
         bad_upload: "The files could not be sent. Please try again.",
+        busy: "The library is receiving many files just now. Please try again in a moment.",
+        too_slow: "Sending the files took too long. Please try again.",
         other: "Something went wrong. Please try again.",
       },
     },
@@ -156,6 +158,8 @@
         files_off: "Berkas tidak dapat dikirim di sini.",
         no_files: "Pilih berkas yang akan dikirim.",
         bad_upload: "Berkas tidak dapat dikirim. Silakan coba lagi.",
+        busy: "Perpustakaan sedang menerima banyak berkas. Silakan coba lagi sebentar lagi.",
+        too_slow: "Pengiriman berkas terlalu lama. Silakan coba lagi.",
         other: "Terjadi kesalahan. Silakan coba lagi.",
       },
     },
@@ -1183,7 +1187,8 @@ button, input, textarea { font: inherit; color: inherit; }
   function sendItem(item) {
     if (item.files) return uploadItem(item);
     // Files being stored first: this text follows them, so the desk reads it after them.
-    if (outbox.items.some((other) => other.files && other.uploading && other.at <= item.at)) {
+    if (outbox.items.some((other) => other.files && (other.uploading || other.waitingUpload)
+        && other.at <= item.at)) {
       item.held = true;
       return;
     }
@@ -1198,18 +1203,31 @@ button, input, textarea { font: inherit; color: inherit; }
     }
   }
 
-  /** The texts that waited behind an upload go now, whatever became of it. */
+  /** An upload ended, whatever became of it: the next upload starts, and the texts that
+      waited behind it go (those behind the next one wait again). */
+  function afterUpload() {
+    const next = outbox.items.find((other) => other.waitingUpload);
+    if (next && S.connected) sendItem(next);
+    releaseHeld();
+  }
+
   function releaseHeld() {
     for (const item of [...outbox.items]) {
       if (item.held) { item.held = false; if (S.connected) sendItem(item); }
     }
   }
 
-  /** One multipart POST per message; XHR, because fetch cannot report upload progress. */
+  /** One multipart POST per message, one at a time (the server reads one upload per
+      visitor at once); XHR, because fetch cannot report upload progress. */
   function uploadItem(item) {
     if (item.uploading) return;
+    if (outbox.items.some((other) => other !== item && other.files && other.uploading)) {
+      item.waitingUpload = true;
+      return;
+    }
     const token = store.get(KEY_TOKEN);
     if (!token) return; // no identity yet: the next welcome sends it
+    item.waitingUpload = false;
     item.uploading = true;
     markSending(item);
     const form = new FormData();
@@ -1232,27 +1250,30 @@ button, input, textarea { font: inherit; color: inherit; }
       else if (xhr.status === 401) { markFailed(item.cid); forgetIdentity(); }
       else if (data && data.type === "error") uploadRefused(item, data);
       else markFailed(item.cid);
-      releaseHeld();
+      afterUpload();
     };
     xhr.onerror = xhr.onabort = xhr.ontimeout = () => {
       item.uploading = false;
       markFailed(item.cid);
-      releaseHeld();
+      afterUpload();
     };
     xhr.send(form);
   }
 
   /** A refused upload: the caption goes back to the composer and the files to the tray,
-      less the one refused, so the patron can send the rest again. */
+      less the one refused (``index``: its place in the form, as the server may have
+      cleaned its name), so the patron can send the rest again. */
   function uploadRefused(item, frame) {
     const code = typeof frame.code === "string" ? frame.code : "other";
-    if (code === "rate_limited" || code === "internal") return refused(item.cid, code);
+    if (["rate_limited", "internal", "busy", "too_slow"].includes(code)) {
+      return refused(item.cid, code);
+    }
     const bad = typeof frame.file === "string" ? frame.file : "";
+    const index = Number.isInteger(frame.index) ? frame.index : -1;
     settle(item.cid);
     if (!S.ui.input.value.trim()) { S.ui.input.value = item.text; autoGrow(); updateCounter(); }
-    let dropped = false;
-    for (const file of item.files) {
-      if (!dropped && bad && file.name === bad) { dropped = true; continue; }
+    for (const [n, file] of item.files.entries()) {
+      if (n === index) continue;
       const preview = file.type.startsWith("image/") ? URL.createObjectURL(file) : "";
       S.tray.push({ file, preview });
     }
@@ -1272,7 +1293,7 @@ button, input, textarea { font: inherit; color: inherit; }
   function refused(cid, code, text = "") {
     const item = outbox.get(cid);
     if (!item) return;
-    if (code === "rate_limited" || code === "internal") {
+    if (["rate_limited", "internal", "busy", "too_slow"].includes(code)) {
       markFailed(cid);
     } else {
       settle(cid);
