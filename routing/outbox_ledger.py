@@ -80,8 +80,11 @@ class DeliveryLedger:
         self._unsure.update(cut)
         self._from_crash.update(cut)
         if cut:
-            log.warning("%d deliveries were being sent when the bridge stopped; they are "
-                        "sent again and counted as possible duplicates", len(cut))
+            # The note is rewritten only before sends, so it may also name sends that
+            # finished: only those still pending are sent again (and counted then).
+            log.warning("the bridge stopped with up to %d sends under way; any of them "
+                        "not recorded as done is sent again and counted as a possible "
+                        "duplicate", len(cut))
 
     async def before_send(self, ids: Iterable[str], now: float) -> None:
         """Count a re-send of something unsure, then durably note the attempt."""
