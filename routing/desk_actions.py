@@ -127,26 +127,17 @@ class DeskActions(RouterBase):
         "edited" and ``replaces`` = the original's id goes to the patron's channel.
         Edits of anything the patron never got (commands, notes) change nothing."""
         text = text.strip()
-        link = await self._store.find_link(DESK_LINK, original_external_id)
-        if not text or link is None or link.conversation_id != conversation_id:
+        found = await self._reply_named(conversation_id, original_external_id) if text else None
+        if found is None:
             return None
-        original = await self._store.get_message(link.message_id) if link.message_id else None
-        conversation = await self._store.get_conversation(conversation_id)
-        if (original is None or conversation is None
-                or original.direction is not Direction.LIBRARIAN):
-            return None
+        original, conversation = found
         now = self._clock.now()
-        message = Message(
+        return await self._to_patron(conversation, Message(
             id=new_id(), conversation_id=conversation_id, direction=Direction.LIBRARIAN,
             text=text, author=original.author, event="edited", replaces=original.id,
             client_id=f"desk-edit:{original_external_id}:{edit_key or now}",
             external_id=original_external_id, created_at=now,
-        )
-        queued = [self._delivery(message, DeliveryKind.TO_PATRON, conversation.origin)]
-        stored, created = await self._store.append(message, queued)
-        if created:
-            self._on_enqueue(queued)
-        return stored
+        ))
 
     async def withdraw(
         self, conversation_id: str, original_external_id: str, by: str,
@@ -156,7 +147,23 @@ class DeskActions(RouterBase):
         ``replaces`` = the original's id goes to the patron's channel; the widget removes
         the reply, Telegram deletes it, email (which cannot unsend) says nothing more.
         Only replies can be withdrawn; a second /delete of the same reply changes nothing."""
-        link = await self._store.find_link(DESK_LINK, original_external_id)
+        found = await self._reply_named(conversation_id, original_external_id)
+        if found is None:
+            return None
+        original, conversation = found
+        return await self._to_patron(conversation, Message(
+            id=new_id(), conversation_id=conversation_id, direction=Direction.LIBRARIAN,
+            text="", author=by, event="withdrawn", replaces=original.id,
+            client_id=f"desk-withdraw:{original_external_id}",
+            external_id=original_external_id, created_at=self._clock.now(),
+        ))
+
+    async def _reply_named(
+        self, conversation_id: str, external_id: str
+    ) -> tuple[Message, Conversation] | None:
+        """The librarian reply a desk message id names in this conversation, and the
+        conversation; None for anything the patron never got (commands, notes)."""
+        link = await self._store.find_link(DESK_LINK, external_id)
         if link is None or link.conversation_id != conversation_id or not link.message_id:
             return None
         original = await self._store.get_message(link.message_id)
@@ -164,12 +171,10 @@ class DeskActions(RouterBase):
         if (original is None or conversation is None
                 or original.direction is not Direction.LIBRARIAN):
             return None
-        message = Message(
-            id=new_id(), conversation_id=conversation_id, direction=Direction.LIBRARIAN,
-            text="", author=by, event="withdrawn", replaces=original.id,
-            client_id=f"desk-withdraw:{original_external_id}",
-            external_id=original_external_id, created_at=self._clock.now(),
-        )
+        return original, conversation
+
+    async def _to_patron(self, conversation: Conversation, message: Message) -> Message:
+        """Store ``message`` with one delivery to the patron's channel; queued once."""
         queued = [self._delivery(message, DeliveryKind.TO_PATRON, conversation.origin)]
         stored, created = await self._store.append(message, queued)
         if created:

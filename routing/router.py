@@ -58,7 +58,7 @@ class Router(Claims, DeskActions):
         """
         contact = Contact(inbound.channel, inbound.address)
         async with self._lock(contact):
-            await self._refuse_blocked(inbound, contact)
+            await self._refuse_blocked(inbound)
             text = self._clean_text(inbound.text, bool(inbound.attachments))
             if len(inbound.attachments) > self._policy.max_files:
                 raise Refused("too_many_files", f"{len(inbound.attachments)} files at once; "
@@ -236,10 +236,8 @@ class Router(Claims, DeskActions):
         found = await self._store.find_block(inbound_keys(inbound, patron), self._clock.now())
         return found is not None
 
-    async def _refuse_blocked(self, inbound: Inbound, contact: Contact) -> None:
-        patron = await self._store.patron_by_contact(contact)
-        block = await self._store.find_block(inbound_keys(inbound, patron), self._clock.now())
-        if block is not None:
+    async def _refuse_blocked(self, inbound: Inbound) -> None:
+        if await self.is_blocked(inbound):
             raise Refused("blocked", self._policy.blocked_text)
 
     async def _open_conversation(self, patron: Patron, inbound: Inbound) -> Conversation:
