@@ -89,10 +89,11 @@ class BlobStore:
         claim = self._claims.get(digest)
         if claim is not None:  # marked before the write: a release must not remove it now
             claim.keep = True
-        return await asyncio.to_thread(self.put_sync, data)
+        return await asyncio.to_thread(self.put_sync, data, digest)
 
-    def put_sync(self, data: bytes) -> StoredBlob:
-        digest = hashlib.sha256(data).hexdigest()
+    def put_sync(self, data: bytes, digest: str = "") -> StoredBlob:
+        """``digest``: the bytes' SHA-256 when the caller has it already (not hashed twice)."""
+        digest = digest or hashlib.sha256(data).hexdigest()
         target = self.path(digest)
         if target.exists() and target.stat().st_size == len(data):
             return StoredBlob(digest, len(data))

@@ -16,7 +16,8 @@ from collections.abc import Sequence
 
 import aiosqlite
 
-from bridge.store.sqlite_rows import DELIVERY_COLUMNS, Row, delivery_from_row
+from bridge.store.sqlite_reads import due_in_lanes
+from bridge.store.sqlite_rows import DELIVERY_COLUMNS, Row
 from routing.model import Delivery
 
 __all__ = ["LaneScan"]
@@ -68,16 +69,5 @@ class LaneScan:
         walked = {(r[1], r[4]) for r in rows}
         # A short walk reached the end of the table: the next one starts from the top.
         self._cursor = max(walked) if len(walked) >= self._lanes else ("", "")
-        seen = {(d.conversation_id, d.destination.value) for d in batch}
-        found: list[Delivery] = []
-        stopped: set[tuple[str, str]] = set()
-        for row in rows:
-            lane = (row[1], row[4])
-            if lane in seen or lane in stopped:
-                continue
-            delivery = delivery_from_row(row)
-            if delivery.next_attempt_at > now:
-                stopped.add(lane)  # the lane waits behind its retrying head
-                continue
-            found.append(delivery)
-        return found
+        return due_in_lanes(rows, now,
+                            skip={(d.conversation_id, d.destination.value) for d in batch})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import aiosqlite
@@ -43,6 +43,7 @@ __all__ = [
     "delivery_by_id",
     "delivery_counts",
     "due_deliveries",
+    "due_in_lanes",
     "find_link",
     "get_state",
     "history",
@@ -168,13 +169,25 @@ _LANE = (
 
 async def lane_deliveries(db: aiosqlite.Connection, conversation_id: str, destination: str,
                           now: float, limit: int) -> list[Delivery]:
-    lane = []
-    for row in await _rows(db, _LANE, (conversation_id, destination, limit)):
+    return due_in_lanes(await _rows(db, _LANE, (conversation_id, destination, limit)), now)
+
+
+def due_in_lanes(rows: Sequence[Row], now: float,
+                 skip: Collection[tuple[str, str]] = ()) -> list[Delivery]:
+    """Pending rows ordered by lane then id, as deliveries: each lane's rows up to its
+    first one not yet due (the rest of that lane waits behind it); lanes in ``skip`` out."""
+    due: list[Delivery] = []
+    stopped: set[tuple[str, str]] = set(skip)
+    for row in rows:
+        lane = (row[1], row[4])  # conversation_id, destination
+        if lane in stopped:
+            continue
         delivery = delivery_from_row(row)
         if delivery.next_attempt_at > now:
-            break  # the rest of the lane waits behind this one
-        lane.append(delivery)
-    return lane
+            stopped.add(lane)
+            continue
+        due.append(delivery)
+    return due
 
 
 async def due_deliveries(db: aiosqlite.Connection, now: float, limit: int) -> list[Delivery]:
