@@ -232,7 +232,8 @@ class DeliveryWorker:
             # An opening post also carries the info card: leave it room in 4,096.
             room = self._coalesce_limit // (2 if conversation.desk_thread is None else 1)
             queue = await self._queued(lane[i:]) if waited else lane[i:]
-            message, group = await coalesce(self._store, queue, message, room, self._stamp)
+            message, group = await coalesce(self._store, queue, message, room, self._stamp,
+                                            self._messages)
         ids = [d.id for d in group]
         noted = delivery.destination not in IDEMPOTENT
         async with self._slots[delivery.destination]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from routing.model import (
@@ -94,9 +94,10 @@ def budget_keys(
 
 async def coalesce(
     store: Store, lane: Sequence[Delivery], head: Message, room: int,
-    stamp: Callable[[float], str],
+    stamp: Callable[[float], str], read: Mapping[str, Message] | None = None,
 ) -> tuple[Message, list[Delivery]]:
-    """Join the patron messages queued behind ``lane[0]`` into one send.
+    """Join the patron messages queued behind ``lane[0]`` into one send (``read``: the
+    messages the lane has already read, so they are not read again).
 
     Under a short budget (20 a minute into one group) a busy patron's messages pile up
     in their lane; one combined message, each part with its time, keeps the topic
@@ -111,7 +112,9 @@ async def coalesce(
     for follower in lane[1:]:
         if follower.kind is not DeliveryKind.TO_DESK:
             break
-        message = await store.get_message(follower.message_id)
+        message = (read or {}).get(follower.message_id)
+        if message is None:
+            message = await store.get_message(follower.message_id)
         if message is None or message.direction is not Direction.PATRON or message.attachments:
             break
         size += len(message.text) + 10
