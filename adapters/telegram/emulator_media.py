@@ -25,7 +25,7 @@ from adapters.telegram.emulator_world import (
     bad_request,
 )
 
-__all__ = ["MAX_ALBUM", "METHODS", "editable"]
+__all__ = ["MAX_ALBUM", "METHODS", "NOT_MODIFIED", "editable", "edited"]
 
 METHODS: dict[str, Handler] = {}
 method = registrar(METHODS)
@@ -167,6 +167,17 @@ def _throttle_album(core: Core, chat: Chat, count: int) -> None:
 # -- captions and downloads -------------------------------------------------------------
 
 
+NOT_MODIFIED = ("message is not modified: specified new message content and reply markup "
+                "are exactly the same as a current content and reply markup of the message")
+
+
+def edited(core: Core, chat: Chat, msg: StoredMessage) -> Json:
+    """An edit method's last step: stamp the edit, tell watchers, answer the message."""
+    msg.edit_date = max(msg.date, core.world.now())
+    core.changed.fire()
+    return core.world.render(chat, msg)
+
+
 def editable(core: Core, p: Params) -> tuple[Chat, StoredMessage]:
     """The bot's own message an edit method names, or Telegram's error for why not."""
     if p.has("inline_message_id"):
@@ -189,13 +200,9 @@ async def edit_message_caption(core: Core, p: Params) -> Json:
     caption, entities = _caption(core, p)
     markup = core.inline_markup(p)
     if (caption, entities, markup) == (msg.caption, msg.caption_entities, msg.reply_markup):
-        raise bad_request("message is not modified: specified new message content and reply "
-                          "markup are exactly the same as a current content and reply markup "
-                          "of the message")
+        raise bad_request(NOT_MODIFIED)
     msg.caption, msg.caption_entities, msg.reply_markup = caption, entities, markup
-    msg.edit_date = max(msg.date, core.world.now())
-    core.changed.fire()
-    return core.world.render(chat, msg)
+    return edited(core, chat, msg)
 
 
 @method("getFile")

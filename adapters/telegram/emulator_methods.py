@@ -116,10 +116,6 @@ async def send_message(core: Core, p: Params) -> Json:
     return core.sent(chat, msg)
 
 
-_NOT_MODIFIED = ("message is not modified: specified new message content and reply markup "
-                 "are exactly the same as a current content and reply markup of the message")
-
-
 @method("editMessageText")
 async def edit_message_text(core: Core, p: Params) -> Json:
     chat, msg = emulator_media.editable(core, p)
@@ -129,11 +125,9 @@ async def edit_message_text(core: Core, p: Params) -> Json:
                                     too_long="message is too long")
     markup = core.inline_markup(p)  # omitted markup removes the keyboard, as on Telegram
     if (text, entities, markup) == (msg.text, msg.entities, msg.reply_markup):
-        raise bad_request(_NOT_MODIFIED)
+        raise bad_request(emulator_media.NOT_MODIFIED)
     msg.text, msg.entities, msg.reply_markup = text, entities, markup
-    msg.edit_date = max(msg.date, core.world.now())
-    core.changed.fire()
-    return core.world.render(chat, msg)
+    return emulator_media.edited(core, chat, msg)
 
 
 @method("editMessageReplyMarkup")
@@ -142,11 +136,9 @@ async def edit_message_reply_markup(core: Core, p: Params) -> Json:
     chat, msg = emulator_media.editable(core, p)
     markup = core.inline_markup(p)
     if markup == msg.reply_markup:
-        raise bad_request(_NOT_MODIFIED)
+        raise bad_request(emulator_media.NOT_MODIFIED)
     msg.reply_markup = markup
-    msg.edit_date = max(msg.date, core.world.now())
-    core.changed.fire()
-    return core.world.render(chat, msg)
+    return emulator_media.edited(core, chat, msg)
 
 
 @method("deleteMessage")
