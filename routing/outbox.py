@@ -22,6 +22,7 @@ from dataclasses import replace
 from routing.limits import SendBudget
 from routing.model import Channel, Conversation, Delivery, Message, Patron
 from routing.outbox_ledger import DeliveryLedger
+from routing.outbox_reads import Known, LaneReads
 from routing.outbox_rules import (
     IDEMPOTENT,
     Lane,
@@ -38,8 +39,6 @@ from routing.ports import Clock, Link, PermanentFailure, Sender, Sent, Store, Te
 __all__ = ["DeliveryWorker", "RetryPolicy"]
 
 log = logging.getLogger(__name__)
-# What a lane reads once: its conversation and patron (None when missing), by conversation id.
-_Known = dict[str, "tuple[Conversation | None, Patron | None]"]
 
 class DeliveryWorker:
     def __init__(
@@ -64,7 +63,8 @@ class DeliveryWorker:
         self._slots = {channel: asyncio.Semaphore(concurrency) for channel in Channel}
         self._batch = batch
         self._lane_batch = max(1, min(batch, 100))
-        self._messages: dict[str, Message] = {}  # read ahead for lanes' next sends
+        self._reads = LaneReads(store, self._lane_batch)
+        self._messages = self._reads.messages  # read ahead for lanes' next sends
         self._idle_poll = idle_poll
         self._wakeup = asyncio.Event()
         self._busy: dict[Lane, asyncio.Task[None]] = {}
@@ -122,8 +122,9 @@ class DeliveryWorker:
             # `due` can be stale (already sent). Its own wake-up triggers a fresh read.
             if lane not in self._busy and lane not in busy_before:
                 lanes.setdefault(lane, []).append(delivery)
+        known = await self._reads.start(lanes) if lanes else {}
         for lane, deliveries in lanes.items():
-            task = asyncio.create_task(self._run_lane(deliveries))
+            task = asyncio.create_task(self._run_lane(deliveries, known))
             self._busy[lane] = task
             task.add_done_callback(functools.partial(self._lane_done, lane))
         return len(lanes)
@@ -160,15 +161,15 @@ class DeliveryWorker:
         self._busy.pop(lane, None)
         self._wakeup.set()
 
-    async def _run_lane(self, deliveries: list[Delivery]) -> None:
+    async def _run_lane(self, deliveries: list[Delivery], read: Known) -> None:
         """Send a lane's rows in order, then read on in the lane until nothing is due:
         rows queued behind a busy conversation need no read of everything due."""
-        known: _Known = {}  # the lane's conversation and patron, read once per lane
-        conversation_id, destination = lane_of(deliveries[0])
+        lane = lane_of(deliveries[0])
+        # The lane's conversation and patron, read once per lane (missing ones again).
+        known: Known = {lane[0]: read[lane[0]]} if lane[0] in read else {}
         while deliveries and not self._stopping:
-            # One read for the batch's messages, not one per send.
+            # The batch's messages were read with it (LaneReads), not one per send.
             ahead = [d.message_id for d in deliveries]
-            self._messages.update(await self._store.get_messages(ahead))
             try:
                 i = 0
                 while i < len(deliveries) and not self._stopping:
@@ -181,10 +182,9 @@ class DeliveryWorker:
                 # along in a coalesced post, a lane that stopped) is not kept.
                 for message_id in ahead:
                     self._messages.pop(message_id, None)
-            deliveries = await self._store.lane_deliveries(
-                conversation_id, destination, self._clock.now(), self._lane_batch)
+            deliveries = await self._reads.read_on(lane, self._clock.now())
 
-    async def _deliver(self, lane: list[Delivery], i: int, known: _Known) -> int:
+    async def _deliver(self, lane: list[Delivery], i: int, known: Known) -> int:
         """Send the delivery at ``lane[i]`` (with what it can be coalesced with).
 
         Returns how many rows of the lane it settled; 0 when the head must be retried.
@@ -198,7 +198,7 @@ class DeliveryWorker:
             message = await self._store.get_message(head.message_id)
             return int(await self._schedule_retry(head, "internal error", None, message))
 
-    async def _lane_rows(self, delivery: Delivery, known: _Known) -> tuple[
+    async def _lane_rows(self, delivery: Delivery, known: Known) -> tuple[
             Conversation | None, Patron | None]:
         """The lane's conversation and patron: read for its first send, then reused
         (``_record`` drops them when a send opened a topic, so the next one re-reads)."""
@@ -210,7 +210,7 @@ class DeliveryWorker:
             rows = known[delivery.conversation_id] = (conversation, patron)
         return rows
 
-    async def _attempt(self, lane: list[Delivery], i: int, known: _Known) -> int:
+    async def _attempt(self, lane: list[Delivery], i: int, known: Known) -> int:
         delivery = lane[i]
         message = self._messages.pop(delivery.message_id, None)
         if message is None:
@@ -235,10 +235,12 @@ class DeliveryWorker:
             message, group = await coalesce(self._store, queue, message, room, self._stamp,
                                             self._messages)
         ids = [d.id for d in group]
-        noted = delivery.destination not in IDEMPOTENT
+        if delivery.destination not in IDEMPOTENT:
+            # Before taking a send slot: a slot waiting on a commit is a send not made.
+            # (A crash while such a send still waits for its slot counts it as a
+            # possible duplicate though it was never made: the count errs high, never low.)
+            await self._ledger.before_send(ids, self._clock.now())
         async with self._slots[delivery.destination]:
-            if noted:
-                await self._ledger.before_send(ids, self._clock.now())
             started = self._clock.now()
             try:
                 sent = await sender.send(delivery, message, conversation, patron)
@@ -274,8 +276,8 @@ class DeliveryWorker:
         """The lane's rows as they are now: after a wait for the budget, messages that
         arrived meanwhile ride along in the same post instead of needing one of their own."""
         head = lane[0]
-        fresh = await self._store.lane_deliveries(head.conversation_id, head.destination.value,
-                                                  self._clock.now(), self._lane_batch)
+        fresh = await self._store.lane_deliveries([lane_of(head)], self._clock.now(),
+                                                  self._lane_batch)
         return fresh if fresh and fresh[0].id == head.id else lane
 
     async def _record(
@@ -286,12 +288,13 @@ class DeliveryWorker:
             # Re-read: a claim may have been saved while the topic was being opened.
             fresh = await self._store.get_conversation(conversation.id) or conversation
             await self._store.save_conversation(replace(fresh, desk_thread=sent.desk_thread))
-        # One after the other: gathering them costs a task each, more CPU than it saves.
-        for done in group:
+        # The head's write carries the link: one write, one commit, for a plain send.
+        # The rest of a coalesced group one after the other (a task each costs more).
+        link = (Link(group[0].destination.value, sent.external_id, conversation.id, message.id)
+                if sent.external_id else None)
+        await self._store.finish_delivery(group[0].id, sent.external_id, link)
+        for done in group[1:]:
             await self._store.finish_delivery(done.id, sent.external_id)
-        if sent.external_id:
-            await self._store.save_link(
-                Link(group[0].destination.value, sent.external_id, conversation.id, message.id))
         counts = self._ledger.counts
         counts["sent"] += 1
         counts["delivered"] += len(group)

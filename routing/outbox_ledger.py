@@ -12,9 +12,10 @@ widget shows each message id once, so a re-push is harmless.
 The note also carries the rate-limit windows (``SendBudget.tally``), so a restarted
 process does not spend a budget Telegram still counts.
 
-Concurrent sends share writes: sends noted in one turn of the event loop wait for one
-note that names them all, so a burst of 64 sends costs a few writes, not 64, and each
-send still starts only once a note naming it is durable.
+Concurrent sends share writes: one note is written at a time, and every send noted
+while it is under way waits for the next one, which names them all. So a burst of 500
+sends costs a note per commit of the store, not 500, and each send still starts only
+once a note naming it is durable.
 """
 
 from __future__ import annotations
@@ -59,7 +60,8 @@ class DeliveryLedger:
         self._from_crash: set[str] = set()
         self.recovered = False
         self._now = 0.0  # the latest moment an attempt was noted
-        self._next: asyncio.Future[None] | None = None  # the write not yet begun
+        self._writing: asyncio.Future[None] | None = None  # the note write under way
+        self._next: asyncio.Future[None] | None = None  # the note not yet begun
 
     async def recover(self, now: float) -> None:
         """Read the note a previous process left (once, before the first send)."""
@@ -101,17 +103,23 @@ class DeliveryLedger:
     async def _persist(self) -> None:
         """Return once a note built after this attempt was noted is stored.
 
-        Attempts noted in the same turn of the event loop share one write; a write
-        already under way was built before them, so they start another beside it
-        (the store commits the two together, the later note last).
+        A note already under way was built before this attempt: the attempt waits for
+        the next note, which is built once that one is stored (so notes are stored in
+        order, and all attempts noted meanwhile share it).
         """
         if self._next is None:
-            self._next = asyncio.ensure_future(self._write_note())
+            self._next = asyncio.ensure_future(self._write_after(self._writing))
         await asyncio.shield(self._next)
 
-    async def _write_note(self) -> None:
-        self._next = None  # attempts noted from now on need a note of their own
-        await self._store.set_state(LEDGER_KEY, self._note(self._now))
+    async def _write_after(self, before: asyncio.Future[None] | None) -> None:
+        if before is not None:
+            await asyncio.wait([before])  # its failure is its own waiters' to hear
+        self._writing, self._next = self._next, None  # attempts from now: the next note
+        try:
+            await self._store.set_state(LEDGER_KEY, self._note(self._now))
+        finally:
+            if self._writing is asyncio.current_task():
+                self._writing = None
 
     def is_unsure(self, delivery_id: str) -> bool:
         return delivery_id in self._unsure

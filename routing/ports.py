@@ -6,7 +6,7 @@ The outer layers implement these; ``routing`` never imports them back.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -63,10 +63,19 @@ class Store(Protocol):
     async def close(self) -> None: ...
 
     async def get_patron(self, patron_id: str) -> Patron | None: ...
+    async def get_patrons(self, patron_ids: Collection[str]) -> dict[str, Patron]:
+        """Several patrons by id in one read; missing ones are left out."""
+        ...
     async def patron_by_contact(self, contact: Contact) -> Patron | None: ...
     async def save_patron(self, patron: Patron) -> None: ...
 
     async def get_conversation(self, conversation_id: str) -> Conversation | None: ...
+    async def get_conversations(
+        self, conversation_ids: Collection[str]
+    ) -> dict[str, Conversation]:
+        """Several conversations by id in one read (the outbox starting many lanes at
+        once); missing ones are left out."""
+        ...
     async def latest_conversation(self, patron_id: str) -> Conversation | None: ...
     async def conversation_by_thread(self, desk_thread: int) -> Conversation | None: ...
     async def save_conversation(self, conversation: Conversation) -> None: ...
@@ -103,16 +112,25 @@ class Store(Protocol):
         ...
 
     async def lane_deliveries(
-        self, conversation_id: str, destination: str, now: float, limit: int
+        self, lanes: Collection[tuple[str, str]], now: float, limit: int
     ) -> list[Delivery]:
-        """One lane's pending deliveries, oldest first, up to the first not yet due.
+        """The pending deliveries of each lane (conversation id, destination), oldest
+        first, up to the lane's first not yet due and at most ``limit`` a lane.
 
         The outbox reads on in a lane it is already sending in, so a busy conversation
-        costs one small read per batch instead of a read of everything due.
+        costs one small read per batch instead of a read of everything due; and it reads
+        the lanes it starts together, so 500 conversations starting at once cost one
+        read, not 500.
         """
         ...
 
-    async def finish_delivery(self, delivery_id: str, external_id: str) -> None: ...
+    async def finish_delivery(
+        self, delivery_id: str, external_id: str, link: Link | None = None
+    ) -> None:
+        """Mark a delivery done; ``link`` (how a reply to what was sent finds its
+        conversation) is saved in the same commit, one write for a send's record."""
+        ...
+
     async def retry_delivery(
         self, delivery_id: str, attempts: int, next_attempt_at: float, error: str
     ) -> None: ...

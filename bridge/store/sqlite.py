@@ -12,14 +12,14 @@ right only because one process owns the file.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
 from bridge.store import sqlite_reads as q
-from bridge.store.sqlite_cache import Missing, RecordCache
+from bridge.store.sqlite_cache import Lru, Missing, RecordCache
 from bridge.store.sqlite_commit import GroupCommitter
 from bridge.store.sqlite_lanes import LaneScan
 from bridge.store.sqlite_rows import (
@@ -54,6 +54,8 @@ from routing.model import (
 )
 from routing.ports import Link
 from routing.reminders import Waiting
+
+T = TypeVar("T")
 
 __all__ = ["SqliteStore"]
 
@@ -168,6 +170,15 @@ class SqliteStore:
         self._cache.patron_read(generation, None, patron, patron_id)
         return patron
 
+    async def get_patrons(self, patron_ids: Collection[str]) -> dict[str, Patron]:
+        found, missed = self._cached(self._cache.patrons, patron_ids)
+        if missed:
+            generation = self._cache.patron_generation
+            for patron in await q.patrons_by_id(self._db(), missed):
+                self._cache.patron_read(generation, None, patron)
+                found[patron.id] = patron
+        return found
+
     async def patron_by_contact(self, contact: Contact) -> Patron | None:
         patron_id = self._cache.contacts.get(contact)
         if patron_id is None:
@@ -197,6 +208,31 @@ class SqliteStore:
         conversation = await q.conversation_by_id(self._db(), conversation_id)
         self._cache.conversation_read(generation, conversation, conversation_id)
         return conversation
+
+    async def get_conversations(
+        self, conversation_ids: Collection[str]
+    ) -> dict[str, Conversation]:
+        found, missed = self._cached(self._cache.conversations, conversation_ids)
+        if missed:
+            generation = self._cache.conversation_generation
+            for conversation in await q.conversations_by_id(self._db(), missed):
+                self._cache.conversation_read(generation, conversation)
+                found[conversation.id] = conversation
+        return found
+
+    def _cached(self, cache: Lru[str, T | None], ids: Collection[str]) -> tuple[
+            dict[str, T], list[str]]:
+        """What the cache knows of ``ids`` (known-missing left out), and the ids to read."""
+        self._db()
+        found: dict[str, T] = {}
+        missed: list[str] = []
+        for key in ids:
+            hit = cache.get(key)
+            if isinstance(hit, Missing):
+                missed.append(key)
+            elif hit is not None:
+                found[key] = hit
+        return found, missed
 
     async def latest_conversation(self, patron_id: str) -> Conversation | None:
         known = self._cache.latest.get(patron_id)
@@ -260,16 +296,19 @@ class SqliteStore:
         return due
 
     async def lane_deliveries(
-        self, conversation_id: str, destination: str, now: float, limit: int
+        self, lanes: Collection[tuple[str, str]], now: float, limit: int
     ) -> list[Delivery]:
-        return await q.lane_deliveries(self._db(), conversation_id, destination, now, limit)
+        return await q.lane_deliveries(self._db(), lanes, now, limit)
 
     async def get_delivery(self, delivery_id: str) -> Delivery | None:
         """One outbox row, whatever its state (the port has no way to read a done row)."""
         return await q.delivery_by_id(self._db(), delivery_id)
 
-    async def finish_delivery(self, delivery_id: str, external_id: str) -> None:
-        await self._write("finish_delivery", external_id, delivery_id)
+    async def finish_delivery(
+        self, delivery_id: str, external_id: str, link: Link | None = None
+    ) -> None:
+        await self._write("finish_delivery", external_id, delivery_id,
+                          None if link is None else link_row(link))
 
     async def retry_delivery(
         self, delivery_id: str, attempts: int, next_attempt_at: float, error: str

@@ -16,8 +16,8 @@ from collections.abc import Sequence
 
 import aiosqlite
 
-from bridge.store.sqlite_reads import due_in_lanes
-from bridge.store.sqlite_rows import DELIVERY_COLUMNS, Row
+from bridge.store.sqlite_reads import D_COLUMNS, due_in_lanes
+from bridge.store.sqlite_rows import Row
 from routing.model import Delivery
 
 __all__ = ["LaneScan"]
@@ -39,7 +39,7 @@ _LANE_ROWS = (
     "   ORDER BY conversation_id, destination LIMIT 1),"
     "  lanes.n + 1"
     " FROM lanes WHERE lanes.c IS NOT NULL AND lanes.n < :lanes)"
-    f" SELECT {', '.join('d.' + c.strip() for c in DELIVERY_COLUMNS.split(','))}"
+    f" SELECT {D_COLUMNS}"
     " FROM lanes JOIN deliveries AS d ON d.id IN ("
     "  SELECT id FROM deliveries INDEXED BY deliveries_lane WHERE state = 'pending'"
     "  AND conversation_id = lanes.c AND destination = lanes.d ORDER BY id LIMIT :per_lane)"

@@ -35,10 +35,12 @@ from routing.model import (
 from routing.ports import Link
 
 __all__ = [
+    "D_COLUMNS",
     "all_blocks",
     "conversation_by_id",
     "conversation_by_thread",
     "conversations",
+    "conversations_by_id",
     "conversations_since",
     "delivery_by_id",
     "delivery_counts",
@@ -57,6 +59,7 @@ __all__ = [
     "patron_by_contact",
     "patron_by_id",
     "patron_conversations",
+    "patrons_by_id",
     "pending_count",
 ]
 
@@ -108,6 +111,37 @@ async def patron_by_contact(db: aiosqlite.Connection, contact: Contact) -> Patro
     return patron_from_rows(await _rows(db, sql, (contact.channel.value, contact.address)))
 
 
+def _chunks(ids: Collection[str], size: int = 500) -> list[list[str]]:
+    """``ids`` in parts within SQLite's bound-parameter limit."""
+    ordered = list(dict.fromkeys(ids))
+    return [ordered[start:start + size] for start in range(0, len(ordered), size)]
+
+
+def _marks(part: Sequence[str]) -> str:
+    return ", ".join("?" * len(part))
+
+
+async def patrons_by_id(db: aiosqlite.Connection, patron_ids: Collection[str]) -> list[Patron]:
+    found: list[Patron] = []
+    for part in _chunks(patron_ids):
+        sql = f"{_PATRON_WITH_CONTACTS} WHERE p.id IN ({_marks(part)}) ORDER BY p.id, c.position"
+        rows: dict[str, list[Row]] = {}
+        for row in await _rows(db, sql, part):
+            rows.setdefault(row[0], []).append(row)
+        found += [p for p in map(patron_from_rows, rows.values()) if p is not None]
+    return found
+
+
+async def conversations_by_id(
+    db: aiosqlite.Connection, conversation_ids: Collection[str]
+) -> list[Conversation]:
+    found: list[Conversation] = []
+    for part in _chunks(conversation_ids):
+        sql = f"{_CONVERSATION} WHERE id IN ({_marks(part)})"
+        found += map(conversation_from_row, await _rows(db, sql, part))
+    return found
+
+
 async def conversation_by_id(db: aiosqlite.Connection, conversation_id: str) -> Conversation | None:
     row = await _first(db, f"{_CONVERSATION} WHERE id = ?", (conversation_id,))
     return None if row is None else conversation_from_row(row)
@@ -142,10 +176,8 @@ async def messages_by_id(
     db: aiosqlite.Connection, message_ids: Sequence[str]
 ) -> dict[str, Message]:
     found: dict[str, Message] = {}
-    for start in range(0, len(message_ids), 500):  # within SQLite's bound-parameter limit
-        part = message_ids[start:start + 500]
-        sql = (f"SELECT {MESSAGE_COLUMNS} FROM messages"
-               f" WHERE id IN ({', '.join('?' * len(part))})")
+    for part in _chunks(message_ids):
+        sql = f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE id IN ({_marks(part)})"
         found.update((m.id, m) for m in map(message_from_row, await _rows(db, sql, part)))
     return found
 
@@ -160,16 +192,28 @@ async def history(
     return [message_from_row(r) for r in await _rows(db, sql, (conversation_id, after, limit))]
 
 
-_LANE = (
-    f"SELECT {DELIVERY_COLUMNS} FROM deliveries INDEXED BY deliveries_lane"
-    " WHERE state = 'pending' AND conversation_id = ? AND destination = ?"
-    " ORDER BY id LIMIT ?"
+# The deliveries columns of a query that also names other tables.
+D_COLUMNS = ", ".join("d." + column.strip() for column in DELIVERY_COLUMNS.split(","))
+
+# Each lane's oldest pending rows (at most ?), one probe of the lane index per lane.
+_LANES = (
+    "WITH lanes(c, d) AS (VALUES {values})"
+    f" SELECT {D_COLUMNS} FROM lanes JOIN deliveries AS d ON d.id IN ("
+    "  SELECT id FROM deliveries INDEXED BY deliveries_lane WHERE state = 'pending'"
+    "  AND conversation_id = lanes.c AND destination = lanes.d ORDER BY id LIMIT ?)"
+    " ORDER BY d.conversation_id, d.destination, d.id"
 )
 
 
-async def lane_deliveries(db: aiosqlite.Connection, conversation_id: str, destination: str,
+async def lane_deliveries(db: aiosqlite.Connection, lanes: Collection[tuple[str, str]],
                           now: float, limit: int) -> list[Delivery]:
-    return due_in_lanes(await _rows(db, _LANE, (conversation_id, destination, limit)), now)
+    ordered = list(dict.fromkeys(lanes))
+    rows: list[Row] = []
+    for start in range(0, len(ordered), 400):  # two parameters a lane, within the bound
+        part = ordered[start:start + 400]
+        sql = _LANES.format(values=", ".join(["(?, ?)"] * len(part)))
+        rows += await _rows(db, sql, [*(v for lane in part for v in lane), limit])
+    return due_in_lanes(rows, now)
 
 
 def due_in_lanes(rows: Sequence[Row], now: float,

@@ -131,11 +131,12 @@ class BatchWriter:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
+        self._mark_done = self._update_deliveries("finish_delivery")
         self._runs: dict[str, Callable[[Sequence[tuple[Any, ...]]], list[Outcome]]] = {
             "save_patron": self._save_patrons,
             "save_conversation": self._save_conversations,
             "append": self._append,
-            "finish_delivery": self._update_deliveries("finish_delivery"),
+            "finish_delivery": self._finish_deliveries,
             "retry_delivery": self._update_deliveries("retry_delivery"),
             "fail_delivery": self._update_deliveries("fail_delivery"),
             "save_link": self._simple(_UPSERT_LINK),
@@ -261,6 +262,14 @@ class BatchWriter:
             return [None] * len(runs)
 
         return run
+
+    def _finish_deliveries(self, runs: Sequence[tuple[Any, ...]]) -> list[Outcome]:
+        """Rows done, and the links of the sends that carry one (same transaction)."""
+        outcomes = self._mark_done([run[:2] for run in runs])
+        links = [run[2] for run in runs if run[2] is not None]
+        if links:
+            self._conn.executemany(_UPSERT_LINK, links)
+        return outcomes
 
     def _simple(self, sql: str) -> Callable[[Sequence[tuple[Any, ...]]], list[Outcome]]:
         def run(runs: Sequence[tuple[Any, ...]]) -> list[Outcome]:

@@ -222,6 +222,23 @@ class StoreContract:
         assert found == {stored[2].id: stored[2], stored[0].id: stored[0]}
         assert await store.get_messages([]) == {}
 
+    async def test_patrons_and_conversations_are_read_several_at_a_time(
+        self, store: Store
+    ) -> None:
+        """get_patrons and get_conversations return what the single reads return, by id,
+        cached or not; unknown ids are left out."""
+        people = [await patron(store, f"visitor-{n}", name=f"P{n}") for n in range(3)]
+        chats = [await conversation_for(store, p) for p in people]
+        assert await store.get_patrons([people[2].id, "nothing", people[0].id]) == {
+            people[2].id: people[2], people[0].id: people[0]}
+        assert await store.get_conversations({chats[1].id, "nothing"}) == {
+            chats[1].id: chats[1]}
+        moved = replace(chats[1], desk_thread=42)
+        await store.save_conversation(moved)
+        found = await store.get_conversations([c.id for c in chats])
+        assert found == {c.id: c for c in (chats[0], moved, chats[2])}
+        assert await store.get_patrons([]) == {} and await store.get_conversations([]) == {}
+
     async def test_resend_with_same_client_id_is_not_doubled(self, store: Store) -> None:
         """A second append with a known client_id returns the first message, created=False."""
         conversation = await conversation_for(store, await patron(store))
@@ -315,9 +332,28 @@ class StoreContract:
         later = await queued(store, a, at=NOW + 30)
         await queued(store, a)  # behind the one due later
 
-        assert ids(await store.lane_deliveries(a.id, "desk", NOW, 10)) == ids([first, second])
-        assert ids(await store.lane_deliveries(a.id, "desk", NOW, 1)) == ids([first])
-        assert ids(await store.lane_deliveries(a.id, "desk", NOW + 30, 10))[2] == later.id
+        lane = [(a.id, "desk")]
+        assert ids(await store.lane_deliveries(lane, NOW, 10)) == ids([first, second])
+        assert ids(await store.lane_deliveries(lane, NOW, 1)) == ids([first])
+        assert ids(await store.lane_deliveries(lane, NOW + 30, 10))[2] == later.id
+
+    async def test_several_lanes_are_read_together(self, store: Store) -> None:
+        """lane_deliveries over several lanes gives each lane's rows as a read of that
+        lane alone would (each within its own limit and its own first row not due); an
+        empty or unknown lane adds nothing."""
+        ana = await patron(store)
+        a, b, c = [await conversation_for(store, ana) for _ in range(3)]
+        a_rows = [await queued(store, a) for _ in range(3)]
+        b_rows = [await queued(store, b, Channel.WIDGET), await queued(store, b, at=NOW + 30)]
+        c_rows = [await queued(store, c) for _ in range(2)]
+        await queued(store, c, Channel.WIDGET)
+        lanes = [(c.id, "desk"), (a.id, "desk"), (b.id, "widget"), (b.id, "desk"), ("x", "desk")]
+        found = await store.lane_deliveries(lanes, NOW, 2)
+        assert sorted(ids(found)) == sorted(ids([*a_rows[:2], b_rows[0], *c_rows]))
+        for lane in lanes:
+            alone = await store.lane_deliveries([lane], NOW, 2)
+            assert [d for d in found if (d.conversation_id, d.destination.value) == lane] == alone
+        assert await store.lane_deliveries([], NOW, 10) == []
 
     async def test_a_backlog_never_hides_another_lane(self, store: Store) -> None:
         """With a full batch of one conversation's desk backlog, a newer reply to another
@@ -367,6 +403,19 @@ class StoreContract:
         await store.finish_delivery(first.id, "tg-101")
         assert ids(await store.due_deliveries(NOW, 10)) == [second.id]
         assert await store.pending_deliveries() == 1
+
+    async def test_finishing_with_a_link_saves_both(self, store: Store) -> None:
+        """finish_delivery(link=...) marks the row done and makes the link findable; an
+        unknown delivery id raises KeyError and saves no link."""
+        conversation = await conversation_for(store, await patron(store))
+        delivery = await queued(store, conversation)
+        link = Link("desk", "tg-77", conversation.id, delivery.message_id)
+        await store.finish_delivery(delivery.id, "tg-77", link)
+        assert await store.pending_deliveries() == 0
+        assert await store.find_link("desk", "tg-77") == link
+        with pytest.raises(KeyError):
+            await store.finish_delivery("nothing", "tg-78", replace(link, external_id="tg-78"))
+        assert await store.find_link("desk", "tg-78") is None
 
     async def test_failed_delivery_leaves_and_unblocks_its_lane(self, store: Store) -> None:
         """fail_delivery ends a retrying head, and the rows behind it become due."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 
 from routing.model import (
@@ -136,6 +136,10 @@ class FakeStore:
         await self._io()
         return self.patrons.get(patron_id)
 
+    async def get_patrons(self, patron_ids: Collection[str]) -> dict[str, Patron]:
+        await self._io()
+        return {i: self.patrons[i] for i in patron_ids if i in self.patrons}
+
     async def patron_by_contact(self, contact: Contact) -> Patron | None:
         await self._io()
         found = next((p for p in self.patrons.values() if contact in p.contacts), None)
@@ -151,6 +155,12 @@ class FakeStore:
         found = self.conversations.get(conversation_id)
         await self._done("get_conversation")
         return found
+
+    async def get_conversations(
+        self, conversation_ids: Collection[str]
+    ) -> dict[str, Conversation]:
+        await self._io()
+        return {i: self.conversations[i] for i in conversation_ids if i in self.conversations}
 
     async def latest_conversation(self, patron_id: str) -> Conversation | None:
         await self._io()
@@ -227,25 +237,32 @@ class FakeStore:
         return {i: self.messages[i] for i in message_ids if i in self.messages}
 
     async def lane_deliveries(
-        self, conversation_id: str, destination: str, now: float, limit: int
+        self, lanes: Collection[tuple[str, str]], now: float, limit: int
     ) -> list[Delivery]:
         await self._io()
-        lane: list[Delivery] = []
-        for delivery in sorted(self.deliveries.values(), key=lambda d: d.created_at):
-            if (delivery.state is not DeliveryState.PENDING
-                    or delivery.conversation_id != conversation_id
-                    or delivery.destination.value != destination):
-                continue
-            if delivery.next_attempt_at > now or len(lane) >= limit:
-                break
-            lane.append(delivery)
-        return lane
+        found: list[Delivery] = []
+        for conversation_id, destination in dict.fromkeys(lanes):
+            lane: list[Delivery] = []
+            for delivery in sorted(self.deliveries.values(), key=lambda d: d.created_at):
+                if (delivery.state is not DeliveryState.PENDING
+                        or delivery.conversation_id != conversation_id
+                        or delivery.destination.value != destination):
+                    continue
+                if delivery.next_attempt_at > now or len(lane) >= limit:
+                    break
+                lane.append(delivery)
+            found += lane
+        return found
 
-    async def finish_delivery(self, delivery_id: str, external_id: str) -> None:
+    async def finish_delivery(
+        self, delivery_id: str, external_id: str, link: Link | None = None
+    ) -> None:
         await self._io()
         self.deliveries[delivery_id] = replace(
             self.deliveries[delivery_id], state=DeliveryState.DONE, external_id=external_id
         )
+        if link is not None:
+            self.links[(link.channel, link.external_id)] = link
 
     async def retry_delivery(
         self, delivery_id: str, attempts: int, next_attempt_at: float, error: str
