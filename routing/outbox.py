@@ -99,7 +99,12 @@ class DeliveryWorker:
     async def run(self) -> None:
         while not self._stopping:
             self._wakeup.clear()  # before reading, so a wake() during the read is kept
-            started = await self.dispatch()
+            try:
+                started = await self.dispatch()
+            except Exception:  # a failed read (disk, I/O) must not stop the outbox
+                log.exception("the outbox could not read what is due; trying again")
+                started = 0
+                self._wakeup.clear()  # wait the poll out, not spin on the failure
             if started:
                 continue
             try:
@@ -123,6 +128,8 @@ class DeliveryWorker:
             if lane not in self._busy and lane not in busy_before:
                 lanes.setdefault(lane, []).append(delivery)
         known = await self._reads.start(lanes) if lanes else {}
+        if self._stopping:
+            return 0
         for lane, deliveries in lanes.items():
             task = asyncio.create_task(self._run_lane(deliveries, known))
             self._busy[lane] = task

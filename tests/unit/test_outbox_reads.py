@@ -104,6 +104,34 @@ class TestManyLanes:
         assert notes <= 60
 
 
+class TestFailedReads:
+    async def test_a_failed_read_does_not_stop_the_outbox(
+        self, store: FakeStore, clock: FakeClock
+    ) -> None:
+        """When reading what the starting lanes need fails, the worker logs it and tries
+        again at its next poll; the messages then go out."""
+        await backlog(store, clock, lanes=3, each=2)
+        desk = RecordingSender("desk")
+        worker = DeliveryWorker(store, clock, {Channel.DESK: desk}, idle_poll=0.01)
+        real, failures = store.get_conversations, [OSError("disk I/O error")]
+
+        async def flaky(ids: Any) -> Any:
+            if failures:
+                raise failures.pop()
+            return await real(ids)
+
+        store.get_conversations = flaky  # type: ignore[method-assign]
+        task = asyncio.create_task(worker.run())
+        try:
+            async with asyncio.timeout(2.0):  # the retry waits a real poll (10 ms)
+                while len(desk.sent) < 6:
+                    await asyncio.sleep(0.005)
+        finally:
+            await worker.drain()
+            await asyncio.wait_for(task, 1.0)
+        assert not failures
+
+
 class TestLaneReads:
     async def test_a_failed_read_reaches_every_lane_waiting_for_it(
         self, store: FakeStore, clock: FakeClock
