@@ -91,12 +91,10 @@ class DeskSender:
         posts = 1
         if message is not None:
             text, files = self._text(delivery, message, patron), _files(delivery, message)
-            if conversation.desk_thread is not None and not files:
-                # HTML is never shorter than what Telegram counts: one post (no plan).
-                posts = (1 if len(text) <= render.TELEGRAM_TEXT_LIMIT
+            if conversation.desk_thread is not None:
+                # HTML is never shorter than what Telegram counts: short text is one post.
+                posts = (1 if not files and len(text) <= render.TELEGRAM_TEXT_LIMIT
                          else max(1, cost(plan(text, files))))
-            elif conversation.desk_thread is not None:
-                posts = max(1, cost(plan(text, files)))
             else:
                 card = render.info_card(patron, conversation, forum=self._target.forum)
                 posts = 1 + cost(plan(_opening(card, text, files)[1], files))
