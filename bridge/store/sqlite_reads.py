@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
@@ -63,6 +63,8 @@ __all__ = [
     "pending_count",
 ]
 
+K = TypeVar("K")
+
 _PATRON_WITH_CONTACTS = (
     "SELECT p.id, p.name, p.email, p.member_number, p.created_at, c.channel, c.address"
     " FROM patrons AS p LEFT JOIN contacts AS c ON c.patron_id = p.id"
@@ -111,8 +113,8 @@ async def patron_by_contact(db: aiosqlite.Connection, contact: Contact) -> Patro
     return patron_from_rows(await _rows(db, sql, (contact.channel.value, contact.address)))
 
 
-def _chunks(ids: Collection[str], size: int = 500) -> list[list[str]]:
-    """``ids`` in parts within SQLite's bound-parameter limit."""
+def _chunks(ids: Collection[K], size: int = 500) -> list[list[K]]:
+    """``ids`` without repeats, in parts within SQLite's bound-parameter limit."""
     ordered = list(dict.fromkeys(ids))
     return [ordered[start:start + size] for start in range(0, len(ordered), size)]
 
@@ -207,10 +209,8 @@ _LANES = (
 
 async def lane_deliveries(db: aiosqlite.Connection, lanes: Collection[tuple[str, str]],
                           now: float, limit: int) -> list[Delivery]:
-    ordered = list(dict.fromkeys(lanes))
     rows: list[Row] = []
-    for start in range(0, len(ordered), 400):  # two parameters a lane, within the bound
-        part = ordered[start:start + 400]
+    for part in _chunks(lanes, 400):  # two parameters a lane
         sql = _LANES.format(values=", ".join(["(?, ?)"] * len(part)))
         rows += await _rows(db, sql, [*(v for lane in part for v in lane), limit])
     return due_in_lanes(rows, now)
