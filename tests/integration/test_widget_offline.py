@@ -227,11 +227,21 @@ async def test_offline_form_over_http_fallback(rig: Rig, http: aiohttp.ClientSes
         assert response.status == 401
 
 
-async def test_a_question_asked_while_staffed_is_not_after_hours(rig: Rig, tab: Tab) -> None:
-    """A form sent just as the desk became staffed is a normal conversation."""
-    await tab.hello()
-    saved = await tab.ask(question())
-    assert saved["conversation"]["after_hours"] is False
+async def test_the_offline_form_is_refused_while_the_desk_is_staffed(
+    rig: Rig, tab: Tab, http: aiohttp.ClientSession
+) -> None:
+    """While someone is on duty the offline form is refused with desk_open (over the
+    socket and HTTP): nothing is stored and no acknowledgement is mailed."""
+    welcome = await tab.hello()
+    error = await tab.ask(question())
+    assert (error["type"], error["code"], error["cid"]) == ("error", "desk_open", "q1")
+    auth = {"Authorization": f"Bearer {welcome['token']}"}
+    body = {k: v for k, v in question().items() if k != "type"}
+    async with http.post("/widget/api/offline", json=body, headers=auth) as response:
+        assert response.status == 400
+        assert (await response.json())["code"] == "desk_open"
+    assert await rig.patron(tab.visitor) is None
+    assert rig.questions == []
 
 
 async def test_presence_follows_connect_frames_and_disconnect(
