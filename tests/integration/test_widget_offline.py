@@ -19,9 +19,13 @@ from aiohttp import web
 
 from adapters.widget.availability import Availability
 from adapters.widget.hub import WidgetHub
+from adapters.widget.identity import VisitorEpochs
+from adapters.widget.profile import CodeMail
 from adapters.widget.server import WidgetServer, WidgetSettings
+from adapters.widget.steps import OfflineHook
 from adapters.widget.tokens import VisitorTokens
 from bridge.store.sqlite import SqliteStore
+from routing.email_proof import EmailProofs
 from routing.model import Channel, Contact, Conversation, Patron
 from routing.router import Router
 
@@ -52,10 +56,16 @@ class Rig:
         self.tokens = VisitorTokens(SECRET)
         self.questions: list[tuple[Patron, Conversation]] = []
         self.hook_error: Exception | None = None  # the acknowledgement email failing
+        self.codes: list[tuple[str, str]] = []  # (address, code) mailed to confirm it
+        self.acknowledge: OfflineHook | None = None  # the real acknowledgement, when set
+        self.mail_code: CodeMail | None = None  # the real code mail, when set
         self.server = WidgetServer(self.router, self.hub, self.tokens,
                                    WidgetSettings(greeting={"en": "Hi", "id": "Halo"}),
                                    availability=self.availability,
-                                   on_offline_question=self.question_asked)
+                                   on_offline_question=self.question_asked,
+                                   epochs=VisitorEpochs(self.store),
+                                   proofs=EmailProofs(self.store, self.clock),
+                                   send_code=self.code_mailed)
         self.url = ""
         self._runner: web.AppRunner | None = None
 
@@ -66,6 +76,13 @@ class Rig:
         self.questions.append((patron, conversation))
         if self.hook_error is not None:
             raise self.hook_error
+        if self.acknowledge is not None:
+            await self.acknowledge(patron, conversation)
+
+    async def code_mailed(self, address: str, code: str) -> None:
+        self.codes.append((address, code))
+        if self.mail_code is not None:
+            await self.mail_code(address, code)
 
     async def start(self) -> None:
         await self.store.open()
