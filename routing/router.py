@@ -278,11 +278,19 @@ class Router(Claims, DeskActions):
         return conversation
 
     async def _hinted(self, patron: Patron, inbound: Inbound) -> Conversation | None:
-        """A stranger never joins someone else's conversation by naming it."""
+        """A stranger never joins someone else's conversation by naming it. An answer by
+        mail from the address the conversation's patron typed (its replies went there,
+        reply token and all) joins it, though it proves nothing for their other mail."""
         if not inbound.conversation_id:
             return None
         found = await self._store.get_conversation(inbound.conversation_id)
-        return found if found is not None and found.patron_id == patron.id else None
+        if found is None or found.patron_id == patron.id:
+            return found
+        if inbound.channel is Channel.EMAIL:
+            owner = await self._store.get_patron(found.patron_id)
+            if owner is not None and _mail_key(owner.email) == _mail_key(inbound.address):
+                return found
+        return None
 
 
 def _mail_key(address: str) -> str:

@@ -160,9 +160,13 @@ class EmailSender:
         if not await self._quota.take("ack", address, ACKS_PER_DAY):
             log.info("acknowledgement for %s skipped: one was sent today", conversation.id)
             return ""
+        # An answer to an unproved address's acknowledgement starts its own conversation.
+        s = self._settings
+        plain = None if patron.email_confirmed else s.help_address or s.from_address
         mail = self._compose(compose_ack, replace(conversation, page=PageInfo()),
                              replace(patron, name=""), address, subject, text, in_reply_to,
-                             references, message_key=f"ack:{key}" if key else "")
+                             references, reply_to=plain,
+                             message_key=f"ack:{key}" if key else "")
         await self._deliver(mail, "")
         return str(mail["Message-ID"])
 
