@@ -47,7 +47,7 @@ class Clock:
 class Rig:
     """A widget server with a real store and router, and a desk a test staffs or not."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, *, email: bool = True) -> None:
         self.clock = Clock()
         self.staffed = True
         self.store = SqliteStore(data_dir / "pustaka.db")
@@ -60,7 +60,8 @@ class Rig:
         self.acknowledge: OfflineHook | None = None  # the real acknowledgement, when set
         self.mail_code: CodeMail | None = None  # the real code mail, when set
         self.server = WidgetServer(self.router, self.hub, self.tokens,
-                                   WidgetSettings(greeting={"en": "Hi", "id": "Halo"}),
+                                   WidgetSettings(greeting={"en": "Hi", "id": "Halo"},
+                                                  email_answers=email),
                                    availability=self.availability,
                                    on_offline_question=self.question_asked,
                                    epochs=VisitorEpochs(self.store),
@@ -312,3 +313,24 @@ async def test_a_failing_acknowledgement_does_not_lose_the_question(
     assert saved["type"] == "offline_saved"
     assert [m.text for m in await rig.store.history(saved["conversation"]["id"])] == [
         "Can I renew a book by email?"]
+
+
+async def test_with_email_off_the_form_promises_no_mail_and_needs_no_address(
+    tmp_path: Path
+) -> None:
+    """When the library sends no mail, /widget/config says so (the widget then words the
+    form as an answer in the chat) and the form is taken without an address."""
+    rig = Rig(tmp_path, email=False)
+    rig.staffed = False
+    await rig.start()
+    try:
+        async with aiohttp.ClientSession(rig.url) as http:
+            async with http.get("/widget/config") as response:
+                assert (await response.json())["email"] is False
+            tab = Tab(await http.ws_connect("/widget/ws"))
+            await tab.hello()
+            saved = await tab.ask(question(email=""))
+            assert saved["type"] == "offline_saved" and saved["email"] == ""
+            await tab.ws.close()
+    finally:
+        await rig.stop()
