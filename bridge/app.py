@@ -35,6 +35,7 @@ from adapters.telegram.desk import DeskPoller, DeskSender, DeskTarget
 from adapters.telegram.patron import PatronChats
 from adapters.telegram.patron_sender import PatronSender
 from adapters.widget.hub import WidgetHub, WidgetSender
+from adapters.widget.identity import VisitorEpochs
 from adapters.widget.queue_view import QueueWatch
 from adapters.widget.server import WidgetServer, WidgetSettings
 from adapters.widget.steps import no_offline_hook
@@ -52,6 +53,7 @@ from bridge.store.sqlite import SqliteStore
 from bridge.web import build_web_app
 from routing.duty import STATE_KEY as DUTY_KEY
 from routing.duty import DutyRoster
+from routing.email_proof import EmailProofs
 from routing.limits import SendBudget, WindowRule
 from routing.model import Channel
 from routing.outbox import DeliveryWorker, RetryPolicy
@@ -178,7 +180,10 @@ class Bridge:
         widget = WidgetServer(self.router, self.hub, visitor_tokens, widget_settings(config),
                               availability=widget_availability(self.roster, clock),
                               on_offline_question=offline_ack(config, email) or no_offline_hook,
-                              blobs=self.blobs, files=self.files, queue=queue)
+                              blobs=self.blobs, files=self.files, queue=queue,
+                              epochs=VisitorEpochs(self.store),
+                              proofs=EmailProofs(self.store, clock) if email else None,
+                              send_code=email.send_code if email else None)
         commands = DeskCommands(
             self.bot, self.store, self.router, target,
             DeskSettings(canned=dict(config.desk.canned), reopen_days=config.desk.reopen_days,
@@ -292,6 +297,7 @@ def widget_settings(config: Config) -> WidgetSettings:
         greeting={"en": w.greeting_en, "id": w.greeting_id}, max_text=w.max_text,
         messages_per_minute=w.messages_per_minute, allowed_origins=tuple(w.allowed_origins),
         trusted_proxies=tuple(config.server.trusted_proxies),
+        email_answers=config.email.enabled,
     )
 
 

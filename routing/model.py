@@ -117,6 +117,9 @@ class Patron:
     contacts: tuple[Contact, ...] = ()
     member_number: str = ""
     created_at: float = 0.0
+    # ``email`` is where this patron's own conversation may be answered; only once they
+    # proved they read it (a code sent there) does it join the email channel's contact.
+    email_confirmed: bool = False
 
 
 @dataclass(frozen=True, slots=True)

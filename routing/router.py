@@ -84,19 +84,33 @@ class Router(Claims, DeskActions):
         return Accepted(stored, conversation, patron, duplicate=not created)
 
     async def identify(self, contact: Contact, *, name: str = "", email: str = "") -> Patron:
-        """Record the name or email a patron gave, creating the patron if new."""
+        """Record the name or email a patron gave, creating the patron if new. A typed
+        address is unconfirmed: it is where this patron's answers may go, and it joins
+        no one's email until ``confirm_email``."""
         async with self._lock(contact):
             patron = await self._store.patron_by_contact(contact)
             if patron is None:
                 patron = Patron(new_id(), contacts=(contact,), created_at=self._clock.now())
-                changed = replace(patron, name=name, email=email)
+                changed = _with_typed_email(replace(patron, name=name), email)
             else:
-                changed = replace(patron, name=name or patron.name, email=email or patron.email)
-            changed = await self._with_email_contact(changed)
+                changed = _with_typed_email(replace(patron, name=name or patron.name), email)
             if changed == patron:
                 return patron
             await self._store.save_patron(changed)
             return changed
+
+    async def confirm_email(self, contact: Contact, email: str) -> Patron | None:
+        """The patron proved they read ``email`` (a code sent there came back): it is
+        confirmed and joins their email contact, unless another patron already holds
+        that contact. None when the patron's address is no longer ``email``."""
+        async with self._lock(contact):
+            patron = await self._store.patron_by_contact(contact)
+            if patron is None or _mail_key(patron.email) != _mail_key(email):
+                return None
+            confirmed = await self._with_email_contact(replace(patron, email_confirmed=True))
+            if confirmed != patron:
+                await self._store.save_patron(confirmed)
+            return confirmed
 
     async def patron_view(
         self, contact: Contact, after: str = ""
@@ -196,31 +210,31 @@ class Router(Claims, DeskActions):
         return text
 
     async def _patron_for(self, contact: Contact, inbound: Inbound) -> Patron:
+        # A mail's own sender address is as proved as mail can prove it; an address
+        # typed into a form (the widget's offline form) is not.
+        mailed = inbound.channel is Channel.EMAIL and _mail_key(inbound.email) == _mail_key(
+            inbound.address)
         patron = await self._store.patron_by_contact(contact)
         if patron is None:
-            patron = Patron(
-                new_id(),
-                name=inbound.name,
-                email=inbound.email,
-                contacts=(contact,),
-                created_at=self._clock.now(),
-            )
+            patron = Patron(new_id(), name=inbound.name, contacts=(contact,),
+                            created_at=self._clock.now())
+            patron = _with_typed_email(patron, inbound.email, confirmed=mailed)
             await self._store.save_patron(patron)
-        elif (inbound.name and inbound.name != patron.name) or (
-            inbound.email and inbound.email != patron.email
-        ):
-            patron = replace(patron, name=inbound.name or patron.name,
-                             email=inbound.email or patron.email)
-            patron = await self._with_email_contact(patron)
+            return patron
+        changed = _with_typed_email(replace(patron, name=inbound.name or patron.name),
+                                    inbound.email, confirmed=mailed)
+        if changed != patron:
+            patron = await self._with_email_contact(changed)
             await self._store.save_patron(patron)
         return patron
 
     async def _with_email_contact(self, patron: Patron) -> Patron:
-        """Add the patron's email as a contact, so their later email joins them; an
-        address another patron already holds stays theirs."""
-        if not patron.email:
+        """Add the patron's confirmed email as a contact, so their later email joins
+        them; an address another patron already holds stays theirs, and an unconfirmed
+        one joins nobody (typing someone's address must not route their mail)."""
+        if not patron.email or not patron.email_confirmed:
             return patron
-        contact = Contact(Channel.EMAIL, patron.email.strip().lower())
+        contact = Contact(Channel.EMAIL, _mail_key(patron.email))
         if contact in patron.contacts:
             return patron
         holder = await self._store.patron_by_contact(contact)
@@ -264,8 +278,30 @@ class Router(Claims, DeskActions):
         return conversation
 
     async def _hinted(self, patron: Patron, inbound: Inbound) -> Conversation | None:
-        """A stranger never joins someone else's conversation by naming it."""
+        """A stranger never joins someone else's conversation by naming it. An answer by
+        mail from the address the conversation's patron typed (its replies went there,
+        reply token and all) joins it, though it proves nothing for their other mail."""
         if not inbound.conversation_id:
             return None
         found = await self._store.get_conversation(inbound.conversation_id)
-        return found if found is not None and found.patron_id == patron.id else None
+        if found is None or found.patron_id == patron.id:
+            return found
+        if inbound.channel is Channel.EMAIL:
+            owner = await self._store.get_patron(found.patron_id)
+            if owner is not None and _mail_key(owner.email) == _mail_key(inbound.address):
+                return found
+        return None
+
+
+def _mail_key(address: str) -> str:
+    return address.strip().lower()
+
+
+def _with_typed_email(patron: Patron, email: str, *, confirmed: bool = False) -> Patron:
+    """The patron with ``email`` as their address: a new address starts unconfirmed
+    (unless ``confirmed``); the same address keeps what it had."""
+    if not email:
+        return patron
+    if _mail_key(email) == _mail_key(patron.email):
+        return replace(patron, email_confirmed=patron.email_confirmed or confirmed)
+    return replace(patron, email=email, email_confirmed=confirmed)

@@ -35,8 +35,9 @@ from adapters.email.thread import (
     reply_address,
     save_thread,
 )
-from routing.model import Channel, Conversation, Delivery, Message, Patron
-from routing.ports import Link, PermanentFailure, Sent, Store, TemporaryFailure
+from routing.mail_quota import MailQuota
+from routing.model import Channel, Conversation, Delivery, Message, PageInfo, Patron
+from routing.ports import Clock, Link, PermanentFailure, Sent, Store, SystemClock, TemporaryFailure
 from routing.router import Accepted
 
 __all__ = ["EVENT_TEXTS", "AckText", "EmailSender", "MailTooLarge", "ResumeLink",
@@ -46,6 +47,10 @@ log = logging.getLogger(__name__)
 
 ResumeLink = Callable[[Conversation, Patron], "str | None"]
 AckText = Callable[[Conversation], str]  # e.g. "We are closed; we answer from 08:00."
+ACKS_PER_DAY = 1  # automatic mails to one address a day (RFC 3834 section 2: not repeated)
+CODE_TEXT = ("Your code to confirm this email address in {library}'s chat is {code}.\n\n"
+             "Type it into the chat window. If you did not ask for it, ignore this mail: "
+             "without the code nobody can use your address with us.")
 
 
 class MailTooLarge(PermanentFailure):
@@ -69,9 +74,10 @@ class EmailSender:
                  tokens: ReplyTokens | None = None, resume_link: ResumeLink | None = None,
                  library_name: str = "", ack_text: AckText | None = None,
                  blobs: BlobStore | None = None,
-                 languages: Sequence[str] = ("en", "id")) -> None:
+                 languages: Sequence[str] = ("en", "id"), clock: Clock | None = None) -> None:
         """``blobs``: where librarians' files are (without it, files are named in the
         text); ``languages``: the rating request's, in order (the patron's is unknown)."""
+        self._quota = MailQuota(store, clock or SystemClock())
         self._settings = settings
         self._store = store
         self._tokens = tokens
@@ -138,18 +144,43 @@ class EmailSender:
     async def send_ack(self, conversation: Conversation, patron: Patron, *, subject: str,
                        text: str, in_reply_to: str, references: tuple[str, ...] = (),
                        key: str = "") -> str:
-        """The after-hours acknowledgement (RFC 3834: auto-replied, null envelope sender).
+        """The after-hours acknowledgement (RFC 3834: auto-replied, null envelope sender),
+        at most one a day to an address (kept in the store, so a restart resets nothing);
+        "" when that one was already sent.
 
+        Anyone can type any address into the offline form, so the acknowledgement holds
+        nothing a patron typed: no display name in To, the library's own text, and a
+        link to the library's home page rather than the page the patron's browser named.
         ``key`` names what is acknowledged (the patron's message), making the Message-ID
         the same if the acknowledgement is ever sent again; without one it is random.
         """
         address = patron_email(patron)
         if not address:
             raise PermanentFailure("the patron gave no email address")
-        mail = self._compose(compose_ack, conversation, patron, address, subject, text,
-                             in_reply_to, references, message_key=f"ack:{key}" if key else "")
+        if not await self._quota.take("ack", address, ACKS_PER_DAY):
+            log.info("acknowledgement for %s skipped: one was sent today", conversation.id)
+            return ""
+        # An answer to an unproved address's acknowledgement starts its own conversation.
+        s = self._settings
+        plain = None if patron.email_confirmed else s.help_address or s.from_address
+        mail = self._compose(compose_ack, replace(conversation, page=PageInfo()),
+                             replace(patron, name=""), address, subject, text, in_reply_to,
+                             references, reply_to=plain,
+                             message_key=f"ack:{key}" if key else "")
         await self._deliver(mail, "")
         return str(mail["Message-ID"])
+
+    async def send_code(self, address: str, code: str) -> None:
+        """A one-time code that confirms ``address`` (``routing.email_proof``); the mail
+        holds nothing the patron typed but the address it goes to."""
+        s = self._settings
+        mail = compose_ack(
+            from_address=s.from_address, from_name=s.from_name or self._library,
+            to_address=address, to_name="", subject=f"{self._library}: your code",
+            text=CODE_TEXT.format(library=self._library, code=code), in_reply_to=None,
+            references=(), reply_to=s.help_address or s.from_address,
+            message_id_domain=s.id_domain, library_name=self._library)
+        await self._deliver(mail, "")
 
     async def acknowledge(self, parsed: ParsedMail, accepted: Accepted) -> None:
         """``EmailIntake``'s after-hours hook: acknowledge a patron's first mail.

@@ -48,7 +48,9 @@ def info_card(patron: Patron, conversation: Conversation, *, forum: bool = True)
         lines.append("🌙 <i>Asked after hours: nobody was at the desk.</i>")
     lines.append(f"<b>Patron:</b> {_e(patron_label(patron))}")
     if patron.email:
-        lines.append(f"<b>Email:</b> {_e(patron.email)}")
+        # Anyone can type anyone's address: say when it was never proved.
+        unproved = "" if patron.email_confirmed else " ⚠️ <i>unconfirmed: typed, not proved</i>"
+        lines.append(f"<b>Email:</b> {_e(patron.email)}{unproved}")
     if patron.member_number:
         lines.append(f"<b>Member:</b> {_e(patron.member_number)}")
     if conversation.subject:

@@ -21,6 +21,7 @@ __all__ = [
     "client_id",
     "error_frame",
     "offline_question",
+    "profile_fields",
     "rating",
     "valid_email",
 ]
@@ -50,7 +51,9 @@ def error_frame(code: str, message: str, cid: Any = None) -> dict[str, Any]:
 
 
 def _has_control(text: str) -> bool:
-    return any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in text)
+    # Cf holds the bidi overrides and zero-width characters; Cs a lone surrogate, which
+    # JSON can carry and no database or mail header can store.
+    return any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Zl", "Zp") for c in text)
 
 
 def valid_email(email: str) -> bool:
@@ -76,28 +79,47 @@ class OfflineQuestion:
     text: str
 
 
-def offline_question(frame: dict[str, Any]) -> OfflineQuestion:
-    """Check the offline form. Name and email are required; neither may hold a line
-    break or other control character (they end up in email headers)."""
+def offline_question(frame: dict[str, Any], *, email_required: bool = True) -> OfflineQuestion:
+    """Check the offline form. The name is required, and the email unless the library
+    answers in the chat only; neither may hold a line break or other control character
+    (they end up in email headers)."""
     cid = client_id(frame)
-    name, email, text = frame.get("name"), frame.get("email"), frame.get("text")
+    name, email, text = frame.get("name"), frame.get("email", ""), frame.get("text")
     if not isinstance(name, str) or not isinstance(email, str) or not isinstance(text, str):
         raise FrameError("bad_frame", "'name', 'email' and 'text' must be strings.")
-    if _has_control(name):
-        raise FrameError("bad_name", "The name may not contain line breaks or control characters.")
-    name = " ".join(name.split())
+    name, email = _checked_name(name), _checked_email(email)
     if not name:
         raise FrameError("missing_name", "Please tell us your name.")
-    if len(name) > MAX_NAME:
-        raise FrameError("too_long_profile", f"The name can be at most {MAX_NAME} characters.")
-    email = email.strip()
-    if not email:
+    if not email and email_required:
         raise FrameError("missing_email", "Please give an email address for the answer.")
-    if not valid_email(email):
-        raise FrameError("bad_email", "That email address does not look right.")
     if not text.strip():
         raise FrameError("empty", "Write your question before sending.")
     return OfflineQuestion(cid, name, email, text)
+
+
+def profile_fields(frame: dict[str, Any]) -> tuple[str, str]:
+    """(name, email) of a ``profile`` frame, checked exactly like the offline form's;
+    both may be empty (the patron gives only what they like)."""
+    name, email = frame.get("name", ""), frame.get("email", "")
+    if not isinstance(name, str) or not isinstance(email, str):
+        raise FrameError("bad_frame", "'name' and 'email' must be strings.")
+    return _checked_name(name), _checked_email(email)
+
+
+def _checked_name(name: str) -> str:
+    if _has_control(name):
+        raise FrameError("bad_name", "The name may not contain line breaks or control characters.")
+    name = " ".join(name.split())
+    if len(name) > MAX_NAME:
+        raise FrameError("too_long_profile", f"The name can be at most {MAX_NAME} characters.")
+    return name
+
+
+def _checked_email(email: str) -> str:
+    email = email.strip()
+    if email and not valid_email(email):
+        raise FrameError("bad_email", "That email address does not look right.")
+    return email
 
 
 @dataclass(frozen=True, slots=True)

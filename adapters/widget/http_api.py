@@ -30,7 +30,7 @@ __all__ = ["MAX_FRAME", "Step", "WidgetHttp"]
 MAX_FRAME = 16 * 1024
 
 Step = Callable[[Session, dict[str, Any]], Awaitable[dict[str, Any]]]
-_STATUS = {"rate_limited": 429, "not_yours": 403, "blocked": 403}
+_STATUS = {"rate_limited": 429, "not_yours": 403, "blocked": 403, "bad_token": 401}
 
 
 class WidgetHttp:
@@ -61,6 +61,7 @@ class WidgetHttp:
         app.router.add_post("/widget/api/send", self.http_send)
         app.router.add_post("/widget/api/upload", self.http_upload)
         app.router.add_post("/widget/api/profile", self.http_profile)
+        app.router.add_post("/widget/api/confirm", self.http_confirm)
         app.router.add_post("/widget/api/offline", self.http_offline)
         app.router.add_post("/widget/api/rate", self.http_rate)
         app.router.add_post("/widget/api/resume", self.http_resume)
@@ -107,7 +108,8 @@ class WidgetHttp:
         self.check_origin(request)
         body = await self._json_body(request)
         try:
-            return web.json_response(self._steps.resume(body), headers=self.cors(request))
+            return web.json_response(await self._steps.resume(body),
+                                     headers=self.cors(request))
         except FrameError as exc:
             return self._refusal(request, exc, 401)
 
@@ -117,6 +119,9 @@ class WidgetHttp:
     async def http_profile(self, request: web.Request) -> web.Response:
         return await self._http_step(request, self._steps.profile)
 
+    async def http_confirm(self, request: web.Request) -> web.Response:
+        return await self._http_step(request, self._steps.confirm_email)
+
     async def http_offline(self, request: web.Request) -> web.Response:
         return await self._http_step(request, lambda s, b: self._steps.offline(s, b, None))
 
@@ -125,7 +130,7 @@ class WidgetHttp:
 
     async def _http_step(self, request: web.Request, step: Step) -> web.Response:
         self.check_origin(request)
-        session = self._session_from_bearer(request)
+        session = await self._session_from_bearer(request)
         body = await self._json_body(request)
         try:
             answer = await step(session, body)
@@ -137,7 +142,7 @@ class WidgetHttp:
 
     async def http_poll(self, request: web.Request) -> web.Response:
         self.check_origin(request)
-        session = self._session_from_bearer(request)
+        session = await self._session_from_bearer(request)
         since = request.query.get("since", "")[:40]
         try:
             wait = min(30.0, max(0.0, float(request.query.get("wait", "25"))))
@@ -146,6 +151,8 @@ class WidgetHttp:
         conversation, messages = await self._router.patron_view(session.contact, after=since)
         if not messages and wait:
             await self._hub.wait(session.visitor, wait)
+            if self._steps.superseded(session):  # a resume link was opened meanwhile
+                raise self._unauthorized(request)
             conversation, messages = await self._router.patron_view(session.contact,
                                                                     after=since)
         self._hub.touch(session.visitor)
@@ -158,7 +165,7 @@ class WidgetHttp:
     async def http_upload(self, request: web.Request) -> web.Response:
         """Files (and a caption) as one patron message; the answer is the ``ack``."""
         self.check_origin(request)
-        session = self._session_from_bearer(request)
+        session = await self._session_from_bearer(request)
         cid: str | None = None
         try:
             upload = await self._read_upload(request, session)
@@ -261,14 +268,18 @@ class WidgetHttp:
             return forwarded.split(",")[0].strip()[:64]
         return remote
 
-    def _session_from_bearer(self, request: web.Request) -> Session:
+    async def _session_from_bearer(self, request: web.Request) -> Session:
         header = request.headers.get("Authorization", "")
-        visitor = self._tokens.verify(header.removeprefix("Bearer ").strip())
-        if visitor is None:
-            raise web.HTTPUnauthorized(
-                text=json.dumps(error_frame("bad_token", "This chat token is not valid.")),
-                content_type="application/json", headers=self.cors(request))
-        return self._steps.http_session(visitor, self.page({}, request))
+        token = header.removeprefix("Bearer ").strip()
+        session = await self._steps.bearer_session(token, self.page({}, request))
+        if session is None:
+            raise self._unauthorized(request)
+        return session
+
+    def _unauthorized(self, request: web.Request) -> web.HTTPUnauthorized:
+        return web.HTTPUnauthorized(
+            text=json.dumps(error_frame("bad_token", "This chat token is not valid.")),
+            content_type="application/json", headers=self.cors(request))
 
     async def _json_body(self, request: web.Request) -> dict[str, Any]:
         if request.content_length is not None and request.content_length > MAX_FRAME:

@@ -140,6 +140,15 @@ class WidgetHub:
                 reached += 1
         return reached
 
+    async def disconnect(self, visitor: str) -> None:
+        """Another browser took the visitor over (a resume link): close its sockets and
+        answer its long-polls now, so none of them sees what comes next."""
+        for future in list(self._polls.get(visitor, ())):
+            if not future.done():
+                future.set_result(None)
+        for ws in list(self._sockets.get(visitor, ())):
+            await ws.close(code=4001, message=b"continued in another browser")
+
     async def close_all(self) -> None:
         """Shutting down: close every socket and answer every waiting long-poll now."""
         for waiters in list(self._polls.values()):

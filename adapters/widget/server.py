@@ -23,10 +23,13 @@ from adapters.widget.downloads import FileDownloads
 from adapters.widget.frames import FrameError, error_frame
 from adapters.widget.http_api import MAX_FRAME, Step, WidgetHttp
 from adapters.widget.hub import WidgetHub
+from adapters.widget.identity import VisitorEpochs, VisitorIdentity
+from adapters.widget.profile import CodeMail, ProfileSteps
 from adapters.widget.queue_view import QueueWatch
 from adapters.widget.steps import OfflineHook, PatronSteps, Session, WidgetSettings, no_offline_hook
 from adapters.widget.tokens import VisitorTokens
 from adapters.widget.uploads import Uploads
+from routing.email_proof import EmailProofs
 from routing.router import Router
 
 __all__ = ["Availability", "FrameError", "WidgetServer", "WidgetSettings"]
@@ -39,7 +42,9 @@ HARD_FRAME_LIMIT = 1024 * 1024  # beyond this aiohttp closes the socket (1009) u
 class WidgetServer:
     """``blobs`` serves the conversation's files to the widget; with ``files`` (the
     library's FilePolicy) patrons may upload too. ``queue`` shows waiting patrons their
-    place; the bridge runs its ``run()`` loop."""
+    place; the bridge runs its ``run()`` loop. ``epochs`` keeps visitors' token
+    generations (persist them: a resume must outlive a restart); ``proofs`` and
+    ``send_code`` let patrons confirm the email address they type."""
 
     def __init__(
         self,
@@ -53,13 +58,19 @@ class WidgetServer:
         blobs: BlobStore | None = None,
         files: FilePolicy | None = None,
         queue: QueueWatch | None = None,
+        epochs: VisitorEpochs | None = None,
+        proofs: EmailProofs | None = None,
+        send_code: CodeMail | None = None,
     ) -> None:
         self._router = router
         self._hub = hub
         self._settings = settings
         self._tokens = tokens
         self._steps = PatronSteps(router, hub, tokens, settings, availability=availability,
-                                  on_offline_question=on_offline_question, queue=queue)
+                                  on_offline_question=on_offline_question, queue=queue,
+                                  identity=VisitorIdentity(tokens, epochs),
+                                  profiles=ProfileSteps(router, proofs=proofs,
+                                                        send_code=send_code))
         uploads = None
         if blobs is not None and files is not None:
             uploads = Uploads(blobs, files, max_text=settings.max_text)
@@ -142,6 +153,7 @@ class WidgetServer:
         steps: dict[str, Step] = {
             "send": lambda s, f: self._steps.send(s, f, ws),
             "profile": self._steps.profile,
+            "confirm_email": self._steps.confirm_email,
             "offline": lambda s, f: self._steps.offline(s, f, ws),
             "rate": self._steps.rate,
         }

@@ -19,6 +19,8 @@ from aiohttp import web
 from adapters.widget.availability import AvailabilitySource, always_staffed
 from adapters.widget.frames import FrameError, client_id, offline_question, rating
 from adapters.widget.hub import WidgetHub
+from adapters.widget.identity import VisitorIdentity
+from adapters.widget.profile import ProfileSteps
 from adapters.widget.render import history_json, message_json
 from adapters.widget.tokens import VisitorTokens
 from routing.limits import TokenBucket
@@ -59,6 +61,7 @@ class WidgetSettings:
     messages_per_minute: int = 30
     allowed_origins: tuple[str, ...] = ()
     trusted_proxies: tuple[str, ...] = ()
+    email_answers: bool = True  # False: email is off, the desk answers in the chat only
 
     def public(self) -> dict[str, Any]:
         return {
@@ -69,6 +72,7 @@ class WidgetSettings:
             "greeting": self.greeting,
             "max_text": self.max_text,
             "languages": sorted(self.greeting),
+            "email": self.email_answers,
         }
 
 
@@ -79,6 +83,7 @@ class Session:
     visitor: str
     page: PageInfo
     bucket: TokenBucket
+    generation: int = 0  # of the token it was opened with; a resume makes it stale
 
     @property
     def contact(self) -> Contact:
@@ -104,10 +109,14 @@ class PatronSteps:
         availability: AvailabilitySource = always_staffed,
         on_offline_question: OfflineHook = no_offline_hook,
         queue: QueueWatch | None = None,
+        identity: VisitorIdentity | None = None,
+        profiles: ProfileSteps | None = None,
     ) -> None:
         self._router = router
         self._hub = hub
         self._tokens = tokens
+        self.identity = identity or VisitorIdentity(tokens)
+        self._profiles = profiles or ProfileSteps(router)
         self._settings = settings
         self._availability = availability
         self._on_offline_question = on_offline_question
@@ -118,14 +127,20 @@ class PatronSteps:
     def availability(self) -> dict[str, Any]:
         return self._availability().public()
 
-    def new_session(self, visitor: str, page: PageInfo) -> Session:
+    def new_session(self, visitor: str, page: PageInfo, generation: int = 0) -> Session:
         per_minute = max(1, self._settings.messages_per_minute)
         bucket = TokenBucket(rate=per_minute / 60.0, capacity=max(5.0, per_minute / 6))
-        return Session(visitor, page, bucket)
+        return Session(visitor, page, bucket, generation)
 
-    def http_session(self, visitor: str, page: PageInfo) -> Session:
+    async def bearer_session(self, token: str, page: PageInfo) -> Session | None:
+        """The Session of an HTTP call's bearer token, None unless it is the visitor's
+        current token."""
+        verified = await self.identity.verify(token)
+        return None if verified is None else self.http_session(*verified, page)
+
+    def http_session(self, visitor: str, generation: int, page: PageInfo) -> Session:
         """A Session for one HTTP call, sharing the visitor's rate budget with the others."""
-        session = self.new_session(visitor, page)
+        session = self.new_session(visitor, page, generation)
         bucket = self._http_buckets.pop(visitor, None) or session.bucket
         self._http_buckets[visitor] = bucket
         while len(self._http_buckets) > _HTTP_VISITORS:
@@ -136,20 +151,30 @@ class PatronSteps:
     def spend_rate(self, session: Session) -> None:
         """Spend an upload's budget before its form is read: a refused upload costs it
         too, and parallel uploads cannot all pass one check. ``send`` it ``paid``."""
+        self.check_current(session)
         self._take(session)
 
+    def superseded(self, session: Session) -> bool:
+        """Whether a resume link opened elsewhere took this session's visitor."""
+        return self.identity.superseded(session.visitor, session.generation)
+
+    def check_current(self, session: Session) -> None:
+        if self.superseded(session):
+            raise FrameError("bad_token", "This chat was continued from an email link in "
+                             "another browser; start a new chat here.")
+
     async def hello(self, frame: dict[str, Any], page: PageInfo) -> tuple[dict[str, Any], Session]:
-        token = frame.get("token")
+        token, generation = frame.get("token"), 0
         if token is None or token == "":
-            visitor, token = self._tokens.issue()
+            visitor, token = self.identity.issue()
         else:
-            verified = self._tokens.verify(token)
+            verified = await self.identity.verify(token)
             if verified is None:
                 raise FrameError("bad_token", "This chat token is not valid; start a new chat.")
-            visitor = verified
+            visitor, generation = verified
         since = frame.get("since")
         since = since[:40] if isinstance(since, str) else ""
-        session = self.new_session(visitor, page)
+        session = self.new_session(visitor, page, generation)
         conversation, history = await self._router.patron_view(session.contact, after=since)
         welcome = {
             "type": "welcome",
@@ -171,6 +196,7 @@ class PatronSteps:
         cid, text = client_id(frame), frame.get("text", "" if attachments or paid else None)
         if not isinstance(text, str):
             raise FrameError("bad_frame", "'text' must be a string.")
+        self.check_current(session)
         if not paid:
             self._take(session)
         inbound = Inbound(Channel.WIDGET, session.visitor, text, client_id=cid,
@@ -184,20 +210,24 @@ class PatronSteps:
         return {"type": "ack", "cid": cid, "message": stored}
 
     async def profile(self, session: Session, frame: dict[str, Any]) -> dict[str, Any]:
-        name, email = frame.get("name", ""), frame.get("email", "")
-        if not isinstance(name, str) or not isinstance(email, str):
-            raise FrameError("bad_frame", "'name' and 'email' must be strings.")
-        name, email = " ".join(name.split())[:200], email.strip()[:200]
-        if email and (email.count("@") != 1 or any(c.isspace() for c in email)):
-            raise FrameError("bad_email", "That email address does not look right.")
-        await self._router.identify(session.contact, name=name, email=email)
-        return {"type": "profile_saved"}
+        self.check_current(session)
+        return await self._profiles.profile(session.contact, frame)
+
+    async def confirm_email(self, session: Session, frame: dict[str, Any]) -> dict[str, Any]:
+        self.check_current(session)
+        self._take(session)
+        return await self._profiles.confirm(session.contact, frame)
 
     async def offline(
         self, session: Session, frame: dict[str, Any], ws: web.WebSocketResponse | None
     ) -> dict[str, Any]:
-        """The offline form: a conversation the desk answers later, by email and here."""
-        question = offline_question(frame)
+        """The offline form: a conversation the desk answers later, by email (when the
+        library sends mail) and here. Only while nobody is at the desk: otherwise the
+        patron writes in the chat, and no form makes the library mail anyone."""
+        self.check_current(session)
+        if self._availability().staffed:
+            raise FrameError("desk_open", "Someone is at the desk now: write in the chat.")
+        question = offline_question(frame, email_required=self._settings.email_answers)
         self._take(session)
         await self._router.identify(session.contact, name=question.name, email=question.email)
         accepted = await self._accept(Inbound(
@@ -219,6 +249,7 @@ class PatronSteps:
     async def rate(self, session: Session, frame: dict[str, Any]) -> dict[str, Any]:
         """A rating for the visitor's own current conversation, and no one else's."""
         wanted = rating(frame)
+        self.check_current(session)
         self._take(session)
         conversation, _ = await self._router.patron_view(session.contact, after=_NO_HISTORY)
         if conversation is None or wanted.conversation_id not in ("", conversation.id):
@@ -231,13 +262,17 @@ class PatronSteps:
             answer["cid"] = frame["cid"][:64]
         return answer
 
-    def resume(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Exchange an email link's resume token for the visitor token it stands for."""
-        visitor = self._tokens.verify_resume(body.get("resume"))
-        if visitor is None:
+    async def resume(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Exchange an email link's resume token for a new token of the visitor it names:
+        from now on only this browser reads and writes that conversation, so every other
+        socket and long-poll of the visitor is closed."""
+        resumed = await self.identity.resume(body.get("resume"))
+        if resumed is None:
             raise FrameError("bad_resume",
                              "This link has expired or is not valid. You can still write to us.")
-        return {"type": "resumed", "token": self._tokens.token_for(visitor), "visitor": visitor}
+        visitor, token = resumed
+        await self._hub.disconnect(visitor)
+        return {"type": "resumed", "token": token, "visitor": visitor}
 
     def queue_for(self, conversation: Conversation | None, visitor: str) -> dict[str, Any] | None:
         """The visitor's place in the queue as last read, or None (not waiting, no queue)."""

@@ -8,6 +8,11 @@ signed with a different key (one can never pass for the other) and carries its e
 A file link is signed with a third key over the visitor id and the file's digest: an
 ``<img src>`` cannot send a bearer token, so the link itself is the permission, and it
 is good for that one visitor and that one file only.
+
+A visitor token also carries its generation: opening a resume link moves the visitor to
+a new generation (``identity.py``), and tokens of older generations stop working. A
+generation-0 token is the original ``v1.<visitor>.<mac>``; later ones are
+``v2.<visitor>.<generation>.<mac>``.
 """
 
 from __future__ import annotations
@@ -35,21 +40,35 @@ class VisitorTokens:
         visitor = secrets.token_hex(12)
         return visitor, self.token_for(visitor)
 
-    def token_for(self, visitor: str) -> str:
-        """The visitor token of a known visitor id."""
-        return f"v1.{visitor}.{self._sign(visitor)}"
+    def token_for(self, visitor: str, generation: int = 0) -> str:
+        """The visitor token of a known visitor id, of the given generation."""
+        if generation <= 0:
+            return f"v1.{visitor}.{self._sign(visitor)}"
+        return f"v2.{visitor}.{generation}.{self._sign(f'{visitor}.{generation}')}"
 
     def verify(self, token: object) -> str | None:
-        """The visitor id inside a valid token, else None."""
+        """The visitor id inside a genuinely signed token, else None. Says nothing of
+        its generation: a visitor's access is ``VisitorIdentity.verify``'s to decide."""
+        read = self.read(token)
+        return None if read is None else read[0]
+
+    def read(self, token: object) -> tuple[str, int] | None:
+        """(visitor id, generation) of a genuinely signed token, else None."""
         if not isinstance(token, str) or len(token) > _MAX_TOKEN or not token.isascii():
             return None  # compare_digest refuses non-ASCII text
-        version, _, rest = token.partition(".")
-        visitor, _, signature = rest.partition(".")
-        if version != "v1" or not visitor or not signature:
+        parts = token.split(".")
+        if len(parts) == 3 and parts[0] == "v1" and parts[1]:
+            visitor, generation, signed = parts[1], 0, parts[1]
+        elif len(parts) == 4 and parts[0] == "v2" and parts[1] and parts[2].isdigit():
+            visitor, generation = parts[1], int(parts[2])
+            signed = f"{visitor}.{generation}"
+            if generation <= 0 or str(generation) != parts[2]:
+                return None  # one generation, one spelling
+        else:
             return None
-        if not hmac.compare_digest(signature, self._sign(visitor)):
+        if not hmac.compare_digest(parts[-1], self._sign(signed)):
             return None
-        return visitor
+        return visitor, generation
 
     def resume_token(self, visitor: str, ttl: float, *, now: float | None = None) -> str:
         """A token for an email link (``#pustaka=<token>``) valid for ``ttl`` seconds."""

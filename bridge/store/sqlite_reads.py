@@ -66,7 +66,8 @@ __all__ = [
 K = TypeVar("K")
 
 _PATRON_WITH_CONTACTS = (
-    "SELECT p.id, p.name, p.email, p.member_number, p.created_at, c.channel, c.address"
+    "SELECT p.id, p.name, p.email, p.member_number, p.created_at, c.channel, c.address,"
+    " p.email_confirmed"
     " FROM patrons AS p LEFT JOIN contacts AS c ON c.patron_id = p.id"
 )
 _CONVERSATION = f"SELECT {CONVERSATION_COLUMNS} FROM conversations"

@@ -19,9 +19,13 @@ from aiohttp import web
 
 from adapters.widget.availability import Availability
 from adapters.widget.hub import WidgetHub
+from adapters.widget.identity import VisitorEpochs
+from adapters.widget.profile import CodeMail
 from adapters.widget.server import WidgetServer, WidgetSettings
+from adapters.widget.steps import OfflineHook
 from adapters.widget.tokens import VisitorTokens
 from bridge.store.sqlite import SqliteStore
+from routing.email_proof import EmailProofs
 from routing.model import Channel, Contact, Conversation, Patron
 from routing.router import Router
 
@@ -43,7 +47,7 @@ class Clock:
 class Rig:
     """A widget server with a real store and router, and a desk a test staffs or not."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, *, email: bool = True) -> None:
         self.clock = Clock()
         self.staffed = True
         self.store = SqliteStore(data_dir / "pustaka.db")
@@ -52,10 +56,17 @@ class Rig:
         self.tokens = VisitorTokens(SECRET)
         self.questions: list[tuple[Patron, Conversation]] = []
         self.hook_error: Exception | None = None  # the acknowledgement email failing
+        self.codes: list[tuple[str, str]] = []  # (address, code) mailed to confirm it
+        self.acknowledge: OfflineHook | None = None  # the real acknowledgement, when set
+        self.mail_code: CodeMail | None = None  # the real code mail, when set
         self.server = WidgetServer(self.router, self.hub, self.tokens,
-                                   WidgetSettings(greeting={"en": "Hi", "id": "Halo"}),
+                                   WidgetSettings(greeting={"en": "Hi", "id": "Halo"},
+                                                  email_answers=email),
                                    availability=self.availability,
-                                   on_offline_question=self.question_asked)
+                                   on_offline_question=self.question_asked,
+                                   epochs=VisitorEpochs(self.store),
+                                   proofs=EmailProofs(self.store, self.clock),
+                                   send_code=self.code_mailed)
         self.url = ""
         self._runner: web.AppRunner | None = None
 
@@ -66,6 +77,13 @@ class Rig:
         self.questions.append((patron, conversation))
         if self.hook_error is not None:
             raise self.hook_error
+        if self.acknowledge is not None:
+            await self.acknowledge(patron, conversation)
+
+    async def code_mailed(self, address: str, code: str) -> None:
+        self.codes.append((address, code))
+        if self.mail_code is not None:
+            await self.mail_code(address, code)
 
     async def start(self) -> None:
         await self.store.open()
@@ -227,11 +245,21 @@ async def test_offline_form_over_http_fallback(rig: Rig, http: aiohttp.ClientSes
         assert response.status == 401
 
 
-async def test_a_question_asked_while_staffed_is_not_after_hours(rig: Rig, tab: Tab) -> None:
-    """A form sent just as the desk became staffed is a normal conversation."""
-    await tab.hello()
-    saved = await tab.ask(question())
-    assert saved["conversation"]["after_hours"] is False
+async def test_the_offline_form_is_refused_while_the_desk_is_staffed(
+    rig: Rig, tab: Tab, http: aiohttp.ClientSession
+) -> None:
+    """While someone is on duty the offline form is refused with desk_open (over the
+    socket and HTTP): nothing is stored and no acknowledgement is mailed."""
+    welcome = await tab.hello()
+    error = await tab.ask(question())
+    assert (error["type"], error["code"], error["cid"]) == ("error", "desk_open", "q1")
+    auth = {"Authorization": f"Bearer {welcome['token']}"}
+    body = {k: v for k, v in question().items() if k != "type"}
+    async with http.post("/widget/api/offline", json=body, headers=auth) as response:
+        assert response.status == 400
+        assert (await response.json())["code"] == "desk_open"
+    assert await rig.patron(tab.visitor) is None
+    assert rig.questions == []
 
 
 async def test_presence_follows_connect_frames_and_disconnect(
@@ -285,3 +313,24 @@ async def test_a_failing_acknowledgement_does_not_lose_the_question(
     assert saved["type"] == "offline_saved"
     assert [m.text for m in await rig.store.history(saved["conversation"]["id"])] == [
         "Can I renew a book by email?"]
+
+
+async def test_with_email_off_the_form_promises_no_mail_and_needs_no_address(
+    tmp_path: Path
+) -> None:
+    """When the library sends no mail, /widget/config says so (the widget then words the
+    form as an answer in the chat) and the form is taken without an address."""
+    rig = Rig(tmp_path, email=False)
+    rig.staffed = False
+    await rig.start()
+    try:
+        async with aiohttp.ClientSession(rig.url) as http:
+            async with http.get("/widget/config") as response:
+                assert (await response.json())["email"] is False
+            tab = Tab(await http.ws_connect("/widget/ws"))
+            await tab.hello()
+            saved = await tab.ask(question(email=""))
+            assert saved["type"] == "offline_saved" and saved["email"] == ""
+            await tab.ws.close()
+    finally:
+        await rig.stop()

@@ -452,16 +452,35 @@ class TestContract:
 
         assert night.conversation.after_hours and not day.conversation.after_hours
 
-    async def test_identify_records_email_contact(self, router: Router) -> None:
-        """A widget patron who gives an email is found again when they write by email."""
+    async def test_a_typed_email_joins_no_one_until_confirmed(self, router: Router) -> None:
+        """An address typed into the widget is recorded unconfirmed and routes nobody's
+        mail: the owner's own mail opens their own conversation, not the typist's."""
         patron = await router.identify(Contact(Channel.WIDGET, "visitor-1"),
                                        email="Sari@Example.org")
         widget_side = await router.accept(widget())
         by_mail = await router.accept(Inbound(Channel.EMAIL, "sari@example.org", "Me again"))
 
+        assert (patron.email, patron.email_confirmed) == ("Sari@Example.org", False)
+        assert Contact(Channel.EMAIL, "sari@example.org") not in patron.contacts
+        assert by_mail.patron.id != patron.id
+        assert by_mail.conversation.id != widget_side.conversation.id
+
+    async def test_identify_records_email_contact_once_confirmed(self, router: Router) -> None:
+        """A widget patron who proved their address is found again when they write by
+        email; a new address typed later is unconfirmed again."""
+        contact = Contact(Channel.WIDGET, "visitor-1")
+        await router.identify(contact, email="Sari@Example.org")
+        assert await router.confirm_email(contact, "someone@example.org") is None
+        patron = await router.confirm_email(contact, "sari@example.org")
+        widget_side = await router.accept(widget())
+        by_mail = await router.accept(Inbound(Channel.EMAIL, "sari@example.org", "Me again"))
+
+        assert patron is not None and patron.email_confirmed
         assert Contact(Channel.EMAIL, "sari@example.org") in patron.contacts
         assert by_mail.patron.id == patron.id
         assert by_mail.conversation.id == widget_side.conversation.id
+        moved = await router.identify(contact, email="other@example.org")
+        assert (moved.email, moved.email_confirmed) == ("other@example.org", False)
 
     async def test_identify_never_takes_anothers_email(
         self, router: Router, store: FakeStore

@@ -73,6 +73,10 @@
       yourName: "Your name", yourEmail: "Your email", yourQuestion: "Your question",
       sendQuestion: "Send question", offlineSent: "We have your question. The answer comes by email to {email} and here.",
       afterHours: "Nobody is at the desk right now. The answer will appear here.",
+      offlineIntroChat: "Leave your question; the answer appears here in this chat when you come back.",
+      offlineSentChat: "We have your question. The answer appears here in this chat; come back to this page.",
+      codeSent: "We sent a code to {email}. Type it here to confirm the address.",
+      code: "Code", confirm: "Confirm", emailConfirmed: "Email confirmed",
       closed: "This conversation was closed.", reopened: "The conversation is open again.",
       rateAsk: "How did we do? Rate this conversation.", star: "{n} of 5 stars",
       rateComment: "Comment (optional)", rateSend: "Send rating", rated: "Thank you for your rating!",
@@ -86,6 +90,8 @@
         missing_name: "Please tell us your name.",
         missing_email: "Please give your email address, so we can answer you.",
         bad_name: "The name may not contain line breaks.",
+        desk_open: "Someone is at the desk now: write your question in the chat.",
+        bad_code: "That code is not right or has expired; save your email again for a new one.",
         not_yours: "This conversation cannot be rated from here.",
         rating_refused: "This conversation cannot be rated now.",
         bad_rating: "Choose from 1 to 5 stars.",
@@ -125,6 +131,10 @@
       yourName: "Nama Anda", yourEmail: "Email Anda", yourQuestion: "Pertanyaan Anda",
       sendQuestion: "Kirim pertanyaan", offlineSent: "Pertanyaan Anda sudah kami terima. Jawabannya dikirim lewat email ke {email} dan di sini.",
       afterHours: "Saat ini tidak ada pustakawan yang bertugas. Jawabannya akan muncul di sini.",
+      offlineIntroChat: "Tinggalkan pertanyaan Anda; jawabannya muncul di obrolan ini saat Anda kembali.",
+      offlineSentChat: "Pertanyaan Anda sudah kami terima. Jawabannya muncul di obrolan ini; kembalilah ke halaman ini.",
+      codeSent: "Kami mengirim kode ke {email}. Ketik kode itu di sini untuk mengonfirmasi alamat.",
+      code: "Kode", confirm: "Konfirmasi", emailConfirmed: "Email terkonfirmasi",
       closed: "Percakapan ini telah ditutup.", reopened: "Percakapan dibuka kembali.",
       rateAsk: "Bagaimana layanan kami? Beri nilai percakapan ini.", star: "{n} dari 5 bintang",
       rateComment: "Komentar (opsional)", rateSend: "Kirim penilaian", rated: "Terima kasih atas penilaian Anda!",
@@ -138,6 +148,8 @@
         missing_name: "Mohon tuliskan nama Anda.",
         missing_email: "Mohon tuliskan alamat email Anda agar kami dapat menjawab.",
         bad_name: "Nama tidak boleh berisi baris baru.",
+        desk_open: "Pustakawan sedang bertugas: tulis pertanyaan Anda di obrolan.",
+        bad_code: "Kode tidak benar atau sudah kedaluwarsa; simpan email Anda lagi untuk kode baru.",
         not_yours: "Percakapan ini tidak dapat dinilai dari sini.",
         rating_refused: "Percakapan ini belum dapat dinilai.",
         bad_rating: "Pilih 1 sampai 5 bintang.",
@@ -772,9 +784,11 @@ button, input, textarea { font: inherit; color: inherit; }
     const submit = h("button", { type: "submit", class: "send", part: "offline-send" },
       icon("send", 18), h("span", { text: T.sendQuestion }));
     const el = h("form", { class: "offline", part: "offline", novalidate: true, hidden: true },
-      h("h3", { text: T.offlineTitle }), opens, h("p", { text: T.offlineIntro }),
+      h("h3", { text: T.offlineTitle }), opens,
+      h("p", { text: config.email === false ? T.offlineIntroChat : T.offlineIntro }),
       field(T.yourName, name), field(T.yourEmail, email), field(T.yourQuestion, question),
       error, submit);
+    if (config.email === false) email.parentNode.hidden = true; // the answer comes only here
     el.addEventListener("submit", (event) => { event.preventDefault(); submitOffline(); });
     return { el, name, email, question, opens, error, submit, max: config.maxText };
   }
@@ -789,8 +803,15 @@ button, input, textarea { font: inherit; color: inherit; }
     const form = h("form", { novalidate: true }, name, email,
       h("button", { type: "submit", class: "small-btn", part: "profile-save", text: T.save }), note);
     form.addEventListener("submit", (event) => { event.preventDefault(); saveProfile(); });
-    const el = h("details", { class: "profile", part: "profile" }, h("summary", { text: T.profile }), form);
-    return { el, name, email, note };
+    // The code mailed to a typed address: until it comes back the address routes nothing.
+    const code = h("input", { type: "text", name: "code", inputmode: "numeric", autocomplete: "one-time-code",
+      maxlength: "20", placeholder: T.code, "aria-label": T.code });
+    const codeForm = h("form", { novalidate: true, part: "profile-code", hidden: true }, code,
+      h("button", { type: "submit", class: "small-btn", text: T.confirm }));
+    codeForm.addEventListener("submit", (event) => { event.preventDefault(); sendCode(); });
+    const el = h("details", { class: "profile", part: "profile" }, h("summary", { text: T.profile }),
+      form, codeForm);
+    return { el, name, email, note, code, codeForm };
   }
 
   function autoGrow() {
@@ -1343,7 +1364,7 @@ button, input, textarea { font: inherit; color: inherit; }
   async function httpProfile(profile) {
     let reply = null;
     try { reply = await http("POST", "/widget/api/profile", profile); } catch { /* below */ }
-    if (reply && reply.ok && reply.data && reply.data.type === "profile_saved") return onProfileSaved();
+    if (reply && reply.ok && reply.data && reply.data.type === "profile_saved") return onProfileSaved(reply.data);
     if (reply && reply.status === 401) return forgetIdentity(); // requeues the stored profile
     if (reply && reply.data && reply.data.type === "error") return profileRefused(reply.data.code);
     // The network or the server failed: send it again after the next hello.
@@ -1352,12 +1373,34 @@ button, input, textarea { font: inherit; color: inherit; }
     S.profileSent = null;
   }
 
-  function onProfileSaved() {
+  function onProfileSaved(frame) {
     S.profileWaiting = Math.max(0, S.profileWaiting - 1);
     if (S.profileWaiting || S.profileQueued) return; // a newer save is still on its way
     S.profileSent = null;
-    S.ui.profile.note.classList.remove("bad");
-    S.ui.profile.note.textContent = T.saved;
+    const { note, codeForm } = S.ui.profile;
+    note.classList.remove("bad");
+    const sent = Boolean(frame && frame.code_sent);
+    note.textContent = sent ? fill(T.codeSent, { email: String(frame.email || "") }) : T.saved;
+    codeForm.hidden = !sent;
+  }
+
+  function sendCode() {
+    const code = S.ui.profile.code.value.trim();
+    if (!code || !S.connected) return;
+    if (S.transport === "ws") return sendFrame({ type: "confirm_email", code });
+    http("POST", "/widget/api/confirm", { code }).then((reply) => {
+      if (reply.ok && reply.data && reply.data.type === "email_confirmed") return onEmailConfirmed();
+      if (reply.status === 401) return forgetIdentity();
+      profileNote(reply.data && reply.data.code === "bad_code" ? "bad_code" : "other");
+    }, () => profileNote("other"));
+  }
+
+  function onEmailConfirmed() {
+    const { note, code, codeForm } = S.ui.profile;
+    note.classList.remove("bad");
+    note.textContent = T.emailConfirmed;
+    code.value = "";
+    codeForm.hidden = true;
   }
 
   function profileRefused(code) {
@@ -1394,7 +1437,8 @@ button, input, textarea { font: inherit; color: inherit; }
     offlineNote.hidden = !noteShown;
     if (noteShown) {
       const email = S.offlineEmail || (store.json(KEY_PROFILE, {}) || {}).email || "";
-      offlineNote.textContent = email ? fill(T.offlineSent, { email }) : T.afterHours;
+      offlineNote.textContent = S.config.email === false ? T.offlineSentChat
+        : email ? fill(T.offlineSent, { email }) : T.afterHours;
       if (S.availability.opens) offlineNote.textContent += " " + S.availability.opens;
     }
   }
@@ -1408,8 +1452,8 @@ button, input, textarea { font: inherit; color: inherit; }
       text: form.question.value.replace(/\r\n/g, "\n").trim(),
     };
     const problem = !question.name ? ["missing_name", form.name]
-      : !question.email ? ["missing_email", form.email]
-      : !EMAIL_RE.test(question.email) ? ["bad_email", form.email]
+      : !question.email && S.config.email !== false ? ["missing_email", form.email]
+      : question.email && !EMAIL_RE.test(question.email) ? ["bad_email", form.email]
       : !question.text ? ["empty", form.question]
       : countChars(question.text) > S.config.maxText ? ["too_long", form.question] : null;
     if (problem) return offlineRefused(problem[0], problem[1]);
@@ -1461,6 +1505,7 @@ button, input, textarea { font: inherit; color: inherit; }
       missing_email: "email", bad_email: "email", empty: "question", too_long: "question" }[code];
     const lasting = code !== "rate_limited" && code !== "internal";
     if (lasting) S.offline = null;
+    if (code === "desk_open") { S.availability.staffed = true; applyMode(); } // write in the chat
     const text = code === "blocked" && typeof frame.message === "string" ? frame.message : "";
     offlineRefused(code, field ? S.ui.offline[field] : null, text);
   }
@@ -1584,7 +1629,8 @@ button, input, textarea { font: inherit; color: inherit; }
       case "ack": return onAck(frame);
       case "message": return void receive(frame.message);
       case "error": return onError(frame);
-      case "profile_saved": return onProfileSaved();
+      case "profile_saved": return onProfileSaved(frame);
+      case "email_confirmed": return onEmailConfirmed();
       case "offline_saved": return onOfflineSaved(frame);
       case "rated": return onRated(frame);
       case "queue": return showQueue(frame);
@@ -1632,7 +1678,8 @@ button, input, textarea { font: inherit; color: inherit; }
     if (S.offline && cid === S.offline.cid) return onOfflineError(frame);
     const rating = ratingFor(cid);
     if (rating) return ratingRefused(rating, code);
-    if (code === "bad_email") return profileRefused("bad_email");
+    if (["bad_email", "bad_name", "too_long_profile"].includes(code)) return profileRefused(code);
+    if (code === "bad_code") return profileNote("bad_code");
     // A block's text is the library's own polite words: show them as they are.
     const text = code === "blocked" && typeof frame.message === "string" ? frame.message : "";
     if (cid && outbox.get(cid)) return refused(cid, code, text);
