@@ -13,6 +13,7 @@ from routing.blocks import inbound_keys
 from routing.claims import ClaimResult, Claims
 from routing.desk_actions import DeskActions
 from routing.model import (
+    SENDER_UNVERIFIED_TAG,
     Channel,
     Contact,
     Conversation,
@@ -211,7 +212,8 @@ class Router(Claims, DeskActions):
         ):
             patron = replace(patron, name=inbound.name or patron.name,
                              email=inbound.email or patron.email)
-            patron = await self._with_email_contact(patron)
+            if not inbound.sender_unverified:  # a forged From claims no one's address
+                patron = await self._with_email_contact(patron)
             await self._store.save_patron(patron)
         return patron
 
@@ -259,6 +261,7 @@ class Router(Claims, DeskActions):
             updated_at=now,
             after_hours=not self._staffed(now),
             subject=inbound.subject,
+            tags=(SENDER_UNVERIFIED_TAG,) if inbound.sender_unverified else (),
         )
         await self._store.save_conversation(conversation)
         return conversation
