@@ -11,14 +11,11 @@ from __future__ import annotations
 
 import binascii
 import email.errors
-import mimetypes
-import os
-import re
-import unicodedata
 from dataclasses import dataclass, field
 from email.message import Message
 
 from adapters.email.elide import Run
+from adapters.email.filenames import safe_filename
 from adapters.email.flowed import unflow
 from adapters.email.headers import (
     clean_text,
@@ -32,7 +29,6 @@ __all__ = ["UNREADABLE", "ParsedAttachment", "Walk", "safe_filename", "walk"]
 
 MAX_DEPTH = 40
 MAX_TEXT_CHARS = 1_000_000  # more is not a chat message; keeps the regexes bounded too
-FILENAME_MAX = 200
 UNREADABLE = "unreadable: the file is damaged or not what it says it is"
 _STRUCTURAL = (
     email.errors.StartBoundaryNotFoundDefect,
@@ -53,7 +49,6 @@ _REPORT_PARTS = {
     "text/rfc822-headers",
     "message/global-headers",
 }
-_WINDOWS_RESERVED = re.compile(r"^(con|prn|aux|nul|com\d|lpt\d)(\..*)?$", re.I)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,23 +76,6 @@ class Walk:
     damaged: bool = False
     source: bytes = b""  # the caller's raw mail, which elided runs point into
     runs: dict[str, Run] = field(default_factory=dict)  # marker -> elided run
-
-
-def safe_filename(name: str | None, content_type: str) -> str:
-    """A filename safe to store and show: no path, no control or bidi characters."""
-    base = re.split(r"[/\\]", name or "")[-1]
-    base = unicodedata.normalize("NFC", clean_text(base))
-    base = re.sub(r'[<>:"|?*]', "_", base).strip(" .")
-    if _WINDOWS_RESERVED.match(base):
-        base = "_" + base
-    if not base:
-        ext = mimetypes.guess_extension(content_type) or ".bin"
-        base = "attachment" + ext
-    if len(base) > FILENAME_MAX:
-        stem, ext = os.path.splitext(base)
-        ext = ext if len(ext) <= 16 else ""
-        base = stem[: FILENAME_MAX - len(ext)] + ext
-    return base
 
 
 def _defects(part: Message) -> bool:
