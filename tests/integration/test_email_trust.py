@@ -96,6 +96,21 @@ class TestForgedSender:
         assert patron is not None and patron.email == "siti.rahma@example.id"
         assert "Sender not verified" in info_card(patron, forged)
 
+    async def test_forged_mail_after_hours_gets_no_acknowledgement(
+            self, rig: EmailRig, dovecot: DovecotServer) -> None:
+        """No after-hours acknowledgement goes to a forged From (it would be backscatter
+        to the address's owner); the genuine sender's mail is acknowledged as before."""
+        assert rig.smtp is not None
+        smtp = rig.smtp
+        rig.close_the_library("We are closed now.")
+        dovecot.deliver(corpus("forged_spf_fail_foreign_dkim.eml"))
+        dovecot.deliver(corpus("genuine_dmarc_pass.eml"))
+        rig.start_intake(trusted_authserv_id=MX)
+        await taken(rig.intake, 2)  # an acknowledgement is sent before its mail counts
+        [ack] = smtp.received
+        assert ack.message["Subject"] == "Auto: Kartu anggota hilang"
+        assert len(await rig.store.conversations()) == 2
+
     async def test_without_a_trusted_authserv_id_nothing_changes(
             self, rig: EmailRig, dovecot: DovecotServer) -> None:
         """With the check off (the default) a failing mail joins its From's conversation."""
