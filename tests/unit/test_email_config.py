@@ -30,5 +30,5 @@ class TestTrustedAuthservId:
         """A field fragment or several words is refused with the key named."""
         path = tmp_path / "pustaka.toml"
         path.write_text(ENABLED + f'trusted_authserv_id = "{value}"\n')
-        with pytest.raises(ConfigError, match="email.trusted_authserv_id"):
+        with pytest.raises(ConfigError, match=r"email\.trusted_authserv_id"):
             load_config(path, env={})
