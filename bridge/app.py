@@ -223,7 +223,8 @@ class Bridge:
         if email is not None:
             intake = EmailIntake(self.router, self.store, self.blobs,
                                  mail_settings, tokens=reply_tokens,
-                                 acknowledge=email.acknowledge)
+                                 acknowledge=email.acknowledge,
+                                 set_aside_dir=config.data_dir / "mail-set-aside")
             self.imap = ImapIntake(mail_settings, self.store, intake)
             self._tasks.append(asyncio.create_task(self.imap.run(), name="imap-intake"))
         log.info("Pustaka Bridge listening on %s (desk group %s, %s%s)", self.url,

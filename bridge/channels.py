@@ -36,6 +36,7 @@ def email_settings(config: Config) -> EmailSettings:
         help_address=e.help_address or e.from_address,
         max_message_bytes=e.max_message_bytes, max_attachment_bytes=e.max_attachment_bytes,
         max_text=config.widget.max_text, away_minutes=e.fallback_after_minutes,
+        trusted_authserv_id=e.trusted_authserv_id,
     )
 
 

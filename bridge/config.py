@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import tomllib
 import types
 from collections.abc import Mapping
@@ -113,6 +114,7 @@ class EmailSection:
     max_message_bytes: int = 25 * 1024 * 1024
     max_attachment_bytes: int = 20 * 1024 * 1024
     fallback_after_minutes: float = 10.0  # a widget patron away this long gets replies by email
+    trusted_authserv_id: str = ""  # our mail server's Authentication-Results id; "": no check
     ack_text: str = ("Thank you for your question. The library is closed now; a librarian "
                      "will answer you by email when we open.")
 
@@ -272,6 +274,10 @@ def _check_email(email: EmailSection) -> None:
         value = getattr(email, key)
         if value and ("@" not in value or any(c in value for c in "\r\n <>,")):
             raise ConfigError(f"email.{key} must be one plain address, got {value!r}")
+    trusted = email.trusted_authserv_id
+    if trusted and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,253}", trusted):
+        raise ConfigError("email.trusted_authserv_id must be the one name (like mx.library"
+                          f".example) the mail server writes first in its fields, got {trusted!r}")
 
 
 def opening_hours(config: Config) -> OpeningHours:

@@ -223,6 +223,11 @@ class Inbound:
     conversation_id: str = ""  # verified by the adapter (reply token); joins only one's own
     subject: str = ""
     attachments: tuple[Attachment, ...] = ()
+    sender_unverified: bool = False  # the mail server found the From forged (email)
+
+
+# The tag on a conversation opened by a sender the mail server could not verify
+SENDER_UNVERIFIED_TAG = "sender-not-verified"
 
 
 @dataclass(frozen=True, slots=True)

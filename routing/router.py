@@ -13,6 +13,7 @@ from routing.blocks import inbound_keys
 from routing.claims import ClaimResult, Claims
 from routing.desk_actions import DeskActions
 from routing.model import (
+    SENDER_UNVERIFIED_TAG,
     Channel,
     Contact,
     Conversation,
@@ -212,8 +213,9 @@ class Router(Claims, DeskActions):
     async def _patron_for(self, contact: Contact, inbound: Inbound) -> Patron:
         # A mail's own sender address is as proved as mail can prove it; an address
         # typed into a form (the widget's offline form) is not.
-        mailed = inbound.channel is Channel.EMAIL and _mail_key(inbound.email) == _mail_key(
-            inbound.address)
+        # A forged From (sender_unverified) proves nothing, so it claims no one's address.
+        mailed = (inbound.channel is Channel.EMAIL and not inbound.sender_unverified
+                  and _mail_key(inbound.email) == _mail_key(inbound.address))
         patron = await self._store.patron_by_contact(contact)
         if patron is None:
             patron = Patron(new_id(), name=inbound.name, contacts=(contact,),
@@ -273,6 +275,7 @@ class Router(Claims, DeskActions):
             updated_at=now,
             after_hours=not self._staffed(now),
             subject=inbound.subject,
+            tags=(SENDER_UNVERIFIED_TAG,) if inbound.sender_unverified else (),
         )
         await self._store.save_conversation(conversation)
         return conversation

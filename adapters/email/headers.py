@@ -25,6 +25,8 @@ __all__ = [
     "header_text",
     "message_ids",
     "raw_header",
+    "raw_headers",
+    "storable",
 ]
 
 _MSG_ID = re.compile(r"<[^<>\s]{1,500}>")
@@ -35,6 +37,14 @@ _MAX_IDS = 100  # a References field longer than this is abuse, not a thread
 _PYTHON_ONLY = {"unicode-escape", "raw-unicode-escape", "undefined", "idna", "punycode"}
 # Labels that are swapped for one another in practice (Python's canonical codec names)
 _WESTERN = {"ascii", "utf-8", "iso8859-1", "cp1252"}
+# A lone surrogate (UTF-7 and UTF-16 decoders let one through) is no character: SQLite,
+# JSON and Telegram refuse the whole string, so the mail could never be stored.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def storable(text: str) -> str:
+    """``text`` with every lone surrogate replaced by U+FFFD, so it can be encoded."""
+    return _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text
 
 
 def decode_bytes(data: bytes, charset: str | None = None) -> str:
@@ -44,6 +54,7 @@ def decode_bytes(data: bytes, charset: str | None = None) -> str:
     other one, so for those labels valid UTF-8 wins and anything else is read as
     windows-1252 (a superset of iso-8859-1's printable characters, as browsers do).
     Other labels (iso-2022-jp, koi8-r ...) are trusted; an unknown one is ignored.
+    What a codec cannot turn into characters (a lone surrogate from UTF-7) becomes U+FFFD.
     """
     label = (charset or "").strip().strip('"')
     try:
@@ -52,7 +63,7 @@ def decode_bytes(data: bytes, charset: str | None = None) -> str:
         codec = "ascii"
     if codec not in _WESTERN and codec not in _PYTHON_ONLY:
         try:
-            return data.decode(codec, errors="replace")
+            return storable(data.decode(codec, errors="replace"))
         except (LookupError, ValueError, TypeError):
             pass
     try:
@@ -89,6 +100,19 @@ def raw_header(msg: Message, name: str) -> str | None:
     except Exception:  # a raw read cannot fail in practice; never let it lose a mail
         return None
     return None
+
+
+def raw_headers(msg: Message, name: str, limit: int = 50) -> tuple[str, ...]:
+    """Every ``name`` field, top first, unfolded, at most ``limit`` of them."""
+    wanted = name.lower()
+    found: list[str] = []
+    try:
+        for key, value in msg.raw_items():
+            if key.lower() == wanted and len(found) < limit:
+                found.append(re.sub(r"\r?\n[ \t]", " ", _unescape(str(value))))
+    except Exception:  # a raw read cannot fail in practice; never let it lose a mail
+        return tuple(found)
+    return tuple(found)
 
 
 def _unescape(raw: str) -> str:

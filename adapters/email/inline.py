@@ -45,8 +45,18 @@ _CID_SRC = re.compile(r"""\bsrc\s*=\s*["']?\s*cid:([^"'\s>]+)""", re.I)
 
 
 def image_size(head: bytes) -> tuple[int, int] | None:
-    """(width, height) from the first bytes of a PNG, GIF or JPEG, else None."""
-    if head.startswith(b"\x89PNG\r\n\x1a\n") and head[12:16] == b"IHDR":
+    """(width, height) from the first bytes of a PNG, GIF or JPEG, else None.
+
+    Never raises: a truncated image (a PNG cut after its IHDR tag) has no size.
+    """
+    try:
+        return _image_size(head)
+    except (struct.error, IndexError, ValueError):
+        return None
+
+
+def _image_size(head: bytes) -> tuple[int, int] | None:
+    if head.startswith(b"\x89PNG\r\n\x1a\n") and head[12:16] == b"IHDR" and len(head) >= 24:
         width, height = struct.unpack(">II", head[16:24])
         return int(width), int(height)
     if head[:6] in (b"GIF87a", b"GIF89a") and len(head) >= 10:
@@ -101,15 +111,28 @@ def mark_decorations(attachments: Sequence[ParsedAttachment],
     """The attachments, each inline image that is decoration marked with the reason."""
     if not any(a.inline for a in attachments):
         return tuple(attachments)
-    cited, early, fresh = _places(html) if html else (set(), set(), set())
+    try:
+        cited, early, fresh = _places(html) if html else (set(), set(), set())
+    except Exception:  # an HTML body too odd to place images in: every image is kept
+        cited, early, fresh = set(), set(), set()
     out = []
     for attachment in attachments:
-        cid = attachment.content_id.strip("<> ").lower()
-        why = ""
-        if attachment.inline and attachment.content_type.startswith("image/"):
-            if _is_pixel(attachment):
-                why = PIXEL
-            elif cid in cited and (cid not in early or cid not in fresh):
-                why = QUOTED
+        try:
+            why = _decoration(attachment, cited, early, fresh)
+        except Exception:  # costs this file its check only: kept, as content
+            why = ""
         out.append(replace(attachment, decoration=why) if why else attachment)
     return tuple(out)
+
+
+def _decoration(attachment: ParsedAttachment, cited: set[str], early: set[str],
+                fresh: set[str]) -> str:
+    """Why ``attachment`` is decoration, or "" when it is content."""
+    if not attachment.inline or not attachment.content_type.startswith("image/"):
+        return ""
+    if _is_pixel(attachment):
+        return PIXEL
+    cid = attachment.content_id.strip("<> ").lower()
+    if cid in cited and (cid not in early or cid not in fresh):
+        return QUOTED
+    return ""

@@ -18,13 +18,17 @@ import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
+from pathlib import Path
 
 from adapters.blobs import BlobStore
+from adapters.email.authres import Verdict, sender_verdict, unverified_address
 from adapters.email.autoreply import AutoKind
+from adapters.email.headers import storable
 from adapters.email.imap_fetch import FetchedMail
 from adapters.email.intake_files import MailFiles, keep_files
 from adapters.email.parse import ParsedMail, parse_email
 from adapters.email.rating_reply import rated_conversation
+from adapters.email.set_aside import SET_ASIDE_AFTER, SetAside
 from adapters.email.settings import EmailSettings
 from adapters.email.thread import ReplyTokens, load_thread, save_thread
 from adapters.files import human_size
@@ -52,8 +56,10 @@ class EmailIntake:
 
     def __init__(self, router: Router, store: Store, blobs: BlobStore,
                  settings: EmailSettings, *, tokens: ReplyTokens | None = None,
-                 acknowledge: Acknowledge | None = None) -> None:
+                 acknowledge: Acknowledge | None = None, set_aside_dir: Path | None = None,
+                 set_aside_after: int = SET_ASIDE_AFTER) -> None:
         self._router = router
+        self._aside = SetAside(set_aside_dir, set_aside_after)
         self._store = store
         self._blobs = blobs
         self._settings = settings
@@ -84,7 +90,43 @@ class EmailIntake:
                      parsed: ParsedMail) -> None:
         if before is not None:
             await before  # a failure there fails this one too: neither is counted taken
-        self.counts[await self.take(mail, parsed)] += 1
+        self.counts[await self._guarded(mail, parsed)] += 1
+
+    async def _guarded(self, mail: FetchedMail, parsed: ParsedMail) -> str:
+        """``take``; a failure is raised (the batch is read again) until the same mail
+        has failed ``set_aside_after`` times: then it is set aside and intake goes on."""
+        key = mail_key(parsed, mail.raw)
+        try:
+            outcome = await self.take(mail, parsed)
+        except Exception as exc:
+            if not self._aside.failed(key):
+                raise
+            log.exception("mail %s (UID %s) keeps failing; it is set aside", key, mail.uid)
+            await self._set_aside(mail, parsed, key, type(exc).__name__)
+            return "set_aside"
+        self._aside.succeeded(key)
+        return outcome
+
+    async def _set_aside(self, mail: FetchedMail, parsed: ParsedMail, key: str,
+                         error: str) -> None:
+        """Keep the mail and tell the desk: in the sender's topic, else only the log."""
+        where = await self._aside.keep(mail.uid, mail.raw)
+        kept = f"kept on the server as {where} and " if where else ""
+        note = (f"\u26a0\ufe0f An email could not be taken in ({error}, several times). It is "
+                f"{kept}left in the mailbox {self._settings.imap_mailbox} (UID {mail.uid}, "
+                f"Message-ID {key}); its text and files are not shown here.")
+        if not parsed.from_address or parsed.from_address in self._own:
+            log.error("%s", note)
+            return
+        inbound = replace(self._inbound(parsed, key, self._verdict(parsed)),
+                          text="(An email from this patron could not be read.)")
+        try:
+            accepted = await self._router.accept(inbound)
+            await self._router.notify_desk(accepted.conversation.id, note, event="set_aside")
+            await self._store.save_link(Link(Channel.EMAIL.value, key,
+                                             accepted.conversation.id, accepted.message.id))
+        except Exception:  # the mail is kept; the log is the last place left to say so
+            log.exception("%s The desk could not be told.", note)
 
     async def _parse(self, mail: FetchedMail) -> ParsedMail:
         def parse() -> ParsedMail:
@@ -107,19 +149,17 @@ class EmailIntake:
         if not parsed.from_address:
             log.warning("mail %s has no sender address; it cannot be answered", key)
             return "no_sender"
-        if await self._rated(parsed, key):
+        verdict = self._verdict(parsed)
+        if verdict.verified and await self._rated(parsed, key):
             return "rated"
-        inbound = Inbound(
-            channel=Channel.EMAIL, address=parsed.from_address, text="",
-            client_id=f"email:{key}"[:200], name=parsed.from_name,
-            email=parsed.from_address, external_id=key,
-            conversation_id=await self._hint(parsed), subject=parsed.subject,
-        )
+        inbound = self._inbound(parsed, key, verdict)
+        if verdict.verified:  # a forged sender names no conversation, and rates none
+            inbound = replace(inbound, conversation_id=await self._hint(parsed))
         if await self._router.is_blocked(inbound):  # keep no files accept would refuse
             log.info("mail %s from %s refused: blocked", key, parsed.from_address)
             return "refused_blocked"
         files = await self._files(parsed, mail)
-        inbound = replace(inbound, text=self._text(parsed, files),
+        inbound = replace(inbound, text=storable(self._text(parsed, files)),
                           attachments=files.attachments)
         try:
             accepted = await self._router.accept(inbound)
@@ -130,8 +170,26 @@ class EmailIntake:
         await self._store.save_link(Link(Channel.EMAIL.value, key, conversation_id,
                                          accepted.message.id))
         await self._remember_thread(conversation_id, parsed, key)
-        await self._maybe_acknowledge(parsed, accepted)
+        if verdict.verified:  # an acknowledgement to a forged sender is backscatter
+            await self._maybe_acknowledge(parsed, accepted)
         return "duplicate" if accepted.duplicate else "taken"
+
+    def _verdict(self, parsed: ParsedMail) -> Verdict:
+        """What the receiving server found of the sender (see ``authres.py``)."""
+        return sender_verdict(parsed.authentication_results,
+                              self._settings.trusted_authserv_id, parsed.from_address)
+
+    def _inbound(self, parsed: ParsedMail, key: str, verdict: Verdict) -> Inbound:
+        """The mail as the router takes it, text to come. A sender the receiving server
+        found forged writes as a patron of their own, never as the address's owner."""
+        address = parsed.from_address if verdict.verified else unverified_address(
+            parsed.from_address)
+        return Inbound(
+            channel=Channel.EMAIL, address=address, text="",
+            client_id=f"email:{key}"[:200], name=storable(parsed.from_name),
+            email=parsed.from_address, external_id=key, subject=storable(parsed.subject),
+            sender_unverified=not verdict.verified,
+        )
 
     async def _rated(self, parsed: ParsedMail, key: str) -> bool:
         """Take a rating given in answer to the rating request; False for anything else."""

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from adapters.blobs import BlobStore
 from adapters.email.imap_fetch import RefusedPart
-from adapters.email.mime import ParsedAttachment
+from adapters.email.mime import UNREADABLE, ParsedAttachment
 from adapters.files import human_size, kind_for, sniff
 from routing.model import Attachment
 
@@ -50,8 +50,14 @@ def _declared(content_type: str) -> str:
 
 
 async def _kept(part: ParsedAttachment, blobs: BlobStore) -> Attachment:
+    """The file kept; one that cannot be read is named as unreadable instead. A disk
+    that fails (OSError) fails the mail, which is read again later."""
     assert part.data is not None
-    mime = sniff(part.data[:_SNIFF_BYTES], part.content_type)
+    try:
+        mime = sniff(part.data[:_SNIFF_BYTES], part.content_type)
+    except Exception:  # costs this file only, never the mail
+        log.warning("file %s of a mail could not be read", part.filename, exc_info=True)
+        return _refused(part.filename, part.content_type, part.size, UNREADABLE)
     blob = await blobs.put(part.data)
     return Attachment(kind_for(mime), part.filename, mime, blob.size, blob.digest)
 
@@ -90,7 +96,8 @@ async def keep_files(parts: Sequence[ParsedAttachment], unloaded: Sequence[Refus
         if len(out) >= max_files:
             left.append((part.filename, part.size))
         elif part.data is None:
-            out.append(_refused(part.filename, part.content_type, part.size, size_note))
+            note = UNREADABLE if part.refused_reason == UNREADABLE else size_note
+            out.append(_refused(part.filename, part.content_type, part.size, note))
         else:
             out.append(await _kept(part, blobs))
     for refused in unloaded:

@@ -11,14 +11,11 @@ from __future__ import annotations
 
 import binascii
 import email.errors
-import mimetypes
-import os
-import re
-import unicodedata
 from dataclasses import dataclass, field
 from email.message import Message
 
 from adapters.email.elide import Run
+from adapters.email.filenames import safe_filename
 from adapters.email.flowed import unflow
 from adapters.email.headers import (
     clean_text,
@@ -28,11 +25,11 @@ from adapters.email.headers import (
     raw_header,
 )
 
-__all__ = ["ParsedAttachment", "Walk", "safe_filename", "walk"]
+__all__ = ["UNREADABLE", "ParsedAttachment", "Walk", "safe_filename", "walk"]
 
 MAX_DEPTH = 40
 MAX_TEXT_CHARS = 1_000_000  # more is not a chat message; keeps the regexes bounded too
-FILENAME_MAX = 200
+UNREADABLE = "unreadable: the file is damaged or not what it says it is"
 _STRUCTURAL = (
     email.errors.StartBoundaryNotFoundDefect,
     email.errors.CloseBoundaryNotFoundDefect,
@@ -52,7 +49,6 @@ _REPORT_PARTS = {
     "text/rfc822-headers",
     "message/global-headers",
 }
-_WINDOWS_RESERVED = re.compile(r"^(con|prn|aux|nul|com\d|lpt\d)(\..*)?$", re.I)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,23 +76,6 @@ class Walk:
     damaged: bool = False
     source: bytes = b""  # the caller's raw mail, which elided runs point into
     runs: dict[str, Run] = field(default_factory=dict)  # marker -> elided run
-
-
-def safe_filename(name: str | None, content_type: str) -> str:
-    """A filename safe to store and show: no path, no control or bidi characters."""
-    base = re.split(r"[/\\]", name or "")[-1]
-    base = unicodedata.normalize("NFC", clean_text(base))
-    base = re.sub(r'[<>:"|?*]', "_", base).strip(" .")
-    if _WINDOWS_RESERVED.match(base):
-        base = "_" + base
-    if not base:
-        ext = mimetypes.guess_extension(content_type) or ".bin"
-        base = "attachment" + ext
-    if len(base) > FILENAME_MAX:
-        stem, ext = os.path.splitext(base)
-        ext = ext if len(ext) <= 16 else ""
-        base = stem[: FILENAME_MAX - len(ext)] + ext
-    return base
 
 
 def _defects(part: Message) -> bool:
@@ -269,7 +248,7 @@ def _walk(part: Message, out: Walk, limit: int, depth: int, body: bool) -> None:
     out.damaged = out.damaged or _defects(part)
     ctype = part.get_content_type()
     if ctype in {"message/rfc822", "message/global"}:
-        out.attachments.append(_attachment(part, ctype, limit, out))  # a forward, or a
+        out.attachments.append(_guarded(part, ctype, limit, out))  # a forward, or a
         return  # bounced original: kept as a file, its text is not the patron's
     if ctype.startswith("multipart/") and not part.is_multipart():
         out.damaged = True  # its boundary was never found; parse.py salvages the text
@@ -285,6 +264,16 @@ def _walk(part: Message, out: Walk, limit: int, depth: int, body: bool) -> None:
     if ctype in _REPORT_PARTS:
         return
     try:
+        _leaf(part, ctype, out, limit, body)
+    except Exception:  # this part's own fault: the mail and its other parts go on
+        out.damaged = True  # a lost body text is salvaged from the raw mail (parse.py)
+        if _named(part) or not ctype.startswith("text/"):
+            out.attachments.append(_unreadable(part, ctype))
+
+
+def _leaf(part: Message, ctype: str, out: Walk, limit: int, body: bool) -> None:
+    """A part that is not a container: a body text, or a file."""
+    try:
         disposition = part.get_content_disposition()
         named = bool(part.get_filename())
     except Exception:  # an unparsable parameter: treat as a file to keep the bytes
@@ -299,7 +288,32 @@ def _walk(part: Message, out: Walk, limit: int, depth: int, body: bool) -> None:
         if ctype == "text/html":
             out.every_html.append(text)
         return
-    out.attachments.append(_attachment(part, ctype, limit, out))
+    out.attachments.append(_guarded(part, ctype, limit, out))
+
+
+def _guarded(part: Message, ctype: str, limit: int, out: Walk) -> ParsedAttachment:
+    """One file; a failure to read it costs that file only, which is kept as a name."""
+    try:
+        return _attachment(part, ctype, limit, out)
+    except Exception:  # a hostile or truncated part
+        return _unreadable(part, ctype)
+
+
+def _named(part: Message) -> bool:
+    try:
+        return bool(part.get_filename())
+    except Exception:  # an unparsable parameter
+        return False
+
+
+def _unreadable(part: Message, ctype: str) -> ParsedAttachment:
+    """A file that could not be read, by the name it was sent under."""
+    try:
+        name = part.get_filename()
+    except Exception:  # the name itself is what is broken
+        name = None
+    return ParsedAttachment(safe_filename(name, ctype), ctype, 0, None,
+                            refused_reason=UNREADABLE)
 
 
 def walk(msg: Message, max_attachment_bytes: int, source: bytes = b"",

@@ -13,19 +13,26 @@ from __future__ import annotations
 
 import email.utils
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC
 from email.feedparser import BytesFeedParser
 from email.message import Message
 
 from adapters.email.autoreply import AutoKind, asks_no_auto_reply, bounced_message_id, classify
 from adapters.email.elide import elide_base64
-from adapters.email.headers import PARSE_POLICY, addresses, header_text, message_ids, raw_header
+from adapters.email.headers import (
+    PARSE_POLICY,
+    addresses,
+    header_text,
+    message_ids,
+    raw_header,
+    raw_headers,
+)
 from adapters.email.htmltext import html_to_text
 from adapters.email.inline import mark_decorations
 from adapters.email.mime import MAX_TEXT_CHARS, ParsedAttachment, Walk, walk
 from adapters.email.quotes import strip_reply
-from adapters.email.salvage import body_fallback, repair_boundary, salvage_text
+from adapters.email.salvage import body_fallback, header_block, repair_boundary, salvage_text
 
 __all__ = ["DEFAULT_MAX_ATTACHMENT_BYTES", "ParsedAttachment", "ParsedMail", "parse_email"]
 
@@ -62,6 +69,8 @@ class ParsedMail:
     malformed: bool
     raw_text_fallback: str
     no_auto_reply: bool = False  # the sender asks for no acknowledgement (see autoreply)
+    # Every Authentication-Results field, top (added last, by our own servers) first
+    authentication_results: tuple[str, ...] = ()
 
 
 def _message(raw: bytes) -> Message:
@@ -109,14 +118,53 @@ def _return_path(msg: Message) -> str | None:
     return inside.lower()
 
 
-def _unparseable(raw: bytes) -> ParsedMail:
-    fallback = body_fallback(raw)
-    text = salvage_text(fallback)
+def _bare(text: str, full_text: str, malformed: bool, fallback: str,
+          attachments: tuple[ParsedAttachment, ...] = ()) -> ParsedMail:
+    """A mail of this text and these files; its header fields still empty."""
     return ParsedMail(
         message_id="", in_reply_to="", references=(), from_address="", from_name="",
         to=(), reply_to=(), return_path=None, reply_token=None, subject="", date=None,
-        text=strip_reply(text) if text else "", full_text=text, attachments=(), auto=None,
-        bounce_of=None, malformed=True, raw_text_fallback=fallback,
+        text=text, full_text=full_text, attachments=attachments, auto=None, bounce_of=None,
+        malformed=malformed, raw_text_fallback=fallback,
+    )
+
+
+def _unparseable(raw: bytes, reply_local_part: str | None) -> ParsedMail:
+    """The mail as text, with what its header says: who wrote it is never lost."""
+    fallback = body_fallback(raw)
+    try:
+        text = salvage_text(fallback)
+    except Exception:  # the salvage itself failed: the raw body is still the patron's
+        text = fallback.strip()
+    try:
+        text_only = strip_reply(text) if text else ""
+    except Exception:  # keep the whole text rather than nothing
+        text_only = text
+    mail = _bare(text_only, text, True, fallback)
+    try:
+        return _with_header(mail, _message(header_block(raw)), reply_local_part)
+    except Exception:  # not even the header block parses: the text alone is kept
+        return mail
+
+
+def _with_header(mail: ParsedMail, msg: Message, reply_local_part: str | None) -> ParsedMail:
+    """``mail`` with the fields its header block gives (each reader never raises)."""
+    senders = addresses(msg, "From")
+    from_name, from_address = senders[0] if senders else ("", "")
+    in_reply_to = message_ids(msg, "In-Reply-To")
+    own_id = message_ids(msg, "Message-ID")
+    auto = classify(msg)
+    return replace(
+        mail, message_id=own_id[0] if own_id else "",
+        in_reply_to=in_reply_to[0] if in_reply_to else "",
+        references=tuple(message_ids(msg, "References")),
+        from_address=from_address.lower(), from_name=from_name,
+        to=tuple(addr.lower() for _, addr in addresses(msg, "To")),
+        reply_to=tuple(addr.lower() for _, addr in addresses(msg, "Reply-To")),
+        return_path=_return_path(msg), reply_token=_reply_token(msg, reply_local_part),
+        subject=header_text(msg, "Subject"), date=_date(msg), auto=auto,
+        no_auto_reply=auto is not None or asks_no_auto_reply(msg),
+        authentication_results=raw_headers(msg, "Authentication-Results"),
     )
 
 
@@ -142,32 +190,12 @@ def _parse(raw: bytes, limit: int, reply_local_part: str | None) -> ParsedMail:
     fallback = body_fallback(raw) if malformed else ""
     if malformed and not full.strip():
         full = salvage_text(fallback)
-    auto = classify(msg)
-    senders = addresses(msg, "From")
-    from_name, from_address = senders[0] if senders else ("", "")
-    in_reply_to = message_ids(msg, "In-Reply-To")
-    own_id = message_ids(msg, "Message-ID")
-    return ParsedMail(
-        message_id=own_id[0] if own_id else "",
-        in_reply_to=in_reply_to[0] if in_reply_to else "",
-        references=tuple(message_ids(msg, "References")),
-        from_address=from_address.lower(),
-        from_name=from_name,
-        to=tuple(addr.lower() for _, addr in addresses(msg, "To")),
-        reply_to=tuple(addr.lower() for _, addr in addresses(msg, "Reply-To")),
-        return_path=_return_path(msg),
-        reply_token=_reply_token(msg, reply_local_part),
-        subject=header_text(msg, "Subject"),
-        date=_date(msg),
-        text=strip_reply(full) if full.strip() else "",
-        full_text=full.strip(),
-        attachments=mark_decorations(found.attachments, "\n".join(found.every_html)),
-        auto=auto,
-        bounce_of=bounced_message_id(msg, full) if auto is AutoKind.BOUNCE else None,
-        malformed=malformed,
-        raw_text_fallback=fallback,
-        no_auto_reply=auto is not None or asks_no_auto_reply(msg),
-    )
+    mail = _bare(strip_reply(full) if full.strip() else "", full.strip(), malformed, fallback,
+                 mark_decorations(found.attachments, "\n".join(found.every_html)))
+    mail = _with_header(mail, msg, reply_local_part)
+    if mail.auto is AutoKind.BOUNCE:
+        mail = replace(mail, bounce_of=bounced_message_id(msg, full))
+    return mail
 
 
 def parse_email(
@@ -185,4 +213,4 @@ def parse_email(
     try:
         return _parse(data, max_attachment_bytes, reply_local_part)
     except Exception:  # a parser bug or hostile input must not lose the patron's mail
-        return _unparseable(data)
+        return _unparseable(data, reply_local_part)

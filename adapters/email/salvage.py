@@ -15,7 +15,7 @@ from email.message import Message
 from adapters.email.headers import decode_bytes
 from adapters.email.htmltext import html_to_text
 
-__all__ = ["REPAIR_MAX_BYTES", "body_fallback", "repair_boundary", "salvage_text"]
+__all__ = ["REPAIR_MAX_BYTES", "body_fallback", "header_block", "repair_boundary", "salvage_text"]
 
 REPAIR_MAX_BYTES = 25 * 1024 * 1024  # a repair copies the raw mail once; bound that copy
 FALLBACK_MAX_BYTES = 256 * 1024  # of raw body kept as text for a malformed mail
@@ -24,11 +24,22 @@ _BOUNDARY_LINE = re.compile(r"^--\S{1,70}$")
 _PART_HEADER = re.compile(r"^(?:Content-[\w-]+|MIME-Version)\s*:", re.I)
 
 
-def body_fallback(raw: bytes) -> str:
-    """The raw body (after the header block) as text, capped."""
+def _header_end(raw: bytes) -> tuple[int, int]:
+    """(where the blank line after the header block starts, its length); (0, 0) if none."""
     found = [(at, len(sep)) for sep in (b"\r\n\r\n", b"\n\n")
              if (at := raw.find(sep, 0, 1 << 20)) != -1]
-    start = sum(min(found)) if found else 0
+    return min(found) if found else (0, 0)
+
+
+def header_block(raw: bytes) -> bytes:
+    """The mail's header block alone (what a fallback parse still reads From from)."""
+    at, sep = _header_end(raw)
+    return raw[: at + sep] if sep else raw[: 1 << 20]
+
+
+def body_fallback(raw: bytes) -> str:
+    """The raw body (after the header block) as text, capped."""
+    start = sum(_header_end(raw))
     return decode_bytes(raw[start : start + FALLBACK_MAX_BYTES], "utf-8")
 
 

@@ -54,6 +54,11 @@ class EmailSettings:
     max_text: int = 4000  # characters of a mail's text passed on (the router's limit)
     away_minutes: float = 10.0  # a widget patron gone this long gets replies by email
 
+    # -- senders -------------------------------------------------------------------------
+    # The authserv-id our receiving mail server writes in Authentication-Results (RFC
+    # 8601); "" trusts no such field, and every mail is taken as from its From address.
+    trusted_authserv_id: str = ""
+
     @property
     def help_local_part(self) -> str:
         return self.help_address.rsplit("@", 1)[0] if "@" in self.help_address else ""

@@ -11,7 +11,7 @@ import html
 import re
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from routing.model import Channel, Conversation, Message, Patron, Status
+from routing.model import SENDER_UNVERIFIED_TAG, Channel, Conversation, Message, Patron, Status
 
 __all__ = [
     "BUTTONS",
@@ -46,6 +46,8 @@ def info_card(patron: Patron, conversation: Conversation, *, forum: bool = True)
     lines = [f"💬 <b>New conversation</b> · {_CHANNEL_LABEL.get(conversation.origin, '')}"]
     if conversation.after_hours:
         lines.append("🌙 <i>Asked after hours: nobody was at the desk.</i>")
+    if SENDER_UNVERIFIED_TAG in conversation.tags:
+        lines.append("⚠️ <b>Sender not verified:</b> <i>the From may be forged.</i>")
     lines.append(f"<b>Patron:</b> {_e(patron_label(patron))}")
     if patron.email:
         # Anyone can type anyone's address: say when it was never proved.
