@@ -161,6 +161,23 @@ class TestMigrations:
         assert [r[0] for r in conn.execute("SELECT version FROM schema_version")] == [1]
         conn.close()
 
+    def test_0005_confirms_mailed_addresses_and_frees_typed_ones(self, tmp_path: Path) -> None:
+        """Upgrading to 0005 confirms a mail sender's own address and lets go of an
+        address a widget visitor only typed, so its owner's mail opens their own chat."""
+        conn = sqlite3.connect(tmp_path / "m.db", isolation_level=None)
+        migrate(conn, [m for m in bundled_migrations() if m.version < 5])
+        conn.executescript(
+            "INSERT INTO patrons (id, name, email) VALUES"
+            " ('mailer', 'Ana', 'Ana@Example.org'), ('typist', 'Bo', 'victim@example.org');"
+            "INSERT INTO contacts VALUES ('email', 'ana@example.org', 'mailer', 0),"
+            " ('widget', 'v1', 'typist', 0), ('email', 'victim@example.org', 'typist', 1);")
+        migrate(conn, [m for m in bundled_migrations() if m.version == 5])
+        confirmed = dict(conn.execute("SELECT id, email_confirmed FROM patrons").fetchall())
+        assert confirmed == {"mailer": 1, "typist": 0}
+        contacts = sorted(conn.execute("SELECT channel, address, patron_id FROM contacts"))
+        assert contacts == [("email", "ana@example.org", "mailer"), ("widget", "v1", "typist")]
+        conn.close()
+
     def test_a_newer_database_is_refused(self, tmp_path: Path) -> None:
         """A database migrated by a newer program is not opened by an older one."""
         conn = sqlite3.connect(tmp_path / "m.db", isolation_level=None)
