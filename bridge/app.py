@@ -213,7 +213,8 @@ class Bridge:
                 self.store.waiting, self._remind, clock, staffed=self.roster.staffed,
                 policy=ReminderPolicy(first_after=config.reminders.first_after_minutes * 60,
                                       cap=config.reminders.cap_minutes * 60),
-                tick=config.reminders.check_seconds)
+                tick=config.reminders.check_seconds,
+                blocked=self.router.conversation_blocked)
             self._tasks.append(asyncio.create_task(reminders.run(), name="reminders"))
         if email is not None:
             intake = EmailIntake(self.router, self.store, self.blobs,

@@ -30,7 +30,7 @@ HELP = (
     "/note text (never sent), /history, /tag name\n"
     "/r key (canned reply), /r (list)\n"
     "/delete as a reply to your answer: withdraw it from the patron\n"
-    "/verify 12345, /block 1h|1d|7d|forever, /unblock\n"
+    "/verify 12345, /block 1h|1d|7d|forever (add ip or range to block the address), /unblock\n"
     "Anywhere: /blocks, /unblock <id>, /who, /stats, /onduty, /offduty"
 )
 

@@ -26,8 +26,8 @@ from adapters.directory.member import (
 from adapters.telegram import desk_reports as reports
 from adapters.telegram import render
 from adapters.telegram.desk_base import CARD_KEY, card_markup
-from routing.blocks import DURATION_HELP, BadDuration, parse_duration
-from routing.model import BlockKind, Conversation, DeskReply
+from routing.blocks import DURATION_HELP, NETWORK_WORDS, BadDuration, parse_duration
+from routing.model import Conversation, DeskReply
 from routing.ports import Clock, Store
 from routing.router import Claimed, Router
 
@@ -40,7 +40,6 @@ __all__ = ["ConversationVerbs"]
 log = logging.getLogger(__name__)
 
 Verb = Callable[["Asked", Conversation, str], Awaitable[None]]
-_KINDS = {kind.value: kind for kind in BlockKind}
 
 
 class ConversationVerbs:
@@ -85,7 +84,15 @@ class ConversationVerbs:
             await self.say(asked, "Whom to? Send /transfer @username of a librarian who has "
                            "written in this group.")
             return
-        await self.router.transfer(conversation.id, asked.name, to[0], to[1])
+        result = await self.router.transfer(conversation.id, asked.librarian_id, asked.name,
+                                            to[0], to[1])
+        if result is None:
+            return
+        if result.outcome == "yours":
+            await self.say(asked, f"{result.holder} already has this conversation.")
+        elif result.outcome == "held":
+            await self.say(asked, f"{result.holder} has this conversation; only they can "
+                           "transfer it. Send /takeover to take it over first.")
 
     async def close(self, asked: Asked, conversation: Conversation, argument: str) -> None:
         if await self.router.close(conversation.id, asked.librarian_id, asked.name) is None:
@@ -140,22 +147,31 @@ class ConversationVerbs:
         await self.say(asked, f"Withdrawn. {where.get(conversation.origin.value, '')}".strip())
 
     async def block(self, asked: Asked, conversation: Conversation, argument: str) -> None:
+        """``/block 1d`` blocks the patron; ``ip`` or ``range`` after the time also blocks
+        the address they wrote from or its /24 (/64), only when asked: one address may
+        be a whole school."""
         words = argument.lower().split()
         try:
             seconds = parse_duration(words[0]) if words else None
         except BadDuration as exc:
             await self.say(asked, str(exc))
             return
-        if not words:
-            await self.say(asked, f"Send /block with a time: {DURATION_HELP}.")
+        unknown = [w for w in words[1:] if w not in NETWORK_WORDS]
+        if not words or unknown:
+            said = f"“{' '.join(unknown)}” is not ip or range. " if unknown else ""
+            await self.say(asked, f"{said}Send /block with a time ({DURATION_HELP}), and "
+                           "“ip” or “range” after it only to block their address too.")
             return
-        kinds = frozenset(_KINDS[w] for w in words[1:] if w in _KINDS) or None
-        made = await self.router.block(conversation.id, seconds, asked.name, kinds)
+        networks = frozenset(NETWORK_WORDS[w] for w in words[1:])
+        made = await self.router.block(conversation.id, seconds, asked.name, networks)
         if not made:
             await self.say(asked, "Nothing to block: this patron left no address.")
             return
         what = ", ".join(f"{b.kind.value} {b.value}" for b in made)
-        await self.say(asked, f"Blocked {what} for {words[0]}. /unblock lifts it.")
+        missing = [w for w in sorted(networks) if w not in {b.kind for b in made}]
+        note = (f" No {' or '.join(k.value for k in missing)} is known for this patron."
+                if missing else "")
+        await self.say(asked, f"Blocked {what} for {words[0]}.{note} /unblock lifts it.")
 
     async def verify(self, asked: Asked, conversation: Conversation, argument: str) -> None:
         try:

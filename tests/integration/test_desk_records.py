@@ -72,25 +72,50 @@ async def _age(rig: Rig, cid: str) -> None:
 
 class TestBlocks:
     async def test_block_refuses_patron_and_unblock_lifts(self, rig: Rig) -> None:
-        """/block 1d blocks the patron's visitor id and IP range: a new message is refused
-        with the configured text and nothing reaches the group; /unblock lifts it."""
+        """/block 1d blocks the patron's visitor id only: their next message is refused
+        with the configured text and nothing reaches the group, while a new visitor from
+        the same address still reaches the desk; /unblock lifts it."""
         thread = await rig.ask(ip="198.51.100.23")
         rig.says(rig.ana, thread, "/block 1d")
-        await rig.line(thread, "Blocked", "198.51.100.0/24")
+        line = await rig.line(thread, "Blocked visitor visitor-1 for 1d")
+        assert "198.51.100" not in line
         before = len(rig.emulator.messages(rig.group))
         with pytest.raises(Refused) as refused:
-            await rig.router.accept(Inbound(Channel.WIDGET, "someone-new", "Hi again",
-                                            page=PageInfo(ip="198.51.100.99")))
+            await rig.router.accept(Inbound(Channel.WIDGET, "visitor-1", "Hi again",
+                                            page=PageInfo(ip="198.51.100.23")))
         assert (refused.value.code, refused.value.reason) == (
             "blocked", "Maaf, we cannot take your message.")
+        await rig.ask("A stranger on the same Wi-Fi", visitor="someone-new",
+                      ip="198.51.100.23")
         rig.says(rig.ana, thread, "/blocks")
         await rig.line(thread, "visitor visitor-1", "until")
         rig.says(rig.ana, thread, "/unblock")
-        await rig.line(thread, "Lifted 2 block(s)")
+        await rig.line(thread, "Lifted 1 block(s)")
         await asyncio.sleep(0.1)
         assert all("Hi again" not in m.get("text", "")
                    for m in rig.emulator.messages(rig.group)[before:])
         await rig.router.accept(Inbound(Channel.WIDGET, "visitor-1", "Thanks"))
+
+    async def test_block_ip_or_range_only_when_asked(self, rig: Rig) -> None:
+        """/block 1d range adds the patron's /24, /blocks lists it, a new visitor from
+        that range is refused, and /unblock <id> lifts the range; a word that is neither
+        ip nor range blocks nothing and says what works."""
+        thread = await rig.ask(ip="198.51.100.23")
+        rig.says(rig.ana, thread, "/block 1d subnet")
+        await rig.line(thread, "“subnet” is not ip or range")
+        assert await rig.router.blocks() == []
+        rig.says(rig.ana, thread, "/block 1d range")
+        await rig.line(thread, "Blocked visitor visitor-1, range 198.51.100.0/24 for 1d")
+        with pytest.raises(Refused):
+            await rig.router.accept(Inbound(Channel.WIDGET, "someone-new", "Hi",
+                                            page=PageInfo(ip="198.51.100.99")))
+        rig.says(rig.ana, thread, "/blocks")
+        listed = await rig.line(thread, "Blocked (lift one", "range 198.51.100.0/24")
+        [block_id] = [b.id for b in await rig.router.blocks() if b.kind.value == "range"]
+        assert block_id[-6:] in listed
+        rig.says(rig.ana, thread, f"/unblock {block_id[-6:]}")
+        await rig.line(thread, "Lifted the block on range 198.51.100.0/24")
+        await rig.ask("Back again", visitor="someone-new", ip="198.51.100.99")
 
     async def test_block_button_asks_how_long(self, rig: Rig) -> None:
         """Block on the card first shows durations; "1 hour" then blocks."""
@@ -102,7 +127,7 @@ class TestBlocks:
         rig.press(rig.budi, thread, "b-1h", cid)
         answers = await rig.answered(2)
         assert answers[-1]["text"] == "Blocked."
-        assert len(await rig.router.blocks()) == 2
+        assert [b.kind.value for b in await rig.router.blocks()] == ["visitor"]
         await rig.until(lambda: "✋ Claim" in rig.buttons(thread))
 
     async def test_bad_duration(self, rig: Rig) -> None:
