@@ -47,6 +47,7 @@ from bridge.channels import (
     resume_links,
     widget_availability,
 )
+from bridge.check import RECENT, check_addresses
 from bridge.config import Config, ConfigError, opening_hours
 from bridge.store.sqlite import SqliteStore
 from bridge.web import build_web_app
@@ -222,9 +223,18 @@ class Bridge:
                                  acknowledge=email.acknowledge)
             self.imap = ImapIntake(mail_settings, self.store, intake)
             self._tasks.append(asyncio.create_task(self.imap.run(), name="imap-intake"))
+        await self._warn_about_proxies()
         log.info("Pustaka Bridge listening on %s (desk group %s, %s%s)", self.url,
                  target.chat_id, "forum topics" if target.forum else "replies, no topics",
                  ", email on" if email is not None else "")
+
+    async def _warn_about_proxies(self) -> None:
+        """Behind a proxy it does not trust, the bridge sees one address for everyone."""
+        recent = await self.store.conversations(limit=RECENT)
+        for finding in check_addresses(self.config.public_url,
+                                       self.config.server.trusted_proxies, recent):
+            if not finding.ok:
+                log.warning("%s", finding.sentence)
 
     async def _remind(self, waiting: Waiting, count: int) -> None:
         """A patron waits unanswered: say so in the topic and name who is on duty."""
