@@ -128,7 +128,8 @@ class Bridge:
         except BaseException:
             await self.store.close()  # a wrong token or group must not leave files open
             raise
-        target = DeskTarget(config.telegram.group_id, forum=bool(chat.is_forum))
+        target = DeskTarget(config.telegram.group_id, forum=bool(chat.is_forum),
+                            origins=library_origins(config))
         await self._wire(target)
         return self.url
 
@@ -276,6 +277,12 @@ class Bridge:
             if self.directory is not None:
                 await self.directory.close()
             await self.store.close()
+
+
+def library_origins(config: Config) -> tuple[str, ...]:
+    """The library's own sites: the info card links a patron's page only on these."""
+    sites = (*config.widget.allowed_origins, config.public_url, config.widget.home_url)
+    return tuple(site for site in sites if site)
 
 
 def telegram_budget(config: Config) -> SendBudget:

@@ -7,7 +7,7 @@ A mixin of ``DeskCommands`` (commands.py), which supplies the bot, store, router
 
 from __future__ import annotations
 
-import html
+import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -25,7 +25,8 @@ from adapters.directory.member import (
 )
 from adapters.telegram import desk_reports as reports
 from adapters.telegram import render
-from adapters.telegram.desk_base import CARD_KEY, card_markup
+from adapters.telegram.card_lines import member_status
+from adapters.telegram.desk_base import CARD_KEY, CARD_TAIL_KEY, card_markup
 from routing.blocks import DURATION_HELP, NETWORK_WORDS, BadDuration, parse_duration
 from routing.model import Conversation, DeskReply
 from routing.ports import Clock, Store
@@ -186,37 +187,32 @@ class ConversationVerbs:
         if member is None:
             await self.say(asked, f"No member {number} in the directory.")
             return
-        await self._show_member(conversation, member)
-        await self.say(asked, _member_text(member))
+        today = dt.datetime.fromtimestamp(self.clock.now(),
+                                          reports.zone(self.settings.timezone)).date()
+        status = member_status(member, today)
+        await self._show_member(conversation, member, status)
+        await self.say(asked, status)
 
-    async def _show_member(self, conversation: Conversation, member: Member) -> None:
-        """Keep the number on the patron and show it on the info card (librarians only)."""
+    async def _show_member(self, conversation: Conversation, member: Member, status: str
+                           ) -> None:
+        """Keep the number on the patron and show the standing on the info card
+        (librarians only). The card is rewritten with what followed it in its post (the
+        patron's first question); a card whose follower is not known is left as it is,
+        the answer in the topic is enough, rather than risk erasing the question."""
         patron = await self.store.get_patron(conversation.patron_id)
         if patron is None:
             return
         patron = replace(patron, member_number=member.number)
         await self.store.save_patron(patron)
         card = await self.store.get_state(CARD_KEY + conversation.id)
-        if card is None:
+        tail = await self.store.get_state(CARD_TAIL_KEY + conversation.id)
+        if card is None or tail is None:
             return
-        text = render.info_card(patron, conversation, forum=self.target.forum)
-        text += f"\n✅ {_escape(_member_text(member))}"
+        text = render.info_card(patron, conversation, forum=self.target.forum,
+                                origins=self.target.origins, member=status) + tail
         try:
             await self.bot.edit_message_text(
                 text, self.target.chat_id, int(card), parse_mode=ParseMode.HTML,
                 reply_markup=card_markup(conversation), disable_web_page_preview=True)
         except BadRequest as exc:  # the card is gone or too old: the topic line is enough
             log.info("could not update the card of %s: %s", conversation.id, exc.message)
-
-
-def _member_text(member: Member) -> str:
-    parts = [f"Member {member.number}: {member.name}"]
-    if member.status:
-        parts.append(member.status)
-    if member.expires:
-        parts.append(f"expires {member.expires}")
-    return ", ".join(parts)
-
-
-def _escape(text: str) -> str:
-    return html.escape(text, quote=True)

@@ -131,7 +131,9 @@ class Rig:
 
 
 async def verify(number: str) -> Member | None:
-    return {"12345": Member("12345", "Sari Lestari", "active", "2026-06-30")}.get(number)
+    return {"12345": Member("12345", "Sari Lestari", "active", "2026-06-30"),
+            "22222": Member("22222", "Sari Lestari", "suspended", "2099-12-31"),
+            "33333": Member("33333", "Sari Lestari", "active", "2099-12-31")}.get(number)
 
 
 @pytest.fixture

@@ -163,14 +163,38 @@ class TestDesk:
         """/verify 12345 asks the directory hook and shows the member on the card; the
         patron is told nothing."""
         thread = await rig.ask()
-        rig.says(rig.ana, thread, "/verify 12345")
-        await rig.line(thread, "Member 12345: Sari Lestari, active, expires 2026-06-30")
+        rig.says(rig.ana, thread, "/verify 33333")
+        await rig.line(thread, "✅ active, valid until 2099-12-31 — Member 33333: Sari Lestari")
         card = await rig.until(lambda: "Sari Lestari" in rig.card(thread)["text"]
                                and rig.card(thread))
-        assert "Member: 12345" in card["text"]
+        assert "Member: ✅ active" in card["text"]
         rig.says(rig.ana, thread, "/verify 99999")
         await rig.line(thread, "No member 99999")
         assert rig.patron_side.got == []
+
+    async def test_verify_keeps_the_first_question_on_the_card(self, rig: Rig) -> None:
+        """The card and the patron's first question went as one post; /verify rewrites
+        the card and the question is still there, below the member line."""
+        thread = await rig.ask("Can I renew Laskar Pelangi online?")
+        rig.says(rig.ana, thread, "/verify 33333")
+        card = await rig.until(lambda: "Member: ✅" in rig.card(thread)["text"]
+                               and rig.card(thread))
+        assert card["text"].endswith("Can I renew Laskar Pelangi online?")
+        assert any("Can I renew Laskar Pelangi online?" in t for t in rig.texts(thread))
+
+    @pytest.mark.parametrize(("number", "said"), [
+        ("12345", "⚠️ expired on 2026-06-30 — Member 12345"),
+        ("22222", "⛔ suspended — Member 22222"),
+    ])
+    async def test_a_lapsed_member_gets_no_tick(self, rig: Rig, number: str,
+                                                said: str) -> None:
+        """An expired or suspended member is said so on the card and in the topic,
+        never with ✅."""
+        thread = await rig.ask()
+        rig.says(rig.ana, thread, f"/verify {number}")
+        await rig.line(thread, said)
+        card = await rig.until(lambda: said in rig.card(thread)["text"] and rig.card(thread))
+        assert "✅" not in card["text"]
 
     async def test_edit_reaches_patron(self, rig: Rig) -> None:
         """A librarian editing a reply in the topic sends an "edited" message naming the
