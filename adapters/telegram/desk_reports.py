@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from routing.model import Block, Conversation, Librarian
+from routing.plain import plain_line
 from routing.stats import DayStats
 
 __all__ = [
@@ -124,7 +125,7 @@ def history_text(earlier: Sequence[Conversation], timezone: str) -> str:
         if c.tags:
             parts.append("#" + " #".join(c.tags))
         if c.subject:
-            parts.append(f"“{c.subject[:60]}”")
+            parts.append(f"“{plain_line(c.subject)[:60]}”")
         lines.append(" · ".join(parts))
     return "\n".join(lines)
 
