@@ -48,6 +48,7 @@ from bridge.channels import (
     resume_links,
     widget_availability,
 )
+from bridge.check import RECENT, check_addresses
 from bridge.config import Config, ConfigError, opening_hours
 from bridge.store.sqlite import SqliteStore
 from bridge.web import build_web_app
@@ -129,7 +130,8 @@ class Bridge:
         except BaseException:
             await self.store.close()  # a wrong token or group must not leave files open
             raise
-        target = DeskTarget(config.telegram.group_id, forum=bool(chat.is_forum))
+        target = DeskTarget(config.telegram.group_id, forum=bool(chat.is_forum),
+                            origins=library_origins(config))
         await self._wire(target)
         return self.url
 
@@ -218,7 +220,8 @@ class Bridge:
                 self.store.waiting, self._remind, clock, staffed=self.roster.staffed,
                 policy=ReminderPolicy(first_after=config.reminders.first_after_minutes * 60,
                                       cap=config.reminders.cap_minutes * 60),
-                tick=config.reminders.check_seconds)
+                tick=config.reminders.check_seconds,
+                blocked=self.router.conversation_blocked)
             self._tasks.append(asyncio.create_task(reminders.run(), name="reminders"))
         if email is not None:
             intake = EmailIntake(self.router, self.store, self.blobs,
@@ -227,9 +230,18 @@ class Bridge:
                                  set_aside_dir=config.data_dir / "mail-set-aside")
             self.imap = ImapIntake(mail_settings, self.store, intake)
             self._tasks.append(asyncio.create_task(self.imap.run(), name="imap-intake"))
+        await self._warn_about_proxies()
         log.info("Pustaka Bridge listening on %s (desk group %s, %s%s)", self.url,
                  target.chat_id, "forum topics" if target.forum else "replies, no topics",
                  ", email on" if email is not None else "")
+
+    async def _warn_about_proxies(self) -> None:
+        """Behind a proxy it does not trust, the bridge sees one address for everyone."""
+        recent = await self.store.conversations(limit=RECENT)
+        for finding in check_addresses(self.config.public_url,
+                                       self.config.server.trusted_proxies, recent):
+            if not finding.ok:
+                log.warning("%s", finding.sentence)
 
     async def _remind(self, waiting: Waiting, count: int) -> None:
         """A patron waits unanswered: say so in the topic and name who is on duty."""
@@ -271,6 +283,12 @@ class Bridge:
             if self.directory is not None:
                 await self.directory.close()
             await self.store.close()
+
+
+def library_origins(config: Config) -> tuple[str, ...]:
+    """The library's own sites: the info card links a patron's page only on these."""
+    sites = (*config.widget.allowed_origins, config.public_url, config.widget.home_url)
+    return tuple(site for site in sites if site)
 
 
 def telegram_budget(config: Config) -> SendBudget:

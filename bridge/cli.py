@@ -13,7 +13,7 @@ from pathlib import Path
 from telegram.error import TelegramError
 
 from bridge.app import Bridge, make_bot
-from bridge.check import check_desk
+from bridge.check import check_addresses, check_desk, recent_conversations
 from bridge.config import Config, ConfigError, load_config
 
 __all__ = ["main"]
@@ -87,6 +87,8 @@ async def _check(config: Config) -> int:
         print("✗ PUSTAKA_TELEGRAM_TOKEN is not set (the bot token from @BotFather).")
         return 1
     findings = await check_desk(make_bot(config), config.telegram.group_id)
+    findings += check_addresses(config.public_url, config.server.trusted_proxies,
+                                await recent_conversations(config.data_dir / "pustaka.db"))
     for finding in findings:
         print(("✓ " if finding.ok else "✗ ") + finding.sentence)
     return 0 if all(f.ok for f in findings) else 1

@@ -1,8 +1,12 @@
-"""Block rules: which keys a patron message is checked against, and how long a block lasts.
+"""Block rules: which keys a patron message is checked against, and what ``/block`` blocks.
 
-Pure functions. An IP is blocked by its range (a /24 for IPv4, a /64 for IPv6), because
-one household or one phone moves within its range from hour to hour; the store then
-needs only exact matches on ``(kind, value)``.
+Pure functions. A block hits only whom the librarian meant: ``/block`` blocks the
+patron's own ways of reaching us (their widget visitor id, Telegram user, and an email
+address they wrote from or proved), never an address a patron merely typed (anyone can
+type anyone's) and never a network. An IP address (``ip``) or its range (``range``: a /24
+for IPv4, a /64 for IPv6) is blocked only when the librarian asks, because one address
+is often a whole library, school or mobile carrier. The store needs only exact matches
+on ``(kind, value)``.
 """
 
 from __future__ import annotations
@@ -10,16 +14,20 @@ from __future__ import annotations
 import functools
 import ipaddress
 import re
+from collections.abc import Iterable
 
 from routing.model import BlockKind, Channel, Contact, Conversation, Inbound, Patron
 
 __all__ = [
     "DURATION_HELP",
+    "NETWORK_WORDS",
     "BadDuration",
     "block_targets",
     "inbound_keys",
+    "ip_address",
     "ip_range",
     "parse_duration",
+    "shared_address",
 ]
 
 DURATION_HELP = "1h, 12h, 1d, 7d, 30d, 2w or forever"
@@ -44,20 +52,46 @@ def parse_duration(text: str) -> float | None:
     return float(min(int(match.group(1)) * _UNIT[match.group(2)], _MAX_SECONDS))
 
 
-@functools.lru_cache(maxsize=8192)
-def ip_range(ip: str) -> str:
-    """The network an address is blocked by; "" when ``ip`` is not an address.
+NETWORK_WORDS = {"ip": BlockKind.IP, "range": BlockKind.RANGE}  # /block 1d ip|range
 
-    Remembered: every patron message is checked, and parsing an address costs more than
-    the rest of the check (a patron writes many messages from one address)."""
+
+@functools.lru_cache(maxsize=8192)
+def _parsed(ip: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """Remembered: every patron message is checked, and parsing an address costs more
+    than the rest of the check (a patron writes many messages from one address)."""
     try:
         address = ipaddress.ip_address(ip.strip())
     except ValueError:
-        return ""
+        return None
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+        return address.ipv4_mapped
+    return address
+
+
+def ip_address(ip: str) -> str:
+    """The address as an ``ip`` block stores it ("::ffff:1.2.3.4" is "1.2.3.4"); ""
+    when ``ip`` is not an address."""
+    address = _parsed(ip)
+    return "" if address is None else str(address)
+
+
+@functools.lru_cache(maxsize=8192)
+def ip_range(ip: str) -> str:
+    """The network a ``range`` block covers; "" when ``ip`` is not an address."""
+    address = _parsed(ip)
+    if address is None:
+        return ""
     prefix = 24 if address.version == 4 else 64
     return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
+
+
+def _network_keys(ip: str, kinds: Iterable[BlockKind]) -> list[tuple[BlockKind, str]]:
+    keys = []
+    for kind in kinds:
+        value = ip_address(ip) if kind is BlockKind.IP else ip_range(ip)
+        if value:
+            keys.append((kind, value))
+    return keys
 
 
 def _contact_key(contact: Contact) -> tuple[BlockKind, str] | None:
@@ -71,8 +105,9 @@ def _contact_key(contact: Contact) -> tuple[BlockKind, str] | None:
 
 
 def inbound_keys(inbound: Inbound, patron: Patron | None) -> list[tuple[BlockKind, str]]:
-    """Everything a new message is checked against: its sender, its IP range, its email
-    and, for a patron we know, every contact and the email on file."""
+    """Everything a new message is checked against: its sender, every contact of the
+    patron we know it as, and its IP address and range. A typed email address is not
+    one of them: it proves nothing about who writes."""
     keys: list[tuple[BlockKind, str]] = []
     contacts = [Contact(inbound.channel, inbound.address)]
     if patron is not None:
@@ -81,29 +116,35 @@ def inbound_keys(inbound: Inbound, patron: Patron | None) -> list[tuple[BlockKin
         key = _contact_key(contact)
         if key is not None:
             keys.append(key)
-    for email in (inbound.email, patron.email if patron else ""):
-        if email:
-            keys.append((BlockKind.EMAIL, email.strip().lower()))
-    network = ip_range(inbound.page.ip) if inbound.page is not None else ""
-    if network:
-        keys.append((BlockKind.IP, network))
+    if inbound.page is not None and inbound.page.ip:
+        keys.extend(_network_keys(inbound.page.ip, (BlockKind.IP, BlockKind.RANGE)))
     return list(dict.fromkeys(keys))
 
 
 def block_targets(
-    patron: Patron, conversation: Conversation, kinds: frozenset[BlockKind] | None = None
+    patron: Patron, conversation: Conversation,
+    networks: frozenset[BlockKind] = frozenset(),
 ) -> list[tuple[BlockKind, str]]:
-    """What ``/block`` blocks for this conversation's patron: every way they reached us
-    (optionally only some kinds)."""
-    keys: list[tuple[BlockKind, str]] = []
-    for contact in patron.contacts:
-        key = _contact_key(contact)
-        if key is not None:
-            keys.append(key)
-    if patron.email:
-        keys.append((BlockKind.EMAIL, patron.email.strip().lower()))
-    network = ip_range(conversation.page.ip)
-    if network:
-        keys.append((BlockKind.IP, network))
-    unique = list(dict.fromkeys(keys))
-    return [k for k in unique if kinds is None or k[0] in kinds]
+    """What ``/block`` blocks for this conversation's patron: the ways they reached us
+    (their contacts; an email address joins those only once it wrote to us or was
+    proved), plus the conversation's IP address or range when ``networks`` asks."""
+    keys = [key for key in map(_contact_key, patron.contacts) if key is not None]
+    keys.extend(_network_keys(conversation.page.ip, sorted(networks)))
+    return list(dict.fromkeys(keys))
+
+
+def shared_address(
+    conversations: Iterable[Conversation], *, at_least: int = 5
+) -> tuple[str, int] | None:
+    """(address, patrons) when every one of at least ``at_least`` widget patrons seems to
+    write from one address: a proxy the bridge does not trust (``server.trusted_proxies``),
+    so it sees the proxy instead of each patron, and an ``ip`` block would hit everyone."""
+    seen: dict[str, str] = {}  # patron id -> the address of their latest conversation
+    for conversation in conversations:
+        if conversation.origin is Channel.WIDGET and conversation.page.ip:
+            seen.setdefault(conversation.patron_id, ip_address(conversation.page.ip)
+                            or conversation.page.ip)
+    addresses = set(seen.values())
+    if len(seen) >= at_least and len(addresses) == 1:
+        return addresses.pop(), len(seen)
+    return None

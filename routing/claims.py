@@ -20,8 +20,9 @@ _MAX_COMMENT = 1000
 
 @dataclass(frozen=True, slots=True)
 class ClaimResult:
-    """``outcome``: "claimed" (now yours), "yours" (already was), "held" (someone else's),
-    "closed" (nothing to claim); ``holder`` names who has it afterwards."""
+    """``outcome``: "claimed" (now yours, or the named librarian's), "yours" (already
+    was), "held" (someone else's, unchanged), "closed" (nothing to claim); ``holder``
+    names who has it afterwards."""
 
     outcome: str
     conversation: Conversation
@@ -51,14 +52,20 @@ class Claims(RouterBase):
     async def takeover(
         self, conversation_id: str, librarian_id: str, librarian_name: str
     ) -> ClaimResult | None:
-        """``/takeover``: the conversation is yours whoever had it."""
-        return await self.transfer(conversation_id, "", librarian_id, librarian_name)
+        """``/takeover``: the conversation is yours whoever had it (announced openly)."""
+        async with self._lock(conversation_id):
+            conversation = await self._store.get_conversation(conversation_id)
+            if conversation is None:
+                return None
+            return await self._take(conversation, librarian_id, librarian_name)
 
     async def transfer(
-        self, conversation_id: str, by_name: str, to_id: str, to_name: str
+        self, conversation_id: str, by_id: str, by_name: str, to_id: str, to_name: str
     ) -> ClaimResult | None:
-        """Hand the conversation to ``to_id`` (``by_name`` "" for a take-over); every group
-        member may (they are trusted, and the move is announced in the topic)."""
+        """``/transfer``: hand the conversation to ``to_id``. Only its holder may hand a
+        held conversation on (anyone may assign an unclaimed one); anyone else gets
+        outcome "held" and the holder's name, and moves it openly with ``/takeover``.
+        A transfer to oneself is a take-over and is worded as one."""
         async with self._lock(conversation_id):
             conversation = await self._store.get_conversation(conversation_id)
             if conversation is None:
@@ -66,13 +73,25 @@ class Claims(RouterBase):
             previous = conversation.claimed_by
             if conversation.claimed_by_id == to_id:
                 return ClaimResult("yours", conversation, previous, previous)
-            if not by_name:
-                text = (f"{to_name} took over from {previous}" if previous
-                        else f"{to_name} is answering")
-            else:
-                text = f"{by_name} handed the conversation to {to_name}"
+            if by_id == to_id:
+                return await self._take(conversation, to_id, to_name)
+            if conversation.claimed_by_id not in ("", by_id):
+                return ClaimResult("held", conversation, previous, previous)
+            text = (f"{by_name} handed the conversation to {to_name}" if previous
+                    else f"{by_name} gave the conversation to {to_name}")
             moved = await self._hand_to(conversation, to_id, to_name, text)
             return ClaimResult("claimed", moved, to_name, previous)
+
+    async def _take(
+        self, conversation: Conversation, librarian_id: str, librarian_name: str
+    ) -> ClaimResult:
+        previous = conversation.claimed_by
+        if conversation.claimed_by_id == librarian_id:
+            return ClaimResult("yours", conversation, previous, previous)
+        text = (f"{librarian_name} took over from {previous}" if previous
+                else f"{librarian_name} is answering")
+        moved = await self._hand_to(conversation, librarian_id, librarian_name, text)
+        return ClaimResult("claimed", moved, librarian_name, previous)
 
     async def _hand_to(
         self, conversation: Conversation, librarian_id: str, name: str, desk_text: str

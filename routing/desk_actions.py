@@ -26,6 +26,7 @@ __all__ = ["DESK_LINK", "DeskActions", "clean_tag"]
 
 DESK_LINK = "desk"  # Link.channel of a desk message id (forwarded patron lines, replies)
 _TAG = re.compile(r"[^\w-]+")
+_EVERY_NETWORK = frozenset({BlockKind.IP, BlockKind.RANGE})
 
 
 def clean_tag(text: str) -> str:
@@ -76,10 +77,10 @@ class DeskActions(RouterBase):
 
     async def block(
         self, conversation_id: str, seconds: float | None, by: str,
-        kinds: frozenset[BlockKind] | None = None,
+        networks: frozenset[BlockKind] = frozenset(),
     ) -> list[Block]:
-        """Block every way this conversation's patron reached us (or only ``kinds``)
-        for ``seconds`` (None: forever)."""
+        """Block this conversation's patron (the ways they reached us) for ``seconds``
+        (None: forever), and its IP address or range only when ``networks`` asks."""
         conversation = await self._store.get_conversation(conversation_id)
         if conversation is None:
             return []
@@ -89,19 +90,30 @@ class DeskActions(RouterBase):
         now = self._clock.now()
         until = None if seconds is None else now + seconds
         made = [Block(new_id(), kind, value, until, by, conversation_id, now)
-                for kind, value in block_targets(patron, conversation, kinds)]
+                for kind, value in block_targets(patron, conversation, networks)]
         for block in made:
             await self._store.save_block(block)
         return made
 
+    async def conversation_blocked(self, conversation_id: str) -> bool:
+        """Whether this conversation's patron is blocked now (by any key a new message of
+        theirs would be checked against): the desk is not reminded of them."""
+        conversation = await self._store.get_conversation(conversation_id)
+        patron = None if conversation is None else await self._store.get_patron(
+            conversation.patron_id)
+        if conversation is None or patron is None:
+            return False
+        keys = block_targets(patron, conversation, _EVERY_NETWORK)
+        return await self._store.find_block(keys, self._clock.now()) is not None
+
     async def unblock(self, conversation_id: str) -> list[Block]:
-        """Lift every block on this conversation's patron."""
+        """Lift every block on this conversation's patron, and on its address and range."""
         conversation = await self._store.get_conversation(conversation_id)
         patron = None if conversation is None else await self._store.get_patron(
             conversation.patron_id)
         if conversation is None or patron is None:
             return []
-        targets = set(block_targets(patron, conversation))
+        targets = set(block_targets(patron, conversation, _EVERY_NETWORK))
         lifted = [b for b in await self._store.active_blocks(self._clock.now())
                   if (b.kind, b.value) in targets or b.conversation_id == conversation_id]
         for block in lifted:

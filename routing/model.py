@@ -243,9 +243,11 @@ class DeskReply:
 
 
 class BlockKind(enum.StrEnum):
-    """What a block matches: an IP range, an email address, a Telegram user, a visitor."""
+    """What a block matches: an IP address or range, an email address, a Telegram user,
+    a visitor."""
 
-    IP = "ip"  # value: a network, "203.0.113.0/24" or "2001:db8:1:2::/64"
+    IP = "ip"  # value: one address, "203.0.113.7" or "2001:db8:1:2::7"
+    RANGE = "range"  # value: a network, "203.0.113.0/24" or "2001:db8:1:2::/64"
     EMAIL = "email"  # value: the address, lower case
     TELEGRAM = "telegram"  # value: str(Telegram user id)
     VISITOR = "visitor"  # value: the widget visitor id

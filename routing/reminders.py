@@ -96,7 +96,8 @@ class Reminders:
     ``remind`` is expected to post the reminder and, where it can, record the count
     and time so ``waiting()`` reports them after a restart; the service also remembers
     what it sent itself, so nothing is reminded twice if the record lags. ``staffed``
-    (the duty roster's) keeps reminders quiet while nobody is at the desk.
+    (the duty roster's) keeps reminders quiet while nobody is at the desk; ``blocked``
+    (the router's) leaves out patrons the desk has blocked: nobody owes them an answer.
     """
 
     def __init__(
@@ -108,6 +109,7 @@ class Reminders:
         policy: ReminderPolicy | None = None,
         staffed: Callable[[float], bool] | None = None,
         tick: float = 30.0,
+        blocked: Callable[[str], Awaitable[bool]] | None = None,
     ) -> None:
         self._waiting = waiting
         self._remind = remind
@@ -115,6 +117,7 @@ class Reminders:
         self._sleep = sleep
         self.policy = policy or ReminderPolicy()
         self._staffed = staffed
+        self._blocked = blocked
         self.tick = tick
         self.staffed_since: float | None = None
         self._sent: dict[tuple[str, float], tuple[int, float]] = {}
@@ -135,7 +138,7 @@ class Reminders:
             return []
         if self.staffed_since is None:
             self.staffed_since = now
-        waiting = [self._merge(w) for w in await self._waiting()]
+        waiting = [self._merge(w) for w in await self._unblocked(await self._waiting())]
         keep = {(w.conversation_id, w.since) for w in waiting}
         self._sent = {key: sent for key, sent in self._sent.items() if key in keep}
         done: list[tuple[Waiting, int]] = []
@@ -156,6 +159,11 @@ class Reminders:
             default=math.inf,
         )
         return done
+
+    async def _unblocked(self, waiting: list[Waiting]) -> list[Waiting]:
+        if self._blocked is None:
+            return waiting
+        return [w for w in waiting if not await self._blocked(w.conversation_id)]
 
     def pause(self) -> float:
         """How long to sleep before the next round: until the next due, at most ``tick``."""

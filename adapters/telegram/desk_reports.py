@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from routing.model import Block, Conversation, Librarian
+from routing.plain import plain_line
 from routing.stats import DayStats
 
 __all__ = [
@@ -30,7 +31,7 @@ HELP = (
     "/note text (never sent), /history, /tag name\n"
     "/r key (canned reply), /r (list)\n"
     "/delete as a reply to your answer: withdraw it from the patron\n"
-    "/verify 12345, /block 1h|1d|7d|forever, /unblock\n"
+    "/verify 12345, /block 1h|1d|7d|forever (add ip or range to block the address), /unblock\n"
     "Anywhere: /blocks, /unblock <id>, /who, /stats, /onduty, /offduty"
 )
 
@@ -124,7 +125,7 @@ def history_text(earlier: Sequence[Conversation], timezone: str) -> str:
         if c.tags:
             parts.append("#" + " #".join(c.tags))
         if c.subject:
-            parts.append(f"“{c.subject[:60]}”")
+            parts.append(f"“{plain_line(c.subject)[:60]}”")
         lines.append(" · ".join(parts))
     return "\n".join(lines)
 

@@ -22,7 +22,7 @@ from telegram.warnings import PTBUserWarning
 from adapters.blobs import BlobStore
 from adapters.telegram import render
 from adapters.telegram.aiohttp_request import NotSent, NotSentTimeout
-from adapters.telegram.desk_base import CARD_KEY, DeskTarget, card_markup
+from adapters.telegram.desk_base import CARD_KEY, CARD_TAIL_KEY, DeskTarget, card_markup
 from adapters.telegram.files_send import (
     CAPTION_LIMIT,
     Place,
@@ -96,7 +96,8 @@ class DeskSender:
                 posts = (1 if not files and len(text) <= render.TELEGRAM_TEXT_LIMIT
                          else max(1, cost(plan(text, files))))
             else:
-                card = render.info_card(patron, conversation, forum=self._target.forum)
+                card = render.info_card(patron, conversation, forum=self._target.forum,
+                                        origins=self._target.origins)
                 posts = 1 + cost(plan(_opening(card, text, files)[1], files))
         if conversation.desk_thread is not None:
             return ("bot",) * posts + (group,) * posts
@@ -160,14 +161,17 @@ class DeskSender:
         """Open the conversation's place in the desk: the info card and the first message
         go as one post, which spends one message of the group's budget, not two; files
         follow the card (with the text as their caption when it did not fit the card)."""
-        card = render.info_card(patron, conversation, forum=self._target.forum)
+        base = render.info_card(patron, conversation, forum=self._target.forum,
+                                origins=self._target.origins)
+        card = base
         if reopened:
             card += "\n<i>The earlier topic was deleted; this one continues it.</i>"
         first, rest = _opening(card, text, files)
+        tail = first[len(base):]
         buttons = card_markup(conversation)
         if not self._target.forum:
             card_id = await self._post(first, None, buttons)
-            await self._remember_card(conversation, card_id)
+            await self._remember_card(conversation, card_id, tail)
             if rest or files:
                 await self._post_all(rest, files, None, conversation, message,
                                      reply_to=card_id)
@@ -180,7 +184,7 @@ class DeskSender:
         await self._keep_topic(conversation, thread)
         try:
             last_id = await self._post(first, thread, buttons)
-            await self._remember_card(conversation, last_id)
+            await self._remember_card(conversation, last_id, tail)
             if rest or files:
                 last_id = await self._post_all(rest, files, thread, conversation, message)
         except TelegramError as exc:
@@ -199,8 +203,10 @@ class DeskSender:
         if fresh is not None:
             await self._store.save_conversation(replace(fresh, desk_thread=thread))
 
-    async def _remember_card(self, conversation: Conversation, card_id: int) -> None:
+    async def _remember_card(self, conversation: Conversation, card_id: int, tail: str
+                             ) -> None:
         if self._store is not None:
+            await self._store.set_state(CARD_TAIL_KEY + conversation.id, tail)
             await self._store.set_state(CARD_KEY + conversation.id, str(card_id))
 
     async def _post_all(

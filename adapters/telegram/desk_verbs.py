@@ -7,7 +7,7 @@ A mixin of ``DeskCommands`` (commands.py), which supplies the bot, store, router
 
 from __future__ import annotations
 
-import html
+import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -25,9 +25,10 @@ from adapters.directory.member import (
 )
 from adapters.telegram import desk_reports as reports
 from adapters.telegram import render
-from adapters.telegram.desk_base import CARD_KEY, card_markup
-from routing.blocks import DURATION_HELP, BadDuration, parse_duration
-from routing.model import BlockKind, Conversation, DeskReply
+from adapters.telegram.card_lines import member_status
+from adapters.telegram.desk_base import CARD_KEY, CARD_TAIL_KEY, card_markup
+from routing.blocks import DURATION_HELP, NETWORK_WORDS, BadDuration, parse_duration
+from routing.model import Conversation, DeskReply
 from routing.ports import Clock, Store
 from routing.router import Claimed, Router
 
@@ -40,7 +41,6 @@ __all__ = ["ConversationVerbs"]
 log = logging.getLogger(__name__)
 
 Verb = Callable[["Asked", Conversation, str], Awaitable[None]]
-_KINDS = {kind.value: kind for kind in BlockKind}
 
 
 class ConversationVerbs:
@@ -85,7 +85,15 @@ class ConversationVerbs:
             await self.say(asked, "Whom to? Send /transfer @username of a librarian who has "
                            "written in this group.")
             return
-        await self.router.transfer(conversation.id, asked.name, to[0], to[1])
+        result = await self.router.transfer(conversation.id, asked.librarian_id, asked.name,
+                                            to[0], to[1])
+        if result is None:
+            return
+        if result.outcome == "yours":
+            await self.say(asked, f"{result.holder} already has this conversation.")
+        elif result.outcome == "held":
+            await self.say(asked, f"{result.holder} has this conversation; only they can "
+                           "transfer it. Send /takeover to take it over first.")
 
     async def close(self, asked: Asked, conversation: Conversation, argument: str) -> None:
         if await self.router.close(conversation.id, asked.librarian_id, asked.name) is None:
@@ -140,22 +148,31 @@ class ConversationVerbs:
         await self.say(asked, f"Withdrawn. {where.get(conversation.origin.value, '')}".strip())
 
     async def block(self, asked: Asked, conversation: Conversation, argument: str) -> None:
+        """``/block 1d`` blocks the patron; ``ip`` or ``range`` after the time also blocks
+        the address they wrote from or its /24 (/64), only when asked: one address may
+        be a whole school."""
         words = argument.lower().split()
         try:
             seconds = parse_duration(words[0]) if words else None
         except BadDuration as exc:
             await self.say(asked, str(exc))
             return
-        if not words:
-            await self.say(asked, f"Send /block with a time: {DURATION_HELP}.")
+        unknown = [w for w in words[1:] if w not in NETWORK_WORDS]
+        if not words or unknown:
+            said = f"“{' '.join(unknown)}” is not ip or range. " if unknown else ""
+            await self.say(asked, f"{said}Send /block with a time ({DURATION_HELP}), and "
+                           "“ip” or “range” after it only to block their address too.")
             return
-        kinds = frozenset(_KINDS[w] for w in words[1:] if w in _KINDS) or None
-        made = await self.router.block(conversation.id, seconds, asked.name, kinds)
+        networks = frozenset(NETWORK_WORDS[w] for w in words[1:])
+        made = await self.router.block(conversation.id, seconds, asked.name, networks)
         if not made:
             await self.say(asked, "Nothing to block: this patron left no address.")
             return
         what = ", ".join(f"{b.kind.value} {b.value}" for b in made)
-        await self.say(asked, f"Blocked {what} for {words[0]}. /unblock lifts it.")
+        missing = [w for w in sorted(networks) if w not in {b.kind for b in made}]
+        note = (f" No {' or '.join(k.value for k in missing)} is known for this patron."
+                if missing else "")
+        await self.say(asked, f"Blocked {what} for {words[0]}.{note} /unblock lifts it.")
 
     async def verify(self, asked: Asked, conversation: Conversation, argument: str) -> None:
         try:
@@ -170,37 +187,32 @@ class ConversationVerbs:
         if member is None:
             await self.say(asked, f"No member {number} in the directory.")
             return
-        await self._show_member(conversation, member)
-        await self.say(asked, _member_text(member))
+        today = dt.datetime.fromtimestamp(self.clock.now(),
+                                          reports.zone(self.settings.timezone)).date()
+        status = member_status(member, today)
+        await self._show_member(conversation, member, status)
+        await self.say(asked, status)
 
-    async def _show_member(self, conversation: Conversation, member: Member) -> None:
-        """Keep the number on the patron and show it on the info card (librarians only)."""
+    async def _show_member(self, conversation: Conversation, member: Member, status: str
+                           ) -> None:
+        """Keep the number on the patron and show the standing on the info card
+        (librarians only). The card is rewritten with what followed it in its post (the
+        patron's first question); a card whose follower is not known is left as it is,
+        the answer in the topic is enough, rather than risk erasing the question."""
         patron = await self.store.get_patron(conversation.patron_id)
         if patron is None:
             return
         patron = replace(patron, member_number=member.number)
         await self.store.save_patron(patron)
         card = await self.store.get_state(CARD_KEY + conversation.id)
-        if card is None:
+        tail = await self.store.get_state(CARD_TAIL_KEY + conversation.id)
+        if card is None or tail is None:
             return
-        text = render.info_card(patron, conversation, forum=self.target.forum)
-        text += f"\n✅ {_escape(_member_text(member))}"
+        text = render.info_card(patron, conversation, forum=self.target.forum,
+                                origins=self.target.origins, member=status) + tail
         try:
             await self.bot.edit_message_text(
                 text, self.target.chat_id, int(card), parse_mode=ParseMode.HTML,
                 reply_markup=card_markup(conversation), disable_web_page_preview=True)
         except BadRequest as exc:  # the card is gone or too old: the topic line is enough
             log.info("could not update the card of %s: %s", conversation.id, exc.message)
-
-
-def _member_text(member: Member) -> str:
-    parts = [f"Member {member.number}: {member.name}"]
-    if member.status:
-        parts.append(member.status)
-    if member.expires:
-        parts.append(f"expires {member.expires}")
-    return ", ".join(parts)
-
-
-def _escape(text: str) -> str:
-    return html.escape(text, quote=True)

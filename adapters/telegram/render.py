@@ -9,9 +9,12 @@ from __future__ import annotations
 import datetime as dt
 import html
 import re
+from collections.abc import Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from adapters.telegram.card_lines import page_line
 from routing.model import SENDER_UNVERIFIED_TAG, Channel, Conversation, Message, Patron, Status
+from routing.plain import plain_line
 
 __all__ = [
     "BUTTONS",
@@ -21,6 +24,7 @@ __all__ = [
     "info_card",
     "notice_text",
     "parse_button",
+    "patron_label",
     "patron_text",
     "topic_name",
 ]
@@ -30,18 +34,24 @@ _CHANNEL_LABEL = {Channel.WIDGET: "Web chat", Channel.EMAIL: "Email", Channel.TE
 
 
 def patron_label(patron: Patron) -> str:
-    return patron.name or f"Visitor {patron.id[-4:]}"
+    """The patron's name as the desk shows it: one plain line (no bidi tricks, no
+    invisible characters), or "Visitor 1a2b" when they gave none."""
+    return plain_line(patron.name) or f"Visitor {patron.id[-4:]}"
 
 
 def topic_name(patron: Patron, conversation: Conversation) -> str:
     """Topic titles are plain text (no parse mode), 1 to 128 characters."""
-    name = " ".join(patron_label(patron).split())
+    name = patron_label(patron)
     label = _CHANNEL_LABEL.get(conversation.origin, conversation.origin.value)
     suffix = f" · {label}"
     return name[: 128 - len(suffix)] + suffix
 
 
-def info_card(patron: Patron, conversation: Conversation, *, forum: bool = True) -> str:
+def info_card(patron: Patron, conversation: Conversation, *, forum: bool = True,
+              origins: Sequence[str] = (), member: str = "") -> str:
+    """The first post of a conversation's topic, one line per fact. ``origins`` are the
+    library's own sites (only their pages are linked); ``member`` is what the directory
+    said at /verify (``card_lines.member_status``), shown in place of the bare number."""
     page = conversation.page
     lines = [f"💬 <b>New conversation</b> · {_CHANNEL_LABEL.get(conversation.origin, '')}"]
     if conversation.after_hours:
@@ -52,21 +62,19 @@ def info_card(patron: Patron, conversation: Conversation, *, forum: bool = True)
     if patron.email:
         # Anyone can type anyone's address: say when it was never proved.
         unproved = "" if patron.email_confirmed else " ⚠️ <i>unconfirmed: typed, not proved</i>"
-        lines.append(f"<b>Email:</b> {_e(patron.email)}{unproved}")
-    if patron.member_number:
+        lines.append(f"<b>Email:</b> {_e(plain_line(patron.email))}{unproved}")
+    if member:
+        lines.append(f"<b>Member:</b> {_e(member)}")
+    elif patron.member_number:
         lines.append(f"<b>Member:</b> {_e(patron.member_number)}")
     if conversation.subject:
-        lines.append(f"<b>Subject:</b> {_e(conversation.subject[:200])}")
+        lines.append(f"<b>Subject:</b> {_e(plain_line(conversation.subject)[:200])}")
     if page.url:
-        title = page.title or page.url
-        if page.url.startswith(("http://", "https://")):
-            lines.append(f'<b>Page:</b> <a href="{_e(page.url)}">{_e(title[:120])}</a>')
-        else:
-            lines.append(f"<b>Page:</b> {_e(title[:120])}")
+        lines.append(page_line(page.url, page.title, origins))
     if page.user_agent:
         lines.append(f"<b>Browser:</b> {_e(browser_summary(page.user_agent))}")
     if page.language:
-        lines.append(f"<b>Language:</b> {_e(page.language)}")
+        lines.append(f"<b>Language:</b> {_e(plain_line(page.language))}")
     local = _local_time(page.timezone, conversation.created_at)
     if local:
         lines.append(f"<b>Local time:</b> {_e(local)}")

@@ -131,7 +131,9 @@ class Rig:
 
 
 async def verify(number: str) -> Member | None:
-    return {"12345": Member("12345", "Sari Lestari", "active", "2026-06-30")}.get(number)
+    return {"12345": Member("12345", "Sari Lestari", "active", "2026-06-30"),
+            "22222": Member("22222", "Sari Lestari", "suspended", "2099-12-31"),
+            "33333": Member("33333", "Sari Lestari", "active", "2099-12-31")}.get(number)
 
 
 @pytest.fixture
@@ -228,6 +230,25 @@ class TestClaims:
         rig.says(rig.budi, thread, "/transfer @ana_w")
         await rig.line(thread, "Budi handed the conversation to Ana Wijaya")
         assert (await rig.conversation(thread)).claimed_by_id == str(rig.ana)
+
+    async def test_transfer_by_a_bystander_says_the_truth(self, rig: Rig) -> None:
+        """Only the holder transfers: Citra's /transfer @budi_s of Ana's conversation is
+        refused naming Ana; Budi's /transfer @budi_s is worded as his take-over, never
+        "Budi handed the conversation to Budi"."""
+        citra = rig.emulator.add_user("Citra", username="citra_p")
+        rig.emulator.add_member(rig.group, citra)
+        thread = await rig.ask()
+        rig.says(rig.budi, thread, "/who")  # Budi is seen, so @budi_s names him
+        await rig.line(thread, "This conversation: nobody yet")
+        rig.says(rig.ana, thread, "Looking.")
+        await rig.until(lambda: rig.patron_side.texts() == ["Looking."])
+        rig.says(citra, thread, "/transfer @budi_s")
+        await rig.line(thread, "Ana Wijaya has this conversation", "only they can transfer")
+        assert (await rig.conversation(thread)).claimed_by_id == str(rig.ana)
+        rig.says(rig.budi, thread, "/transfer @budi_s")
+        await rig.line(thread, "Budi took over from Ana Wijaya")
+        assert (await rig.conversation(thread)).claimed_by_id == str(rig.budi)
+        assert not any("handed the conversation to Budi" in t for t in rig.texts(thread))
 
     async def test_outsider_press_changes_nothing(self, rig: Rig) -> None:
         """A non-member pressing Claim in the public group is refused after getChatMember

@@ -72,25 +72,50 @@ async def _age(rig: Rig, cid: str) -> None:
 
 class TestBlocks:
     async def test_block_refuses_patron_and_unblock_lifts(self, rig: Rig) -> None:
-        """/block 1d blocks the patron's visitor id and IP range: a new message is refused
-        with the configured text and nothing reaches the group; /unblock lifts it."""
+        """/block 1d blocks the patron's visitor id only: their next message is refused
+        with the configured text and nothing reaches the group, while a new visitor from
+        the same address still reaches the desk; /unblock lifts it."""
         thread = await rig.ask(ip="198.51.100.23")
         rig.says(rig.ana, thread, "/block 1d")
-        await rig.line(thread, "Blocked", "198.51.100.0/24")
+        line = await rig.line(thread, "Blocked visitor visitor-1 for 1d")
+        assert "198.51.100" not in line
         before = len(rig.emulator.messages(rig.group))
         with pytest.raises(Refused) as refused:
-            await rig.router.accept(Inbound(Channel.WIDGET, "someone-new", "Hi again",
-                                            page=PageInfo(ip="198.51.100.99")))
+            await rig.router.accept(Inbound(Channel.WIDGET, "visitor-1", "Hi again",
+                                            page=PageInfo(ip="198.51.100.23")))
         assert (refused.value.code, refused.value.reason) == (
             "blocked", "Maaf, we cannot take your message.")
+        await rig.ask("A stranger on the same Wi-Fi", visitor="someone-new",
+                      ip="198.51.100.23")
         rig.says(rig.ana, thread, "/blocks")
         await rig.line(thread, "visitor visitor-1", "until")
         rig.says(rig.ana, thread, "/unblock")
-        await rig.line(thread, "Lifted 2 block(s)")
+        await rig.line(thread, "Lifted 1 block(s)")
         await asyncio.sleep(0.1)
         assert all("Hi again" not in m.get("text", "")
                    for m in rig.emulator.messages(rig.group)[before:])
         await rig.router.accept(Inbound(Channel.WIDGET, "visitor-1", "Thanks"))
+
+    async def test_block_ip_or_range_only_when_asked(self, rig: Rig) -> None:
+        """/block 1d range adds the patron's /24, /blocks lists it, a new visitor from
+        that range is refused, and /unblock <id> lifts the range; a word that is neither
+        ip nor range blocks nothing and says what works."""
+        thread = await rig.ask(ip="198.51.100.23")
+        rig.says(rig.ana, thread, "/block 1d subnet")
+        await rig.line(thread, "“subnet” is not ip or range")
+        assert await rig.router.blocks() == []
+        rig.says(rig.ana, thread, "/block 1d range")
+        await rig.line(thread, "Blocked visitor visitor-1, range 198.51.100.0/24 for 1d")
+        with pytest.raises(Refused):
+            await rig.router.accept(Inbound(Channel.WIDGET, "someone-new", "Hi",
+                                            page=PageInfo(ip="198.51.100.99")))
+        rig.says(rig.ana, thread, "/blocks")
+        listed = await rig.line(thread, "Blocked (lift one", "range 198.51.100.0/24")
+        [block_id] = [b.id for b in await rig.router.blocks() if b.kind.value == "range"]
+        assert block_id[-6:] in listed
+        rig.says(rig.ana, thread, f"/unblock {block_id[-6:]}")
+        await rig.line(thread, "Lifted the block on range 198.51.100.0/24")
+        await rig.ask("Back again", visitor="someone-new", ip="198.51.100.99")
 
     async def test_block_button_asks_how_long(self, rig: Rig) -> None:
         """Block on the card first shows durations; "1 hour" then blocks."""
@@ -102,7 +127,7 @@ class TestBlocks:
         rig.press(rig.budi, thread, "b-1h", cid)
         answers = await rig.answered(2)
         assert answers[-1]["text"] == "Blocked."
-        assert len(await rig.router.blocks()) == 2
+        assert [b.kind.value for b in await rig.router.blocks()] == ["visitor"]
         await rig.until(lambda: "✋ Claim" in rig.buttons(thread))
 
     async def test_bad_duration(self, rig: Rig) -> None:
@@ -138,14 +163,38 @@ class TestDesk:
         """/verify 12345 asks the directory hook and shows the member on the card; the
         patron is told nothing."""
         thread = await rig.ask()
-        rig.says(rig.ana, thread, "/verify 12345")
-        await rig.line(thread, "Member 12345: Sari Lestari, active, expires 2026-06-30")
+        rig.says(rig.ana, thread, "/verify 33333")
+        await rig.line(thread, "✅ active, valid until 2099-12-31 — Member 33333: Sari Lestari")
         card = await rig.until(lambda: "Sari Lestari" in rig.card(thread)["text"]
                                and rig.card(thread))
-        assert "Member: 12345" in card["text"]
+        assert "Member: ✅ active" in card["text"]
         rig.says(rig.ana, thread, "/verify 99999")
         await rig.line(thread, "No member 99999")
         assert rig.patron_side.got == []
+
+    async def test_verify_keeps_the_first_question_on_the_card(self, rig: Rig) -> None:
+        """The card and the patron's first question went as one post; /verify rewrites
+        the card and the question is still there, below the member line."""
+        thread = await rig.ask("Can I renew Laskar Pelangi online?")
+        rig.says(rig.ana, thread, "/verify 33333")
+        card = await rig.until(lambda: "Member: ✅" in rig.card(thread)["text"]
+                               and rig.card(thread))
+        assert card["text"].endswith("Can I renew Laskar Pelangi online?")
+        assert any("Can I renew Laskar Pelangi online?" in t for t in rig.texts(thread))
+
+    @pytest.mark.parametrize(("number", "said"), [
+        ("12345", "⚠️ expired on 2026-06-30 — Member 12345"),
+        ("22222", "⛔ suspended — Member 22222"),
+    ])
+    async def test_a_lapsed_member_gets_no_tick(self, rig: Rig, number: str,
+                                                said: str) -> None:
+        """An expired or suspended member is said so on the card and in the topic,
+        never with ✅."""
+        thread = await rig.ask()
+        rig.says(rig.ana, thread, f"/verify {number}")
+        await rig.line(thread, said)
+        card = await rig.until(lambda: said in rig.card(thread)["text"] and rig.card(thread))
+        assert "✅" not in card["text"]
 
     async def test_edit_reaches_patron(self, rig: Rig) -> None:
         """A librarian editing a reply in the topic sends an "edited" message naming the

@@ -6,7 +6,14 @@ import asyncio
 
 import pytest
 
-from routing.blocks import BadDuration, block_targets, inbound_keys, ip_range, parse_duration
+from routing.blocks import (
+    BadDuration,
+    block_targets,
+    inbound_keys,
+    ip_range,
+    parse_duration,
+    shared_address,
+)
 from routing.desk_actions import clean_tag
 from routing.model import (
     BlockKind,
@@ -105,11 +112,48 @@ class TestClaim:
         """/transfer hands the conversation to the named librarian and says who did it."""
         cid = await opened(router)
         await router.claim(cid, "1", "Ana")
-        result = await router.transfer(cid, "Ana", "3", "Citra")
+        result = await router.transfer(cid, "1", "Ana", "3", "Citra")
 
         assert result is not None and result.outcome == "claimed"
         assert store.conversations[cid].claimed_by == "Citra"
         assert store.history_of(cid)[-1].text == "Ana handed the conversation to Citra"
+
+    async def test_transfer_by_someone_else_is_refused(
+        self, router: Router, store: FakeStore
+    ) -> None:
+        """Only the holder hands a held conversation on: Budi's /transfer of Ana's
+        conversation moves nothing, says nothing in the log, and names Ana as holder."""
+        cid = await opened(router)
+        await router.claim(cid, "1", "Ana")
+        count = len(store.messages)
+        result = await router.transfer(cid, "2", "Budi", "3", "Citra")
+
+        assert result is not None and (result.outcome, result.holder) == ("held", "Ana")
+        assert store.conversations[cid].claimed_by_id == "1"
+        assert len(store.messages) == count
+
+    async def test_transfer_to_oneself_is_a_takeover(
+        self, router: Router, store: FakeStore
+    ) -> None:
+        """/transfer @sari sent by Sari of Ana's conversation says the truth: Sari took
+        over from Ana (never "Sari handed the conversation to Sari")."""
+        cid = await opened(router)
+        await router.claim(cid, "1", "Ana")
+        result = await router.transfer(cid, "4", "Sari", "4", "Sari")
+
+        assert result is not None and (result.outcome, result.previous) == ("claimed", "Ana")
+        assert store.conversations[cid].claimed_by_id == "4"
+        assert store.history_of(cid)[-1].text == "Sari took over from Ana"
+
+    async def test_unclaimed_conversation_can_be_assigned(
+        self, router: Router, store: FakeStore
+    ) -> None:
+        """Anyone may give an unclaimed conversation to a colleague, worded as giving."""
+        cid = await opened(router)
+        result = await router.transfer(cid, "2", "Budi", "3", "Citra")
+
+        assert result is not None and result.outcome == "claimed"
+        assert store.history_of(cid)[-1].text == "Budi gave the conversation to Citra"
 
     async def test_unknown_conversation(self, router: Router) -> None:
         """Claim, takeover and close of an unknown conversation return None."""
@@ -293,17 +337,48 @@ class TestBlocks:
             await router.accept(widget("Again"))
 
         assert (refused.value.code, refused.value.reason) == ("blocked", "Maaf.")
-        assert {(b.kind, b.value) for b in made} == {
-            (BlockKind.VISITOR, "visitor-1"), (BlockKind.IP, "203.0.113.0/24")}
+        assert {(b.kind, b.value) for b in made} == {(BlockKind.VISITOR, "visitor-1")}
         assert (len(store.messages), len(store.deliveries)) == (messages, deliveries)
 
-    async def test_ip_range_blocks_new_visitor(self, router: Router) -> None:
-        """A block on the IP range also stops a new visitor id from the same /24."""
+    async def test_a_block_hits_only_the_visitor(self, router: Router) -> None:
+        """/block without ip or range blocks the visitor, not a stranger who writes from
+        the same address or the same /24 (a school, a library's own Wi-Fi)."""
         cid = await opened(router, widget(ip="203.0.113.9"))
-        await router.block(cid, None, "Ana", frozenset({BlockKind.IP}))
+        await router.block(cid, None, "Ana")
+        with pytest.raises(Refused):
+            await router.accept(widget("Again", ip="198.51.100.1"))
+        assert (await router.accept(widget(visitor="v2", ip="203.0.113.9"))).message
+        assert (await router.accept(widget(visitor="v3", ip="203.0.113.200"))).message
+
+    async def test_ip_block_stops_that_address_only(self, router: Router) -> None:
+        """/block 1d ip stops a new visitor id from the same address, not its neighbours."""
+        cid = await opened(router, widget(ip="203.0.113.9"))
+        made = await router.block(cid, None, "Ana", frozenset({BlockKind.IP}))
+        assert (BlockKind.IP, "203.0.113.9") in {(b.kind, b.value) for b in made}
+        with pytest.raises(Refused):
+            await router.accept(widget(visitor="visitor-2", ip="203.0.113.9"))
+        assert (await router.accept(widget(visitor="v3", ip="203.0.113.10"))).message
+
+    async def test_range_block_stops_new_visitor_in_the_range(self, router: Router) -> None:
+        """/block 1d range also stops a new visitor id from the same /24."""
+        cid = await opened(router, widget(ip="203.0.113.9"))
+        await router.block(cid, None, "Ana", frozenset({BlockKind.RANGE}))
         with pytest.raises(Refused):
             await router.accept(widget(visitor="visitor-2", ip="203.0.113.200"))
         assert (await router.accept(widget(visitor="v3", ip="203.0.114.1"))).message
+
+    async def test_a_typed_address_is_never_blocked(self, router: Router) -> None:
+        """A visitor who typed someone else's email address is blocked; the real owner of
+        that address, who writes by email, is not."""
+        await opened(router, Inbound(Channel.EMAIL, "sari@example.org", "Hello"))
+        cid = await opened(router, widget(visitor="troll"))
+        await router.identify(Contact(Channel.WIDGET, "troll"), email="sari@example.org")
+        made = await router.block(cid, None, "Ana")
+
+        assert [(b.kind, b.value) for b in made] == [(BlockKind.VISITOR, "troll")]
+        assert (await router.accept(Inbound(Channel.EMAIL, "sari@example.org", "Hi"))).message
+        with pytest.raises(Refused):
+            await router.accept(widget("Again", visitor="troll"))
 
     async def test_block_expires(self, router: Router, clock: FakeClock) -> None:
         """A one-hour block lets the patron write again after the hour."""
@@ -319,14 +394,14 @@ class TestBlocks:
         await router.block(mail, None, "Ana")
         await router.block(tg, None, "Ana")
         with pytest.raises(Refused):
-            await router.accept(Inbound(Channel.EMAIL, "x", "Hi", email="SARI@example.org"))
+            await router.accept(Inbound(Channel.EMAIL, "SARI@example.org", "Hi"))
         with pytest.raises(Refused):
             await router.accept(Inbound(Channel.TELEGRAM, "777", "Hi"))
 
     async def test_unblock(self, router: Router) -> None:
         """/unblock lifts every block on the patron; /unblock <id> lifts one."""
         cid = await opened(router, widget(ip="198.51.100.7"))
-        made = await router.block(cid, None, "Ana")
+        made = await router.block(cid, None, "Ana", frozenset({BlockKind.IP}))
         assert len(await router.blocks()) == 2
         lifted = await router.unblock_id(made[0].id[-6:])
         assert lifted == made[0] and len(await router.blocks()) == 1
@@ -356,15 +431,28 @@ class TestBlocks:
         assert ip_range("not an ip") == ""
 
     def test_keys_cover_known_contacts(self) -> None:
-        """A known patron's other contacts and email are checked too."""
+        """A known patron's other contacts, its address and range are checked; the email
+        address they typed is not (it proves nothing about who writes)."""
         patron = Patron("p", email="Sari@Example.org",
                         contacts=(Contact(Channel.WIDGET, "v1"), Contact(Channel.TELEGRAM, "9")))
-        keys = inbound_keys(Inbound(Channel.WIDGET, "v1", "x", page=PageInfo(ip="10.1.2.3")),
-                            patron)
+        keys = inbound_keys(Inbound(Channel.WIDGET, "v1", "x", email="Sari@Example.org",
+                                    page=PageInfo(ip="10.1.2.3")), patron)
         assert set(keys) == {(BlockKind.VISITOR, "v1"), (BlockKind.TELEGRAM, "9"),
-                             (BlockKind.EMAIL, "sari@example.org"),
-                             (BlockKind.IP, "10.1.2.0/24")}
-        conversation = Conversation("c", "p", Channel.WIDGET)
-        assert block_targets(patron, conversation, frozenset({BlockKind.EMAIL})) == [
-            (BlockKind.EMAIL, "sari@example.org")]
+                             (BlockKind.IP, "10.1.2.3"), (BlockKind.RANGE, "10.1.2.0/24")}
+        conversation = Conversation("c", "p", Channel.WIDGET, page=PageInfo(ip="10.1.2.3"))
+        assert block_targets(patron, conversation) == [
+            (BlockKind.VISITOR, "v1"), (BlockKind.TELEGRAM, "9")]
+        assert block_targets(patron, conversation, frozenset({BlockKind.RANGE}))[-1] == (
+            BlockKind.RANGE, "10.1.2.0/24")
+
+    def test_one_address_for_every_patron_is_a_proxy(self) -> None:
+        """Five or more widget patrons all from one address are reported (an untrusted
+        proxy); patrons from several addresses, or too few, are not."""
+        def chat(n: int, ip: str) -> Conversation:
+            return Conversation(f"c{n}", f"p{n}", Channel.WIDGET, page=PageInfo(ip=ip))
+
+        proxied = [chat(n, "172.18.0.1") for n in range(5)]
+        assert shared_address(proxied) == ("172.18.0.1", 5)
+        assert shared_address(proxied[:4]) is None
+        assert shared_address([*proxied, chat(9, "203.0.113.5")]) is None
 

@@ -8,9 +8,10 @@ from dataclasses import replace
 
 import pytest
 
-from routing.model import Direction, Message
+from routing.model import Channel, Direction, Inbound, Message
 from routing.reminders import ReminderPolicy, Reminders, Waiting, due, unanswered_since
-from tests.unit.fakes import FakeClock
+from routing.router import Router
+from tests.unit.fakes import FakeClock, FakeStore
 
 T0 = 1_700_000_000.0
 
@@ -216,3 +217,24 @@ class TestService:
         with pytest.raises(asyncio.CancelledError):
             await Reminders(broken, remind, clock, sleep=sleep).run()
         assert calls == 3
+
+
+class TestBlockedPatrons:
+    async def test_a_blocked_patron_earns_no_reminder(
+        self, clock: FakeClock, store: FakeStore
+    ) -> None:
+        """Once the desk blocks a waiting visitor, their topic gets no more reminders,
+        while another patron waiting as long still does."""
+        router = Router(store, clock)
+        blocked = (await router.accept(Inbound(Channel.WIDGET, "troll", "spam"))).conversation
+        waiting = (await router.accept(Inbound(Channel.WIDGET, "reader", "Hi"))).conversation
+        await router.block(blocked.id, None, "Ana")
+        desk = Desk(clock)
+        reminders = Reminders(desk.list_waiting, desk.remind, clock,
+                              blocked=router.conversation_blocked)
+        await reminders.check()  # the desk is staffed from now on
+        desk.patron_writes(blocked.id)
+        desk.patron_writes(waiting.id)
+        clock.advance(3 * 3600)
+        await reminders.check()
+        assert [cid for cid, _, _ in desk.sent] == [waiting.id]
