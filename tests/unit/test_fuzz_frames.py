@@ -1,9 +1,11 @@
 """Property-based fuzzing of the widget's frame reading: any text in, a FrameError or a
-valid frame out. Budget: 100 examples a property, a few seconds in all."""
+valid frame out. Budget: 100 examples a property, a few seconds in all;
+derandomized in CI (CI set), so a run is repeatable."""
 
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 import pytest
@@ -22,7 +24,7 @@ from adapters.widget.frames import (
 )
 from adapters.widget.server import _cid_of, _decode
 
-FUZZ = settings(max_examples=100, deadline=None,
+FUZZ = settings(max_examples=100, deadline=None, derandomize=bool(os.environ.get("CI")),
                 suppress_health_check=[HealthCheck.too_slow])
 
 # JSON values as a browser (or a script) could send them, including lone surrogates
