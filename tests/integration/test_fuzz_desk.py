@@ -1,10 +1,10 @@
 """Property-based fuzzing of the desk's update handling: Update JSON shaped like
-Telegram's (messages, edits, button presses, membership changes; from librarians,
+Telegram's (messages, edits and button presses; from librarians,
 outsiders and strangers; in the desk group, its topics and elsewhere) parsed by
 python-telegram-bot's ``Update.de_json`` into ``DeskPoller.handle``, with the real PTB
 client against the Bot API emulator and the real SQLite store. Nothing raises, nothing
-is skipped as malformed, and nobody outside the group (a button press, a message elsewhere) changes a
-conversation."""
+is skipped as malformed, and nobody outside the group (a button press, a message
+elsewhere) changes a conversation."""
 
 from __future__ import annotations
 
