@@ -22,7 +22,7 @@ from aiohttp import web
 from telegram import Bot, Update
 
 from adapters.blobs import BlobStore
-from adapters.directory import open_directory
+from adapters.directory import Sip2Settings, open_directory
 from adapters.directory.member import MemberDirectory
 from adapters.email.imap import ImapIntake
 from adapters.email.intake import EmailIntake
@@ -148,7 +148,7 @@ class Bridge:
         self.roster = await load_roster(config, self.store)
         self.directory = open_directory(config.directory.kind, config.directory.path,
                                         config.directory.url, config.directory_token,
-                                        config.directory.timeout)
+                                        config.directory.timeout, sip2=sip2_settings(config))
         email, mail_settings = None, email_settings(config)
         reply_tokens = ReplyTokens(secret) if config.email.enabled else None
         if config.email.enabled:
@@ -328,6 +328,12 @@ async def load_roster(config: Config, store: SqliteStore) -> DutyRoster:
     except ValueError:
         log.warning("the saved duty roster is unreadable; nobody is on duty", exc_info=True)
         return DutyRoster(hours, shift)
+
+
+def sip2_settings(config: Config) -> Sip2Settings:
+    d = config.directory
+    return Sip2Settings(d.sip2_host, d.sip2_port, d.sip2_tls, d.sip2_user,
+                        config.sip2_password, d.sip2_location, d.sip2_institution, d.timeout)
 
 
 def verify_hook(directory: MemberDirectory | None) -> dict[str, Any]:

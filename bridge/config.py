@@ -164,10 +164,17 @@ class QueueSection:
 
 @dataclass(frozen=True)
 class DirectorySection:
-    kind: str = "none"  # none | csv | http
+    kind: str = "none"  # none | csv | http | sip2
     path: str = ""
     url: str = ""
     timeout: float = 5.0
+    # kind = "sip2": the library system's SIP2 server; the password is PUSTAKA_SIP2_PASSWORD
+    sip2_host: str = ""
+    sip2_port: int = 6001
+    sip2_tls: bool = False
+    sip2_user: str = ""  # empty: no Login (93) is sent
+    sip2_location: str = ""
+    sip2_institution: str = ""
 
 
 @dataclass(frozen=True)
@@ -189,6 +196,7 @@ class Config:
     telegram_token: str = field(default="", repr=False)
     secret: str = field(default="", repr=False)
     directory_token: str = field(default="", repr=False)
+    sip2_password: str = field(default="", repr=False)
     imap_password: str = field(default="", repr=False)
     smtp_password: str = field(default="", repr=False)
 
@@ -204,7 +212,7 @@ class Config:
 
 
 _SECRETS = {"PUSTAKA_TELEGRAM_TOKEN": "telegram_token", "PUSTAKA_SECRET": "secret",
-            "PUSTAKA_DIRECTORY_TOKEN": "directory_token",
+            "PUSTAKA_DIRECTORY_TOKEN": "directory_token", "PUSTAKA_SIP2_PASSWORD": "sip2_password",
             "PUSTAKA_IMAP_PASSWORD": "imap_password", "PUSTAKA_SMTP_PASSWORD": "smtp_password"}
 _POSITIVE = {"telegram.messages_per_second", "telegram.group_messages_per_minute",
              "telegram.private_messages_per_second", "telegram.poll_timeout",
@@ -214,9 +222,10 @@ _POSITIVE = {"telegram.messages_per_second", "telegram.group_messages_per_minute
              "reminders.check_seconds", "queue.default_wait_minutes", "queue.history",
              "directory.timeout", "email.imap_port", "email.smtp_port", "email.poll_interval",
              "email.max_message_bytes", "email.max_attachment_bytes", "desk.reopen_days",
-             "email.fallback_after_minutes", "widget.resume_ttl_days", "files.max_bytes"}
+             "email.fallback_after_minutes", "widget.resume_ttl_days", "files.max_bytes",
+             "directory.sip2_port"}
 _CHOICES = {"widget.position": {"left", "right"}, "storage.backend": {"sqlite"},
-            "directory.kind": {"none", "csv", "http"},
+            "directory.kind": {"none", "csv", "http", "sip2"},
             "email.first_run": {"unseen", "all", "new"}}
 
 
@@ -258,6 +267,7 @@ def load_config(
     try:
         opening_hours(config)  # a bad hours.* value fails at load, naming the key
         _check_email(config.email)
+        _check_sip2(config.directory)
     except ConfigError as exc:
         raise ConfigError(f"{where}: {exc}") from None
     secrets: dict[str, Any] = {name: env.get(var, "") for var, name in _SECRETS.items()}
@@ -278,6 +288,18 @@ def _check_email(email: EmailSection) -> None:
     if trusted and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,253}", trusted):
         raise ConfigError("email.trusted_authserv_id must be the one name (like mx.library"
                           f".example) the mail server writes first in its fields, got {trusted!r}")
+
+
+def _check_sip2(directory: DirectorySection) -> None:
+    if directory.kind != "sip2":
+        return
+    if not directory.sip2_host:
+        raise ConfigError("directory.sip2_host is not set, and directory.kind is \"sip2\"")
+    if directory.sip2_port > 65535:
+        raise ConfigError(f"directory.sip2_port must be a TCP port, got {directory.sip2_port}")
+    for key in ("sip2_user", "sip2_location", "sip2_institution"):
+        if any(c in getattr(directory, key) for c in "|\r\n\0"):
+            raise ConfigError(f"directory.{key} must not contain |, line breaks or NUL")
 
 
 def opening_hours(config: Config) -> OpeningHours:

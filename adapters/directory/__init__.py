@@ -1,6 +1,7 @@
-"""The member directory behind ``/verify 12345``: a CSV file or an HTTP JSON endpoint.
+"""The member directory behind ``/verify 12345``: a CSV file, an HTTP JSON endpoint or
+the library system's SIP2 server.
 
-``open_directory`` picks one by config; both answer ``lookup(number) -> Member | None``.
+``open_directory`` picks one by config; all answer ``lookup(number) -> Member | None``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from adapters.directory.member import (
     normalize_number,
 )
 from adapters.directory.remote import HttpDirectory
+from adapters.directory.sip2 import Sip2Directory, Sip2Settings
 
 __all__ = [
     "CsvDirectory",
@@ -22,6 +24,8 @@ __all__ = [
     "InvalidMemberNumber",
     "Member",
     "MemberDirectory",
+    "Sip2Directory",
+    "Sip2Settings",
     "normalize_number",
     "open_directory",
     "parse_members",
@@ -29,7 +33,8 @@ __all__ = [
 
 
 def open_directory(
-    kind: str, path: str = "", url: str = "", token: str = "", timeout: float = 5.0
+    kind: str, path: str = "", url: str = "", token: str = "", timeout: float = 5.0,
+    sip2: Sip2Settings | None = None,
 ) -> MemberDirectory | None:
     """The configured directory; None for kind "none" (``/verify`` then says so)."""
     if kind == "none":
@@ -42,4 +47,6 @@ def open_directory(
         if not url:
             raise ValueError("directory.url is not set (the member lookup endpoint)")
         return HttpDirectory(url, token, timeout)
-    raise ValueError(f"directory.kind must be one of none, csv, http; got {kind!r}")
+    if kind == "sip2":
+        return Sip2Directory(sip2 or Sip2Settings(host=""))  # no host: refused, naming it
+    raise ValueError(f"directory.kind must be one of none, csv, http, sip2; got {kind!r}")
