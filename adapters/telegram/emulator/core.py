@@ -12,17 +12,17 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from adapters.telegram.emulator_html import (
+from adapters.telegram.emulator.html import (
     Entity,
     EntityParseError,
     auto_entities,
     parse_html,
     trim_text,
 )
-from adapters.telegram.emulator_limits import RateLimiter
-from adapters.telegram.emulator_params import Params
-from adapters.telegram.emulator_updates import Signal, UpdateQueue
-from adapters.telegram.emulator_world import (
+from adapters.telegram.emulator.limits import RateLimiter
+from adapters.telegram.emulator.params import Params
+from adapters.telegram.emulator.updates import Signal, UpdateQueue
+from adapters.telegram.emulator.world import (
     ApiError,
     Chat,
     Json,
