@@ -253,7 +253,7 @@ class TestErrorsOnTheWire:
         async with aiohttp.ClientSession() as http:
             async with http.post(f"{api}/noSuchMethod") as r:
                 assert (r.status, await r.json()) == (404, {
-                    "ok": False, "error_code": 404, "description": "Not Found"})
+                    "ok": False, "error_code": 404, "description": "Not Found: method not found"})
             async with http.post(f"{api}/sendMessage", json={"chat_id": 42, "text": "x"}) as r:
                 assert (r.status, await r.json()) == (400, {
                     "ok": False, "error_code": 400, "description": "Bad Request: chat not found"})

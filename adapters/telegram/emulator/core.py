@@ -31,9 +31,10 @@ from adapters.telegram.emulator.world import (
     bad_request,
 )
 
-__all__ = ["MAX_CAPTION", "MAX_TEXT", "Core", "Handler", "Stats", "registrar"]
+__all__ = ["MAX_CAPTION", "MAX_RAW_TEXT", "MAX_TEXT", "Core", "Handler", "Stats", "registrar"]
 
 MAX_TEXT = 4096  # characters (code points) after entity parsing
+MAX_RAW_TEXT = 1 << 15  # bytes the Bot API server reads at all, before parsing entities
 MAX_CAPTION = 1024
 
 
@@ -169,11 +170,16 @@ class Core:
     # -- what a message says ----------------------------------------------------------
 
     def formatted(
-        self, p: Params, key: str, *, required: bool, limit: int, too_long: str
+        self, p: Params, key: str, *, required: bool, limit: int | None = None,
+        too_long: str = ""
     ) -> tuple[str | None, list[Entity]]:
+        """The text and its entities. The Bot API server reads them before it looks at the
+        chat, so a caller checks ``limit`` here or later with :meth:`fits`."""
         raw = p.text(key)
         if raw is None and not required:
             return None, []
+        if len((raw or "").encode()) > MAX_RAW_TEXT:
+            raise bad_request("text is too long")
         mode = (p.text("parse_mode") or "").lower()
         entities: list[Entity] = []
         if mode == "html":
@@ -195,9 +201,14 @@ class Core:
             if required:
                 raise bad_request("message text is empty")
             return None, []
-        if len(text) > limit:
-            raise bad_request(too_long)
+        if limit is not None:
+            self.fits(text, limit, too_long)
         return text, auto_entities(text, entities)
+
+    def fits(self, text: str | None, limit: int, too_long: str) -> None:
+        """TDLib's length check, made when the message is built for its chat."""
+        if text is not None and len(text) > limit:
+            raise bad_request(too_long)
 
     def inline_markup(self, p: Params) -> Json | None:
         markup = p.obj("reply_markup", "reply keyboard markup")

@@ -100,11 +100,11 @@ def _scope_key(p: Params) -> str:
 
 @method("sendMessage")
 async def send_message(core: Core, p: Params) -> Json:
+    text, entities = core.formatted(p, "text", required=True)  # read before the chat
     chat = core.writable_chat(p.raw("chat_id"))
     thread = core.thread(chat, p.integer("message_thread_id"))
     reply_to, thread = core.reply(chat, p, thread)
-    text, entities = core.formatted(p, "text", required=True, limit=MAX_TEXT,
-                                    too_long="message is too long")
+    core.fits(text, MAX_TEXT, "message is too long")
     markup = core.inline_markup(p)
     core.throttle(chat)
     extra: Json = {}
@@ -118,11 +118,11 @@ async def send_message(core: Core, p: Params) -> Json:
 
 @method("editMessageText")
 async def edit_message_text(core: Core, p: Params) -> Json:
+    text, entities = core.formatted(p, "text", required=True)  # read before the message
     chat, msg = media.editable(core, p)
     if msg.text is None:
         raise bad_request("there is no text in the message to edit")
-    text, entities = core.formatted(p, "text", required=True, limit=MAX_TEXT,
-                                    too_long="message is too long")
+    core.fits(text, MAX_TEXT, "message is too long")
     markup = core.inline_markup(p)  # omitted markup removes the keyboard, as on Telegram
     if (text, entities, markup) == (msg.text, msg.entities, msg.reply_markup):
         raise bad_request(media.NOT_MODIFIED)

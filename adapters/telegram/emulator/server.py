@@ -148,8 +148,8 @@ class BotApiEmulator(Humans):
                 return _reply(ApiError(401, "Unauthorized").to_json(), 401)
             return _not_found()
         found = _HANDLERS.get(request.match_info["method"].lower())
-        if found is None:
-            return _not_found()
+        if found is None:  # the Bot API server's own wording (Client.cpp)
+            return _reply(ApiError(404, "Not Found: method not found").to_json(), 404)
         name, handler = found
         self._core.stats.calls[name] += 1
         try:
