@@ -181,6 +181,8 @@ class Core:
         if len((raw or "").encode()) > MAX_RAW_TEXT:
             raise bad_request("text is too long")
         mode = (p.text("parse_mode") or "").lower()
+        if mode == "none":  # the server's own spelling of "no parse mode"
+            mode = ""
         entities: list[Entity] = []
         if mode == "html":
             try:
