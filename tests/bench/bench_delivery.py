@@ -33,8 +33,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from adapters.telegram.emulator import BotApiEmulator
-from adapters.telegram.emulator_faults import FaultPlan
+from adapters.telegram.emulator import BotApiEmulator, FaultPlan
 from tests.bench.crash_mixed import CrashPlan, mixed_crash_run
 from tests.bench.delivery_rig import (
     Census,

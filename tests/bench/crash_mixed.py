@@ -32,8 +32,7 @@ from typing import Any
 
 import aiohttp
 
-from adapters.telegram.emulator import BotApiEmulator
-from adapters.telegram.emulator_faults import FaultPlan
+from adapters.telegram.emulator import BotApiEmulator, FaultPlan
 from tests.bench.bridge_process import BridgeProcess
 from tests.bench.crash_report import ChannelFigures, CrashRun
 from tests.bench.delivery_rig import (

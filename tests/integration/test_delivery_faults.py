@@ -1,6 +1,6 @@
 """The burst again, with Telegram failing one call in ten in every way it can.
 
-Faults (adapters/telegram/emulator_faults.py) strike 10% of the bot's sends, shared
+Faults (adapters/telegram/emulator/faults.py) strike 10% of the bot's sends, shared
 equally by: 429 with retry_after, 500, 502, a timeout, a connection reset, and a
 response lost after the message was accepted. Time is scaled as in
 test_delivery_burst.py (group window 3 real seconds), with fewer patrons.
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.telegram.emulator_faults import FAULT_KINDS, FaultPlan
+from adapters.telegram.emulator import FAULT_KINDS, FaultPlan
 from tests.bench.delivery_rig import start_bridge, start_emulator
 from tests.integration.test_delivery_burst import SPEED, Rig, burst, close, drained
 

@@ -16,8 +16,7 @@ from telegram import Bot
 
 from adapters.telegram.aiohttp_request import AiohttpRequest
 from adapters.telegram.desk import DeskSender, DeskTarget
-from adapters.telegram.emulator import BotApiEmulator
-from adapters.telegram.emulator_faults import FaultPlan
+from adapters.telegram.emulator import BotApiEmulator, FaultPlan
 from bridge.store.sqlite import SqliteStore
 from routing.model import (
     Channel,

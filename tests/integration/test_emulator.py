@@ -176,6 +176,11 @@ class TestMessages:
         with pytest.raises(BadRequest, match=r'(?i)unsupported start tag "div"'):
             await desk.bot.send_message(desk.group, "<div>x</div>", parse_mode=ParseMode.HTML)
 
+    async def test_parse_mode_none_is_plain_text(self, desk: Desk) -> None:
+        """parse_mode "None" sends the text as written, as the Bot API server allows."""
+        sent = await desk.bot.send_message(desk.group, "<b>as typed</b>", parse_mode="None")
+        assert (sent.text, sent.entities) == ("<b>as typed</b>", ())
+
     async def test_text_length_limits(self, unlimited: Desk) -> None:
         """Text must be 1 to 4096 characters after entity parsing."""
         bot, group = unlimited.bot, unlimited.group
@@ -253,7 +258,7 @@ class TestErrorsOnTheWire:
         async with aiohttp.ClientSession() as http:
             async with http.post(f"{api}/noSuchMethod") as r:
                 assert (r.status, await r.json()) == (404, {
-                    "ok": False, "error_code": 404, "description": "Not Found"})
+                    "ok": False, "error_code": 404, "description": "Not Found: method not found"})
             async with http.post(f"{api}/sendMessage", json={"chat_id": 42, "text": "x"}) as r:
                 assert (r.status, await r.json()) == (400, {
                     "ok": False, "error_code": 400, "description": "Bad Request: chat not found"})

@@ -48,9 +48,9 @@ from routing.model import (
 from routing.outbox import DeliveryWorker
 from routing.ports import Sender, SystemClock
 from routing.router import Router
+from tests.browser import CHROMIUM, require_chromium
 
 TOKEN = "616161:FILES-both-ways"
-CHROMIUM = Path("/usr/bin/chromium")
 GREETING = "Welcome to the library chat."
 
 
@@ -532,11 +532,11 @@ async def _raw(rig: Rig, method: str, body: dict[str, Any]) -> dict[str, Any]:
             return answer
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's Chromium")
 async def test_desk_page_shows_photos_inline_and_other_files_as_links() -> None:
     """The emulator's desk page, in Chromium: a photo is an image, a document, a voice
     note and an album's items are download links, and a crafted file name or caption
     shows as text, never as markup."""
+    require_chromium()
     emulator = BotApiEmulator()
     url = await emulator.start()
     try:

@@ -47,10 +47,9 @@ from routing.model import (
 from routing.outbox import DeliveryWorker
 from routing.ports import Sent
 from routing.router import Router
+from tests.browser import CHROMIUM, require_chromium
 from tests.integration.test_widget_offline import SECRET, Clock, Tab
 
-CHROMIUM = Path("/usr/bin/chromium")
-HAVE_CHROMIUM = CHROMIUM.exists()  # looked up once, outside the event loop
 LIMIT = 64 * 1024
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(range(256)) * 4
 PDF = b"%PDF-1.7\n" + b"reading list " * 200
@@ -712,8 +711,7 @@ async def test_the_widget_drops_the_refused_file_by_its_place_not_its_name(
 ) -> None:
     """In a real browser, a refused file whose name the server shortens is taken out of
     the tray by the index the server reports: the good file goes back to the tray alone."""
-    if not HAVE_CHROMIUM:
-        pytest.skip("needs Debian's Chromium at /usr/bin/chromium")
+    require_chromium()
     long_name = "a" * 300 + ".png"
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=str(CHROMIUM),

@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from adapters.telegram.emulator_core import Core
-from adapters.telegram.emulator_world import Chat, Json
+from adapters.telegram.emulator.core import Core
+from adapters.telegram.emulator.world import Chat, Json
 
 if TYPE_CHECKING:
-    from adapters.telegram.emulator_humans import Humans
+    from adapters.telegram.emulator.humans import Humans
 
 __all__ = ["desk_state", "sim_routes"]
 

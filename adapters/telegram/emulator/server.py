@@ -22,18 +22,18 @@ from typing import Any
 
 from aiohttp import web
 
-from adapters.telegram import emulator_forum, emulator_methods
-from adapters.telegram.emulator_core import Core, Handler
-from adapters.telegram.emulator_faults import FaultPlan, Faults
-from adapters.telegram.emulator_humans import Humans
-from adapters.telegram.emulator_limits import RateLimiter, RateLimits
-from adapters.telegram.emulator_methods import MAX_UPLOAD
-from adapters.telegram.emulator_params import Params, read_params
-from adapters.telegram.emulator_sim import sim_routes
-from adapters.telegram.emulator_updates import UpdateQueue
-from adapters.telegram.emulator_world import ApiError, Json, User, World
+from adapters.telegram.emulator import forum, methods
+from adapters.telegram.emulator.core import Core, Handler
+from adapters.telegram.emulator.faults import FaultPlan, Faults
+from adapters.telegram.emulator.humans import Humans
+from adapters.telegram.emulator.limits import RateLimiter, RateLimits
+from adapters.telegram.emulator.methods import MAX_UPLOAD
+from adapters.telegram.emulator.params import Params, read_params
+from adapters.telegram.emulator.sim import sim_routes
+from adapters.telegram.emulator.updates import UpdateQueue
+from adapters.telegram.emulator.world import ApiError, Json, User, World
 
-__all__ = ["BotApiEmulator", "FaultPlan"]
+__all__ = ["BotApiEmulator"]
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ _TOKEN_SHAPE = re.compile(r"\d+:[\w-]+")
 # Telegram matches method names without regard to case
 _HANDLERS: dict[str, tuple[str, Handler]] = {
     name.lower(): (name, handler)
-    for table in (emulator_methods.METHODS, emulator_forum.METHODS)
+    for table in (methods.METHODS, forum.METHODS)
     for name, handler in table.items()
 }
 
@@ -148,8 +148,8 @@ class BotApiEmulator(Humans):
                 return _reply(ApiError(401, "Unauthorized").to_json(), 401)
             return _not_found()
         found = _HANDLERS.get(request.match_info["method"].lower())
-        if found is None:
-            return _not_found()
+        if found is None:  # the Bot API server's own wording (Client.cpp)
+            return _reply(ApiError(404, "Not Found: method not found").to_json(), 404)
         name, handler = found
         self._core.stats.calls[name] += 1
         try:

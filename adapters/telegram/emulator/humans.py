@@ -11,11 +11,11 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from adapters.telegram.emulator_core import Core, PendingQuery
-from adapters.telegram.emulator_forum import remove_topic
-from adapters.telegram.emulator_html import auto_entities
-from adapters.telegram.emulator_humans_media import MediaHumans
-from adapters.telegram.emulator_world import ADMIN_RIGHTS, Chat, StoredMessage, User
+from adapters.telegram.emulator.core import Core, PendingQuery
+from adapters.telegram.emulator.forum import remove_topic
+from adapters.telegram.emulator.html import auto_entities
+from adapters.telegram.emulator.humans_media import MediaHumans
+from adapters.telegram.emulator.world import ADMIN_RIGHTS, Chat, StoredMessage, User
 
 __all__ = ["Humans"]
 

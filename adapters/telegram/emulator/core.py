@@ -12,17 +12,17 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from adapters.telegram.emulator_html import (
+from adapters.telegram.emulator.html import (
     Entity,
     EntityParseError,
     auto_entities,
     parse_html,
     trim_text,
 )
-from adapters.telegram.emulator_limits import RateLimiter
-from adapters.telegram.emulator_params import Params
-from adapters.telegram.emulator_updates import Signal, UpdateQueue
-from adapters.telegram.emulator_world import (
+from adapters.telegram.emulator.limits import RateLimiter
+from adapters.telegram.emulator.params import Params
+from adapters.telegram.emulator.updates import Signal, UpdateQueue
+from adapters.telegram.emulator.world import (
     ApiError,
     Chat,
     Json,
@@ -31,9 +31,10 @@ from adapters.telegram.emulator_world import (
     bad_request,
 )
 
-__all__ = ["MAX_CAPTION", "MAX_TEXT", "Core", "Handler", "Stats", "registrar"]
+__all__ = ["MAX_CAPTION", "MAX_RAW_TEXT", "MAX_TEXT", "Core", "Handler", "Stats", "registrar"]
 
 MAX_TEXT = 4096  # characters (code points) after entity parsing
+MAX_RAW_TEXT = 1 << 15  # bytes the Bot API server reads at all, before parsing entities
 MAX_CAPTION = 1024
 
 
@@ -169,12 +170,19 @@ class Core:
     # -- what a message says ----------------------------------------------------------
 
     def formatted(
-        self, p: Params, key: str, *, required: bool, limit: int, too_long: str
+        self, p: Params, key: str, *, required: bool, limit: int | None = None,
+        too_long: str = ""
     ) -> tuple[str | None, list[Entity]]:
+        """The text and its entities. The Bot API server reads them before it looks at the
+        chat, so a caller checks ``limit`` here or later with :meth:`fits`."""
         raw = p.text(key)
         if raw is None and not required:
             return None, []
+        if len((raw or "").encode()) > MAX_RAW_TEXT:
+            raise bad_request("text is too long")
         mode = (p.text("parse_mode") or "").lower()
+        if mode == "none":  # the server's own spelling of "no parse mode"
+            mode = ""
         entities: list[Entity] = []
         if mode == "html":
             try:
@@ -195,9 +203,14 @@ class Core:
             if required:
                 raise bad_request("message text is empty")
             return None, []
-        if len(text) > limit:
-            raise bad_request(too_long)
+        if limit is not None:
+            self.fits(text, limit, too_long)
         return text, auto_entities(text, entities)
+
+    def fits(self, text: str | None, limit: int, too_long: str) -> None:
+        """TDLib's length check, made when the message is built for its chat."""
+        if text is not None and len(text) > limit:
+            raise bad_request(too_long)
 
     def inline_markup(self, p: Params) -> Json | None:
         markup = p.obj("reply_markup", "reply keyboard markup")

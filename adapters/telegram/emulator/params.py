@@ -15,7 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
-from adapters.telegram.emulator_world import ApiError, Json, bad_request
+from adapters.telegram.emulator.world import ApiError, Json, bad_request
 
 __all__ = ["Params", "Upload", "read_params"]
 

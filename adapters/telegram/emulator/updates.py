@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 
-from adapters.telegram.emulator_world import ApiError, Json
+from adapters.telegram.emulator.world import ApiError, Json
 
 __all__ = ["DEFAULT_UPDATE_TYPES", "Signal", "UpdateQueue"]
 

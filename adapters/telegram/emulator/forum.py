@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from adapters.telegram.emulator_core import Core, Handler, registrar
-from adapters.telegram.emulator_params import Params
-from adapters.telegram.emulator_world import TOPIC_COLORS, Chat, Json, Topic, bad_request
+from adapters.telegram.emulator.core import Core, Handler, registrar
+from adapters.telegram.emulator.params import Params
+from adapters.telegram.emulator.world import TOPIC_COLORS, Chat, Json, Topic, bad_request
 
 __all__ = ["MAX_TOPIC_NAME", "METHODS", "remove_topic"]
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import mimetypes
 import struct
 
-from adapters.telegram.emulator_params import Upload
-from adapters.telegram.emulator_world import ApiError, Json, StoredFile, World, bad_request
+from adapters.telegram.emulator.params import Upload
+from adapters.telegram.emulator.world import ApiError, Json, StoredFile, World, bad_request
 
 __all__ = [
     "KINDS",

@@ -1,4 +1,4 @@
-"""Bot API methods for the bot itself, updates and messages (files: emulator_media.py).
+"""Bot API methods for the bot itself, updates and messages (files: media.py).
 
 Each handler takes the shared :class:`Core` and the request's :class:`Params` and returns
 the ``result`` Telegram would, or raises :class:`ApiError` with Telegram's wording.
@@ -6,11 +6,11 @@ the ``result`` Telegram would, or raises :class:`ApiError` with Telegram's wordi
 
 from __future__ import annotations
 
-from adapters.telegram import emulator_media
-from adapters.telegram.emulator_core import MAX_TEXT, Core, Handler, PendingQuery, registrar
-from adapters.telegram.emulator_files import MAX_DOWNLOAD, MAX_UPLOAD
-from adapters.telegram.emulator_params import Params
-from adapters.telegram.emulator_world import Json, bad_request
+from adapters.telegram.emulator import media
+from adapters.telegram.emulator.core import MAX_TEXT, Core, Handler, PendingQuery, registrar
+from adapters.telegram.emulator.files import MAX_DOWNLOAD, MAX_UPLOAD
+from adapters.telegram.emulator.params import Params
+from adapters.telegram.emulator.world import Json, bad_request
 
 __all__ = ["MAX_DOWNLOAD", "MAX_UPLOAD", "METHODS"]
 
@@ -100,11 +100,11 @@ def _scope_key(p: Params) -> str:
 
 @method("sendMessage")
 async def send_message(core: Core, p: Params) -> Json:
+    text, entities = core.formatted(p, "text", required=True)  # read before the chat
     chat = core.writable_chat(p.raw("chat_id"))
     thread = core.thread(chat, p.integer("message_thread_id"))
     reply_to, thread = core.reply(chat, p, thread)
-    text, entities = core.formatted(p, "text", required=True, limit=MAX_TEXT,
-                                    too_long="message is too long")
+    core.fits(text, MAX_TEXT, "message is too long")
     markup = core.inline_markup(p)
     core.throttle(chat)
     extra: Json = {}
@@ -118,27 +118,27 @@ async def send_message(core: Core, p: Params) -> Json:
 
 @method("editMessageText")
 async def edit_message_text(core: Core, p: Params) -> Json:
-    chat, msg = emulator_media.editable(core, p)
+    text, entities = core.formatted(p, "text", required=True)  # read before the message
+    chat, msg = media.editable(core, p)
     if msg.text is None:
         raise bad_request("there is no text in the message to edit")
-    text, entities = core.formatted(p, "text", required=True, limit=MAX_TEXT,
-                                    too_long="message is too long")
+    core.fits(text, MAX_TEXT, "message is too long")
     markup = core.inline_markup(p)  # omitted markup removes the keyboard, as on Telegram
     if (text, entities, markup) == (msg.text, msg.entities, msg.reply_markup):
-        raise bad_request(emulator_media.NOT_MODIFIED)
+        raise bad_request(media.NOT_MODIFIED)
     msg.text, msg.entities, msg.reply_markup = text, entities, markup
-    return emulator_media.edited(core, chat, msg)
+    return media.edited(core, chat, msg)
 
 
 @method("editMessageReplyMarkup")
 async def edit_message_reply_markup(core: Core, p: Params) -> Json:
     """Only the inline keyboard changes; an omitted ``reply_markup`` removes it."""
-    chat, msg = emulator_media.editable(core, p)
+    chat, msg = media.editable(core, p)
     markup = core.inline_markup(p)
     if markup == msg.reply_markup:
-        raise bad_request(emulator_media.NOT_MODIFIED)
+        raise bad_request(media.NOT_MODIFIED)
     msg.reply_markup = markup
-    return emulator_media.edited(core, chat, msg)
+    return media.edited(core, chat, msg)
 
 
 @method("deleteMessage")
@@ -189,5 +189,5 @@ def _answer(query_id: str, pending: PendingQuery, p: Params) -> Json:
     }
 
 
-# Files and albums live in emulator_media.py; one table serves every method.
-METHODS.update(emulator_media.METHODS)
+# Files and albums live in media.py; one table serves every method.
+METHODS.update(media.METHODS)

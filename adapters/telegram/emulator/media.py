@@ -12,11 +12,11 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from adapters.telegram.emulator_core import MAX_CAPTION, Core, Handler, registrar
-from adapters.telegram.emulator_files import MAX_DOWNLOAD, file_from, media_json
-from adapters.telegram.emulator_html import Entity
-from adapters.telegram.emulator_params import Params
-from adapters.telegram.emulator_world import (
+from adapters.telegram.emulator.core import MAX_CAPTION, Core, Handler, registrar
+from adapters.telegram.emulator.files import MAX_DOWNLOAD, file_from, media_json
+from adapters.telegram.emulator.html import Entity
+from adapters.telegram.emulator.params import Params
+from adapters.telegram.emulator.world import (
     ApiError,
     Chat,
     Json,

@@ -11,11 +11,11 @@ import mimetypes
 from collections.abc import Sequence
 from typing import Any
 
-from adapters.telegram.emulator_core import Core
-from adapters.telegram.emulator_files import KINDS, MAX_UPLOAD, media_json, store_upload
-from adapters.telegram.emulator_html import auto_entities
-from adapters.telegram.emulator_media import MAX_ALBUM
-from adapters.telegram.emulator_world import ApiError, StoredFile
+from adapters.telegram.emulator.core import Core
+from adapters.telegram.emulator.files import KINDS, MAX_UPLOAD, media_json, store_upload
+from adapters.telegram.emulator.html import auto_entities
+from adapters.telegram.emulator.media import MAX_ALBUM
+from adapters.telegram.emulator.world import ApiError, StoredFile
 
 __all__ = ["MediaHumans"]
 

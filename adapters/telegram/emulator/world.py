@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from adapters.telegram.emulator_html import Entity
+from adapters.telegram.emulator.html import Entity
 
 __all__ = [
     "ADMIN_RIGHTS",
