@@ -9,7 +9,6 @@ import os
 import re
 from pathlib import Path
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -93,9 +92,6 @@ def _inline_png(data: bytes) -> bytes:
             + base64.b64encode(data) + b"\r\n--b--\r\n")
 
 
-@pytest.mark.xfail(strict=True, reason="struct.error in adapters/email/inline.py image_size "
-                   "on a PNG shorter than 24 bytes; the fallback parse drops From "
-                   "(issue 11 item 11)")
 def test_truncated_inline_png_keeps_the_sender() -> None:
     """A 16-byte inline PNG (signature and IHDR tag, no size) keeps the mail's sender."""
     parsed = parse_email(_inline_png(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"))
