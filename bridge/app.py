@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import secrets
 import time
 from collections.abc import Callable
 from contextlib import suppress
@@ -48,6 +47,7 @@ from bridge.channels import (
     widget_availability,
 )
 from bridge.config import Config, ConfigError, opening_hours
+from bridge.filemodes import private_dir, private_secret
 from bridge.store.sqlite import SqliteStore
 from bridge.web import build_web_app
 from routing.duty import STATE_KEY as DUTY_KEY
@@ -84,13 +84,9 @@ def signing_secret(config: Config) -> str:
     if config.secret:
         return config.secret
     path = config.data_dir / "secret"
-    if path.exists():
-        return path.read_text().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    value = secrets.token_urlsafe(32)
-    path.write_text(value)
-    path.chmod(0o600)
-    log.warning("PUSTAKA_SECRET is not set; generated one in %s", path)
+    value, made = private_secret(path)
+    if made:
+        log.warning("PUSTAKA_SECRET is not set; generated one in %s", path)
     return value
 
 
@@ -118,6 +114,7 @@ class Bridge:
             raise ConfigError("PUSTAKA_TELEGRAM_TOKEN is not set (the bot token from BotFather)")
         if not config.telegram.group_id:
             raise ConfigError("telegram.group_id is not set (the librarians' group chat id)")
+        private_dir(Path(config.data_dir))  # patrons' records: only this service reads them
         self.store = SqliteStore(Path(config.data_dir) / "pustaka.db")
         await self.store.open()
         self.bot = make_bot(config)
@@ -136,6 +133,7 @@ class Bridge:
         secret = signing_secret(config)
         visitor_tokens = VisitorTokens(secret)
         self.hub = WidgetHub()
+        private_dir(config.data_dir / "blobs")  # patrons' files: no one else may list them
         self.blobs = BlobStore(config.data_dir / "blobs")  # every channel's files
         if gone := self.blobs.clear_spool():
             log.info("removed %d half-received uploads left by the last run", gone)

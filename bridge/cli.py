@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from importlib import resources
@@ -41,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "init":
             return _init(args.path)
+        if args.command in ("demo", "run"):
+            os.umask(0o077)  # whatever the service writes (records, files, logs) is its own
         if args.command == "demo":
             from bridge.demo import run_demo
             return asyncio.run(run_demo(args.host, args.port, args.data_dir))
