@@ -48,6 +48,7 @@ from bridge.channels import (
 )
 from bridge.config import Config, ConfigError, opening_hours
 from bridge.filemodes import private_dir, private_secret
+from bridge.redact import redact_secrets
 from bridge.store.sqlite import SqliteStore
 from bridge.web import build_web_app
 from routing.duty import STATE_KEY as DUTY_KEY
@@ -115,6 +116,8 @@ class Bridge:
         if not config.telegram.group_id:
             raise ConfigError("telegram.group_id is not set (the librarians' group chat id)")
         private_dir(Path(config.data_dir))  # patrons' records: only this service reads them
+        redact_secrets(config.telegram_token, config.secret, config.directory_token,
+                       config.imap_password, config.smtp_password)
         self.store = SqliteStore(Path(config.data_dir) / "pustaka.db")
         await self.store.open()
         self.bot = make_bot(config)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from telegram.error import TelegramError
 
+from bridge import redact
 from bridge.app import Bridge, make_bot
 from bridge.check import check_desk
 from bridge.config import Config, ConfigError, load_config
@@ -37,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    redact.install()  # before any library logs a URL holding the bot token
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     try:
@@ -48,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
             from bridge.demo import run_demo
             return asyncio.run(run_demo(args.host, args.port, args.data_dir))
         config = load_config(args.config)
+        redact.redact_secrets(config.telegram_token, config.secret, config.directory_token,
+                              config.imap_password, config.smtp_password)
         if args.command == "check":
             return asyncio.run(_check(config))
         return asyncio.run(_serve(Bridge(config)))

@@ -17,12 +17,16 @@ def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
+def modes_in(folder: Path) -> dict[str, int]:
+    return {p.name: mode(p) for p in folder.iterdir()}
+
+
 async def start_and_stop(data: Path) -> None:
     bridge, emulator, _ = await demo_bridge("127.0.0.1", 0, data, rate_limits=False,
                                             desk_port=0)
     try:
         assert (data / "pustaka.db-wal").exists() and (data / "pustaka.db-shm").exists()
-        modes = {p.name: mode(p) for p in data.iterdir()}
+        modes = modes_in(data)
     finally:
         await bridge.stop()
         await emulator.stop()
