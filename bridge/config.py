@@ -8,6 +8,7 @@ secret) come only from the environment. Every error names the key and says what 
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import os
 import tomllib
 import types
@@ -37,6 +38,8 @@ class ServerSection:
     port: int = 8080
     public_url: str = ""  # how patrons' browsers reach us; defaults to http://host:port
     trusted_proxies: list[str] = field(default_factory=list)  # whose X-Forwarded-For to believe
+    # who may read /metrics without PUSTAKA_METRICS_TOKEN (networks, CIDR or one address)
+    metrics_allow: list[str] = field(default_factory=lambda: ["127.0.0.0/8", "::1"])
 
 
 @dataclass(frozen=True)
@@ -189,6 +192,7 @@ class Config:
     directory_token: str = field(default="", repr=False)
     imap_password: str = field(default="", repr=False)
     smtp_password: str = field(default="", repr=False)
+    metrics_token: str = field(default="", repr=False)
 
     @property
     def public_url(self) -> str:
@@ -203,7 +207,8 @@ class Config:
 
 _SECRETS = {"PUSTAKA_TELEGRAM_TOKEN": "telegram_token", "PUSTAKA_SECRET": "secret",
             "PUSTAKA_DIRECTORY_TOKEN": "directory_token",
-            "PUSTAKA_IMAP_PASSWORD": "imap_password", "PUSTAKA_SMTP_PASSWORD": "smtp_password"}
+            "PUSTAKA_IMAP_PASSWORD": "imap_password", "PUSTAKA_SMTP_PASSWORD": "smtp_password",
+            "PUSTAKA_METRICS_TOKEN": "metrics_token"}
 _POSITIVE = {"telegram.messages_per_second", "telegram.group_messages_per_minute",
              "telegram.private_messages_per_second", "telegram.poll_timeout",
              "outbox.concurrency", "outbox.max_attempts", "widget.max_text",
@@ -256,6 +261,7 @@ def load_config(
     try:
         opening_hours(config)  # a bad hours.* value fails at load, naming the key
         _check_email(config.email)
+        _check_networks("server.metrics_allow", config.server.metrics_allow)
     except ConfigError as exc:
         raise ConfigError(f"{where}: {exc}") from None
     secrets: dict[str, Any] = {name: env.get(var, "") for var, name in _SECRETS.items()}
@@ -272,6 +278,15 @@ def _check_email(email: EmailSection) -> None:
         value = getattr(email, key)
         if value and ("@" not in value or any(c in value for c in "\r\n <>,")):
             raise ConfigError(f"email.{key} must be one plain address, got {value!r}")
+
+
+def _check_networks(key: str, networks: list[str]) -> None:
+    for network in networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ConfigError(f"{key}: {network!r} is not an address or network "
+                              "(e.g. 10.0.5.0/24)") from None
 
 
 def opening_hours(config: Config) -> OpeningHours:

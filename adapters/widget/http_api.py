@@ -240,17 +240,26 @@ class WidgetHttp:
         )
 
     def check_origin(self, request: web.Request) -> None:
-        allowed = self._settings.allowed_origins
-        origin = request.headers.get("Origin", "")
-        if allowed and origin and origin not in allowed:
+        """With ``allowed_origins`` set, a request from a page of another site is refused.
+
+        A request without ``Origin`` passes: browsers send it on every cross-origin fetch
+        and on every WebSocket handshake, so its absence means a same-origin request, a
+        link or an <img>, or no browser at all; and a program that is not a browser can
+        send any Origin it likes. The check keeps other sites' pages from using a
+        visitor's browser; it is not authentication (the signed visitor token is)."""
+        origin = request.headers.get("Origin")
+        if origin is not None and not self._origin_allowed(origin):
             raise web.HTTPForbidden(text="This site may not embed the library's chat.")
+
+    def _origin_allowed(self, origin: str) -> bool:
+        allowed = self._settings.allowed_origins
+        return not allowed or origin_key(origin) in {origin_key(o) for o in allowed}
 
     def cors(self, request: web.Request) -> dict[str, str]:
         origin = request.headers.get("Origin", "")
-        allowed = self._settings.allowed_origins
-        if not allowed:
+        if not self._settings.allowed_origins:
             return {"Access-Control-Allow-Origin": "*"}
-        if origin not in allowed:
+        if not origin or not self._origin_allowed(origin):
             return {}
         return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
 
@@ -299,6 +308,16 @@ def _shown_digests(ack: dict[str, Any]) -> set[str]:
     (same cid, other files) is answered with the first message, not these files."""
     files = ack.get("message", {}).get("attachments", [])
     return {urlsplit(f.get("url", "")).path.removeprefix(FILE_PATH) for f in files}
+
+
+def origin_key(origin: str) -> str:
+    """An origin as browsers send it: lower case, no trailing slash, no default port; so
+    ``https://Library.example:443/`` in the settings matches ``https://library.example``."""
+    value = origin.strip().rstrip("/").lower()
+    for scheme, port in (("https://", ":443"), ("http://", ":80")):
+        if value.startswith(scheme) and value.endswith(port):
+            value = value[: -len(port)]
+    return value
 
 
 def _short(value: Any, limit: int) -> str:
