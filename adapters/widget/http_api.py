@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from adapters.widget.downloads import FileDownloads
-from adapters.widget.frames import FrameError, error_frame
+from adapters.widget.frames import FrameError, error_frame, refusal
 from adapters.widget.hub import WidgetHub
 from adapters.widget.render import FILE_PATH, history_json
 from adapters.widget.steps import PatronSteps, Session, WidgetSettings
@@ -165,12 +165,12 @@ class WidgetHttp:
             cid = upload.cid
             answer = await self._send_upload(session, upload)
         except FileRefused as exc:
-            frame = error_frame(exc.code, str(exc), exc.cid)
+            frame = refusal(exc, exc.cid)
             if exc.file:
                 frame["file"] = exc.file
             if exc.index is not None:
                 frame["index"] = exc.index
-            headers = self.cors(request)
+            headers = {**self.cors(request), **_retry_header(exc)}
             if exc.status in (408, 413, 503):  # the body may be unread: start afresh
                 headers["Connection"] = "close"
             return web.json_response(frame, status=exc.status, headers=headers)
@@ -192,7 +192,8 @@ class WidgetHttp:
         try:
             self._steps.spend_rate(session)
         except FrameError as exc:
-            raise FileRefused(exc.code, str(exc), status=429) from None
+            raise FileRefused(exc.code, str(exc), status=429,
+                              retry_after=exc.retry_after) from None
         return await self._uploads.read(request, session.visitor)
 
     async def _send_upload(self, session: Session, upload: Upload) -> dict[str, Any]:
@@ -299,8 +300,8 @@ class WidgetHttp:
     def _refusal(
         self, request: web.Request, exc: FrameError, status: int, cid: Any = None
     ) -> web.Response:
-        return web.json_response(error_frame(exc.code, str(exc), cid), status=status,
-                                 headers=self.cors(request))
+        return web.json_response(refusal(exc, cid), status=status,
+                                 headers={**self.cors(request), **_retry_header(exc)})
 
 
 def _shown_digests(ack: dict[str, Any]) -> set[str]:
@@ -308,6 +309,10 @@ def _shown_digests(ack: dict[str, Any]) -> set[str]:
     (same cid, other files) is answered with the first message, not these files."""
     files = ack.get("message", {}).get("attachments", [])
     return {urlsplit(f.get("url", "")).path.removeprefix(FILE_PATH) for f in files}
+
+
+def _retry_header(exc: FrameError) -> dict[str, str]:
+    return {} if exc.retry_after is None else {"Retry-After": str(exc.retry_after)}
 
 
 def origin_key(origin: str) -> str:
