@@ -46,7 +46,7 @@ async def page(browser: Browser, strict_desk: Desk) -> AsyncIterator[Page]:
     page.on("console", lambda msg: problems.append(msg.text)
             if "Content Security Policy" in msg.text else None)
     await page.goto(strict_desk.bridge.url + "/")
-    await page.wait_for_function("window.PustakaChat && window.PustakaChat.state().ready")
+    await page.wait_for_function("() => window.PustakaChat && window.PustakaChat.state().ready")
     yield page
     await context.close()
     assert problems == [], problems
