@@ -104,3 +104,32 @@ async def test_a_refused_burst_leaves_one_draft_and_a_countdown(
     texts = await eventually(lambda: draft in strict_desk.texts(topic)
                              and strict_desk.texts(topic))
     assert [t for t in texts if t.startswith("Question")] == [*QUESTIONS[:5], draft]
+
+
+async def test_the_draft_and_the_countdown_survive_a_reload(browser: Browser,
+                                                            strict_desk: Desk) -> None:
+    """A draft a rate limit gave back is still in the composer after the page reloads,
+    sending still waits for the server's time, and the draft is gone once sent."""
+    context = await browser.new_context(locale="en-GB")
+    try:
+        page = await context.new_page()
+        await page.goto(strict_desk.bridge.url + "/")
+        await page.wait_for_function("() => window.PustakaChat && window.PustakaChat.state().ready")
+        await open_chat(page)
+        texts = [f"Reload question {n}" for n in range(1, 8)]
+        await burst(page, texts)
+        await expect(page.locator(INPUT)).to_have_value("\n".join(texts[5:]))
+        until = float(await page.evaluate("localStorage.getItem('pustaka.sendable_at')"))
+        await page.reload()
+        await page.wait_for_function("() => window.PustakaChat && window.PustakaChat.state().ready")
+        await open_chat(page)
+        await expect(page.locator(INPUT)).to_have_value("\n".join(texts[5:]))
+        if await page.evaluate("until => Date.now() < until - 1000", until):
+            await expect(page.locator(SEND)).to_be_disabled()  # the wait goes on after a reload
+            seconds_left(await page.locator(WAIT).text_content() or "")
+        await expect(page.locator(SEND)).to_be_enabled(timeout=7000)
+        await page.locator(SEND).click()
+        await expect(page.locator(INPUT)).to_have_value("")
+        assert await page.evaluate("localStorage.getItem('pustaka.draft')") is None
+    finally:
+        await context.close()

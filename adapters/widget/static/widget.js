@@ -32,6 +32,8 @@
   const KEY_TOKEN = "pustaka.token";
   const KEY_PENDING = "pustaka.pending";
   const KEY_PROFILE = "pustaka.profile";
+  const KEY_DRAFT = "pustaka.draft"; // what a rate limit gave back, kept across a reload
+  const KEY_SENDABLE = "pustaka.sendable_at"; // and when the server lets this visitor send
   const KEY_HTTP_ONLY = "pustaka.http-until"; // sessionStorage: WebSockets are blocked here
   const PING_EVERY = 25000;
   const CONNECT_TIMEOUT = 10000;
@@ -724,7 +726,12 @@ button, input, textarea { font: inherit; color: inherit; }
       event.preventDefault();
       submit();
     });
-    input.addEventListener("input", () => { autoGrow(); updateCounter(); });
+    input.value = store.get(KEY_DRAFT) || "";
+    input.addEventListener("input", () => {
+      autoGrow();
+      updateCounter();
+      if (store.get(KEY_DRAFT) !== null) store.set(KEY_DRAFT, input.value);
+    });
     send.addEventListener("click", () => { submit(); input.focus(); });
     panel.addEventListener("keydown", (event) => {
       if (event.key === "Escape") { event.stopPropagation(); close(); }
@@ -872,6 +879,7 @@ button, input, textarea { font: inherit; color: inherit; }
     updateBadge();
     start();
     scrollToEnd();
+    if (input.value) autoGrow(); // a draft kept from before a reload: show all its lines
     requestAnimationFrame(() => focusTarget(input).focus());
   }
 
@@ -1185,6 +1193,7 @@ button, input, textarea { font: inherit; color: inherit; }
     }
     showPending(item);
     input.value = "";
+    store.del(KEY_DRAFT);
     autoGrow();
     updateCounter();
     showError("");
@@ -1332,6 +1341,7 @@ button, input, textarea { font: inherit; color: inherit; }
       S.tray.push({ file, preview: file.type.startsWith("image/") ? URL.createObjectURL(file) : "" });
     }
     if (item.files) renderTray();
+    store.set(KEY_DRAFT, input.value);
     autoGrow();
     holdSending(retryAfter);
   }
@@ -1345,6 +1355,7 @@ button, input, textarea { font: inherit; color: inherit; }
     const wait = Number.isFinite(seconds) ? Math.min(Math.max(seconds, 1), 3600) : 5;
     const until = Date.now() + wait * 1000;
     if (until > S.sendableAt) S.sendableAt = until;
+    store.set(KEY_SENDABLE, String(S.sendableAt));
     showError("rate_limited");
     tickWait();
   }
@@ -1359,6 +1370,7 @@ button, input, textarea { font: inherit; color: inherit; }
       return;
     }
     S.sendableAt = 0;
+    store.del(KEY_SENDABLE);
     S.ui.wait.textContent = "";
     if (S.ui.error.dataset.code === "rate_limited") showError("");
     updateCounter(); // re-enables the send button (unless the draft is too long)
@@ -1954,6 +1966,8 @@ button, input, textarea { font: inherit; color: inherit; }
     S.config = config;
     S.availability = config.availability;
     S.ui = buildUi(config);
+    S.sendableAt = Number(store.get(KEY_SENDABLE)) || 0;
+    if (S.sendableAt) tickWait(); // a countdown from before a reload goes on
     updateCounter();
     applyMode();
     if (RESUME) await resumeFrom(RESUME);
