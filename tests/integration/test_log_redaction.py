@@ -63,7 +63,7 @@ def test_short_or_empty_secrets_blank_nothing(debug_log: io.StringIO) -> None:
     """An empty or tiny password is not taken as a secret, so ordinary words survive."""
     redact_secrets("", None, "x", "hunter2-but-longer")
     logging.getLogger("bridge.test").info("x marks hunter2-but-longer and %s", "more")
-    assert debug_log.getvalue() == f"INFO bridge.test: x marks {MASK} and more\n"
+    assert f"INFO bridge.test: x marks {MASK} and more\n" in debug_log.getvalue()
 
 
 async def test_pustaka_check_with_v_prints_no_token(tmp_path: Path) -> None:
