@@ -207,8 +207,7 @@ class Config:
 
 _SECRETS = {"PUSTAKA_TELEGRAM_TOKEN": "telegram_token", "PUSTAKA_SECRET": "secret",
             "PUSTAKA_DIRECTORY_TOKEN": "directory_token",
-            "PUSTAKA_IMAP_PASSWORD": "imap_password", "PUSTAKA_SMTP_PASSWORD": "smtp_password",
-            "PUSTAKA_METRICS_TOKEN": "metrics_token"}
+            "PUSTAKA_IMAP_PASSWORD": "imap_password", "PUSTAKA_SMTP_PASSWORD": "smtp_password"}
 _POSITIVE = {"telegram.messages_per_second", "telegram.group_messages_per_minute",
              "telegram.private_messages_per_second", "telegram.poll_timeout",
              "outbox.concurrency", "outbox.max_attempts", "widget.max_text",
@@ -221,6 +220,7 @@ _POSITIVE = {"telegram.messages_per_second", "telegram.group_messages_per_minute
 _CHOICES = {"widget.position": {"left", "right"}, "storage.backend": {"sqlite"},
             "directory.kind": {"none", "csv", "http"},
             "email.first_run": {"unseen", "all", "new"}}
+_SECRETS["PUSTAKA_METRICS_TOKEN"] = "metrics_token"  # a line of its own: other secrets merge above
 
 
 def load_config(
@@ -259,9 +259,9 @@ def load_config(
         built[name] = _build(cls, sections.get(name, {}), name, where)
     config = Config(**built)
     try:
+        _check_networks("server.metrics_allow", config.server.metrics_allow)
         opening_hours(config)  # a bad hours.* value fails at load, naming the key
         _check_email(config.email)
-        _check_networks("server.metrics_allow", config.server.metrics_allow)
     except ConfigError as exc:
         raise ConfigError(f"{where}: {exc}") from None
     secrets: dict[str, Any] = {name: env.get(var, "") for var, name in _SECRETS.items()}
