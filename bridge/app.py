@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import secrets
 import time
 from collections.abc import Callable
 from contextlib import suppress
@@ -50,6 +49,8 @@ from bridge.channels import (
 )
 from bridge.check import RECENT, check_addresses
 from bridge.config import Config, ConfigError, opening_hours
+from bridge.filemodes import private_dir, private_secret
+from bridge.redact import redact_secrets
 from bridge.store.sqlite import SqliteStore
 from bridge.web import build_web_app
 from routing.duty import STATE_KEY as DUTY_KEY
@@ -87,13 +88,9 @@ def signing_secret(config: Config) -> str:
     if config.secret:
         return config.secret
     path = config.data_dir / "secret"
-    if path.exists():
-        return path.read_text().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    value = secrets.token_urlsafe(32)
-    path.write_text(value)
-    path.chmod(0o600)
-    log.warning("PUSTAKA_SECRET is not set; generated one in %s", path)
+    value, made = private_secret(path)
+    if made:
+        log.warning("PUSTAKA_SECRET is not set; generated one in %s", path)
     return value
 
 
@@ -121,6 +118,9 @@ class Bridge:
             raise ConfigError("PUSTAKA_TELEGRAM_TOKEN is not set (the bot token from BotFather)")
         if not config.telegram.group_id:
             raise ConfigError("telegram.group_id is not set (the librarians' group chat id)")
+        private_dir(Path(config.data_dir))  # patrons' records: only this service reads them
+        redact_secrets(config.telegram_token, config.secret, config.directory_token,
+                       config.imap_password, config.smtp_password)
         self.store = SqliteStore(Path(config.data_dir) / "pustaka.db")
         await self.store.open()
         self.bot = make_bot(config)
@@ -140,6 +140,7 @@ class Bridge:
         secret = signing_secret(config)
         visitor_tokens = VisitorTokens(secret)
         self.hub = WidgetHub()
+        private_dir(config.data_dir / "blobs")  # patrons' files: no one else may list them
         self.blobs = BlobStore(config.data_dir / "blobs")  # every channel's files
         if gone := self.blobs.clear_spool():
             log.info("removed %d half-received uploads left by the last run", gone)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from importlib import resources
@@ -12,6 +13,7 @@ from pathlib import Path
 
 from telegram.error import TelegramError
 
+from bridge import redact
 from bridge.app import Bridge, make_bot
 from bridge.check import check_addresses, check_desk, recent_conversations
 from bridge.config import Config, ConfigError, load_config
@@ -36,15 +38,20 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    redact.install()  # before any library logs a URL holding the bot token
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     try:
         if args.command == "init":
             return _init(args.path)
+        if args.command in ("demo", "run"):
+            os.umask(0o077)  # whatever the service writes (records, files, logs) is its own
         if args.command == "demo":
             from bridge.demo import run_demo
             return asyncio.run(run_demo(args.host, args.port, args.data_dir))
         config = load_config(args.config)
+        redact.redact_secrets(config.telegram_token, config.secret, config.directory_token,
+                              config.imap_password, config.smtp_password)
         if args.command == "check":
             return asyncio.run(_check(config))
         return asyncio.run(_serve(Bridge(config)))

@@ -8,6 +8,7 @@ secret) come only from the environment. Every error names the key and says what 
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import os
 import re
 import tomllib
@@ -38,6 +39,8 @@ class ServerSection:
     port: int = 8080
     public_url: str = ""  # how patrons' browsers reach us; defaults to http://host:port
     trusted_proxies: list[str] = field(default_factory=list)  # whose X-Forwarded-For to believe
+    # who may read /metrics without PUSTAKA_METRICS_TOKEN (networks, CIDR or one address)
+    metrics_allow: list[str] = field(default_factory=lambda: ["127.0.0.0/8", "::1"])
 
 
 @dataclass(frozen=True)
@@ -199,6 +202,7 @@ class Config:
     sip2_password: str = field(default="", repr=False)
     imap_password: str = field(default="", repr=False)
     smtp_password: str = field(default="", repr=False)
+    metrics_token: str = field(default="", repr=False)
 
     @property
     def public_url(self) -> str:
@@ -227,6 +231,7 @@ _POSITIVE = {"telegram.messages_per_second", "telegram.group_messages_per_minute
 _CHOICES = {"widget.position": {"left", "right"}, "storage.backend": {"sqlite"},
             "directory.kind": {"none", "csv", "http", "sip2"},
             "email.first_run": {"unseen", "all", "new"}}
+_SECRETS["PUSTAKA_METRICS_TOKEN"] = "metrics_token"  # a line of its own: other secrets merge above
 
 
 def load_config(
@@ -265,6 +270,7 @@ def load_config(
         built[name] = _build(cls, sections.get(name, {}), name, where)
     config = Config(**built)
     try:
+        _check_networks("server.metrics_allow", config.server.metrics_allow)
         opening_hours(config)  # a bad hours.* value fails at load, naming the key
         _check_email(config.email)
         _check_sip2(config.directory)
@@ -300,6 +306,15 @@ def _check_sip2(directory: DirectorySection) -> None:
     for key in ("sip2_user", "sip2_location", "sip2_institution"):
         if any(c in getattr(directory, key) for c in "|\r\n\0"):
             raise ConfigError(f"directory.{key} must not contain |, line breaks or NUL")
+
+
+def _check_networks(key: str, networks: list[str]) -> None:
+    for network in networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ConfigError(f"{key}: {network!r} is not an address or network "
+                              "(e.g. 10.0.5.0/24)") from None
 
 
 def opening_hours(config: Config) -> OpeningHours:

@@ -16,6 +16,7 @@ from adapters.telegram.emulator import BotApiEmulator
 from bridge.app import Bridge
 from bridge.cli import serve_until_signalled
 from bridge.config import load_config
+from bridge.web_guard import add_headers
 
 __all__ = ["demo_bridge", "run_demo", "sample_page_routes"]
 
@@ -48,6 +49,7 @@ async def demo_bridge(
     secrets (``PUSTAKA_SMTP_PASSWORD`` ...) for tests that turn on email.
     """
     emulator = BotApiEmulator(rate_limits=rate_limits, bot_token=DEMO_TOKEN)
+    add_headers(emulator.app)  # the desk simulator is a page too: same CSP and framing rules
     api_url = await emulator.start(host, port + 1 if desk_port is None else desk_port)
     group = emulator.seed_demo_desk()
     sections: dict[str, dict[str, Any]] = {

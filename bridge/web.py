@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from adapters.widget.server import WidgetServer
+from bridge.web_guard import MetricsGuard, add_headers
 
 if TYPE_CHECKING:
     from bridge.app import Bridge
@@ -18,6 +19,10 @@ def build_web_app(
     bridge: Bridge, widget: WidgetServer, extra_routes: list[web.RouteDef]
 ) -> web.Application:
     app = web.Application(client_max_size=64 * 1024)
+    add_headers(app)  # CSP, nosniff, framing rules: bridge/web_guard.py
+    server = bridge.config.server
+    guard = MetricsGuard(server.metrics_allow, bridge.config.metrics_token,
+                         server.trusted_proxies)
     widget.add_routes(app)
     app.add_routes(extra_routes)
 
@@ -26,7 +31,8 @@ def build_web_app(
         return web.json_response({"status": "ok", "pending_deliveries": pending,
                                   "widget_connections": bridge.hub.connections})
 
-    async def metrics(_: web.Request) -> web.Response:
+    async def metrics(request: web.Request) -> web.Response:
+        guard.check(request)  # queue sizes and counters are not for the public
         pending = await bridge.store.pending_deliveries()
         lines = [
             "# TYPE pustaka_outbox_pending gauge",

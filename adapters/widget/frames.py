@@ -23,6 +23,7 @@ __all__ = [
     "offline_question",
     "profile_fields",
     "rating",
+    "refusal",
     "valid_email",
 ]
 
@@ -38,15 +39,26 @@ _EMAIL = re.compile(rf"{_ATOM}+@{_LABEL}(?:\.{_LABEL})+")
 
 
 class FrameError(Exception):
-    def __init__(self, code: str, message: str) -> None:
+    """``retry_after``: whole seconds until the same frame would be taken (rate limits)."""
+
+    def __init__(self, code: str, message: str, *, retry_after: int | None = None) -> None:
         super().__init__(message)
         self.code = code
+        self.retry_after = retry_after
 
 
 def error_frame(code: str, message: str, cid: Any = None) -> dict[str, Any]:
     frame = {"type": "error", "code": code, "message": message}
     if isinstance(cid, str):
         frame["cid"] = cid[:64]
+    return frame
+
+
+def refusal(exc: FrameError, cid: Any = None) -> dict[str, Any]:
+    """The error frame for a refusal, with ``retry_after`` when it has one."""
+    frame = error_frame(exc.code, str(exc), cid)
+    if exc.retry_after is not None:
+        frame["retry_after"] = exc.retry_after
     return frame
 
 

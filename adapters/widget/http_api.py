@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from adapters.widget.downloads import FileDownloads
-from adapters.widget.frames import FrameError, error_frame
+from adapters.widget.frames import FrameError, error_frame, refusal
 from adapters.widget.hub import WidgetHub
 from adapters.widget.render import FILE_PATH, history_json
 from adapters.widget.steps import PatronSteps, Session, WidgetSettings
@@ -172,12 +172,12 @@ class WidgetHttp:
             cid = upload.cid
             answer = await self._send_upload(session, upload)
         except FileRefused as exc:
-            frame = error_frame(exc.code, str(exc), exc.cid)
+            frame = refusal(exc, exc.cid)
             if exc.file:
                 frame["file"] = exc.file
             if exc.index is not None:
                 frame["index"] = exc.index
-            headers = self.cors(request)
+            headers = {**self.cors(request), **_retry_header(exc)}
             if exc.status in (408, 413, 503):  # the body may be unread: start afresh
                 headers["Connection"] = "close"
             return web.json_response(frame, status=exc.status, headers=headers)
@@ -199,7 +199,8 @@ class WidgetHttp:
         try:
             self._steps.spend_rate(session)
         except FrameError as exc:
-            raise FileRefused(exc.code, str(exc), status=429) from None
+            raise FileRefused(exc.code, str(exc), status=429,
+                              retry_after=exc.retry_after) from None
         return await self._uploads.read(request, session.visitor)
 
     async def _send_upload(self, session: Session, upload: Upload) -> dict[str, Any]:
@@ -247,17 +248,26 @@ class WidgetHttp:
         )
 
     def check_origin(self, request: web.Request) -> None:
-        allowed = self._settings.allowed_origins
-        origin = request.headers.get("Origin", "")
-        if allowed and origin and origin not in allowed:
+        """With ``allowed_origins`` set, a request from a page of another site is refused.
+
+        A request without ``Origin`` passes: browsers send it on every cross-origin fetch
+        and on every WebSocket handshake, so its absence means a same-origin request, a
+        link or an <img>, or no browser at all; and a program that is not a browser can
+        send any Origin it likes. The check keeps other sites' pages from using a
+        visitor's browser; it is not authentication (the signed visitor token is)."""
+        origin = request.headers.get("Origin")
+        if origin is not None and not self._origin_allowed(origin):
             raise web.HTTPForbidden(text="This site may not embed the library's chat.")
+
+    def _origin_allowed(self, origin: str) -> bool:
+        allowed = self._settings.allowed_origins
+        return not allowed or origin_key(origin) in {origin_key(o) for o in allowed}
 
     def cors(self, request: web.Request) -> dict[str, str]:
         origin = request.headers.get("Origin", "")
-        allowed = self._settings.allowed_origins
-        if not allowed:
+        if not self._settings.allowed_origins:
             return {"Access-Control-Allow-Origin": "*"}
-        if origin not in allowed:
+        if not origin or not self._origin_allowed(origin):
             return {}
         return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
 
@@ -301,8 +311,8 @@ class WidgetHttp:
     def _refusal(
         self, request: web.Request, exc: FrameError, status: int, cid: Any = None
     ) -> web.Response:
-        return web.json_response(error_frame(exc.code, str(exc), cid), status=status,
-                                 headers=self.cors(request))
+        return web.json_response(refusal(exc, cid), status=status,
+                                 headers={**self.cors(request), **_retry_header(exc)})
 
 
 def _shown_digests(ack: dict[str, Any]) -> set[str]:
@@ -310,6 +320,20 @@ def _shown_digests(ack: dict[str, Any]) -> set[str]:
     (same cid, other files) is answered with the first message, not these files."""
     files = ack.get("message", {}).get("attachments", [])
     return {urlsplit(f.get("url", "")).path.removeprefix(FILE_PATH) for f in files}
+
+
+def _retry_header(exc: FrameError) -> dict[str, str]:
+    return {} if exc.retry_after is None else {"Retry-After": str(exc.retry_after)}
+
+
+def origin_key(origin: str) -> str:
+    """An origin as browsers send it: lower case, no trailing slash, no default port; so
+    ``https://Library.example:443/`` in the settings matches ``https://library.example``."""
+    value = origin.strip().rstrip("/").lower()
+    for scheme, port in (("https://", ":443"), ("http://", ":80")):
+        if value.startswith(scheme) and value.endswith(port):
+            value = value[: -len(port)]
+    return value
 
 
 def _short(value: Any, limit: int) -> str:

@@ -20,7 +20,7 @@ from adapters.blobs import BlobStore
 from adapters.files import FilePolicy
 from adapters.widget.availability import Availability, AvailabilitySource, always_staffed
 from adapters.widget.downloads import FileDownloads
-from adapters.widget.frames import FrameError, error_frame
+from adapters.widget.frames import FrameError, error_frame, refusal
 from adapters.widget.http_api import MAX_FRAME, Step, WidgetHttp
 from adapters.widget.hub import WidgetHub
 from adapters.widget.identity import VisitorEpochs, VisitorIdentity
@@ -125,7 +125,7 @@ class WidgetServer:
             return await self._frame(ws, request, session, frame)
         except FrameError as exc:
             await line.drain()
-            await ws.send_json(error_frame(exc.code, str(exc), _cid_of(data)))
+            await ws.send_json(refusal(exc, _cid_of(data)))
         except (ConnectionError, asyncio.CancelledError):
             raise
         except Exception:
@@ -200,7 +200,7 @@ async def _answer(step: Awaitable[dict[str, Any]], frame: dict[str, Any]) -> dic
     try:
         return await step
     except FrameError as exc:
-        return error_frame(exc.code, str(exc), frame.get("cid"))
+        return refusal(exc, frame.get("cid"))
     except Exception:
         log.exception("widget frame failed")
         return error_frame("internal", "Something went wrong; try again.")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -283,8 +284,11 @@ class PatronSteps:
             self._queue.poke()
 
     def _take(self, session: Session) -> None:
-        if not session.bucket.take(asyncio.get_running_loop().time()):
-            raise FrameError("rate_limited", "You are sending too fast; wait a moment.")
+        now = asyncio.get_running_loop().time()
+        if not session.bucket.take(now):
+            wait = max(1, math.ceil(session.bucket.wait_time(now)))
+            raise FrameError("rate_limited", f"You are sending too fast; you can send again "
+                             f"in {wait} s.", retry_after=wait)
 
     async def _accept(self, inbound: Inbound) -> Accepted:
         try:

@@ -51,8 +51,9 @@ class FileRefused(FrameError):
     ``status`` is the HTTP one."""
 
     def __init__(self, code: str, message: str, *, file: str = "", index: int | None = None,
-                 status: int = 400, cid: str | None = None) -> None:
-        super().__init__(code, message)
+                 status: int = 400, cid: str | None = None,
+                 retry_after: int | None = None) -> None:
+        super().__init__(code, message, retry_after=retry_after)
         self.file = file
         self.index = index
         self.status = status

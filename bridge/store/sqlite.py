@@ -22,6 +22,7 @@ from bridge.store import sqlite_reads as q
 from bridge.store.sqlite_cache import Lru, Missing, RecordCache
 from bridge.store.sqlite_commit import GroupCommitter
 from bridge.store.sqlite_lanes import LaneScan
+from bridge.store.sqlite_modes import private_files
 from bridge.store.sqlite_rows import (
     block_from_row,
     block_row,
@@ -101,8 +102,8 @@ class SqliteStore:
         if self._state != "new":
             raise RuntimeError(f"SqliteStore.open() on a store that is {self._state}")
         self._state = "open"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
+            private_files(self.path)
             await self._commits.start(self._open_writer)
             self._reader = await aiosqlite.connect(self.path, isolation_level=None)
             await self._reader.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")

@@ -184,7 +184,7 @@ async def visitor(browser: Browser, desk: Desk) -> AsyncIterator[Visitor]:
         page = await context.new_page()
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         await page.goto((base or desk.bridge.url) + "/")
-        await page.wait_for_function("window.PustakaChat && window.PustakaChat.state().ready")
+        await page.wait_for_function("() => window.PustakaChat && window.PustakaChat.state().ready")
         return page
 
     yield open_page

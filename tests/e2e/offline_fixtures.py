@@ -116,7 +116,7 @@ async def guest(browser: Browser, after_hours: AfterHoursSite) -> AsyncIterator[
         page = await context.new_page()
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         await page.goto(after_hours.url + path)
-        await page.wait_for_function("window.PustakaChat && window.PustakaChat.state().ready")
+        await page.wait_for_function("() => window.PustakaChat && window.PustakaChat.state().ready")
         return page
 
     yield open_page

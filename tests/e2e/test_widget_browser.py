@@ -31,7 +31,7 @@ async def state(page: Page) -> dict[str, Any]:
 async def open_chat(page: Page) -> None:
     await page.locator(LAUNCHER).click()
     await expect(page.locator(PANEL)).to_be_visible()
-    await page.wait_for_function("window.PustakaChat.state().connected")
+    await page.wait_for_function("() => window.PustakaChat.state().connected")
 
 
 async def ask(page: Page, text: str) -> None:
@@ -79,7 +79,7 @@ async def test_reload_keeps_the_history_once(visitor: Visitor, desk: Desk) -> No
     await expect(page.locator(LIBRARIAN)).to_have_count(1)
     before = await shown(page)
     await page.reload()
-    await page.wait_for_function("window.PustakaChat && window.PustakaChat.state().connected")
+    await page.wait_for_function("() => window.PustakaChat && window.PustakaChat.state().connected")
     await open_chat(page)
     await expect(page.locator(STORED)).to_have_count(len(before))
     after = await shown(page)
@@ -135,7 +135,7 @@ async def test_messages_written_offline_are_sent_once_on_reconnect(
     await ask(page, "Before the drop")
     topic = await desk.topic_with("Before the drop")
     cable.unplug()
-    await page.wait_for_function("!window.PustakaChat.state().connected")
+    await page.wait_for_function("() => !window.PustakaChat.state().connected")
     await expect(page.locator('[part="connection"]')).to_have_text("Reconnecting…")
     offline = ["Written offline, one", "Written offline, two"]
     for text in offline:
@@ -188,7 +188,7 @@ async def test_profile_shows_saved_only_when_the_server_confirms(
     page = await visitor(cable.url)
     await open_chat(page)
     cable.unplug()
-    await page.wait_for_function("!window.PustakaChat.state().connected")
+    await page.wait_for_function("() => !window.PustakaChat.state().connected")
     await save_profile(page, "Dewi Sartika", "dewi@example.org")
     note = page.locator('[part="profile"] .note')
     await expect(note).to_have_text("")

@@ -191,7 +191,7 @@ async def test_an_edit_changes_the_bubble_and_a_withdrawal_removes_it(
     assert await reply.get_attribute("data-id") == reply_id
     await expect(page.locator(LIBRARIAN)).to_have_count(1)
     await page.reload()
-    await page.wait_for_function("window.PustakaChat && window.PustakaChat.state().connected")
+    await page.wait_for_function("() => window.PustakaChat && window.PustakaChat.state().connected")
     await open_chat(page)
     await expect(page.locator(LIBRARIAN).locator('[part="text"]')).to_have_text("We open at 9.")
     await expect(page.locator(LIBRARIAN).locator('[part="edited"]')).to_have_count(1)
@@ -202,7 +202,7 @@ async def test_an_edit_changes_the_bubble_and_a_withdrawal_removes_it(
     await expect(gone).to_have_text("This message was withdrawn by the library.")
     assert "librarian: We open at 9." not in await shown(page)
     await page.reload()
-    await page.wait_for_function("window.PustakaChat && window.PustakaChat.state().connected")
+    await page.wait_for_function("() => window.PustakaChat && window.PustakaChat.state().connected")
     await open_chat(page)
     await expect(page.locator(f'[data-id="{reply_id}"]')).to_have_text(
         "This message was withdrawn by the library.")

@@ -96,7 +96,7 @@ async def test_chat_comes_back_when_the_desk_is_staffed(
     desk.reply(topic, "Yes, from ten to two.")
     await expect(page.locator(LIBRARIAN)).to_have_count(1)
     await page.reload()
-    await page.wait_for_function("window.PustakaChat.state().ready")
+    await page.wait_for_function("() => window.PustakaChat.state().ready")
     await open_chat(page)
     await expect(page.locator(FORM)).to_be_hidden()
     await expect(page.locator(NOTE)).to_be_hidden()
@@ -148,7 +148,7 @@ async def test_forged_resume_link_is_refused_and_changes_nothing(
         "This link has expired or is not valid. You can still write to us here.")
     assert await again.evaluate("localStorage.getItem('pustaka.token')") == mine
     assert "#" not in again.url
-    await again.wait_for_function("window.PustakaChat.state().connected")
+    await again.wait_for_function("() => window.PustakaChat.state().connected")
     assert await shown(again) == ["patron: My own question"]
 
 
@@ -188,7 +188,7 @@ async def test_rating_stars_record_a_rating(
     stored = await desk.bridge.store.get_conversation(conversation.id)
     assert stored is not None and stored.rating == 4
     await page.reload()  # the history remembers: thanks again, no stars to press twice
-    await page.wait_for_function("window.PustakaChat.state().connected")
+    await page.wait_for_function("() => window.PustakaChat.state().connected")
     await open_panel(page)
     await expect(page.locator('[part="rating-thanks"]')).to_have_count(1)
     await expect(page.locator('[part="star"]')).to_have_count(0)

@@ -32,6 +32,8 @@
   const KEY_TOKEN = "pustaka.token";
   const KEY_PENDING = "pustaka.pending";
   const KEY_PROFILE = "pustaka.profile";
+  const KEY_DRAFT = "pustaka.draft"; // what a rate limit gave back, kept across a reload
+  const KEY_SENDABLE = "pustaka.sendable_at"; // and when the server lets this visitor send
   const KEY_HTTP_ONLY = "pustaka.http-until"; // sessionStorage: WebSockets are blocked here
   const PING_EVERY = 25000;
   const CONNECT_TIMEOUT = 10000;
@@ -65,6 +67,7 @@
       send: "Send", connecting: "Connecting…", reconnecting: "Reconnecting…",
       answering: "{name} is answering", sending: "Sending…",
       failed: "Not sent — tap to retry", you: "You", unread: "{n} new",
+      sendAgainIn: "You can send again in {n} s.",
       left: "{n} characters left", over: "{n} characters over the limit",
       profile: "Your name / email (optional)", name: "Your name", email: "Email",
       save: "Save", saved: "Saved",
@@ -100,7 +103,7 @@
         too_long: "Your message is too long (at most {max} characters).",
         empty: "Write something before sending.",
         too_big: "That message is too large to send.",
-        rate_limited: "You are sending messages too fast. Wait a moment and try again.",
+        rate_limited: "You are sending messages too fast. Your message is kept.",
         bad_frame: "That message could not be sent. Please try again.",
         internal: "Something went wrong on our side. Please try again.",
         bad_email: "That email address does not look right.",
@@ -123,6 +126,7 @@
       send: "Kirim", connecting: "Menghubungkan…", reconnecting: "Menghubungkan ulang…",
       answering: "{name} sedang menjawab", sending: "Mengirim…",
       failed: "Belum terkirim — ketuk untuk mencoba lagi", you: "Anda", unread: "{n} baru",
+      sendAgainIn: "Anda bisa mengirim lagi dalam {n} detik.",
       left: "Sisa {n} karakter", over: "Kelebihan {n} karakter",
       profile: "Nama / email Anda (opsional)", name: "Nama Anda", email: "Email",
       save: "Simpan", saved: "Tersimpan",
@@ -158,7 +162,7 @@
         too_long: "Pesan Anda terlalu panjang (maksimal {max} karakter).",
         empty: "Tulis sesuatu sebelum mengirim.",
         too_big: "Pesan terlalu besar untuk dikirim.",
-        rate_limited: "Anda mengirim pesan terlalu cepat. Tunggu sebentar lalu coba lagi.",
+        rate_limited: "Anda mengirim pesan terlalu cepat. Pesan Anda tetap tersimpan.",
         bad_frame: "Pesan tidak dapat dikirim. Silakan coba lagi.",
         internal: "Terjadi kesalahan di pihak kami. Silakan coba lagi.",
         bad_email: "Alamat email tampaknya tidak benar.",
@@ -430,6 +434,8 @@
     conversation: null, // {id, status, rating} as the server last told us
     offline: null, // the offline form sent, not yet saved: {cid, name, email, text}
     offlineTimer: 0,
+    sendableAt: 0, // Date.now() before which the server refuses sends (rate limit)
+    waitTimer: 0,
     offlineLast: null, // the last form sent, to reuse its cid when pressed again
     offlineEmail: "", // where the answer to an after-hours question goes
     ratings: [], // {id, at, conversation, el, parts}: the rating forms shown
@@ -558,6 +564,8 @@ button, input, textarea { font: inherit; color: inherit; }
 .hint:empty, .error:empty, .counter:empty { display: none; }
 .error { color: #b91c1c; }
 .counter { color: #6b7280; margin-left: auto; white-space: nowrap; }
+.wait { color: #6b7280; white-space: nowrap; font-variant-numeric: tabular-nums; }
+.wait:empty { display: none; }
 .counter.over { color: #b91c1c; font-weight: 600; }
 .notice {
   margin: 0; padding: 8px 16px; font-size: 13.5px; background: #fee2e2; color: #7f1d1d;
@@ -704,6 +712,8 @@ button, input, textarea { font: inherit; color: inherit; }
       icon("send", 18), h("span", { text: T.send }));
     const error = h("span", { class: "error", part: "error", role: "alert" });
     const counter = h("span", { class: "counter", part: "counter", "aria-live": "polite" });
+    // Not a live region: the alert above says it once, a screen reader need not hear each second.
+    const wait = h("span", { class: "wait", part: "wait" });
     const files = config.files.enabled;
     const picker = files ? h("input", { type: "file", multiple: true, hidden: true, part: "file-input",
       tabindex: "-1", "aria-hidden": "true" }) : null;
@@ -712,7 +722,7 @@ button, input, textarea { font: inherit; color: inherit; }
     const tray = h("div", { class: "tray", part: "tray", role: "list", "aria-label": T.files });
     const composer = h("div", { class: "composer", part: "composer" }, tray,
       h("div", { class: "row" }, attach, picker, input, send),
-      h("div", { class: "hint", id: "pustaka-hint" }, error, counter));
+      h("div", { class: "hint", id: "pustaka-hint" }, error, wait, counter));
 
     const panel = h("div", {
       part: "panel", class: "panel", id: "pustaka-panel", role: "dialog", "aria-modal": "false",
@@ -728,7 +738,12 @@ button, input, textarea { font: inherit; color: inherit; }
       event.preventDefault();
       submit();
     });
-    input.addEventListener("input", () => { autoGrow(); updateCounter(); });
+    input.value = store.get(KEY_DRAFT) || "";
+    input.addEventListener("input", () => {
+      autoGrow();
+      updateCounter();
+      if (store.get(KEY_DRAFT) !== null) store.set(KEY_DRAFT, input.value);
+    });
     send.addEventListener("click", () => { submit(); input.focus(); });
     panel.addEventListener("keydown", (event) => {
       if (event.key === "Escape") { event.stopPropagation(); close(); }
@@ -736,7 +751,7 @@ button, input, textarea { font: inherit; color: inherit; }
 
     (document.body || document.documentElement).append(host);
     return { host, root, launcher, badge, panel, status, connection, log, stored, pending,
-      input, send, error, counter, profile, offline, offlineNote, notice, queue, tray, attach };
+      input, send, error, counter, wait, profile, offline, offlineNote, notice, queue, tray, attach };
   }
 
   /** Files come from the picker, a drop anywhere on the panel, or a pasted image. */
@@ -826,7 +841,7 @@ button, input, textarea { font: inherit; color: inherit; }
     const used = countChars(S.ui.input.value);
     const left = max - used;
     counter.classList.toggle("over", left < 0);
-    send.disabled = left < 0;
+    send.disabled = left < 0 || waitingToSend();
     if (left < 0) counter.textContent = fill(T.over, { n: -left });
     else if (left <= Math.max(50, Math.round(max * 0.1))) counter.textContent = fill(T.left, { n: left });
     else counter.textContent = "";
@@ -885,6 +900,7 @@ button, input, textarea { font: inherit; color: inherit; }
     updateBadge();
     start();
     scrollToEnd();
+    if (input.value) autoGrow(); // a draft kept from before a reload: show all its lines
     requestAnimationFrame(() => focusTarget(input).focus());
   }
 
@@ -1181,6 +1197,7 @@ button, input, textarea { font: inherit; color: inherit; }
   }
 
   function submit() {
+    if (waitingToSend()) return; // the draft stays; the countdown says when
     const { input } = S.ui;
     const text = input.value.replace(/\r\n/g, "\n").trim();
     if (!text && !S.tray.length) return;
@@ -1197,6 +1214,7 @@ button, input, textarea { font: inherit; color: inherit; }
     }
     showPending(item);
     input.value = "";
+    store.del(KEY_DRAFT);
     autoGrow();
     updateCounter();
     showError("");
@@ -1286,7 +1304,8 @@ button, input, textarea { font: inherit; color: inherit; }
       cleaned its name), so the patron can send the rest again. */
   function uploadRefused(item, frame) {
     const code = typeof frame.code === "string" ? frame.code : "other";
-    if (["rate_limited", "internal", "busy", "too_slow"].includes(code)) {
+    if (code === "rate_limited") return rateLimited(item, frame.retry_after);
+    if (["internal", "busy", "too_slow"].includes(code)) {
       return refused(item.cid, code);
     }
     const bad = typeof frame.file === "string" ? frame.file : "";
@@ -1310,11 +1329,13 @@ button, input, textarea { font: inherit; color: inherit; }
     for (const item of [...outbox.items]) sendItem(item);
   }
 
-  /** A refused message: lasting refusals give the text back to the patron to edit. */
-  function refused(cid, code, text = "") {
+  /** A refused message: lasting refusals give the text back to the patron to edit; a rate
+      limit puts it back in the composer too, and holds sending until the server allows. */
+  function refused(cid, code, text = "", retryAfter = undefined) {
     const item = outbox.get(cid);
     if (!item) return;
-    if (["rate_limited", "internal", "busy", "too_slow"].includes(code)) {
+    if (code === "rate_limited") return rateLimited(item, retryAfter);
+    if (["internal", "busy", "too_slow"].includes(code)) {
       markFailed(cid);
     } else {
       settle(cid);
@@ -1326,6 +1347,54 @@ button, input, textarea { font: inherit; color: inherit; }
       }
     }
     showError(code, text);
+  }
+
+  // ---- rate limit: one draft and a countdown instead of a pile of "not sent" bubbles -----
+
+  /** The server refused this message as too fast: its text (and files) go back to the
+      composer, after whatever earlier refusals put there, and sending waits. */
+  function rateLimited(item, retryAfter) {
+    settle(item.cid);
+    const { input } = S.ui;
+    const draft = input.value.replace(/\s+$/, "");
+    if (item.text) input.value = draft ? draft + "\n" + item.text : item.text;
+    for (const file of item.files || []) {
+      S.tray.push({ file, preview: file.type.startsWith("image/") ? URL.createObjectURL(file) : "" });
+    }
+    if (item.files) renderTray();
+    store.set(KEY_DRAFT, input.value);
+    autoGrow();
+    holdSending(retryAfter);
+  }
+
+  function waitingToSend() {
+    return S.sendableAt > Date.now();
+  }
+
+  /** Disable sending for ``seconds`` (the server's retry_after), counting down visibly. */
+  function holdSending(seconds) {
+    const wait = Number.isFinite(seconds) ? Math.min(Math.max(seconds, 1), 3600) : 5;
+    const until = Date.now() + wait * 1000;
+    if (until > S.sendableAt) S.sendableAt = until;
+    store.set(KEY_SENDABLE, String(S.sendableAt));
+    showError("rate_limited");
+    tickWait();
+  }
+
+  function tickWait() {
+    clearTimeout(S.waitTimer);
+    const left = Math.ceil((S.sendableAt - Date.now()) / 1000);
+    if (left > 0) {
+      S.ui.wait.textContent = fill(T.sendAgainIn, { n: left });
+      S.ui.send.disabled = true;
+      S.waitTimer = setTimeout(tickWait, S.sendableAt - Date.now() - (left - 1) * 1000);
+      return;
+    }
+    S.sendableAt = 0;
+    store.del(KEY_SENDABLE);
+    S.ui.wait.textContent = "";
+    if (S.ui.error.dataset.code === "rate_limited") showError("");
+    updateCounter(); // re-enables the send button (unless the draft is too long)
   }
 
   // ---- profile ------------------------------------------------------------------------
@@ -1667,7 +1736,9 @@ button, input, textarea { font: inherit; color: inherit; }
     const cid = typeof frame.cid === "string" ? frame.cid : "";
     receive(frame.message);
     if (cid) settle(cid);
-    if (S.ui.error.dataset.code && S.ui.error.dataset.code !== "too_long") showError("");
+    if (S.ui.error.dataset.code && S.ui.error.dataset.code !== "too_long" && !waitingToSend()) {
+      showError("");
+    }
   }
 
   function onError(frame) {
@@ -1682,7 +1753,7 @@ button, input, textarea { font: inherit; color: inherit; }
     if (code === "bad_code") return profileNote("bad_code");
     // A block's text is the library's own polite words: show them as they are.
     const text = code === "blocked" && typeof frame.message === "string" ? frame.message : "";
-    if (cid && outbox.get(cid)) return refused(cid, code, text);
+    if (cid && outbox.get(cid)) return refused(cid, code, text, frame.retry_after);
     showError(code, text);
   }
 
@@ -1942,6 +2013,8 @@ button, input, textarea { font: inherit; color: inherit; }
     S.config = config;
     S.availability = config.availability;
     S.ui = buildUi(config);
+    S.sendableAt = Number(store.get(KEY_SENDABLE)) || 0;
+    if (S.sendableAt) tickWait(); // a countdown from before a reload goes on
     updateCounter();
     applyMode();
     if (RESUME) await resumeFrom(RESUME);
@@ -1989,6 +2062,7 @@ button, input, textarea { font: inherit; color: inherit; }
       files: Boolean(S.config && S.config.files.enabled),
       tray: S.tray.length,
       queue: S.queue ? S.queue.position : null,
+      sendableIn: Math.max(0, Math.ceil((S.sendableAt - Date.now()) / 1000)),
     }),
   };
 
