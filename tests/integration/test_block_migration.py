@@ -1,4 +1,4 @@
-"""Migration 0008 on a database written by the version that blocked whole /24 ranges and
+"""Migration 0006 on a database written by the version that blocked whole /24 ranges and
 typed email addresses along with every patron."""
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ _BLOCKS = [
 
 def _old_database(path: Path) -> None:
     conn = sqlite3.connect(path, isolation_level=None)
-    migrate(conn, [m for m in bundled_migrations() if m.version < 8])
+    migrate(conn, [m for m in bundled_migrations() if m.version < 6])
     conn.execute("INSERT INTO patrons (id, created_at) VALUES ('p', 0)")
     for cid, origin in (("c-widget", "widget"), ("c-mail", "email"), ("c-other", "widget")):
         conn.execute("INSERT INTO conversations (id, patron_id, origin, status, created_at,"
