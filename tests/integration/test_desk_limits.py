@@ -15,9 +15,8 @@ from pathlib import Path
 
 import pytest
 from telegram import Bot
-from telegram._utils.defaultvalue import DEFAULT_NONE
-from telegram._utils.types import ODVInput
-from telegram.request import RequestData
+from telegram._utils.types import ODVInput  # PTB exports it only privately
+from telegram.request import BaseRequest, RequestData
 
 from adapters.telegram.aiohttp_request import AiohttpRequest
 from adapters.telegram.commands import Asked, DeskCommands
@@ -47,10 +46,10 @@ class TimedRequest(AiohttpRequest):
 
     async def do_request(
         self, url: str, method: str, request_data: RequestData | None = None,
-        read_timeout: ODVInput[float] = DEFAULT_NONE,
-        write_timeout: ODVInput[float] = DEFAULT_NONE,
-        connect_timeout: ODVInput[float] = DEFAULT_NONE,
-        pool_timeout: ODVInput[float] = DEFAULT_NONE,
+        read_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        write_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        connect_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        pool_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
     ) -> tuple[int, bytes]:
         code, body = await super().do_request(url, method, request_data, read_timeout,
                                               write_timeout, connect_timeout, pool_timeout)
