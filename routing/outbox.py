@@ -274,7 +274,8 @@ class DeliveryWorker:
                 sent = await sender.send(delivery, message, conversation, patron)
             except TemporaryFailure as exc:
                 self._spent(booked, started, exc)
-                known.clear()  # the sender may have opened or lost the topic
+                if isinstance(exc, TopicFailure):  # the sender kept or forgot a topic
+                    known.clear()
                 return int(await self._failed_send(delivery, ids, exc, message))
             except PermanentFailure as exc:
                 self._spent(booked, started, exc)
