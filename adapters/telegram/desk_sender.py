@@ -56,7 +56,8 @@ _NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 warnings.filterwarnings("ignore", message=r"Please use 'Bot\.sendMessage'",
                         category=PTBUserWarning)
 
-_THREAD_GONE = ("message thread not found", "topic_deleted", "topic deleted", "topic_closed")
+_THREAD_GONE = ("message thread not found", "topic_deleted", "topic deleted", "topic_closed",
+                "topic_id_invalid")  # the last: reopening a deleted topic
 
 
 def telegram_failure(exc: TelegramError) -> Exception:
@@ -143,9 +144,9 @@ class DeskSender:
         if thread is None:
             return await self._open(patron, conversation, message, text, files)
         event = message.event if delivery.kind is DeliveryKind.DESK_NOTICE else ""
-        if event == "reopened":
-            await self._topic_state(thread, closed=False)
         try:
+            if event == "reopened":
+                await self._topic_state(thread, closed=False)
             first_id = await self._post_all(text, files, thread, conversation, message)
         except BadRequest as exc:
             if not self._target.forum or not _thread_gone(exc):

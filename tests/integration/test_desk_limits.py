@@ -26,8 +26,9 @@ from bridge.store.sqlite import SqliteStore
 from routing.limits import SendBudget, WindowRule
 from routing.model import Channel, Inbound
 from routing.outbox import DeliveryWorker
+from routing.ports import Sender
 from routing.router import Router
-from tests.unit.fakes import FakeClock
+from tests.unit.fakes import FakeClock, RecordingSender
 from tests.unit.test_budget import fake_sleep
 
 TOKEN = "454545:DESK-limits"
@@ -102,9 +103,10 @@ async def desk(tmp_path: Path) -> AsyncIterator[Desk]:
     target = DeskTarget(group, forum=True)
     router = Router(store, clock)
     budget = SendBudget({"bot": WindowRule(30, 1.0), "group": WindowRule(LIMIT, SPAN)})
-    worker = DeliveryWorker(store, clock, {Channel.DESK: DeskSender(bot, target, store,
-                                                                    topics=router)},
-                            budget=budget, sleep=fake_sleep(clock))
+    senders: dict[Channel, Sender] = {
+        Channel.DESK: DeskSender(bot, target, store, topics=router),
+        Channel.WIDGET: RecordingSender("widget")}  # the patron side: not under test
+    worker = DeliveryWorker(store, clock, senders, budget=budget, sleep=fake_sleep(clock))
     commands = DeskCommands(bot, store, router, target, clock=clock, calls=worker)
     try:
         yield Desk(emulator, group, clock, request, store, router, worker, commands)
@@ -135,6 +137,26 @@ class TestDeletedTopic:
         counted = desk.request.counted()
         assert len(counted) == 4  # two topics, two posts: the post that found none is not
         assert most_in_a_window(counted) <= LIMIT
+
+
+    async def test_a_reopened_conversation_whose_topic_was_deleted(self, desk: Desk) -> None:
+        """A patron writes again after /close, and the closed topic has been deleted: the
+        reopening notice opens a new topic (booked first) and the patron's line follows."""
+        accepted = await desk.router.accept(Inbound(Channel.WIDGET, "visitor-1", "Hello?"))
+        await desk.worker.run_until_idle()
+        await desk.router.close(accepted.conversation.id, "id-ana", "Ana")
+        await desk.worker.run_until_idle()
+        [old] = desk.topics()
+        desk.emulator.delete_topic(desk.group, old)
+
+        await desk.router.accept(Inbound(Channel.WIDGET, "visitor-1", "One more thing."))
+        await desk.worker.run_until_idle()
+
+        assert desk.too_many() == 0
+        [new] = desk.topics()
+        assert new != old and any("One more thing." in t for t in desk.texts(new))
+        assert desk.worker.stats()["failed"] == 0  # the reopening notice too reached it
+        assert most_in_a_window(desk.request.counted()) <= LIMIT
 
 
 class TestCommandAnswers:
