@@ -157,8 +157,17 @@ class Bridge:
                                 resume_link=resume_links(config, visitor_tokens),
                                 library_name=config.library.name,
                                 ack_text=lambda _c: config.email.ack_text, blobs=self.blobs)
+        # The router keeps the desk's topics (DeskTopics), so it comes before the senders;
+        # it wakes the worker built after them.
+        self.router = Router(
+            self.store, clock, on_enqueue=lambda queued: self.worker.wake(queued),
+            staffed=self.roster.staffed,
+            policy=RouterPolicy(config.widget.max_text,
+                                reopen_seconds=config.desk.reopen_days * 86400,
+                                blocked_text=config.desk.blocked_text))
         senders: dict[Channel, Sender] = {
-            Channel.DESK: DeskSender(self.bot, target, self.store, blobs=self.blobs),
+            Channel.DESK: DeskSender(self.bot, target, self.store, topics=self.router,
+                                     blobs=self.blobs),
             Channel.WIDGET: PatronReach(WidgetSender(self.hub, tokens=visitor_tokens), email,
                                         self.hub, clock,
                                         config.email.fallback_after_minutes * 60),
@@ -172,11 +181,6 @@ class Bridge:
                                max_attempts=config.outbox.max_attempts),
             budget=telegram_budget(config), stamp=local_stamp(config.library.timezone),
         )
-        self.router = Router(
-            self.store, clock, on_enqueue=self.worker.wake, staffed=self.roster.staffed,
-            policy=RouterPolicy(config.widget.max_text,
-                                reopen_seconds=config.desk.reopen_days * 86400,
-                                blocked_text=config.desk.blocked_text))
         queue = QueueWatch(self.hub, self.store, self.store.waiting, self.roster.desk_size, clock,
                            default_wait=config.queue.default_wait_minutes * 60,
                            history=config.queue.history)
@@ -193,7 +197,7 @@ class Bridge:
                          blocked_text=config.desk.blocked_text,
                          timezone=config.library.timezone),
             DeskHooks(on_duty=self._on_duty, **verify_hook(self.directory)), clock,
-            budget=self.worker.budget)
+            calls=self.worker)
         patrons = PatronChats(self.bot, self.store, self.router, patron_greeting(config),
                               blobs=self.blobs, files=self.files, clock=clock)
 

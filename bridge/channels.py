@@ -77,6 +77,12 @@ class PatronReach:
     clock: Clock
     away_after: float
 
+    def budget_keys(
+        self, delivery: Delivery, conversation: Conversation, patron: Patron, message: Message
+    ) -> tuple[str, ...]:
+        """The widget and email spend no Telegram budget."""
+        return ()
+
     async def send(
         self, delivery: Delivery, message: Message, conversation: Conversation, patron: Patron
     ) -> Sent:

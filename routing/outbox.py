@@ -17,7 +17,6 @@ import asyncio
 import functools
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import replace
 
 from routing.limits import SendBudget
 from routing.model import Channel, Conversation, Delivery, Message, Patron
@@ -27,18 +26,29 @@ from routing.outbox_rules import (
     IDEMPOTENT,
     Lane,
     RetryPolicy,
-    budget_keys,
     coalesce,
     desk_notice,
     lane_of,
     utc_stamp,
     worth_reporting,
 )
-from routing.ports import Clock, Link, PermanentFailure, Sender, Sent, Store, TemporaryFailure
+from routing.ports import (
+    Clock,
+    Link,
+    PermanentFailure,
+    Sender,
+    Sent,
+    Store,
+    TemporaryFailure,
+    TopicFailure,
+)
 
 __all__ = ["DeliveryWorker", "RetryPolicy"]
 
 log = logging.getLogger(__name__)
+
+_SPEND_TRIES = 3  # a call outside the outbox waits out this many 429s, then gives up
+
 
 class DeliveryWorker:
     def __init__(
@@ -228,7 +238,8 @@ class DeliveryWorker:
             what = "no sender for " + delivery.destination if sender is None else "missing rows"
             await self._give_up(delivery, what, message)
             return 1
-        keys = budget_keys(sender, delivery, conversation, patron, message)
+        # The sender declares what this send costs, the topic it may open included.
+        keys = sender.budget_keys(delivery, conversation, patron, message)
         group = [delivery]
         # Wait for the destination's budget without holding a send slot, so sends
         # elsewhere (a librarian's reply to a widget) never queue behind a full group.
@@ -247,37 +258,71 @@ class DeliveryWorker:
             # (A crash while such a send still waits for its slot counts it as a
             # possible duplicate though it was never made: the count errs high, never low.)
             await self._ledger.before_send(ids, self._clock.now())
+        return await self._send(sender, group, message, conversation, patron, known,
+                                (keys, at))
+
+    async def _send(
+        self, sender: Sender, group: list[Delivery], message: Message,
+        conversation: Conversation, patron: Patron, known: Known,
+        booked: tuple[tuple[str, ...], float],
+    ) -> int:
+        """Make the send in a slot of its destination and record how it ended."""
+        delivery, ids = group[0], [d.id for d in group]
         async with self._slots[delivery.destination]:
             started = self._clock.now()
             try:
                 sent = await sender.send(delivery, message, conversation, patron)
             except TemporaryFailure as exc:
-                self._budget.move(keys, at, self._clock.now())
-                await self._keep_thread(conversation, getattr(exc, "desk_thread", None))
-                known.clear()  # a kept topic changed the conversation
-                return int(await self._failed_send(delivery, ids, keys, exc, message))
+                self._spent(booked, started, exc)
+                if isinstance(exc, TopicFailure):  # the sender kept or forgot a topic
+                    known.clear()
+                return int(await self._failed_send(delivery, ids, exc, message))
             except PermanentFailure as exc:
-                self._budget.move(keys, at, self._clock.now())
+                self._spent(booked, started, exc)
                 self._ledger.settled(ids)
                 await self._give_up(delivery, str(exc), message)
                 return 1
-            # Telegram counted the send somewhere between asking and answering; counting
-            # it at the answer keeps our windows behind Telegram's however slow the call.
-            self._budget.move(keys, at, self._clock.now())
-            if keys:
-                self._budget.observe(self._clock.now() - started)
+            self._spent(booked, started, None)
         if sent.desk_thread is not None and sent.desk_thread != conversation.desk_thread:
-            known.clear()
+            known.clear()  # the sender kept a new topic: the next send reads it
         await self._record(group, sent, conversation, message)
         self._ledger.settled(ids)
         return len(group)
 
-    async def _keep_thread(self, conversation: Conversation, thread: object) -> None:
-        """A topic opened by a send that then failed is kept, so the retry posts there
-        instead of opening another (a sender says so with ``exc.desk_thread``)."""
-        if isinstance(thread, int) and thread != conversation.desk_thread:
-            fresh = await self._store.get_conversation(conversation.id) or conversation
-            await self._store.save_conversation(replace(fresh, desk_thread=thread))
+    def _spent(self, booked: tuple[tuple[str, ...], float], started: float,
+               failure: Exception | None) -> None:
+        """Settle a booked call with the budget: Telegram counted it somewhere between
+        asking and answering, so it counts at the answer (our windows then stay behind
+        Telegram's however slow the call); a 429 pauses the chat it names for everyone."""
+        keys, at = booked
+        now = self._clock.now()
+        self._budget.move(keys, at, now)
+        if failure is None and keys:
+            self._budget.observe(now - started)
+        if isinstance(failure, TemporaryFailure) and failure.retry_after is not None:
+            self._ledger.counts["rate_limited"] += 1
+            # Only the chat it names: a group's 429 must not hold up private replies.
+            chats = tuple(k for k in keys if ":" in k)
+            self._budget.pause(chats, now + failure.retry_after)
+
+    async def spend(self, keys: tuple[str, ...], call: Callable[[], Awaitable[None]]) -> None:
+        """``routing.ports.BudgetedCalls``: a call outside the outbox (a desk command's
+        answer in General) waits for its turn in the same windows as the outbox's sends,
+        and a 429 on it pauses the chat for them too. A 429 is waited out and the call
+        made again, a few times; any other failure is raised."""
+        for attempt in range(1, _SPEND_TRIES + 1):
+            _, at = await self._wait_for_budget(("", f"call {id(call)}"), keys)
+            started = self._clock.now()
+            try:
+                await call()
+            except (TemporaryFailure, PermanentFailure) as exc:
+                self._spent((keys, at), started, exc)
+                if (not isinstance(exc, TemporaryFailure) or exc.retry_after is None
+                        or attempt == _SPEND_TRIES):
+                    raise
+                continue
+            self._spent((keys, at), started, None)
+            return
 
     async def _queued(self, lane: list[Delivery]) -> list[Delivery]:
         """The lane's rows as they are now: after a wait for the budget, messages that
@@ -290,11 +335,8 @@ class DeliveryWorker:
     async def _record(
         self, group: list[Delivery], sent: Sent, conversation: Conversation, message: Message
     ) -> None:
-        """Save what a successful send produced: the topic, each row done, the link."""
-        if sent.desk_thread is not None and sent.desk_thread != conversation.desk_thread:
-            # Re-read: a claim may have been saved while the topic was being opened.
-            fresh = await self._store.get_conversation(conversation.id) or conversation
-            await self._store.save_conversation(replace(fresh, desk_thread=sent.desk_thread))
+        """Save what a successful send produced: each row done, and the link (a topic it
+        opened the sender has kept already, through ``DeskTopics``)."""
         # The head's write carries the link: one write, one commit, for a plain send.
         # The rest of a coalesced group one after the other (a task each costs more).
         link = (Link(group[0].destination.value, sent.external_id, conversation.id, message.id)
@@ -308,16 +350,13 @@ class DeliveryWorker:
         counts["coalesced"] += len(group) - 1
 
     async def _failed_send(
-        self, delivery: Delivery, ids: list[str], keys: tuple[str, ...],
-        exc: TemporaryFailure, message: Message,
+        self, delivery: Delivery, ids: list[str], exc: TemporaryFailure, message: Message,
     ) -> bool:
-        """A temporary failure: pause the chat a 429 names, note doubt, schedule a retry."""
-        if exc.retry_after is not None:
-            self._ledger.counts["rate_limited"] += 1
-            # Only the chat it names: a group's 429 must not hold up private replies.
-            chats = tuple(k for k in keys if ":" in k)
-            self._budget.pause(chats, self._clock.now() + exc.retry_after)
+        """A temporary failure: note doubt, schedule a retry. A deleted topic is retried
+        at once: the retry opens a new topic, and books what that costs before it does."""
         self._ledger.failed_attempt(ids, exc.maybe_sent)
+        if isinstance(exc, TopicFailure) and exc.topic_gone:
+            return await self._schedule_retry(delivery, str(exc), 0.0, message)
         return await self._schedule_retry(delivery, str(exc), exc.retry_after, message)
 
     async def _wait_for_budget(self, lane: Lane, keys: tuple[str, ...]) -> tuple[bool, float]:

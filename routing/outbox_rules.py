@@ -1,4 +1,4 @@
-"""The outbox's small rules: retry timing, lanes, budget keys, coalesced text, notices."""
+"""The outbox's small rules: retry timing, lanes, coalesced text, notices."""
 
 from __future__ import annotations
 
@@ -9,21 +9,18 @@ from dataclasses import dataclass, replace
 
 from routing.model import (
     Channel,
-    Conversation,
     Delivery,
     DeliveryKind,
     Direction,
     Message,
-    Patron,
     new_id,
 )
-from routing.ports import Sender, Store
+from routing.ports import Store
 
 __all__ = [
     "IDEMPOTENT",
     "Lane",
     "RetryPolicy",
-    "budget_keys",
     "coalesce",
     "coalesced_text",
     "desk_notice",
@@ -79,17 +76,6 @@ def worth_reporting(delivery: Delivery, message: Message) -> bool:
 
 def lane_of(delivery: Delivery) -> Lane:
     return (delivery.conversation_id, delivery.destination.value)
-
-
-def budget_keys(
-    sender: Sender, delivery: Delivery, conversation: Conversation, patron: Patron,
-    message: Message,
-) -> tuple[str, ...]:
-    """The rate-limit windows a send uses, a key once per message it costs there (an
-    album of five costs five); senders without limits (the widget) have none."""
-    keys = getattr(sender, "budget_keys", None)
-    return tuple(keys(delivery, conversation, patron, message)) if keys is not None else ()
-
 
 
 async def coalesce(

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from routing.blocks import inbound_keys
 from routing.claims import ClaimResult, Claims
 from routing.desk_actions import DeskActions
+from routing.desk_records import DeskRecords
 from routing.model import (
     SENDER_UNVERIFIED_TAG,
     Channel,
@@ -42,7 +43,7 @@ class Accepted:
     duplicate: bool
 
 
-class Router(Claims, DeskActions):
+class Router(Claims, DeskActions, DeskRecords):
     """``Router(store, clock, *, policy, on_enqueue, staffed)``: see RouterBase."""
 
     # -- patron side -------------------------------------------------------------------

@@ -87,6 +87,12 @@ class EmailSender:
         self._blobs = blobs
         self._languages = tuple(languages) or ("en",)
 
+    def budget_keys(
+        self, delivery: Delivery, conversation: Conversation, patron: Patron, message: Message
+    ) -> tuple[str, ...]:
+        """Mail is not limited by Telegram; the server's own quota is ``MailQuota``."""
+        return ()
+
     async def send(self, delivery: Delivery, message: Message, conversation: Conversation,
                    patron: Patron) -> Sent:
         content = await content_for(message, self._blobs, languages=self._languages,

@@ -3,13 +3,13 @@
 ``DeskPoller`` hands every command from the configured group here (anything from another
 chat never arrives: the poller drops and logs it). Answers about a conversation go into
 its topic through the outbox (a DESK_NOTICE), so Telegram's flood limits apply to them
-as to everything else; answers elsewhere (General, /stats) are posted directly, but
-booked in the outbox's own budget first, so they never push the group past its limit.
+as to everything else; answers elsewhere (General, /stats) are one call made through the
+outbox's ``spend`` (``BudgetedCalls``), in the same windows, so they never push the
+group past its limit.
 """
 
 from __future__ import annotations
 
-import asyncio
 import html
 import logging
 from collections.abc import Awaitable, Callable, Mapping
@@ -17,15 +17,22 @@ from dataclasses import dataclass, field
 
 from telegram import Bot, User
 from telegram.constants import ParseMode
-from telegram.error import RetryAfter
+from telegram.error import TelegramError
 
 from adapters.directory.member import DirectoryUnavailable, Member
 from adapters.telegram import desk_reports as reports
 from adapters.telegram.desk_base import DeskTarget
+from adapters.telegram.desk_sender import desk_keys, telegram_failure
 from adapters.telegram.desk_verbs import ConversationVerbs
-from routing.limits import SendBudget
 from routing.model import Conversation, Librarian
-from routing.ports import Clock, Store, SystemClock
+from routing.ports import (
+    BudgetedCalls,
+    Clock,
+    PermanentFailure,
+    Store,
+    SystemClock,
+    TemporaryFailure,
+)
 from routing.router import Claimed, Router, RouterPolicy
 
 __all__ = ["Asked", "DeskCommands", "DeskHooks", "DeskSettings"]
@@ -76,10 +83,11 @@ class DeskCommands(ConversationVerbs):
     def __init__(
         self, bot: Bot, store: Store, router: Router, target: DeskTarget,
         settings: DeskSettings | None = None, hooks: DeskHooks | None = None,
-        clock: Clock | None = None, budget: SendBudget | None = None,
+        clock: Clock | None = None, calls: BudgetedCalls | None = None,
     ) -> None:
         self.bot, self.store, self.router, self.target = bot, store, router, target
-        self.budget = budget  # the outbox's: answers outside a topic share its windows
+        # The outbox: answers outside a topic wait in its windows (none: unbudgeted, tests).
+        self.calls = calls
         self.settings = settings or DeskSettings()
         self.hooks = hooks or DeskHooks()
         self.clock = clock or SystemClock()
@@ -106,26 +114,28 @@ class DeskCommands(ConversationVerbs):
             await self.say(asked, f"Unknown command /{name}. Send /help for the list.")
 
     async def say(self, asked: Asked, text: str) -> None:
+        """Answer a command: in a conversation's topic through the outbox, elsewhere (General,
+        a topic that is no conversation's) by one call made within the outbox's budget."""
         if asked.conversation is not None:
             await self.router.notify_desk(asked.conversation.id, text, event="desk_answer")
             return
-        keys = ("bot", f"group:{self.target.chat_id}")
-        now = self.clock.now()
-        at = self.budget.reserve(keys, now) if self.budget is not None else now
-        if at > now:
-            await asyncio.sleep(at - now)
+
+        async def post() -> None:
+            try:
+                await self.bot.send_message(
+                    self.target.chat_id, html.escape(text), parse_mode=ParseMode.HTML,
+                    message_thread_id=asked.thread if self.target.forum else None)
+            except TelegramError as exc:
+                raise telegram_failure(exc) from exc
+
         try:
-            await self.bot.send_message(
-                self.target.chat_id, html.escape(text), parse_mode=ParseMode.HTML,
-                message_thread_id=asked.thread if self.target.forum else None,
-            )
-        except RetryAfter as exc:  # our windows were behind Telegram's: everyone waits
-            if self.budget is not None:
-                self.budget.pause(keys, self.clock.now() + _seconds(exc.retry_after))
-            raise
-        finally:
-            if self.budget is not None:
-                self.budget.move(keys, at, self.clock.now())
+            if self.calls is None:
+                await post()
+            else:
+                await self.calls.spend(desk_keys(self.target.chat_id), post)
+        except (TemporaryFailure, PermanentFailure) as failure:
+            # The command itself is done; only its answer is lost, so say why in the log.
+            log.warning("could not answer %s in the desk: %s", asked.librarian_id, failure)
 
     async def refuse_claimed(self, conversation: Conversation, claimed: Claimed) -> None:
         """A second librarian wrote in a claimed topic: nothing went to the patron."""
@@ -209,8 +219,3 @@ def _split(text: str, bot_username: str) -> tuple[str | None, str]:
     if addressee and bot_username and addressee.lower() != bot_username:
         return None, ""
     return name.lower(), rest.strip()
-
-
-def _seconds(retry_after: object) -> float:
-    total = getattr(retry_after, "total_seconds", None)
-    return float(total()) if callable(total) else float(retry_after)  # type: ignore[arg-type]

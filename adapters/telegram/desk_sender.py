@@ -1,9 +1,11 @@
 """The desk's outbound side: ``DeskSender`` opens a forum topic per conversation and
 posts patron messages and notices into it (or, without topics, into the group).
 
-A new topic's id is saved on the conversation as soon as Telegram creates it, before
-anything is posted there: a librarian who answers the moment the first post appears
-must find the conversation, and a retry after a failed post must not open a second topic.
+A new topic's id is kept on the conversation (through ``DeskTopics``, the only way it is
+saved) as soon as Telegram creates it, before anything is posted there: a librarian who
+answers the moment the first post appears must find the conversation, and a retry after
+a failed post must not open a second topic. A deleted topic is forgotten the same way,
+and the outbox's retry opens a new one, its cost booked first.
 A patron's files follow their text as photos, documents, voice notes or an album
 (files_send.py); every Telegram message a send costs is booked in ``budget_keys``.
 """
@@ -12,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import warnings
-from dataclasses import replace
 
 from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions
 from telegram.constants import ParseMode
@@ -35,9 +36,17 @@ from adapters.telegram.files_send import (
     visible_length,
 )
 from routing.model import Attachment, Channel, Conversation, Delivery, DeliveryKind, Message, Patron
-from routing.ports import Link, PermanentFailure, Sent, Store, TemporaryFailure
+from routing.ports import (
+    DeskTopics,
+    Link,
+    PermanentFailure,
+    Sent,
+    Store,
+    TemporaryFailure,
+    TopicFailure,
+)
 
-__all__ = ["DeskSender", "telegram_failure"]
+__all__ = ["DeskSender", "desk_keys", "telegram_failure"]
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +56,8 @@ _NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 warnings.filterwarnings("ignore", message=r"Please use 'Bot\.sendMessage'",
                         category=PTBUserWarning)
 
-_THREAD_GONE = ("message thread not found", "topic_deleted", "topic deleted", "topic_closed")
+_THREAD_GONE = ("message thread not found", "topic_deleted", "topic deleted", "topic_closed",
+                "topic_id_invalid")  # the last: reopening a deleted topic
 
 
 def telegram_failure(exc: TelegramError) -> Exception:
@@ -67,17 +77,29 @@ def telegram_failure(exc: TelegramError) -> Exception:
     return TemporaryFailure(f"Telegram error: {exc}")
 
 
+def desk_keys(chat_id: int, posts: int = 1, *, topic: bool = False) -> tuple[str, ...]:
+    """The budget ``posts`` messages into the desk group spend: the bot's and the group's
+    windows, once each per message; opening a topic costs one more of the group's
+    (Telegram counts the topic's creation message)."""
+    return ("bot",) * posts + (f"group:{chat_id}",) * (posts + int(topic))
+
+
 class DeskSender:
-    """``store`` (optional) remembers each info card's message id, so ``/verify`` can
-    show its result on the card, and saves a new topic on its conversation at once.
-    ``blobs`` holds the bytes of patrons' files; without it a file is shown as a line."""
+    """``routing.ports.Sender`` for ``Channel.DESK``. ``topics`` keeps each topic it
+    opens on its conversation, the moment Telegram made it (the router, under the
+    conversation's lock); it is the only place a topic is saved. ``store`` (optional)
+    remembers each info card's message id, so ``/verify`` can show its result on the
+    card. ``blobs`` holds the bytes of patrons' files; without it a file is a line."""
 
     def __init__(self, bot: Bot, target: DeskTarget, store: Store | None = None, *,
-                 blobs: BlobStore | None = None) -> None:
+                 topics: DeskTopics, blobs: BlobStore | None = None) -> None:
         self._bot = bot
         self._target = target
         self._store = store
+        self._topics = topics
         self._blobs = blobs
+        # Conversations whose topic was deleted: their new card says it continues one.
+        self._gone: set[str] = set()
 
     def budget_keys(
         self, delivery: Delivery, conversation: Conversation, patron: Patron,
@@ -87,7 +109,6 @@ class DeskSender:
         album of four costs four). Opening a topic costs one more of the group's
         (Telegram counts the topic's creation message), and the info card goes with the
         text when they fit together; only ``message`` tells, so without it two."""
-        group = f"group:{self._target.chat_id}"
         posts = 1
         if message is not None:
             text, files = self._text(delivery, message, patron), _files(delivery, message)
@@ -96,13 +117,10 @@ class DeskSender:
                 posts = (1 if not files and len(text) <= render.TELEGRAM_TEXT_LIMIT
                          else max(1, cost(plan(text, files))))
             else:
-                card = render.info_card(patron, conversation, forum=self._target.forum,
-                                        origins=self._target.origins)
+                card = self._card(patron, conversation)[1]
                 posts = 1 + cost(plan(_opening(card, text, files)[1], files))
-        if conversation.desk_thread is not None:
-            return ("bot",) * posts + (group,) * posts
-        topic = 1 if self._target.forum else 0
-        return ("bot",) * posts + (group,) * (topic + posts)
+        opening = conversation.desk_thread is None and self._target.forum
+        return desk_keys(self._target.chat_id, posts, topic=opening)
 
     async def send(
         self, delivery: Delivery, message: Message, conversation: Conversation, patron: Patron
@@ -126,20 +144,28 @@ class DeskSender:
         if thread is None:
             return await self._open(patron, conversation, message, text, files)
         event = message.event if delivery.kind is DeliveryKind.DESK_NOTICE else ""
-        if event == "reopened":
-            await self._topic_state(thread, closed=False)
         try:
+            if event == "reopened":
+                await self._topic_state(thread, closed=False)
             first_id = await self._post_all(text, files, thread, conversation, message)
         except BadRequest as exc:
             if not self._target.forum or not _thread_gone(exc):
                 raise
-            log.warning("topic %s of conversation %s is gone; opening a new one",
-                        thread, conversation.id)
-            return await self._open(patron, conversation, message, text, files,
-                                    reopened=True)
+            raise await self._topic_gone(conversation, thread) from exc
         if event == "closed":
             await self._topic_state(thread, closed=True)
         return Sent(external_id=str(first_id))
+
+    async def _topic_gone(self, conversation: Conversation, thread: int) -> TopicFailure:
+        """A librarian deleted the topic: forget it, and let the outbox retry at once.
+        The retry opens a new topic, and the outbox books that opening's cost (the
+        topic and the post) before it, which this send's booking did not cover."""
+        log.warning("topic %s of conversation %s is gone; a new one opens on the retry",
+                    thread, conversation.id)
+        await self._topics.keep_topic(conversation.id, None)
+        self._gone.add(conversation.id)
+        return TopicFailure(f"the desk topic {thread} was deleted", maybe_sent=False,
+                            topic_gone=True)
 
     async def _topic_state(self, thread: int, *, closed: bool) -> None:
         """Close or reopen a conversation's topic; already so is fine (a retried send)."""
@@ -154,54 +180,46 @@ class DeskSender:
             if "TOPIC_NOT_MODIFIED" not in exc.message.upper():
                 raise
 
+    def _card(self, patron: Patron, conversation: Conversation) -> tuple[str, str]:
+        """The info card alone (what ``/verify`` rewrites) and as it opens a topic: after a
+        deleted one, with a line saying this one continues it."""
+        base = render.info_card(patron, conversation, forum=self._target.forum,
+                                origins=self._target.origins)
+        if conversation.id in self._gone:
+            return base, base + "\n<i>The earlier topic was deleted; this one continues it.</i>"
+        return base, base
+
     async def _open(
         self, patron: Patron, conversation: Conversation, message: Message, text: str,
-        files: tuple[Attachment, ...], reopened: bool = False,
+        files: tuple[Attachment, ...],
     ) -> Sent:
         """Open the conversation's place in the desk: the info card and the first message
         go as one post, which spends one message of the group's budget, not two; files
-        follow the card (with the text as their caption when it did not fit the card)."""
-        base = render.info_card(patron, conversation, forum=self._target.forum,
-                                origins=self._target.origins)
-        card = base
-        if reopened:
-            card += "\n<i>The earlier topic was deleted; this one continues it.</i>"
+        follow the card (with the text as their caption when it did not fit the card).
+        The place is kept (``DeskTopics``) before anything is posted into it."""
+        base, card = self._card(patron, conversation)
         first, rest = _opening(card, text, files)
-        tail = first[len(base):]
-        buttons = card_markup(conversation)
-        if not self._target.forum:
-            card_id = await self._post(first, None, buttons)
-            await self._remember_card(conversation, card_id, tail)
-            if rest or files:
-                await self._post_all(rest, files, None, conversation, message,
-                                     reply_to=card_id)
-            # The card is the conversation's anchor: replies to it reach the patron.
-            return Sent(external_id=str(card_id), desk_thread=card_id)
-        topic = await self._bot.create_forum_topic(
-            self._target.chat_id, render.topic_name(patron, conversation)
-        )
-        thread = topic.message_thread_id
-        await self._keep_topic(conversation, thread)
+        thread = opened = None
+        if self._target.forum:
+            topic = await self._bot.create_forum_topic(
+                self._target.chat_id, render.topic_name(patron, conversation))
+            thread = opened = topic.message_thread_id
+            await self._topics.keep_topic(conversation.id, thread)
         try:
-            last_id = await self._post(first, thread, buttons)
-            await self._remember_card(conversation, last_id, tail)
+            card_id = await self._post(first, thread, card_markup(conversation))
+            if thread is None:  # no topics: the card is the anchor replies reach the patron by
+                opened = card_id
+                await self._topics.keep_topic(conversation.id, card_id)
+            self._gone.discard(conversation.id)
+            await self._remember_card(conversation, card_id, first[len(base):])
+            last_id = card_id
             if rest or files:
-                last_id = await self._post_all(rest, files, thread, conversation, message)
+                last_id = await self._post_all(rest, files, thread, conversation, message,
+                                               reply_to=None if thread else card_id)
         except TelegramError as exc:
-            failure = telegram_failure(exc)
-            failure.desk_thread = thread  # type: ignore[attr-defined]  # the outbox keeps it
-            raise failure from exc
-        return Sent(external_id=str(last_id), desk_thread=thread)
-
-    async def _keep_topic(self, conversation: Conversation, thread: int) -> None:
-        """Save the new topic on the conversation before posting: its first post is
-        where librarians answer, and their answer must find the conversation."""
-        if self._store is None:
-            return
-        # Re-read: a claim may have been saved since the outbox read the conversation.
-        fresh = await self._store.get_conversation(conversation.id)
-        if fresh is not None:
-            await self._store.save_conversation(replace(fresh, desk_thread=thread))
+            raise _opened_failure(exc, opened) from exc
+        return Sent(external_id=str(card_id if thread is None else last_id),
+                    desk_thread=opened)
 
     async def _remember_card(self, conversation: Conversation, card_id: int, tail: str
                              ) -> None:
@@ -271,6 +289,16 @@ def _fits(card: str, text: str) -> bool:
     """Whether card and text go as one post. HTML is never shorter than the text
     Telegram counts, so this check is safe."""
     return len(card) + 2 + len(text) <= render.TELEGRAM_TEXT_LIMIT
+
+
+def _opened_failure(exc: TelegramError, opened: int | None) -> Exception:
+    """A post into a place just opened failed: a temporary failure names the place (kept
+    already), so the outbox knows its retry goes there instead of opening another."""
+    failure = telegram_failure(exc)
+    if opened is None or not isinstance(failure, TemporaryFailure):
+        return failure
+    return TopicFailure(str(failure), failure.retry_after, maybe_sent=failure.maybe_sent,
+                        opened_topic=opened)
 
 
 def _thread_gone(exc: BadRequest) -> bool:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from telegram import Bot
@@ -199,11 +198,11 @@ class ConversationVerbs:
         (librarians only). The card is rewritten with what followed it in its post (the
         patron's first question); a card whose follower is not known is left as it is,
         the answer in the topic is enough, rather than risk erasing the question."""
-        patron = await self.store.get_patron(conversation.patron_id)
+        # Saved by the router under the patron's locks: an address the patron gives
+        # meanwhile is kept, not overwritten by the patron as read before it.
+        patron = await self.router.remember_member(conversation.id, member.number)
         if patron is None:
             return
-        patron = replace(patron, member_number=member.number)
-        await self.store.save_patron(patron)
         card = await self.store.get_state(CARD_KEY + conversation.id)
         tail = await self.store.get_state(CARD_TAIL_KEY + conversation.id)
         if card is None or tail is None:

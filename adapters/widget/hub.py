@@ -171,6 +171,12 @@ class WidgetSender:
         self._hub = hub
         self._tokens = tokens
 
+    def budget_keys(
+        self, delivery: Delivery, conversation: Conversation, patron: Patron, message: Message
+    ) -> tuple[str, ...]:
+        """Pushing to the widget costs no one's budget."""
+        return ()
+
     async def send(
         self, delivery: Delivery, message: Message, conversation: Conversation, patron: Patron
     ) -> Sent:

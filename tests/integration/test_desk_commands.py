@@ -45,6 +45,10 @@ class PatronSide:
     def __init__(self) -> None:
         self.got: list[Message] = []
 
+    def budget_keys(self, delivery: Delivery, conversation: Conversation, patron: Patron,
+                    message: Message) -> tuple[str, ...]:
+        return ()  # not Telegram: no budget
+
     async def send(self, delivery: Delivery, message: Message, conversation: Conversation,
                    patron: Patron) -> Sent:
         self.got.append(message)
@@ -155,11 +159,11 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
     target = DeskTarget(group, forum=True)
     patron_side = PatronSide()
     clock = SystemClock()
-    senders: dict[Channel, Sender] = {Channel.DESK: DeskSender(bot, target, store),
+    router = Router(store, clock, on_enqueue=lambda queued: worker.wake(queued),
+                    policy=RouterPolicy(blocked_text="Maaf, we cannot take your message."))
+    senders: dict[Channel, Sender] = {Channel.DESK: DeskSender(bot, target, store, topics=router),
                                       Channel.WIDGET: patron_side, Channel.EMAIL: patron_side}
     worker = DeliveryWorker(store, clock, senders, idle_poll=0.05)
-    router = Router(store, clock, on_enqueue=worker.wake,
-                    policy=RouterPolicy(blocked_text="Maaf, we cannot take your message."))
     rig = Rig(emulator, group, store, router, patron_side, ana, budi, outsider, bot=bot)
 
     async def on_duty(librarian_id: str, name: str, on: bool) -> None:
@@ -167,7 +171,7 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
 
     commands = DeskCommands(bot, store, router, target,
                             DeskSettings(canned=CANNED, timezone="Asia/Jakarta"),
-                            DeskHooks(on_duty=on_duty, verify=verify))
+                            DeskHooks(on_duty=on_duty, verify=verify), calls=worker)
     async def elsewhere(update: Update) -> None:
         rig.elsewhere.append(update)
 

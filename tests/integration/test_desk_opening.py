@@ -28,7 +28,7 @@ from routing.model import (
     Message,
     Patron,
 )
-from routing.ports import TemporaryFailure
+from routing.ports import TopicFailure
 from tests.integration.test_desk_commands import Rig
 from tests.integration.test_desk_commands import rig as rig  # the shared desk fixture
 
@@ -66,6 +66,16 @@ async def desk(tmp_path: Path) -> AsyncIterator[Desk]:
         await bot.shutdown()
         await store.close()
         await emulator.stop()
+
+
+class KeptTopics:
+    """``DeskTopics`` that records what it was asked to keep."""
+
+    def __init__(self) -> None:
+        self.kept: list[tuple[str, int | None]] = []
+
+    async def keep_topic(self, conversation_id: str, thread: int | None) -> None:
+        self.kept.append((conversation_id, thread))
 
 
 def patron_line(text: str) -> tuple[Delivery, Message, Conversation, Patron]:
@@ -107,15 +117,17 @@ class TestOpening:
         await rig.line(topic["message_thread_id"], "Is it on loan?")
         assert len(rig.emulator.topics(rig.group)) == 1
 
-    async def test_failure_names_the_opened_topic(self, desk: Desk) -> None:
-        """A sender without a store reports the topic it opened on the failure it
-        raises, for the outbox to keep."""
-        sender = DeskSender(desk.bot, DeskTarget(desk.group, forum=True))
+    async def test_failure_names_the_topic_it_kept(self, desk: Desk) -> None:
+        """When the first post into a new topic fails, the topic has been kept through
+        DeskTopics already, and the typed failure names it."""
+        topics = KeptTopics()
+        sender = DeskSender(desk.bot, DeskTarget(desk.group, forum=True), topics=topics)
         desk.emulator.set_faults(FaultPlan(methods=POSTS, server_error=1.0))
-        with pytest.raises(TemporaryFailure) as failed:
+        with pytest.raises(TopicFailure) as failed:
             await sender.send(*patron_line("Hello"))
         [topic] = desk.emulator.topics(desk.group)
-        assert getattr(failed.value, "desk_thread", None) == topic["message_thread_id"]
+        thread = topic["message_thread_id"]
+        assert (failed.value.opened_topic, topics.kept) == (thread, [("c1", thread)])
 
 
 class TestBudget:
@@ -124,7 +136,8 @@ class TestBudget:
                                                units: int) -> None:
         """Opening a topic books as many group units as Telegram counts: the topic and
         one post, or the topic, the card and the text when they do not fit together."""
-        sender = DeskSender(desk.bot, DeskTarget(desk.group, forum=True), desk.store)
+        sender = DeskSender(desk.bot, DeskTarget(desk.group, forum=True), desk.store,
+                            topics=KeptTopics())
         line = patron_line(text)
         await desk.store.save_patron(line[3])
         await desk.store.save_conversation(line[2])

@@ -12,6 +12,7 @@ from adapters.telegram.commands import Asked, DeskCommands
 from adapters.telegram.desk_base import DeskTarget
 from routing.limits import SendBudget, WindowRule
 from routing.model import Channel, Direction, Inbound, PageInfo
+from routing.outbox import DeliveryWorker
 from routing.ports import SystemClock
 from routing.router import Refused
 from tests.integration.test_desk_commands import CANNED, Rig, rig
@@ -238,8 +239,9 @@ class TestDesk:
 
 class TestAnswersOutsideTopics:
     async def test_an_answer_in_general_waits_for_the_groups_budget(self, rig: Rig) -> None:
-        """/who in General is booked in the outbox's budget: with the group's window full,
-        the answer is posted only when the window has room, and the booking is kept."""
+        """/who in General is booked in the outbox's budget (its ``spend``): with the
+        group's window full, the answer is posted only when the window has room, and the
+        booking is kept."""
         clock = SystemClock()
         budget = SendBudget({"group": WindowRule(1, 0.6)}, margin=0.0)
         keys = ("bot", f"group:{rig.group}")
@@ -247,7 +249,8 @@ class TestAnswersOutsideTopics:
         assert rig.bot is not None
         commands = DeskCommands(rig.bot, rig.store,
                                 rig.router, DeskTarget(rig.group, forum=True),
-                                clock=clock, budget=budget)
+                                clock=clock, calls=DeliveryWorker(rig.store, clock, {},
+                                                                  budget=budget))
         await commands.say(Asked(str(rig.ana), "Ana", None, 1, None), "Nobody is on duty.")
 
         assert clock.now() >= full_until

@@ -86,10 +86,10 @@ async def _open(tmp: Path) -> tuple[Desk, list[Any]]:
     await bot.initialize()
     target = DeskTarget(group, forum=True)
     patron_side, clock = PatronSide(), SystemClock()
-    senders: dict[Channel, Sender] = {Channel.DESK: DeskSender(bot, target, store),
+    router = Router(store, clock, on_enqueue=lambda queued: worker.wake(queued))
+    senders: dict[Channel, Sender] = {Channel.DESK: DeskSender(bot, target, store, topics=router),
                                       Channel.WIDGET: patron_side}
     worker = DeliveryWorker(store, clock, senders, idle_poll=0.05)
-    router = Router(store, clock, on_enqueue=worker.wake)
     commands = DeskCommands(bot, store, router, target, DeskSettings(), DeskHooks())
     poller = DeskPoller(bot, store, router, target, timeout=1, commands=commands)
     task = asyncio.ensure_future(worker.run())

@@ -69,6 +69,13 @@ def ogg(seed: int) -> bytes:
     return b"OggS\x00\x02" + bytes([seed % 256]) * 200
 
 
+class NoTopics:
+    """``DeskTopics`` for a sender that is only asked what a send costs."""
+
+    async def keep_topic(self, conversation_id: str, thread: int | None) -> None:
+        raise AssertionError("no topic is opened here")
+
+
 @dataclass
 class Rig:
     emulator: BotApiEmulator
@@ -162,12 +169,12 @@ async def _rig(tmp_path: Path, forum: bool) -> AsyncIterator[Rig]:
     await bot.initialize()
     target = DeskTarget(group, forum=forum)
     clock = SystemClock()
+    router = Router(store, clock, on_enqueue=lambda queued: worker.wake(queued))
     senders: dict[Channel, Sender] = {
-        Channel.DESK: DeskSender(bot, target, store, blobs=blobs),
+        Channel.DESK: DeskSender(bot, target, store, topics=router, blobs=blobs),
         Channel.TELEGRAM: PatronSender(bot, store, clock, blobs=blobs)}
     worker = DeliveryWorker(store, clock, senders, idle_poll=0.05,
                             budget=telegram_budget(Config()))
-    router = Router(store, clock, on_enqueue=worker.wake)
     patrons = PatronChats(bot, store, router, lambda _lang: GREETING, blobs=blobs,
                           files=policy)
 
@@ -254,9 +261,9 @@ class TestPatronToDesk:
         patron = await rig.store.get_patron(conversation.patron_id)
         assert patron is not None
         row = Delivery("d", conversation.id, stored.id, DeliveryKind.TO_DESK, Channel.DESK, "k")
-        keys = DeskSender(rig.bot, DeskTarget(rig.group, forum=True), blobs=rig.blobs
-                          ).budget_keys(row, replace(conversation, desk_thread=None), patron,
-                                        stored)
+        sender = DeskSender(rig.bot, DeskTarget(rig.group, forum=True), topics=NoTopics(),
+                            blobs=rig.blobs)
+        keys = sender.budget_keys(row, replace(conversation, desk_thread=None), patron, stored)
         counted = len(rig.from_bot(rig.group))  # the topic's creation, the card, 3 photos
         assert keys.count(f"group:{rig.group}") == counted == 5
 

@@ -127,12 +127,12 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
     await bot.initialize()
     target = DeskTarget(group, forum=True)
     clock = SystemClock()
-    senders: dict[Channel, Sender] = {Channel.DESK: DeskSender(bot, target, store),
+    router = Router(store, clock, on_enqueue=lambda queued: worker.wake(queued),
+                    policy=RouterPolicy(blocked_text=BLOCKED))
+    senders: dict[Channel, Sender] = {Channel.DESK: DeskSender(bot, target, store, topics=router),
                                       Channel.TELEGRAM: PatronSender(bot, store, clock)}
     worker = DeliveryWorker(store, clock, senders, idle_poll=0.05,
                             budget=telegram_budget(Config()))
-    router = Router(store, clock, on_enqueue=worker.wake,
-                    policy=RouterPolicy(blocked_text=BLOCKED))
     patrons = PatronChats(bot, store, router, GREETING.__getitem__)
     poller = PatronAwarePoller(bot, store, router, target, timeout=1, patrons=patrons)
     rig = Rig(emulator, group, store, router, librarian)

@@ -62,6 +62,10 @@ class DeskRecorder:
     def __init__(self) -> None:
         self.sent: list[Message] = []
 
+    def budget_keys(self, delivery: Delivery, conversation: Conversation, patron: Patron,
+                    message: Message) -> tuple[str, ...]:
+        return ()  # not Telegram: no budget
+
     async def send(self, delivery: Delivery, message: Message, conversation: Conversation,
                    patron: Patron) -> Sent:
         self.sent.append(message)

@@ -23,7 +23,7 @@ from routing.model import (
     Message,
     Patron,
 )
-from routing.ports import Link, PermanentFailure, Sent, TemporaryFailure
+from routing.ports import DeskTopics, Link, PermanentFailure, Sent, TemporaryFailure
 
 __all__ = [
     "FakeClock",
@@ -51,7 +51,8 @@ async def eventually(predicate: Callable[[], bool], rounds: int = 2000) -> None:
     raise AssertionError("condition never became true")
 
 
-_PAUSABLE = frozenset({"patron_by_contact", "get_conversation", "due_deliveries"})
+_PAUSABLE = frozenset({"patron_by_contact", "get_conversation", "get_patron",
+                       "due_deliveries"})
 
 
 class FakeClock:
@@ -134,7 +135,9 @@ class FakeStore:
 
     async def get_patron(self, patron_id: str) -> Patron | None:
         await self._io()
-        return self.patrons.get(patron_id)
+        found = self.patrons.get(patron_id)
+        await self._done("get_patron")
+        return found
 
     async def get_patrons(self, patron_ids: Collection[str]) -> dict[str, Patron]:
         await self._io()
@@ -374,9 +377,13 @@ SendHook = Callable[[Delivery, Message, Conversation, Patron], Awaitable[None]]
 class RecordingSender:
     """A ``routing.ports.Sender`` that records every call and fails when told to."""
 
-    def __init__(self, name: str, *, desk_thread: int | None = None) -> None:
+    def __init__(self, name: str, *, desk_thread: int | None = None,
+                 topics: DeskTopics | None = None, keys: tuple[str, ...] = ()) -> None:
         self.name = name
-        self.desk_thread = desk_thread  # reported in Sent, as a desk opening a topic does
+        # A topic it "opens", kept through ``topics`` and reported in Sent, as the desk does.
+        self.desk_thread = desk_thread
+        self.topics = topics
+        self.keys = keys  # what every send declares it costs
         self.calls: list[SendCall] = []
         self.started = 0
         self.in_flight = 0
@@ -408,6 +415,11 @@ class RecordingSender:
     def sent_texts(self) -> list[str]:
         return [c.message.text for c in self.sent]
 
+    def budget_keys(
+        self, delivery: Delivery, conversation: Conversation, patron: Patron, message: Message
+    ) -> tuple[str, ...]:
+        return self.keys
+
     async def send(
         self, delivery: Delivery, message: Message, conversation: Conversation, patron: Patron
     ) -> Sent:
@@ -426,6 +438,9 @@ class RecordingSender:
                 self.calls.append(replace(call, outcome=_outcome(error)))
                 raise error
             external_id = f"{self.name}-{len(self.sent) + 1}"
+            if (self.topics is not None and self.desk_thread is not None
+                    and conversation.desk_thread != self.desk_thread):
+                await self.topics.keep_topic(conversation.id, self.desk_thread)
             self.calls.append(replace(call, external_id=external_id))
             return Sent(external_id=external_id, desk_thread=self.desk_thread)
         finally:

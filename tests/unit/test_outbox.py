@@ -492,11 +492,12 @@ class TestRows:
     async def test_desk_thread_kept_with_concurrent_claim(
         self, store: FakeStore, clock: FakeClock, patron_side: RecordingSender
     ) -> None:
-        """A topic id from the desk is saved without undoing a claim made during the send."""
+        """A topic the desk keeps through the router does not undo a claim made during
+        the send."""
         router = Router(store, clock)
         accepted = await router.accept(Inbound(Channel.WIDGET, "visitor-1", "Open on Sunday?"))
         cid = accepted.conversation.id
-        desk = RecordingSender("desk", desk_thread=42)
+        desk = RecordingSender("desk", desk_thread=42, topics=router)
 
         async def librarian_answers(*_: object) -> None:
             desk.during_send = None
@@ -738,18 +739,3 @@ class TestDuplicates:
         delivery = await enqueue(store, clock, await conversation(store, clock), "Hello")
         await worker.run_until_idle()
         assert delivery.id in seen[0]
-
-
-class TestOpenedTopicKept:
-    async def test_a_topic_opened_before_a_failure_is_kept_for_the_retry(
-        self, worker: DeliveryWorker, store: FakeStore, clock: FakeClock, desk: RecordingSender
-    ) -> None:
-        """When the sender opened a topic and then failed (``desk_thread`` on the error),
-        the conversation keeps that topic, so the retry does not open a second one."""
-        conv = await conversation(store, clock)
-        await enqueue(store, clock, conv, "Hello")
-        error = TemporaryFailure("connection reset after the topic was made")
-        error.desk_thread = 77  # type: ignore[attr-defined]
-        desk.fail_next(1, error)
-        await worker.run_until_idle()
-        assert store.conversations[conv.id].desk_thread == 77

@@ -1,0 +1,60 @@
+"""``/verify`` keeps the member number through the router, under the patron's locks: an
+address the patron gives while the directory is asked is kept, not overwritten."""
+
+from __future__ import annotations
+
+import asyncio
+
+from telegram import Bot
+
+from adapters.directory.member import Member
+from adapters.telegram.commands import Asked, DeskCommands, DeskHooks
+from adapters.telegram.desk_base import DeskTarget
+from routing.model import Channel, Contact, Inbound
+from routing.router import Router
+from tests.unit.fakes import FakeClock, FakeStore
+
+
+async def directory(number: str) -> Member | None:
+    return Member(number, "Sari Lestari", "active", "2099-12-31")
+
+
+class TestVerifyUnderConcurrency:
+    async def test_an_address_given_during_verify_is_kept(self) -> None:
+        """The patron types their email while /verify is saving the member number: both
+        stay on the patron, whichever read came first."""
+        store, clock = FakeStore(), FakeClock()
+        router = Router(store, clock)
+        contact = Contact(Channel.WIDGET, "visitor-1")
+        accepted = await router.accept(Inbound(Channel.WIDGET, "visitor-1", "Renew my loan?"))
+        commands = DeskCommands(Bot("123:offline"), store, router, DeskTarget(-100, forum=True),
+                                hooks=DeskHooks(verify=directory), clock=clock)
+        asked = Asked("id-ana", "Ana", None, 7, accepted.conversation)
+
+        pause = store.pause_after("get_patron")  # /verify has read the patron
+        verifying = asyncio.create_task(commands.verify(asked, accepted.conversation, "12345"))
+        await pause.reached.wait()
+        typing = asyncio.create_task(router.identify(contact, email="sari@example.org"))
+        for _ in range(5):  # let the address be saved now, if nothing holds it back
+            await asyncio.sleep(0)
+        pause.release()
+        await asyncio.gather(verifying, typing)
+
+        patron = store.patrons[accepted.patron.id]
+        assert (patron.member_number, patron.email) == ("12345", "sari@example.org")
+
+    async def test_verify_answers_in_the_topic(self) -> None:
+        """The standing goes to the conversation's topic as a desk answer (the outbox)."""
+        store, clock = FakeStore(), FakeClock()
+        router = Router(store, clock)
+        accepted = await router.accept(Inbound(Channel.WIDGET, "visitor-1", "Renew my loan?"))
+        commands = DeskCommands(Bot("123:offline"), store, router, DeskTarget(-100, forum=True),
+                                hooks=DeskHooks(verify=directory), clock=clock)
+        asked = Asked("id-ana", "Ana", None, 7, accepted.conversation)
+
+        await commands.verify(asked, accepted.conversation, "12345")
+
+        answers = [m for m in store.history_of(accepted.conversation.id)
+                   if m.event == "desk_answer"]
+        assert len(answers) == 1
+        assert store.patrons[accepted.patron.id].member_number == "12345"
