@@ -25,6 +25,7 @@ from adapters.files import sniff
 from adapters.widget.render import withdrawn_ids
 from adapters.widget.tokens import VisitorTokens
 from routing.model import Attachment, Channel, Contact, Message
+from routing.plain import storable
 from routing.router import Router
 
 __all__ = ["FileDownloads", "content_disposition", "served_type"]
@@ -65,7 +66,7 @@ def _ascii_fallback(name: str) -> str:
 def content_disposition(name: str, *, inline: bool) -> str:
     """``attachment; filename="..."; filename*=UTF-8''...`` (RFC 6266 / RFC 8187)."""
     kind = "inline" if inline else "attachment"
-    name = "".join(c for c in name if unicodedata.category(c) not in ("Cc", "Cf", "Zl", "Zp"))
+    name = "".join(c for c in storable(name) if unicodedata.category(c) not in ("Cc", "Cf", "Zl", "Zp"))
     name = name.replace("/", "_").replace("\\", "_").strip() or "file"
     return f"{kind}; filename=\"{_ascii_fallback(name)}\"; filename*=UTF-8''{quote(name, safe='')}"
 

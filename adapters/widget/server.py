@@ -7,7 +7,6 @@ go back as frames. One patron's garbage gets an error frame, never a crash.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections import deque
 from collections.abc import Awaitable
@@ -20,7 +19,7 @@ from adapters.blobs import BlobStore
 from adapters.files import FilePolicy
 from adapters.widget.availability import Availability, AvailabilitySource, always_staffed
 from adapters.widget.downloads import FileDownloads
-from adapters.widget.frames import FrameError, error_frame, refusal
+from adapters.widget.frames import FrameError, cid_in, error_frame, json_value, refusal
 from adapters.widget.http_api import MAX_FRAME, Step, WidgetHttp
 from adapters.widget.hub import WidgetHub
 from adapters.widget.identity import VisitorEpochs, VisitorIdentity
@@ -209,18 +208,11 @@ async def _answer(step: Awaitable[dict[str, Any]], frame: dict[str, Any]) -> dic
 def _decode(data: str) -> dict[str, Any]:
     if len(data) > MAX_FRAME:
         raise FrameError("too_big", f"Frames are limited to {MAX_FRAME} bytes.")
-    try:
-        frame = json.loads(data)
-    except ValueError:
-        raise FrameError("bad_frame", "The frame is not valid JSON.") from None
+    frame = json_value(data)
     if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
         raise FrameError("bad_frame", "A frame is a JSON object with a 'type'.")
     return frame
 
 
 def _cid_of(data: str) -> Any:
-    try:
-        frame = json.loads(data) if len(data) <= MAX_FRAME else None
-    except ValueError:
-        return None
-    return frame.get("cid") if isinstance(frame, dict) else None
+    return cid_in(data) if len(data) <= MAX_FRAME else None

@@ -32,6 +32,7 @@ from adapters.blobs import BlobSpool, BlobStore
 from adapters.files import FilePolicy, human_size, kind_for, sniff
 from adapters.widget.frames import FrameError
 from routing.model import Attachment
+from routing.plain import storable
 
 __all__ = ["MAX_FILES", "FileRefused", "SpooledFile", "Upload", "Uploads", "clean_name"]
 
@@ -78,9 +79,10 @@ class Upload:
 
 def clean_name(raw: str | None) -> str:
     """A file name to show: the last path segment, no control characters, at most
-    MAX_NAME characters. Shown only, never used as a path."""
+    MAX_NAME characters, bytes that were not UTF-8 as U+FFFD (aiohttp hands them over as
+    lone surrogates, which no database or header can hold). Shown only, never a path."""
     # Browsers write a quote in a form's file name as %22 (HTML's form encoding).
-    name = (raw or "").replace("%22", '"').replace("\\", "/").rsplit("/", 1)[-1]
+    name = storable(raw or "").replace("%22", '"').replace("\\", "/").rsplit("/", 1)[-1]
     name = "".join(c for c in name if unicodedata.category(c) not in ("Cc", "Cf", "Zl", "Zp"))
     name = " ".join(name.split())
     if len(name) > MAX_NAME:  # keep the extension, which says what the file is
