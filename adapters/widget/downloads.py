@@ -66,7 +66,8 @@ def _ascii_fallback(name: str) -> str:
 def content_disposition(name: str, *, inline: bool) -> str:
     """``attachment; filename="..."; filename*=UTF-8''...`` (RFC 6266 / RFC 8187)."""
     kind = "inline" if inline else "attachment"
-    name = "".join(c for c in storable(name) if unicodedata.category(c) not in ("Cc", "Cf", "Zl", "Zp"))
+    name = "".join(c for c in storable(name)
+                   if unicodedata.category(c) not in ("Cc", "Cf", "Zl", "Zp"))
     name = name.replace("/", "_").replace("\\", "_").strip() or "file"
     return f"{kind}; filename=\"{_ascii_fallback(name)}\"; filename*=UTF-8''{quote(name, safe='')}"
 
