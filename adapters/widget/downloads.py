@@ -21,7 +21,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from adapters.blobs import BlobStore
-from adapters.files import sniff
+from adapters.files import SNIFF_BYTES, sniff
 from adapters.widget.render import withdrawn_ids
 from adapters.widget.tokens import VisitorTokens
 from routing.model import Attachment, Channel, Contact, Message
@@ -35,7 +35,6 @@ _INLINE = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 # Types a browser would render as a document or run: served as plain bytes instead.
 _ACTIVE = ("html", "xml", "script", "svg", "css", "multipart/", "x-shockwave")
 _MIME = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*")
-_SNIFF_BYTES = 64
 _REREAD_MS = 5 * 60 * 1000
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -176,6 +175,6 @@ def _reread_from(through: str) -> str:
 def _head(path: Path) -> bytes | None:
     try:
         with open(path, "rb") as blob:
-            return blob.read(_SNIFF_BYTES)
+            return blob.read(SNIFF_BYTES)
     except FileNotFoundError:
         return None

@@ -3,12 +3,13 @@
 The form holds ``cid``, an optional ``text`` (the caption) and 1 to ``max_files`` parts
 named ``file``, and nothing else. Each file is written a chunk at a time to a temporary
 file in the blob store's directory (``BlobSpool``) and refused the moment it passes
-``FilePolicy.max_bytes``. Its type comes from its first bytes (``sniff``), never from the
-browser alone, and a type the library does not take is refused as soon as those bytes
-are in. Only a whole form that passed every check is ``store``d (renamed into the store);
-a refused one leaves nothing behind. The message then takes the same path as a text
-(``PatronSteps.send``), and ``settle`` removes the files it newly stored if that path
-refuses it. Every refusal names the file (and its place in the form) and the limit.
+``FilePolicy.max_bytes``. Its type comes from its first bytes (``read_type``), never from
+the browser alone: a declared type the bytes contradict, or a type the library does not
+take, is refused as soon as those bytes are in. Only a whole form that passed every
+check is ``store``d (renamed into the store); a refused one leaves nothing behind. The
+message then takes the same path as a text (``PatronSteps.send``), and ``settle``
+removes the files it newly stored if that path refuses it. Every refusal names the file
+(and its place in the form) and the limit.
 
 One stalled browser must not hold the others up: a visitor reads one upload at a time,
 all visitors share ``concurrency`` slots, a slot not free within ``slot_wait`` seconds
@@ -29,7 +30,7 @@ from aiohttp import BodyPartReader, MultipartReader, StreamReader, hdrs, web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from adapters.blobs import BlobSpool, BlobStore
-from adapters.files import FilePolicy, human_size, kind_for, sniff
+from adapters.files import SNIFF_BYTES, FilePolicy, human_size, kind_for, read_type
 from adapters.widget.frames import FrameError
 from routing.model import Attachment
 from routing.plain import storable
@@ -40,7 +41,6 @@ MAX_FILES = 10  # one album; the router refuses more
 MAX_FIELD = 64 * 1024  # the caption and the cid; the router counts the caption's characters
 MAX_NAME = 200
 _CHUNK = 64 * 1024
-_SNIFF_BYTES = 64
 _OVERHEAD = 256 * 1024  # multipart boundaries, part headers and the text fields
 _MALFORMED = (ValueError, AssertionError, RuntimeError, UnicodeDecodeError,
               HttpProcessingError)
@@ -278,7 +278,7 @@ class Uploads:
                                       file=name, index=index, status=413)
                 if not mime:
                     head += chunk
-                    if len(head) >= _SNIFF_BYTES:
+                    if len(head) >= SNIFF_BYTES:
                         mime = self._checked_type(name, index, head, declared)
                 await spool.write(chunk)
             if not spool.size:
@@ -290,12 +290,19 @@ class Uploads:
         return SpooledFile(name, mime, spool)
 
     def _checked_type(self, name: str, index: int, head: bytearray, declared: str) -> str:
-        mime = sniff(bytes(head[:_SNIFF_BYTES]), declared)
-        reason = self._policy.refusal(mime, 0)
+        """The file's type: the declared one must agree with the bytes (a program
+        declared as a Word document is refused, saying what it is), and be allowed."""
+        reading = read_type(bytes(head[:SNIFF_BYTES]), declared)
+        if not reading.agrees:
+            what = reading.found or "not a type of file the library recognises"
+            declared = storable(declared.split(";", 1)[0].strip()[:100])
+            raise FileRefused("file_type", f"“{name}” is sent as {declared}, but its bytes "
+                              f"are {what}.", file=name, index=index, status=415)
+        reason = self._policy.refusal(reading.mime, 0)
         if reason:
             raise FileRefused("file_type", f"“{name}”: {reason}.", file=name, index=index,
                               status=415)
-        return mime
+        return reading.mime
 
 
 @dataclass
