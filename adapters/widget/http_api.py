@@ -201,7 +201,7 @@ class WidgetHttp:
         except FrameError as exc:
             raise FileRefused(exc.code, str(exc), status=429,
                               retry_after=exc.retry_after) from None
-        return await self._uploads.read(request, session.visitor)
+        return await self._uploads.read(request, session.visitor, session.page.ip)
 
     async def _send_upload(self, session: Session, upload: Upload) -> dict[str, Any]:
         """Store the files and send the message; files a refused message newly stored

@@ -25,6 +25,7 @@ from adapters.widget.hub import WidgetHub
 from adapters.widget.identity import VisitorEpochs, VisitorIdentity
 from adapters.widget.profile import CodeMail, ProfileSteps
 from adapters.widget.queue_view import QueueWatch
+from adapters.widget.quota import UploadQuota
 from adapters.widget.steps import OfflineHook, PatronSteps, Session, WidgetSettings, no_offline_hook
 from adapters.widget.tokens import VisitorTokens
 from adapters.widget.uploads import Uploads
@@ -43,7 +44,8 @@ class WidgetServer:
     library's FilePolicy) patrons may upload too. ``queue`` shows waiting patrons their
     place; the bridge runs its ``run()`` loop. ``epochs`` keeps visitors' token
     generations (persist them: a resume must outlive a restart); ``proofs`` and
-    ``send_code`` let patrons confirm the email address they type."""
+    ``send_code`` let patrons confirm the email address they type; ``quota`` limits the
+    bytes of files a visitor and an address may upload a day."""
 
     def __init__(
         self,
@@ -60,6 +62,7 @@ class WidgetServer:
         epochs: VisitorEpochs | None = None,
         proofs: EmailProofs | None = None,
         send_code: CodeMail | None = None,
+        quota: UploadQuota | None = None,
     ) -> None:
         self._router = router
         self._hub = hub
@@ -72,7 +75,7 @@ class WidgetServer:
                                                         send_code=send_code))
         uploads = None
         if blobs is not None and files is not None:
-            uploads = Uploads(blobs, files, max_text=settings.max_text)
+            uploads = Uploads(blobs, files, max_text=settings.max_text, quota=quota)
         downloads = FileDownloads(router, blobs, tokens) if blobs is not None else None
         self._http = WidgetHttp(router, hub, tokens, settings, self._steps,
                                 uploads=uploads, downloads=downloads)

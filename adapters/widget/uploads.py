@@ -20,6 +20,7 @@ is cut off at ``request_limit`` bytes.
 from __future__ import annotations
 
 import asyncio
+import logging
 import unicodedata
 from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager, suppress
@@ -32,6 +33,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from adapters.blobs import BlobSpool, BlobStore
 from adapters.files import SNIFF_BYTES, FilePolicy, human_size, kind_for, read_type
 from adapters.widget.frames import FrameError
+from adapters.widget.quota import QuotaExceeded, QuotaMeter, UploadQuota
 from routing.model import Attachment
 from routing.plain import storable
 
@@ -42,6 +44,7 @@ MAX_FIELD = 64 * 1024  # the caption and the cid; the router counts the caption'
 MAX_NAME = 200
 _CHUNK = 64 * 1024
 _OVERHEAD = 256 * 1024  # multipart boundaries, part headers and the text fields
+log = logging.getLogger(__name__)
 _MALFORMED = (ValueError, AssertionError, RuntimeError, UnicodeDecodeError,
               HttpProcessingError)
 
@@ -103,9 +106,11 @@ class Uploads:
     slot_wait = 2.0  # seconds to wait for a free slot before answering 503 busy
 
     def __init__(self, blobs: BlobStore, policy: FilePolicy, *, max_files: int = MAX_FILES,
-                 max_text: int = 4000, concurrency: int = 8) -> None:
+                 max_text: int = 4000, concurrency: int = 8,
+                 quota: UploadQuota | None = None) -> None:
         self._blobs = blobs
         self._policy = policy
+        self._quota = quota
         self._max_files = max_files
         self._max_text = max_text
         self._slots = asyncio.Semaphore(max(1, concurrency))
@@ -128,23 +133,40 @@ class Uploads:
         size = self.request_limit if content_length is None else content_length
         return min(self.max_read, self.read_grace + size / self.min_rate)
 
-    async def read(self, request: web.Request, visitor: str) -> Upload:
+    async def read(self, request: web.Request, visitor: str, ip: str = "") -> Upload:
         """The form's cid, caption and spooled files; ``FileRefused`` for anything wrong.
-        The caller ``store``s or ``discard``s the files."""
+        The caller ``store``s or ``discard``s the files. ``ip``: the visitor's address,
+        whose daily quota the files count against too."""
         if not self._policy.enabled:
             raise FileRefused("files_off", "Files are not accepted here.", status=403)
         if not request.content_type.startswith("multipart/form-data"):
             raise FileRefused("bad_upload", "Send files as multipart/form-data.")
+        self._check_space(request.content_length)
         state = _Form()
         try:
+            if self._quota is not None:
+                state.meter = await self._quota.meter(visitor, ip)
             async with self._slot(visitor):
                 await self._read_form(request, state)
+            if not state.files:
+                raise FileRefused("no_files", "Choose a file to send.", cid=state.cid or None)
+        except QuotaExceeded as exc:
+            state.discard()
+            raise _refused(exc) from None
         except BaseException:
             state.discard()
             raise
-        if not state.files:
-            raise FileRefused("no_files", "Choose a file to send.", cid=state.cid or None)
+        if state.meter is not None:
+            await state.meter.charge()
         return Upload(state.cid, state.text, tuple(state.files))
+
+    def _check_space(self, content_length: int | None) -> None:
+        """Refuse before reading when the upload would take the disk below its floor."""
+        reason = self._blobs.space_refusal(content_length or self.request_limit)
+        if reason:
+            log.warning("upload refused: %s", reason)
+            raise FileRefused("disk_full", "The library cannot take files just now; please "
+                              "try again later, or describe the file in words.", status=507)
 
     async def store(self, upload: Upload) -> tuple[Attachment, ...]:
         """Move an accepted form's files into the store; ``settle`` them once the
@@ -240,7 +262,7 @@ class Uploads:
                     raise FileRefused("too_many_files",
                                       f"At most {self._max_files} files can be sent at once.",
                                       status=413)
-                state.files.append(await self._spool(part, len(state.files)))
+                state.files.append(await self._spool(part, len(state.files), state.meter))
             elif part.name in ("cid", "text") and part.name not in seen:
                 seen.add(part.name)
                 value = (await _field(part)).decode("utf-8")
@@ -261,7 +283,8 @@ class Uploads:
                               f"is {self._max_text}.")
         return text
 
-    async def _spool(self, part: BodyPartReader, index: int) -> SpooledFile:
+    async def _spool(self, part: BodyPartReader, index: int,
+                     meter: QuotaMeter | None) -> SpooledFile:
         """Write one file to the spool, refusing it as soon as it is too big or of a
         refused type."""
         name = clean_name(part.filename) or "file"
@@ -276,6 +299,8 @@ class Uploads:
                     raise FileRefused("file_too_big",
                                       f"“{name}” is larger than the {human_size(limit)} limit.",
                                       file=name, index=index, status=413)
+                if meter is not None:
+                    _metered(meter, len(chunk), name, index)
                 if not mime:
                     head += chunk
                     if len(head) >= SNIFF_BYTES:
@@ -312,10 +337,25 @@ class _Form:
     cid: str = ""
     text: str = ""
     files: list[SpooledFile] = field(default_factory=list)
+    meter: QuotaMeter | None = None
 
     def discard(self) -> None:
         for file in self.files:
             file.spool.discard()
+        if self.meter is not None:
+            self.meter.release()  # refused bytes are not kept, so they cost no quota
+
+
+def _metered(meter: QuotaMeter, size: int, name: str, index: int) -> None:
+    try:
+        meter.add(size)
+    except QuotaExceeded as exc:
+        raise _refused(exc, file=name, index=index) from None
+
+
+def _refused(exc: QuotaExceeded, *, file: str = "", index: int | None = None) -> FileRefused:
+    return FileRefused(exc.code, str(exc), file=file, index=index, status=exc.status,
+                       retry_after=exc.retry_after)
 
 
 class _Metered:
