@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import unicodedata
 from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
@@ -32,36 +31,27 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from adapters.blobs import BlobSpool, BlobStore
 from adapters.files import SNIFF_BYTES, FilePolicy, human_size, kind_for, read_type
-from adapters.widget.frames import FrameError
 from adapters.widget.quota import QuotaExceeded, QuotaMeter, UploadQuota
+from adapters.widget.upload_parts import (
+    CHUNK,
+    FileRefused,
+    Metered,
+    clean_name,
+    drain,
+    metered,
+    quota_refusal,
+    read_field,
+)
 from routing.model import Attachment
 from routing.plain import storable
 
 __all__ = ["MAX_FILES", "FileRefused", "SpooledFile", "Upload", "Uploads", "clean_name"]
 
 MAX_FILES = 10  # one album; the router refuses more
-MAX_FIELD = 64 * 1024  # the caption and the cid; the router counts the caption's characters
-MAX_NAME = 200
-_CHUNK = 64 * 1024
 _OVERHEAD = 256 * 1024  # multipart boundaries, part headers and the text fields
 log = logging.getLogger(__name__)
 _MALFORMED = (ValueError, AssertionError, RuntimeError, UnicodeDecodeError,
               HttpProcessingError)
-
-
-class FileRefused(FrameError):
-    """An upload refused: ``file`` names the file concerned and ``index`` is its place
-    among the form's files (the widget matches on it: ``file`` is the cleaned name),
-    ``status`` is the HTTP one."""
-
-    def __init__(self, code: str, message: str, *, file: str = "", index: int | None = None,
-                 status: int = 400, cid: str | None = None,
-                 retry_after: int | None = None) -> None:
-        super().__init__(code, message, retry_after=retry_after)
-        self.file = file
-        self.index = index
-        self.status = status
-        self.cid = cid
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,21 +68,6 @@ class Upload:
     cid: str
     text: str
     files: tuple[SpooledFile, ...]
-
-
-def clean_name(raw: str | None) -> str:
-    """A file name to show: the last path segment, no control characters, at most
-    MAX_NAME characters, bytes that were not UTF-8 as U+FFFD (aiohttp hands them over as
-    lone surrogates, which no database or header can hold). Shown only, never a path."""
-    # Browsers write a quote in a form's file name as %22 (HTML's form encoding).
-    name = storable(raw or "").replace("%22", '"').replace("\\", "/").rsplit("/", 1)[-1]
-    name = "".join(c for c in name if unicodedata.category(c) not in ("Cc", "Cf", "Zl", "Zp"))
-    name = " ".join(name.split())
-    if len(name) > MAX_NAME:  # keep the extension, which says what the file is
-        _, dot, ext = name.rpartition(".")
-        keep = ext if dot and len(ext) <= 10 else ""
-        name = name[: MAX_NAME - len(keep) - 1] + ("." + keep if keep else "")
-    return "" if not name.strip(".") else name
 
 
 class Uploads:
@@ -152,7 +127,7 @@ class Uploads:
                 raise FileRefused("no_files", "Choose a file to send.", cid=state.cid or None)
         except QuotaExceeded as exc:
             state.discard()
-            raise _refused(exc) from None
+            raise quota_refusal(exc) from None
         except BaseException:
             state.discard()
             raise
@@ -226,7 +201,7 @@ class Uploads:
         """Read the form within its time limit; on a refusal, read what the browser
         is still sending (within the limits) so it gets the answer, not a reset."""
         deadline = asyncio.get_running_loop().time() + self.read_seconds(request.content_length)
-        body = _Metered(request.content, self.request_limit)
+        body = Metered(request.content, self.request_limit)
         try:
             async with asyncio.timeout_at(deadline):
                 await self._read_parts(MultipartReader(request.headers, cast(StreamReader, body)),
@@ -236,7 +211,7 @@ class Uploads:
             if not body.over:
                 with suppress(TimeoutError):
                     async with asyncio.timeout_at(deadline):
-                        await _drain(request, self.request_limit - body.count)
+                        await drain(request, self.request_limit - body.count)
             raise
         except TimeoutError:
             raise FileRefused("too_slow", "The upload took too long; try again, perhaps with "
@@ -265,7 +240,7 @@ class Uploads:
                 state.files.append(await self._spool(part, len(state.files), state.meter))
             elif part.name in ("cid", "text") and part.name not in seen:
                 seen.add(part.name)
-                value = (await _field(part)).decode("utf-8")
+                value = (await read_field(part)).decode("utf-8")
                 if part.name == "cid":
                     state.cid = value if 0 < len(value) <= 64 else ""
                 else:
@@ -294,13 +269,13 @@ class Uploads:
         try:
             head, mime = bytearray(), ""
             while chunk := await part.read_chunk(
-                    max(_CHUNK // 8, min(_CHUNK, limit + 1 - spool.size))):
+                    max(CHUNK // 8, min(CHUNK, limit + 1 - spool.size))):
                 if spool.size + len(chunk) > limit:
                     raise FileRefused("file_too_big",
                                       f"“{name}” is larger than the {human_size(limit)} limit.",
                                       file=name, index=index, status=413)
                 if meter is not None:
-                    _metered(meter, len(chunk), name, index)
+                    metered(meter, len(chunk), name, index)
                 if not mime:
                     head += chunk
                     if len(head) >= SNIFF_BYTES:
@@ -344,67 +319,3 @@ class _Form:
             file.spool.discard()
         if self.meter is not None:
             self.meter.release()  # refused bytes are not kept, so they cost no quota
-
-
-def _metered(meter: QuotaMeter, size: int, name: str, index: int) -> None:
-    try:
-        meter.add(size)
-    except QuotaExceeded as exc:
-        raise _refused(exc, file=name, index=index) from None
-
-
-def _refused(exc: QuotaExceeded, *, file: str = "", index: int | None = None) -> FileRefused:
-    return FileRefused(exc.code, str(exc), file=file, index=index, status=exc.status,
-                       retry_after=exc.retry_after)
-
-
-class _Metered:
-    """The request body as the multipart reader sees it, cut off past ``limit`` bytes:
-    a chunked body declares no length to check beforehand, and a preamble or part
-    headers are read by aiohttp, out of this module's loops."""
-
-    def __init__(self, content: StreamReader, limit: int) -> None:
-        self._content = content
-        self._limit = limit
-        self.count = 0
-        self.over = False
-
-    def _counted(self, data: bytes) -> bytes:
-        self.count += len(data)
-        if self.count > self._limit:
-            self.over = True
-            raise FileRefused("too_big", "The upload is larger than the limit.", status=413)
-        return data
-
-    async def read(self, n: int = -1) -> bytes:
-        return self._counted(await self._content.read(n))
-
-    async def readline(self, *, max_line_length: int | None = None) -> bytes:
-        return self._counted(await self._content.readline(max_line_length=max_line_length))
-
-    def at_eof(self) -> bool:
-        return self._content.at_eof()
-
-    def unread_data(self, data: bytes) -> None:
-        self.count -= len(data)
-        self._content.unread_data(data)
-
-
-async def _field(part: BodyPartReader) -> bytes:
-    data = bytearray()
-    while chunk := await part.read_chunk(8192):
-        data += chunk
-        if len(data) > MAX_FIELD:
-            raise FileRefused("too_big", f"A form field is limited to {MAX_FIELD} bytes.",
-                              status=413)
-    return bytes(data)
-
-
-async def _drain(request: web.Request, limit: int) -> None:
-    """Read what the browser is still sending, up to ``limit`` bytes."""
-    left = limit
-    try:
-        while left > 0 and (chunk := await request.content.read(min(_CHUNK, left))):
-            left -= len(chunk)
-    except (ConnectionError, asyncio.IncompleteReadError):
-        pass
