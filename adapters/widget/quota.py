@@ -1,7 +1,8 @@
 """How many bytes of files one visitor, and one network address, may upload in a day.
 
 Four fresh identities can each upload at the full rate; only a byte quota per address
-keeps them from filling the disk (issue 11 item 7: 1.17 GB in ten seconds). Each upload
+keeps them from filling the disk (issue 11 item 7: 1.17 GB in ten seconds); an IPv6
+address counts as its /64, which one subscriber holds whole. Each upload
 is metered as it streams: its bytes count against both quotas while it is read, so
 parallel uploads cannot all pass the last megabytes, and are recorded (``charge``) in
 the store's state once the form is read, so a restart forgets nothing. A refused form
@@ -13,6 +14,7 @@ owns the store (SQLite); scaled out, each process keeps its own in-flight counts
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from dataclasses import dataclass
 
@@ -62,7 +64,8 @@ class UploadQuota:
         """A meter for one upload; ``QuotaExceeded`` (429) when either quota is used up."""
         scopes = [_Scope(f"{_KEY}visitor:{visitor}", self._policy.per_visitor, "you")]
         if ip:
-            scopes.append(_Scope(f"{_KEY}ip:{ip}", self._policy.per_ip, "your network"))
+            scopes.append(_Scope(f"{_KEY}ip:{_network(ip)}", self._policy.per_ip,
+                                 "your network"))
         scopes = [s for s in scopes if s.limit > 0]
         for scope in scopes:
             await self._load(scope.key)
@@ -141,6 +144,18 @@ class QuotaMeter:
         for scope in self._scopes:
             self._quota.hold(scope.key, -self.size)
         self.size = 0
+
+
+def _network(ip: str) -> str:
+    """The address a quota counts: an IPv6 host's /64, which one subscriber holds whole
+    (a new address in it costs nothing), an IPv4 address as it is."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip[:64]
+    if address.version == 6:
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
 
 
 def _who(scope: _Scope) -> str:
