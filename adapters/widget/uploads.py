@@ -116,18 +116,12 @@ class Uploads:
             raise FileRefused("files_off", "Files are not accepted here.", status=403)
         if not request.content_type.startswith("multipart/form-data"):
             raise FileRefused("bad_upload", "Send files as multipart/form-data.")
-        self._check_space(request.content_length)
         state = _Form()
         try:
-            if self._quota is not None:
-                state.meter = await self._quota.meter(visitor, ip)
             async with self._slot(visitor):
-                await self._read_form(request, state)
+                await self._read_form(request, state, visitor, ip)
             if not state.files:
                 raise FileRefused("no_files", "Choose a file to send.", cid=state.cid or None)
-        except QuotaExceeded as exc:
-            state.discard()
-            raise quota_refusal(exc) from None
         except BaseException:
             state.discard()
             raise
@@ -135,13 +129,19 @@ class Uploads:
             await state.meter.charge()
         return Upload(state.cid, state.text, tuple(state.files))
 
-    def _check_space(self, content_length: int | None) -> None:
-        """Refuse before reading when the upload would take the disk below its floor."""
-        reason = self._blobs.space_refusal(content_length or self.request_limit)
+    async def _admit(self, request: web.Request, state: _Form, visitor: str, ip: str) -> None:
+        """Refuse before a byte is written when the upload would take the disk below its
+        floor, or the visitor or their address has no quota left today."""
+        reason = self._blobs.space_refusal(request.content_length or self.request_limit)
         if reason:
             log.warning("upload refused: %s", reason)
             raise FileRefused("disk_full", "The library cannot take files just now; please "
                               "try again later, or describe the file in words.", status=507)
+        if self._quota is not None:
+            try:
+                state.meter = await self._quota.meter(visitor, ip)
+            except QuotaExceeded as exc:
+                raise quota_refusal(exc) from None
 
     async def store(self, upload: Upload) -> tuple[Attachment, ...]:
         """Move an accepted form's files into the store; ``settle`` them once the
@@ -197,13 +197,15 @@ class Uploads:
             else:
                 del self._visitors[visitor]
 
-    async def _read_form(self, request: web.Request, state: _Form) -> None:
+    async def _read_form(self, request: web.Request, state: _Form, visitor: str,
+                         ip: str) -> None:
         """Read the form within its time limit; on a refusal, read what the browser
         is still sending (within the limits) so it gets the answer, not a reset."""
         deadline = asyncio.get_running_loop().time() + self.read_seconds(request.content_length)
         body = Metered(request.content, self.request_limit)
         try:
             async with asyncio.timeout_at(deadline):
+                await self._admit(request, state, visitor, ip)
                 await self._read_parts(MultipartReader(request.headers, cast(StreamReader, body)),
                                        state)
         except FileRefused as exc:

@@ -215,3 +215,37 @@ async def test_the_widget_shows_the_quota_refusal(tmp_path: Path) -> None:
                 await browser.close()
     finally:
         await rig.stop()
+
+
+async def test_the_widget_shows_a_used_up_address_quota(tmp_path: Path) -> None:
+    """In a real browser, a fresh visitor on an address whose day's bytes are used up
+    gets the 429 refusal's words (not a network failure), though the upload was refused
+    before its bytes were read."""
+    require_chromium()
+    rig = await _started(QuotaRig(tmp_path, QuotaPolicy(per_visitor=0, per_ip=SIZE)))
+    try:
+        async with aiohttp.ClientSession(rig.url) as http:
+            token = await _visitor(http)
+            assert (await upload(http, token, form("u1", "", ("p.png", PNG,
+                                                              "image/png"))))[0] == 200
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(executable_path=str(CHROMIUM),
+                                                       headless=True, args=["--no-sandbox"])
+            try:
+                page = await browser.new_page()
+                await page.goto(rig.url + "/widget/config")
+                await page.set_content('<script src="/widget.js"></script>')
+                await page.wait_for_function(
+                    "() => window.PustakaChat && window.PustakaChat.state().ready")
+                await page.locator('[part="launcher"]').click()
+                await page.wait_for_function("() => window.PustakaChat.state().connected")
+                await page.locator('input[part="file-input"]').set_input_files([
+                    FilePayload(name="big.png", mimeType="image/png",
+                                buffer=PNG + bytes(60 * 1024 - SIZE))])
+                await page.locator('textarea[part="input"]').press("Enter")
+                await expect(page.locator('[part="error"]')).to_contain_text("Your network")
+                await expect(page.locator('[part="error"]')).to_contain_text("tomorrow")
+            finally:
+                await browser.close()
+    finally:
+        await rig.stop()
