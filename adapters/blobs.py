@@ -18,12 +18,13 @@ import asyncio
 import hashlib
 import os
 import re
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["BlobSpool", "BlobStore", "StoredBlob"]
+__all__ = ["BlobSpool", "BlobStore", "DiskFloor", "StoredBlob"]
 
 _DIGEST = re.compile(r"[0-9a-f]{64}")
 SPOOL_DIR = ".spool"
@@ -74,10 +75,39 @@ class BlobSpool:
         self.path.unlink(missing_ok=True)
 
 
+@dataclass(frozen=True, slots=True)
+class DiskFloor:
+    """Free space the data disk keeps: ``files.min_free_disk``, bytes or a percentage of
+    the disk (the larger counts when both are set). Below it uploads are refused, so a
+    flood of files cannot stop the database and the logs from writing."""
+
+    min_bytes: int = 0
+    min_percent: float = 0.0
+
+    def required(self, total: int) -> int:
+        return max(self.min_bytes, int(total * self.min_percent / 100))
+
+
 class BlobStore:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, floor: DiskFloor | None = None) -> None:
         self._root = Path(root)
         self._claims: dict[str, _Claim] = {}
+        self._floor = floor or DiskFloor()
+
+    def space_refusal(self, incoming: int = 0) -> str:
+        """Why the disk cannot take ``incoming`` more bytes now (in words for the library's
+        staff and /healthz), or "" when it can."""
+        if not (self._floor.min_bytes or self._floor.min_percent):
+            return ""
+        folder = self._root
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent
+        usage = shutil.disk_usage(folder)
+        floor = self._floor.required(usage.total)
+        if usage.free - incoming >= floor:
+            return ""
+        return (f"the data disk has {_size(usage.free)} free; files are refused below "
+                f"{_size(floor)} (files.min_free_disk)")
 
     def path(self, digest: str) -> Path:
         if not _DIGEST.fullmatch(digest):
@@ -178,3 +208,7 @@ class BlobStore:
         del self._claims[digest]
         if claim.created and not claim.keep:
             self.path(digest).unlink(missing_ok=True)
+
+
+def _size(size: int) -> str:
+    return f"{size / 1024**3:.2f} GB" if size >= 1024**3 else f"{size / 1024**2:.1f} MB"

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from aiohttp import web
 from telegram import Bot, Update
 
-from adapters.blobs import BlobStore
+from adapters.blobs import BlobStore, DiskFloor
 from adapters.directory import Sip2Settings, open_directory
 from adapters.directory.member import MemberDirectory
 from adapters.email.imap import ImapIntake
@@ -36,6 +36,7 @@ from adapters.telegram.patron_sender import PatronSender
 from adapters.widget.hub import WidgetHub, WidgetSender
 from adapters.widget.identity import VisitorEpochs
 from adapters.widget.queue_view import QueueWatch
+from adapters.widget.quota import QuotaPolicy, UploadQuota
 from adapters.widget.server import WidgetServer, WidgetSettings
 from adapters.widget.steps import no_offline_hook
 from adapters.widget.tokens import VisitorTokens
@@ -48,7 +49,7 @@ from bridge.channels import (
     widget_availability,
 )
 from bridge.check import RECENT, check_addresses
-from bridge.config import Config, ConfigError, opening_hours
+from bridge.config import Config, ConfigError, disk_floor, opening_hours
 from bridge.filemodes import private_dir, private_secret
 from bridge.redact import redact_secrets
 from bridge.store.sqlite import SqliteStore
@@ -141,7 +142,8 @@ class Bridge:
         visitor_tokens = VisitorTokens(secret)
         self.hub = WidgetHub()
         private_dir(config.data_dir / "blobs")  # patrons' files: no one else may list them
-        self.blobs = BlobStore(config.data_dir / "blobs")  # every channel's files
+        self.blobs = BlobStore(config.data_dir / "blobs",  # every channel's files
+                               floor=DiskFloor(*disk_floor(config.files.min_free_disk)))
         if gone := self.blobs.clear_spool():
             log.info("removed %d half-received uploads left by the last run", gone)
         self.files = FilePolicy(config.files.max_bytes, tuple(config.files.allowed_types),
@@ -190,7 +192,10 @@ class Bridge:
                               blobs=self.blobs, files=self.files, queue=queue,
                               epochs=VisitorEpochs(self.store),
                               proofs=EmailProofs(self.store, clock) if email else None,
-                              send_code=email.send_code if email else None)
+                              send_code=email.send_code if email else None,
+                              quota=UploadQuota(self.store, clock, QuotaPolicy(
+                                  config.files.visitor_bytes_per_day,
+                                  config.files.ip_bytes_per_day)))
         commands = DeskCommands(
             self.bot, self.store, self.router, target,
             DeskSettings(canned=dict(config.desk.canned), reopen_days=config.desk.reopen_days,

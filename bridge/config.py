@@ -20,7 +20,7 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from routing.hours import DAYS, OpeningHours
 
-__all__ = ["Config", "ConfigError", "load_config", "opening_hours"]
+__all__ = ["Config", "ConfigError", "disk_floor", "load_config", "opening_hours"]
 
 
 class ConfigError(Exception):
@@ -133,6 +133,9 @@ class FilesSection:
         "image/*", "audio/*", "video/*", "application/pdf", "text/plain",
         "application/msword", "application/vnd.openxmlformats-officedocument.*",
         "application/vnd.oasis.opendocument.*", "application/zip"])
+    visitor_bytes_per_day: int = 200 * 1024 * 1024  # widget uploads a visitor; 0: no quota
+    ip_bytes_per_day: int = 1024 * 1024 * 1024  # widget uploads from one address; 0: none
+    min_free_disk: str = "5%"  # uploads refused below: bytes ("2 GB") or a share ("5%")
 
 
 @dataclass(frozen=True)
@@ -274,6 +277,7 @@ def load_config(
         opening_hours(config)  # a bad hours.* value fails at load, naming the key
         _check_email(config.email)
         _check_sip2(config.directory)
+        _check_files(config.files)
     except ConfigError as exc:
         raise ConfigError(f"{where}: {exc}") from None
     secrets: dict[str, Any] = {name: env.get(var, "") for var, name in _SECRETS.items()}
@@ -306,6 +310,36 @@ def _check_sip2(directory: DirectorySection) -> None:
     for key in ("sip2_user", "sip2_location", "sip2_institution"):
         if any(c in getattr(directory, key) for c in "|\r\n\0"):
             raise ConfigError(f"directory.{key} must not contain |, line breaks or NUL")
+
+
+def _check_files(files: FilesSection) -> None:
+    for key in ("visitor_bytes_per_day", "ip_bytes_per_day"):
+        if getattr(files, key) < 0:
+            raise ConfigError(f"files.{key} must be 0 (no quota) or more, "
+                              f"got {getattr(files, key)!r}")
+    disk_floor(files.min_free_disk)
+
+
+def disk_floor(value: str) -> tuple[int, float]:
+    """``files.min_free_disk`` as (bytes, percent): "5%", "2 GB", "500MB", "1048576"."""
+    text = str(value).strip().upper().replace(" ", "")
+    try:
+        if text.endswith("%"):
+            percent = float(text[:-1])
+            if 0 <= percent < 100:
+                return 0, percent
+        else:
+            unit = next((u for u in _UNITS if text.endswith(u)), "")
+            number = float(text[: len(text) - len(unit)])
+            if number >= 0:
+                return int(number * _UNITS.get(unit, 1)), 0.0
+    except (ValueError, OverflowError):
+        pass
+    raise ConfigError("files.min_free_disk must be bytes (\"2 GB\", \"500 MB\") or a share "
+                      f"of the disk below 100% (\"5%\"), got {value!r}")
+
+
+_UNITS = {"TB": 1024**4, "GB": 1024**3, "MB": 1024**2, "KB": 1024, "B": 1}
 
 
 def _check_networks(key: str, networks: list[str]) -> None:

@@ -28,8 +28,11 @@ def build_web_app(
 
     async def health(_: web.Request) -> web.Response:
         pending = await bridge.store.pending_deliveries()
-        return web.json_response({"status": "ok", "pending_deliveries": pending,
-                                  "widget_connections": bridge.hub.connections})
+        body = {"status": "ok", "pending_deliveries": pending,
+                "widget_connections": bridge.hub.connections}
+        if low := bridge.blobs.space_refusal():  # uploads are being refused: say why
+            body |= {"status": "degraded", "reasons": [low]}
+        return web.json_response(body)
 
     async def metrics(request: web.Request) -> web.Response:
         guard.check(request)  # queue sizes and counters are not for the public

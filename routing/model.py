@@ -11,6 +11,8 @@ import random
 import time
 from dataclasses import dataclass, field
 
+from routing.plain import storable
+
 __all__ = [
     "Attachment",
     "AttachmentKind",
@@ -170,6 +172,10 @@ class Attachment:
     digest: str = ""  # hex SHA-256 of the bytes: the blob's address
     note: str = ""  # why the file is not kept, when it is not
 
+    def __post_init__(self) -> None:
+        if isinstance(self.name, str):  # a file name that was not UTF-8
+            object.__setattr__(self, "name", storable(self.name))
+
     @property
     def kept(self) -> bool:
         return bool(self.digest)
@@ -224,6 +230,14 @@ class Inbound:
     subject: str = ""
     attachments: tuple[Attachment, ...] = ()
     sender_unverified: bool = False  # the mail server found the From forged (email)
+
+    def __post_init__(self) -> None:
+        """Every patron's text enters routing here: a lone surrogate (JSON's "\\ud800")
+        becomes U+FFFD, or the database write of the whole message would fail."""
+        for name in ("text", "name", "subject"):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                object.__setattr__(self, name, storable(value))
 
 
 # The tag on a conversation opened by a sender the mail server could not verify

@@ -11,13 +11,21 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["plain_line"]
+__all__ = ["plain_line", "storable"]
 
 # Bidi embeddings, overrides and isolates, the directional marks, and the invisible
 # joiners, separators and word joiners; the rest of Unicode's format characters (Cf)
 # are taken out below with the controls.
 _HIDDEN = re.compile("[\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff\u180e]")
 _SPACES = re.compile(r"\s+")
+# A lone surrogate (JSON's "\ud800", a UTF-7 mail, a file name that is not UTF-8 as
+# aiohttp decodes it) is no character: SQLite, JSON and Telegram refuse the whole string.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def storable(text: str) -> str:
+    """``text`` with every lone surrogate replaced by U+FFFD, so it can be encoded."""
+    return _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text
 
 
 def plain_line(text: str) -> str:

@@ -16,6 +16,8 @@ import unicodedata
 from email.message import Message
 from email.policy import Compat32
 
+from routing.plain import storable  # UTF-7 and UTF-16 decoders let a lone surrogate through
+
 __all__ = [
     "PARSE_POLICY",
     "addresses",
@@ -37,14 +39,6 @@ _MAX_IDS = 100  # a References field longer than this is abuse, not a thread
 _PYTHON_ONLY = {"unicode-escape", "raw-unicode-escape", "undefined", "idna", "punycode"}
 # Labels that are swapped for one another in practice (Python's canonical codec names)
 _WESTERN = {"ascii", "utf-8", "iso8859-1", "cp1252"}
-# A lone surrogate (UTF-7 and UTF-16 decoders let one through) is no character: SQLite,
-# JSON and Telegram refuse the whole string, so the mail could never be stored.
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def storable(text: str) -> str:
-    """``text`` with every lone surrogate replaced by U+FFFD, so it can be encoded."""
-    return _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text
 
 
 def decode_bytes(data: bytes, charset: str | None = None) -> str:

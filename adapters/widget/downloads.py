@@ -21,10 +21,11 @@ from urllib.parse import quote
 from aiohttp import web
 
 from adapters.blobs import BlobStore
-from adapters.files import sniff
+from adapters.files import SNIFF_BYTES, sniff
 from adapters.widget.render import withdrawn_ids
 from adapters.widget.tokens import VisitorTokens
 from routing.model import Attachment, Channel, Contact, Message
+from routing.plain import storable
 from routing.router import Router
 
 __all__ = ["FileDownloads", "content_disposition", "served_type"]
@@ -34,7 +35,6 @@ _INLINE = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 # Types a browser would render as a document or run: served as plain bytes instead.
 _ACTIVE = ("html", "xml", "script", "svg", "css", "multipart/", "x-shockwave")
 _MIME = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*")
-_SNIFF_BYTES = 64
 _REREAD_MS = 5 * 60 * 1000
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -65,7 +65,8 @@ def _ascii_fallback(name: str) -> str:
 def content_disposition(name: str, *, inline: bool) -> str:
     """``attachment; filename="..."; filename*=UTF-8''...`` (RFC 6266 / RFC 8187)."""
     kind = "inline" if inline else "attachment"
-    name = "".join(c for c in name if unicodedata.category(c) not in ("Cc", "Cf", "Zl", "Zp"))
+    name = "".join(c for c in storable(name)
+                   if unicodedata.category(c) not in ("Cc", "Cf", "Zl", "Zp"))
     name = name.replace("/", "_").replace("\\", "_").strip() or "file"
     return f"{kind}; filename=\"{_ascii_fallback(name)}\"; filename*=UTF-8''{quote(name, safe='')}"
 
@@ -174,6 +175,6 @@ def _reread_from(through: str) -> str:
 def _head(path: Path) -> bytes | None:
     try:
         with open(path, "rb") as blob:
-            return blob.read(_SNIFF_BYTES)
+            return blob.read(SNIFF_BYTES)
     except FileNotFoundError:
         return None

@@ -7,6 +7,7 @@ is listed in PROTOCOL.md and whose text a patron can read.
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -18,8 +19,10 @@ __all__ = [
     "FrameError",
     "OfflineQuestion",
     "Rating",
+    "cid_in",
     "client_id",
     "error_frame",
+    "json_value",
     "offline_question",
     "profile_fields",
     "rating",
@@ -36,6 +39,8 @@ MAX_COMMENT = 1000
 _ATOM = r"""[^\s@<>()\[\],;:"\\]"""
 _LABEL = r"""[^\s@<>()\[\],;:"\\.]+"""
 _EMAIL = re.compile(rf"{_ATOM}+@{_LABEL}(?:\.{_LABEL})+")
+# A "cid" string anywhere in a frame's text: the fallback for a frame too deep to parse.
+_CID = re.compile(r'"cid"\s*:\s*("(?:[^"\\]|\\.){1,400}")')
 
 
 class FrameError(Exception):
@@ -60,6 +65,32 @@ def refusal(exc: FrameError, cid: Any = None) -> dict[str, Any]:
     if exc.retry_after is not None:
         frame["retry_after"] = exc.retry_after
     return frame
+
+
+def json_value(data: str | bytes) -> Any:
+    """``data`` read as JSON; a ``bad_frame`` refusal for what is not JSON, and for
+    arrays or objects nested deeper than the reader's recursion limit (``[`` * 8000)."""
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise FrameError("bad_frame", "The frame nests too deeply to read.") from None
+    except ValueError:  # UnicodeDecodeError too
+        raise FrameError("bad_frame", "The frame is not valid JSON.") from None
+
+
+def cid_in(data: str | bytes) -> Any:
+    """The ``cid`` of a frame, for the error frame that refuses it; None if it has none.
+    A frame too deep to parse is searched as text for its first ``"cid": "..."``."""
+    try:
+        frame = json_value(data)
+    except FrameError:
+        text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+        match = _CID.search(text)
+        try:
+            return json.loads(match.group(1)) if match else None
+        except ValueError:
+            return None
+    return frame.get("cid") if isinstance(frame, dict) else None
 
 
 def _has_control(text: str) -> bool:

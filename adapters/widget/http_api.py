@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from adapters.widget.downloads import FileDownloads
-from adapters.widget.frames import FrameError, error_frame, refusal
+from adapters.widget.frames import FrameError, cid_in, error_frame, json_value, refusal
 from adapters.widget.hub import WidgetHub
 from adapters.widget.render import FILE_PATH, history_json
 from adapters.widget.steps import PatronSteps, Session, WidgetSettings
@@ -201,7 +201,7 @@ class WidgetHttp:
         except FrameError as exc:
             raise FileRefused(exc.code, str(exc), status=429,
                               retry_after=exc.retry_after) from None
-        return await self._uploads.read(request, session.visitor)
+        return await self._uploads.read(request, session.visitor, session.page.ip)
 
     async def _send_upload(self, session: Session, upload: Upload) -> dict[str, Any]:
         """Store the files and send the message; files a refused message newly stored
@@ -299,13 +299,13 @@ class WidgetHttp:
         if len(raw) > MAX_FRAME:
             raise web.HTTPRequestEntityTooLarge(max_size=MAX_FRAME, actual_size=len(raw))
         try:
-            body = json.loads(raw or b"{}")
-        except ValueError:
-            body = None
-        if not isinstance(body, dict):
+            body = json_value(raw or b"{}")
+            if not isinstance(body, dict):
+                raise FrameError("bad_frame", "The body must be a JSON object.")
+        except FrameError as exc:  # the cid of a body too deep to read is looked for too
             raise web.HTTPBadRequest(
-                text=json.dumps(error_frame("bad_frame", "The body must be a JSON object.")),
-                content_type="application/json", headers=self.cors(request))
+                text=json.dumps(error_frame(exc.code, str(exc), cid_in(raw))),
+                content_type="application/json", headers=self.cors(request)) from None
         return body
 
     def _refusal(

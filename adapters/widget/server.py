@@ -7,7 +7,6 @@ go back as frames. One patron's garbage gets an error frame, never a crash.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections import deque
 from collections.abc import Awaitable
@@ -20,12 +19,13 @@ from adapters.blobs import BlobStore
 from adapters.files import FilePolicy
 from adapters.widget.availability import Availability, AvailabilitySource, always_staffed
 from adapters.widget.downloads import FileDownloads
-from adapters.widget.frames import FrameError, error_frame, refusal
+from adapters.widget.frames import FrameError, cid_in, error_frame, json_value, refusal
 from adapters.widget.http_api import MAX_FRAME, Step, WidgetHttp
 from adapters.widget.hub import WidgetHub
 from adapters.widget.identity import VisitorEpochs, VisitorIdentity
 from adapters.widget.profile import CodeMail, ProfileSteps
 from adapters.widget.queue_view import QueueWatch
+from adapters.widget.quota import UploadQuota
 from adapters.widget.steps import OfflineHook, PatronSteps, Session, WidgetSettings, no_offline_hook
 from adapters.widget.tokens import VisitorTokens
 from adapters.widget.uploads import Uploads
@@ -44,7 +44,8 @@ class WidgetServer:
     library's FilePolicy) patrons may upload too. ``queue`` shows waiting patrons their
     place; the bridge runs its ``run()`` loop. ``epochs`` keeps visitors' token
     generations (persist them: a resume must outlive a restart); ``proofs`` and
-    ``send_code`` let patrons confirm the email address they type."""
+    ``send_code`` let patrons confirm the email address they type; ``quota`` limits the
+    bytes of files a visitor and an address may upload a day."""
 
     def __init__(
         self,
@@ -61,6 +62,7 @@ class WidgetServer:
         epochs: VisitorEpochs | None = None,
         proofs: EmailProofs | None = None,
         send_code: CodeMail | None = None,
+        quota: UploadQuota | None = None,
     ) -> None:
         self._router = router
         self._hub = hub
@@ -73,7 +75,7 @@ class WidgetServer:
                                                         send_code=send_code))
         uploads = None
         if blobs is not None and files is not None:
-            uploads = Uploads(blobs, files, max_text=settings.max_text)
+            uploads = Uploads(blobs, files, max_text=settings.max_text, quota=quota)
         downloads = FileDownloads(router, blobs, tokens) if blobs is not None else None
         self._http = WidgetHttp(router, hub, tokens, settings, self._steps,
                                 uploads=uploads, downloads=downloads)
@@ -209,18 +211,11 @@ async def _answer(step: Awaitable[dict[str, Any]], frame: dict[str, Any]) -> dic
 def _decode(data: str) -> dict[str, Any]:
     if len(data) > MAX_FRAME:
         raise FrameError("too_big", f"Frames are limited to {MAX_FRAME} bytes.")
-    try:
-        frame = json.loads(data)
-    except ValueError:
-        raise FrameError("bad_frame", "The frame is not valid JSON.") from None
+    frame = json_value(data)
     if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
         raise FrameError("bad_frame", "A frame is a JSON object with a 'type'.")
     return frame
 
 
 def _cid_of(data: str) -> Any:
-    try:
-        frame = json.loads(data) if len(data) <= MAX_FRAME else None
-    except ValueError:
-        return None
-    return frame.get("cid") if isinstance(frame, dict) else None
+    return cid_in(data) if len(data) <= MAX_FRAME else None

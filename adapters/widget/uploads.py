@@ -3,12 +3,13 @@
 The form holds ``cid``, an optional ``text`` (the caption) and 1 to ``max_files`` parts
 named ``file``, and nothing else. Each file is written a chunk at a time to a temporary
 file in the blob store's directory (``BlobSpool``) and refused the moment it passes
-``FilePolicy.max_bytes``. Its type comes from its first bytes (``sniff``), never from the
-browser alone, and a type the library does not take is refused as soon as those bytes
-are in. Only a whole form that passed every check is ``store``d (renamed into the store);
-a refused one leaves nothing behind. The message then takes the same path as a text
-(``PatronSteps.send``), and ``settle`` removes the files it newly stored if that path
-refuses it. Every refusal names the file (and its place in the form) and the limit.
+``FilePolicy.max_bytes``. Its type comes from its first bytes (``read_type``), never from
+the browser alone: a declared type the bytes contradict, or a type the library does not
+take, is refused as soon as those bytes are in. Only a whole form that passed every
+check is ``store``d (renamed into the store); a refused one leaves nothing behind. The
+message then takes the same path as a text (``PatronSteps.send``), and ``settle``
+removes the files it newly stored if that path refuses it. Every refusal names the file
+(and its place in the form) and the limit.
 
 One stalled browser must not hold the others up: a visitor reads one upload at a time,
 all visitors share ``concurrency`` slots, a slot not free within ``slot_wait`` seconds
@@ -19,7 +20,7 @@ is cut off at ``request_limit`` bytes.
 from __future__ import annotations
 
 import asyncio
-import unicodedata
+import logging
 from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
@@ -29,35 +30,28 @@ from aiohttp import BodyPartReader, MultipartReader, StreamReader, hdrs, web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from adapters.blobs import BlobSpool, BlobStore
-from adapters.files import FilePolicy, human_size, kind_for, sniff
-from adapters.widget.frames import FrameError
+from adapters.files import SNIFF_BYTES, FilePolicy, human_size, kind_for, read_type
+from adapters.widget.quota import QuotaExceeded, QuotaMeter, UploadQuota
+from adapters.widget.upload_parts import (
+    CHUNK,
+    FileRefused,
+    Metered,
+    clean_name,
+    drain,
+    metered,
+    quota_refusal,
+    read_field,
+)
 from routing.model import Attachment
+from routing.plain import storable
 
 __all__ = ["MAX_FILES", "FileRefused", "SpooledFile", "Upload", "Uploads", "clean_name"]
 
 MAX_FILES = 10  # one album; the router refuses more
-MAX_FIELD = 64 * 1024  # the caption and the cid; the router counts the caption's characters
-MAX_NAME = 200
-_CHUNK = 64 * 1024
-_SNIFF_BYTES = 64
 _OVERHEAD = 256 * 1024  # multipart boundaries, part headers and the text fields
+log = logging.getLogger(__name__)
 _MALFORMED = (ValueError, AssertionError, RuntimeError, UnicodeDecodeError,
               HttpProcessingError)
-
-
-class FileRefused(FrameError):
-    """An upload refused: ``file`` names the file concerned and ``index`` is its place
-    among the form's files (the widget matches on it: ``file`` is the cleaned name),
-    ``status`` is the HTTP one."""
-
-    def __init__(self, code: str, message: str, *, file: str = "", index: int | None = None,
-                 status: int = 400, cid: str | None = None,
-                 retry_after: int | None = None) -> None:
-        super().__init__(code, message, retry_after=retry_after)
-        self.file = file
-        self.index = index
-        self.status = status
-        self.cid = cid
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,20 +70,6 @@ class Upload:
     files: tuple[SpooledFile, ...]
 
 
-def clean_name(raw: str | None) -> str:
-    """A file name to show: the last path segment, no control characters, at most
-    MAX_NAME characters. Shown only, never used as a path."""
-    # Browsers write a quote in a form's file name as %22 (HTML's form encoding).
-    name = (raw or "").replace("%22", '"').replace("\\", "/").rsplit("/", 1)[-1]
-    name = "".join(c for c in name if unicodedata.category(c) not in ("Cc", "Cf", "Zl", "Zp"))
-    name = " ".join(name.split())
-    if len(name) > MAX_NAME:  # keep the extension, which says what the file is
-        _, dot, ext = name.rpartition(".")
-        keep = ext if dot and len(ext) <= 10 else ""
-        name = name[: MAX_NAME - len(keep) - 1] + ("." + keep if keep else "")
-    return "" if not name.strip(".") else name
-
-
 class Uploads:
     """Reads upload forms into spooled files, stores and settles them."""
 
@@ -101,9 +81,11 @@ class Uploads:
     slot_wait = 2.0  # seconds to wait for a free slot before answering 503 busy
 
     def __init__(self, blobs: BlobStore, policy: FilePolicy, *, max_files: int = MAX_FILES,
-                 max_text: int = 4000, concurrency: int = 8) -> None:
+                 max_text: int = 4000, concurrency: int = 8,
+                 quota: UploadQuota | None = None) -> None:
         self._blobs = blobs
         self._policy = policy
+        self._quota = quota
         self._max_files = max_files
         self._max_text = max_text
         self._slots = asyncio.Semaphore(max(1, concurrency))
@@ -126,9 +108,10 @@ class Uploads:
         size = self.request_limit if content_length is None else content_length
         return min(self.max_read, self.read_grace + size / self.min_rate)
 
-    async def read(self, request: web.Request, visitor: str) -> Upload:
+    async def read(self, request: web.Request, visitor: str, ip: str = "") -> Upload:
         """The form's cid, caption and spooled files; ``FileRefused`` for anything wrong.
-        The caller ``store``s or ``discard``s the files."""
+        The caller ``store``s or ``discard``s the files. ``ip``: the visitor's address,
+        whose daily quota the files count against too."""
         if not self._policy.enabled:
             raise FileRefused("files_off", "Files are not accepted here.", status=403)
         if not request.content_type.startswith("multipart/form-data"):
@@ -136,13 +119,29 @@ class Uploads:
         state = _Form()
         try:
             async with self._slot(visitor):
-                await self._read_form(request, state)
+                await self._read_form(request, state, visitor, ip)
+            if not state.files:
+                raise FileRefused("no_files", "Choose a file to send.", cid=state.cid or None)
         except BaseException:
             state.discard()
             raise
-        if not state.files:
-            raise FileRefused("no_files", "Choose a file to send.", cid=state.cid or None)
+        if state.meter is not None:
+            await state.meter.charge()
         return Upload(state.cid, state.text, tuple(state.files))
+
+    async def _admit(self, request: web.Request, state: _Form, visitor: str, ip: str) -> None:
+        """Refuse before a byte is written when the upload would take the disk below its
+        floor, or the visitor or their address has no quota left today."""
+        reason = self._blobs.space_refusal(request.content_length or self.request_limit)
+        if reason:
+            log.warning("upload refused: %s", reason)
+            raise FileRefused("disk_full", "The library cannot take files just now; please "
+                              "try again later, or describe the file in words.", status=507)
+        if self._quota is not None:
+            try:
+                state.meter = await self._quota.meter(visitor, ip)
+            except QuotaExceeded as exc:
+                raise quota_refusal(exc) from None
 
     async def store(self, upload: Upload) -> tuple[Attachment, ...]:
         """Move an accepted form's files into the store; ``settle`` them once the
@@ -198,13 +197,15 @@ class Uploads:
             else:
                 del self._visitors[visitor]
 
-    async def _read_form(self, request: web.Request, state: _Form) -> None:
+    async def _read_form(self, request: web.Request, state: _Form, visitor: str,
+                         ip: str) -> None:
         """Read the form within its time limit; on a refusal, read what the browser
         is still sending (within the limits) so it gets the answer, not a reset."""
         deadline = asyncio.get_running_loop().time() + self.read_seconds(request.content_length)
-        body = _Metered(request.content, self.request_limit)
+        body = Metered(request.content, self.request_limit)
         try:
             async with asyncio.timeout_at(deadline):
+                await self._admit(request, state, visitor, ip)
                 await self._read_parts(MultipartReader(request.headers, cast(StreamReader, body)),
                                        state)
         except FileRefused as exc:
@@ -212,7 +213,7 @@ class Uploads:
             if not body.over:
                 with suppress(TimeoutError):
                     async with asyncio.timeout_at(deadline):
-                        await _drain(request, self.request_limit - body.count)
+                        await drain(request, self.request_limit - body.count)
             raise
         except TimeoutError:
             raise FileRefused("too_slow", "The upload took too long; try again, perhaps with "
@@ -238,10 +239,10 @@ class Uploads:
                     raise FileRefused("too_many_files",
                                       f"At most {self._max_files} files can be sent at once.",
                                       status=413)
-                state.files.append(await self._spool(part, len(state.files)))
+                state.files.append(await self._spool(part, len(state.files), state.meter))
             elif part.name in ("cid", "text") and part.name not in seen:
                 seen.add(part.name)
-                value = (await _field(part)).decode("utf-8")
+                value = (await read_field(part)).decode("utf-8")
                 if part.name == "cid":
                     state.cid = value if 0 < len(value) <= 64 else ""
                 else:
@@ -259,7 +260,8 @@ class Uploads:
                               f"is {self._max_text}.")
         return text
 
-    async def _spool(self, part: BodyPartReader, index: int) -> SpooledFile:
+    async def _spool(self, part: BodyPartReader, index: int,
+                     meter: QuotaMeter | None) -> SpooledFile:
         """Write one file to the spool, refusing it as soon as it is too big or of a
         refused type."""
         name = clean_name(part.filename) or "file"
@@ -269,14 +271,16 @@ class Uploads:
         try:
             head, mime = bytearray(), ""
             while chunk := await part.read_chunk(
-                    max(_CHUNK // 8, min(_CHUNK, limit + 1 - spool.size))):
+                    max(CHUNK // 8, min(CHUNK, limit + 1 - spool.size))):
                 if spool.size + len(chunk) > limit:
                     raise FileRefused("file_too_big",
                                       f"“{name}” is larger than the {human_size(limit)} limit.",
                                       file=name, index=index, status=413)
+                if meter is not None:
+                    metered(meter, len(chunk), name, index)
                 if not mime:
                     head += chunk
-                    if len(head) >= _SNIFF_BYTES:
+                    if len(head) >= SNIFF_BYTES:
                         mime = self._checked_type(name, index, head, declared)
                 await spool.write(chunk)
             if not spool.size:
@@ -288,12 +292,19 @@ class Uploads:
         return SpooledFile(name, mime, spool)
 
     def _checked_type(self, name: str, index: int, head: bytearray, declared: str) -> str:
-        mime = sniff(bytes(head[:_SNIFF_BYTES]), declared)
-        reason = self._policy.refusal(mime, 0)
+        """The file's type: the declared one must agree with the bytes (a program
+        declared as a Word document is refused, saying what it is), and be allowed."""
+        reading = read_type(bytes(head[:SNIFF_BYTES]), declared)
+        if not reading.agrees:
+            what = reading.found or "not a type of file the library recognises"
+            declared = storable(declared.split(";", 1)[0].strip()[:100])
+            raise FileRefused("file_type", f"“{name}” is sent as {declared}, but its bytes "
+                              f"are {what}.", file=name, index=index, status=415)
+        reason = self._policy.refusal(reading.mime, 0)
         if reason:
             raise FileRefused("file_type", f"“{name}”: {reason}.", file=name, index=index,
                               status=415)
-        return mime
+        return reading.mime
 
 
 @dataclass
@@ -303,59 +314,10 @@ class _Form:
     cid: str = ""
     text: str = ""
     files: list[SpooledFile] = field(default_factory=list)
+    meter: QuotaMeter | None = None
 
     def discard(self) -> None:
         for file in self.files:
             file.spool.discard()
-
-
-class _Metered:
-    """The request body as the multipart reader sees it, cut off past ``limit`` bytes:
-    a chunked body declares no length to check beforehand, and a preamble or part
-    headers are read by aiohttp, out of this module's loops."""
-
-    def __init__(self, content: StreamReader, limit: int) -> None:
-        self._content = content
-        self._limit = limit
-        self.count = 0
-        self.over = False
-
-    def _counted(self, data: bytes) -> bytes:
-        self.count += len(data)
-        if self.count > self._limit:
-            self.over = True
-            raise FileRefused("too_big", "The upload is larger than the limit.", status=413)
-        return data
-
-    async def read(self, n: int = -1) -> bytes:
-        return self._counted(await self._content.read(n))
-
-    async def readline(self, *, max_line_length: int | None = None) -> bytes:
-        return self._counted(await self._content.readline(max_line_length=max_line_length))
-
-    def at_eof(self) -> bool:
-        return self._content.at_eof()
-
-    def unread_data(self, data: bytes) -> None:
-        self.count -= len(data)
-        self._content.unread_data(data)
-
-
-async def _field(part: BodyPartReader) -> bytes:
-    data = bytearray()
-    while chunk := await part.read_chunk(8192):
-        data += chunk
-        if len(data) > MAX_FIELD:
-            raise FileRefused("too_big", f"A form field is limited to {MAX_FIELD} bytes.",
-                              status=413)
-    return bytes(data)
-
-
-async def _drain(request: web.Request, limit: int) -> None:
-    """Read what the browser is still sending, up to ``limit`` bytes."""
-    left = limit
-    try:
-        while left > 0 and (chunk := await request.content.read(min(_CHUNK, left))):
-            left -= len(chunk)
-    except (ConnectionError, asyncio.IncompleteReadError):
-        pass
+        if self.meter is not None:
+            self.meter.release()  # refused bytes are not kept, so they cost no quota

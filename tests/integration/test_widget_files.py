@@ -247,11 +247,11 @@ async def test_html_dressed_as_png_is_read_by_its_bytes_and_refused(
     rig: FileRig, http: aiohttp.ClientSession, tab: Tab
 ) -> None:
     """A page of HTML named cat.png and declared image/png is not an image by its bytes:
-    it is refused (415 file_type, naming it) and never stored."""
+    it is refused (415 file_type, naming it and what its bytes are) and never stored."""
     status, error = await upload(http, tab.token, form("u1", "", ("cat.png", HTML, "image/png")))
     assert status == 415
     assert (error["code"], error["file"]) == ("file_type", "cat.png")
-    assert "application/octet-stream" in error["message"]
+    assert "image/png" in error["message"] and "text/html" in error["message"]
     assert await rig.blobs.get(hashlib.sha256(HTML).hexdigest()) is None
 
 

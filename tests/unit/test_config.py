@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bridge.config import ConfigError, load_config
+from bridge.config import ConfigError, disk_floor, load_config
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -83,3 +83,27 @@ class TestLoadConfig:
         """The member directory's bearer token is a secret read from the environment."""
         config = load_config(None, env={"PUSTAKA_DIRECTORY_TOKEN": "s3cret"})
         assert config.directory_token == "s3cret" and "s3cret" not in repr(config)
+
+
+class TestUploadLimits:
+    def test_quotas_and_the_disk_floor_have_defaults_and_read_both_forms(self) -> None:
+        """files.min_free_disk takes bytes with a unit or a percentage; quotas are bytes."""
+        files = load_config(None, env={}).files
+        assert (files.visitor_bytes_per_day, files.ip_bytes_per_day) == (200 * 2**20, 2**30)
+        assert disk_floor(files.min_free_disk) == (0, 5.0)
+        assert disk_floor("2 GB") == (2 * 2**30, 0.0)
+        assert disk_floor("500MB") == (500 * 2**20, 0.0)
+        env = {"PUSTAKA_FILES_IP_BYTES_PER_DAY": "0", "PUSTAKA_FILES_MIN_FREE_DISK": "1048576"}
+        files = load_config(None, env=env).files
+        assert files.ip_bytes_per_day == 0 and disk_floor(files.min_free_disk) == (2**20, 0.0)
+
+    @pytest.mark.parametrize("value", ["100%", "-1", "lots", "5 XB", "inf GB"])
+    def test_a_bad_disk_floor_names_the_key(self, value: str) -> None:
+        """A floor that is neither bytes nor a share below 100 % is refused by name."""
+        with pytest.raises(ConfigError, match=r"files\.min_free_disk"):
+            load_config(None, env={}, files={"min_free_disk": value})
+
+    def test_a_negative_quota_names_the_key(self) -> None:
+        """A quota below 0 is refused; 0 means no quota."""
+        with pytest.raises(ConfigError, match=r"files\.visitor_bytes_per_day"):
+            load_config(None, env={}, files={"visitor_bytes_per_day": -5})

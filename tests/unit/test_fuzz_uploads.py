@@ -124,9 +124,6 @@ def test_any_body_is_read_or_refused(blob_root: Path, body: bytes) -> None:
     _check(blob_root, body, True)
 
 
-@pytest.mark.xfail(strict=True, reason="a file name with invalid UTF-8 keeps lone "
-                   "surrogates from aiohttp's header decoding; encoding it for the "
-                   "download header raises UnicodeEncodeError (issue 11 item 12)")
 def test_invalid_utf8_file_name(blob_root: Path) -> None:
     """A file name that is not UTF-8 is cleaned to something that can be sent back."""
     parts = [b'Content-Disposition: form-data; name="cid"\r\n\r\nc1',

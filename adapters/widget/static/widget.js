@@ -1320,7 +1320,9 @@ button, input, textarea { font: inherit; color: inherit; }
     renderTray();
     const values = { file: bad, limit: humanSize(S.config.files.maxBytes), n: S.config.files.maxFiles,
       max: S.config.maxText };
-    const text = code === "blocked" && typeof frame.message === "string" ? frame.message
+    // The library's own words, and the day's quota or the disk's state in figures.
+    const own = ["blocked", "quota", "disk_full"].includes(code);
+    const text = own && typeof frame.message === "string" ? frame.message
       : T.errors[code] ? fill(T.errors[code], values) : frame.message;
     showError(code, typeof text === "string" ? text : "");
   }
