@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from adapters.blobs import BlobStore
 from adapters.email.imap_fetch import RefusedPart
 from adapters.email.mime import UNREADABLE, ParsedAttachment
-from adapters.files import human_size, kind_for, sniff
+from adapters.files import SNIFF_BYTES, human_size, kind_for, sniff
 from routing.model import Attachment
 
 __all__ = ["MailFiles", "keep_files"]
@@ -31,7 +31,6 @@ __all__ = ["MailFiles", "keep_files"]
 log = logging.getLogger(__name__)
 
 _MIME = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}")
-_SNIFF_BYTES = 64
 _OVERFLOW_CHARS = 1000
 
 
@@ -54,7 +53,7 @@ async def _kept(part: ParsedAttachment, blobs: BlobStore) -> Attachment:
     that fails (OSError) fails the mail, which is read again later."""
     assert part.data is not None
     try:
-        mime = sniff(part.data[:_SNIFF_BYTES], part.content_type)
+        mime = sniff(part.data[:SNIFF_BYTES], part.content_type)
     except Exception:  # costs this file only, never the mail
         log.warning("file %s of a mail could not be read", part.filename, exc_info=True)
         return _refused(part.filename, part.content_type, part.size, UNREADABLE)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from adapters.blobs import BlobStore
 from adapters.email.compose import OutgoingAttachment
 from adapters.email.rating_mail import RATING_EVENT, rating_text
-from adapters.files import human_size, sniff
+from adapters.files import SNIFF_BYTES, human_size, sniff
 from routing.model import Attachment, Direction, Message
 
 __all__ = ["EVENT_TEXTS", "FILE_WORDS", "MailContent", "attached_files", "content_for",
@@ -85,7 +85,7 @@ async def attached_files(files: Sequence[Attachment], blobs: BlobStore | None, *
             lines.append(_say(lang, "missing", file))
             continue
         total += len(data)
-        out.append(OutgoingAttachment(file.name, sniff(data[:64], file.mime), data))
+        out.append(OutgoingAttachment(file.name, sniff(data[:SNIFF_BYTES], file.mime), data))
     return tuple(out), lines
 
 

@@ -22,7 +22,7 @@ from telegram import Message as TgMessage
 from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 
 from adapters.blobs import BlobStore
-from adapters.files import FilePolicy, human_size, sniff
+from adapters.files import SNIFF_BYTES, FilePolicy, human_size, sniff
 from routing.model import Attachment, AttachmentKind
 
 __all__ = [
@@ -136,7 +136,7 @@ async def fetch(bot: Bot, tg: TgFile, blobs: BlobStore | None,
     except TelegramError as exc:
         log.warning("could not fetch Telegram file %s: %s", tg.file_id, exc)
         return refused(NOT_FETCHED)
-    mime = sniff(data[:64], tg.mime)
+    mime = sniff(data[:SNIFF_BYTES], tg.mime)
     note = policy.refusal(mime, len(data)) if policy is not None else ""
     if note:
         return refused(note, mime, len(data))
