@@ -45,11 +45,3 @@ class Router:
         self.desk = DeskReplies(self.log, self.claims)
         self.moderation = Moderation(self.log)
         self.records = DeskRecords(self.log)
-        self._forward()
-
-    def _forward(self) -> None:
-        """Until every caller asks its service by name: the old flat verbs."""
-        for service in (self.intake, self.claims, self.desk, self.moderation, self.records):
-            for name in dir(service):
-                if not name.startswith("_"):
-                    setattr(self, name, getattr(service, name))
