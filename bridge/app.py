@@ -168,7 +168,7 @@ class Bridge:
                                 reopen_seconds=config.desk.reopen_days * 86400,
                                 blocked_text=config.desk.blocked_text))
         senders: dict[Channel, Sender] = {
-            Channel.DESK: DeskSender(self.bot, target, self.store, topics=self.router,
+            Channel.DESK: DeskSender(self.bot, target, self.store, topics=self.router.records,
                                      blobs=self.blobs),
             Channel.WIDGET: PatronReach(WidgetSender(self.hub, tokens=visitor_tokens), email,
                                         self.hub, clock,
@@ -231,7 +231,7 @@ class Bridge:
                 policy=ReminderPolicy(first_after=config.reminders.first_after_minutes * 60,
                                       cap=config.reminders.cap_minutes * 60),
                 tick=config.reminders.check_seconds,
-                blocked=self.router.conversation_blocked)
+                blocked=self.router.moderation.conversation_blocked)
             self._tasks.append(asyncio.create_task(reminders.run(), name="reminders"))
         if email is not None:
             intake = EmailIntake(self.router, self.store, self.blobs,
@@ -260,7 +260,7 @@ class Bridge:
         text = f"⏰ This patron has waited {minutes} min for an answer."
         if present:
             text += f" On duty: {present}."
-        await self.router.notify_desk(waiting.conversation_id, text, event="reminder")
+        await self.router.records.notify_desk(waiting.conversation_id, text, event="reminder")
 
     async def _on_duty(self, librarian_id: str, name: str, on: bool) -> None:
         now = time.time()

@@ -121,8 +121,9 @@ class EmailIntake:
         inbound = replace(self._inbound(parsed, key, self._verdict(parsed)),
                           text="(An email from this patron could not be read.)")
         try:
-            accepted = await self._router.accept(inbound)
-            await self._router.notify_desk(accepted.conversation.id, note, event="set_aside")
+            accepted = await self._router.intake.accept(inbound)
+            await self._router.records.notify_desk(accepted.conversation.id, note,
+                                                   event="set_aside")
             await self._store.save_link(Link(Channel.EMAIL.value, key,
                                              accepted.conversation.id, accepted.message.id))
         except Exception:  # the mail is kept; the log is the last place left to say so
@@ -155,14 +156,14 @@ class EmailIntake:
         inbound = self._inbound(parsed, key, verdict)
         if verdict.verified:  # a forged sender names no conversation, and rates none
             inbound = replace(inbound, conversation_id=await self._hint(parsed))
-        if await self._router.is_blocked(inbound):  # keep no files accept would refuse
+        if await self._router.intake.is_blocked(inbound):  # keep no files accept would refuse
             log.info("mail %s from %s refused: blocked", key, parsed.from_address)
             return "refused_blocked"
         files = await self._files(parsed, mail)
         inbound = replace(inbound, text=storable(self._text(parsed, files)),
                           attachments=files.attachments)
         try:
-            accepted = await self._router.accept(inbound)
+            accepted = await self._router.intake.accept(inbound)
         except Refused as refused:
             log.info("mail %s from %s refused: %s", key, parsed.from_address, refused.code)
             return f"refused_{refused.code}"
@@ -197,7 +198,7 @@ class EmailIntake:
         if found is None:
             return False
         conversation_id, score, comment = found
-        if not await self._router.rate(conversation_id, score, comment):
+        if not await self._router.claims.rate(conversation_id, score, comment):
             return False  # reopened meanwhile, say: then it is a message like any other
         await self._store.save_link(Link(Channel.EMAIL.value, key, conversation_id))
         return True
@@ -216,7 +217,7 @@ class EmailIntake:
             return "auto"
         reason = (parsed.full_text or parsed.subject).strip().splitlines()
         summary = " ".join(line.strip() for line in reason[:6] if line.strip())[:500]
-        await self._router.notify_desk(
+        await self._router.records.notify_desk(
             ours.conversation_id,
             f"The email to the patron bounced: {summary}", event="bounce")
         await self._store.save_link(Link(Channel.EMAIL.value, key, ours.conversation_id))

@@ -117,7 +117,7 @@ class DeskCommands(ConversationVerbs):
         """Answer a command: in a conversation's topic through the outbox, elsewhere (General,
         a topic that is no conversation's) by one call made within the outbox's budget."""
         if asked.conversation is not None:
-            await self.router.notify_desk(asked.conversation.id, text, event="desk_answer")
+            await self.router.records.notify_desk(asked.conversation.id, text, event="desk_answer")
             return
 
         async def post() -> None:
@@ -139,7 +139,7 @@ class DeskCommands(ConversationVerbs):
 
     async def refuse_claimed(self, conversation: Conversation, claimed: Claimed) -> None:
         """A second librarian wrote in a claimed topic: nothing went to the patron."""
-        await self.router.notify_desk(
+        await self.router.records.notify_desk(
             conversation.id,
             f"{claimed.holder_name} has this conversation; your message was not sent to "
             "the patron. Send /takeover to take it over.", event="claimed_refusal")
@@ -165,16 +165,16 @@ class DeskCommands(ConversationVerbs):
     # -- anywhere in the group ---------------------------------------------------------
 
     async def blocks(self, asked: Asked, argument: str) -> None:
-        await self.say(asked, reports.blocks_text(await self.router.blocks(),
+        await self.say(asked, reports.blocks_text(await self.router.moderation.blocks(),
                                                   self.settings.timezone))
 
     async def unblock(self, asked: Asked, argument: str) -> None:
         if asked.conversation is not None and not argument:
-            lifted = await self.router.unblock(asked.conversation.id)
+            lifted = await self.router.moderation.unblock(asked.conversation.id)
             await self.say(asked, f"Lifted {len(lifted)} block(s) on this patron."
                            if lifted else "This patron is not blocked.")
             return
-        block = await self.router.unblock_id(argument.strip())
+        block = await self.router.moderation.unblock_id(argument.strip())
         await self.say(asked, f"Lifted the block on {block.kind.value} {block.value}."
                        if block else "No such block; /blocks lists them with their ids.")
 
@@ -184,7 +184,7 @@ class DeskCommands(ConversationVerbs):
 
     async def stats(self, asked: Asked, argument: str) -> None:
         start, end = reports.day_bounds(self.clock.now(), self.settings.timezone)
-        figures = await self.router.stats(start, end)
+        figures = await self.router.records.stats(start, end)
         day = f"{self.settings.timezone}"
         await self.say(asked, reports.stats_text(figures, day))
 

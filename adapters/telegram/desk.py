@@ -28,7 +28,7 @@ from adapters.telegram.desk_base import DeskTarget
 from adapters.telegram.desk_buttons import DeskButtons
 from adapters.telegram.desk_sender import DeskSender, telegram_failure
 from adapters.telegram.files import carries_file, fetch_all
-from routing.desk_actions import DESK_LINK
+from routing.desk_replies import DESK_LINK
 from routing.model import Conversation, DeskReply
 from routing.ports import Link, Store
 from routing.router import Claimed, Router
@@ -190,7 +190,7 @@ class DeskPoller:
         if edited:
             if conversation is not None and text and not text.startswith("/"):
                 stamp = msg.edit_date.timestamp() if msg.edit_date else 0
-                await self._router.edit(conversation.id, str(msg.message_id), text,
+                await self._router.desk.edit(conversation.id, str(msg.message_id), text,
                                         edit_key=f"{stamp:.0f}")
             return
         if text.startswith("/"):
@@ -208,7 +208,7 @@ class DeskPoller:
         kept = tuple(a for a in files if a.kept)
         try:
             if text or kept:
-                stored = await self._router.reply(DeskReply(
+                stored = await self._router.desk.reply(DeskReply(
                     conversation_id=conversation.id,
                     librarian_id=str(user.id),
                     librarian_name=user.full_name,
@@ -225,7 +225,7 @@ class DeskPoller:
             await self._commands.refuse_claimed(conversation, claimed)
             return
         for refused in (a for a in files if not a.kept):
-            await self._router.notify_desk(
+            await self._router.records.notify_desk(
                 conversation.id, f"📎 {refused.name} ({human_size(refused.size)}) did not go "
                 f"to the patron: {refused.note}.", event="file_refused")
 
@@ -239,7 +239,7 @@ class DeskPoller:
         if thread in self._unmapped:
             return None
         await asyncio.sleep(self._unmapped_retry)
-        found = await self._router.conversation_for_thread(thread)
+        found = await self._router.desk.conversation_for_thread(thread)
         if found is None:
             log.info("message %s in topic %s ignored: the topic is no conversation's",
                      msg.message_id, thread)
@@ -262,11 +262,11 @@ class DeskPoller:
 
     async def _conversation_of(self, msg: TgMessage) -> Conversation | None:
         if self._target.forum and msg.is_topic_message and msg.message_thread_id:
-            return await self._router.conversation_for_thread(msg.message_thread_id)
+            return await self._router.desk.conversation_for_thread(msg.message_thread_id)
         replied = msg.reply_to_message
         if replied is None:
             return None
-        found = await self._router.conversation_for_desk_message(str(replied.message_id))
+        found = await self._router.desk.conversation_for_desk_message(str(replied.message_id))
         if found is None and not self._target.forum:
-            found = await self._router.conversation_for_thread(replied.message_id)
+            found = await self._router.desk.conversation_for_thread(replied.message_id)
         return found

@@ -72,7 +72,7 @@ class DeskButtons:
         who_id, who = str(query.from_user.id), query.from_user.full_name
         router = self._c.router
         if action == "claim":
-            result = await router.claim(conversation.id, who_id, who)
+            result = await router.claims.claim(conversation.id, who_id, who)
             await self._refresh(query, conversation.id)
             if result is None:
                 return ""
@@ -80,7 +80,7 @@ class DeskButtons:
                     "held": f"{result.holder} has it; send /takeover to take it over.",
                     "closed": "This conversation is closed."}[result.outcome]
         if action == "close":
-            closed = await router.close(conversation.id, who_id, who)
+            closed = await router.claims.close(conversation.id, who_id, who)
             await self._refresh(query, conversation.id)
             return "Closed; the patron is asked for a rating." if closed else "Already closed."
         if action == "verify":
@@ -89,10 +89,10 @@ class DeskButtons:
             await self._refresh(query, conversation.id, choosing_block=action == "block")
             return "How long? Tap again to block." if action == "block" else ""
         seconds = parse_duration(action.removeprefix("b-"))
-        made = await router.block(conversation.id, seconds, who)
+        made = await router.moderation.block(conversation.id, seconds, who)
         await self._refresh(query, conversation.id)
         if made:
-            await router.notify_desk(
+            await router.records.notify_desk(
                 conversation.id, f"{who} blocked this patron ({action.removeprefix('b-')}). "
                 "/unblock lifts it.", event="desk_answer")
         return "Blocked." if made else "Nothing to block: this patron left no address."

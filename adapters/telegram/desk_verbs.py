@@ -64,14 +64,14 @@ class ConversationVerbs:
         }
 
     async def claim(self, asked: Asked, conversation: Conversation, argument: str) -> None:
-        result = await self.router.claim(conversation.id, asked.librarian_id, asked.name)
+        result = await self.router.claims.claim(conversation.id, asked.librarian_id, asked.name)
         if result is not None and result.outcome != "claimed":
             await self.say(asked, {"yours": "It is already yours.",
                                    "held": f"{result.holder} has it; /takeover takes it over.",
                                    "closed": "This conversation is closed."}[result.outcome])
 
     async def takeover(self, asked: Asked, conversation: Conversation, argument: str) -> None:
-        result = await self.router.takeover(conversation.id, asked.librarian_id, asked.name)
+        result = await self.router.claims.takeover(conversation.id, asked.librarian_id, asked.name)
         if result is not None and result.outcome == "yours":
             await self.say(asked, "It is already yours.")
 
@@ -84,7 +84,7 @@ class ConversationVerbs:
             await self.say(asked, "Whom to? Send /transfer @username of a librarian who has "
                            "written in this group.")
             return
-        result = await self.router.transfer(conversation.id, asked.librarian_id, asked.name,
+        result = await self.router.claims.transfer(conversation.id, asked.librarian_id, asked.name,
                                             to[0], to[1])
         if result is None:
             return
@@ -95,7 +95,7 @@ class ConversationVerbs:
                            "transfer it. Send /takeover to take it over first.")
 
     async def close(self, asked: Asked, conversation: Conversation, argument: str) -> None:
-        if await self.router.close(conversation.id, asked.librarian_id, asked.name) is None:
+        if await self.router.claims.close(conversation.id, asked.librarian_id, asked.name) is None:
             await self.say(asked, "This conversation is already closed.")
 
     async def note(self, asked: Asked, conversation: Conversation, argument: str) -> None:
@@ -103,14 +103,14 @@ class ConversationVerbs:
         if not argument:
             await self.say(asked, "Send /note followed by the note.")
             return
-        await self.router.note(conversation.id, asked.name, argument, str(asked.message_id))
+        await self.router.records.note(conversation.id, asked.name, argument, str(asked.message_id))
 
     async def history(self, asked: Asked, conversation: Conversation, argument: str) -> None:
-        earlier = await self.router.history(conversation.id)
+        earlier = await self.router.records.history(conversation.id)
         await self.say(asked, reports.history_text(earlier, self.settings.timezone))
 
     async def tag(self, asked: Asked, conversation: Conversation, argument: str) -> None:
-        tagged = await self.router.tag(conversation.id, argument)
+        tagged = await self.router.records.tag(conversation.id, argument)
         await self.say(asked, f"Tags: #{' #'.join(tagged.tags)}" if tagged
                        else "Send /tag followed by a name, e.g. /tag interlibrary_loan")
 
@@ -122,7 +122,7 @@ class ConversationVerbs:
             await self.say(asked, prefix + reports.canned_list(self.settings.canned))
             return
         try:
-            await self.router.reply(DeskReply(conversation.id, asked.librarian_id, asked.name,
+            await self.router.desk.reply(DeskReply(conversation.id, asked.librarian_id, asked.name,
                                               text, external_id=str(asked.message_id)))
         except Claimed as claimed:
             await self.say(asked, f"{claimed.holder_name} has this conversation; the canned "
@@ -137,7 +137,8 @@ class ConversationVerbs:
             await self.say(asked, "Reply to your answer with /delete to withdraw it from "
                            "the patron.")
             return
-        withdrawn = await self.router.withdraw(conversation.id, str(asked.reply_to), asked.name)
+        withdrawn = await self.router.desk.withdraw(conversation.id, str(asked.reply_to),
+                                                    asked.name)
         if withdrawn is None:
             await self.say(asked, "Only an answer sent to the patron can be withdrawn.")
             return
@@ -163,7 +164,7 @@ class ConversationVerbs:
                            "“ip” or “range” after it only to block their address too.")
             return
         networks = frozenset(NETWORK_WORDS[w] for w in words[1:])
-        made = await self.router.block(conversation.id, seconds, asked.name, networks)
+        made = await self.router.moderation.block(conversation.id, seconds, asked.name, networks)
         if not made:
             await self.say(asked, "Nothing to block: this patron left no address.")
             return
@@ -200,7 +201,7 @@ class ConversationVerbs:
         the answer in the topic is enough, rather than risk erasing the question."""
         # Saved by the router under the patron's locks: an address the patron gives
         # meanwhile is kept, not overwritten by the patron as read before it.
-        patron = await self.router.remember_member(conversation.id, member.number)
+        patron = await self.router.records.remember_member(conversation.id, member.number)
         if patron is None:
             return
         card = await self.store.get_state(CARD_KEY + conversation.id)

@@ -115,12 +115,12 @@ class PatronChats:
             client_id=f"tg:{msg.message_id}",
         )
         # A blocked patron's files are never fetched: accept refuses them anyway.
-        if any(carries_file(m) for m in msgs) and not await self._router.is_blocked(inbound):
+        if any(carries_file(m) for m in msgs) and not await self._router.intake.is_blocked(inbound):
             inbound = replace(inbound, attachments=await fetch_all(
                 self._bot, msgs, self._blobs, self._files))
         files = inbound.attachments
         try:
-            await self._router.accept(inbound)
+            await self._router.intake.accept(inbound)
         except Refused as refused:
             await self._say(msg.chat_id, _refusal(refused, lang))
             return
@@ -146,7 +146,7 @@ class PatronChats:
         conversation = (await self._store.latest_conversation(patron.id)
                         if patron is not None else None)
         if conversation is not None:
-            await self._router.notify_desk(conversation.id, text, event="patron_reach")
+            await self._router.records.notify_desk(conversation.id, text, event="patron_reach")
 
     async def _comment(self, msg: TgMessage, text: str, lang: str) -> bool:
         """A reply to the bot's "thank you for rating" message is the rating's comment."""
@@ -157,7 +157,7 @@ class PatronChats:
         if rated is None:
             return False
         cid, score = rated
-        if await self._router.rate(cid, score, text):
+        if await self._router.claims.rate(cid, score, text):
             await self._say(msg.chat_id, words.say("comment_thanks", lang))
             return True
         return False  # reopened since: it is an ordinary message again
@@ -196,7 +196,7 @@ class PatronChats:
         if patron is None or Contact(Channel.TELEGRAM, str(user.id)) not in patron.contacts:
             log.info("ignored a rating of %s by Telegram user %s: not theirs", cid, user.id)
             return ""
-        if not await self._router.rate(cid, score):
+        if not await self._router.claims.rate(cid, score):
             return words.say("rating_refused", lang)
         thanks = words.say("rated", lang, stars=words.stars(score))
         try:  # no reply_markup: the buttons go, so nobody rates twice by accident

@@ -120,7 +120,7 @@ class FileDownloads:
         cursor = _reread_from(seen.through) if seen is not None else ""
         # patron_view pages past notes; an empty page is the end of the conversation.
         while True:
-            conversation, messages = await self._router.patron_view(contact, after=cursor)
+            conversation, messages = await self._router.intake.patron_view(contact, after=cursor)
             if conversation is None:
                 return None
             if seen is None or seen.conversation_id != conversation.id:

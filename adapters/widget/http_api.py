@@ -148,12 +148,12 @@ class WidgetHttp:
             wait = min(30.0, max(0.0, float(request.query.get("wait", "25"))))
         except ValueError:
             wait = 25.0
-        conversation, messages = await self._router.patron_view(session.contact, after=since)
+        conversation, messages = await self._router.intake.patron_view(session.contact, after=since)
         if not messages and wait:
             await self._hub.wait(session.visitor, wait)
             if self._steps.superseded(session):  # a resume link was opened meanwhile
                 raise self._unauthorized(request)
-            conversation, messages = await self._router.patron_view(session.contact,
+            conversation, messages = await self._router.intake.patron_view(session.contact,
                                                                     after=since)
         self._hub.touch(session.visitor)
         body = {"messages": history_json(messages, session.visitor, self._tokens),
@@ -211,7 +211,7 @@ class WidgetHttp:
         frame = {"cid": upload.cid, "text": upload.text}
         try:
             probe = Inbound(Channel.WIDGET, session.visitor, upload.text, page=session.page)
-            if await self._router.is_blocked(probe):
+            if await self._router.intake.is_blocked(probe):
                 return await self._steps.send(session, frame, None, (), paid=True)
             stored = await self._uploads.store(upload)
         finally:

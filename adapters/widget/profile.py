@@ -37,7 +37,7 @@ class ProfileSteps:
 
     async def profile(self, contact: Contact, frame: dict[str, Any]) -> dict[str, Any]:
         name, email = profile_fields(frame)
-        patron = await self._router.identify(contact, name=name, email=email)
+        patron = await self._router.intake.identify(contact, name=name, email=email)
         sent = False
         if email and not patron.email_confirmed:
             sent = await self._mail_code(contact, patron.email)
@@ -49,7 +49,8 @@ class ProfileSteps:
         if not isinstance(code, str) or not 0 < len(code) <= _MAX_CODE:
             raise FrameError("bad_frame", "'code' must be the code from the email.")
         proved = None if self._proofs is None else await self._proofs.check(contact, code)
-        patron = None if proved is None else await self._router.confirm_email(contact, proved)
+        intake = self._router.intake
+        patron = None if proved is None else await intake.confirm_email(contact, proved)
         if patron is None:
             raise FrameError("bad_code", "That code is not right or has expired; "
                              "save your email again for a new one.")

@@ -176,7 +176,7 @@ class PatronSteps:
         since = frame.get("since")
         since = since[:40] if isinstance(since, str) else ""
         session = self.new_session(visitor, page, generation)
-        conversation, history = await self._router.patron_view(session.contact, after=since)
+        conversation, history = await self._router.intake.patron_view(session.contact, after=since)
         welcome = {
             "type": "welcome",
             "token": token,
@@ -230,7 +230,8 @@ class PatronSteps:
             raise FrameError("desk_open", "Someone is at the desk now: write in the chat.")
         question = offline_question(frame, email_required=self._settings.email_answers)
         self._take(session)
-        await self._router.identify(session.contact, name=question.name, email=question.email)
+        await self._router.intake.identify(session.contact, name=question.name,
+                                           email=question.email)
         accepted = await self._accept(Inbound(
             Channel.WIDGET, session.visitor, question.text, client_id=question.cid,
             name=question.name, email=question.email, page=session.page))
@@ -252,10 +253,10 @@ class PatronSteps:
         wanted = rating(frame)
         self.check_current(session)
         self._take(session)
-        conversation, _ = await self._router.patron_view(session.contact, after=_NO_HISTORY)
+        conversation, _ = await self._router.intake.patron_view(session.contact, after=_NO_HISTORY)
         if conversation is None or wanted.conversation_id not in ("", conversation.id):
             raise FrameError("not_yours", "You can only rate your own conversation.")
-        if not await self._router.rate(conversation.id, wanted.score, wanted.comment):
+        if not await self._router.claims.rate(conversation.id, wanted.score, wanted.comment):
             raise FrameError("rating_refused", "This conversation cannot be rated now.")
         answer: dict[str, Any] = {"type": "rated", "conversation": conversation.id,
                                   "score": wanted.score}
@@ -292,6 +293,6 @@ class PatronSteps:
 
     async def _accept(self, inbound: Inbound) -> Accepted:
         try:
-            return await self._router.accept(inbound)
+            return await self._router.intake.accept(inbound)
         except Refused as exc:
             raise FrameError(exc.code, exc.reason) from None

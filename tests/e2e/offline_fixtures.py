@@ -80,7 +80,7 @@ async def topic_to_answer(desk: Desk, text: str) -> int:
     the topic id; a reply in that moment finds no conversation and is dropped."""
     topic = await desk.topic_with(text)
     async with asyncio.timeout(5):
-        while await desk.bridge.router.conversation_for_thread(topic) is None:
+        while await desk.bridge.router.desk.conversation_for_thread(topic) is None:
             await asyncio.sleep(0.02)
     return topic
 

@@ -169,7 +169,7 @@ async def test_rating_stars_record_a_rating(
     assert patron is not None
     conversation = await desk.bridge.store.latest_conversation(patron.id)
     assert conversation is not None
-    await after_hours.router.close(conversation.id, str(desk.librarian), Desk.LIBRARIAN)
+    await after_hours.router.claims.close(conversation.id, str(desk.librarian), Desk.LIBRARIAN)
     await expect(page.locator('[data-event="closed"]')).to_have_text(
         "This conversation was closed.")
     await expect(page.locator('[part="status"]')).to_have_text("")
@@ -211,9 +211,9 @@ async def test_offline_form_and_rating_over_http_fallback(
     topic = await topic_to_answer(desk, "Apakah bisa pinjam antarperpustakaan?")
     desk.reply(topic, "Bisa, isi formulir di meja layanan.")
     await expect(page.locator(LIBRARIAN)).to_have_count(1)
-    conversation = (await desk.bridge.router.conversation_for_thread(topic))
+    conversation = (await desk.bridge.router.desk.conversation_for_thread(topic))
     assert conversation is not None and conversation.after_hours
-    await after_hours.router.close(conversation.id, str(desk.librarian), Desk.LIBRARIAN)
+    await after_hours.router.claims.close(conversation.id, str(desk.librarian), Desk.LIBRARIAN)
     await expect(page.locator('[data-event="closed"]')).to_have_text(
         "Percakapan ini telah ditutup.")
     await page.locator('[part="star"][aria-label="5 dari 5 bintang"]').click()

@@ -80,7 +80,7 @@ class Rig:
     async def ask(self, text: str = "Do you have Bumi Manusia?", visitor: str = "visitor-1",
                   ip: str = "203.0.113.9") -> int:
         """A widget patron writes; returns the conversation's topic once it is open."""
-        accepted = await self.router.accept(Inbound(Channel.WIDGET, visitor, text,
+        accepted = await self.router.intake.accept(Inbound(Channel.WIDGET, visitor, text,
                                                     name="Sari", page=PageInfo(ip=ip)))
         return int(await self.until(lambda: self.thread_of(accepted.conversation.id)))
 
@@ -161,7 +161,8 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
     clock = SystemClock()
     router = Router(store, clock, on_enqueue=lambda queued: worker.wake(queued),
                     policy=RouterPolicy(blocked_text="Maaf, we cannot take your message."))
-    senders: dict[Channel, Sender] = {Channel.DESK: DeskSender(bot, target, store, topics=router),
+    desk_sender = DeskSender(bot, target, store, topics=router.records)
+    senders: dict[Channel, Sender] = {Channel.DESK: desk_sender,
                                       Channel.WIDGET: patron_side, Channel.EMAIL: patron_side}
     worker = DeliveryWorker(store, clock, senders, idle_poll=0.05)
     rig = Rig(emulator, group, store, router, patron_side, ana, budi, outsider, bot=bot)
@@ -292,7 +293,7 @@ class TestClose:
         await rig.until(lambda: {"closed", "rating_request"} <= set(rig.patron_side.events()))
         conversation = await rig.conversation(thread)
         assert conversation.status is Status.CLOSED
-        assert await rig.router.rate(conversation.id, 5, "Quick!")
+        assert await rig.router.claims.rate(conversation.id, 5, "Quick!")
         await rig.line(thread, "Patron rated", "Quick!")
 
         again = await rig.ask("One more question")

@@ -104,7 +104,7 @@ async def desk(tmp_path: Path) -> AsyncIterator[Desk]:
     router = Router(store, clock)
     budget = SendBudget({"bot": WindowRule(30, 1.0), "group": WindowRule(LIMIT, SPAN)})
     senders: dict[Channel, Sender] = {
-        Channel.DESK: DeskSender(bot, target, store, topics=router),
+        Channel.DESK: DeskSender(bot, target, store, topics=router.records),
         Channel.WIDGET: RecordingSender("widget")}  # the patron side: not under test
     worker = DeliveryWorker(store, clock, senders, budget=budget, sleep=fake_sleep(clock))
     commands = DeskCommands(bot, store, router, target, clock=clock, calls=worker)
@@ -121,12 +121,12 @@ class TestDeletedTopic:
         """A librarian deleted the topic: the next patron line opens a new one, and the
         topic and its post are booked before they are made, so Telegram never answers
         429 and no window holds more than the group's limit."""
-        await desk.router.accept(Inbound(Channel.WIDGET, "visitor-1", "Hello?", name="Sari"))
+        await desk.router.intake.accept(Inbound(Channel.WIDGET, "visitor-1", "Hello?", name="Sari"))
         await desk.worker.run_until_idle()
         [old] = desk.topics()
         desk.emulator.delete_topic(desk.group, old)
 
-        await desk.router.accept(Inbound(Channel.WIDGET, "visitor-1", "Are you there?"))
+        await desk.router.intake.accept(Inbound(Channel.WIDGET, "visitor-1", "Are you there?"))
         await desk.worker.run_until_idle()
 
         assert desk.too_many() == 0
@@ -142,14 +142,14 @@ class TestDeletedTopic:
     async def test_a_reopened_conversation_whose_topic_was_deleted(self, desk: Desk) -> None:
         """A patron writes again after /close, and the closed topic has been deleted: the
         reopening notice opens a new topic (booked first) and the patron's line follows."""
-        accepted = await desk.router.accept(Inbound(Channel.WIDGET, "visitor-1", "Hello?"))
+        accepted = await desk.router.intake.accept(Inbound(Channel.WIDGET, "visitor-1", "Hello?"))
         await desk.worker.run_until_idle()
-        await desk.router.close(accepted.conversation.id, "id-ana", "Ana")
+        await desk.router.claims.close(accepted.conversation.id, "id-ana", "Ana")
         await desk.worker.run_until_idle()
         [old] = desk.topics()
         desk.emulator.delete_topic(desk.group, old)
 
-        await desk.router.accept(Inbound(Channel.WIDGET, "visitor-1", "One more thing."))
+        await desk.router.intake.accept(Inbound(Channel.WIDGET, "visitor-1", "One more thing."))
         await desk.worker.run_until_idle()
 
         assert desk.too_many() == 0
@@ -185,7 +185,7 @@ class TestCommandAnswers:
         general = Asked("id-ana", "Ana", None, 1, None)
         for n in range(LIMIT - 1):
             await desk.commands.say(general, f"Answer {n}.")
-        await desk.router.accept(Inbound(Channel.WIDGET, "visitor-2", "Any news?"))
+        await desk.router.intake.accept(Inbound(Channel.WIDGET, "visitor-2", "Any news?"))
         await desk.worker.run_until_idle()
 
         assert any("Any news?" in t for t in desk.texts(desk.topics()[0]))

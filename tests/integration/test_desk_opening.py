@@ -91,7 +91,7 @@ class TestOpening:
         """While the first post into a new topic is still on its way, the topic already
         finds its conversation, so a librarian answering at once reaches the patron."""
         rig.emulator.set_faults(FaultPlan(methods=POSTS, latency=1.5))
-        accepted = await rig.router.accept(Inbound(Channel.WIDGET, "v1", "Bumi Manusia?"))
+        accepted = await rig.router.intake.accept(Inbound(Channel.WIDGET, "v1", "Bumi Manusia?"))
         thread = int(await rig.until(lambda: next(
             (t["message_thread_id"] for t in rig.emulator.topics(rig.group)), None)))
         async with asyncio.timeout(1.0):
@@ -109,7 +109,7 @@ class TestOpening:
         """When the post after createForumTopic fails, the retry posts into the topic
         already opened instead of opening a second one."""
         rig.emulator.set_faults(FaultPlan(methods=POSTS, server_error=1.0))
-        await rig.router.accept(Inbound(Channel.WIDGET, "v1", "Is it on loan?"))
+        await rig.router.intake.accept(Inbound(Channel.WIDGET, "v1", "Is it on loan?"))
         await rig.until(lambda: rig.emulator.stats["faults"]["server_error"] >= 1)
         rig.emulator.clear_faults()
 

@@ -82,7 +82,7 @@ class TestBlocks:
         assert "198.51.100" not in line
         before = len(rig.emulator.messages(rig.group))
         with pytest.raises(Refused) as refused:
-            await rig.router.accept(Inbound(Channel.WIDGET, "visitor-1", "Hi again",
+            await rig.router.intake.accept(Inbound(Channel.WIDGET, "visitor-1", "Hi again",
                                             page=PageInfo(ip="198.51.100.23")))
         assert (refused.value.code, refused.value.reason) == (
             "blocked", "Maaf, we cannot take your message.")
@@ -95,7 +95,7 @@ class TestBlocks:
         await asyncio.sleep(0.1)
         assert all("Hi again" not in m.get("text", "")
                    for m in rig.emulator.messages(rig.group)[before:])
-        await rig.router.accept(Inbound(Channel.WIDGET, "visitor-1", "Thanks"))
+        await rig.router.intake.accept(Inbound(Channel.WIDGET, "visitor-1", "Thanks"))
 
     async def test_block_ip_or_range_only_when_asked(self, rig: Rig) -> None:
         """/block 1d range adds the patron's /24, /blocks lists it, a new visitor from
@@ -104,15 +104,15 @@ class TestBlocks:
         thread = await rig.ask(ip="198.51.100.23")
         rig.says(rig.ana, thread, "/block 1d subnet")
         await rig.line(thread, "“subnet” is not ip or range")
-        assert await rig.router.blocks() == []
+        assert await rig.router.moderation.blocks() == []
         rig.says(rig.ana, thread, "/block 1d range")
         await rig.line(thread, "Blocked visitor visitor-1, range 198.51.100.0/24 for 1d")
         with pytest.raises(Refused):
-            await rig.router.accept(Inbound(Channel.WIDGET, "someone-new", "Hi",
+            await rig.router.intake.accept(Inbound(Channel.WIDGET, "someone-new", "Hi",
                                             page=PageInfo(ip="198.51.100.99")))
         rig.says(rig.ana, thread, "/blocks")
         listed = await rig.line(thread, "Blocked (lift one", "range 198.51.100.0/24")
-        [block_id] = [b.id for b in await rig.router.blocks() if b.kind.value == "range"]
+        [block_id] = [b.id for b in await rig.router.moderation.blocks() if b.kind.value == "range"]
         assert block_id[-6:] in listed
         rig.says(rig.ana, thread, f"/unblock {block_id[-6:]}")
         await rig.line(thread, "Lifted the block on range 198.51.100.0/24")
@@ -124,11 +124,11 @@ class TestBlocks:
         cid = (await rig.conversation(thread)).id
         rig.press(rig.budi, thread, "block", cid)
         await rig.until(lambda: "⛔ 1 hour" in rig.buttons(thread))
-        assert await rig.router.blocks() == []
+        assert await rig.router.moderation.blocks() == []
         rig.press(rig.budi, thread, "b-1h", cid)
         answers = await rig.answered(2)
         assert answers[-1]["text"] == "Blocked."
-        assert [b.kind.value for b in await rig.router.blocks()] == ["visitor"]
+        assert [b.kind.value for b in await rig.router.moderation.blocks()] == ["visitor"]
         await rig.until(lambda: "✋ Claim" in rig.buttons(thread))
 
     async def test_bad_duration(self, rig: Rig) -> None:
@@ -136,7 +136,7 @@ class TestBlocks:
         thread = await rig.ask()
         rig.says(rig.ana, thread, "/block soon")
         await rig.line(thread, "not a duration", "forever")
-        assert await rig.router.blocks() == []
+        assert await rig.router.moderation.blocks() == []
 
 
 class TestDesk:

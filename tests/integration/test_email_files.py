@@ -243,7 +243,7 @@ class TestOutgoingFiles:
         data = pdf(50 * KB)
         evil = 'Jadwal "Ramadan" \u2013 2025\r\nBcc: victim@example.com\r\n\r\n../../x.pdf'
         file = await stored_file(rig, evil, "application/pdf", data)
-        await rig.router.reply(DeskReply(conversation_id, "77", "Sari", "Jadwalnya terlampir.",
+        await rig.router.desk.reply(DeskReply(conversation_id, "77", "Sari", "Jadwalnya terlampir.",
                                          attachments=(file,)))
         [received] = await eventually(mails(rig, 1))
         mail = received.message
@@ -274,7 +274,7 @@ class TestOutgoingFiles:
         big = await stored_file(rig, "katalog.pdf", "application/pdf", pdf(100 * KB))
         gone = Attachment(AttachmentKind.DOCUMENT, "hilang.pdf", "application/pdf", 10,
                           "ab" * 32)
-        await rig.router.reply(DeskReply(conversation_id, "77", "Sari", "Tiga berkas.",
+        await rig.router.desk.reply(DeskReply(conversation_id, "77", "Sari", "Tiga berkas.",
                                          attachments=(small, big, gone)))
         [received] = await eventually(mails(rig, 1))
         text = received.message.get_body(("plain",))
@@ -294,7 +294,7 @@ class TestOutgoingFiles:
         rig.start_outbox()
         file = await stored_file(rig, "katalog.pdf", "application/pdf", pdf(30 * KB))
         rig.smtp.fail_next = ["552 5.3.4 Message size exceeds fixed maximum message size"]
-        await rig.router.reply(DeskReply(conversation_id, "77", "Sari", "Katalognya.",
+        await rig.router.desk.reply(DeskReply(conversation_id, "77", "Sari", "Katalognya.",
                                          attachments=(file,)))
         [received] = await eventually(mails(rig, 1))
         assert list(received.message.iter_attachments()) == []
@@ -310,8 +310,8 @@ class TestMessageId:
         from its key; another delivery gets another; the patron's answer to it threads."""
         rig = files_rig
         conversation_id = await email_conversation(rig, dovecot)
-        reply = await rig.router.reply(DeskReply(conversation_id, "77", "Sari", "Buka 08.00."))
-        other = await rig.router.reply(DeskReply(conversation_id, "77", "Sari", "Juga Sabtu."))
+        reply = await rig.router.desk.reply(DeskReply(conversation_id, "77", "Sari", "Buka 08.00."))
+        other = await rig.router.desk.reply(DeskReply(conversation_id, "77", "Sari", "Juga Sabtu."))
         assert reply is not None and other is not None
         conversation = await rig.store.get_conversation(conversation_id)
         assert conversation is not None
@@ -337,9 +337,9 @@ async def closed_conversation(rig: EmailRig, dovecot: DovecotServer) -> tuple[st
     """An email conversation answered and closed; returns it and the rating request."""
     conversation_id = await email_conversation(rig, dovecot)
     rig.start_outbox()
-    await rig.router.reply(DeskReply(conversation_id, "77", "Sari", "Buka pukul 08.00."))
+    await rig.router.desk.reply(DeskReply(conversation_id, "77", "Sari", "Buka pukul 08.00."))
     await eventually(mails(rig, 1))
-    await rig.router.close(conversation_id, "77", "Sari")
+    await rig.router.claims.close(conversation_id, "77", "Sari")
     _, request = await eventually(mails(rig, 2))
     return conversation_id, request
 

@@ -282,7 +282,7 @@ class TestSending:
         [conversation] = await rig.store.conversations()
         [question] = [m for m in await rig.store.history(conversation.id)
                       if m.direction is Direction.PATRON]
-        await rig.router.reply(DeskReply(conversation.id, "77", "Sari", "Yes, 9 to 3 & <b>"))
+        await rig.router.desk.reply(DeskReply(conversation.id, "77", "Sari", "Yes, 9 to 3 & <b>"))
         smtp = rig.smtp
         [received] = await eventually(lambda: smtp.received)
         mail = received.message
@@ -311,13 +311,13 @@ class TestSending:
         rig.start_outbox()
         one, two = sorted(await rig.store.conversations(), key=lambda c: c.created_at)
         smtp.fail_next = ["451 4.3.0 Try again later"]
-        await rig.router.reply(DeskReply(one.id, "77", "Sari", "Answer one"))
+        await rig.router.desk.reply(DeskReply(one.id, "77", "Sari", "Answer one"))
         [received] = await eventually(lambda: smtp.received)
         assert received.rcpt_tos == ("one@example.id",) and smtp.attempts == 2
         # a 451 is the server saying it did not take the mail: the retry is no duplicate
         assert rig.worker.stats()["possible_duplicates"] == 0
         smtp.fail_next = ["550 5.1.1 No such user"]
-        answer = await rig.router.reply(DeskReply(two.id, "77", "Sari", "Answer two"))
+        answer = await rig.router.desk.reply(DeskReply(two.id, "77", "Sari", "Answer two"))
         assert answer is not None
         notes = await eventually(lambda: [m for m in rig.desk.sent
                                           if m.event == "delivery_failed"])
@@ -330,11 +330,11 @@ class TestSending:
         assert rig.smtp is not None
         smtp = rig.smtp
         visitor = Contact(Channel.WIDGET, "visitor-1")
-        await rig.router.identify(visitor, name="Dewi", email="dewi@example.id")
-        accepted = await rig.router.accept(Inbound(Channel.WIDGET, "visitor-1",
+        await rig.router.intake.identify(visitor, name="Dewi", email="dewi@example.id")
+        accepted = await rig.router.intake.accept(Inbound(Channel.WIDGET, "visitor-1",
                                                    "Do you have e-journals?"))
         conversation = accepted.conversation
-        reply = await rig.router.reply(DeskReply(conversation.id, "77", "Sari",
+        reply = await rig.router.desk.reply(DeskReply(conversation.id, "77", "Sari",
                                                  "Yes, through the portal."))
         assert reply is not None
         # The patron has left the page: the reply goes by email, as the router's fallback
@@ -371,7 +371,7 @@ class TestSending:
         rig.start_outbox()
         await taken(rig, 1)
         [conversation] = await rig.store.conversations()
-        await rig.router.reply(DeskReply(conversation.id, "77", "Sari", "Hello!"))
+        await rig.router.desk.reply(DeskReply(conversation.id, "77", "Sari", "Hello!"))
         assert rig.smtp is not None
         smtp = rig.smtp
         [received] = await eventually(lambda: smtp.received)

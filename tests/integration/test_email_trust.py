@@ -181,7 +181,7 @@ class TestSetAside:
         """A mail whose write fails three times is kept on disk, told in its sender's
         topic, and skipped: the mails around it and after it are taken."""
         store = RefusingStore(rig.store, "POISON")
-        router = Router(store, rig.router._clock, on_enqueue=rig.worker.wake)
+        router = Router(store, rig.router.log.clock, on_enqueue=rig.worker.wake)
         folder = tmp_path / "mail-set-aside"
         poison = plain("Dodi <dodi@example.id>", "POISON row", "p@example.id")
         for raw in (plain("ana@example.org", "sebelum", "b@example.org"), poison,

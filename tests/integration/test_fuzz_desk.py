@@ -87,14 +87,15 @@ async def _open(tmp: Path) -> tuple[Desk, list[Any]]:
     target = DeskTarget(group, forum=True)
     patron_side, clock = PatronSide(), SystemClock()
     router = Router(store, clock, on_enqueue=lambda queued: worker.wake(queued))
-    senders: dict[Channel, Sender] = {Channel.DESK: DeskSender(bot, target, store, topics=router),
+    desk_sender = DeskSender(bot, target, store, topics=router.records)
+    senders: dict[Channel, Sender] = {Channel.DESK: desk_sender,
                                       Channel.WIDGET: patron_side}
     worker = DeliveryWorker(store, clock, senders, idle_poll=0.05)
     commands = DeskCommands(bot, store, router, target, DeskSettings(), DeskHooks())
     poller = DeskPoller(bot, store, router, target, timeout=1, commands=commands)
     task = asyncio.ensure_future(worker.run())
-    accepted = await router.accept(Inbound(Channel.WIDGET, "visitor-1", "Hello?", name="Sari",
-                                           page=PageInfo(ip="203.0.113.9")))
+    accepted = await router.intake.accept(Inbound(Channel.WIDGET, "visitor-1", "Hello?",
+                                                  name="Sari", page=PageInfo(ip="203.0.113.9")))
     async with asyncio.timeout(10):
         while (found := await store.get_conversation(accepted.conversation.id)) is None \
                 or found.desk_thread is None:

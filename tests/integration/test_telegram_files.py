@@ -171,7 +171,7 @@ async def _rig(tmp_path: Path, forum: bool) -> AsyncIterator[Rig]:
     clock = SystemClock()
     router = Router(store, clock, on_enqueue=lambda queued: worker.wake(queued))
     senders: dict[Channel, Sender] = {
-        Channel.DESK: DeskSender(bot, target, store, topics=router, blobs=blobs),
+        Channel.DESK: DeskSender(bot, target, store, topics=router.records, blobs=blobs),
         Channel.TELEGRAM: PatronSender(bot, store, clock, blobs=blobs)}
     worker = DeliveryWorker(store, clock, senders, idle_poll=0.05,
                             budget=telegram_budget(Config()))

@@ -129,7 +129,8 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
     clock = SystemClock()
     router = Router(store, clock, on_enqueue=lambda queued: worker.wake(queued),
                     policy=RouterPolicy(blocked_text=BLOCKED))
-    senders: dict[Channel, Sender] = {Channel.DESK: DeskSender(bot, target, store, topics=router),
+    desk_sender = DeskSender(bot, target, store, topics=router.records)
+    senders: dict[Channel, Sender] = {Channel.DESK: desk_sender,
                                       Channel.TELEGRAM: PatronSender(bot, store, clock)}
     worker = DeliveryWorker(store, clock, senders, idle_poll=0.05,
                             budget=telegram_budget(Config()))

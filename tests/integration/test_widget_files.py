@@ -126,7 +126,7 @@ class FileRig:
         """A librarian's reply in the visitor's topic, delivered by the outbox worker."""
         self._replies += 1
         conversation = await self.conversation_of(visitor)
-        reply = await self.router.reply(DeskReply(conversation.id, "501", "Rina Kusuma", text,
+        reply = await self.router.desk.reply(DeskReply(conversation.id, "501", "Rina Kusuma", text,
                                                   external_id=str(9000 + self._replies),
                                                   attachments=tuple(files)))
         assert reply is not None
@@ -355,7 +355,7 @@ async def test_a_blocked_patron_cannot_upload(
     library's words, and nothing more is stored or forwarded."""
     status, ack = await upload(http, tab.token, form("u1", "Hello", ("a.png", PNG, "image/png")))
     assert status == 200
-    await rig.router.block(ack["message"]["conversation"], None, "Rina Kusuma")
+    await rig.router.moderation.block(ack["message"]["conversation"], None, "Rina Kusuma")
     await rig.worker.run_until_idle()
     status, error = await upload(http, tab.token, form("u2", "", ("b.pdf", PDF, "application/pdf")))
     assert (status, error["code"], error["cid"]) == (403, "blocked", "u2")
@@ -432,7 +432,8 @@ async def test_edits_and_withdrawals_reach_history(
     leaves history without its text or files, and its file link stops working."""
     await tab.ask({"type": "send", "cid": "c1", "text": "Opening hours?"})
     wrong = await rig.answer(tab.visitor, "We open at 8.")
-    edit = await rig.router.edit(wrong.conversation_id, wrong.external_id, "We open at 9.", "e1")
+    edit = await rig.router.desk.edit(wrong.conversation_id, wrong.external_id, "We open at 9.",
+                                      "e1")
     assert edit is not None
     slip = await rig.answer(tab.visitor, "Another patron's list",
                             [await rig.desk_file("list.pdf", "application/pdf", PDF)])
@@ -441,7 +442,8 @@ async def test_edits_and_withdrawals_reach_history(
     shown = (await before.hello(tab.token))["history"]
     link = next(m for m in shown if m["id"] == slip.id)["attachments"][0]["url"]
     assert (await fetch(http, link))[0] == 200
-    withdrawn = await rig.router.withdraw(slip.conversation_id, slip.external_id, "Rina Kusuma")
+    withdrawn = await rig.router.desk.withdraw(slip.conversation_id, slip.external_id,
+                                               "Rina Kusuma")
     assert withdrawn is not None
     await rig.worker.run_until_idle()
     fresh = Tab(await http.ws_connect("/widget/ws"))
@@ -561,7 +563,7 @@ async def test_a_blocked_patrons_upload_keeps_no_new_file_and_no_old_one_is_lost
     and a file it repeats from an earlier message stays in the store."""
     status, ack = await upload(http, tab.token, form("u1", "", ("a.png", PNG, "image/png")))
     assert status == 200
-    await rig.router.block(ack["message"]["conversation"], None, "Rina Kusuma")
+    await rig.router.moderation.block(ack["message"]["conversation"], None, "Rina Kusuma")
     status, error = await upload(http, tab.token, form(
         "u2", "", ("a.png", PNG, "image/png"), ("b.pdf", PDF, "application/pdf")))
     assert (status, error["code"], error["cid"]) == (403, "blocked", "u2")
@@ -699,14 +701,15 @@ async def test_files_past_the_500th_message_are_found_and_withdrawn(
     private = file_url(rig.tokens, tab.visitor, reply_file.digest)
     assert (await fetch(http, private))[0] == 200
     for n in range(500):
-        await rig.router.accept(Inbound(Channel.WIDGET, tab.visitor, f"line {n}",
+        await rig.router.intake.accept(Inbound(Channel.WIDGET, tab.visitor, f"line {n}",
                                         client_id=f"t{n}"))
     status, late = await upload(http, tab.token, form("f1", "", ("b.png", PNG + b"x",
                                                                  "image/png")))
     assert status == 200
     assert (await fetch(http, late["message"]["attachments"][0]["url"]))[0] == 200
     assert (await fetch(http, early["message"]["attachments"][0]["url"]))[0] == 200
-    assert await rig.router.withdraw(reply.conversation_id, reply.external_id, "Rina") is not None
+    withdrawn = await rig.router.desk.withdraw(reply.conversation_id, reply.external_id, "Rina")
+    assert withdrawn is not None
     assert (await fetch(http, private))[0] == 404
 
 

@@ -123,7 +123,7 @@ async def test_a_typed_address_routes_nobodys_mail_until_its_code_comes_back(
     [(address, code)] = rig.codes
     assert address == "Victim@Example.org"
 
-    own = await rig.router.accept(Inbound(Channel.EMAIL, "victim@example.org",
+    own = await rig.router.intake.accept(Inbound(Channel.EMAIL, "victim@example.org",
                                           "My own question", email="victim@example.org"))
     typist = await rig.patron(tab.visitor)
     assert typist is not None and own.patron.id != typist.id
@@ -150,7 +150,7 @@ async def test_the_mailed_code_confirms_the_address(
         assert await response.json() == {"type": "email_confirmed", "email": "dewi@example.org"}
     again = await tab.ask({"type": "confirm_email", "code": code})
     assert again["code"] == "bad_code"
-    by_mail = await rig.router.accept(Inbound(Channel.EMAIL, "dewi@example.org", "By mail",
+    by_mail = await rig.router.intake.accept(Inbound(Channel.EMAIL, "dewi@example.org", "By mail",
                                               email="dewi@example.org"))
     assert by_mail.conversation.id == ack["message"]["conversation"]
 

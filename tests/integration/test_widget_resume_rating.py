@@ -27,7 +27,7 @@ async def closed_conversation(rig: Rig, tab: Tab, text: str = "Is the library op
         await tab.hello()
     ack = await tab.ask({"type": "send", "cid": text[:20], "text": text})
     conversation_id: str = ack["message"]["conversation"]
-    await rig.router.close(conversation_id, "501", "Rina Kusuma")
+    await rig.router.claims.close(conversation_id, "501", "Rina Kusuma")
     return conversation_id
 
 

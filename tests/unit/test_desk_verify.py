@@ -26,7 +26,8 @@ class TestVerifyUnderConcurrency:
         store, clock = FakeStore(), FakeClock()
         router = Router(store, clock)
         contact = Contact(Channel.WIDGET, "visitor-1")
-        accepted = await router.accept(Inbound(Channel.WIDGET, "visitor-1", "Renew my loan?"))
+        inbound = Inbound(Channel.WIDGET, "visitor-1", "Renew my loan?")
+        accepted = await router.intake.accept(inbound)
         commands = DeskCommands(Bot("123:offline"), store, router, DeskTarget(-100, forum=True),
                                 hooks=DeskHooks(verify=directory), clock=clock)
         asked = Asked("id-ana", "Ana", None, 7, accepted.conversation)
@@ -34,7 +35,7 @@ class TestVerifyUnderConcurrency:
         pause = store.pause_after("get_patron")  # /verify has read the patron
         verifying = asyncio.create_task(commands.verify(asked, accepted.conversation, "12345"))
         await pause.reached.wait()
-        typing = asyncio.create_task(router.identify(contact, email="sari@example.org"))
+        typing = asyncio.create_task(router.intake.identify(contact, email="sari@example.org"))
         for _ in range(5):  # let the address be saved now, if nothing holds it back
             await asyncio.sleep(0)
         pause.release()
@@ -47,7 +48,8 @@ class TestVerifyUnderConcurrency:
         """The standing goes to the conversation's topic as a desk answer (the outbox)."""
         store, clock = FakeStore(), FakeClock()
         router = Router(store, clock)
-        accepted = await router.accept(Inbound(Channel.WIDGET, "visitor-1", "Renew my loan?"))
+        inbound = Inbound(Channel.WIDGET, "visitor-1", "Renew my loan?")
+        accepted = await router.intake.accept(inbound)
         commands = DeskCommands(Bot("123:offline"), store, router, DeskTarget(-100, forum=True),
                                 hooks=DeskHooks(verify=directory), clock=clock)
         asked = Asked("id-ana", "Ana", None, 7, accepted.conversation)

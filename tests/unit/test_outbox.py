@@ -495,13 +495,14 @@ class TestRows:
         """A topic the desk keeps through the router does not undo a claim made during
         the send."""
         router = Router(store, clock)
-        accepted = await router.accept(Inbound(Channel.WIDGET, "visitor-1", "Open on Sunday?"))
+        inbound = Inbound(Channel.WIDGET, "visitor-1", "Open on Sunday?")
+        accepted = await router.intake.accept(inbound)
         cid = accepted.conversation.id
-        desk = RecordingSender("desk", desk_thread=42, topics=router)
+        desk = RecordingSender("desk", desk_thread=42, topics=router.records)
 
         async def librarian_answers(*_: object) -> None:
             desk.during_send = None
-            await router.reply(DeskReply(cid, "id-ana", "Ana", "On it"))
+            await router.desk.reply(DeskReply(cid, "id-ana", "Ana", "On it"))
 
         desk.during_send = librarian_answers
         worker = DeliveryWorker(store, clock, {Channel.DESK: desk, Channel.WIDGET: patron_side})
@@ -510,7 +511,7 @@ class TestRows:
 
         saved = store.conversations[cid]
         assert (saved.desk_thread, saved.claimed_by) == (42, "Ana")
-        assert await router.conversation_for_thread(42) == saved
+        assert await router.desk.conversation_for_thread(42) == saved
 
     async def test_missing_sender(
         self, worker: DeliveryWorker, store: FakeStore, clock: FakeClock, desk: RecordingSender

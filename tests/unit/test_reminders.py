@@ -226,12 +226,13 @@ class TestBlockedPatrons:
         """Once the desk blocks a waiting visitor, their topic gets no more reminders,
         while another patron waiting as long still does."""
         router = Router(store, clock)
-        blocked = (await router.accept(Inbound(Channel.WIDGET, "troll", "spam"))).conversation
-        waiting = (await router.accept(Inbound(Channel.WIDGET, "reader", "Hi"))).conversation
-        await router.block(blocked.id, None, "Ana")
+        troll = Inbound(Channel.WIDGET, "troll", "spam")
+        blocked = (await router.intake.accept(troll)).conversation
+        waiting = (await router.intake.accept(Inbound(Channel.WIDGET, "reader", "Hi"))).conversation
+        await router.moderation.block(blocked.id, None, "Ana")
         desk = Desk(clock)
         reminders = Reminders(desk.list_waiting, desk.remind, clock,
-                              blocked=router.conversation_blocked)
+                              blocked=router.moderation.conversation_blocked)
         await reminders.check()  # the desk is staffed from now on
         desk.patron_writes(blocked.id)
         desk.patron_writes(waiting.id)

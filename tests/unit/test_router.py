@@ -67,7 +67,7 @@ class TestAccept:
         self, router: Router, store: FakeStore, clock: FakeClock
     ) -> None:
         """A new patron's first message opens one conversation that remembers where it came from."""
-        accepted = await router.accept(widget(client_id="c1", page=PAGE))
+        accepted = await router.intake.accept(widget(client_id="c1", page=PAGE))
 
         assert list(store.conversations.values()) == [accepted.conversation]
         assert accepted.conversation.origin is Channel.WIDGET
@@ -82,7 +82,7 @@ class TestAccept:
         self, router: Router, store: FakeStore
     ) -> None:
         """The first message leaves exactly one outbox row: to the desk, due now."""
-        accepted = await router.accept(widget())
+        accepted = await router.intake.accept(widget())
 
         [delivery] = store.deliveries.values()
         assert delivery.message_id == accepted.message.id
@@ -92,8 +92,8 @@ class TestAccept:
 
     async def test_same_contact_same_conversation(self, router: Router, store: FakeStore) -> None:
         """Later messages from the same contact land in the same open conversation."""
-        first = await router.accept(widget("Hello", client_id="c1"))
-        second = await router.accept(widget("Are you there?", client_id="c2"))
+        first = await router.intake.accept(widget("Hello", client_id="c1"))
+        second = await router.intake.accept(widget("Are you there?", client_id="c2"))
 
         assert second.conversation.id == first.conversation.id
         assert [m.text for m in store.history_of(first.conversation.id)] == [
@@ -103,8 +103,8 @@ class TestAccept:
 
     async def test_other_contact_other_conversation(self, router: Router) -> None:
         """A different contact gets a different patron and conversation."""
-        first = await router.accept(widget())
-        other = await router.accept(Inbound(Channel.EMAIL, "sari@example.org", "Hello"))
+        first = await router.intake.accept(widget())
+        other = await router.intake.accept(Inbound(Channel.EMAIL, "sari@example.org", "Hello"))
 
         assert other.conversation.id != first.conversation.id
         assert other.patron.id != first.patron.id
@@ -112,8 +112,8 @@ class TestAccept:
 
     async def test_resend_is_duplicate(self, router: Router, store: FakeStore) -> None:
         """Resending a client_id returns the stored message as duplicate and enqueues nothing."""
-        first = await router.accept(widget(client_id="c1"))
-        again = await router.accept(widget(client_id="c1"))
+        first = await router.intake.accept(widget(client_id="c1"))
+        again = await router.intake.accept(widget(client_id="c1"))
 
         assert again.duplicate
         assert again.message == first.message
@@ -125,8 +125,8 @@ class TestAccept:
     ) -> None:
         """Two first messages from one new contact at once make one patron and one conversation."""
         one, two = await asyncio.gather(
-            router.accept(widget("one", client_id="c1")),
-            router.accept(widget("two", client_id="c2")),
+            router.intake.accept(widget("one", client_id="c1")),
+            router.intake.accept(widget("two", client_id="c2")),
         )
 
         assert one.conversation.id == two.conversation.id
@@ -138,7 +138,7 @@ class TestAccept:
     async def test_empty_refused(self, router: Router, store: FakeStore, text: str) -> None:
         """Empty or blank text is refused with code "empty" and nothing is stored."""
         with pytest.raises(Refused) as refused:
-            await router.accept(widget(text))
+            await router.intake.accept(widget(text))
 
         assert refused.value.code == "empty"
         assert not (store.patrons or store.conversations or store.messages or store.deliveries)
@@ -147,24 +147,25 @@ class TestAccept:
         """Text over the policy's limit is refused with code "too_long" and nothing is stored."""
         router = Router(store, clock, policy=RouterPolicy(max_text=10))
 
-        assert (await router.accept(widget("x" * 10))).message.text == "x" * 10
+        assert (await router.intake.accept(widget("x" * 10))).message.text == "x" * 10
         with pytest.raises(Refused) as refused:
-            await router.accept(widget("x" * 11))
+            await router.intake.accept(widget("x" * 11))
 
         assert refused.value.code == "too_long"
         assert len(store.messages) == 1 and len(store.deliveries) == 1
 
     async def test_text_is_normalised(self, router: Router) -> None:
         """CRLF becomes LF and surrounding blanks go, so every channel stores the same text."""
-        accepted = await router.accept(widget("  line one\r\nline two \n"))
+        accepted = await router.intake.accept(widget("  line one\r\nline two \n"))
 
         assert accepted.message.text == "line one\nline two"
 
     async def test_name_and_email_update_patron(self, router: Router, store: FakeStore) -> None:
         """A name or email given with a message is saved on the patron; blanks keep the old."""
-        first = await router.accept(widget("Hi", client_id="c1"))
-        await router.accept(widget("I am Sari", client_id="c2", name="Sari"))
-        last = await router.accept(widget("Mail me", client_id="c3", email="sari@example.org"))
+        first = await router.intake.accept(widget("Hi", client_id="c1"))
+        await router.intake.accept(widget("I am Sari", client_id="c2", name="Sari"))
+        last = await router.intake.accept(widget("Mail me", client_id="c3",
+                                                 email="sari@example.org"))
 
         assert store.patrons[first.patron.id].name == "Sari"
         assert store.patrons[first.patron.id].email == "sari@example.org"
@@ -173,11 +174,11 @@ class TestAccept:
 
     async def test_closed_conversation_starts_new(self, router: Router, store: FakeStore) -> None:
         """After a conversation is closed the patron's next message opens a new one."""
-        first = await router.accept(widget("Hello", client_id="c1"))
+        first = await router.intake.accept(widget("Hello", client_id="c1"))
         closed = replace(first.conversation, status=Status.CLOSED)
         await store.save_conversation(closed)
 
-        second = await router.accept(widget("Hello again", client_id="c2"))
+        second = await router.intake.accept(widget("Hello again", client_id="c2"))
 
         assert second.conversation.id != first.conversation.id
         assert second.conversation.status is Status.OPEN
@@ -186,17 +187,17 @@ class TestAccept:
 
     async def test_on_enqueue(self, router: Router, enqueued: Counter) -> None:
         """on_enqueue is called for every new message and not for a duplicate."""
-        await router.accept(widget(client_id="c1"))
+        await router.intake.accept(widget(client_id="c1"))
         assert enqueued.calls == 1
-        await router.accept(widget(client_id="c1"))
+        await router.intake.accept(widget(client_id="c1"))
         assert enqueued.calls == 1
-        await router.accept(widget(client_id="c2"))
+        await router.intake.accept(widget(client_id="c2"))
         assert enqueued.calls == 2
 
     async def test_refused_does_not_enqueue(self, router: Router, enqueued: Counter) -> None:
         """A refused message does not wake the outbox."""
         with pytest.raises(Refused):
-            await router.accept(widget(" "))
+            await router.intake.accept(widget(" "))
         assert enqueued.calls == 0
 
 
@@ -204,8 +205,8 @@ class TestIdentify:
     async def test_identify_creates_and_updates(self, router: Router, store: FakeStore) -> None:
         """identify() creates a patron for a new contact and later fills in what was given."""
         contact = Contact(Channel.WIDGET, "visitor-1")
-        made = await router.identify(contact, name="Sari")
-        updated = await router.identify(contact, email="sari@example.org")
+        made = await router.intake.identify(contact, name="Sari")
+        updated = await router.intake.identify(contact, email="sari@example.org")
 
         assert updated.id == made.id
         assert store.patrons == {made.id: updated}
@@ -214,7 +215,8 @@ class TestIdentify:
     async def test_identify_racing_first_message(self, router: Router, store: FakeStore) -> None:
         """A pre-chat form and a first message arriving at once make one patron with the name."""
         contact = Contact(Channel.WIDGET, "visitor-1")
-        await asyncio.gather(router.identify(contact, name="Sari"), router.accept(widget()))
+        await asyncio.gather(router.intake.identify(contact, name="Sari"),
+                             router.intake.accept(widget()))
 
         with_contact = [p for p in store.patrons.values() if contact in p.contacts]
         assert len(with_contact) == 1
@@ -222,7 +224,7 @@ class TestIdentify:
 
 
 async def conversation_from(router: Router, inbound: Inbound) -> str:
-    return (await router.accept(inbound)).conversation.id
+    return (await router.intake.accept(inbound)).conversation.id
 
 
 class TestReply:
@@ -240,7 +242,7 @@ class TestReply:
     ) -> None:
         """A librarian's reply is stored as LIBRARIAN and queued to the conversation's origin."""
         cid = await conversation_from(router, inbound)
-        reply = await router.reply(answer(cid, "  We open at ten.  "))
+        reply = await router.desk.reply(answer(cid, "  We open at ten.  "))
 
         assert reply is not None
         assert (reply.direction, reply.author, reply.text) == (
@@ -253,7 +255,7 @@ class TestReply:
     async def test_first_reply_claims(self, router: Router, store: FakeStore) -> None:
         """The first reply claims the conversation and announces it to the widget and the desk."""
         cid = await conversation_from(router, widget())
-        reply = await router.reply(answer(cid, who="ana"))
+        reply = await router.desk.reply(answer(cid, who="ana"))
         assert reply is not None
 
         conversation = store.conversations[cid]
@@ -270,11 +272,11 @@ class TestReply:
     async def test_second_librarian_is_stopped(self, router: Router, store: FakeStore) -> None:
         """A second librarian's reply raises Claimed naming the holder; nothing is stored."""
         cid = await conversation_from(router, widget())
-        await router.reply(answer(cid, "First", who="ana"))
+        await router.desk.reply(answer(cid, "First", who="ana"))
         before = (len(store.messages), len(store.deliveries))
 
         with pytest.raises(Claimed) as claimed:
-            await router.reply(answer(cid, "Second", who="budi"))
+            await router.desk.reply(answer(cid, "Second", who="budi"))
 
         assert (claimed.value.holder_id, claimed.value.holder_name) == ("id-ana", "Ana")
         assert claimed.value.code == "claimed"
@@ -284,7 +286,7 @@ class TestReply:
     async def test_email_claim_not_sent_to_patron(self, router: Router, store: FakeStore) -> None:
         """For an email conversation the claim line goes to the desk only, never to the patron."""
         cid = await conversation_from(router, Inbound(Channel.EMAIL, "sari@example.org", "Hi"))
-        await router.reply(answer(cid))
+        await router.desk.reply(answer(cid))
 
         [claim] = [m for m in store.history_of(cid) if m.event == "claimed"]
         [delivery] = store.deliveries_of(claim.id)
@@ -298,9 +300,9 @@ class TestReply:
         """A Telegram patron, like a widget patron, gets the live "claimed" and
         "reopened" lines in their chat, besides the desk."""
         cid = await conversation_from(router, Inbound(Channel.TELEGRAM, "777", "Hello"))
-        await router.reply(answer(cid))
-        await router.close(cid, "id-ana", "Ana")
-        await router.accept(Inbound(Channel.TELEGRAM, "777", "One more thing"))
+        await router.desk.reply(answer(cid))
+        await router.claims.close(cid, "id-ana", "Ana")
+        await router.intake.accept(Inbound(Channel.TELEGRAM, "777", "One more thing"))
 
         for event in ("claimed", "reopened"):
             [line] = [m for m in store.history_of(cid) if m.event == event]
@@ -310,28 +312,28 @@ class TestReply:
 
     async def test_reply_to_unknown_conversation(self, router: Router, store: FakeStore) -> None:
         """A reply to a conversation that does not exist returns None and stores nothing."""
-        assert await router.reply(answer("no-such-conversation")) is None
+        assert await router.desk.reply(answer("no-such-conversation")) is None
         assert not (store.messages or store.deliveries)
 
     async def test_blank_reply_ignored(self, router: Router, store: FakeStore) -> None:
         """A blank reply stores nothing and does not claim."""
         cid = await conversation_from(router, widget())
-        assert await router.reply(answer(cid, " \n ")) is None
+        assert await router.desk.reply(answer(cid, " \n ")) is None
         assert store.conversations[cid].claimed_by_id == ""
         assert len(store.messages) == 1
 
     async def test_reply_wakes_outbox(self, router: Router, enqueued: Counter) -> None:
         """A claiming reply wakes the outbox for the claim line and for the reply."""
         cid = await conversation_from(router, widget())
-        await router.reply(answer(cid))
+        await router.desk.reply(answer(cid))
         assert enqueued.calls == 3
 
     async def test_concurrent_replies_claim_once(self, router: Router, store: FakeStore) -> None:
         """Two librarians answering a new conversation at once leave one claim, announced once."""
         cid = await conversation_from(router, widget())
         first, second = await asyncio.gather(
-            router.reply(answer(cid, "First", who="ana")),
-            router.reply(answer(cid, "Second", who="budi")),
+            router.desk.reply(answer(cid, "First", who="ana")),
+            router.desk.reply(answer(cid, "Second", who="budi")),
             return_exceptions=True,
         )
 
@@ -344,18 +346,19 @@ class TestReply:
 class TestPatronView:
     async def test_unknown_contact(self, router: Router) -> None:
         """A contact that never wrote has no conversation and nothing to see."""
-        assert await router.patron_view(Contact(Channel.WIDGET, "nobody")) == (None, [])
+        assert await router.intake.patron_view(Contact(Channel.WIDGET, "nobody")) == (None, [])
 
     async def test_notes_hidden(self, router: Router, store: FakeStore) -> None:
         """The patron sees their messages, the claim and replies, never a librarians' note."""
-        accepted = await router.accept(widget("Hello"))
+        accepted = await router.intake.accept(widget("Hello"))
         cid = accepted.conversation.id
-        await router.reply(answer(cid, "Hi!"))
+        await router.desk.reply(answer(cid, "Hi!"))
         note = replace(accepted.message, id=new_id(), text="Patron asked twice already",
                        direction=Direction.NOTE, client_id="")
         await store.append(note, [])
 
-        conversation, messages = await router.patron_view(Contact(Channel.WIDGET, "visitor-1"))
+        contact = Contact(Channel.WIDGET, "visitor-1")
+        conversation, messages = await router.intake.patron_view(contact)
 
         assert conversation is not None and conversation.id == cid
         assert [m.direction for m in messages] == [
@@ -365,11 +368,11 @@ class TestPatronView:
 
     async def test_after(self, router: Router) -> None:
         """With ``after`` the patron gets only the messages newer than that id."""
-        first = await router.accept(widget("one", client_id="c1"))
-        await router.accept(widget("two", client_id="c2"))
-        await router.accept(widget("three", client_id="c3"))
+        first = await router.intake.accept(widget("one", client_id="c1"))
+        await router.intake.accept(widget("two", client_id="c2"))
+        await router.intake.accept(widget("three", client_id="c3"))
 
-        _, messages = await router.patron_view(
+        _, messages = await router.intake.patron_view(
             Contact(Channel.WIDGET, "visitor-1"), after=first.message.id
         )
 
@@ -377,11 +380,12 @@ class TestPatronView:
 
     async def test_latest_conversation_only(self, router: Router, store: FakeStore) -> None:
         """After a conversation closes the patron sees the new one, not the old history."""
-        first = await router.accept(widget("old", client_id="c1"))
+        first = await router.intake.accept(widget("old", client_id="c1"))
         await store.save_conversation(replace(first.conversation, status=Status.CLOSED))
-        second = await router.accept(widget("new", client_id="c2"))
+        second = await router.intake.accept(widget("new", client_id="c2"))
 
-        conversation, messages = await router.patron_view(Contact(Channel.WIDGET, "visitor-1"))
+        contact = Contact(Channel.WIDGET, "visitor-1")
+        conversation, messages = await router.intake.patron_view(contact)
 
         assert conversation == second.conversation
         assert [m.text for m in messages] == ["new"]
@@ -390,23 +394,23 @@ class TestPatronView:
 class TestDeskLookup:
     async def test_conversation_for_thread(self, router: Router, store: FakeStore) -> None:
         """A desk topic id leads back to its conversation."""
-        accepted = await router.accept(widget())
+        accepted = await router.intake.accept(widget())
         await store.save_conversation(replace(accepted.conversation, desk_thread=55))
 
-        found = await router.conversation_for_thread(55)
+        found = await router.desk.conversation_for_thread(55)
 
         assert found is not None and found.id == accepted.conversation.id
-        assert await router.conversation_for_thread(56) is None
+        assert await router.desk.conversation_for_thread(56) is None
 
     async def test_conversation_for_desk_message(self, router: Router, store: FakeStore) -> None:
         """In a desk without topics, a forwarded message's id leads back to its conversation."""
-        accepted = await router.accept(widget())
+        accepted = await router.intake.accept(widget())
         await store.save_link(Link("desk", "9001", accepted.conversation.id, accepted.message.id))
 
-        found = await router.conversation_for_desk_message("9001")
+        found = await router.desk.conversation_for_desk_message("9001")
 
         assert found is not None and found.id == accepted.conversation.id
-        assert await router.conversation_for_desk_message("9002") is None
+        assert await router.desk.conversation_for_desk_message("9002") is None
 
 
 class TestContract:
@@ -416,11 +420,11 @@ class TestContract:
         """An email carrying the patron's own conversation id joins it, reopening it if closed,
         even when a newer conversation exists."""
         mail = Inbound(Channel.EMAIL, "sari@example.org", "Question one")
-        first = await router.accept(mail)
+        first = await router.intake.accept(mail)
         await store.save_conversation(replace(first.conversation, status=Status.CLOSED))
-        await router.accept(replace(mail, text="Question two"))  # opens a second one
+        await router.intake.accept(replace(mail, text="Question two"))  # opens a second one
 
-        answer_one = await router.accept(replace(mail, text="About one",
+        answer_one = await router.intake.accept(replace(mail, text="About one",
                                                  conversation_id=first.conversation.id))
 
         assert answer_one.conversation.id == first.conversation.id
@@ -428,8 +432,8 @@ class TestContract:
 
     async def test_strangers_hint_ignored(self, router: Router) -> None:
         """Naming someone else's conversation does not join it."""
-        victim = await router.accept(Inbound(Channel.EMAIL, "sari@example.org", "Mine"))
-        stranger = await router.accept(Inbound(
+        victim = await router.intake.accept(Inbound(Channel.EMAIL, "sari@example.org", "Mine"))
+        stranger = await router.intake.accept(Inbound(
             Channel.EMAIL, "eve@example.org", "Let me in",
             conversation_id=victim.conversation.id))
 
@@ -438,7 +442,7 @@ class TestContract:
 
     async def test_subject_kept(self, router: Router) -> None:
         """An email's subject is kept on the conversation it opens (for the info card)."""
-        accepted = await router.accept(Inbound(Channel.EMAIL, "s@example.org", "Hi",
+        accepted = await router.intake.accept(Inbound(Channel.EMAIL, "s@example.org", "Hi",
                                                subject="Renewal"))
         assert accepted.conversation.subject == "Renewal"
 
@@ -446,19 +450,19 @@ class TestContract:
         """A conversation opened while nobody staffs the desk is marked after_hours."""
         staffed = [False]
         router = Router(store, clock, staffed=lambda now: staffed[0])
-        night = await router.accept(widget(client_id="c1"))
+        night = await router.intake.accept(widget(client_id="c1"))
         staffed[0] = True
-        day = await router.accept(Inbound(Channel.EMAIL, "s@example.org", "Hi"))
+        day = await router.intake.accept(Inbound(Channel.EMAIL, "s@example.org", "Hi"))
 
         assert night.conversation.after_hours and not day.conversation.after_hours
 
     async def test_a_typed_email_joins_no_one_until_confirmed(self, router: Router) -> None:
         """An address typed into the widget is recorded unconfirmed and routes nobody's
         mail: the owner's own mail opens their own conversation, not the typist's."""
-        patron = await router.identify(Contact(Channel.WIDGET, "visitor-1"),
+        patron = await router.intake.identify(Contact(Channel.WIDGET, "visitor-1"),
                                        email="Sari@Example.org")
-        widget_side = await router.accept(widget())
-        by_mail = await router.accept(Inbound(Channel.EMAIL, "sari@example.org", "Me again"))
+        widget_side = await router.intake.accept(widget())
+        by_mail = await router.intake.accept(Inbound(Channel.EMAIL, "sari@example.org", "Me again"))
 
         assert (patron.email, patron.email_confirmed) == ("Sari@Example.org", False)
         assert Contact(Channel.EMAIL, "sari@example.org") not in patron.contacts
@@ -469,25 +473,26 @@ class TestContract:
         """A widget patron who proved their address is found again when they write by
         email; a new address typed later is unconfirmed again."""
         contact = Contact(Channel.WIDGET, "visitor-1")
-        await router.identify(contact, email="Sari@Example.org")
-        assert await router.confirm_email(contact, "someone@example.org") is None
-        patron = await router.confirm_email(contact, "sari@example.org")
-        widget_side = await router.accept(widget())
-        by_mail = await router.accept(Inbound(Channel.EMAIL, "sari@example.org", "Me again"))
+        await router.intake.identify(contact, email="Sari@Example.org")
+        assert await router.intake.confirm_email(contact, "someone@example.org") is None
+        patron = await router.intake.confirm_email(contact, "sari@example.org")
+        widget_side = await router.intake.accept(widget())
+        by_mail = await router.intake.accept(Inbound(Channel.EMAIL, "sari@example.org", "Me again"))
 
         assert patron is not None and patron.email_confirmed
         assert Contact(Channel.EMAIL, "sari@example.org") in patron.contacts
         assert by_mail.patron.id == patron.id
         assert by_mail.conversation.id == widget_side.conversation.id
-        moved = await router.identify(contact, email="other@example.org")
+        moved = await router.intake.identify(contact, email="other@example.org")
         assert (moved.email, moved.email_confirmed) == ("other@example.org", False)
 
     async def test_identify_never_takes_anothers_email(
         self, router: Router, store: FakeStore
     ) -> None:
         """An email address that already belongs to another patron stays theirs."""
-        owner = await router.accept(Inbound(Channel.EMAIL, "sari@example.org", "Hi"))
-        other = await router.identify(Contact(Channel.WIDGET, "v9"), email="sari@example.org")
+        owner = await router.intake.accept(Inbound(Channel.EMAIL, "sari@example.org", "Hi"))
+        other = await router.intake.identify(Contact(Channel.WIDGET, "v9"),
+                                             email="sari@example.org")
 
         assert Contact(Channel.EMAIL, "sari@example.org") not in other.contacts
         found = await store.patron_by_contact(Contact(Channel.EMAIL, "sari@example.org"))
@@ -499,11 +504,11 @@ class TestEdit:
         """Editing a delivered reply in the topic stores an "edited" LIBRARIAN message that
         names the original and is queued to the patron's channel."""
         cid = await conversation_from(router, widget())
-        original = await router.reply(DeskReply(cid, "id-ana", "Ana", "Open at 9",
+        original = await router.desk.reply(DeskReply(cid, "id-ana", "Ana", "Open at 9",
                                                 external_id="301"))
         assert original is not None
-        edit = await router.edit(cid, "301", "Open at 10", edit_key="1700000100")
-        again = await router.edit(cid, "301", "Open at 10", edit_key="1700000100")
+        edit = await router.desk.edit(cid, "301", "Open at 10", edit_key="1700000100")
+        again = await router.desk.edit(cid, "301", "Open at 10", edit_key="1700000100")
 
         assert edit is not None and again == edit
         assert (edit.event, edit.replaces, edit.text) == ("edited", original.id, "Open at 10")
@@ -516,7 +521,7 @@ class TestEdit:
         """An edit of a message the patron never got (a command, a note) is ignored."""
         cid = await conversation_from(router, widget())
         count = len(store.messages)
-        assert await router.edit(cid, "999", "changed") is None
+        assert await router.desk.edit(cid, "999", "changed") is None
         assert len(store.messages) == count
 
 
@@ -526,11 +531,11 @@ class TestOrder:
     ) -> None:
         """A first message held up in its checks is still numbered before a second one
         handed over after it: order rests on call order, not on which check ends first."""
-        await router.accept(widget("Hello"))
+        await router.intake.accept(widget("Hello"))
         held = store.pause_after("patron_by_contact")
-        first = asyncio.create_task(router.accept(widget("first")))
+        first = asyncio.create_task(router.intake.accept(widget("first")))
         await held.reached.wait()
-        second = asyncio.create_task(router.accept(widget("second")))
+        second = asyncio.create_task(router.intake.accept(widget("second")))
         await asyncio.sleep(0.01)
         held.release()
         a, b = await first, await second
@@ -547,11 +552,11 @@ class TestWithdraw:
         """/delete on a reply queues one "withdrawn" message, without text, to the patron's
         channel; asking twice does not queue a second."""
         cid = await conversation_from(router, widget())
-        original = await router.reply(DeskReply(cid, "id-ana", "Ana", "Wrong hours",
+        original = await router.desk.reply(DeskReply(cid, "id-ana", "Ana", "Wrong hours",
                                                 external_id="301"))
         assert original is not None
-        first = await router.withdraw(cid, "301", by="Ana")
-        second = await router.withdraw(cid, "301", by="Ana")
+        first = await router.desk.withdraw(cid, "301", by="Ana")
+        second = await router.desk.withdraw(cid, "301", by="Ana")
 
         assert first is not None and second == first
         assert (first.event, first.replaces, first.text) == ("withdrawn", original.id, "")
@@ -565,11 +570,11 @@ class TestWithdraw:
         cid = await conversation_from(router, widget())
         other = await conversation_from(
             router, Inbound(Channel.WIDGET, "visitor-2", "Another question"))
-        await router.reply(DeskReply(cid, "id-ana", "Ana", "Hello", external_id="301"))
+        await router.desk.reply(DeskReply(cid, "id-ana", "Ana", "Hello", external_id="301"))
         count = len(store.messages)
 
-        assert await router.withdraw(other, "301", by="Ana") is None
-        assert await router.withdraw(cid, "999", by="Ana") is None
+        assert await router.desk.withdraw(other, "301", by="Ana") is None
+        assert await router.desk.withdraw(cid, "999", by="Ana") is None
         assert len(store.messages) == count
 
 
@@ -579,14 +584,15 @@ class TestFiles:
     ) -> None:
         """A photo with no caption is a message; the files travel on the stored message."""
         photo = Attachment(AttachmentKind.PHOTO, "card.jpg", "image/jpeg", 900, "ab" * 32)
-        accepted = await router.accept(Inbound(Channel.WIDGET, "visitor-1", "  ",
+        accepted = await router.intake.accept(Inbound(Channel.WIDGET, "visitor-1", "  ",
                                                attachments=(photo,)))
         assert (accepted.message.text, accepted.message.attachments) == ("", (photo,))
 
     async def test_more_files_than_one_album_are_refused(self, router: Router) -> None:
         photo = Attachment(AttachmentKind.PHOTO, "p.jpg", "image/jpeg", 900, "ab" * 32)
         with pytest.raises(Refused) as refused:
-            await router.accept(Inbound(Channel.WIDGET, "visitor-1", "", attachments=(photo,) * 11))
+            await router.intake.accept(Inbound(Channel.WIDGET, "visitor-1", "",
+                                               attachments=(photo,) * 11))
         assert refused.value.code == "too_many_files"
 
     async def test_a_librarian_may_answer_with_a_file_alone(
@@ -594,7 +600,7 @@ class TestFiles:
     ) -> None:
         cid = await conversation_from(router, widget())
         scan = Attachment(AttachmentKind.DOCUMENT, "form.pdf", "application/pdf", 5000, "cd" * 32)
-        sent = await router.reply(DeskReply(cid, "id-ana", "Ana", "", attachments=(scan,)))
+        sent = await router.desk.reply(DeskReply(cid, "id-ana", "Ana", "", attachments=(scan,)))
         assert sent is not None and sent.attachments == (scan,)
         [delivery] = store.deliveries_of(sent.id)
         assert delivery.kind is DeliveryKind.TO_PATRON
@@ -605,13 +611,13 @@ class TestBlockedCheck:
         """is_blocked is true for a blocked patron (who accept refuses, even with an
         empty message) and false for anyone else."""
         cid = await conversation_from(router, widget())
-        assert not await router.is_blocked(widget())
-        await router.block(cid, None, "Ana")
+        assert not await router.intake.is_blocked(widget())
+        await router.moderation.block(cid, None, "Ana")
 
-        assert await router.is_blocked(widget())
-        assert not await router.is_blocked(Inbound(Channel.WIDGET, "visitor-2", "Hi"))
+        assert await router.intake.is_blocked(widget())
+        assert not await router.intake.is_blocked(Inbound(Channel.WIDGET, "visitor-2", "Hi"))
         with pytest.raises(Refused) as refused:
-            await router.accept(widget("   "))
+            await router.intake.accept(widget("   "))
         assert refused.value.code == "blocked"
 
 
@@ -623,11 +629,11 @@ class TestPatronViewPages:
         patron's view goes on to the reply after them."""
         cid = await conversation_from(router, widget())
         for n in range(500):
-            await router.note(cid, "Ana", f"note {n}")
-        await router.reply(answer(cid, "Yes, we open at 8."))
-        _, shown = await router.patron_view(Contact(Channel.WIDGET, "visitor-1"))
+            await router.records.note(cid, "Ana", f"note {n}")
+        await router.desk.reply(answer(cid, "Yes, we open at 8."))
+        _, shown = await router.intake.patron_view(Contact(Channel.WIDGET, "visitor-1"))
         assert [m.text for m in shown] == ["Is the library open on Sunday?"]
-        _, after = await router.patron_view(Contact(Channel.WIDGET, "visitor-1"),
+        _, after = await router.intake.patron_view(Contact(Channel.WIDGET, "visitor-1"),
                                             after=shown[0].id)
         assert [m.text for m in after][-1] == "Yes, we open at 8."
         assert all(m.direction is not Direction.NOTE for m in after)

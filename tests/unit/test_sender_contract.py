@@ -68,7 +68,7 @@ class TestDeletedTopic:
         router = Router(store, clock)
         conv = await conversation(store, clock)
         await store.save_conversation(replace(conv, desk_thread=5))
-        desk = ForumDesk(router, clock)
+        desk = ForumDesk(router.records, clock)
         budget = SendBudget({"group": WindowRule(3, SPAN)}, margin=0.0)
         earlier = [budget.reserve((GROUP,), clock.now()) for _ in range(2)]  # two posts ago
         worker = DeliveryWorker(store, clock, {Channel.DESK: desk}, budget=budget,
@@ -109,9 +109,9 @@ class TestOneLayerSavesTopics:
         router = Router(store, clock)
         conv = await conversation(store, clock)
         pause = store.pause_after("get_conversation")
-        keeping = asyncio.create_task(router.keep_topic(conv.id, 12))
+        keeping = asyncio.create_task(router.records.keep_topic(conv.id, 12))
         await pause.reached.wait()
-        claiming = asyncio.create_task(router.claim(conv.id, "id-ana", "Ana"))
+        claiming = asyncio.create_task(router.claims.claim(conv.id, "id-ana", "Ana"))
         await asyncio.sleep(0)
         pause.release()
         await asyncio.gather(keeping, claiming)

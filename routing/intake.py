@@ -1,0 +1,271 @@
+"""Patron intake: which conversation a patron's message belongs to, and who the patron is.
+
+A patron's message becomes a stored message plus an outbox row for the desk. The
+patron's details (a name, a typed or proved email) are kept under the lock of the
+contact they came by, the lock every writer of that patron takes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from routing.blocks import inbound_keys
+from routing.conversation_log import ConversationLog, Refused, delivery
+from routing.model import (
+    SENDER_UNVERIFIED_TAG,
+    Channel,
+    Contact,
+    Conversation,
+    DeliveryKind,
+    Direction,
+    Inbound,
+    Message,
+    PageInfo,
+    Patron,
+    Status,
+    new_id,
+)
+
+__all__ = ["Accepted", "PatronIntake", "RouterPolicy"]
+
+_PAGE = 500  # messages read at a time for a patron's view of their conversation
+WEEK = 7 * 86400.0
+
+
+@dataclass(frozen=True, slots=True)
+class RouterPolicy:
+    max_text: int = 4000  # leaves room for the author line within Telegram's 4,096
+    max_files: int = 10  # one album: Telegram's sendMediaGroup takes 2 to 10 items
+    reopen_seconds: float = WEEK  # a patron writing this soon after a close reopens it
+    blocked_text: str = (
+        "Sorry, we cannot take messages from you at the moment. "
+        "Please contact the library in person."
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    message: Message
+    conversation: Conversation
+    patron: Patron
+    duplicate: bool
+
+
+class PatronIntake:
+    """``accept`` a patron's message; ``identify`` and ``confirm_email`` them;
+    ``patron_view`` shows them their conversation."""
+
+    def __init__(
+        self, log: ConversationLog, *, policy: RouterPolicy | None = None,
+        staffed: Callable[[float], bool] = lambda now: True,
+    ) -> None:
+        self._log = log
+        self._store = log.store
+        self._policy = policy or RouterPolicy()
+        self._staffed = staffed
+
+    async def accept(self, inbound: Inbound) -> Accepted:
+        """Store a patron's message and queue it for the desk.
+
+        Messages of one patron are numbered in the order ``accept`` was called: nothing
+        before the patron's lock awaits, the lock serves waiters first come first
+        served, and the id is taken before the next waiter can run. A channel that hands
+        over a patron's messages in order (the widget's pipeline) can rely on it. A
+        blocked patron is told so whatever they sent (a channel may leave out the files
+        of a blocked patron, so "empty" would be the wrong answer).
+        """
+        contact = Contact(inbound.channel, inbound.address)
+        async with self._log.lock(contact):
+            if await self.is_blocked(inbound):
+                raise Refused("blocked", self._policy.blocked_text)
+            text = self._clean_text(inbound.text, bool(inbound.attachments))
+            if len(inbound.attachments) > self._policy.max_files:
+                raise Refused("too_many_files", f"{len(inbound.attachments)} files at once; "
+                              f"the limit is {self._policy.max_files}.")
+            patron = await self._patron_for(contact, inbound)
+            conversation = await self._open_conversation(patron, inbound)
+        message = Message(
+            id=new_id(),
+            conversation_id=conversation.id,
+            direction=Direction.PATRON,
+            text=text,
+            author=patron.name,
+            client_id=inbound.client_id,
+            external_id=inbound.external_id,
+            created_at=self._log.clock.now(),
+            attachments=inbound.attachments,
+        )
+        queued = [delivery(message, DeliveryKind.TO_DESK, Channel.DESK)]
+        stored, created = await self._log.write(message, queued)
+        return Accepted(stored, conversation, patron, duplicate=not created)
+
+    async def is_blocked(self, inbound: Inbound) -> bool:
+        """Whether ``accept`` would refuse this patron as blocked: a channel asks first
+        before it fetches and keeps files that would never be used."""
+        contact = Contact(inbound.channel, inbound.address)
+        patron = await self._store.patron_by_contact(contact)
+        keys = inbound_keys(inbound, patron)
+        return await self._store.find_block(keys, self._log.clock.now()) is not None
+
+    async def identify(self, contact: Contact, *, name: str = "", email: str = "") -> Patron:
+        """Record the name or email a patron gave, creating the patron if new. A typed
+        address is unconfirmed: it is where this patron's answers may go, and it joins
+        no one's email until ``confirm_email``."""
+        async with self._log.lock(contact):
+            patron = await self._store.patron_by_contact(contact)
+            if patron is None:
+                patron = Patron(new_id(), contacts=(contact,), created_at=self._log.clock.now())
+                changed = _with_typed_email(replace(patron, name=name), email)
+            else:
+                changed = _with_typed_email(replace(patron, name=name or patron.name), email)
+            if changed == patron:
+                return patron
+            await self._store.save_patron(changed)
+            return changed
+
+    async def confirm_email(self, contact: Contact, email: str) -> Patron | None:
+        """The patron proved they read ``email`` (a code sent there came back): it is
+        confirmed and joins their email contact, unless another patron already holds
+        that contact. None when the patron's address is no longer ``email``."""
+        async with self._log.lock(contact):
+            patron = await self._store.patron_by_contact(contact)
+            if patron is None or _mail_key(patron.email) != _mail_key(email):
+                return None
+            confirmed = await self._with_email_contact(replace(patron, email_confirmed=True))
+            if confirmed != patron:
+                await self._store.save_patron(confirmed)
+            return confirmed
+
+    async def patron_view(
+        self, contact: Contact, after: str = ""
+    ) -> tuple[Conversation | None, list[Message]]:
+        """The patron's current conversation and what they may see of it (no notes), a
+        page at a time: an empty page means there is nothing more after ``after``."""
+        patron = await self._store.patron_by_contact(contact)
+        if patron is None:
+            return None, []
+        conversation = await self._store.latest_conversation(patron.id)
+        if conversation is None:
+            return None, []
+        while True:
+            page = await self._store.history(conversation.id, after=after, limit=_PAGE)
+            shown = [m for m in page if m.direction is not Direction.NOTE]
+            if shown or len(page) < _PAGE:
+                return conversation, shown
+            after = page[-1].id  # a whole page of notes: the patron's next lines are later
+
+    # -- steps -------------------------------------------------------------------------
+
+    def _clean_text(self, text: str, has_files: bool = False) -> str:
+        """The text as stored; a message of files alone may have none."""
+        text = text.replace("\r\n", "\n").strip()
+        if not text and not has_files:
+            raise Refused("empty", "The message is empty.")
+        if len(text) > self._policy.max_text:
+            raise Refused(
+                "too_long",
+                f"The message is {len(text)} characters; the limit is {self._policy.max_text}.",
+            )
+        return text
+
+    async def _patron_for(self, contact: Contact, inbound: Inbound) -> Patron:
+        # A mail's own sender address is as proved as mail can prove it; an address
+        # typed into a form (the widget's offline form) is not.
+        # A forged From (sender_unverified) proves nothing, so it claims no one's address.
+        mailed = (inbound.channel is Channel.EMAIL and not inbound.sender_unverified
+                  and _mail_key(inbound.email) == _mail_key(inbound.address))
+        patron = await self._store.patron_by_contact(contact)
+        if patron is None:
+            patron = Patron(new_id(), name=inbound.name, contacts=(contact,),
+                            created_at=self._log.clock.now())
+            patron = _with_typed_email(patron, inbound.email, confirmed=mailed)
+            await self._store.save_patron(patron)
+            return patron
+        changed = _with_typed_email(replace(patron, name=inbound.name or patron.name),
+                                    inbound.email, confirmed=mailed)
+        if changed != patron:
+            patron = await self._with_email_contact(changed)
+            await self._store.save_patron(patron)
+        return patron
+
+    async def _with_email_contact(self, patron: Patron) -> Patron:
+        """Add the patron's confirmed email as a contact, so their later email joins
+        them; an address another patron already holds stays theirs, and an unconfirmed
+        one joins nobody (typing someone's address must not route their mail)."""
+        if not patron.email or not patron.email_confirmed:
+            return patron
+        contact = Contact(Channel.EMAIL, _mail_key(patron.email))
+        if contact in patron.contacts:
+            return patron
+        holder = await self._store.patron_by_contact(contact)
+        if holder is not None and holder.id != patron.id:
+            return patron
+        return replace(patron, contacts=(*patron.contacts, contact))
+
+    async def _open_conversation(self, patron: Patron, inbound: Inbound) -> Conversation:
+        """The patron's open conversation; else the one their reply token names, or the
+        one closed within ``reopen_seconds``, reopened; else a new one."""
+        now = self._log.clock.now()
+        hinted = await self._hinted(patron, inbound)
+        conversation = hinted or await self._store.latest_conversation(patron.id)
+        if conversation is not None and conversation.status is Status.OPEN:
+            return conversation
+        if conversation is not None and (hinted or self._may_reopen(conversation, now)):
+            return await self._reopen(conversation)
+        conversation = Conversation(
+            id=new_id(),
+            patron_id=patron.id,
+            origin=inbound.channel,
+            page=inbound.page or PageInfo(),
+            created_at=now,
+            updated_at=now,
+            after_hours=not self._staffed(now),
+            subject=inbound.subject,
+            tags=(SENDER_UNVERIFIED_TAG,) if inbound.sender_unverified else (),
+        )
+        await self._store.save_conversation(conversation)
+        return conversation
+
+    async def _hinted(self, patron: Patron, inbound: Inbound) -> Conversation | None:
+        """A stranger never joins someone else's conversation by naming it. An answer by
+        mail from the address the conversation's patron typed (its replies went there,
+        reply token and all) joins it, though it proves nothing for their other mail."""
+        if not inbound.conversation_id:
+            return None
+        found = await self._store.get_conversation(inbound.conversation_id)
+        if found is None or found.patron_id == patron.id:
+            return found
+        if inbound.channel is Channel.EMAIL:
+            owner = await self._store.get_patron(found.patron_id)
+            if owner is not None and _mail_key(owner.email) == _mail_key(inbound.address):
+                return found
+        return None
+
+    def _may_reopen(self, conversation: Conversation, now: float) -> bool:
+        return bool(conversation.closed_at) and (
+            now - conversation.closed_at <= self._policy.reopen_seconds
+        )
+
+    async def _reopen(self, conversation: Conversation) -> Conversation:
+        """A closed conversation the patron came back to; its topic opens again."""
+        now = self._log.clock.now()
+        reopened = replace(conversation, status=Status.OPEN, closed_at=0.0, updated_at=now)
+        await self._store.save_conversation(reopened)
+        await self._log.system(reopened, "reopened", "The patron wrote again; reopened",
+                               reopened.claimed_by, to_desk=True)
+        return reopened
+
+
+def _mail_key(address: str) -> str:
+    return address.strip().lower()
+
+
+def _with_typed_email(patron: Patron, email: str, *, confirmed: bool = False) -> Patron:
+    """The patron with ``email`` as their address: a new address starts unconfirmed
+    (unless ``confirmed``); the same address keeps what it had."""
+    if not email:
+        return patron
+    if _mail_key(email) == _mail_key(patron.email):
+        return replace(patron, email_confirmed=patron.email_confirmed or confirmed)
+    return replace(patron, email=email, email_confirmed=confirmed)

@@ -1,0 +1,99 @@
+"""The router's services: each works alone over one conversation log, and they share it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from routing.claims import Claims
+from routing.conversation_log import Claimed, ConversationLog
+from routing.desk_records import DeskRecords
+from routing.desk_replies import DESK_LINK, DeskReplies
+from routing.intake import PatronIntake
+from routing.model import Channel, Delivery, DeskReply, Inbound
+from routing.moderation import Moderation
+from routing.router import Router
+from tests.unit.fakes import FakeClock, FakeStore
+
+
+def hello(address: str = "visitor-1") -> Inbound:
+    return Inbound(Channel.WIDGET, address, "Is the library open on Sunday?")
+
+
+class TestServicesAlone:
+    async def test_each_service_needs_only_the_log(
+        self, store: FakeStore, clock: FakeClock
+    ) -> None:
+        """Intake, claims, moderation and records each built from one log alone do their
+        work: no Router and no sibling is needed."""
+        log = ConversationLog(store, clock)
+        accepted = await PatronIntake(log).accept(hello())
+        cid = accepted.conversation.id
+
+        claimed = await Claims(log).claim(cid, "id-ana", "Ana")
+        made = await Moderation(log).block(cid, None, "Ana")
+        tagged = await DeskRecords(log).tag(cid, "#ILL")
+
+        assert claimed is not None and claimed.outcome == "claimed"
+        assert [b.value for b in made] == ["visitor-1"]
+        assert tagged is not None and tagged.tags == ("ill",)
+        assert await PatronIntake(log).is_blocked(hello())
+
+    async def test_a_reply_claims_through_the_claims_service(
+        self, store: FakeStore, clock: FakeClock
+    ) -> None:
+        """Desk replies ask the claims service who answers: a conversation claimed there
+        refuses another librarian's reply and keeps its holder."""
+        log = ConversationLog(store, clock)
+        claims = Claims(log)
+        cid = (await PatronIntake(log).accept(hello())).conversation.id
+        await claims.claim(cid, "id-ana", "Ana")
+
+        replies = DeskReplies(log, claims)
+        try:
+            await replies.reply(DeskReply(cid, "id-budi", "Budi", "Yes, 10 to 4."))
+        except Claimed as held:
+            assert held.holder_name == "Ana"
+        else:
+            raise AssertionError("a reply in a held conversation was taken")
+        assert store.conversations[cid].claimed_by_id == "id-ana"
+
+
+class TestOneLog:
+    async def test_the_outbox_is_woken_after_a_reply_is_linked(
+        self, store: FakeStore, clock: FakeClock
+    ) -> None:
+        """When the outbox wakes for a librarian's reply, the reply's desk message id is
+        already linked, so an edit arriving at once finds it."""
+        linked_at_wake: list[bool] = []
+
+        def wake(queued: Sequence[Delivery]) -> None:
+            linked_at_wake.append((DESK_LINK, "501") in store.links)
+
+        router = Router(store, clock, on_enqueue=wake)
+        cid = (await router.intake.accept(hello())).conversation.id
+        await router.claims.claim(cid, "id-ana", "Ana")
+        linked_at_wake.clear()
+
+        await router.desk.reply(DeskReply(cid, "id-ana", "Ana", "Yes.", external_id="501"))
+
+        assert linked_at_wake and all(linked_at_wake)
+
+    async def test_services_share_one_log_and_its_locks(
+        self, store: FakeStore, clock: FakeClock
+    ) -> None:
+        """A tag (records) and a claim (claims) of one conversation at once take the one
+        lock of the shared log: neither overwrites the other."""
+        router = Router(store, clock)
+        cid = (await router.intake.accept(hello())).conversation.id
+        pause = store.pause_after("get_conversation")
+        tagging = asyncio.create_task(router.records.tag(cid, "ill"))
+        await pause.reached.wait()
+        claiming = asyncio.create_task(router.claims.claim(cid, "id-ana", "Ana"))
+        await asyncio.sleep(0)
+        pause.release()
+        await asyncio.gather(tagging, claiming)
+
+        saved = store.conversations[cid]
+        assert (saved.tags, saved.claimed_by) == (("ill",), "Ana")
+        assert Router.__mro__ == (Router, object)  # composed, not assembled from mixins
