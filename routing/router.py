@@ -7,8 +7,10 @@ Nothing is sent here: the delivery worker sends what the outbox holds.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, replace
 
+from routing import logctx
 from routing.blocks import inbound_keys
 from routing.claims import ClaimResult, Claims
 from routing.desk_actions import DeskActions
@@ -30,6 +32,8 @@ from routing.model import (
 from routing.router_base import Claimed, Refused, RouterPolicy
 
 __all__ = ["Accepted", "ClaimResult", "Claimed", "Refused", "Router", "RouterPolicy"]
+
+log = logging.getLogger(__name__)
 
 _PAGE = 500  # messages read at a time for a patron's view of their conversation
 
@@ -66,6 +70,9 @@ class Router(Claims, DeskActions):
                               f"the limit is {self._policy.max_files}.")
             patron = await self._patron_for(contact, inbound)
             conversation = await self._open_conversation(patron, inbound)
+        # The caller's lines from here on (its acknowledgement, its failures) are about it.
+        logctx.bind(conversation_id=conversation.id, channel=inbound.channel.value,
+                    patron_id=patron.id)
         now = self._clock.now()
         message = Message(
             id=new_id(),
@@ -147,6 +154,8 @@ class Router(Claims, DeskActions):
             conversation = await self._store.get_conversation(reply.conversation_id)
             if conversation is None:
                 return None
+            logctx.bind(conversation_id=conversation.id, channel=conversation.origin.value,
+                        patron_id=conversation.patron_id)
             if conversation.claimed_by_id not in ("", reply.librarian_id):
                 raise Claimed(conversation.claimed_by_id, conversation.claimed_by)
             conversation = await self._first_answer(conversation, reply)
@@ -278,6 +287,9 @@ class Router(Claims, DeskActions):
             tags=(SENDER_UNVERIFIED_TAG,) if inbound.sender_unverified else (),
         )
         await self._store.save_conversation(conversation)
+        logctx.bind(conversation_id=conversation.id, channel=inbound.channel.value,
+                    patron_id=patron.id)
+        log.info("new conversation%s", " after hours" if conversation.after_hours else "")
         return conversation
 
     async def _hinted(self, patron: Patron, inbound: Inbound) -> Conversation | None:

@@ -28,6 +28,7 @@ from adapters.telegram.desk_base import DeskTarget
 from adapters.telegram.desk_buttons import DeskButtons
 from adapters.telegram.desk_sender import DeskSender, telegram_failure
 from adapters.telegram.files import carries_file, fetch_all
+from routing import logctx
 from routing.desk_actions import DESK_LINK
 from routing.model import Conversation, DeskReply
 from routing.ports import Link, Store
@@ -139,12 +140,13 @@ class DeskPoller:
         await self._guarded(update, self._handle(update))
 
     async def _guarded(self, update: Update, work: Awaitable[None]) -> None:
-        try:
-            await work
-        except TelegramError:
-            log.exception("update %s: Telegram call failed", update.update_id)
-        except (ValueError, TypeError, AttributeError, KeyError):
-            log.exception("update %s was malformed; skipped", update.update_id)
+        with logctx.scope():  # one update's conversation does not label the next's lines
+            try:
+                await work
+            except TelegramError:
+                log.exception("update %s: Telegram call failed", update.update_id)
+            except (ValueError, TypeError, AttributeError, KeyError):
+                log.exception("update %s was malformed; skipped", update.update_id)
 
     async def _handle(self, update: Update) -> None:
         chat = update.effective_chat
