@@ -50,6 +50,7 @@ from bridge.channels import (
 from bridge.check import RECENT, check_addresses
 from bridge.config import Config, ConfigError, opening_hours
 from bridge.filemodes import private_dir, private_secret
+from bridge.metrics import BridgeMetrics, TimedRouter
 from bridge.redact import redact_secrets
 from bridge.store.sqlite import SqliteStore
 from bridge.web import build_web_app
@@ -101,6 +102,7 @@ class Bridge:
     store: SqliteStore = field(init=False)
     router: Router = field(init=False)
     worker: DeliveryWorker = field(init=False)
+    metrics: BridgeMetrics = field(init=False)
     hub: WidgetHub = field(init=False)
     bot: Bot = field(init=False)
     web_app: web.Application = field(init=False)
@@ -166,14 +168,17 @@ class Bridge:
         }
         if email is not None:
             senders[Channel.EMAIL] = email
+        self.metrics = BridgeMetrics()
         self.worker = DeliveryWorker(
-            self.store, clock, senders, concurrency=config.outbox.concurrency,
+            self.store, clock, self.metrics.timed(senders), concurrency=config.outbox.concurrency,
             policy=RetryPolicy(base=config.outbox.backoff_base, cap=config.outbox.backoff_cap,
                                max_attempts=config.outbox.max_attempts),
             budget=telegram_budget(config), stamp=local_stamp(config.library.timezone),
         )
-        self.router = Router(
-            self.store, clock, on_enqueue=self.worker.wake, staffed=self.roster.staffed,
+        self.metrics.watch(self.worker.stats, lambda: self.hub.connections)
+        self.router = TimedRouter(
+            self.metrics.ack, self.store, clock, on_enqueue=self.worker.wake,
+            staffed=self.roster.staffed,
             policy=RouterPolicy(config.widget.max_text,
                                 reopen_seconds=config.desk.reopen_days * 86400,
                                 blocked_text=config.desk.blocked_text))
