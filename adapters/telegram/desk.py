@@ -189,6 +189,9 @@ class DeskPoller:
         conversation = await self._conversation_of(msg)
         if conversation is None and not edited:
             conversation = await self._second_look(msg)
+        if conversation is not None:  # its topic's commands and edits are about it too
+            logctx.bind(conversation_id=conversation.id, channel=conversation.origin.value,
+                        patron_id=conversation.patron_id)
         if edited:
             if conversation is not None and text and not text.startswith("/"):
                 stamp = msg.edit_date.timestamp() if msg.edit_date else 0
