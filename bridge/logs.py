@@ -15,6 +15,7 @@ formatted again from the exception here and JSON may escape a secret's character
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from typing import IO, Any
 
@@ -28,6 +29,8 @@ from routing import logctx
 __all__ = ["FORMATS", "configure", "formatter"]
 
 FORMATS = ("console", "json")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_MULTILINE = {"exception", "stack"}
 _QUIET = {"httpx": logging.WARNING, "aiohttp.access": logging.WARNING}
 
 
@@ -65,12 +68,12 @@ def formatter(fmt: str) -> logging.Formatter:
     else:
         renderer = structlog.dev.ConsoleRenderer(
             colors=False, exception_formatter=structlog.dev.plain_traceback)
-    return ProcessorFormatter(
-        foreign_pre_chain=_shared(),
-        processors=[ProcessorFormatter.remove_processors_meta,
-                    structlog.processors.format_exc_info, _redact_values,
-                    _clean_output(renderer)],
-    )
+    steps: list[Processor] = [ProcessorFormatter.remove_processors_meta,
+                              structlog.processors.format_exc_info, _redact_values]
+    if fmt == "console":
+        steps.append(_one_line)  # JSON escapes line breaks itself
+    return ProcessorFormatter(foreign_pre_chain=_shared(),
+                              processors=[*steps, _clean_output(renderer)])
 
 
 def _shared() -> list[Processor]:
@@ -100,6 +103,18 @@ def _redact_values(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
     mask = redact.install()
     return {key: mask.redact(value) if isinstance(value, str) else value
             for key, value in event.items()}
+
+
+def _one_line(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
+    """A line break in a value (an address, a subject someone crafted) cannot forge a
+    line of its own: control characters are written as escapes; tracebacks stay whole."""
+    return {key: _CONTROL.sub(_escape, value)
+            if isinstance(value, str) and key not in _MULTILINE else value
+            for key, value in event.items()}
+
+
+def _escape(match: re.Match[str]) -> str:
+    return match.group().encode("unicode_escape").decode("ascii")
 
 
 def _clean_output(renderer: Processor) -> Processor:

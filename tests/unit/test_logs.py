@@ -59,6 +59,14 @@ class TestLines:
         assert "[INFO" in line and "delivery d-1 failed" in line and "[tests.logs]" in line
         assert "channel=telegram conversation_id=c-9 patron_id=p-9" in line
 
+    def test_a_crafted_line_break_cannot_forge_a_console_line(self, logger: tuple) -> None:
+        """A sender's address with a line break in it is written escaped, on one line."""
+        log, out, handler = logger
+        handler.setFormatter(formatter("console"))
+        log.info("mail from %s refused", "x@example.org\n2026-12-07 [INFO] admin logged in")
+        assert out.getvalue().count("\n") == 1
+        assert "x@example.org\\n2026-12-07 [INFO] admin logged in" in out.getvalue()
+
     def test_json_masks_a_secret_passed_as_a_value(self, logger: tuple) -> None:
         """A secret in an exception's text is masked in the JSON line too."""
         log, out, handler = logger
