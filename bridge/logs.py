@@ -31,6 +31,7 @@ __all__ = ["FORMATS", "configure", "formatter"]
 FORMATS = ("console", "json")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _MULTILINE = {"exception", "stack"}
+_LEAD = ("timestamp", "level", "logger", "event")
 _QUIET = {"httpx": logging.WARNING, "aiohttp.access": logging.WARNING}
 
 
@@ -70,8 +71,8 @@ def formatter(fmt: str) -> logging.Formatter:
             colors=False, exception_formatter=structlog.dev.plain_traceback)
     steps: list[Processor] = [ProcessorFormatter.remove_processors_meta,
                               structlog.processors.format_exc_info, _redact_values]
-    if fmt == "console":
-        steps.append(_one_line)  # JSON escapes line breaks itself
+    # JSON escapes line breaks itself; its lines start with when, how bad, who and what.
+    steps.append(_one_line if fmt == "console" else _lead)
     return ProcessorFormatter(foreign_pre_chain=_shared(),
                               processors=[*steps, _clean_output(renderer)])
 
@@ -111,6 +112,11 @@ def _one_line(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
     return {key: _CONTROL.sub(_escape, value)
             if isinstance(value, str) and key not in _MULTILINE else value
             for key, value in event.items()}
+
+
+def _lead(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
+    first = {key: event[key] for key in _LEAD if key in event}
+    return first | {key: value for key, value in event.items() if key not in first}
 
 
 def _escape(match: re.Match[str]) -> str:
