@@ -51,6 +51,7 @@ from bridge.channels import (
 from bridge.check import RECENT, check_addresses
 from bridge.config import Config, ConfigError, disk_floor, opening_hours
 from bridge.filemodes import private_dir, private_secret
+from bridge.metrics import BridgeMetrics, TimedRouter
 from bridge.redact import redact_secrets
 from bridge.store.sqlite import SqliteStore
 from bridge.web import build_web_app
@@ -102,6 +103,7 @@ class Bridge:
     store: SqliteStore = field(init=False)
     router: Router = field(init=False)
     worker: DeliveryWorker = field(init=False)
+    metrics: BridgeMetrics = field(init=False)
     hub: WidgetHub = field(init=False)
     bot: Bot = field(init=False)
     web_app: web.Application = field(init=False)
@@ -159,10 +161,11 @@ class Bridge:
                                 resume_link=resume_links(config, visitor_tokens),
                                 library_name=config.library.name,
                                 ack_text=lambda _c: config.email.ack_text, blobs=self.blobs)
+        self.metrics = BridgeMetrics()
         # The router keeps the desk's topics (DeskTopics), so it comes before the senders;
         # it wakes the worker built after them.
-        self.router = Router(
-            self.store, clock, on_enqueue=lambda queued: self.worker.wake(queued),
+        self.router = TimedRouter(
+            self.metrics.ack, self.store, clock, on_enqueue=lambda queued: self.worker.wake(queued),
             staffed=self.roster.staffed,
             policy=RouterPolicy(config.widget.max_text,
                                 reopen_seconds=config.desk.reopen_days * 86400,
@@ -178,11 +181,12 @@ class Bridge:
         if email is not None:
             senders[Channel.EMAIL] = email
         self.worker = DeliveryWorker(
-            self.store, clock, senders, concurrency=config.outbox.concurrency,
+            self.store, clock, self.metrics.timed(senders), concurrency=config.outbox.concurrency,
             policy=RetryPolicy(base=config.outbox.backoff_base, cap=config.outbox.backoff_cap,
                                max_attempts=config.outbox.max_attempts),
             budget=telegram_budget(config), stamp=local_stamp(config.library.timezone),
         )
+        self.metrics.watch(self.worker.stats, lambda: self.hub.connections)
         queue = QueueWatch(self.hub, self.store, self.store.waiting, self.roster.desk_size, clock,
                            default_wait=config.queue.default_wait_minutes * 60,
                            history=config.queue.history)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import signal
 import sys
@@ -13,7 +12,7 @@ from pathlib import Path
 
 from telegram.error import TelegramError
 
-from bridge import redact
+from bridge import logs, redact
 from bridge.app import Bridge, make_bot
 from bridge.check import check_addresses, check_desk, recent_conversations
 from bridge.config import Config, ConfigError, load_config
@@ -24,6 +23,9 @@ __all__ = ["main"]
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="pustaka", description="Pustaka Bridge: library chat")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debugging detail")
+    parser.add_argument("--log-format", choices=logs.FORMATS, default=None,
+                        help="console: key-value lines (default); json: one object a line "
+                             "(overrides [log] format)")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the bridge against the real Telegram")
     run.add_argument("--config", type=Path, default=Path("pustaka.toml"))
@@ -36,11 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     init = sub.add_parser("init", help="write an example pustaka.toml to edit")
     init.add_argument("path", type=Path, nargs="?", default=Path("pustaka.toml"))
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    redact.install()  # before any library logs a URL holding the bot token
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # Before any library logs a URL holding the bot token; again once [log] is read.
+    logs.configure(args.log_format or "console", verbose=args.verbose)
     try:
         if args.command == "init":
             return _init(args.path)
@@ -50,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
             from bridge.demo import run_demo
             return asyncio.run(run_demo(args.host, args.port, args.data_dir))
         config = load_config(args.config)
+        if args.log_format is None and config.log.format != "console":
+            logs.configure(config.log.format, verbose=args.verbose)
         redact.redact_secrets(config.telegram_token, config.secret, config.directory_token,
                               config.imap_password, config.smtp_password)
         if args.command == "check":

@@ -184,6 +184,11 @@ class DirectorySection:
 
 
 @dataclass(frozen=True)
+class LogSection:
+    format: str = "console"  # console: key-value lines for a terminal; json: one object a line
+
+
+@dataclass(frozen=True)
 class Config:
     library: LibrarySection = field(default_factory=LibrarySection)
     server: ServerSection = field(default_factory=ServerSection)
@@ -198,6 +203,7 @@ class Config:
     reminders: RemindersSection = field(default_factory=RemindersSection)
     queue: QueueSection = field(default_factory=QueueSection)
     directory: DirectorySection = field(default_factory=DirectorySection)
+    log: LogSection = field(default_factory=LogSection)
     # Secrets: environment only, never in the file.
     telegram_token: str = field(default="", repr=False)
     secret: str = field(default="", repr=False)
@@ -234,6 +240,7 @@ _POSITIVE = {"telegram.messages_per_second", "telegram.group_messages_per_minute
 _CHOICES = {"widget.position": {"left", "right"}, "storage.backend": {"sqlite"},
             "directory.kind": {"none", "csv", "http", "sip2"},
             "email.first_run": {"unseen", "all", "new"}}
+_CHOICES["log.format"] = {"console", "json"}  # a line of its own: other choices merge above
 _SECRETS["PUSTAKA_METRICS_TOKEN"] = "metrics_token"  # a line of its own: other secrets merge above
 
 

@@ -43,6 +43,10 @@ class SecretFilter(logging.Filter):
         return _TOKEN_SHAPE.sub(MASK, text)
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, dict):  # structlog's own event: keep its keys apart
+            record.msg = {k: self.redact(v) if isinstance(v, str) else v
+                          for k, v in record.msg.items()}
+            return True
         try:
             message = record.getMessage()
         except Exception:  # a malformed call: the handler reports it, we must not raise

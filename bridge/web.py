@@ -34,21 +34,6 @@ def build_web_app(
             body |= {"status": "degraded", "reasons": [low]}
         return web.json_response(body)
 
-    async def metrics(request: web.Request) -> web.Response:
-        guard.check(request)  # queue sizes and counters are not for the public
-        pending = await bridge.store.pending_deliveries()
-        lines = [
-            "# TYPE pustaka_outbox_pending gauge",
-            f"pustaka_outbox_pending {pending}",
-            "# TYPE pustaka_widget_connections gauge",
-            f"pustaka_widget_connections {bridge.hub.connections}",
-        ]
-        # Counters since start: sent, coalesced, retried, failed, rate_limited, and
-        # possible_duplicates (a send re-done after a crash between "sent" and "recorded").
-        for name, value in sorted(bridge.worker.stats().items()):
-            lines += [f"# TYPE pustaka_outbox_{name} gauge", f"pustaka_outbox_{name} {value}"]
-        return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")
-
     app.router.add_get("/healthz", health)
-    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/metrics", bridge.metrics.handler(guard, bridge.store.pending_deliveries))
     return app

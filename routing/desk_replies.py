@@ -7,6 +7,7 @@ desk message id is linked to it, so an edit or a ``/delete`` of it in the topic 
 
 from __future__ import annotations
 
+from routing import logctx
 from routing.claims import Claims
 from routing.conversation_log import ConversationLog, delivery
 from routing.model import (
@@ -47,6 +48,8 @@ class DeskReplies:
             reply.conversation_id, reply.librarian_id, reply.librarian_name)
         if conversation is None:
             return None
+        logctx.bind(conversation_id=conversation.id, channel=conversation.origin.value,
+                    patron_id=conversation.patron_id)
         message = Message(
             id=new_id(),
             conversation_id=conversation.id,

@@ -7,9 +7,11 @@ contact they came by, the lock every writer of that patron takes.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from routing import logctx
 from routing.blocks import inbound_keys
 from routing.conversation_log import ConversationLog, Refused, delivery
 from routing.model import (
@@ -28,6 +30,8 @@ from routing.model import (
 )
 
 __all__ = ["Accepted", "PatronIntake", "RouterPolicy"]
+
+log = logging.getLogger(__name__)
 
 _PAGE = 500  # messages read at a time for a patron's view of their conversation
 WEEK = 7 * 86400.0
@@ -85,6 +89,9 @@ class PatronIntake:
                               f"the limit is {self._policy.max_files}.")
             patron = await self._patron_for(contact, inbound)
             conversation = await self._open_conversation(patron, inbound)
+        # The caller's lines from here on (its acknowledgement, its failures) are about it.
+        logctx.bind(conversation_id=conversation.id, channel=inbound.channel.value,
+                    patron_id=patron.id)
         message = Message(
             id=new_id(),
             conversation_id=conversation.id,
@@ -225,6 +232,9 @@ class PatronIntake:
             tags=(SENDER_UNVERIFIED_TAG,) if inbound.sender_unverified else (),
         )
         await self._store.save_conversation(conversation)
+        logctx.bind(conversation_id=conversation.id, channel=inbound.channel.value,
+                    patron_id=patron.id)
+        log.info("new conversation%s", " after hours" if conversation.after_hours else "")
         return conversation
 
     async def _hinted(self, patron: Patron, inbound: Inbound) -> Conversation | None:

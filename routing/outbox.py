@@ -18,6 +18,7 @@ import functools
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 
+from routing import logctx
 from routing.limits import SendBudget
 from routing.model import Channel, Conversation, Delivery, Message, Patron
 from routing.outbox_ledger import DeliveryLedger
@@ -233,6 +234,8 @@ class DeliveryWorker:
         if message is None:
             message = await self._store.get_message(delivery.message_id)
         conversation, patron = await self._lane_rows(delivery, known)
+        logctx.bind(conversation_id=delivery.conversation_id, channel=delivery.destination.value,
+                    patron_id=patron.id if patron else "")
         sender = self._senders.get(delivery.destination)
         if message is None or conversation is None or patron is None or sender is None:
             what = "no sender for " + delivery.destination if sender is None else "missing rows"

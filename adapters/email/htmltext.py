@@ -1,10 +1,15 @@
-"""HTML mail to plain text, with the standard library's ``html.parser``.
+r"""HTML mail to plain text, with the standard library's ``html.parser``.
 
-Why not html2text: it writes Markdown (``**bold**``, ``[text](url)``, backslash escapes)
-that the desk would show literally, and it is GPL-licensed. What an HTML-only mail needs
-is small: text in reading order, paragraphs and line breaks kept, list items marked,
-links kept visible, and ``<blockquote>`` turned into ``> `` lines so the reply stripper
-sees quoted history exactly as in a plain-text mail.
+Why not html2text or inscriptis: measured on our mail corpus (what the desk sees after
+``strip_reply``, against the sender's own plain part), ours is right on 7 of 7 HTML mails,
+inscriptis on 6 (it indents a signature out of the reply stripper's reach), html2text on
+4 even set as plain as it goes (it escapes a signature's ``--`` as ``\--``, leaves
+``* * *`` for a rule and Markdown links); ours is also the quickest of the three, within
+noise of inscriptis (tests/bench/bench_htmltext.py; tests/unit/test_htmltext_measured.py
+keeps the corpus result true).
+What an HTML-only mail needs is small: text in reading order, paragraphs and line breaks
+kept, list items marked, links kept visible, and ``<blockquote>`` turned into ``> ``
+lines so the reply stripper sees quoted history exactly as in a plain-text mail.
 
 With ``cid_marks`` an ``<img src="cid:...">`` leaves a mark in the text where it stands
 (``cid_mark``), so ``inline.py`` can tell an image the patron put in their message from

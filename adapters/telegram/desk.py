@@ -28,6 +28,7 @@ from adapters.telegram.desk_base import DeskTarget
 from adapters.telegram.desk_buttons import DeskButtons
 from adapters.telegram.desk_sender import DeskSender, telegram_failure
 from adapters.telegram.files import carries_file, fetch_all
+from routing import logctx
 from routing.desk_replies import DESK_LINK
 from routing.model import Conversation, DeskReply
 from routing.ports import Link, Store
@@ -139,12 +140,13 @@ class DeskPoller:
         await self._guarded(update, self._handle(update))
 
     async def _guarded(self, update: Update, work: Awaitable[None]) -> None:
-        try:
-            await work
-        except TelegramError:
-            log.exception("update %s: Telegram call failed", update.update_id)
-        except (ValueError, TypeError, AttributeError, KeyError):
-            log.exception("update %s was malformed; skipped", update.update_id)
+        with logctx.scope():  # one update's conversation does not label the next's lines
+            try:
+                await work
+            except TelegramError:
+                log.exception("update %s: Telegram call failed", update.update_id)
+            except (ValueError, TypeError, AttributeError, KeyError):
+                log.exception("update %s was malformed; skipped", update.update_id)
 
     async def _handle(self, update: Update) -> None:
         chat = update.effective_chat
@@ -187,6 +189,9 @@ class DeskPoller:
         conversation = await self._conversation_of(msg)
         if conversation is None and not edited:
             conversation = await self._second_look(msg)
+        if conversation is not None:  # its topic's commands and edits are about it too
+            logctx.bind(conversation_id=conversation.id, channel=conversation.origin.value,
+                        patron_id=conversation.patron_id)
         if edited:
             if conversation is not None and text and not text.startswith("/"):
                 stamp = msg.edit_date.timestamp() if msg.edit_date else 0

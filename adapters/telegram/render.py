@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-import re
 from collections.abc import Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from adapters.telegram.browser import browser_summary
 from adapters.telegram.card_lines import page_line
 from routing.model import SENDER_UNVERIFIED_TAG, Channel, Conversation, Message, Patron, Status
 from routing.plain import plain_line
@@ -125,24 +125,6 @@ def patron_text(message: Message, patron: Patron, *, with_name: bool = False) ->
 
 def notice_text(message: Message) -> str:
     return f"<i>{_e(_fit(message.text))}</i>"
-
-
-def browser_summary(user_agent: str) -> str:
-    """'Firefox on Android' from a User-Agent string; good enough for a librarian."""
-    ua = user_agent
-    browser = next(
-        (name for key, name in (("Edg/", "Edge"), ("OPR/", "Opera"), ("Firefox/", "Firefox"),
-                                ("Chrome/", "Chrome"), ("Safari/", "Safari")) if key in ua),
-        "a browser",
-    )
-    system = next(
-        (name for key, name in (("Android", "Android"), ("iPhone", "iPhone"), ("iPad", "iPad"),
-                                ("Windows", "Windows"), ("Mac OS X", "macOS"),
-                                ("CrOS", "ChromeOS"), ("Linux", "Linux")) if key in ua),
-        "",
-    )
-    phone = " (phone)" if re.search(r"Mobile|iPhone|Android", ua) else ""
-    return f"{browser} on {system}{phone}" if system else browser
 
 
 def _local_time(timezone: str, at: float) -> str:
