@@ -22,8 +22,18 @@ from routing.model import (
 )
 
 __all__ = [
+    "Blocks",
     "Clock",
+    "ConversationLog",
+    "Cursors",
+    "DeskCard",
+    "DeskState",
+    "Directory",
     "Link",
+    "Links",
+    "MailThread",
+    "OutboxRows",
+    "Reports",
     "PermanentFailure",
     "Sender",
     "Sent",
@@ -56,11 +66,32 @@ class Link:
     message_id: str = ""
 
 
-class Store(Protocol):
-    """Durable state. Every implementation passes tests/integration/store_contract.py."""
+@dataclass(frozen=True, slots=True)
+class DeskCard:
+    """The info card that opens a conversation's topic: its Telegram message id, and what
+    followed the card in its post (the patron's first question), None when not known."""
 
-    async def open(self) -> None: ...
-    async def close(self) -> None: ...
+    message_id: int
+    tail: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MailThread:
+    """How a conversation threads by email: its subject, the Message-ID of the patron's
+    last mail, the ids a reply cites, and whether the after-hours acknowledgement went."""
+
+    subject: str = ""
+    last_patron_id: str = ""
+    references: tuple[str, ...] = ()
+    acknowledged: bool = False
+
+
+# -- the store's roles: each consumer asks for the role it uses ---------------------------
+# Every role has its own contract suite (tests/contracts/), run over every implementation.
+
+
+class Directory(Protocol):
+    """Patrons and their contact points; librarians of the desk."""
 
     async def get_patron(self, patron_id: str) -> Patron | None: ...
     async def get_patrons(self, patron_ids: Collection[str]) -> dict[str, Patron]:
@@ -68,6 +99,37 @@ class Store(Protocol):
         ...
     async def patron_by_contact(self, contact: Contact) -> Patron | None: ...
     async def save_patron(self, patron: Patron) -> None: ...
+
+    async def save_librarian(self, librarian: Librarian) -> None: ...
+    async def get_librarian(self, librarian_id: str) -> Librarian | None: ...
+    async def librarian_by_username(self, username: str) -> Librarian | None:
+        """By Telegram username, without "@", case-insensitive."""
+        ...
+    async def librarians_on_duty(self) -> list[Librarian]:
+        """Librarians who said /onduty and not /offduty since, longest-serving first."""
+        ...
+
+
+class Blocks(Protocol):
+    """Who may not write, and until when."""
+
+    async def save_block(self, block: Block) -> None: ...
+    async def remove_block(self, block_id: str) -> None:
+        """Forget a block; an unknown id is not an error."""
+        ...
+    async def find_block(
+        self, keys: Sequence[tuple[BlockKind, str]], now: float
+    ) -> Block | None:
+        """An active block matching any of ``keys`` exactly, or None. Called on every
+        patron message, so it must be cheap."""
+        ...
+    async def active_blocks(self, now: float) -> list[Block]:
+        """Every block still in force, oldest first (``/blocks``)."""
+        ...
+
+
+class ConversationLog(Protocol):
+    """Conversations and their messages; a message is stored with its outbox rows."""
 
     async def get_conversation(self, conversation_id: str) -> Conversation | None: ...
     async def get_conversations(
@@ -100,14 +162,32 @@ class Store(Protocol):
         self, conversation_id: str, after: str = "", limit: int = 500
     ) -> list[Message]: ...
 
+
+class Reports(Protocol):
+    """Reads across conversations for the desk's /history and /stats."""
+
+    async def patron_conversations(self, patron_id: str, limit: int = 20) -> list[Conversation]:
+        """The patron's conversations, newest first (``/history``)."""
+        ...
+
+    async def conversations_since(self, since: float, limit: int = 10_000) -> list[Conversation]:
+        """Conversations created at or after ``since``, oldest first (``/stats``)."""
+        ...
+
+
+class OutboxRows(Protocol):
+    """The durable outbox: rows are added by ``ConversationLog.append``, read and
+    settled here."""
+
     async def due_deliveries(self, now: float, limit: int) -> list[Delivery]:
         """Pending deliveries whose time has come, oldest first, ``limit`` of them.
 
-        A delivery is left out while an older pending one of the same conversation and
-        destination is still waiting for its retry: order within a lane is kept. When
-        ``limit`` rows are due, the first due rows of lanes the batch left out follow
-        (a store may look for them only now and then): a backlog in a few lanes must
-        never hide a reply to a patron or a new conversation's first message.
+        Oldest means enqueued first (append order; ids sort the same way). A delivery
+        is left out while an older pending one of the same conversation and destination
+        is still waiting for its retry: order within a lane is kept. When ``limit`` rows
+        are due, the first due rows of lanes the batch left out follow (a store may look
+        for them only now and then): a backlog in a few lanes must never hide a reply to
+        a patron or a new conversation's first message.
         """
         ...
 
@@ -115,7 +195,8 @@ class Store(Protocol):
         self, lanes: Collection[tuple[str, str]], now: float, limit: int
     ) -> list[Delivery]:
         """The pending deliveries of each lane (conversation id, destination), oldest
-        first, up to the lane's first not yet due and at most ``limit`` a lane.
+        (first enqueued) first, up to the lane's first not yet due and at most
+        ``limit`` a lane.
 
         The outbox reads on in a lane it is already sending in, so a busy conversation
         costs one small read per batch instead of a read of everything due; and it reads
@@ -137,47 +218,51 @@ class Store(Protocol):
     async def fail_delivery(self, delivery_id: str, attempts: int, error: str) -> None: ...
     async def pending_deliveries(self) -> int: ...
 
+
+class Links(Protocol):
+    """Ids of other worlds tied to our conversations and messages."""
+
     async def save_link(self, link: Link) -> None: ...
     async def find_link(self, channel: str, external_id: str) -> Link | None: ...
+
+
+class DeskState(Protocol):
+    """What the desk and the channels keep about one conversation or one message.
+
+    Each record belongs to its conversation or message and goes when it goes; saving one
+    for a conversation or message the store does not hold raises ValueError.
+    """
+
+    async def desk_card(self, conversation_id: str) -> DeskCard | None: ...
+    async def save_desk_card(self, conversation_id: str, card: DeskCard) -> None: ...
+
+    async def mail_thread(self, conversation_id: str) -> MailThread | None: ...
+    async def save_mail_thread(self, conversation_id: str, thread: MailThread) -> None: ...
+
+    async def posted(self, message_id: str, place: str) -> str | None:
+        """How far the send of one message to one place got (the sender's own words:
+        the chat and the ids of what it posted, say), so a retry goes on from there."""
+        ...
+    async def save_posted(self, message_id: str, place: str, posted: str) -> None: ...
+
+
+class Cursors(Protocol):
+    """Where a reader of an outside stream stands (IMAP UIDs, getUpdates offset) and
+    the few process-wide notes that belong to no record; key-value, last write wins."""
 
     async def get_state(self, key: str) -> str | None: ...
     async def set_state(self, key: str, value: str) -> None: ...
 
-    # -- the desk's records: history, reports, blocks, librarians ----------------------
 
-    async def patron_conversations(self, patron_id: str, limit: int = 20) -> list[Conversation]:
-        """The patron's conversations, newest first (``/history``)."""
-        ...
+class Store(
+    Directory, Blocks, ConversationLog, Reports, OutboxRows, Links, DeskState, Cursors,
+    Protocol,
+):
+    """Every role, opened and closed as one. Each implementation passes every suite in
+    tests/contracts/; consumers ask for the roles they use, not for this."""
 
-    async def conversations_since(self, since: float, limit: int = 10_000) -> list[Conversation]:
-        """Conversations created at or after ``since``, oldest first (``/stats``)."""
-        ...
-
-    async def save_block(self, block: Block) -> None: ...
-    async def remove_block(self, block_id: str) -> None:
-        """Forget a block; an unknown id is not an error."""
-        ...
-
-    async def find_block(
-        self, keys: Sequence[tuple[BlockKind, str]], now: float
-    ) -> Block | None:
-        """An active block matching any of ``keys`` exactly, or None. Called on every
-        patron message, so it must be cheap."""
-        ...
-
-    async def active_blocks(self, now: float) -> list[Block]:
-        """Every block still in force, oldest first (``/blocks``)."""
-        ...
-
-    async def save_librarian(self, librarian: Librarian) -> None: ...
-    async def get_librarian(self, librarian_id: str) -> Librarian | None: ...
-    async def librarian_by_username(self, username: str) -> Librarian | None:
-        """By Telegram username, without "@", case-insensitive."""
-        ...
-
-    async def librarians_on_duty(self) -> list[Librarian]:
-        """Librarians who said /onduty and not /offduty since, longest-serving first."""
-        ...
+    async def open(self) -> None: ...
+    async def close(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)

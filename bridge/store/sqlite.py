@@ -21,6 +21,7 @@ import aiosqlite
 from bridge.store import sqlite_reads as q
 from bridge.store.sqlite_cache import Lru, Missing, RecordCache
 from bridge.store.sqlite_commit import GroupCommitter
+from bridge.store.sqlite_desk import SqliteDeskState
 from bridge.store.sqlite_lanes import LaneScan
 from bridge.store.sqlite_modes import private_files
 from bridge.store.sqlite_rows import (
@@ -61,8 +62,8 @@ T = TypeVar("T")
 __all__ = ["SqliteStore"]
 
 
-class SqliteStore:
-    """``routing.ports.Store`` on SQLite. ``open()`` before use, ``close()`` to drain.
+class SqliteStore(SqliteDeskState):
+    """``routing.ports.Store`` on SQLite, every role in one class (a mixin a role). ``open()`` before use, ``close()`` to drain.
 
     ``synchronous="FULL"`` (the default) fsyncs the WAL at every group commit, so an
     acknowledged write survives a power cut too; one fsync is shared by the whole batch,

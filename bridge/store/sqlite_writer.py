@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bridge.store.sqlite_desk import WRITES as DESK_WRITES
 from bridge.store.sqlite_rows import (
     BLOCK_COLUMNS,
     CONVERSATION_COLUMNS,
@@ -42,6 +43,7 @@ STAGES = {
     "save_block": 6,
     "remove_block": 6,
     "save_librarian": 6,
+    **dict.fromkeys(DESK_WRITES, 5),  # after appends: a message saved with them exists
 }
 
 
@@ -146,6 +148,7 @@ class BatchWriter:
             "save_block": self._simple(_UPSERT_BLOCK),
             "remove_block": self._simple(_DELETE_BLOCK),
             "save_librarian": self._simple(_UPSERT_LIBRARIAN),
+            **{kind: self._simple(sql) for kind, sql in DESK_WRITES.items()},
         }
 
     def apply(self, ops: Sequence[WriteOp]) -> tuple[list[Outcome], bool]:

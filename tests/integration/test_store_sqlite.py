@@ -18,14 +18,17 @@ from routing.model import Block, BlockKind, Channel, Contact, DeliveryState, Pat
 from routing.ports import Link
 from tests.integration.store_contract import (
     NOW,
-    DeskRecordsContract,
-    StoreContract,
     conversation_for,
     delivery_for,
     message_in,
     patron,
     queued,
 )
+from tests.integration.store_contract_desk import DeskStateContract
+from tests.integration.store_contract_directory import BlocksContract, DirectoryContract
+from tests.integration.store_contract_links import CursorsContract, LinksContract
+from tests.integration.store_contract_log import ConversationLogContract, ReportsContract
+from tests.integration.store_contract_outbox import OutboxContract
 
 
 @pytest.fixture
@@ -36,17 +39,41 @@ async def sqlite_store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
     await store.close()
 
 
-class TestSqliteStoreContract(StoreContract):
+class SqliteFixture:
     @pytest.fixture
     async def store(self, sqlite_store: SqliteStore) -> SqliteStore:
         return sqlite_store
 
 
-class TestSqliteDeskRecords(DeskRecordsContract):
-    @pytest.fixture
-    async def store(self, sqlite_store: SqliteStore) -> SqliteStore:
-        return sqlite_store
+class TestSqliteDirectory(SqliteFixture, DirectoryContract):
+    pass
 
+
+class TestSqliteConversationLog(SqliteFixture, ConversationLogContract):
+    pass
+
+
+class TestSqliteReports(SqliteFixture, ReportsContract):
+    pass
+
+
+class TestSqliteOutbox(SqliteFixture, OutboxContract):
+    pass
+
+
+class TestSqliteLinks(SqliteFixture, LinksContract):
+    pass
+
+
+class TestSqliteDeskState(SqliteFixture, DeskStateContract):
+    pass
+
+
+class TestSqliteCursors(SqliteFixture, CursorsContract):
+    pass
+
+
+class TestSqliteBlocks(SqliteFixture, BlocksContract):
     async def test_blocks_survive_reopen(self, tmp_path: Path) -> None:
         """A block saved before close() still refuses after a new store opens the file."""
         path = tmp_path / "blocks.db"

@@ -1,0 +1,67 @@
+-- Desk state of a conversation or a message in tables of its own, deleted with it; the key-value state keeps cursors
+--
+-- Until now the info card of a topic, the email thread of a conversation and how far the
+-- send of a message got were keys in `state` (one per conversation or message, never
+-- removed). They move here, each row owned by its conversation or message: a row whose
+-- owner is gone is dropped, as it would have been with its owner.
+
+CREATE TABLE desk_cards (
+    conversation_id TEXT PRIMARY KEY REFERENCES conversations (id) ON DELETE CASCADE,
+    message_id      INTEGER NOT NULL,  -- the info card's Telegram message id
+    tail            TEXT               -- what followed the card in its post; NULL: unknown
+) WITHOUT ROWID;
+
+CREATE TABLE mail_threads (
+    conversation_id TEXT PRIMARY KEY REFERENCES conversations (id) ON DELETE CASCADE,
+    subject         TEXT NOT NULL DEFAULT '',
+    last_patron_id  TEXT NOT NULL DEFAULT '',  -- Message-ID of the patron's last mail
+    refs            TEXT NOT NULL DEFAULT '[]',  -- JSON array of the Message-IDs a reply cites
+    acknowledged    INTEGER NOT NULL DEFAULT 0  -- the after-hours acknowledgement went
+) WITHOUT ROWID;
+
+-- How far the send of one message to one place got, so a retry goes on from there.
+CREATE TABLE message_posts (
+    message_id TEXT NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
+    place      TEXT NOT NULL,
+    posted     TEXT NOT NULL,
+    PRIMARY KEY (message_id, place)
+) WITHOUT ROWID;
+
+INSERT INTO desk_cards (conversation_id, message_id, tail)
+SELECT c.id, CAST(card.value AS INTEGER),
+       (SELECT tail.value FROM state AS tail WHERE tail.key = 'telegram.desk.card_tail.' || c.id)
+  FROM state AS card JOIN conversations AS c ON card.key = 'telegram.desk.card.' || c.id
+ WHERE card.value GLOB '[0-9]*';
+
+INSERT INTO mail_threads (conversation_id, subject, last_patron_id, refs, acknowledged)
+SELECT c.id,
+       COALESCE(json_extract(t.value, '$.subject'), ''),
+       COALESCE(json_extract(t.value, '$.last'), ''),
+       COALESCE(json_extract(t.value, '$.refs'), '[]'),
+       EXISTS (SELECT 1 FROM state AS ack WHERE ack.key = 'email.ack.' || c.id)
+  FROM state AS t JOIN conversations AS c ON t.key = 'email.thread.' || c.id
+ WHERE json_valid(t.value) AND json_type(t.value) = 'object';
+
+INSERT INTO mail_threads (conversation_id, acknowledged)
+SELECT c.id, 1
+  FROM state AS ack JOIN conversations AS c ON ack.key = 'email.ack.' || c.id
+ WHERE NOT EXISTS (SELECT 1 FROM mail_threads AS t WHERE t.conversation_id = c.id);
+
+INSERT INTO message_posts (message_id, place, posted)
+SELECT m.id, 'telegram.patron', s.value
+  FROM state AS s JOIN messages AS m ON s.key = 'telegram.patron.sent.' || m.id;
+
+INSERT INTO message_posts (message_id, place, posted)
+SELECT m.id, 'telegram.patron.all', s.value
+  FROM state AS s JOIN messages AS m ON s.key = 'telegram.patron.sent_all.' || m.id;
+
+-- 'tg.posts.<message id>.<chat id>': message ids hold no dot.
+INSERT INTO message_posts (message_id, place, posted)
+SELECT m.id, 'telegram.desk.' || substr(s.key, length('tg.posts.' || m.id || '.') + 1), s.value
+  FROM state AS s JOIN messages AS m ON s.key GLOB 'tg.posts.' || m.id || '.*';
+
+DELETE FROM state
+ WHERE key GLOB 'telegram.desk.card.*' OR key GLOB 'telegram.desk.card_tail.*'
+    OR key GLOB 'email.thread.*' OR key GLOB 'email.ack.*'
+    OR key GLOB 'telegram.patron.sent.*' OR key GLOB 'telegram.patron.sent_all.*'
+    OR key GLOB 'tg.posts.*';
