@@ -1,0 +1,53 @@
+"""FakeStore: every store contract suite, run over the in-memory fake the unit tests
+trust, so what they prove of the core holds over a real store too."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.integration.store_contract_desk import DeskStateContract
+from tests.integration.store_contract_directory import BlocksContract, DirectoryContract
+from tests.integration.store_contract_links import CursorsContract, LinksContract
+from tests.integration.store_contract_log import ConversationLogContract, ReportsContract
+from tests.integration.store_contract_outbox import OutboxContract
+from tests.unit.fake_store import FakeStore
+
+
+class FakeFixture:
+    @pytest.fixture
+    async def store(self) -> FakeStore:
+        store = FakeStore()
+        await store.open()
+        return store
+
+
+class TestFakeDirectory(FakeFixture, DirectoryContract):
+    pass
+
+
+class TestFakeBlocks(FakeFixture, BlocksContract):
+    pass
+
+
+class TestFakeConversationLog(FakeFixture, ConversationLogContract):
+    pass
+
+
+class TestFakeReports(FakeFixture, ReportsContract):
+    pass
+
+
+class TestFakeOutbox(FakeFixture, OutboxContract):
+    pass
+
+
+class TestFakeLinks(FakeFixture, LinksContract):
+    pass
+
+
+class TestFakeDeskState(FakeFixture, DeskStateContract):
+    pass
+
+
+class TestFakeCursors(FakeFixture, CursorsContract):
+    pass
