@@ -259,12 +259,12 @@ class EmailIntake:
         conversation = accepted.conversation
         if self._acknowledge is None or accepted.duplicate or not conversation.after_hours:
             return
-        key = f"email.ack.{conversation.id}"
-        if await self._store.get_state(key) is not None:
+        if (await load_thread(self._store, conversation.id)).acknowledged:
             return
         try:
             await self._acknowledge(parsed, accepted)
         except Exception:  # an acknowledgement is a courtesy: the mail is already taken
             log.exception("after-hours acknowledgement to %s failed", parsed.from_address)
             return
-        await self._store.set_state(key, "sent")
+        thread = await load_thread(self._store, conversation.id)  # cited meanwhile, maybe
+        await save_thread(self._store, conversation.id, replace(thread, acknowledged=True))

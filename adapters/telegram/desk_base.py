@@ -9,12 +9,11 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from adapters.telegram import render
 from routing.model import Conversation
 
-__all__ = ["CARD_KEY", "CARD_TAIL_KEY", "DeskTarget", "card_markup"]
+__all__ = ["DeskTarget", "card_markup"]
 
-CARD_KEY = "telegram.desk.card."  # + conversation id -> the info card's message id
-# + conversation id -> what followed the card in its post (the patron's first question):
-# a card rewritten later (/verify) keeps it, or the question would vanish from the topic.
-CARD_TAIL_KEY = "telegram.desk.card_tail."
+# The info card of each topic is kept through ``routing.ports.DeskState`` (a DeskCard):
+# its message id, and what followed it in its post (the patron's first question), so a
+# card rewritten later (/verify) keeps it, or the question would vanish from the topic.
 
 
 @dataclass(frozen=True)

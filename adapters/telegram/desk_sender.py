@@ -22,7 +22,7 @@ from telegram.warnings import PTBUserWarning
 from adapters.blobs import BlobStore
 from adapters.telegram import render
 from adapters.telegram.aiohttp_request import NotSent, NotSentTimeout
-from adapters.telegram.desk_base import CARD_KEY, CARD_TAIL_KEY, DeskTarget, card_markup
+from adapters.telegram.desk_base import DeskTarget, card_markup
 from adapters.telegram.files_send import (
     CAPTION_LIMIT,
     Place,
@@ -35,7 +35,7 @@ from adapters.telegram.files_send import (
     visible_length,
 )
 from routing.model import Attachment, Channel, Conversation, Delivery, DeliveryKind, Message, Patron
-from routing.ports import Link, PermanentFailure, Sent, Store, TemporaryFailure
+from routing.ports import DeskCard, Link, PermanentFailure, Sent, Store, TemporaryFailure
 
 __all__ = ["DeskSender", "telegram_failure"]
 
@@ -206,8 +206,7 @@ class DeskSender:
     async def _remember_card(self, conversation: Conversation, card_id: int, tail: str
                              ) -> None:
         if self._store is not None:
-            await self._store.set_state(CARD_TAIL_KEY + conversation.id, tail)
-            await self._store.set_state(CARD_KEY + conversation.id, str(card_id))
+            await self._store.save_desk_card(conversation.id, DeskCard(card_id, tail))
 
     async def _post_all(
         self, text: str, files: tuple[Attachment, ...], thread: int | None,
@@ -222,7 +221,7 @@ class DeskSender:
         place = Place(self._target.chat_id, thread if self._target.forum else None,
                       reply_to, link_preview=False)
         posts = plan(text, attachments) or [Post((), "<i>(an empty message)</i>")]
-        log = (PostLog(self._store, f"tg.posts.{message.id}.{self._target.chat_id}")
+        log = (PostLog(self._store, message.id, f"telegram.posts.{self._target.chat_id}")
                if self._store is not None else None)
         sent = await send_posts(self._bot, place, posts, data, log)
         if self._store is not None:

@@ -15,7 +15,7 @@ from routing.ports import Store
 __all__ = ["PatronBook", "PatronState", "chat_of"]
 
 _PATRON = "telegram.patron."  # + user id -> "lang|unreachable since"
-_SENT = "telegram.patron.sent."  # + our message id -> "chat:message id"
+_SENT = "telegram.patron"  # DeskState.posted place of our message: "chat:message id"
 _RATING = "telegram.patron.rating."  # + "chat:message id" -> "conversation id:score"
 
 
@@ -71,10 +71,10 @@ class PatronBook:
         return True
 
     async def remember_sent(self, message_id: str, chat_id: int, sent_id: int) -> None:
-        await self.store.set_state(f"{_SENT}{message_id}", f"{chat_id}:{sent_id}")
+        await self.store.save_posted(message_id, _SENT, f"{chat_id}:{sent_id}")
 
     async def sent_as(self, message_id: str) -> tuple[int, int] | None:
-        raw = await self.store.get_state(f"{_SENT}{message_id}")
+        raw = await self.store.posted(message_id, _SENT)
         chat, _, sent = (raw or "").partition(":")
         try:
             return int(chat), int(sent)

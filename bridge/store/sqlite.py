@@ -63,7 +63,8 @@ __all__ = ["SqliteStore"]
 
 
 class SqliteStore(SqliteDeskState):
-    """``routing.ports.Store`` on SQLite, every role in one class (a mixin a role). ``open()`` before use, ``close()`` to drain.
+    """``routing.ports.Store`` on SQLite, every role in one class (a mixin a role).
+    ``open()`` before use, ``close()`` to drain.
 
     ``synchronous="FULL"`` (the default) fsyncs the WAL at every group commit, so an
     acknowledged write survives a power cut too; one fsync is shared by the whole batch,

@@ -57,7 +57,7 @@ SELECT m.id, 'telegram.patron.all', s.value
 
 -- 'tg.posts.<message id>.<chat id>': message ids hold no dot.
 INSERT INTO message_posts (message_id, place, posted)
-SELECT m.id, 'telegram.desk.' || substr(s.key, length('tg.posts.' || m.id || '.') + 1), s.value
+SELECT m.id, 'telegram.posts.' || substr(s.key, length('tg.posts.' || m.id || '.') + 1), s.value
   FROM state AS s JOIN messages AS m ON s.key GLOB 'tg.posts.' || m.id || '.*';
 
 DELETE FROM state
