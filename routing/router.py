@@ -28,6 +28,7 @@ from routing.model import (
     new_id,
 )
 from routing.router_base import Claimed, Refused, RouterPolicy
+from routing.router_staff import Staff
 
 __all__ = ["Accepted", "ClaimResult", "Claimed", "Refused", "Router", "RouterPolicy"]
 
@@ -42,7 +43,7 @@ class Accepted:
     duplicate: bool
 
 
-class Router(Claims, DeskActions):
+class Router(Claims, DeskActions, Staff):
     """``Router(store, clock, *, policy, on_enqueue, staffed)``: see RouterBase."""
 
     # -- patron side -------------------------------------------------------------------

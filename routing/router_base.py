@@ -20,6 +20,7 @@ from routing.model import (
     new_id,
 )
 from routing.ports import Clock, Store
+from routing.trail import Trail
 
 __all__ = ["LIVE_CHANNELS", "Claimed", "Refused", "RouterBase", "RouterPolicy"]
 
@@ -72,6 +73,7 @@ class RouterBase:
     ) -> None:
         self._store = store
         self._clock = clock
+        self.trail = Trail(store)  # the verbs adapters record links with
         self._policy = policy or RouterPolicy()
         self._on_enqueue = on_enqueue
         self._staffed = staffed

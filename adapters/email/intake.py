@@ -33,7 +33,7 @@ from adapters.email.settings import EmailSettings
 from adapters.email.thread import ReplyTokens, load_thread, save_thread
 from adapters.files import human_size
 from routing.model import Channel, Inbound
-from routing.ports import Link, Store
+from routing.ports import Store
 from routing.router import Accepted, Refused, Router
 
 __all__ = ["Acknowledge", "EmailIntake", "human_size"]
@@ -123,8 +123,8 @@ class EmailIntake:
         try:
             accepted = await self._router.accept(inbound)
             await self._router.notify_desk(accepted.conversation.id, note, event="set_aside")
-            await self._store.save_link(Link(Channel.EMAIL.value, key,
-                                             accepted.conversation.id, accepted.message.id))
+            await self._router.trail.mail_taken(key, accepted.conversation.id,
+                                                accepted.message.id)
         except Exception:  # the mail is kept; the log is the last place left to say so
             log.exception("%s The desk could not be told.", note)
 
@@ -167,8 +167,7 @@ class EmailIntake:
             log.info("mail %s from %s refused: %s", key, parsed.from_address, refused.code)
             return f"refused_{refused.code}"
         conversation_id = accepted.conversation.id
-        await self._store.save_link(Link(Channel.EMAIL.value, key, conversation_id,
-                                         accepted.message.id))
+        await self._router.trail.mail_taken(key, conversation_id, accepted.message.id)
         await self._remember_thread(conversation_id, parsed, key)
         if verdict.verified:  # an acknowledgement to a forged sender is backscatter
             await self._maybe_acknowledge(parsed, accepted)
@@ -199,7 +198,7 @@ class EmailIntake:
         conversation_id, score, comment = found
         if not await self._router.rate(conversation_id, score, comment):
             return False  # reopened meanwhile, say: then it is a message like any other
-        await self._store.save_link(Link(Channel.EMAIL.value, key, conversation_id))
+        await self._router.trail.mail_taken(key, conversation_id)
         return True
 
     async def _files(self, parsed: ParsedMail, mail: FetchedMail) -> MailFiles:
@@ -219,7 +218,7 @@ class EmailIntake:
         await self._router.notify_desk(
             ours.conversation_id,
             f"The email to the patron bounced: {summary}", event="bounce")
-        await self._store.save_link(Link(Channel.EMAIL.value, key, ours.conversation_id))
+        await self._router.trail.mail_taken(key, ours.conversation_id)
         return "bounce"
 
     async def _hint(self, parsed: ParsedMail) -> str:

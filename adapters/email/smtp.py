@@ -37,7 +37,7 @@ from adapters.email.thread import (
 )
 from routing.mail_quota import MailQuota
 from routing.model import Channel, Conversation, Delivery, Message, PageInfo, Patron
-from routing.ports import Clock, Link, PermanentFailure, Sent, Store, SystemClock, TemporaryFailure
+from routing.ports import Clock, PermanentFailure, Sent, Store, SystemClock, TemporaryFailure
 from routing.router import Accepted
 
 __all__ = ["EVENT_TEXTS", "AckText", "EmailSender", "MailTooLarge", "ResumeLink",
@@ -110,8 +110,7 @@ class EmailSender:
                                conversation, patron, address, subject, thread)
             await self._deliver(mail, self._settings.from_address)
         message_id = str(mail["Message-ID"])
-        await self._store.save_link(Link(Channel.EMAIL.value, message_id, conversation.id,
-                                         message.id))
+        # The outbox links the Message-ID to the conversation when it records the send.
         fresh = await load_thread(self._store, conversation.id)  # a mail may have come in
         await save_thread(self._store, conversation.id,
                           replace(fresh, subject=fresh.subject or subject).cite(message_id))

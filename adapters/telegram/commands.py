@@ -24,7 +24,7 @@ from adapters.telegram import desk_reports as reports
 from adapters.telegram.desk_base import DeskTarget
 from adapters.telegram.desk_verbs import ConversationVerbs
 from routing.limits import SendBudget
-from routing.model import Conversation, Librarian
+from routing.model import Conversation
 from routing.ports import Clock, Store, SystemClock
 from routing.router import Claimed, Router, RouterPolicy
 
@@ -139,11 +139,7 @@ class DeskCommands(ConversationVerbs):
         key, now = str(user.id), (user.full_name, (user.username or "").lower())
         if self._seen.get(key) == now:
             return
-        known = await self.store.get_librarian(key)
-        if known is None or (known.name, known.username) != now:
-            await self.store.save_librarian(Librarian(
-                key, now[0], now[1], known.on_duty if known else False,
-                known.changed_at if known else self.clock.now()))
+        await self.router.librarian_seen(key, *now)
         self._seen[key] = now
 
     def _bot_username(self) -> str:
@@ -185,10 +181,7 @@ class DeskCommands(ConversationVerbs):
         await self._duty(asked, on=False)
 
     async def _duty(self, asked: Asked, *, on: bool) -> None:
-        known = await self.store.get_librarian(asked.librarian_id)
-        username = known.username if known else ""
-        await self.store.save_librarian(Librarian(
-            asked.librarian_id, asked.name, username, on, self.clock.now()))
+        await self.router.librarian_duty(asked.librarian_id, asked.name, on)
         try:
             await self.hooks.on_duty(asked.librarian_id, asked.name, on)
         except Exception:  # the roster is the lead's; our record is already kept

@@ -28,9 +28,8 @@ from adapters.telegram.desk_base import DeskTarget
 from adapters.telegram.desk_buttons import DeskButtons
 from adapters.telegram.desk_sender import DeskSender, telegram_failure
 from adapters.telegram.files import carries_file, fetch_all
-from routing.desk_actions import DESK_LINK
 from routing.model import Conversation, DeskReply
-from routing.ports import Link, Store
+from routing.ports import Store
 from routing.router import Claimed, Router
 
 __all__ = ["DeskPoller", "DeskSender", "DeskTarget", "telegram_failure"]
@@ -218,9 +217,8 @@ class DeskPoller:
                     attachments=kept,
                 ))
                 if stored is not None:  # /delete or an edit may name any item of an album
-                    for later in msgs[1:]:
-                        await self._store.save_link(Link(DESK_LINK, str(later.message_id),
-                                                         conversation.id, stored.id))
+                    await self._router.trail.desk_posts(
+                        conversation.id, stored.id, [later.message_id for later in msgs[1:]])
         except Claimed as claimed:
             await self._commands.refuse_claimed(conversation, claimed)
             return

@@ -34,8 +34,9 @@ from adapters.telegram.files_send import (
     send_posts,
     visible_length,
 )
-from routing.model import Attachment, Channel, Conversation, Delivery, DeliveryKind, Message, Patron
-from routing.ports import DeskCard, Link, PermanentFailure, Sent, Store, TemporaryFailure
+from routing.model import Attachment, Conversation, Delivery, DeliveryKind, Message, Patron
+from routing.ports import DeskCard, PermanentFailure, Sent, Store, TemporaryFailure
+from routing.trail import Trail
 
 __all__ = ["DeskSender", "telegram_failure"]
 
@@ -225,9 +226,7 @@ class DeskSender:
                if self._store is not None else None)
         sent = await send_posts(self._bot, place, posts, data, log)
         if self._store is not None:
-            for later in sent[1:]:
-                await self._store.save_link(Link(Channel.DESK.value, str(later),
-                                                 conversation.id, message.id))
+            await Trail(self._store).desk_posts(conversation.id, message.id, sent[1:])
         return sent[0]
 
     async def _post(

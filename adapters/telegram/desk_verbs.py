@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from telegram import Bot
@@ -199,11 +198,9 @@ class ConversationVerbs:
         (librarians only). The card is rewritten with what followed it in its post (the
         patron's first question); a card whose follower is not known is left as it is,
         the answer in the topic is enough, rather than risk erasing the question."""
-        patron = await self.store.get_patron(conversation.patron_id)
+        patron = await self.router.member_verified(conversation.patron_id, member.number)
         if patron is None:
             return
-        patron = replace(patron, member_number=member.number)
-        await self.store.save_patron(patron)
         card = await self.store.desk_card(conversation.id)
         if card is None or card.tail is None:
             return

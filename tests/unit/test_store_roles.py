@@ -1,0 +1,32 @@
+"""Adapters change state only through the router or a port made for it: none writes a
+link, a patron or a librarian itself, and none keeps a conversation's or a message's
+state under a key of the key-value table."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ADAPTERS = Path(__file__).resolve().parents[2] / "adapters"
+_DIRECT = re.compile(r"\.(save_link|save_patron|save_librarian)\(")
+# Keys the key-value table held for one conversation or message before migration 0008.
+_OWNED_KEYS = re.compile(
+    r"\"(telegram\.desk\.card|email\.thread\.|email\.ack\.|tg\.posts\.|telegram\.patron\.sent)")
+
+
+def _sources() -> list[Path]:
+    return [p for p in ADAPTERS.rglob("*.py") if "emulator" not in p.parts]
+
+
+def test_no_adapter_writes_links_patrons_or_librarians_itself() -> None:
+    """No adapter module calls save_link, save_patron or save_librarian."""
+    found = [f"{p.relative_to(ADAPTERS)}:{n}" for p in _sources()
+             for n, line in enumerate(p.read_text().splitlines(), 1) if _DIRECT.search(line)]
+    assert found == []
+
+
+def test_no_adapter_keeps_owned_state_as_a_key() -> None:
+    """Desk state of a conversation or message goes through DeskState, not a state key."""
+    found = [str(p.relative_to(ADAPTERS)) for p in _sources()
+             if _OWNED_KEYS.search(p.read_text())]
+    assert found == []
