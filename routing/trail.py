@@ -14,7 +14,9 @@ from collections.abc import Iterable
 from routing.model import Channel
 from routing.ports import Link, Links
 
-__all__ = ["Trail"]
+__all__ = ["RATING_THANKS", "Trail"]
+
+RATING_THANKS = "telegram.rated"  # Link.channel of the thanks for a rating in a patron's chat
 
 
 class Trail:
@@ -26,6 +28,12 @@ class Trail:
         ``conversation_id``, as ``message_id`` or, a rating or a bounce, as no message."""
         await self._links.save_link(
             Link(Channel.EMAIL.value, mail_key, conversation_id, message_id))
+
+    async def rating_thanks(self, chat_id: int, telegram_id: int, conversation_id: str) -> None:
+        """The thanks for a rating went to a patron's Telegram chat as ``telegram_id``:
+        a reply to it is the comment on the conversation's rating."""
+        await self._links.save_link(
+            Link(RATING_THANKS, f"{chat_id}:{telegram_id}", conversation_id))
 
     async def desk_posts(self, conversation_id: str, message_id: str,
                          telegram_ids: Iterable[int]) -> None:

@@ -205,7 +205,7 @@ class PatronChats:
                                               parse_mode=ParseMode.HTML)
         except BadRequest as exc:
             log.info("could not replace the rating buttons: %s", exc.message)
-        await self._book.remember_rating(message.chat.id, message.message_id, cid, score)
+        await self._book.remember_rating(message.chat.id, message.message_id, cid)
         return words.say("rated_short", lang)
 
 

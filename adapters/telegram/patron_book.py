@@ -1,8 +1,10 @@
-"""What the bot remembers about each Telegram patron, kept in the store's state table.
+"""What the bot remembers about each Telegram patron, kept in the store.
 
 Persisted, not in memory, so a restart (or a second process) still knows a patron's
-language, that they blocked the bot, which private message a reply became (for edits),
-and which message carries a rating (so a reply to it is taken as the comment).
+language and that they blocked the bot (key-value state, per Telegram user), which
+private message a reply became, for edits (``DeskState.posted``, owned by the message),
+and which message thanks for a rating, so a reply to it is taken as the comment (a link
+to the conversation, through ``Trail``).
 """
 
 from __future__ import annotations
@@ -11,12 +13,12 @@ from dataclasses import dataclass
 
 from routing.model import Channel, Patron
 from routing.ports import Store
+from routing.trail import RATING_THANKS, Trail
 
 __all__ = ["PatronBook", "PatronState", "chat_of"]
 
 _PATRON = "telegram.patron."  # + user id -> "lang|unreachable since"
 _SENT = "telegram.patron"  # DeskState.posted place of our message: "chat:message id"
-_RATING = "telegram.patron.rating."  # + "chat:message id" -> "conversation id:score"
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,10 +83,16 @@ class PatronBook:
         except ValueError:
             return None
 
-    async def remember_rating(self, chat_id: int, sent_id: int, cid: str, score: int) -> None:
-        await self.store.set_state(f"{_RATING}{chat_id}:{sent_id}", f"{cid}:{score}")
+    async def remember_rating(self, chat_id: int, sent_id: int, cid: str) -> None:
+        """The thanks for rating ``cid`` went to the chat as ``sent_id``."""
+        await Trail(self.store).rating_thanks(chat_id, sent_id, cid)
 
     async def rating_at(self, chat_id: int, sent_id: int) -> tuple[str, int] | None:
-        raw = await self.store.get_state(f"{_RATING}{chat_id}:{sent_id}")
-        cid, _, score = (raw or "").rpartition(":")
-        return (cid, int(score)) if cid and score.isdigit() else None
+        """The conversation and score a thanks for a rating stands for, while rated."""
+        link = await self.store.find_link(RATING_THANKS, f"{chat_id}:{sent_id}")
+        if link is None:
+            return None
+        conversation = await self.store.get_conversation(link.conversation_id)
+        if conversation is None or conversation.rating is None:
+            return None
+        return conversation.id, conversation.rating

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from bridge.store.sqlite import SqliteStore
 from bridge.store.sqlite_schema import bundled_migrations, migrate
-from routing.ports import DeskCard, MailThread
+from routing.ports import DeskCard, Link, MailThread
 
 _STATE = {
     "telegram.desk.card.c1": "501",
@@ -25,6 +25,8 @@ _STATE = {
     "telegram.patron.sent_all.m1": "42:7,8",
     "tg.posts.m1.-100123": '{"plan": "p", "done": [[1]]}',
     "tg.posts.gone.-100123": '{"plan": "p", "done": []}',
+    "telegram.patron.rating.42:9": "c1:5",
+    "telegram.patron.rating.42:10": "gone:4",
     "telegram.desk.offset": "9001",  # a cursor: stays
     "imap.help.last_uid": "77",
 }
@@ -40,6 +42,7 @@ def _old_database(path: Path) -> None:
     conn.execute("INSERT INTO messages (id, conversation_id, direction, text, created_at)"
                  " VALUES ('m1', 'c1', 'librarian', 'Yes', 0)")
     conn.executemany("INSERT INTO state (key, value) VALUES (?, ?)", _STATE.items())
+    conn.execute("INSERT INTO links VALUES ('email', '<a@x>', 'c1', 'm1')")
     conn.close()
 
 
@@ -62,6 +65,10 @@ async def test_desk_state_moves_to_its_owners_and_cursors_stay(tmp_path: Path) -
         assert await store.posted("m1", "telegram.patron.all") == "42:7,8"
         assert await store.posted("m1", "telegram.posts.-100123") == _STATE["tg.posts.m1.-100123"]
         assert await store.get_state("telegram.desk.offset") == "9001"
+        assert await store.find_link("telegram.rated", "42:9") == Link(
+            "telegram.rated", "42:9", "c1")
+        assert await store.find_link("telegram.rated", "42:10") is None
+        assert await store.find_link("email", "<a@x>") == Link("email", "<a@x>", "c1", "m1")
     finally:
         await store.close()
     conn = sqlite3.connect(path)
@@ -71,7 +78,8 @@ async def test_desk_state_moves_to_its_owners_and_cursors_stay(tmp_path: Path) -
 
 
 async def test_desk_state_goes_with_its_conversation(tmp_path: Path) -> None:
-    """Deleting a conversation (and its messages) deletes its card, thread and progress."""
+    """Deleting a conversation (and its messages) deletes its card, thread, progress and
+    links."""
     path = tmp_path / "pustaka.db"
     _old_database(path)
     store = SqliteStore(path)
@@ -82,6 +90,6 @@ async def test_desk_state_goes_with_its_conversation(tmp_path: Path) -> None:
     conn.execute("DELETE FROM messages WHERE conversation_id = 'c1'")
     conn.execute("DELETE FROM conversations WHERE id = 'c1'")
     counts = [conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-              for table in ("desk_cards", "mail_threads", "message_posts")]
+              for table in ("desk_cards", "mail_threads", "message_posts", "links")]
     conn.close()
-    assert counts == [1, 1, 0]  # c2's card and acknowledgement stay
+    assert counts == [1, 1, 0, 0]  # c2's card and acknowledgement stay

@@ -11,7 +11,7 @@ ADAPTERS = Path(__file__).resolve().parents[2] / "adapters"
 _DIRECT = re.compile(r"\.(save_link|save_patron|save_librarian)\(")
 # Keys the key-value table held for one conversation or message before migration 0008.
 _OWNED_KEYS = re.compile(
-    r"\"(telegram\.desk\.card|email\.thread\.|email\.ack\.|tg\.posts\.|telegram\.patron\.sent)")
+    r"\"(telegram\.desk\.card|email\.thread\.|email\.ack\.|tg\.posts\.|telegram\.patron\.(sent|rating))")
 
 
 def _sources() -> list[Path]:

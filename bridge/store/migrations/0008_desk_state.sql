@@ -65,3 +65,24 @@ DELETE FROM state
     OR key GLOB 'email.thread.*' OR key GLOB 'email.ack.*'
     OR key GLOB 'telegram.patron.sent.*' OR key GLOB 'telegram.patron.sent_all.*'
     OR key GLOB 'tg.posts.*';
+
+-- The thanks for a rating in a patron's Telegram chat ('telegram.patron.rating.<chat>:<id>'
+-- -> '<conversation id>:<score>') leads to its conversation: a link (the score is the
+-- conversation's own rating).
+INSERT OR IGNORE INTO links (channel, external_id, conversation_id, message_id)
+SELECT 'telegram.rated', substr(s.key, length('telegram.patron.rating.') + 1), c.id, ''
+  FROM state AS s JOIN conversations AS c
+    ON s.key GLOB 'telegram.patron.rating.*' AND s.value GLOB c.id || ':*';
+DELETE FROM state WHERE key GLOB 'telegram.patron.rating.*';
+
+-- Links belong to their conversation too: rebuilt so they go with it.
+CREATE TABLE links_owned (
+    channel         TEXT NOT NULL,
+    external_id     TEXT NOT NULL,
+    conversation_id TEXT NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
+    message_id      TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (channel, external_id)
+) WITHOUT ROWID;
+INSERT INTO links_owned SELECT channel, external_id, conversation_id, message_id FROM links;
+DROP TABLE links;
+ALTER TABLE links_owned RENAME TO links;
