@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from bridge.store.sqlite_desk import WRITES as DESK_WRITES
+from bridge.store.sqlite_directory import WRITES as DIRECTORY_WRITES
+from bridge.store.sqlite_links import UPSERT_LINK
+from bridge.store.sqlite_links import WRITES as LINK_WRITES
 from bridge.store.sqlite_rows import (
-    BLOCK_COLUMNS,
     CONVERSATION_COLUMNS,
-    LIBRARIAN_COLUMNS,
     MESSAGE_COLUMNS,
     Row,
     message_from_row,
@@ -109,25 +110,8 @@ _DELIVERY_UPDATES = {
         "UPDATE deliveries SET state = 'failed', attempts = ?, last_error = ? WHERE id = ?"
     ),
 }
-_UPSERT_LINK = (
-    "INSERT INTO links (channel, external_id, conversation_id, message_id) VALUES (?, ?, ?, ?)"
-    " ON CONFLICT (channel, external_id) DO UPDATE SET"
-    " conversation_id = excluded.conversation_id, message_id = excluded.message_id"
-)
-_UPSERT_BLOCK = (
-    f"INSERT INTO blocks ({BLOCK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
-    " ON CONFLICT (id) DO UPDATE SET until = excluded.until"
-)
-_DELETE_BLOCK = "DELETE FROM blocks WHERE id = ?"
-_UPSERT_LIBRARIAN = (
-    f"INSERT INTO librarians ({LIBRARIAN_COLUMNS}) VALUES (?, ?, ?, ?, ?)"
-    " ON CONFLICT (id) DO UPDATE SET name = excluded.name, username = excluded.username,"
-    " on_duty = excluded.on_duty, changed_at = excluded.changed_at"
-)
-_UPSERT_STATE = (
-    "INSERT INTO state (key, value) VALUES (?, ?)"
-    " ON CONFLICT (key) DO UPDATE SET value = excluded.value"
-)
+# The plain upserts and deletes, each role's statements from its own module.
+_SIMPLE = {**LINK_WRITES, **DIRECTORY_WRITES, **DESK_WRITES}
 
 
 class BatchWriter:
@@ -143,12 +127,7 @@ class BatchWriter:
             "finish_delivery": self._finish_deliveries,
             "retry_delivery": self._update_deliveries("retry_delivery"),
             "fail_delivery": self._update_deliveries("fail_delivery"),
-            "save_link": self._simple(_UPSERT_LINK),
-            "set_state": self._simple(_UPSERT_STATE),
-            "save_block": self._simple(_UPSERT_BLOCK),
-            "remove_block": self._simple(_DELETE_BLOCK),
-            "save_librarian": self._simple(_UPSERT_LIBRARIAN),
-            **{kind: self._simple(sql) for kind, sql in DESK_WRITES.items()},
+            **{kind: self._simple(sql) for kind, sql in _SIMPLE.items()},
         }
 
     def apply(self, ops: Sequence[WriteOp]) -> tuple[list[Outcome], bool]:
@@ -273,7 +252,7 @@ class BatchWriter:
         outcomes = self._mark_done([run[:2] for run in runs])
         links = [run[2] for run in runs if run[2] is not None]
         if links:
-            self._conn.executemany(_UPSERT_LINK, links)
+            self._conn.executemany(UPSERT_LINK, links)
         return outcomes
 
     def _simple(self, sql: str) -> Callable[[Sequence[tuple[Any, ...]]], list[Outcome]]:

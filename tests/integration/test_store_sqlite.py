@@ -12,7 +12,7 @@ import pytest
 
 from bridge.store.sqlite import SqliteStore
 from bridge.store.sqlite_cache import RecordCache
-from bridge.store.sqlite_reads import _DUE
+from bridge.store.sqlite_outbox import DUE as _DUE
 from bridge.store.sqlite_schema import Migration, bundled_migrations, migrate
 from routing.model import Block, BlockKind, Channel, Contact, DeliveryState, Patron, new_id
 from routing.ports import Link
