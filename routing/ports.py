@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from routing.model import (
     Block,
@@ -20,6 +20,9 @@ from routing.model import (
     Message,
     Patron,
 )
+
+if TYPE_CHECKING:  # reminders imports this module
+    from routing.reminders import Waiting
 
 __all__ = [
     "Blocks",
@@ -164,7 +167,8 @@ class ConversationLog(Protocol):
 
 
 class Reports(Protocol):
-    """Reads across conversations for the desk's /history and /stats."""
+    """Reads across conversations: the desk's /history and /stats, the reminders and the
+    queue, export."""
 
     async def patron_conversations(self, patron_id: str, limit: int = 20) -> list[Conversation]:
         """The patron's conversations, newest first (``/history``)."""
@@ -172,6 +176,16 @@ class Reports(Protocol):
 
     async def conversations_since(self, since: float, limit: int = 10_000) -> list[Conversation]:
         """Conversations created at or after ``since``, oldest first (``/stats``)."""
+        ...
+
+    async def conversations(self, limit: int = 100, offset: int = 0) -> list[Conversation]:
+        """Conversations newest first, a page at a time (export, ``pustaka check``)."""
+        ...
+
+    async def waiting(self) -> list[Waiting]:
+        """Open conversations whose patron waits for an answer (reminders, the queue):
+        since their first message after the last librarian answer, with the reminders
+        noted since, and whether none of their messages still waits to reach the topic."""
         ...
 
 

@@ -22,6 +22,7 @@ from routing.model import (
     new_id,
 )
 from routing.ports import Store
+from routing.reminders import Waiting
 from tests.integration.store_contract import (
     NOW,
     conversation_for,
@@ -255,6 +256,40 @@ class ReportsContract:
         await conversation_for(store, budi)
         found = await store.patron_conversations(ana.id, limit=2)
         assert [c.id for c in found] == [made[2].id, made[1].id]
+
+    async def test_conversations_page_newest_first(self, store: Store) -> None:
+        """conversations pages through every conversation, newest first."""
+        ana, budi = await patron(store), await patron(store)
+        made = [await conversation_for(store, who, at=NOW + i)
+                for i, who in enumerate((ana, budi, ana))]
+        assert [c.id for c in await store.conversations()] == [c.id for c in reversed(made)]
+        assert [c.id for c in await store.conversations(limit=1, offset=1)] == [made[1].id]
+
+    async def test_waiting_patrons_since_the_last_answer(self, store: Store) -> None:
+        """waiting lists open conversations with a patron message after the last librarian
+        answer, since the first such message, with the reminders noted since it and
+        whether the patron's lines have all reached the topic; answered, closed and silent
+        conversations are left out."""
+        ana = await patron(store)
+        asking, answered, closed, silent = [await conversation_for(store, ana) for _ in range(4)]
+        await store.save_conversation(replace(closed, status=Status.CLOSED))
+        old = replace(message_in(asking, "hello?"), created_at=NOW - 50)
+        await store.append(old, [])
+        await store.append(replace(message_in(asking, direction=Direction.LIBRARIAN)), [])
+        first = replace(message_in(asking, "still there?"), created_at=NOW + 10)
+        await store.append(first, [delivery_for(first)])  # not yet in the topic
+        await store.append(replace(message_in(asking), created_at=NOW + 20), [])
+        reminder = replace(message_in(asking, "⏰", direction=Direction.NOTE), event="reminder",
+                           created_at=NOW + 300)
+        await store.append(reminder, [])
+        for conversation in (answered, closed):
+            await store.append(message_in(conversation), [])
+        await store.append(message_in(answered, direction=Direction.LIBRARIAN), [])
+        assert silent.id not in [w.conversation_id for w in await store.waiting()]
+        assert await store.waiting() == [Waiting(asking.id, NOW + 10, 1, NOW + 300, False)]
+        await store.finish_delivery((await store.due_deliveries(NOW + 10, 10))[0].id, "1")
+        [again] = await store.waiting()
+        assert again.in_topic
 
     async def test_conversations_since(self, store: Store) -> None:
         """Conversations created at or after a moment come oldest first."""

@@ -16,15 +16,20 @@ from dataclasses import dataclass, field, replace
 from routing.model import (
     Block,
     BlockKind,
+    Channel,
     Contact,
     Conversation,
     Delivery,
+    DeliveryKind,
     DeliveryState,
+    Direction,
     Librarian,
     Message,
     Patron,
+    Status,
 )
 from routing.ports import DeskCard, Link, MailThread
+from routing.reminders import Waiting
 
 __all__ = ["FakeStore", "Pause"]
 
@@ -48,7 +53,7 @@ class FakeStore:
 
     def __init__(self) -> None:
         self.patrons: dict[str, Patron] = {}
-        self.conversations: dict[str, Conversation] = {}
+        self.conversations_by_id: dict[str, Conversation] = {}
         self.messages: dict[str, Message] = {}
         self.deliveries: dict[str, Delivery] = {}  # insertion order = enqueue order
         self.links: dict[tuple[str, str], Link] = {}
@@ -122,7 +127,7 @@ class FakeStore:
 
     async def get_conversation(self, conversation_id: str) -> Conversation | None:
         await self._io()
-        found = self.conversations.get(conversation_id)
+        found = self.conversations_by_id.get(conversation_id)
         await self._done("get_conversation")
         return found
 
@@ -130,22 +135,23 @@ class FakeStore:
         self, conversation_ids: Collection[str]
     ) -> dict[str, Conversation]:
         await self._io()
-        return {i: self.conversations[i] for i in conversation_ids if i in self.conversations}
+        known = self.conversations_by_id
+        return {i: known[i] for i in conversation_ids if i in known}
 
     async def latest_conversation(self, patron_id: str) -> Conversation | None:
         await self._io()
         # Stable sort: equal created_at (a frozen FakeClock) keeps creation order.
-        mine = [c for c in self.conversations.values() if c.patron_id == patron_id]
+        mine = [c for c in self.conversations_by_id.values() if c.patron_id == patron_id]
         return sorted(mine, key=lambda c: c.created_at)[-1] if mine else None
 
     async def conversation_by_thread(self, desk_thread: int) -> Conversation | None:
         await self._io()
-        found = [c for c in self.conversations.values() if c.desk_thread == desk_thread]
+        found = [c for c in self.conversations_by_id.values() if c.desk_thread == desk_thread]
         return found[-1] if found else None
 
     async def save_conversation(self, conversation: Conversation) -> None:
         await self._io()
-        self.conversations[conversation.id] = conversation
+        self.conversations_by_id[conversation.id] = conversation
 
     async def append(
         self, message: Message, deliveries: Sequence[Delivery]
@@ -286,7 +292,7 @@ class FakeStore:
 
     async def save_desk_card(self, conversation_id: str, card: DeskCard) -> None:
         await self._io()
-        self._owned(self.conversations.keys(), conversation_id, "conversation")
+        self._owned(self.conversations_by_id.keys(), conversation_id, "conversation")
         self.cards[conversation_id] = card
 
     async def mail_thread(self, conversation_id: str) -> MailThread | None:
@@ -295,7 +301,7 @@ class FakeStore:
 
     async def save_mail_thread(self, conversation_id: str, thread: MailThread) -> None:
         await self._io()
-        self._owned(self.conversations.keys(), conversation_id, "conversation")
+        self._owned(self.conversations_by_id.keys(), conversation_id, "conversation")
         self.threads[conversation_id] = thread
 
     async def posted(self, message_id: str, place: str) -> str | None:
@@ -309,13 +315,40 @@ class FakeStore:
 
     async def patron_conversations(self, patron_id: str, limit: int = 20) -> list[Conversation]:
         await self._io()
-        mine = [c for c in self.conversations.values() if c.patron_id == patron_id]
+        mine = [c for c in self.conversations_by_id.values() if c.patron_id == patron_id]
         return sorted(mine, key=lambda c: (c.created_at, c.id), reverse=True)[:limit]
 
     async def conversations_since(self, since: float, limit: int = 10_000) -> list[Conversation]:
         await self._io()
-        found = [c for c in self.conversations.values() if c.created_at >= since]
+        found = [c for c in self.conversations_by_id.values() if c.created_at >= since]
         return sorted(found, key=lambda c: (c.created_at, c.id))[:limit]
+
+    async def conversations(self, limit: int = 100, offset: int = 0) -> list[Conversation]:
+        await self._io()
+        newest = sorted(self.conversations_by_id.values(), key=lambda c: (c.created_at, c.id),
+                        reverse=True)
+        return newest[offset:offset + limit]
+
+    async def waiting(self) -> list[Waiting]:
+        await self._io()
+        found = [self._waiting(c.id) for c in self.conversations_by_id.values()
+                 if c.status is Status.OPEN]
+        return sorted((w for w in found if w is not None), key=lambda w: w.conversation_id)
+
+    def _waiting(self, conversation_id: str) -> Waiting | None:
+        lines = self.history_of(conversation_id)
+        after = max((m.id for m in lines if m.direction is Direction.LIBRARIAN), default="")
+        since = [m for m in lines if m.id > after]
+        asking = [m.created_at for m in since if m.direction is Direction.PATRON]
+        if not asking:
+            return None
+        reminders = [m.created_at for m in since
+                     if m.direction is Direction.NOTE and m.event == "reminder"]
+        queued = any(d.state is DeliveryState.PENDING and d.conversation_id == conversation_id
+                     and d.destination is Channel.DESK and d.kind is DeliveryKind.TO_DESK
+                     for d in self.deliveries.values())
+        return Waiting(conversation_id, min(asking), len(reminders),
+                       max(reminders, default=None), not queued)
 
     async def save_block(self, block: Block) -> None:
         await self._io()

@@ -507,7 +507,7 @@ class TestRows:
 
         await worker.run_until_idle()
 
-        saved = store.conversations[cid]
+        saved = store.conversations_by_id[cid]
         assert (saved.desk_thread, saved.claimed_by) == (42, "Ana")
         assert await router.conversation_for_thread(42) == saved
 
@@ -752,4 +752,4 @@ class TestOpenedTopicKept:
         error.desk_thread = 77  # type: ignore[attr-defined]
         desk.fail_next(1, error)
         await worker.run_until_idle()
-        assert store.conversations[conv.id].desk_thread == 77
+        assert store.conversations_by_id[conv.id].desk_thread == 77
