@@ -34,7 +34,15 @@ from routing.outbox_rules import (
     utc_stamp,
     worth_reporting,
 )
-from routing.ports import Clock, Link, PermanentFailure, Sender, Sent, Store, TemporaryFailure
+from routing.ports import (
+    Clock,
+    Link,
+    OutboxStore,
+    PermanentFailure,
+    Sender,
+    Sent,
+    TemporaryFailure,
+)
 
 __all__ = ["DeliveryWorker", "RetryPolicy"]
 
@@ -43,7 +51,7 @@ log = logging.getLogger(__name__)
 class DeliveryWorker:
     def __init__(
         self,
-        store: Store,
+        store: OutboxStore,
         clock: Clock,
         senders: Mapping[Channel, Sender],
         *,

@@ -17,7 +17,7 @@ from routing.model import (
     Patron,
     new_id,
 )
-from routing.ports import Sender, Store
+from routing.ports import ConversationLog, Sender
 
 __all__ = [
     "IDEMPOTENT",
@@ -93,7 +93,7 @@ def budget_keys(
 
 
 async def coalesce(
-    store: Store, lane: Sequence[Delivery], head: Message, room: int,
+    store: ConversationLog, lane: Sequence[Delivery], head: Message, room: int,
     stamp: Callable[[float], str], read: Mapping[str, Message] | None = None,
 ) -> tuple[Message, list[Delivery]]:
     """Join the patron messages queued behind ``lane[0]`` into one send (``read``: the

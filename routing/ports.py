@@ -36,8 +36,10 @@ __all__ = [
     "Links",
     "MailThread",
     "OutboxRows",
+    "OutboxStore",
     "PermanentFailure",
     "Reports",
+    "RouterStore",
     "Sender",
     "Sent",
     "Store",
@@ -266,6 +268,15 @@ class Cursors(Protocol):
 
     async def get_state(self, key: str) -> str | None: ...
     async def set_state(self, key: str, value: str) -> None: ...
+
+
+class OutboxStore(ConversationLog, Directory, OutboxRows, Cursors, Protocol):
+    """What the outbox reads and settles: lanes, their messages, conversations and
+    patrons, and its ledger (a cursor)."""
+
+
+class RouterStore(Directory, Blocks, ConversationLog, Reports, Links, Protocol):
+    """What the router decides with and writes."""
 
 
 class Store(

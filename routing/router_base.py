@@ -19,7 +19,7 @@ from routing.model import (
     Message,
     new_id,
 )
-from routing.ports import Clock, Store
+from routing.ports import Clock, RouterStore
 from routing.trail import Trail
 
 __all__ = ["LIVE_CHANNELS", "Claimed", "Refused", "RouterBase", "RouterPolicy"]
@@ -64,7 +64,7 @@ class RouterBase:
 
     def __init__(
         self,
-        store: Store,
+        store: RouterStore,
         clock: Clock,
         *,
         policy: RouterPolicy | None = None,

@@ -30,10 +30,9 @@ from adapters.email.parse import ParsedMail, parse_email
 from adapters.email.rating_reply import rated_conversation
 from adapters.email.set_aside import SET_ASIDE_AFTER, SetAside
 from adapters.email.settings import EmailSettings
-from adapters.email.thread import ReplyTokens, load_thread, save_thread
+from adapters.email.thread import MailStore, ReplyTokens, load_thread, save_thread
 from adapters.files import human_size
 from routing.model import Channel, Inbound
-from routing.ports import Store
 from routing.router import Accepted, Refused, Router
 
 __all__ = ["Acknowledge", "EmailIntake", "human_size"]
@@ -54,7 +53,7 @@ def mail_key(parsed: ParsedMail, raw: bytes) -> str:
 class EmailIntake:
     """The IMAP intake's handler: takes a batch of fetched mail into the router."""
 
-    def __init__(self, router: Router, store: Store, blobs: BlobStore,
+    def __init__(self, router: Router, store: MailStore, blobs: BlobStore,
                  settings: EmailSettings, *, tokens: ReplyTokens | None = None,
                  acknowledge: Acknowledge | None = None, set_aside_dir: Path | None = None,
                  set_aside_after: int = SET_ASIDE_AFTER) -> None:

@@ -12,12 +12,17 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Protocol, runtime_checkable
 
-from routing.ports import DeskState, MailThread
+from routing.ports import ConversationLog, DeskState, Directory, Links, MailThread
 
-__all__ = ["MAX_REFERENCES", "RatingTokens", "ReplyTokens", "Thread", "load_thread",
-           "reply_address", "save_thread"]
+__all__ = ["MAX_REFERENCES", "MailStore", "RatingTokens", "ReplyTokens", "Thread",
+           "load_thread", "reply_address", "save_thread"]
 
 MAX_REFERENCES = 20
+
+
+class MailStore(ConversationLog, Directory, Links, DeskState, Protocol):
+    """The roles of the store the email intake reads (which conversation a mail names,
+    its thread); it writes records only through the router and ``Trail``."""
 
 
 class ReplyTokens(Protocol):

@@ -21,11 +21,11 @@ from telegram.error import RetryAfter
 
 from adapters.directory.member import DirectoryUnavailable, Member
 from adapters.telegram import desk_reports as reports
-from adapters.telegram.desk_base import DeskTarget
+from adapters.telegram.desk_base import DeskStore, DeskTarget
 from adapters.telegram.desk_verbs import ConversationVerbs
 from routing.limits import SendBudget
 from routing.model import Conversation
-from routing.ports import Clock, Store, SystemClock
+from routing.ports import Clock, SystemClock
 from routing.router import Claimed, Router, RouterPolicy
 
 __all__ = ["Asked", "DeskCommands", "DeskHooks", "DeskSettings"]
@@ -74,7 +74,7 @@ class Asked:
 
 class DeskCommands(ConversationVerbs):
     def __init__(
-        self, bot: Bot, store: Store, router: Router, target: DeskTarget,
+        self, bot: Bot, store: DeskStore, router: Router, target: DeskTarget,
         settings: DeskSettings | None = None, hooks: DeskHooks | None = None,
         clock: Clock | None = None, budget: SendBudget | None = None,
     ) -> None:

@@ -24,12 +24,11 @@ from adapters.blobs import BlobStore
 from adapters.files import FilePolicy, human_size
 from adapters.telegram.albums import AlbumGatherer
 from adapters.telegram.commands import Asked, DeskCommands
-from adapters.telegram.desk_base import DeskTarget
+from adapters.telegram.desk_base import DeskStore, DeskTarget
 from adapters.telegram.desk_buttons import DeskButtons
 from adapters.telegram.desk_sender import DeskSender, telegram_failure
 from adapters.telegram.files import carries_file, fetch_all
 from routing.model import Conversation, DeskReply
-from routing.ports import Store
 from routing.router import Claimed, Router
 
 __all__ = ["DeskPoller", "DeskSender", "DeskTarget", "telegram_failure"]
@@ -46,7 +45,7 @@ class DeskPoller:
     ``DeskCommands``, button presses to ``DeskButtons``, edits of replies to the patron."""
 
     def __init__(
-        self, bot: Bot, store: Store, router: Router, target: DeskTarget, *, timeout: int = 25,
+        self, bot: Bot, store: DeskStore, router: Router, target: DeskTarget, *, timeout: int = 25,
         commands: DeskCommands | None = None,
         elsewhere: Callable[[Update], Awaitable[None]] | None = None,
         unmapped_retry: float = 1.0,

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from adapters.telegram import render
 from routing.model import Conversation
+from routing.ports import ConversationLog, Cursors, DeskState, Directory, Links
 
-__all__ = ["DeskTarget", "card_markup"]
+__all__ = ["DeskStore", "DeskTarget", "card_markup"]
+
+
+class DeskStore(ConversationLog, Directory, DeskState, Links, Cursors, Protocol):
+    """The roles of the store the desk reads (conversations, librarians, cards, links)
+    and keeps its getUpdates offset in; it writes records only through the router."""
+
 
 # The info card of each topic is kept through ``routing.ports.DeskState`` (a DeskCard):
 # its message id, and what followed it in its post (the patron's first question), so a

@@ -22,7 +22,7 @@ from telegram.warnings import PTBUserWarning
 from adapters.blobs import BlobStore
 from adapters.telegram import render
 from adapters.telegram.aiohttp_request import NotSent, NotSentTimeout
-from adapters.telegram.desk_base import DeskTarget, card_markup
+from adapters.telegram.desk_base import DeskStore, DeskTarget, card_markup
 from adapters.telegram.files_send import (
     CAPTION_LIMIT,
     Place,
@@ -35,7 +35,7 @@ from adapters.telegram.files_send import (
     visible_length,
 )
 from routing.model import Attachment, Conversation, Delivery, DeliveryKind, Message, Patron
-from routing.ports import DeskCard, PermanentFailure, Sent, Store, TemporaryFailure
+from routing.ports import DeskCard, PermanentFailure, Sent, TemporaryFailure
 from routing.trail import Trail
 
 __all__ = ["DeskSender", "telegram_failure"]
@@ -73,7 +73,7 @@ class DeskSender:
     show its result on the card, and saves a new topic on its conversation at once.
     ``blobs`` holds the bytes of patrons' files; without it a file is shown as a line."""
 
-    def __init__(self, bot: Bot, target: DeskTarget, store: Store | None = None, *,
+    def __init__(self, bot: Bot, target: DeskTarget, store: DeskStore | None = None, *,
                  blobs: BlobStore | None = None) -> None:
         self._bot = bot
         self._target = target

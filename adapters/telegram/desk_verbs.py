@@ -25,10 +25,10 @@ from adapters.directory.member import (
 from adapters.telegram import desk_reports as reports
 from adapters.telegram import render
 from adapters.telegram.card_lines import member_status
-from adapters.telegram.desk_base import card_markup
+from adapters.telegram.desk_base import DeskStore, card_markup
 from routing.blocks import DURATION_HELP, NETWORK_WORDS, BadDuration, parse_duration
 from routing.model import Conversation, DeskReply
-from routing.ports import Clock, Store
+from routing.ports import Clock
 from routing.router import Claimed, Router
 
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ Verb = Callable[["Asked", Conversation, str], Awaitable[None]]
 
 class ConversationVerbs:
     bot: Bot
-    store: Store
+    store: DeskStore
     router: Router
     target: DeskTarget
     settings: DeskSettings

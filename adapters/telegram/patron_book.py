@@ -10,12 +10,19 @@ to the conversation, through ``Trail``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from routing.model import Channel, Patron
-from routing.ports import Store
+from routing.ports import ConversationLog, Cursors, DeskState, Directory, Links
 from routing.trail import RATING_THANKS, Trail
 
-__all__ = ["PatronBook", "PatronState", "chat_of"]
+__all__ = ["PatronBook", "PatronState", "PatronStore", "chat_of"]
+
+
+class PatronStore(ConversationLog, Directory, DeskState, Links, Cursors, Protocol):
+    """The roles of the store the Telegram patron side reads and keeps its notes in;
+    it writes records only through the router and ``Trail``."""
+
 
 _PATRON = "telegram.patron."  # + user id -> "lang|unreachable since"
 _SENT = "telegram.patron"  # DeskState.posted place of our message: "chat:message id"
@@ -47,7 +54,7 @@ def chat_of(patron: Patron) -> int | None:
 
 
 class PatronBook:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: PatronStore) -> None:
         self.store = store
 
     async def state(self, user_id: int) -> PatronState:

@@ -31,9 +31,9 @@ from adapters.telegram.files_send import (
     plan,
     send_posts,
 )
-from adapters.telegram.patron_book import PatronBook, chat_of
+from adapters.telegram.patron_book import PatronBook, PatronStore, chat_of
 from routing.model import Attachment, Conversation, Delivery, Direction, Message, Patron
-from routing.ports import Clock, PermanentFailure, Sent, Store, SystemClock
+from routing.ports import Clock, PermanentFailure, Sent, SystemClock
 
 __all__ = ["PatronSender"]
 
@@ -45,7 +45,7 @@ _ALL_SENT = "telegram.patron.all"  # DeskState.posted place: "chat:id,id,…" (a
 class PatronSender:
     """``routing.ports.Sender`` for ``Channel.TELEGRAM``."""
 
-    def __init__(self, bot: Bot, store: Store, clock: Clock | None = None, *,
+    def __init__(self, bot: Bot, store: PatronStore, clock: Clock | None = None, *,
                  blobs: BlobStore | None = None) -> None:
         self._bot = bot
         self._store = store

@@ -3,8 +3,12 @@ trust, so what they prove of the core holds over a real store too."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from bridge.store.sqlite import SqliteStore
+from routing.ports import Store
 from tests.integration.store_contract_desk import DeskStateContract
 from tests.integration.store_contract_directory import BlocksContract, DirectoryContract
 from tests.integration.store_contract_links import CursorsContract, LinksContract
@@ -51,3 +55,11 @@ class TestFakeDeskState(FakeFixture, DeskStateContract):
 
 class TestFakeCursors(FakeFixture, CursorsContract):
     pass
+
+
+def test_the_fake_and_sqlite_are_every_role() -> None:
+    """FakeStore and SqliteStore are each a ``Store``: every role's methods, with the
+    port's signatures (mypy --strict checks these assignments)."""
+    fake: Store = FakeStore()
+    sqlite: Store = SqliteStore(Path("unused.db"))  # never opened: no file is made
+    assert fake is not None and sqlite is not None
