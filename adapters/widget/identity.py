@@ -15,21 +15,14 @@ so after the first read a visitor costs a dictionary lookup.
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Protocol
 
 from adapters.widget.tokens import VisitorTokens
+from routing.ports import Cursors
 
-__all__ = ["StatePort", "VisitorEpochs", "VisitorIdentity"]
+__all__ = ["VisitorEpochs", "VisitorIdentity"]
 
 _KEY = "widget-visitor-generation:"
 _CACHED = 100_000  # visitors whose generation is remembered between reads
-
-
-class StatePort(Protocol):
-    """The store's key-value state (``routing.ports.Store.get_state/set_state``)."""
-
-    async def get_state(self, key: str) -> str | None: ...
-    async def set_state(self, key: str, value: str) -> None: ...
 
 
 class _MemoryState:
@@ -48,7 +41,7 @@ class _MemoryState:
 class VisitorEpochs:
     """Each visitor's current token generation, persisted, with a bounded cache."""
 
-    def __init__(self, state: StatePort | None = None, *, cached: int = _CACHED) -> None:
+    def __init__(self, state: Cursors | None = None, *, cached: int = _CACHED) -> None:
         self._state = state if state is not None else _MemoryState()
         self._cache: OrderedDict[str, int] = OrderedDict()
         self._size = cached
