@@ -1,6 +1,7 @@
 """The trail an adapter leaves in the store: which conversation an id of its world leads
-to. The one way adapters write links (``routing.ports.Links``), each verb named for what
-happened, so a reader finds every writer of a link by name.
+to (a mail, a Telegram post, a desk topic). The one way adapters write links
+(``routing.ports.Links``) and topics, each verb named for what happened, so a reader
+finds every such writer by name.
 
 A mail taken in must never be taken twice, and mail citing it must thread there; a
 Telegram message one of ours became (an album's later items) must lead a librarian's
@@ -10,18 +11,32 @@ reply or /delete to it.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
+from typing import Protocol
 
 from routing.model import Channel
-from routing.ports import Link, Links
+from routing.ports import ConversationLog, Link, Links
 
-__all__ = ["RATING_THANKS", "Trail"]
+__all__ = ["RATING_THANKS", "Trail", "TrailStore"]
 
 RATING_THANKS = "telegram.rated"  # Link.channel of the thanks for a rating in a patron's chat
 
 
+class TrailStore(Links, ConversationLog, Protocol):
+    """Links, and the conversation a desk topic is saved on."""
+
+
 class Trail:
-    def __init__(self, links: Links) -> None:
+    def __init__(self, links: TrailStore) -> None:
         self._links = links
+
+    async def topic_opened(self, conversation_id: str, desk_thread: int) -> None:
+        """The desk opened a topic for the conversation: saved on it before anything is
+        posted there, so the librarians' first answer finds the conversation. Re-read
+        first: a claim may have been saved since the sender read the conversation."""
+        fresh = await self._links.get_conversation(conversation_id)
+        if fresh is not None and fresh.desk_thread != desk_thread:
+            await self._links.save_conversation(replace(fresh, desk_thread=desk_thread))
 
     async def mail_taken(self, mail_key: str, conversation_id: str, message_id: str = "") -> None:
         """An email (its Message-ID, or the key made for one without) went into

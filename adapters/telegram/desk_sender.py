@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import warnings
-from dataclasses import replace
 
 from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions
 from telegram.constants import ParseMode
@@ -199,10 +198,7 @@ class DeskSender:
         where librarians answer, and their answer must find the conversation."""
         if self._store is None:
             return
-        # Re-read: a claim may have been saved since the outbox read the conversation.
-        fresh = await self._store.get_conversation(conversation.id)
-        if fresh is not None:
-            await self._store.save_conversation(replace(fresh, desk_thread=thread))
+        await Trail(self._store).topic_opened(conversation.id, thread)
 
     async def _remember_card(self, conversation: Conversation, card_id: int, tail: str
                              ) -> None:

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
-from routing.model import Channel, Contact, Librarian, Patron
+from dataclasses import replace
+
+from routing.model import Channel, Contact, Inbound, Librarian, Patron
 from routing.ports import Link
 from routing.router import Router
 from tests.unit.fakes import FakeClock, FakeStore
@@ -47,6 +49,19 @@ class TestStaff:
 
 
 class TestTrail:
+    async def test_a_topic_opened_is_saved_on_the_fresh_conversation(self) -> None:
+        """topic_opened saves the thread on the conversation as stored now (a claim
+        saved meanwhile is kept); an unknown conversation is left alone."""
+        router, store, _ = _router()
+        accepted = await router.accept(Inbound(Channel.WIDGET, "v-1", "Hello?"))
+        cid = accepted.conversation.id
+        claimed = replace(store.conversations_by_id[cid], claimed_by_id="7")
+        await store.save_conversation(claimed)
+        await router.trail.topic_opened(cid, 501)
+        await router.trail.topic_opened("nothing", 502)
+        assert store.conversations_by_id[cid] == replace(claimed, desk_thread=501)
+        assert await store.conversation_by_thread(502) is None
+
     async def test_a_taken_mail_and_album_posts_lead_to_their_conversation(self) -> None:
         """mail_taken links an email key to its conversation (and message, if any);
         desk_posts links each later Telegram post of a message to it."""
