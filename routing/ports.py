@@ -27,6 +27,8 @@ if TYPE_CHECKING:  # reminders imports this module
 __all__ = [
     "Blocks",
     "Clock",
+    "ContactState",
+    "ContactStates",
     "ConversationLog",
     "Cursors",
     "DeskCard",
@@ -89,6 +91,16 @@ class MailThread:
     last_patron_id: str = ""
     references: tuple[str, ...] = ()
     acknowledged: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ContactState:
+    """What a channel keeps about one contact point (a Telegram chat, a widget visitor)
+    beyond the patron record: it outlives a restart and belongs to no conversation."""
+
+    language: str = ""  # the language the patron's app reports ("" unknown)
+    unreachable_since: float = 0.0  # a send found the contact gone (bot blocked); 0: fine
+    token_generation: int = 0  # widget: tokens of an older generation are refused
 
 
 # -- the store's roles: each consumer asks for the role it uses ---------------------------
@@ -262,6 +274,13 @@ class DeskState(Protocol):
     async def save_posted(self, message_id: str, place: str, posted: str) -> None: ...
 
 
+class ContactStates(Protocol):
+    """What channels keep per contact point (``ContactState``), last save wins."""
+
+    async def contact_state(self, contact: Contact) -> ContactState | None: ...
+    async def save_contact_state(self, contact: Contact, state: ContactState) -> None: ...
+
+
 class Cursors(Protocol):
     """Where a reader of an outside stream stands (IMAP UIDs, getUpdates offset) and
     the few process-wide notes that belong to no record; key-value, last write wins."""
@@ -280,8 +299,8 @@ class RouterStore(Directory, Blocks, ConversationLog, Reports, Links, Protocol):
 
 
 class Store(
-    Directory, Blocks, ConversationLog, Reports, OutboxRows, Links, DeskState, Cursors,
-    Protocol,
+    Directory, Blocks, ConversationLog, Reports, OutboxRows, Links, DeskState,
+    ContactStates, Cursors, Protocol,
 ):
     """Every role, opened and closed as one. Each implementation passes every suite in
     tests/contracts/; consumers ask for the roles they use, not for this."""

@@ -19,6 +19,7 @@ import aiosqlite
 
 from bridge.store.sqlite_cache import RecordCache
 from bridge.store.sqlite_commit import GroupCommitter
+from bridge.store.sqlite_contacts import SqliteContactStates
 from bridge.store.sqlite_desk import SqliteDeskState
 from bridge.store.sqlite_directory import SqliteBlocks, SqliteDirectory
 from bridge.store.sqlite_lanes import LaneScan
@@ -42,7 +43,7 @@ __all__ = ["SqliteStore"]
 
 class SqliteStore(
     SqliteDirectory, SqliteBlocks, SqliteConversationLog, SqliteReports, SqliteOutbox,
-    SqliteLinks, SqliteDeskState, SqliteCursors,
+    SqliteLinks, SqliteDeskState, SqliteContactStates, SqliteCursors,
 ):
     """``routing.ports.Store`` on SQLite: every role in one class, a mixin a role, each
     with its SQL in its own module. ``open()`` before use, ``close()`` to drain.

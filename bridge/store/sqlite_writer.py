@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bridge.store.sqlite_contacts import WRITES as CONTACT_WRITES
 from bridge.store.sqlite_desk import WRITES as DESK_WRITES
 from bridge.store.sqlite_directory import WRITES as DIRECTORY_WRITES
 from bridge.store.sqlite_links import UPSERT_LINK
@@ -45,6 +46,7 @@ STAGES = {
     "remove_block": 6,
     "save_librarian": 6,
     **dict.fromkeys(DESK_WRITES, 5),  # after appends: a message saved with them exists
+    **dict.fromkeys(CONTACT_WRITES, 5),
 }
 
 
@@ -111,7 +113,7 @@ _DELIVERY_UPDATES = {
     ),
 }
 # The plain upserts and deletes, each role's statements from its own module.
-_SIMPLE = {**LINK_WRITES, **DIRECTORY_WRITES, **DESK_WRITES}
+_SIMPLE = {**LINK_WRITES, **DIRECTORY_WRITES, **DESK_WRITES, **CONTACT_WRITES}
 
 
 class BatchWriter:

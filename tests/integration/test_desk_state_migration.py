@@ -9,7 +9,8 @@ from pathlib import Path
 
 from bridge.store.sqlite import SqliteStore
 from bridge.store.sqlite_schema import bundled_migrations, migrate
-from routing.ports import DeskCard, Link, MailThread
+from routing.model import Channel, Contact
+from routing.ports import ContactState, DeskCard, Link, MailThread
 
 _STATE = {
     "telegram.desk.card.c1": "501",
@@ -27,6 +28,8 @@ _STATE = {
     "tg.posts.gone.-100123": '{"plan": "p", "done": []}',
     "telegram.patron.rating.42:9": "c1:5",
     "telegram.patron.rating.42:10": "gone:4",
+    "telegram.patron.4242": "id|1700000000.5",
+    "widget-visitor-generation:v-1": "3",
     "telegram.desk.offset": "9001",  # a cursor: stays
     "imap.help.last_uid": "77",
 }
@@ -48,8 +51,10 @@ def _old_database(path: Path) -> None:
 
 async def test_desk_state_moves_to_its_owners_and_cursors_stay(tmp_path: Path) -> None:
     """Cards, mail threads, acknowledgements and send progress read back through the
-    DeskState port as they were; state of a conversation or message no longer there is
-    dropped; only the cursors are left in the key-value table."""
+    DeskState port as they were, rating thanks as links, a Telegram chat's language and
+    a widget visitor's token generation as contact state; state of a conversation or
+    message no longer there is dropped; only the cursors are left in the key-value
+    table."""
     path = tmp_path / "pustaka.db"
     _old_database(path)
     store = SqliteStore(path)
@@ -65,6 +70,10 @@ async def test_desk_state_moves_to_its_owners_and_cursors_stay(tmp_path: Path) -
         assert await store.posted("m1", "telegram.patron.all") == "42:7,8"
         assert await store.posted("m1", "telegram.posts.-100123") == _STATE["tg.posts.m1.-100123"]
         assert await store.get_state("telegram.desk.offset") == "9001"
+        assert await store.contact_state(Contact(Channel.TELEGRAM, "4242")) == ContactState(
+            "id", 1_700_000_000.5)
+        assert await store.contact_state(Contact(Channel.WIDGET, "v-1")) == ContactState(
+            token_generation=3)
         assert await store.find_link("telegram.rated", "42:9") == Link(
             "telegram.rated", "42:9", "c1")
         assert await store.find_link("telegram.rated", "42:10") is None

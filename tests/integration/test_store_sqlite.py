@@ -24,6 +24,7 @@ from tests.integration.store_contract import (
     patron,
     queued,
 )
+from tests.integration.store_contract_contacts import ContactStatesContract
 from tests.integration.store_contract_desk import DeskStateContract
 from tests.integration.store_contract_directory import BlocksContract, DirectoryContract
 from tests.integration.store_contract_links import CursorsContract, LinksContract
@@ -66,6 +67,10 @@ class TestSqliteLinks(SqliteFixture, LinksContract):
 
 
 class TestSqliteDeskState(SqliteFixture, DeskStateContract):
+    pass
+
+
+class TestSqliteContactStates(SqliteFixture, ContactStatesContract):
     pass
 
 

@@ -28,7 +28,7 @@ from routing.model import (
     Patron,
     Status,
 )
-from routing.ports import DeskCard, Link, MailThread
+from routing.ports import ContactState, DeskCard, Link, MailThread
 from routing.reminders import Waiting
 
 __all__ = ["FakeStore", "Pause"]
@@ -61,6 +61,7 @@ class FakeStore:
         self.cards: dict[str, DeskCard] = {}
         self.threads: dict[str, MailThread] = {}
         self.posts: dict[tuple[str, str], str] = {}
+        self.contact_states: dict[Contact, ContactState] = {}
         self.blocks: dict[str, Block] = {}
         self.librarians: dict[str, Librarian] = {}
         self.closed = False
@@ -312,6 +313,14 @@ class FakeStore:
         await self._io()
         self._owned(self.messages.keys(), message_id, "message")
         self.posts[(message_id, place)] = posted
+
+    async def contact_state(self, contact: Contact) -> ContactState | None:
+        await self._io()
+        return self.contact_states.get(contact)
+
+    async def save_contact_state(self, contact: Contact, state: ContactState) -> None:
+        await self._io()
+        self.contact_states[contact] = state
 
     async def patron_conversations(self, patron_id: str, limit: int = 20) -> list[Conversation]:
         await self._io()

@@ -9,6 +9,7 @@ import pytest
 
 from bridge.store.sqlite import SqliteStore
 from routing.ports import Store
+from tests.integration.store_contract_contacts import ContactStatesContract
 from tests.integration.store_contract_desk import DeskStateContract
 from tests.integration.store_contract_directory import BlocksContract, DirectoryContract
 from tests.integration.store_contract_links import CursorsContract, LinksContract
@@ -50,6 +51,10 @@ class TestFakeLinks(FakeFixture, LinksContract):
 
 
 class TestFakeDeskState(FakeFixture, DeskStateContract):
+    pass
+
+
+class TestFakeContactStates(FakeFixture, ContactStatesContract):
     pass
 
 

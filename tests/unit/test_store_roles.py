@@ -11,9 +11,11 @@ ADAPTERS = Path(__file__).resolve().parents[2] / "adapters"
 _DIRECT = re.compile(
     r"store\.(save_link|save_patron|save_librarian|save_conversation|append|save_block"
     r"|remove_block)\(")
-# Keys the key-value table held for one conversation or message before migration 0008.
+# Key prefixes the key-value table held for a conversation, a message or a contact before
+# migration 0008 (a quoted prefix ending in "." or ":").
 _OWNED_KEYS = re.compile(
-    r"\"(telegram\.desk\.card|email\.thread\.|email\.ack\.|tg\.posts\.|telegram\.patron\.(sent|rating))")
+    r"\"(telegram\.desk\.card|email\.thread|email\.ack|tg\.posts|telegram\.patron"
+    r"|widget-visitor-generation)[.a-z_]*[.:][\"{]")
 
 
 def _sources() -> list[Path]:

@@ -86,3 +86,32 @@ CREATE TABLE links_owned (
 INSERT INTO links_owned SELECT channel, external_id, conversation_id, message_id FROM links;
 DROP TABLE links;
 ALTER TABLE links_owned RENAME TO links;
+
+-- What a channel keeps per contact point, in columns: a Telegram chat's language and
+-- since when the bot is blocked there ('telegram.patron.<user id>' -> 'lang|since'), a
+-- widget visitor's token generation ('widget-visitor-generation:<visitor>' -> 'n').
+CREATE TABLE contact_states (
+    channel           TEXT NOT NULL,
+    address           TEXT NOT NULL,
+    language          TEXT NOT NULL DEFAULT '',
+    unreachable_since REAL NOT NULL DEFAULT 0,
+    token_generation  INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (channel, address)
+) WITHOUT ROWID;
+
+INSERT INTO contact_states (channel, address, language, unreachable_since)
+SELECT 'telegram', substr(key, 17), substr(value, 1, instr(value, '|') - 1),
+       CAST(substr(value, instr(value, '|') + 1) AS REAL)
+  FROM state
+ WHERE key GLOB 'telegram.patron.[0-9]*' AND substr(key, 17) NOT GLOB '*[^0-9]*'
+   AND instr(value, '|') > 0;
+
+INSERT INTO contact_states (channel, address, token_generation)
+SELECT 'widget', substr(key, 27), CAST(value AS INTEGER)
+  FROM state
+ WHERE key GLOB 'widget-visitor-generation:?*' AND value GLOB '[0-9]*'
+   AND value NOT GLOB '*[^0-9]*';
+
+DELETE FROM state
+ WHERE (key GLOB 'telegram.patron.[0-9]*' AND substr(key, 17) NOT GLOB '*[^0-9]*')
+    OR key GLOB 'widget-visitor-generation:*';
