@@ -1,9 +1,9 @@
 """What the store's contract suites share: records to build and the moment they live in.
 
 The promises themselves are one suite a role of ``routing.ports`` (aiogram's pattern:
-one suite, every storage), in ``store_contract_<role>.py``; ``ROLE_CONTRACTS`` lists
-them. A backend's test module subclasses each with an opened, empty store as the
-``store`` fixture. Only the roles' methods are used, so SQLite, the in-memory fake and
+one suite, every storage), in ``store_contract_<role>.py``. A backend's test module
+subclasses each with an opened, empty store as the ``store`` fixture (SQLite:
+tests/integration/test_store_sqlite.py; the fake: tests/unit/test_fake_store.py). Only the roles' methods are used, so SQLite, the in-memory fake and
 PostgreSQL run exactly these tests.
 """
 
