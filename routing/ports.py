@@ -246,6 +246,14 @@ class OutboxRows(Protocol):
     async def fail_delivery(self, delivery_id: str, attempts: int, error: str) -> None: ...
     async def pending_deliveries(self) -> int: ...
 
+    async def get_delivery(self, delivery_id: str) -> Delivery | None:
+        """One outbox row, whatever its state (done and failed rows are the record)."""
+        ...
+
+    async def delivery_counts(self) -> dict[str, int]:
+        """How many rows are in each state; every state is present, maybe with 0."""
+        ...
+
 
 class Links(Protocol):
     """Ids of other worlds tied to our conversations and messages."""

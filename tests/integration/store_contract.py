@@ -2,9 +2,10 @@
 
 The promises themselves are one suite a role of ``routing.ports`` (aiogram's pattern:
 one suite, every storage), in ``store_contract_<role>.py``. A backend's test module
-subclasses each with an opened, empty store as the ``store`` fixture (SQLite:
-tests/integration/test_store_sqlite.py; the fake: tests/unit/test_fake_store.py). Only the roles' methods are used, so SQLite, the in-memory fake and
-PostgreSQL run exactly these tests.
+subclasses each with an opened, empty store as the ``store`` fixture (SQLite in
+tests/integration/test_store_sqlite.py, the fake in tests/unit/test_fake_store.py).
+Only the roles' methods are used, so SQLite, the in-memory fake and PostgreSQL run
+exactly these tests.
 """
 
 from __future__ import annotations

@@ -160,6 +160,20 @@ class OutboxContract:
         assert again == replace(delivery, attempts=3, next_attempt_at=NOW + 5, last_error="502",
                                 state=DeliveryState.PENDING)
 
+    async def test_delivery_states_are_counted_and_kept(self, store: Store) -> None:
+        """Done and failed rows stay readable and counted by state; an unknown id is None."""
+        conversation = await conversation_for(store, await patron(store))
+        done, failed, waiting = [await queued(store, conversation) for _ in range(3)]
+        await store.finish_delivery(done.id, "tg-5")
+        await store.fail_delivery(failed.id, 4, "403")
+        assert await store.delivery_counts() == {"pending": 1, "done": 1, "failed": 1}
+        assert await store.get_delivery(done.id) == replace(
+            done, state=DeliveryState.DONE, external_id="tg-5")
+        assert await store.get_delivery(failed.id) == replace(
+            failed, state=DeliveryState.FAILED, attempts=4, last_error="403")
+        assert await store.get_delivery(waiting.id) == waiting
+        assert await store.get_delivery("nothing") is None
+
     async def test_updating_an_unknown_delivery_raises_key_error(self, store: Store) -> None:
         """finish, retry and fail of an id never queued raise KeyError."""
         with pytest.raises(KeyError):

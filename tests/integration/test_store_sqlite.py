@@ -286,26 +286,6 @@ class TestGroupCommit:
 
 
 class TestReads:
-    async def test_conversations_page_newest_first(self, sqlite_store: SqliteStore) -> None:
-        """conversations() lists newest first and pages with limit and offset."""
-        ana = await patron(sqlite_store)
-        made = [await conversation_for(sqlite_store, ana, at=NOW + n) for n in range(5)]
-        assert await sqlite_store.conversations() == made[::-1]
-        assert await sqlite_store.conversations(limit=2, offset=1) == made[3:1:-1]
-
-    async def test_delivery_states_are_counted_and_kept(self, sqlite_store: SqliteStore) -> None:
-        """Done and failed rows stay readable and counted by state."""
-        conversation = await conversation_for(sqlite_store, await patron(sqlite_store))
-        done, failed, waiting = [await queued(sqlite_store, conversation) for _ in range(3)]
-        await sqlite_store.finish_delivery(done.id, "tg-5")
-        await sqlite_store.fail_delivery(failed.id, 4, "403")
-        assert await sqlite_store.delivery_counts() == {"pending": 1, "done": 1, "failed": 1}
-        assert await sqlite_store.get_delivery(done.id) == replace(
-            done, state=DeliveryState.DONE, external_id="tg-5")
-        assert await sqlite_store.get_delivery(failed.id) == replace(
-            failed, state=DeliveryState.FAILED, attempts=4, last_error="403")
-        assert await sqlite_store.get_delivery(waiting.id) == waiting
-
     async def test_a_patron_waits_in_the_topic_only_once_posted_there(
         self, sqlite_store: SqliteStore
     ) -> None:

@@ -265,6 +265,17 @@ class FakeStore:
         await self._io()
         return sum(d.state is DeliveryState.PENDING for d in self.deliveries.values())
 
+    async def get_delivery(self, delivery_id: str) -> Delivery | None:
+        await self._io()
+        return self.deliveries.get(delivery_id)
+
+    async def delivery_counts(self) -> dict[str, int]:
+        await self._io()
+        counts = {state.value: 0 for state in DeliveryState}
+        for delivery in self.deliveries.values():
+            counts[delivery.state.value] += 1
+        return counts
+
     async def save_link(self, link: Link) -> None:
         await self._io()
         self.links[(link.channel, link.external_id)] = link
