@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 
+import pytest
+
 from routing.ports import Link, Store
 from tests.integration.store_contract import (
     conversation_for,
@@ -30,6 +32,9 @@ class LinksContract:
         moved = replace(link, message_id="m-2")
         await store.save_link(moved)
         assert await store.find_link("desk", "5501") == moved
+        with pytest.raises(ValueError):  # a link leads to a conversation the store holds
+            await store.save_link(Link("desk", "5502", "nothing"))
+        assert await store.find_link("desk", "5502") is None
 
 
 class CursorsContract:

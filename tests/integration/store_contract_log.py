@@ -202,6 +202,20 @@ class ConversationLogContract:
         assert await store.get_message(second.id) is None
         assert await store.pending_deliveries() == 1
 
+    async def test_records_of_an_unknown_owner_are_refused(self, store: Store) -> None:
+        """A conversation of a patron, or a message of a conversation, the store does not
+        hold raises ValueError and is not kept."""
+        stranger = Conversation(new_id(), "nobody", Channel.WIDGET, created_at=NOW,
+                                updated_at=NOW)
+        with pytest.raises(ValueError):
+            await store.save_conversation(stranger)
+        assert await store.get_conversation(stranger.id) is None
+        orphan = message_in(stranger)
+        with pytest.raises(ValueError):
+            await store.append(orphan, [delivery_for(orphan)])
+        assert await store.get_message(orphan.id) is None
+        assert await store.pending_deliveries() == 0
+
     async def test_history_is_in_order_and_pages_with_after(self, store: Store) -> None:
         """history lists a conversation's messages oldest first, after an id, up to a limit."""
         ana = await patron(store)

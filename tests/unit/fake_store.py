@@ -152,6 +152,7 @@ class FakeStore:
 
     async def save_conversation(self, conversation: Conversation) -> None:
         await self._io()
+        self._owned(self.patrons.keys(), conversation.patron_id, "patron")
         self.conversations_by_id[conversation.id] = conversation
 
     async def append(
@@ -166,6 +167,7 @@ class FakeStore:
                     return existing, False
         if message.id in self.messages:
             raise ValueError(f"message id {message.id} already stored")
+        self._owned(self.conversations_by_id.keys(), message.conversation_id, "conversation")
         keys = {d.idempotency_key for d in self.deliveries.values()}
         for delivery in deliveries:
             if delivery.id in self.deliveries or delivery.idempotency_key in keys:
@@ -278,6 +280,7 @@ class FakeStore:
 
     async def save_link(self, link: Link) -> None:
         await self._io()
+        self._owned(self.conversations_by_id.keys(), link.conversation_id, "conversation")
         self.links[(link.channel, link.external_id)] = link
 
     async def find_link(self, channel: str, external_id: str) -> Link | None:

@@ -66,9 +66,10 @@ class TestTrail:
         """mail_taken links an email key to its conversation (and message, if any);
         desk_posts links each later Telegram post of a message to it."""
         router, store, _ = _router()
-        await router.trail.mail_taken("<a@x>", "c1", "m1")
-        await router.trail.mail_taken("<bounce@x>", "c1")
-        await router.trail.desk_posts("c1", "m2", [11, 12])
-        assert await store.find_link("email", "<a@x>") == Link("email", "<a@x>", "c1", "m1")
-        assert await store.find_link("email", "<bounce@x>") == Link("email", "<bounce@x>", "c1")
-        assert await store.find_link("desk", "12") == Link("desk", "12", "c1", "m2")
+        c1 = (await router.accept(Inbound(Channel.EMAIL, "ana@example.org", "Hi"))).conversation.id
+        await router.trail.mail_taken("<a@x>", c1, "m1")
+        await router.trail.mail_taken("<bounce@x>", c1)
+        await router.trail.desk_posts(c1, "m2", [11, 12])
+        assert await store.find_link("email", "<a@x>") == Link("email", "<a@x>", c1, "m1")
+        assert await store.find_link("email", "<bounce@x>") == Link("email", "<bounce@x>", c1)
+        assert await store.find_link("desk", "12") == Link("desk", "12", c1, "m2")
