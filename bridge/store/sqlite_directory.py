@@ -1,6 +1,6 @@
 """The directory and blocks roles on SQLite (``routing.ports.Directory``, ``Blocks``):
-patrons with their contacts, librarians, blocks. Reads here; the patron's batch write
-(row, then its contacts) is the writer's, the plain upserts are ``WRITES``."""
+patrons with their contacts, librarians, blocks. Every statement of the role is here;
+``sqlite_writer`` batches the writes (a patron's row, then its contacts replaced)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,14 @@ from bridge.store.sqlite_rows import (
 )
 from routing.model import Block, BlockKind, Contact, Librarian, Patron
 
-__all__ = ["WRITES", "SqliteBlocks", "SqliteDirectory"]
+__all__ = [
+    "DELETE_CONTACTS",
+    "INSERT_CONTACT",
+    "UPSERT_PATRON",
+    "WRITES",
+    "SqliteBlocks",
+    "SqliteDirectory",
+]
 
 WRITES = {  # op kind -> statement
     "save_block": (
@@ -36,6 +43,16 @@ WRITES = {  # op kind -> statement
         " on_duty = excluded.on_duty, changed_at = excluded.changed_at"
     ),
 }
+
+UPSERT_PATRON = (
+    "INSERT INTO patrons (id, name, email, member_number, created_at, email_confirmed)"
+    " VALUES (?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (id) DO UPDATE SET name = excluded.name, email = excluded.email,"
+    " email_confirmed = excluded.email_confirmed,"
+    " member_number = excluded.member_number, created_at = excluded.created_at"
+)
+DELETE_CONTACTS = "DELETE FROM contacts WHERE patron_id = ?"
+INSERT_CONTACT = "INSERT INTO contacts (channel, address, patron_id, position) VALUES (?, ?, ?, ?)"
 
 _PATRON_WITH_CONTACTS = (
     "SELECT p.id, p.name, p.email, p.member_number, p.created_at, c.channel, c.address,"

@@ -1,6 +1,7 @@
 """The conversation log and reports roles on SQLite (``routing.ports.ConversationLog``,
-``Reports``): conversations, messages, and the reads across them. Reads here; the
-conversation upsert and the append (message, outbox rows, resends) are the writer's."""
+``Reports``): conversations, messages, and the reads across them. Every statement of
+the role is here; ``sqlite_writer`` batches the writes (the append: a message, its
+outbox rows, a resend found by client id)."""
 
 from __future__ import annotations
 
@@ -21,8 +22,34 @@ from bridge.store.sqlite_waiting import waiting as waiting_patrons
 from routing.model import Conversation, Delivery, Message
 from routing.reminders import Waiting
 
-__all__ = ["SqliteConversationLog", "SqliteReports"]
+__all__ = [
+    "FIND_BY_CLIENT_ID",
+    "INSERT_MESSAGE",
+    "UPSERT_CONVERSATION",
+    "SqliteConversationLog",
+    "SqliteReports",
+]
 
+UPSERT_CONVERSATION = (
+    f"INSERT INTO conversations ({CONVERSATION_COLUMNS})"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (id) DO UPDATE SET patron_id = excluded.patron_id, origin = excluded.origin,"
+    " status = excluded.status, claimed_by = excluded.claimed_by,"
+    " claimed_by_id = excluded.claimed_by_id, desk_thread = excluded.desk_thread,"
+    " after_hours = excluded.after_hours, tags = excluded.tags, rating = excluded.rating,"
+    " page = excluded.page, created_at = excluded.created_at, updated_at = excluded.updated_at,"
+    " subject = excluded.subject, closed_at = excluded.closed_at,"
+    " first_response_at = excluded.first_response_at,"
+    " rating_comment = excluded.rating_comment,"
+    " rated_librarian_id = excluded.rated_librarian_id"
+)
+FIND_BY_CLIENT_ID = (
+    f"SELECT {MESSAGE_COLUMNS} FROM messages"
+    " WHERE conversation_id = ? AND client_id = ? AND client_id != ''"  # the partial index
+)
+INSERT_MESSAGE = (
+    f"INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 _CONVERSATION = f"SELECT {CONVERSATION_COLUMNS} FROM conversations"
 _MESSAGE = f"SELECT {MESSAGE_COLUMNS} FROM messages"
 _NEWEST_FIRST = " ORDER BY created_at DESC, id DESC"

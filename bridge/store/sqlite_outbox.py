@@ -1,6 +1,7 @@
 """The outbox role on SQLite (``routing.ports.OutboxRows``): due rows in lane order,
-lanes read together, rows settled. Rows are added by the log's append (one commit with
-their message); the updates are the writer's (``_DELIVERY_UPDATES``)."""
+lanes read together, rows settled. Every statement of the role is here; rows are added
+by the log's append (one commit with their message), and ``sqlite_writer`` batches the
+inserts and updates."""
 
 from __future__ import annotations
 
@@ -12,7 +13,22 @@ from bridge.store.sqlite_rows import DELIVERY_COLUMNS, Row, delivery_from_row, l
 from routing.model import Delivery, DeliveryState
 from routing.ports import Link
 
-__all__ = ["DUE", "SqliteOutbox"]
+__all__ = ["DELIVERY_UPDATES", "DUE", "INSERT_DELIVERY", "SqliteOutbox"]
+
+INSERT_DELIVERY = (
+    "INSERT INTO deliveries (id, conversation_id, message_id, kind, destination,"
+    " idempotency_key, attempts, next_attempt_at, state, last_error, external_id, created_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+DELIVERY_UPDATES = {
+    "finish_delivery": "UPDATE deliveries SET state = 'done', external_id = ? WHERE id = ?",
+    "retry_delivery": (
+        "UPDATE deliveries SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = ?"
+    ),
+    "fail_delivery": (
+        "UPDATE deliveries SET state = 'failed', attempts = ?, last_error = ? WHERE id = ?"
+    ),
+}
 
 # Pending rows that are due, oldest first, unless an older pending row of the same lane
 # (conversation, destination) is not yet due: then the lane waits behind its head.
