@@ -9,13 +9,10 @@ show up here.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 from routing.model import (
-    Block,
-    BlockKind,
     Channel,
     Contact,
     Conversation,
@@ -23,90 +20,20 @@ from routing.model import (
     DeliveryKind,
     DeliveryState,
     Direction,
-    Librarian,
     Message,
     Patron,
     Status,
 )
-from routing.ports import ContactState, DeskCard, Link, MailThread
+from routing.ports import Link
 from routing.reminders import Waiting
+from tests.unit.fake_store_base import Pause
+from tests.unit.fake_store_desk import FakeDeskRecords
 
 __all__ = ["FakeStore", "Pause"]
 
 
-_PAUSABLE = frozenset({"patron_by_contact", "get_conversation", "due_deliveries"})
-
-
-@dataclass
-class Pause:
-    """Holds one store call after it has done its work, until released."""
-
-    reached: asyncio.Event = field(default_factory=asyncio.Event)
-    go: asyncio.Event = field(default_factory=asyncio.Event)
-
-    def release(self) -> None:
-        self.go.set()
-
-
-class FakeStore:
+class FakeStore(FakeDeskRecords):
     """A ``routing.ports.Store`` in dicts. Public dicts are for tests to inspect."""
-
-    def __init__(self) -> None:
-        self.patrons: dict[str, Patron] = {}
-        self.conversations_by_id: dict[str, Conversation] = {}
-        self.messages: dict[str, Message] = {}
-        self.deliveries: dict[str, Delivery] = {}  # insertion order = enqueue order
-        self.links: dict[tuple[str, str], Link] = {}
-        self.state: dict[str, str] = {}
-        self.cards: dict[str, DeskCard] = {}
-        self.threads: dict[str, MailThread] = {}
-        self.posts: dict[tuple[str, str], str] = {}
-        self.contact_states: dict[Contact, ContactState] = {}
-        self.blocks: dict[str, Block] = {}
-        self.librarians: dict[str, Librarian] = {}
-        self.closed = False
-        self._pauses: dict[str, Pause] = {}
-
-    def pause_after(self, method: str) -> Pause:
-        """Hold the next call of a read ``method`` after it has read, before it returns.
-
-        This is the moment a real store's answer is already stale while other tasks run.
-        """
-        if method not in _PAUSABLE:
-            raise ValueError(f"{method} cannot be paused; only {sorted(_PAUSABLE)}")
-        pause = Pause()
-        self._pauses[method] = pause
-        return pause
-
-    async def _io(self) -> None:
-        if self.closed:
-            raise RuntimeError("store is closed")
-        await asyncio.sleep(0)
-
-    async def _done(self, method: str) -> None:
-        pause = self._pauses.pop(method, None)
-        if pause is not None:
-            pause.reached.set()
-            await pause.go.wait()
-
-    # -- inspection helpers (not part of the port) -------------------------------------
-
-    def history_of(self, conversation_id: str) -> list[Message]:
-        return sorted(
-            (m for m in self.messages.values() if m.conversation_id == conversation_id),
-            key=lambda m: m.id,
-        )
-
-    def deliveries_of(self, message_id: str) -> list[Delivery]:
-        return [d for d in self.deliveries.values() if d.message_id == message_id]
-
-    # -- the port ----------------------------------------------------------------------
-
-    async def open(self) -> None:
-        self.closed = False
-
-    async def close(self) -> None:
-        self.closed = True
 
     async def get_patron(self, patron_id: str) -> Patron | None:
         await self._io()
@@ -278,64 +205,6 @@ class FakeStore:
             counts[delivery.state.value] += 1
         return counts
 
-    async def save_link(self, link: Link) -> None:
-        await self._io()
-        self._owned(self.conversations_by_id.keys(), link.conversation_id, "conversation")
-        self.links[(link.channel, link.external_id)] = link
-
-    async def find_link(self, channel: str, external_id: str) -> Link | None:
-        await self._io()
-        return self.links.get((channel, external_id))
-
-    async def get_state(self, key: str) -> str | None:
-        await self._io()
-        return self.state.get(key)
-
-    async def set_state(self, key: str, value: str) -> None:
-        await self._io()
-        self.state[key] = value
-
-    # -- desk state: each record needs its owner, as the SQLite foreign keys do ------
-
-    def _owned(self, records: Collection[str], key: str, what: str) -> None:
-        if key not in records:
-            raise ValueError(f"refused by the store: no {what} {key!r}")
-
-    async def desk_card(self, conversation_id: str) -> DeskCard | None:
-        await self._io()
-        return self.cards.get(conversation_id)
-
-    async def save_desk_card(self, conversation_id: str, card: DeskCard) -> None:
-        await self._io()
-        self._owned(self.conversations_by_id.keys(), conversation_id, "conversation")
-        self.cards[conversation_id] = card
-
-    async def mail_thread(self, conversation_id: str) -> MailThread | None:
-        await self._io()
-        return self.threads.get(conversation_id)
-
-    async def save_mail_thread(self, conversation_id: str, thread: MailThread) -> None:
-        await self._io()
-        self._owned(self.conversations_by_id.keys(), conversation_id, "conversation")
-        self.threads[conversation_id] = thread
-
-    async def posted(self, message_id: str, place: str) -> str | None:
-        await self._io()
-        return self.posts.get((message_id, place))
-
-    async def save_posted(self, message_id: str, place: str, posted: str) -> None:
-        await self._io()
-        self._owned(self.messages.keys(), message_id, "message")
-        self.posts[(message_id, place)] = posted
-
-    async def contact_state(self, contact: Contact) -> ContactState | None:
-        await self._io()
-        return self.contact_states.get(contact)
-
-    async def save_contact_state(self, contact: Contact, state: ContactState) -> None:
-        await self._io()
-        self.contact_states[contact] = state
-
     async def patron_conversations(self, patron_id: str, limit: int = 20) -> list[Conversation]:
         await self._io()
         mine = [c for c in self.conversations_by_id.values() if c.patron_id == patron_id]
@@ -372,44 +241,3 @@ class FakeStore:
                      for d in self.deliveries.values())
         return Waiting(conversation_id, min(asking), len(reminders),
                        max(reminders, default=None), not queued)
-
-    async def save_block(self, block: Block) -> None:
-        await self._io()
-        self.blocks[block.id] = block
-
-    async def remove_block(self, block_id: str) -> None:
-        await self._io()
-        self.blocks.pop(block_id, None)
-
-    async def find_block(
-        self, keys: Sequence[tuple[BlockKind, str]], now: float
-    ) -> Block | None:
-        await self._io()
-        wanted = set(keys)
-        return next((b for b in self.blocks.values()
-                     if (b.kind, b.value) in wanted and b.active(now)), None)
-
-    async def active_blocks(self, now: float) -> list[Block]:
-        await self._io()
-        return sorted((b for b in self.blocks.values() if b.active(now)),
-                      key=lambda b: (b.created_at, b.id))
-
-    async def save_librarian(self, librarian: Librarian) -> None:
-        await self._io()
-        self.librarians[librarian.id] = replace(librarian,
-                                                username=librarian.username.lower())
-
-    async def get_librarian(self, librarian_id: str) -> Librarian | None:
-        await self._io()
-        return self.librarians.get(librarian_id)
-
-    async def librarian_by_username(self, username: str) -> Librarian | None:
-        await self._io()
-        name = username.lstrip("@").lower()
-        return next((lib for lib in self.librarians.values() if name and lib.username == name),
-                    None)
-
-    async def librarians_on_duty(self) -> list[Librarian]:
-        await self._io()
-        return sorted((lib for lib in self.librarians.values() if lib.on_duty),
-                      key=lambda lib: (lib.changed_at, lib.id))
