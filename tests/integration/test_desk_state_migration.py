@@ -46,6 +46,7 @@ def _old_database(path: Path) -> None:
                  " VALUES ('m1', 'c1', 'librarian', 'Yes', 0)")
     conn.executemany("INSERT INTO state (key, value) VALUES (?, ?)", _STATE.items())
     conn.execute("INSERT INTO links VALUES ('email', '<a@x>', 'c1', 'm1')")
+    conn.execute("INSERT INTO links VALUES ('email', '<lost@x>', 'gone', '')")  # FK was off
     conn.close()
 
 
@@ -78,6 +79,7 @@ async def test_desk_state_moves_to_its_owners_and_cursors_stay(tmp_path: Path) -
             "telegram.rated", "42:9", "c1")
         assert await store.find_link("telegram.rated", "42:10") is None
         assert await store.find_link("email", "<a@x>") == Link("email", "<a@x>", "c1", "m1")
+        assert await store.find_link("email", "<lost@x>") is None
     finally:
         await store.close()
     conn = sqlite3.connect(path)

@@ -83,7 +83,10 @@ CREATE TABLE links_owned (
     message_id      TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (channel, external_id)
 ) WITHOUT ROWID;
-INSERT INTO links_owned SELECT channel, external_id, conversation_id, message_id FROM links;
+-- (A link to no conversation could only come from a file written with foreign keys off;
+-- it leads nowhere, and would stop this migration.)
+INSERT INTO links_owned SELECT channel, external_id, conversation_id, message_id FROM links
+ WHERE conversation_id IN (SELECT id FROM conversations);
 DROP TABLE links;
 ALTER TABLE links_owned RENAME TO links;
 
