@@ -34,6 +34,7 @@ __all__ = [
     "DeskCard",
     "DeskState",
     "Directory",
+    "EmailProof",
     "Link",
     "Links",
     "MailThread",
@@ -80,6 +81,17 @@ class MailThread:
 
 
 @dataclass(frozen=True, slots=True)
+class EmailProof:
+    """A code mailed to prove an address, not yet typed back: only its salted hash."""
+
+    email: str
+    salt: str
+    digest: str
+    expires: float
+    tries: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class ContactState:
     """What a channel keeps about one contact point (a Telegram chat, a widget visitor)
     beyond the patron record: it outlives a restart and belongs to no conversation."""
@@ -87,6 +99,7 @@ class ContactState:
     language: str = ""  # the language the patron's app reports ("" unknown)
     unreachable_since: float = 0.0  # a send found the contact gone (bot blocked); 0: fine
     token_generation: int = 0  # widget: tokens of an older generation are refused
+    email_proof: EmailProof | None = None  # the code pending for a typed address
 
 
 # -- the store's roles: each consumer asks for the role it uses ---------------------------

@@ -8,7 +8,7 @@ fixture (SQLite in tests/integration, the in-memory fake in tests/unit).
 from __future__ import annotations
 
 from routing.model import Channel, Contact
-from routing.ports import ContactState, Store
+from routing.ports import ContactState, EmailProof, Store
 
 __all__ = ["ContactStatesContract"]
 
@@ -27,3 +27,14 @@ class ContactStatesContract:
         await store.save_contact_state(chat, ContactState("en"))
         assert await store.contact_state(chat) == ContactState("en", 0.0, 0)
         assert await store.contact_state(visitor) == ContactState("", 0.0, 3)
+
+    async def test_a_pending_email_proof_round_trips(self, store: Store) -> None:
+        """A pending code reads back as saved, beside the contact's other state, and is
+        gone once saved as None."""
+        visitor = Contact(Channel.WIDGET, "v-1")
+        proof = EmailProof("dewi@example.org", "5a1t", "ab" * 32, 1_700_000_600.25, 2)
+        await store.save_contact_state(visitor, ContactState(token_generation=1,
+                                                             email_proof=proof))
+        assert await store.contact_state(visitor) == ContactState("", 0.0, 1, proof)
+        await store.save_contact_state(visitor, ContactState(token_generation=1))
+        assert await store.contact_state(visitor) == ContactState(token_generation=1)

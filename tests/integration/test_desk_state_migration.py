@@ -10,7 +10,7 @@ from pathlib import Path
 from bridge.store.sqlite import SqliteStore
 from bridge.store.sqlite_schema import bundled_migrations, migrate
 from routing.model import Channel, Contact
-from routing.ports import ContactState, DeskCard, Link, MailThread
+from routing.ports import ContactState, DeskCard, EmailProof, Link, MailThread
 
 _STATE = {
     "telegram.desk.card.c1": "501",
@@ -30,6 +30,8 @@ _STATE = {
     "telegram.patron.rating.42:10": "gone:4",
     "telegram.patron.4242": "id|1700000000.5",
     "widget-visitor-generation:v-1": "3",
+    "email-proof:widget:v-1": json.dumps(["dewi@example.org", "5a1t", "ab", 1700000600.25, 2]),
+    "email-proof:widget:v-2": "",  # spent
     "telegram.desk.offset": "9001",  # a cursor: stays
     "imap.help.last_uid": "77",
 }
@@ -53,9 +55,9 @@ def _old_database(path: Path) -> None:
 async def test_desk_state_moves_to_its_owners_and_cursors_stay(tmp_path: Path) -> None:
     """Cards, mail threads, acknowledgements and send progress read back through the
     DeskState port as they were, rating thanks as links, a Telegram chat's language and
-    a widget visitor's token generation as contact state; state of a conversation or
-    message no longer there is dropped; only the cursors are left in the key-value
-    table."""
+    a widget visitor's token generation and pending email code as contact state; state
+    of a conversation or message no longer there is dropped; only the cursors are left
+    in the key-value table."""
     path = tmp_path / "pustaka.db"
     _old_database(path)
     store = SqliteStore(path)
@@ -74,7 +76,9 @@ async def test_desk_state_moves_to_its_owners_and_cursors_stay(tmp_path: Path) -
         assert await store.contact_state(Contact(Channel.TELEGRAM, "4242")) == ContactState(
             "id", 1_700_000_000.5)
         assert await store.contact_state(Contact(Channel.WIDGET, "v-1")) == ContactState(
-            token_generation=3)
+            token_generation=3,
+            email_proof=EmailProof("dewi@example.org", "5a1t", "ab", 1700000600.25, 2))
+        assert await store.contact_state(Contact(Channel.WIDGET, "v-2")) is None
         assert await store.find_link("telegram.rated", "42:9") == Link(
             "telegram.rated", "42:9", "c1")
         assert await store.find_link("telegram.rated", "42:10") is None

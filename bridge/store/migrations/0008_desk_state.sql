@@ -92,13 +92,20 @@ ALTER TABLE links_owned RENAME TO links;
 
 -- What a channel keeps per contact point, in columns: a Telegram chat's language and
 -- since when the bot is blocked there ('telegram.patron.<user id>' -> 'lang|since'), a
--- widget visitor's token generation ('widget-visitor-generation:<visitor>' -> 'n').
+-- widget visitor's token generation ('widget-visitor-generation:<visitor>' -> 'n'), the
+-- code pending for an address a visitor typed ('email-proof:<channel>:<address>' -> JSON
+-- [email, salt, digest, expires, tries], or '' once spent).
 CREATE TABLE contact_states (
     channel           TEXT NOT NULL,
     address           TEXT NOT NULL,
     language          TEXT NOT NULL DEFAULT '',
     unreachable_since REAL NOT NULL DEFAULT 0,
     token_generation  INTEGER NOT NULL DEFAULT 0,
+    proof_email       TEXT,  -- a code pending for a typed address; NULL: none
+    proof_salt        TEXT,
+    proof_digest      TEXT,  -- only the salted hash of the code is kept
+    proof_expires     REAL,
+    proof_tries       INTEGER,
     PRIMARY KEY (channel, address)
 ) WITHOUT ROWID;
 
@@ -115,6 +122,19 @@ SELECT 'widget', substr(key, 27), CAST(value AS INTEGER)
  WHERE key GLOB 'widget-visitor-generation:?*' AND value GLOB '[0-9]*'
    AND value NOT GLOB '*[^0-9]*';
 
+INSERT INTO contact_states (channel, address, proof_email, proof_salt, proof_digest,
+                            proof_expires, proof_tries)
+SELECT substr(key, 13, instr(substr(key, 13), ':') - 1),
+       substr(key, 13 + instr(substr(key, 13), ':')),
+       json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
+       json_extract(value, '$[3]'), json_extract(value, '$[4]')
+  FROM state
+ WHERE key GLOB 'email-proof:?*:?*' AND json_valid(value) AND json_type(value) = 'array'
+   AND json_array_length(value) = 5
+ON CONFLICT (channel, address) DO UPDATE SET proof_email = excluded.proof_email,
+   proof_salt = excluded.proof_salt, proof_digest = excluded.proof_digest,
+   proof_expires = excluded.proof_expires, proof_tries = excluded.proof_tries;
+
 DELETE FROM state
  WHERE (key GLOB 'telegram.patron.[0-9]*' AND substr(key, 17) NOT GLOB '*[^0-9]*')
-    OR key GLOB 'widget-visitor-generation:*';
+    OR key GLOB 'widget-visitor-generation:*' OR key GLOB 'email-proof:*';
