@@ -289,8 +289,10 @@ class ContactStates(Protocol):
 
 
 class Cursors(Protocol):
-    """Where a reader of an outside stream stands (IMAP UIDs, getUpdates offset) and
-    the few process-wide notes that belong to no record; key-value, last write wins."""
+    """Where a reader of an outside stream stands (IMAP UIDVALIDITY and last UID, the
+    getUpdates offset and the album parts held past it) and the few process-wide notes
+    that belong to no record (the duty roster, the outbox ledger, the daily mail quotas
+    until coordination takes them); key-value, last write wins."""
 
     async def get_state(self, key: str) -> str | None: ...
     async def set_state(self, key: str, value: str) -> None: ...
