@@ -12,17 +12,16 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import secrets
 from dataclasses import dataclass, replace
+from typing import Protocol
 
-from routing.mail_quota import MailQuota, StatePort
+from routing.mail_quota import MailQuota
 from routing.model import Contact
-from routing.ports import Clock
+from routing.ports import Clock, ContactState, ContactStates, Cursors, EmailProof
 
-__all__ = ["EmailProofs", "ProofPolicy"]
+__all__ = ["EmailProofs", "ProofPolicy", "ProofStore"]
 
-_KEY = "email-proof:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,8 +32,12 @@ class ProofPolicy:
     per_contact: int = 5
 
 
+class ProofStore(ContactStates, Cursors, Protocol):
+    """Where a pending code is kept (the contact's state) and the daily quota (cursors)."""
+
+
 class EmailProofs:
-    def __init__(self, state: StatePort, clock: Clock, *, policy: ProofPolicy | None = None,
+    def __init__(self, state: ProofStore, clock: Clock, *, policy: ProofPolicy | None = None,
                  quota: MailQuota | None = None) -> None:
         self._state = state
         self._clock = clock
@@ -51,51 +54,28 @@ class EmailProofs:
             return None
         code = f"{secrets.randbelow(10**6):06d}"
         salt = secrets.token_hex(8)
-        pending = _Pending(email, salt, _digest(salt, code),
-                           self._clock.now() + self._policy.ttl, 0)
-        await self._state.set_state(_key(contact), pending.dumps())
+        await self._keep(contact, EmailProof(email, salt, _digest(salt, code),
+                                             self._clock.now() + self._policy.ttl, 0))
         return code
 
     async def check(self, contact: Contact, code: str) -> str | None:
         """The address ``code`` proves for this contact, or None (wrong, expired, used
         up). A right code is spent; a wrong one costs a try."""
-        pending = _Pending.loads(await self._state.get_state(_key(contact)))
+        kept = await self._state.contact_state(contact)
+        pending = None if kept is None else kept.email_proof
         if pending is None or self._clock.now() > pending.expires:
             return None
         if pending.tries >= self._policy.tries:
             return None
         if hmac.compare_digest(pending.digest, _digest(pending.salt, code.strip())):
-            await self._state.set_state(_key(contact), "")
+            await self._keep(contact, None)
             return pending.email
-        await self._state.set_state(_key(contact), replace(pending, tries=pending.tries + 1)
-                                    .dumps())
+        await self._keep(contact, replace(pending, tries=pending.tries + 1))
         return None
 
-
-@dataclass(frozen=True, slots=True)
-class _Pending:
-    """A code sent and not yet typed back: only its salted hash is kept."""
-
-    email: str
-    salt: str
-    digest: str
-    expires: float
-    tries: int
-
-    def dumps(self) -> str:
-        return json.dumps([self.email, self.salt, self.digest, self.expires, self.tries])
-
-    @classmethod
-    def loads(cls, raw: str | None) -> _Pending | None:
-        try:
-            email, salt, digest, expires, tries = json.loads(raw or "null")
-            return cls(str(email), str(salt), str(digest), float(expires), int(tries))
-        except (ValueError, TypeError):
-            return None  # spent ("") or unreadable: no code is pending
-
-
-def _key(contact: Contact) -> str:
-    return f"{_KEY}{contact.channel.value}:{contact.address}"
+    async def _keep(self, contact: Contact, proof: EmailProof | None) -> None:
+        kept = await self._state.contact_state(contact) or ContactState()
+        await self._state.save_contact_state(contact, replace(kept, email_proof=proof))
 
 
 def _digest(salt: str, code: str) -> str:

@@ -36,10 +36,10 @@ from routing.outbox_rules import (
 from routing.ports import (
     Clock,
     Link,
+    OutboxStore,
     PermanentFailure,
     Sender,
     Sent,
-    Store,
     TemporaryFailure,
     TopicFailure,
 )
@@ -54,7 +54,7 @@ _SPEND_TRIES = 3  # a call outside the outbox waits out this many 429s, then giv
 class DeliveryWorker:
     def __init__(
         self,
-        store: Store,
+        store: OutboxStore,
         clock: Clock,
         senders: Mapping[Channel, Sender],
         *,

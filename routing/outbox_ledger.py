@@ -27,7 +27,7 @@ from collections import Counter
 from collections.abc import Iterable
 
 from routing.limits import SendBudget
-from routing.ports import Store
+from routing.ports import Cursors
 
 __all__ = ["COUNTERS", "LEDGER_KEY", "DeliveryLedger"]
 
@@ -50,7 +50,7 @@ COUNTERS = (
 class DeliveryLedger:
     """Counters for ``/metrics`` and the durable "attempt started" note."""
 
-    def __init__(self, store: Store, budget: SendBudget, *, keep: float = 86_400.0) -> None:
+    def __init__(self, store: Cursors, budget: SendBudget, *, keep: float = 86_400.0) -> None:
         self._store = store
         self._budget = budget
         self._keep = keep  # forget an unsure delivery after this long (it was surely settled)

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 
 from routing.model import Conversation, Delivery, Message, Patron
 from routing.outbox_rules import Lane, lane_of
-from routing.ports import Store
+from routing.ports import OutboxStore
 
 __all__ = ["Known", "LaneReads"]
 
@@ -27,7 +27,7 @@ class LaneReads:
     """``messages`` holds the messages read ahead for the lanes' next sends; a lane takes
     its own out as it sends them and drops what is left when its batch ends."""
 
-    def __init__(self, store: Store, per_lane: int) -> None:
+    def __init__(self, store: OutboxStore, per_lane: int) -> None:
         self._store = store
         self._per_lane = per_lane
         self.messages: dict[str, Message] = {}

@@ -15,7 +15,7 @@ from routing.model import (
     Message,
     new_id,
 )
-from routing.ports import Store
+from routing.ports import ConversationLog
 
 __all__ = [
     "IDEMPOTENT",
@@ -79,7 +79,7 @@ def lane_of(delivery: Delivery) -> Lane:
 
 
 async def coalesce(
-    store: Store, lane: Sequence[Delivery], head: Message, room: int,
+    store: ConversationLog, lane: Sequence[Delivery], head: Message, room: int,
     stamp: Callable[[float], str], read: Mapping[str, Message] | None = None,
 ) -> tuple[Message, list[Delivery]]:
     """Join the patron messages queued behind ``lane[0]`` into one send (``read``: the

@@ -1,4 +1,5 @@
-"""The ports the core is handed: storage, time, and channel senders.
+"""The ports the core is handed: storage (its roles are in ``store_roles``), time, and
+channel senders.
 
 The outer layers implement these; ``routing`` never imports them back.
 """
@@ -6,27 +7,52 @@ The outer layers implement these; ``routing`` never imports them back.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from routing.model import (
-    Block,
-    BlockKind,
-    Contact,
-    Conversation,
-    Delivery,
-    Librarian,
-    Message,
-    Patron,
+from routing.model import Conversation, Delivery, Message, Patron
+from routing.store_roles import (
+    Blocks,
+    ContactState,
+    ContactStates,
+    ConversationLog,
+    Cursors,
+    DeskCard,
+    DeskState,
+    Directory,
+    EmailProof,
+    Link,
+    Links,
+    MailThread,
+    OutboxRows,
+    OutboxStore,
+    Reports,
+    RouterStore,
+    Store,
 )
 
 __all__ = [
+    "Blocks",
     "BudgetedCalls",
     "Clock",
+    "ContactState",
+    "ContactStates",
+    "ConversationLog",
+    "Cursors",
+    "DeskCard",
+    "DeskState",
     "DeskTopics",
+    "Directory",
+    "EmailProof",
     "Link",
+    "Links",
+    "MailThread",
+    "OutboxRows",
+    "OutboxStore",
     "PermanentFailure",
+    "Reports",
+    "RouterStore",
     "Sender",
     "Sent",
     "Store",
@@ -43,144 +69,6 @@ class Clock(Protocol):
 class SystemClock:
     def now(self) -> float:
         return time.time()
-
-
-@dataclass(frozen=True, slots=True)
-class Link:
-    """One id in another world tied to our conversation and message.
-
-    Persisted so that a librarian replying to a forwarded Telegram message, or a patron
-    answering an email, still finds its conversation after a restart.
-    """
-
-    channel: str  # "desk", "telegram", "email" ...
-    external_id: str
-    conversation_id: str
-    message_id: str = ""
-
-
-class Store(Protocol):
-    """Durable state. Every implementation passes tests/integration/store_contract.py."""
-
-    async def open(self) -> None: ...
-    async def close(self) -> None: ...
-
-    async def get_patron(self, patron_id: str) -> Patron | None: ...
-    async def get_patrons(self, patron_ids: Collection[str]) -> dict[str, Patron]:
-        """Several patrons by id in one read; missing ones are left out."""
-        ...
-    async def patron_by_contact(self, contact: Contact) -> Patron | None: ...
-    async def save_patron(self, patron: Patron) -> None: ...
-
-    async def get_conversation(self, conversation_id: str) -> Conversation | None: ...
-    async def get_conversations(
-        self, conversation_ids: Collection[str]
-    ) -> dict[str, Conversation]:
-        """Several conversations by id in one read (the outbox starting many lanes at
-        once); missing ones are left out."""
-        ...
-    async def latest_conversation(self, patron_id: str) -> Conversation | None: ...
-    async def conversation_by_thread(self, desk_thread: int) -> Conversation | None: ...
-    async def save_conversation(self, conversation: Conversation) -> None: ...
-
-    async def append(
-        self, message: Message, deliveries: Sequence[Delivery]
-    ) -> tuple[Message, bool]:
-        """Store a message and its outbox rows in one durable step.
-
-        Returns ``(stored, created)``. When the conversation already holds a message
-        with the same non-empty ``client_id`` the existing one is returned with
-        ``created=False`` and no delivery is added: a resend is never doubled.
-        """
-        ...
-
-    async def get_message(self, message_id: str) -> Message | None: ...
-    async def get_messages(self, message_ids: Sequence[str]) -> dict[str, Message]:
-        """Several messages by id in one read (the outbox's lane batch); missing ones
-        are left out."""
-        ...
-    async def history(
-        self, conversation_id: str, after: str = "", limit: int = 500
-    ) -> list[Message]: ...
-
-    async def due_deliveries(self, now: float, limit: int) -> list[Delivery]:
-        """Pending deliveries whose time has come, oldest first, ``limit`` of them.
-
-        A delivery is left out while an older pending one of the same conversation and
-        destination is still waiting for its retry: order within a lane is kept. When
-        ``limit`` rows are due, the first due rows of lanes the batch left out follow
-        (a store may look for them only now and then): a backlog in a few lanes must
-        never hide a reply to a patron or a new conversation's first message.
-        """
-        ...
-
-    async def lane_deliveries(
-        self, lanes: Collection[tuple[str, str]], now: float, limit: int
-    ) -> list[Delivery]:
-        """The pending deliveries of each lane (conversation id, destination), oldest
-        first, up to the lane's first not yet due and at most ``limit`` a lane.
-
-        The outbox reads on in a lane it is already sending in, so a busy conversation
-        costs one small read per batch instead of a read of everything due; and it reads
-        the lanes it starts together, so 500 conversations starting at once cost one
-        read, not 500.
-        """
-        ...
-
-    async def finish_delivery(
-        self, delivery_id: str, external_id: str, link: Link | None = None
-    ) -> None:
-        """Mark a delivery done; ``link`` (how a reply to what was sent finds its
-        conversation) is saved in the same commit, one write for a send's record."""
-        ...
-
-    async def retry_delivery(
-        self, delivery_id: str, attempts: int, next_attempt_at: float, error: str
-    ) -> None: ...
-    async def fail_delivery(self, delivery_id: str, attempts: int, error: str) -> None: ...
-    async def pending_deliveries(self) -> int: ...
-
-    async def save_link(self, link: Link) -> None: ...
-    async def find_link(self, channel: str, external_id: str) -> Link | None: ...
-
-    async def get_state(self, key: str) -> str | None: ...
-    async def set_state(self, key: str, value: str) -> None: ...
-
-    # -- the desk's records: history, reports, blocks, librarians ----------------------
-
-    async def patron_conversations(self, patron_id: str, limit: int = 20) -> list[Conversation]:
-        """The patron's conversations, newest first (``/history``)."""
-        ...
-
-    async def conversations_since(self, since: float, limit: int = 10_000) -> list[Conversation]:
-        """Conversations created at or after ``since``, oldest first (``/stats``)."""
-        ...
-
-    async def save_block(self, block: Block) -> None: ...
-    async def remove_block(self, block_id: str) -> None:
-        """Forget a block; an unknown id is not an error."""
-        ...
-
-    async def find_block(
-        self, keys: Sequence[tuple[BlockKind, str]], now: float
-    ) -> Block | None:
-        """An active block matching any of ``keys`` exactly, or None. Called on every
-        patron message, so it must be cheap."""
-        ...
-
-    async def active_blocks(self, now: float) -> list[Block]:
-        """Every block still in force, oldest first (``/blocks``)."""
-        ...
-
-    async def save_librarian(self, librarian: Librarian) -> None: ...
-    async def get_librarian(self, librarian_id: str) -> Librarian | None: ...
-    async def librarian_by_username(self, username: str) -> Librarian | None:
-        """By Telegram username, without "@", case-insensitive."""
-        ...
-
-    async def librarians_on_duty(self) -> list[Librarian]:
-        """Librarians who said /onduty and not /offduty since, longest-serving first."""
-        ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,8 +4,10 @@
 ``router.intake`` (a patron's messages, who the patron is), ``router.desk`` (a
 librarian's replies, edits, withdrawals), ``router.claims`` (who answers; close, rate),
 ``router.moderation`` (blocks), ``router.records`` (notes, notices, tags, figures, topics,
-member numbers). Each is handed the same ``ConversationLog`` (store, clock, locks, the
-outbox's wake-up) and none calls another's private method. Nothing is sent here: the
+member numbers), ``router.staff`` (librarians' names and duty), ``router.trail`` (the
+links an adapter records: a mail taken, a Telegram post). Each is handed the same
+``ConversationLog`` (store, clock, locks, the outbox's wake-up) and none calls another's
+private method. Nothing is sent here: the
 delivery worker sends what the outbox holds.
 """
 
@@ -21,6 +23,8 @@ from routing.intake import Accepted, PatronIntake, RouterPolicy
 from routing.model import Delivery
 from routing.moderation import Moderation
 from routing.ports import Clock, Store
+from routing.router_staff import Staff
+from routing.trail import Trail
 
 __all__ = ["Accepted", "ClaimResult", "Claimed", "Refused", "Router", "RouterPolicy"]
 
@@ -45,3 +49,5 @@ class Router:
         self.desk = DeskReplies(self.log, self.claims)
         self.moderation = Moderation(self.log)
         self.records = DeskRecords(self.log)
+        self.staff = Staff(self.log)
+        self.trail = Trail(store)  # the links adapters record, each verb named for its event

@@ -6,7 +6,7 @@ it, re-issued before RFC 2177's 29 minutes, otherwise a NOOP every ``poll_interv
 take what is new again. Any failure (refused connection, the server gone mid-IDLE, a
 timeout) ends the session and the loop reconnects after an exponential, jittered pause.
 
-Where it stands is kept through the ``Store`` port, under
+Where it stands is kept through the ``Cursors`` port, under
 ``email.imap.<mailbox>.uidvalidity`` and ``email.imap.<mailbox>.last_uid``, and
 ``last_uid`` is advanced only after the handler has taken a batch: a crash re-reads
 at most that batch, which the handler recognises by Message-ID. When the mailbox's
@@ -34,7 +34,7 @@ from adapters.email.imap_fetch import (
 )
 from adapters.email.imap_response import response_code
 from adapters.email.settings import EmailSettings
-from routing.ports import Store
+from routing.ports import Cursors
 
 __all__ = ["ImapIntake", "MailHandler"]
 
@@ -78,7 +78,7 @@ class _Client(aioimaplib.IMAP4):  # type: ignore[misc]  # untyped library
 class ImapIntake:
     """Reads the help mailbox and hands new mail to ``handler`` in UID order."""
 
-    def __init__(self, settings: EmailSettings, store: Store, handler: MailHandler, *,
+    def __init__(self, settings: EmailSettings, store: Cursors, handler: MailHandler, *,
                  rand: Callable[[], float] = random.random) -> None:
         self._settings = settings
         self._store = store

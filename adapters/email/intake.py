@@ -30,10 +30,9 @@ from adapters.email.parse import ParsedMail, parse_email
 from adapters.email.rating_reply import rated_conversation
 from adapters.email.set_aside import SET_ASIDE_AFTER, SetAside
 from adapters.email.settings import EmailSettings
-from adapters.email.thread import ReplyTokens, load_thread, save_thread
+from adapters.email.thread import MailStore, ReplyTokens, load_thread, save_thread
 from adapters.files import human_size
 from routing.model import Channel, Inbound
-from routing.ports import Link, Store
 from routing.router import Accepted, Refused, Router
 
 __all__ = ["Acknowledge", "EmailIntake", "human_size"]
@@ -54,7 +53,7 @@ def mail_key(parsed: ParsedMail, raw: bytes) -> str:
 class EmailIntake:
     """The IMAP intake's handler: takes a batch of fetched mail into the router."""
 
-    def __init__(self, router: Router, store: Store, blobs: BlobStore,
+    def __init__(self, router: Router, store: MailStore, blobs: BlobStore,
                  settings: EmailSettings, *, tokens: ReplyTokens | None = None,
                  acknowledge: Acknowledge | None = None, set_aside_dir: Path | None = None,
                  set_aside_after: int = SET_ASIDE_AFTER) -> None:
@@ -124,8 +123,8 @@ class EmailIntake:
             accepted = await self._router.intake.accept(inbound)
             await self._router.records.notify_desk(accepted.conversation.id, note,
                                                    event="set_aside")
-            await self._store.save_link(Link(Channel.EMAIL.value, key,
-                                             accepted.conversation.id, accepted.message.id))
+            await self._router.trail.mail_taken(key, accepted.conversation.id,
+                                                accepted.message.id)
         except Exception:  # the mail is kept; the log is the last place left to say so
             log.exception("%s The desk could not be told.", note)
 
@@ -168,8 +167,7 @@ class EmailIntake:
             log.info("mail %s from %s refused: %s", key, parsed.from_address, refused.code)
             return f"refused_{refused.code}"
         conversation_id = accepted.conversation.id
-        await self._store.save_link(Link(Channel.EMAIL.value, key, conversation_id,
-                                         accepted.message.id))
+        await self._router.trail.mail_taken(key, conversation_id, accepted.message.id)
         await self._remember_thread(conversation_id, parsed, key)
         if verdict.verified:  # an acknowledgement to a forged sender is backscatter
             await self._maybe_acknowledge(parsed, accepted)
@@ -200,7 +198,7 @@ class EmailIntake:
         conversation_id, score, comment = found
         if not await self._router.claims.rate(conversation_id, score, comment):
             return False  # reopened meanwhile, say: then it is a message like any other
-        await self._store.save_link(Link(Channel.EMAIL.value, key, conversation_id))
+        await self._router.trail.mail_taken(key, conversation_id)
         return True
 
     async def _files(self, parsed: ParsedMail, mail: FetchedMail) -> MailFiles:
@@ -220,7 +218,7 @@ class EmailIntake:
         await self._router.records.notify_desk(
             ours.conversation_id,
             f"The email to the patron bounced: {summary}", event="bounce")
-        await self._store.save_link(Link(Channel.EMAIL.value, key, ours.conversation_id))
+        await self._router.trail.mail_taken(key, ours.conversation_id)
         return "bounce"
 
     async def _hint(self, parsed: ParsedMail) -> str:
@@ -260,12 +258,12 @@ class EmailIntake:
         conversation = accepted.conversation
         if self._acknowledge is None or accepted.duplicate or not conversation.after_hours:
             return
-        key = f"email.ack.{conversation.id}"
-        if await self._store.get_state(key) is not None:
+        if (await load_thread(self._store, conversation.id)).acknowledged:
             return
         try:
             await self._acknowledge(parsed, accepted)
         except Exception:  # an acknowledgement is a courtesy: the mail is already taken
             log.exception("after-hours acknowledgement to %s failed", parsed.from_address)
             return
-        await self._store.set_state(key, "sent")
+        thread = await load_thread(self._store, conversation.id)  # cited meanwhile, maybe
+        await save_thread(self._store, conversation.id, replace(thread, acknowledged=True))

@@ -19,9 +19,8 @@ import re
 
 from adapters.email.parse import ParsedMail
 from adapters.email.rating_mail import RATING_EVENT
-from adapters.email.thread import RatingTokens, ReplyTokens
+from adapters.email.thread import MailStore, RatingTokens, ReplyTokens
 from routing.model import Channel, Contact
-from routing.ports import Store
 
 __all__ = ["rated_conversation", "read_rating"]
 
@@ -48,7 +47,7 @@ def read_rating(text: str) -> tuple[int, str] | None:
     return int(found.group("score")), comment
 
 
-async def _requested_by(parsed: ParsedMail, store: Store, tokens: ReplyTokens | None) -> str:
+async def _requested_by(parsed: ParsedMail, store: MailStore, tokens: ReplyTokens | None) -> str:
     """The conversation whose rating request the mail answers, or ""."""
     if parsed.reply_token and isinstance(tokens, RatingTokens):
         found = tokens.rating_conversation_of(parsed.reply_token)
@@ -65,7 +64,7 @@ async def _requested_by(parsed: ParsedMail, store: Store, tokens: ReplyTokens | 
     return link.conversation_id
 
 
-async def rated_conversation(parsed: ParsedMail, store: Store,
+async def rated_conversation(parsed: ParsedMail, store: MailStore,
                              tokens: ReplyTokens | None) -> tuple[str, int, str] | None:
     """(conversation id, score, comment) when the mail rates a conversation of its sender."""
     if any(not part.decoration for part in parsed.attachments):

@@ -18,7 +18,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from email.message import EmailMessage
-from typing import Any
+from typing import Any, Protocol
 
 import aiosmtplib
 
@@ -37,10 +37,18 @@ from adapters.email.thread import (
 )
 from routing.mail_quota import MailQuota
 from routing.model import Channel, Conversation, Delivery, Message, PageInfo, Patron
-from routing.ports import Clock, Link, PermanentFailure, Sent, Store, SystemClock, TemporaryFailure
+from routing.ports import (
+    Clock,
+    Cursors,
+    DeskState,
+    PermanentFailure,
+    Sent,
+    SystemClock,
+    TemporaryFailure,
+)
 from routing.router import Accepted
 
-__all__ = ["EVENT_TEXTS", "AckText", "EmailSender", "MailTooLarge", "ResumeLink",
+__all__ = ["EVENT_TEXTS", "AckText", "EmailSender", "MailTooLarge", "ResumeLink", "SenderStore",
            "patron_email"]
 
 log = logging.getLogger(__name__)
@@ -67,10 +75,15 @@ def patron_email(patron: Patron) -> str:
     return ""
 
 
+class SenderStore(DeskState, Cursors, Protocol):
+    """The roles of the store the email sender uses: the conversation's mail thread, and
+    the daily quota of mails an address may get (key-value)."""
+
+
 class EmailSender:
     """``routing.ports.Sender`` for email."""
 
-    def __init__(self, settings: EmailSettings, store: Store, *,
+    def __init__(self, settings: EmailSettings, store: SenderStore, *,
                  tokens: ReplyTokens | None = None, resume_link: ResumeLink | None = None,
                  library_name: str = "", ack_text: AckText | None = None,
                  blobs: BlobStore | None = None,
@@ -116,8 +129,7 @@ class EmailSender:
                                conversation, patron, address, subject, thread)
             await self._deliver(mail, self._settings.from_address)
         message_id = str(mail["Message-ID"])
-        await self._store.save_link(Link(Channel.EMAIL.value, message_id, conversation.id,
-                                         message.id))
+        # The outbox links the Message-ID to the conversation when it records the send.
         fresh = await load_thread(self._store, conversation.id)  # a mail may have come in
         await save_thread(self._store, conversation.id,
                           replace(fresh, subject=fresh.subject or subject).cite(message_id))

@@ -1,7 +1,7 @@
 """An email conversation's thread: its subject and the Message-IDs replies must cite.
 
-Kept per conversation through the ``Store`` port (``email.thread.<conversation id>``,
-JSON), written by the intake when a patron's mail arrives and by the sender after each
+Kept per conversation through the ``DeskState`` port (a ``MailThread``, owned by the
+conversation), written by the intake when a patron's mail arrives and by the sender after each
 reply, so In-Reply-To and References are right after a restart and Gmail, Outlook and
 Thunderbird keep the whole exchange in one thread. ``ReplyTokens`` is the port for the
 signed ``help+<token>@`` reply address.
@@ -9,16 +9,20 @@ signed ``help+<token>@`` reply address.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, replace
 from typing import Protocol, runtime_checkable
 
-from routing.ports import Store
+from routing.ports import ConversationLog, DeskState, Directory, Links, MailThread
 
-__all__ = ["MAX_REFERENCES", "RatingTokens", "ReplyTokens", "Thread", "load_thread",
-           "reply_address", "save_thread"]
+__all__ = ["MAX_REFERENCES", "MailStore", "RatingTokens", "ReplyTokens", "Thread",
+           "load_thread", "reply_address", "save_thread"]
 
 MAX_REFERENCES = 20
+
+
+class MailStore(ConversationLog, Directory, Links, DeskState, Protocol):
+    """The roles of the store the email intake reads (which conversation a mail names,
+    its thread); it writes records only through the router and ``Trail``."""
 
 
 class ReplyTokens(Protocol):
@@ -41,6 +45,7 @@ class Thread:
     subject: str = ""
     last_patron_id: str = ""  # the patron's latest Message-ID: our reply's In-Reply-To
     references: tuple[str, ...] = ()  # oldest first, ours and theirs
+    acknowledged: bool = False  # the after-hours acknowledgement went (once a conversation)
 
     def cite(self, *ids: str) -> Thread:
         """The thread with ``ids`` added to References (root and newest kept if long)."""
@@ -53,26 +58,16 @@ class Thread:
         return replace(self, references=tuple(refs))
 
 
-def _key(conversation_id: str) -> str:
-    return f"email.thread.{conversation_id}"
-
-
-async def load_thread(store: Store, conversation_id: str) -> Thread:
-    raw = await store.get_state(_key(conversation_id))
-    if not raw:
+async def load_thread(store: DeskState, conversation_id: str) -> Thread:
+    kept = await store.mail_thread(conversation_id)
+    if kept is None:
         return Thread()
-    try:
-        data = json.loads(raw)
-        return Thread(str(data.get("subject", "")), str(data.get("last", "")),
-                      tuple(str(r) for r in data.get("refs", [])))
-    except (ValueError, AttributeError, TypeError):
-        return Thread()
+    return Thread(kept.subject, kept.last_patron_id, kept.references, kept.acknowledged)
 
 
-async def save_thread(store: Store, conversation_id: str, thread: Thread) -> None:
-    await store.set_state(_key(conversation_id), json.dumps(
-        {"subject": thread.subject, "last": thread.last_patron_id,
-         "refs": list(thread.references)}))
+async def save_thread(store: DeskState, conversation_id: str, thread: Thread) -> None:
+    await store.save_mail_thread(conversation_id, MailThread(
+        thread.subject, thread.last_patron_id, thread.references, thread.acknowledged))
 
 
 def reply_address(help_address: str, tokens: ReplyTokens | None, conversation_id: str,

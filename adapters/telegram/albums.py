@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from telegram import Bot, Update
 
-from routing.ports import Store
+from routing.ports import Cursors
 
 __all__ = ["ALBUMS_KEY", "AlbumGatherer", "Held"]
 
@@ -48,7 +48,7 @@ class Held:
 
 
 class AlbumGatherer:
-    def __init__(self, store: Store, bot: Bot, *, quiet: float = 1.0,
+    def __init__(self, store: Cursors, bot: Bot, *, quiet: float = 1.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._store = store
         self._bot = bot

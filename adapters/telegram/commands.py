@@ -21,15 +21,14 @@ from telegram.error import TelegramError
 
 from adapters.directory.member import DirectoryUnavailable, Member
 from adapters.telegram import desk_reports as reports
-from adapters.telegram.desk_base import DeskTarget
+from adapters.telegram.desk_base import DeskStore, DeskTarget
 from adapters.telegram.desk_sender import desk_keys, telegram_failure
 from adapters.telegram.desk_verbs import ConversationVerbs
-from routing.model import Conversation, Librarian
+from routing.model import Conversation
 from routing.ports import (
     BudgetedCalls,
     Clock,
     PermanentFailure,
-    Store,
     SystemClock,
     TemporaryFailure,
 )
@@ -81,7 +80,7 @@ class Asked:
 
 class DeskCommands(ConversationVerbs):
     def __init__(
-        self, bot: Bot, store: Store, router: Router, target: DeskTarget,
+        self, bot: Bot, store: DeskStore, router: Router, target: DeskTarget,
         settings: DeskSettings | None = None, hooks: DeskHooks | None = None,
         clock: Clock | None = None, calls: BudgetedCalls | None = None,
     ) -> None:
@@ -149,11 +148,7 @@ class DeskCommands(ConversationVerbs):
         key, now = str(user.id), (user.full_name, (user.username or "").lower())
         if self._seen.get(key) == now:
             return
-        known = await self.store.get_librarian(key)
-        if known is None or (known.name, known.username) != now:
-            await self.store.save_librarian(Librarian(
-                key, now[0], now[1], known.on_duty if known else False,
-                known.changed_at if known else self.clock.now()))
+        await self.router.staff.librarian_seen(key, *now)
         self._seen[key] = now
 
     def _bot_username(self) -> str:
@@ -195,10 +190,7 @@ class DeskCommands(ConversationVerbs):
         await self._duty(asked, on=False)
 
     async def _duty(self, asked: Asked, *, on: bool) -> None:
-        known = await self.store.get_librarian(asked.librarian_id)
-        username = known.username if known else ""
-        await self.store.save_librarian(Librarian(
-            asked.librarian_id, asked.name, username, on, self.clock.now()))
+        await self.router.staff.librarian_duty(asked.librarian_id, asked.name, on)
         try:
             await self.hooks.on_duty(asked.librarian_id, asked.name, on)
         except Exception:  # the roster is the lead's; our record is already kept

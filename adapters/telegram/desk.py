@@ -24,14 +24,12 @@ from adapters.blobs import BlobStore
 from adapters.files import FilePolicy, human_size
 from adapters.telegram.albums import AlbumGatherer
 from adapters.telegram.commands import Asked, DeskCommands
-from adapters.telegram.desk_base import DeskTarget
+from adapters.telegram.desk_base import DeskStore, DeskTarget
 from adapters.telegram.desk_buttons import DeskButtons
 from adapters.telegram.desk_sender import DeskSender, telegram_failure
 from adapters.telegram.files import carries_file, fetch_all
 from routing import logctx
-from routing.desk_replies import DESK_LINK
 from routing.model import Conversation, DeskReply
-from routing.ports import Link, Store
 from routing.router import Claimed, Router
 
 __all__ = ["DeskPoller", "DeskSender", "DeskTarget", "telegram_failure"]
@@ -48,7 +46,7 @@ class DeskPoller:
     ``DeskCommands``, button presses to ``DeskButtons``, edits of replies to the patron."""
 
     def __init__(
-        self, bot: Bot, store: Store, router: Router, target: DeskTarget, *, timeout: int = 25,
+        self, bot: Bot, store: DeskStore, router: Router, target: DeskTarget, *, timeout: int = 25,
         commands: DeskCommands | None = None,
         elsewhere: Callable[[Update], Awaitable[None]] | None = None,
         unmapped_retry: float = 1.0,
@@ -223,9 +221,8 @@ class DeskPoller:
                     attachments=kept,
                 ))
                 if stored is not None:  # /delete or an edit may name any item of an album
-                    for later in msgs[1:]:
-                        await self._store.save_link(Link(DESK_LINK, str(later.message_id),
-                                                         conversation.id, stored.id))
+                    await self._router.trail.desk_posts(
+                        conversation.id, stored.id, [later.message_id for later in msgs[1:]])
         except Claimed as claimed:
             await self._commands.refuse_claimed(conversation, claimed)
             return

@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from adapters.telegram import render
 from routing.model import Conversation
+from routing.ports import ConversationLog, Cursors, DeskState, Directory, Links
 
-__all__ = ["CARD_KEY", "CARD_TAIL_KEY", "DeskTarget", "card_markup"]
+__all__ = ["DeskStore", "DeskTarget", "card_markup"]
 
-CARD_KEY = "telegram.desk.card."  # + conversation id -> the info card's message id
-# + conversation id -> what followed the card in its post (the patron's first question):
-# a card rewritten later (/verify) keeps it, or the question would vanish from the topic.
-CARD_TAIL_KEY = "telegram.desk.card_tail."
+
+class DeskStore(ConversationLog, Directory, DeskState, Links, Cursors, Protocol):
+    """The roles of the store the desk reads (conversations, librarians, cards, links)
+    and keeps its getUpdates offset in; it writes records only through the router."""
+
+
+# The info card of each topic is kept through ``routing.ports.DeskState`` (a DeskCard):
+# its message id, and what followed it in its post (the patron's first question), so a
+# card rewritten later (/verify) keeps it, or the question would vanish from the topic.
 
 
 @dataclass(frozen=True)

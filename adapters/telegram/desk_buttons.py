@@ -14,9 +14,10 @@ from telegram.error import BadRequest
 
 from adapters.telegram import render
 from adapters.telegram.commands import DeskCommands
-from adapters.telegram.desk_base import CARD_KEY, card_markup
+from adapters.telegram.desk_base import card_markup
 from routing.blocks import parse_duration
 from routing.model import Conversation
+from routing.ports import DeskCard
 
 __all__ = ["DeskButtons"]
 
@@ -58,7 +59,9 @@ class DeskButtons:
         conversation = await self._c.store.get_conversation(cid)
         if conversation is None:
             return "This conversation is gone."
-        await self._c.store.set_state(CARD_KEY + cid, str(message.message_id))
+        card = await self._c.store.desk_card(cid)  # the card may have moved: keep its tail
+        await self._c.store.save_desk_card(
+            cid, DeskCard(message.message_id, card.tail if card is not None else None))
         await self._c.seen(query.from_user)
         return await self._act(action, conversation, query)
 

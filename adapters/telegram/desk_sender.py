@@ -23,7 +23,7 @@ from telegram.warnings import PTBUserWarning
 from adapters.blobs import BlobStore
 from adapters.telegram import render
 from adapters.telegram.aiohttp_request import NotSent, NotSentTimeout
-from adapters.telegram.desk_base import CARD_KEY, CARD_TAIL_KEY, DeskTarget, card_markup
+from adapters.telegram.desk_base import DeskStore, DeskTarget, card_markup
 from adapters.telegram.files_send import (
     CAPTION_LIMIT,
     Place,
@@ -35,16 +35,16 @@ from adapters.telegram.files_send import (
     send_posts,
     visible_length,
 )
-from routing.model import Attachment, Channel, Conversation, Delivery, DeliveryKind, Message, Patron
+from routing.model import Attachment, Conversation, Delivery, DeliveryKind, Message, Patron
 from routing.ports import (
+    DeskCard,
     DeskTopics,
-    Link,
     PermanentFailure,
     Sent,
-    Store,
     TemporaryFailure,
     TopicFailure,
 )
+from routing.trail import Trail
 
 __all__ = ["DeskSender", "desk_keys", "telegram_failure"]
 
@@ -91,7 +91,7 @@ class DeskSender:
     remembers each info card's message id, so ``/verify`` can show its result on the
     card. ``blobs`` holds the bytes of patrons' files; without it a file is a line."""
 
-    def __init__(self, bot: Bot, target: DeskTarget, store: Store | None = None, *,
+    def __init__(self, bot: Bot, target: DeskTarget, store: DeskStore | None = None, *,
                  topics: DeskTopics, blobs: BlobStore | None = None) -> None:
         self._bot = bot
         self._target = target
@@ -224,8 +224,7 @@ class DeskSender:
     async def _remember_card(self, conversation: Conversation, card_id: int, tail: str
                              ) -> None:
         if self._store is not None:
-            await self._store.set_state(CARD_TAIL_KEY + conversation.id, tail)
-            await self._store.set_state(CARD_KEY + conversation.id, str(card_id))
+            await self._store.save_desk_card(conversation.id, DeskCard(card_id, tail))
 
     async def _post_all(
         self, text: str, files: tuple[Attachment, ...], thread: int | None,
@@ -240,13 +239,11 @@ class DeskSender:
         place = Place(self._target.chat_id, thread if self._target.forum else None,
                       reply_to, link_preview=False)
         posts = plan(text, attachments) or [Post((), "<i>(an empty message)</i>")]
-        log = (PostLog(self._store, f"tg.posts.{message.id}.{self._target.chat_id}")
+        log = (PostLog(self._store, message.id, f"telegram.posts.{self._target.chat_id}")
                if self._store is not None else None)
         sent = await send_posts(self._bot, place, posts, data, log)
         if self._store is not None:
-            for later in sent[1:]:
-                await self._store.save_link(Link(Channel.DESK.value, str(later),
-                                                 conversation.id, message.id))
+            await Trail(self._store).desk_posts(conversation.id, message.id, sent[1:])
         return sent[0]
 
     async def _post(

@@ -25,10 +25,10 @@ from adapters.directory.member import (
 from adapters.telegram import desk_reports as reports
 from adapters.telegram import render
 from adapters.telegram.card_lines import member_status
-from adapters.telegram.desk_base import CARD_KEY, CARD_TAIL_KEY, card_markup
+from adapters.telegram.desk_base import DeskStore, card_markup
 from routing.blocks import DURATION_HELP, NETWORK_WORDS, BadDuration, parse_duration
 from routing.model import Conversation, DeskReply
-from routing.ports import Clock, Store
+from routing.ports import Clock
 from routing.router import Claimed, Router
 
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ Verb = Callable[["Asked", Conversation, str], Awaitable[None]]
 
 class ConversationVerbs:
     bot: Bot
-    store: Store
+    store: DeskStore
     router: Router
     target: DeskTarget
     settings: DeskSettings
@@ -204,15 +204,14 @@ class ConversationVerbs:
         patron = await self.router.records.remember_member(conversation.id, member.number)
         if patron is None:
             return
-        card = await self.store.get_state(CARD_KEY + conversation.id)
-        tail = await self.store.get_state(CARD_TAIL_KEY + conversation.id)
-        if card is None or tail is None:
+        card = await self.store.desk_card(conversation.id)
+        if card is None or card.tail is None:
             return
         text = render.info_card(patron, conversation, forum=self.target.forum,
-                                origins=self.target.origins, member=status) + tail
+                                origins=self.target.origins, member=status) + card.tail
         try:
             await self.bot.edit_message_text(
-                text, self.target.chat_id, int(card), parse_mode=ParseMode.HTML,
+                text, self.target.chat_id, card.message_id, parse_mode=ParseMode.HTML,
                 reply_markup=card_markup(conversation), disable_web_page_preview=True)
         except BadRequest as exc:  # the card is gone or too old: the topic line is enough
             log.info("could not update the card of %s: %s", conversation.id, exc.message)

@@ -32,7 +32,7 @@ from telegram.constants import ParseMode
 from adapters.blobs import BlobStore
 from adapters.files import human_size
 from routing.model import Attachment, AttachmentKind
-from routing.ports import Store
+from routing.ports import DeskState
 
 __all__ = [
     "CAPTION_LIMIT",
@@ -161,11 +161,12 @@ class PostLog:
     """Which posts of a send of several already went, so a retry after a failure in the
     middle goes on from there instead of posting the first ones again."""
 
-    store: Store
-    key: str  # one per message and chat
+    store: DeskState
+    message_id: str
+    place: str  # one per chat: "telegram.posts.<chat id>"
 
     async def load(self, plan_id: str) -> list[list[int]]:
-        raw = await self.store.get_state(self.key)
+        raw = await self.store.posted(self.message_id, self.place)
         if not raw:
             return []
         try:
@@ -177,7 +178,8 @@ class PostLog:
         return done if saved.get("plan") == plan_id else []
 
     async def save(self, plan_id: str, done: list[list[int]]) -> None:
-        await self.store.set_state(self.key, json.dumps({"plan": plan_id, "done": done}))
+        await self.store.save_posted(self.message_id, self.place,
+                                     json.dumps({"plan": plan_id, "done": done}))
 
 
 async def send_posts(bot: Bot, place: Place, posts: Sequence[Post],

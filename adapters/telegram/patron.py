@@ -29,9 +29,9 @@ from adapters.blobs import BlobStore
 from adapters.files import FilePolicy, human_size
 from adapters.telegram import patron_words as words
 from adapters.telegram.files import MAX_DOWNLOAD, NOT_FETCHED, NOT_KEPT, carries_file, fetch_all
-from adapters.telegram.patron_book import PatronBook
+from adapters.telegram.patron_book import PatronBook, PatronStore
 from routing.model import Attachment, Channel, Contact, Inbound
-from routing.ports import Clock, Store, SystemClock
+from routing.ports import Clock, SystemClock
 from routing.router import Refused, Router
 
 __all__ = ["PatronChats"]
@@ -47,7 +47,7 @@ class PatronChats:
     ``blobs`` a file reaches the desk as a note only."""
 
     def __init__(
-        self, bot: Bot, store: Store, router: Router, greeting: Callable[[str], str], *,
+        self, bot: Bot, store: PatronStore, router: Router, greeting: Callable[[str], str], *,
         blobs: BlobStore | None = None, files: FilePolicy | None = None,
         clock: Clock | None = None,
     ) -> None:
@@ -205,7 +205,7 @@ class PatronChats:
                                               parse_mode=ParseMode.HTML)
         except BadRequest as exc:
             log.info("could not replace the rating buttons: %s", exc.message)
-        await self._book.remember_rating(message.chat.id, message.message_id, cid, score)
+        await self._book.remember_rating(message.chat.id, message.message_id, cid)
         return words.say("rated_short", lang)
 
 

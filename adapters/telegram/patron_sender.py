@@ -31,21 +31,21 @@ from adapters.telegram.files_send import (
     plan,
     send_posts,
 )
-from adapters.telegram.patron_book import PatronBook, chat_of
+from adapters.telegram.patron_book import PatronBook, PatronStore, chat_of
 from routing.model import Attachment, Conversation, Delivery, Direction, Message, Patron
-from routing.ports import Clock, PermanentFailure, Sent, Store, SystemClock
+from routing.ports import Clock, PermanentFailure, Sent, SystemClock
 
 __all__ = ["PatronSender"]
 
 log = logging.getLogger(__name__)
 
-_ALL_SENT = "telegram.patron.sent_all."  # + our message id -> "chat:id,id,…" (albums)
+_ALL_SENT = "telegram.patron.all"  # DeskState.posted place: "chat:id,id,…" (albums)
 
 
 class PatronSender:
     """``routing.ports.Sender`` for ``Channel.TELEGRAM``."""
 
-    def __init__(self, bot: Bot, store: Store, clock: Clock | None = None, *,
+    def __init__(self, bot: Bot, store: PatronStore, clock: Clock | None = None, *,
                  blobs: BlobStore | None = None) -> None:
         self._bot = bot
         self._store = store
@@ -120,11 +120,11 @@ class PatronSender:
 
         posts = plan(text, attachments, line)
         ids = await send_posts(self._bot, Place(chat), posts, data,
-                               PostLog(self._store, f"tg.posts.{message.id}.{chat}"))
+                               PostLog(self._store, message.id, f"telegram.posts.{chat}"))
         await self._book.remember_sent(message.id, chat, ids[0])
         if len(ids) > 1:
-            await self._store.set_state(f"{_ALL_SENT}{message.id}",
-                                        f"{chat}:{','.join(map(str, ids))}")
+            await self._store.save_posted(message.id, _ALL_SENT,
+                                          f"{chat}:{','.join(map(str, ids))}")
         return ids[0]
 
     async def _withdraw(self, chat: int, lang: str, message: Message) -> int:
@@ -147,7 +147,7 @@ class PatronSender:
         return 0
 
     async def _sent_ids(self, message_id: str, chat: int) -> list[int]:
-        raw = await self._store.get_state(f"{_ALL_SENT}{message_id}")
+        raw = await self._store.posted(message_id, _ALL_SENT)
         where, _, ids = (raw or "").partition(":")
         if where == str(chat) and ids:
             return [int(i) for i in ids.split(",") if i.isdigit()]

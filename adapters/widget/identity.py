@@ -7,7 +7,7 @@ generation (a stranger who filled in the offline form with someone else's addres
 the patron's own old device) is refused from then on, by the WebSocket hello, the HTTP
 calls and a long-poll already waiting.
 
-The generation is kept in the store's key-value state (it must survive a restart) and
+The generation is kept in the store's contact state (it must survive a restart) and
 cached here: ``hello`` and every HTTP call ask for it, and most visitors never resumed,
 so after the first read a visitor costs a dictionary lookup.
 """
@@ -15,41 +15,35 @@ so after the first read a visitor costs a dictionary lookup.
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Protocol
+from dataclasses import replace
 
 from adapters.widget.tokens import VisitorTokens
+from routing.model import Channel, Contact
+from routing.ports import ContactState, ContactStates
 
-__all__ = ["StatePort", "VisitorEpochs", "VisitorIdentity"]
+__all__ = ["VisitorEpochs", "VisitorIdentity"]
 
-_KEY = "widget-visitor-generation:"
 _CACHED = 100_000  # visitors whose generation is remembered between reads
 
 
-class StatePort(Protocol):
-    """The store's key-value state (``routing.ports.Store.get_state/set_state``)."""
-
-    async def get_state(self, key: str) -> str | None: ...
-    async def set_state(self, key: str, value: str) -> None: ...
-
-
-class _MemoryState:
+class _MemoryStates:
     """For a widget built without a store (tests of other parts): lost on restart."""
 
     def __init__(self) -> None:
-        self._values: dict[str, str] = {}
+        self._values: dict[Contact, ContactState] = {}
 
-    async def get_state(self, key: str) -> str | None:
-        return self._values.get(key)
+    async def contact_state(self, contact: Contact) -> ContactState | None:
+        return self._values.get(contact)
 
-    async def set_state(self, key: str, value: str) -> None:
-        self._values[key] = value
+    async def save_contact_state(self, contact: Contact, state: ContactState) -> None:
+        self._values[contact] = state
 
 
 class VisitorEpochs:
     """Each visitor's current token generation, persisted, with a bounded cache."""
 
-    def __init__(self, state: StatePort | None = None, *, cached: int = _CACHED) -> None:
-        self._state = state if state is not None else _MemoryState()
+    def __init__(self, state: ContactStates | None = None, *, cached: int = _CACHED) -> None:
+        self._state = state if state is not None else _MemoryStates()
         self._cache: OrderedDict[str, int] = OrderedDict()
         self._size = cached
 
@@ -57,8 +51,8 @@ class VisitorEpochs:
         known = self.cached(visitor)
         if known is not None:
             return known
-        raw = await self._state.get_state(_KEY + visitor)
-        generation = int(raw) if raw is not None and raw.isdigit() else 0
+        kept = await self._state.contact_state(Contact(Channel.WIDGET, visitor))
+        generation = 0 if kept is None else kept.token_generation
         self._remember(visitor, generation)
         return generation
 
@@ -75,8 +69,10 @@ class VisitorEpochs:
 
     async def advance(self, visitor: str) -> int:
         """Move the visitor to a new generation (written before it is used)."""
-        generation = await self.current(visitor) + 1
-        await self._state.set_state(_KEY + visitor, str(generation))
+        contact = Contact(Channel.WIDGET, visitor)
+        kept = await self._state.contact_state(contact) or ContactState()
+        generation = max(kept.token_generation, self.cached(visitor) or 0) + 1
+        await self._state.save_contact_state(contact, replace(kept, token_generation=generation))
         self._remember(visitor, generation)
         return generation
 

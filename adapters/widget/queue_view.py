@@ -18,15 +18,19 @@ import logging
 import math
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from adapters.widget.hub import WidgetHub
 from routing.model import Channel, Conversation, Direction, Message, Status
-from routing.ports import Clock, Store
+from routing.ports import Clock, ConversationLog, Directory, Reports
 from routing.queue import DEFAULT_WAIT, QueueSpot, ResponseTimes, estimate_wait, spot_text
 from routing.reminders import Waiting
 
-__all__ = ["QueueWatch", "queue_frame"]
+__all__ = ["QueueStore", "QueueWatch", "queue_frame"]
+
+
+class QueueStore(ConversationLog, Directory, Reports, Protocol):
+    """The roles of the store the queue reads: it writes nothing."""
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +58,7 @@ class QueueWatch:
     def __init__(
         self,
         hub: WidgetHub,
-        store: Store,
+        store: QueueStore,
         waiting: WaitingSource,
         librarians: Callable[[float], int],
         clock: Clock,

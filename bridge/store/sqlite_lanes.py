@@ -12,15 +12,35 @@ costs a few milliseconds per hundred lanes, so it runs at most every ``interval`
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import aiosqlite
 
-from bridge.store.sqlite_reads import D_COLUMNS, due_in_lanes
-from bridge.store.sqlite_rows import Row
+from bridge.store.sqlite_rows import DELIVERY_COLUMNS, Row, delivery_from_row
 from routing.model import Delivery
 
-__all__ = ["LaneScan"]
+__all__ = ["D_COLUMNS", "LaneScan", "due_in_lanes"]
+
+# The deliveries columns of a query that also names other tables.
+D_COLUMNS = ", ".join("d." + column.strip() for column in DELIVERY_COLUMNS.split(","))
+
+
+def due_in_lanes(rows: Sequence[Row], now: float,
+                 skip: Collection[tuple[str, str]] = ()) -> list[Delivery]:
+    """Pending rows ordered by lane then id, as deliveries: each lane's rows up to its
+    first one not yet due (the rest of that lane waits behind it); lanes in ``skip`` out."""
+    due: list[Delivery] = []
+    stopped: set[tuple[str, str]] = set(skip)
+    for row in rows:
+        lane = (row[1], row[4])  # conversation_id, destination
+        if lane in stopped:
+            continue
+        delivery = delivery_from_row(row)
+        if delivery.next_attempt_at > now:
+            stopped.add(lane)
+            continue
+        due.append(delivery)
+    return due
 
 # A skip-scan over the lane index: one step per lane, not per row. Each lane found
 # brings its oldest pending rows (at most :per_lane) along.

@@ -17,11 +17,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bridge.store.sqlite_contacts import WRITES as CONTACT_WRITES
+from bridge.store.sqlite_desk import WRITES as DESK_WRITES
+from bridge.store.sqlite_directory import DELETE_CONTACTS, INSERT_CONTACT, UPSERT_PATRON
+from bridge.store.sqlite_directory import WRITES as DIRECTORY_WRITES
+from bridge.store.sqlite_links import UPSERT_LINK
+from bridge.store.sqlite_links import WRITES as LINK_WRITES
+from bridge.store.sqlite_log import FIND_BY_CLIENT_ID, INSERT_MESSAGE, UPSERT_CONVERSATION
+from bridge.store.sqlite_outbox import DELIVERY_UPDATES, INSERT_DELIVERY
 from bridge.store.sqlite_rows import (
-    BLOCK_COLUMNS,
-    CONVERSATION_COLUMNS,
-    LIBRARIAN_COLUMNS,
-    MESSAGE_COLUMNS,
     Row,
     message_from_row,
 )
@@ -42,6 +46,8 @@ STAGES = {
     "save_block": 6,
     "remove_block": 6,
     "save_librarian": 6,
+    **dict.fromkeys(DESK_WRITES, 5),  # after appends: a message saved with them exists
+    **dict.fromkeys(CONTACT_WRITES, 5),
 }
 
 
@@ -64,68 +70,9 @@ class WriteOp:
     args: tuple[Any, ...]
 
 
-_UPSERT_PATRON = (
-    "INSERT INTO patrons (id, name, email, member_number, created_at, email_confirmed)"
-    " VALUES (?, ?, ?, ?, ?, ?)"
-    " ON CONFLICT (id) DO UPDATE SET name = excluded.name, email = excluded.email,"
-    " email_confirmed = excluded.email_confirmed,"
-    " member_number = excluded.member_number, created_at = excluded.created_at"
-)
-_DELETE_CONTACTS = "DELETE FROM contacts WHERE patron_id = ?"
-_INSERT_CONTACT = "INSERT INTO contacts (channel, address, patron_id, position) VALUES (?, ?, ?, ?)"
-_UPSERT_CONVERSATION = (
-    f"INSERT INTO conversations ({CONVERSATION_COLUMNS})"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-    " ON CONFLICT (id) DO UPDATE SET patron_id = excluded.patron_id, origin = excluded.origin,"
-    " status = excluded.status, claimed_by = excluded.claimed_by,"
-    " claimed_by_id = excluded.claimed_by_id, desk_thread = excluded.desk_thread,"
-    " after_hours = excluded.after_hours, tags = excluded.tags, rating = excluded.rating,"
-    " page = excluded.page, created_at = excluded.created_at, updated_at = excluded.updated_at,"
-    " subject = excluded.subject, closed_at = excluded.closed_at,"
-    " first_response_at = excluded.first_response_at,"
-    " rating_comment = excluded.rating_comment,"
-    " rated_librarian_id = excluded.rated_librarian_id"
-)
-_FIND_BY_CLIENT_ID = (
-    f"SELECT {MESSAGE_COLUMNS} FROM messages"
-    " WHERE conversation_id = ? AND client_id = ? AND client_id != ''"  # the partial index
-)
-_INSERT_MESSAGE = (
-    f"INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-_INSERT_DELIVERY = (
-    "INSERT INTO deliveries (id, conversation_id, message_id, kind, destination,"
-    " idempotency_key, attempts, next_attempt_at, state, last_error, external_id, created_at)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-_DELIVERY_UPDATES = {
-    "finish_delivery": "UPDATE deliveries SET state = 'done', external_id = ? WHERE id = ?",
-    "retry_delivery": (
-        "UPDATE deliveries SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = ?"
-    ),
-    "fail_delivery": (
-        "UPDATE deliveries SET state = 'failed', attempts = ?, last_error = ? WHERE id = ?"
-    ),
-}
-_UPSERT_LINK = (
-    "INSERT INTO links (channel, external_id, conversation_id, message_id) VALUES (?, ?, ?, ?)"
-    " ON CONFLICT (channel, external_id) DO UPDATE SET"
-    " conversation_id = excluded.conversation_id, message_id = excluded.message_id"
-)
-_UPSERT_BLOCK = (
-    f"INSERT INTO blocks ({BLOCK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
-    " ON CONFLICT (id) DO UPDATE SET until = excluded.until"
-)
-_DELETE_BLOCK = "DELETE FROM blocks WHERE id = ?"
-_UPSERT_LIBRARIAN = (
-    f"INSERT INTO librarians ({LIBRARIAN_COLUMNS}) VALUES (?, ?, ?, ?, ?)"
-    " ON CONFLICT (id) DO UPDATE SET name = excluded.name, username = excluded.username,"
-    " on_duty = excluded.on_duty, changed_at = excluded.changed_at"
-)
-_UPSERT_STATE = (
-    "INSERT INTO state (key, value) VALUES (?, ?)"
-    " ON CONFLICT (key) DO UPDATE SET value = excluded.value"
-)
+# Each role's statements live in its own module (sqlite_<role>.py); this module only
+# batches them. The plain upserts and deletes run as they are:
+_SIMPLE = {**LINK_WRITES, **DIRECTORY_WRITES, **DESK_WRITES, **CONTACT_WRITES}
 
 
 class BatchWriter:
@@ -141,11 +88,7 @@ class BatchWriter:
             "finish_delivery": self._finish_deliveries,
             "retry_delivery": self._update_deliveries("retry_delivery"),
             "fail_delivery": self._update_deliveries("fail_delivery"),
-            "save_link": self._simple(_UPSERT_LINK),
-            "set_state": self._simple(_UPSERT_STATE),
-            "save_block": self._simple(_UPSERT_BLOCK),
-            "remove_block": self._simple(_DELETE_BLOCK),
-            "save_librarian": self._simple(_UPSERT_LIBRARIAN),
+            **{kind: self._simple(sql) for kind, sql in _SIMPLE.items()},
         }
 
     def apply(self, ops: Sequence[WriteOp]) -> tuple[list[Outcome], bool]:
@@ -216,13 +159,13 @@ class BatchWriter:
         for patron_row, contact_rows, _patron in runs:
             last[patron_row[0]] = (patron_row, contact_rows)
         cur = self._conn.cursor()
-        cur.executemany(_UPSERT_PATRON, [row for row, _ in last.values()])
-        cur.executemany(_DELETE_CONTACTS, [(patron_id,) for patron_id in last])
-        cur.executemany(_INSERT_CONTACT, [c for _, contacts in last.values() for c in contacts])
+        cur.executemany(UPSERT_PATRON, [row for row, _ in last.values()])
+        cur.executemany(DELETE_CONTACTS, [(patron_id,) for patron_id in last])
+        cur.executemany(INSERT_CONTACT, [c for _, contacts in last.values() for c in contacts])
         return [None] * len(runs)
 
     def _save_conversations(self, runs: Sequence[tuple[Any, ...]]) -> list[Outcome]:
-        self._conn.executemany(_UPSERT_CONVERSATION, [row for row, _conversation in runs])
+        self._conn.executemany(UPSERT_CONVERSATION, [row for row, _conversation in runs])
         return [None] * len(runs)
 
     def _append(self, runs: Sequence[tuple[Any, ...]]) -> list[Outcome]:
@@ -243,18 +186,18 @@ class BatchWriter:
             deliveries.extend(delivery_rows)
             outcomes.append((message, True))
         cur = self._conn.cursor()
-        cur.executemany(_INSERT_MESSAGE, messages)
-        cur.executemany(_INSERT_DELIVERY, deliveries)
+        cur.executemany(INSERT_MESSAGE, messages)
+        cur.executemany(INSERT_DELIVERY, deliveries)
         return outcomes
 
     def _by_client_id(self, key: tuple[str, str]) -> Message | None:
-        row = self._conn.execute(_FIND_BY_CLIENT_ID, key).fetchone()
+        row = self._conn.execute(FIND_BY_CLIENT_ID, key).fetchone()
         return None if row is None else message_from_row(row)
 
     def _update_deliveries(
         self, kind: str
     ) -> Callable[[Sequence[tuple[Any, ...]]], list[Outcome]]:
-        sql = _DELIVERY_UPDATES[kind]
+        sql = DELIVERY_UPDATES[kind]
 
         def run(runs: Sequence[tuple[Any, ...]]) -> list[Outcome]:
             cur = self._conn.executemany(sql, runs)
@@ -270,7 +213,7 @@ class BatchWriter:
         outcomes = self._mark_done([run[:2] for run in runs])
         links = [run[2] for run in runs if run[2] is not None]
         if links:
-            self._conn.executemany(_UPSERT_LINK, links)
+            self._conn.executemany(UPSERT_LINK, links)
         return outcomes
 
     def _simple(self, sql: str) -> Callable[[Sequence[tuple[Any, ...]]], list[Outcome]]:

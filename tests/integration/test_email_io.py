@@ -296,8 +296,10 @@ class TestSending:
         html = mail.get_body(("html",))
         assert plain is not None and "Yes, 9 to 3 & <b>" in plain.get_content()
         assert html is not None and "Yes, 9 to 3 &amp; &lt;b&gt;" in html.get_content()
-        link = await rig.store.find_link("email", mail["Message-ID"])
-        assert link is not None and link.conversation_id == conversation.id
+        async with asyncio.timeout(10):  # the outbox links it as it records the send
+            while (link := await rig.store.find_link("email", mail["Message-ID"])) is None:
+                await asyncio.sleep(0.02)
+        assert link.conversation_id == conversation.id
 
     async def test_temporary_failure_is_retried_and_permanent_one_reported(
             self, rig: EmailRig, dovecot: DovecotServer) -> None:

@@ -12,20 +12,24 @@ import pytest
 
 from bridge.store.sqlite import SqliteStore
 from bridge.store.sqlite_cache import RecordCache
-from bridge.store.sqlite_reads import _DUE
+from bridge.store.sqlite_outbox import DUE as _DUE
 from bridge.store.sqlite_schema import Migration, bundled_migrations, migrate
 from routing.model import Block, BlockKind, Channel, Contact, DeliveryState, Patron, new_id
 from routing.ports import Link
 from tests.integration.store_contract import (
     NOW,
-    DeskRecordsContract,
-    StoreContract,
     conversation_for,
     delivery_for,
     message_in,
     patron,
     queued,
 )
+from tests.integration.store_contract_contacts import ContactStatesContract
+from tests.integration.store_contract_desk import DeskStateContract
+from tests.integration.store_contract_directory import BlocksContract, DirectoryContract
+from tests.integration.store_contract_links import CursorsContract, LinksContract
+from tests.integration.store_contract_log import ConversationLogContract, ReportsContract
+from tests.integration.store_contract_outbox import OutboxContract
 
 
 @pytest.fixture
@@ -36,17 +40,45 @@ async def sqlite_store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
     await store.close()
 
 
-class TestSqliteStoreContract(StoreContract):
+class SqliteFixture:
     @pytest.fixture
     async def store(self, sqlite_store: SqliteStore) -> SqliteStore:
         return sqlite_store
 
 
-class TestSqliteDeskRecords(DeskRecordsContract):
-    @pytest.fixture
-    async def store(self, sqlite_store: SqliteStore) -> SqliteStore:
-        return sqlite_store
+class TestSqliteDirectory(SqliteFixture, DirectoryContract):
+    pass
 
+
+class TestSqliteConversationLog(SqliteFixture, ConversationLogContract):
+    pass
+
+
+class TestSqliteReports(SqliteFixture, ReportsContract):
+    pass
+
+
+class TestSqliteOutbox(SqliteFixture, OutboxContract):
+    pass
+
+
+class TestSqliteLinks(SqliteFixture, LinksContract):
+    pass
+
+
+class TestSqliteDeskState(SqliteFixture, DeskStateContract):
+    pass
+
+
+class TestSqliteContactStates(SqliteFixture, ContactStatesContract):
+    pass
+
+
+class TestSqliteCursors(SqliteFixture, CursorsContract):
+    pass
+
+
+class TestSqliteBlocks(SqliteFixture, BlocksContract):
     async def test_blocks_survive_reopen(self, tmp_path: Path) -> None:
         """A block saved before close() still refuses after a new store opens the file."""
         path = tmp_path / "blocks.db"
@@ -254,26 +286,6 @@ class TestGroupCommit:
 
 
 class TestReads:
-    async def test_conversations_page_newest_first(self, sqlite_store: SqliteStore) -> None:
-        """conversations() lists newest first and pages with limit and offset."""
-        ana = await patron(sqlite_store)
-        made = [await conversation_for(sqlite_store, ana, at=NOW + n) for n in range(5)]
-        assert await sqlite_store.conversations() == made[::-1]
-        assert await sqlite_store.conversations(limit=2, offset=1) == made[3:1:-1]
-
-    async def test_delivery_states_are_counted_and_kept(self, sqlite_store: SqliteStore) -> None:
-        """Done and failed rows stay readable and counted by state."""
-        conversation = await conversation_for(sqlite_store, await patron(sqlite_store))
-        done, failed, waiting = [await queued(sqlite_store, conversation) for _ in range(3)]
-        await sqlite_store.finish_delivery(done.id, "tg-5")
-        await sqlite_store.fail_delivery(failed.id, 4, "403")
-        assert await sqlite_store.delivery_counts() == {"pending": 1, "done": 1, "failed": 1}
-        assert await sqlite_store.get_delivery(done.id) == replace(
-            done, state=DeliveryState.DONE, external_id="tg-5")
-        assert await sqlite_store.get_delivery(failed.id) == replace(
-            failed, state=DeliveryState.FAILED, attempts=4, last_error="403")
-        assert await sqlite_store.get_delivery(waiting.id) == waiting
-
     async def test_a_patron_waits_in_the_topic_only_once_posted_there(
         self, sqlite_store: SqliteStore
     ) -> None:

@@ -430,7 +430,10 @@ class TestPartialSends:
         attachments, data = await available(rig.blobs, (form,))
         posts = plan("x" * 1500, attachments)
         assert len(posts) == 2
-        log = PostLog(rig.store, "tg.posts.test")
+        conversation = await rig.conversation(ana)
+        assert conversation is not None
+        first = (await rig.store.history(conversation.id))[0]  # progress belongs to a message
+        log = PostLog(rig.store, first.id, f"telegram.posts.{ana}")
         rig.emulator.set_faults(FaultPlan(methods=frozenset({"sendDocument"}),
                                           server_error=1.0))
         with pytest.raises(TelegramError):

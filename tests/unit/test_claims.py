@@ -60,7 +60,7 @@ class TestClaim:
         result = await router.claims.claim(cid, "1", "Ana")
 
         assert result is not None and (result.outcome, result.holder) == ("claimed", "Ana")
-        assert store.conversations[cid].claimed_by_id == "1"
+        assert store.conversations_by_id[cid].claimed_by_id == "1"
         [line] = [m for m in store.history_of(cid) if m.event == "claimed"]
         assert line.author == "Ana"
         assert {d.kind for d in store.deliveries_of(line.id)} == {
@@ -102,7 +102,7 @@ class TestClaim:
         result = await router.claims.takeover(cid, "2", "Budi")
 
         assert result is not None and (result.holder, result.previous) == ("Budi", "Ana")
-        assert store.conversations[cid].claimed_by_id == "2"
+        assert store.conversations_by_id[cid].claimed_by_id == "2"
         assert store.history_of(cid)[-1].text == "Budi took over from Ana"
         assert await router.desk.reply(DeskReply(cid, "2", "Budi", "Here")) is not None
         with pytest.raises(Claimed):
@@ -115,7 +115,7 @@ class TestClaim:
         result = await router.claims.transfer(cid, "1", "Ana", "3", "Citra")
 
         assert result is not None and result.outcome == "claimed"
-        assert store.conversations[cid].claimed_by == "Citra"
+        assert store.conversations_by_id[cid].claimed_by == "Citra"
         assert store.history_of(cid)[-1].text == "Ana handed the conversation to Citra"
 
     async def test_transfer_by_someone_else_is_refused(
@@ -129,7 +129,7 @@ class TestClaim:
         result = await router.claims.transfer(cid, "2", "Budi", "3", "Citra")
 
         assert result is not None and (result.outcome, result.holder) == ("held", "Ana")
-        assert store.conversations[cid].claimed_by_id == "1"
+        assert store.conversations_by_id[cid].claimed_by_id == "1"
         assert len(store.messages) == count
 
     async def test_transfer_to_oneself_is_a_takeover(
@@ -142,7 +142,7 @@ class TestClaim:
         result = await router.claims.transfer(cid, "4", "Sari", "4", "Sari")
 
         assert result is not None and (result.outcome, result.previous) == ("claimed", "Ana")
-        assert store.conversations[cid].claimed_by_id == "4"
+        assert store.conversations_by_id[cid].claimed_by_id == "4"
         assert store.history_of(cid)[-1].text == "Sari took over from Ana"
 
     async def test_unclaimed_conversation_can_be_assigned(
@@ -197,7 +197,7 @@ class TestClose:
 
         assert await router.claims.rate(cid, 4)
         assert await router.claims.rate(cid, 5, "  Very helpful  ")
-        conversation = store.conversations[cid]
+        conversation = store.conversations_by_id[cid]
         assert (conversation.rating, conversation.rating_comment) == (5, "Very helpful")
         assert conversation.rated_librarian_id == "7"
         notes = [m for m in store.history_of(cid) if m.event == "rated"]
@@ -245,7 +245,7 @@ class TestReopen:
         again = await router.intake.accept(widget("New question"))
 
         assert again.conversation.id != cid
-        assert store.conversations[cid].status is Status.CLOSED
+        assert store.conversations_by_id[cid].status is Status.CLOSED
 
     async def test_reopened_can_be_closed_again(self, router: Router) -> None:
         """A reopened conversation closes again and asks for a rating again."""
@@ -284,7 +284,7 @@ class TestDeskBookkeeping:
         cid = await opened(router)
         await router.records.tag(cid, "#Inter-Library Loan")
         await router.records.tag(cid, "inter-library loan")
-        assert store.conversations[cid].tags == ("inter-library_loan",)
+        assert store.conversations_by_id[cid].tags == ("inter-library_loan",)
         assert await router.records.tag(cid, " # ") is None
         assert clean_tag("Ruang Baca!") == "ruang_baca"
 

@@ -509,7 +509,7 @@ class TestRows:
 
         await worker.run_until_idle()
 
-        saved = store.conversations[cid]
+        saved = store.conversations_by_id[cid]
         assert (saved.desk_thread, saved.claimed_by) == (42, "Ana")
         assert await router.desk.conversation_for_thread(42) == saved
 

@@ -69,7 +69,7 @@ class TestAccept:
         """A new patron's first message opens one conversation that remembers where it came from."""
         accepted = await router.intake.accept(widget(client_id="c1", page=PAGE))
 
-        assert list(store.conversations.values()) == [accepted.conversation]
+        assert list(store.conversations_by_id.values()) == [accepted.conversation]
         assert accepted.conversation.origin is Channel.WIDGET
         assert accepted.conversation.page == PAGE
         assert accepted.conversation.status is Status.OPEN
@@ -131,7 +131,7 @@ class TestAccept:
 
         assert one.conversation.id == two.conversation.id
         assert len(store.patrons) == 1
-        assert len(store.conversations) == 1
+        assert len(store.conversations_by_id) == 1
         assert len(store.history_of(one.conversation.id)) == 2
 
     @pytest.mark.parametrize("text", ["", "   ", "\r\n\t"])
@@ -141,7 +141,8 @@ class TestAccept:
             await router.intake.accept(widget(text))
 
         assert refused.value.code == "empty"
-        assert not (store.patrons or store.conversations or store.messages or store.deliveries)
+        assert not (store.patrons or store.conversations_by_id or store.messages
+                    or store.deliveries)
 
     async def test_too_long_refused(self, store: FakeStore, clock: FakeClock) -> None:
         """Text over the policy's limit is refused with code "too_long" and nothing is stored."""
@@ -183,7 +184,7 @@ class TestAccept:
         assert second.conversation.id != first.conversation.id
         assert second.conversation.status is Status.OPEN
         assert second.patron.id == first.patron.id
-        assert store.conversations[first.conversation.id].status is Status.CLOSED
+        assert store.conversations_by_id[first.conversation.id].status is Status.CLOSED
 
     async def test_on_enqueue(self, router: Router, enqueued: Counter) -> None:
         """on_enqueue is called for every new message and not for a duplicate."""
@@ -258,7 +259,7 @@ class TestReply:
         reply = await router.desk.reply(answer(cid, who="ana"))
         assert reply is not None
 
-        conversation = store.conversations[cid]
+        conversation = store.conversations_by_id[cid]
         assert (conversation.claimed_by, conversation.claimed_by_id) == ("Ana", "id-ana")
         [claim] = [m for m in store.history_of(cid) if m.direction is Direction.SYSTEM]
         assert claim.event == "claimed"
@@ -280,7 +281,7 @@ class TestReply:
 
         assert (claimed.value.holder_id, claimed.value.holder_name) == ("id-ana", "Ana")
         assert claimed.value.code == "claimed"
-        assert store.conversations[cid].claimed_by_id == "id-ana"
+        assert store.conversations_by_id[cid].claimed_by_id == "id-ana"
         assert (len(store.messages), len(store.deliveries)) == before
 
     async def test_email_claim_not_sent_to_patron(self, router: Router, store: FakeStore) -> None:
@@ -319,7 +320,7 @@ class TestReply:
         """A blank reply stores nothing and does not claim."""
         cid = await conversation_from(router, widget())
         assert await router.desk.reply(answer(cid, " \n ")) is None
-        assert store.conversations[cid].claimed_by_id == ""
+        assert store.conversations_by_id[cid].claimed_by_id == ""
         assert len(store.messages) == 1
 
     async def test_reply_wakes_outbox(self, router: Router, enqueued: Counter) -> None:
@@ -338,7 +339,7 @@ class TestReply:
         )
 
         assert isinstance(second, Claimed) and not isinstance(first, BaseException)
-        assert store.conversations[cid].claimed_by_id == "id-ana"
+        assert store.conversations_by_id[cid].claimed_by_id == "id-ana"
         claims = [m for m in store.history_of(cid) if m.event == "claimed"]
         assert [c.author for c in claims] == ["Ana"]
 
@@ -428,7 +429,7 @@ class TestContract:
                                                  conversation_id=first.conversation.id))
 
         assert answer_one.conversation.id == first.conversation.id
-        assert store.conversations[first.conversation.id].status is Status.OPEN
+        assert store.conversations_by_id[first.conversation.id].status is Status.OPEN
 
     async def test_strangers_hint_ignored(self, router: Router) -> None:
         """Naming someone else's conversation does not join it."""

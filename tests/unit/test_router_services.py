@@ -56,7 +56,7 @@ class TestServicesAlone:
             assert held.holder_name == "Ana"
         else:
             raise AssertionError("a reply in a held conversation was taken")
-        assert store.conversations[cid].claimed_by_id == "id-ana"
+        assert store.conversations_by_id[cid].claimed_by_id == "id-ana"
 
 
 class TestOneLog:
@@ -94,6 +94,6 @@ class TestOneLog:
         pause.release()
         await asyncio.gather(tagging, claiming)
 
-        saved = store.conversations[cid]
+        saved = store.conversations_by_id[cid]
         assert (saved.tags, saved.claimed_by) == (("ill",), "Ana")
         assert Router.__mro__ == (Router, object)  # composed, not assembled from mixins

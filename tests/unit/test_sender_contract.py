@@ -80,7 +80,7 @@ class TestDeletedTopic:
 
         assert desk.opened == [5, None]  # the retry found the topic forgotten
         assert store.deliveries[delivery.id].state is DeliveryState.DONE
-        assert store.conversations[conv.id].desk_thread == 99
+        assert store.conversations_by_id[conv.id].desk_thread == 99
         assert most_in_a_window(earlier + desk.group_posts) <= 3
         assert desk.group_posts == [start + SPAN] * 2  # no backoff: only the window was waited
 
@@ -98,7 +98,7 @@ class TestOneLayerSavesTopics:
 
         await worker.run_until_idle()
 
-        assert store.conversations[conv.id].desk_thread is None
+        assert store.conversations_by_id[conv.id].desk_thread is None
         assert store.deliveries[delivery.id].state is DeliveryState.PENDING
         assert store.deliveries[delivery.id].next_attempt_at > clock.now()  # backed off
 
@@ -116,7 +116,7 @@ class TestOneLayerSavesTopics:
         pause.release()
         await asyncio.gather(keeping, claiming)
 
-        saved = store.conversations[conv.id]
+        saved = store.conversations_by_id[conv.id]
         assert (saved.desk_thread, saved.claimed_by) == (12, "Ana")
 
 

@@ -1,0 +1,113 @@
+"""The outbox role on SQLite (``routing.ports.OutboxRows``): due rows in lane order,
+lanes read together, rows settled. Every statement of the role is here; rows are added
+by the log's append (one commit with their message), and ``sqlite_writer`` batches the
+inserts and updates."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from bridge.store.sqlite_lanes import D_COLUMNS, LaneScan, due_in_lanes
+from bridge.store.sqlite_role import SqliteRole, chunks, first, rows
+from bridge.store.sqlite_rows import DELIVERY_COLUMNS, Row, delivery_from_row, link_row
+from routing.model import Delivery, DeliveryState
+from routing.ports import Link
+
+__all__ = ["DELIVERY_UPDATES", "DUE", "INSERT_DELIVERY", "SqliteOutbox"]
+
+INSERT_DELIVERY = (
+    "INSERT INTO deliveries (id, conversation_id, message_id, kind, destination,"
+    " idempotency_key, attempts, next_attempt_at, state, last_error, external_id, created_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+DELIVERY_UPDATES = {
+    "finish_delivery": "UPDATE deliveries SET state = 'done', external_id = ? WHERE id = ?",
+    "retry_delivery": (
+        "UPDATE deliveries SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = ?"
+    ),
+    "fail_delivery": (
+        "UPDATE deliveries SET state = 'failed', attempts = ?, last_error = ? WHERE id = ?"
+    ),
+}
+
+# Pending rows that are due, oldest first, unless an older pending row of the same lane
+# (conversation, destination) is not yet due: then the lane waits behind its head.
+# ``blocked`` is each lane's oldest not-yet-due row, read from the index of waiting
+# times (normally only retrying heads are there); the scan then walks the pending rows
+# in id order and stops at ``limit``.
+DUE = (
+    "WITH blocked AS MATERIALIZED ("
+    " SELECT conversation_id, destination, min(id) AS head"
+    " FROM deliveries INDEXED BY deliveries_waiting"
+    " WHERE state = 'pending' AND next_attempt_at > :now"
+    " GROUP BY conversation_id, destination)"
+    f" SELECT {DELIVERY_COLUMNS} FROM deliveries AS d INDEXED BY deliveries_pending"
+    " WHERE d.state = 'pending' AND d.next_attempt_at <= :now"
+    " AND NOT EXISTS (SELECT 1 FROM blocked AS b WHERE b.conversation_id = d.conversation_id"
+    "  AND b.destination = d.destination AND b.head < d.id)"
+    " ORDER BY d.id LIMIT :limit"
+)
+
+# Each lane's oldest pending rows (at most ?), one probe of the lane index per lane.
+_LANES = (
+    "WITH lanes(c, d) AS (VALUES {values})"
+    f" SELECT {D_COLUMNS} FROM lanes JOIN deliveries AS d ON d.id IN ("
+    "  SELECT id FROM deliveries INDEXED BY deliveries_lane WHERE state = 'pending'"
+    "  AND conversation_id = lanes.c AND destination = lanes.d ORDER BY id LIMIT ?)"
+    " ORDER BY d.conversation_id, d.destination, d.id"
+)
+
+
+class SqliteOutbox(SqliteRole):
+    _lanes: LaneScan
+
+    async def due_deliveries(self, now: float, limit: int) -> list[Delivery]:
+        """The oldest due rows; a full batch also brings the lanes it left out, so a
+        backlog in a few conversations never holds back a reply elsewhere."""
+        found = await rows(self._db(), DUE, {"now": now, "limit": limit})
+        due = [delivery_from_row(r) for r in found]
+        if len(due) >= limit:
+            due += await self._lanes.missed(self._db(), now, due)
+        return due
+
+    async def lane_deliveries(
+        self, lanes: Collection[tuple[str, str]], now: float, limit: int
+    ) -> list[Delivery]:
+        found: list[Row] = []
+        for part in chunks(lanes, 400):  # two parameters a lane
+            sql = _LANES.format(values=", ".join(["(?, ?)"] * len(part)))
+            found += await rows(self._db(), sql, [*(v for lane in part for v in lane), limit])
+        return due_in_lanes(found, now)
+
+    async def get_delivery(self, delivery_id: str) -> Delivery | None:
+        """One outbox row, whatever its state (the port has no way to read a done row)."""
+        row = await first(self._db(), f"SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE id = ?",
+                          (delivery_id,))
+        return None if row is None else delivery_from_row(row)
+
+    async def finish_delivery(
+        self, delivery_id: str, external_id: str, link: Link | None = None
+    ) -> None:
+        await self._write("finish_delivery", external_id, delivery_id,
+                          None if link is None else link_row(link))
+
+    async def retry_delivery(
+        self, delivery_id: str, attempts: int, next_attempt_at: float, error: str
+    ) -> None:
+        await self._write("retry_delivery", attempts, next_attempt_at, error, delivery_id)
+
+    async def fail_delivery(self, delivery_id: str, attempts: int, error: str) -> None:
+        await self._write("fail_delivery", attempts, error, delivery_id)
+
+    async def pending_deliveries(self) -> int:
+        row = await first(self._db(), "SELECT count(*) FROM deliveries WHERE state = 'pending'",
+                          ())
+        return int(row[0]) if row else 0
+
+    async def delivery_counts(self) -> dict[str, int]:
+        """How many outbox rows are in each state; every state is present, maybe with 0."""
+        counts = {state.value: 0 for state in DeliveryState}
+        sql = "SELECT state, count(*) FROM deliveries GROUP BY state"
+        for state, count in await rows(self._db(), sql, ()):
+            counts[state] = count
+        return counts
