@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from importlib import resources
 from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from adapters.widget.bundle import chat_source
 from adapters.widget.downloads import FileDownloads
 from adapters.widget.frames import FrameError, error_frame, refusal
 from adapters.widget.hub import WidgetHub
@@ -52,7 +52,7 @@ class WidgetHttp:
         self._steps = steps
         self._uploads = uploads
         self._downloads = downloads
-        self._script = resources.files("adapters.widget").joinpath("static/widget.js")
+        self._script = chat_source().encode()
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get("/widget.js", self.script)
@@ -72,7 +72,7 @@ class WidgetHttp:
 
     async def script(self, request: web.Request) -> web.Response:
         return web.Response(
-            body=self._script.read_bytes(),
+            body=self._script,
             content_type="application/javascript",
             headers={"Cache-Control": "public, max-age=300", **self.cors(request)},
         )
