@@ -17,7 +17,7 @@
       console.warn("Pustaka chat: could not load", BASE + "/widget/config");
       return;
     }
-    if (!document.body) await new Promise((r) => document.addEventListener("DOMContentLoaded", r, { once: true }));
+    await LOADER.drawn; // the bubble and its shadow root, which the chat builds into
     S.config = config;
     S.availability = config.availability;
     S.ui = buildUi(config);
@@ -54,10 +54,10 @@
     showNotice(reply && reply.status === 401 ? T.resumeBad : T.errors.other);
   }
 
-  window.PustakaChat = {
-    version: 1,
+  LOADER.chat = {
     open,
     close,
+    toggle: () => (S.isOpen ? close() : open()),
     state: () => ({
       connected: S.connected,
       transport: S.transport,
@@ -65,6 +65,7 @@
       pending: outbox.items.length,
       lang: LANG,
       ready: Boolean(S.booted),
+      loaded: true,
       staffed: S.availability.staffed,
       offlineForm: Boolean(S.ui && !S.ui.offline.el.hidden),
       files: Boolean(S.config && S.config.files.enabled),

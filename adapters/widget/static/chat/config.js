@@ -1,19 +1,5 @@
   // ---- config -------------------------------------------------------------------------
 
-  /** Brand colour plus a text colour on it with enough contrast (WCAG AA if possible). */
-  function brandColours(raw) {
-    const hex = /^#([0-9a-f]{3}|[0-9a-f]{6})$/i.test(raw) ? raw : "#0b5394";
-    const full = hex.length === 4 ? "#" + [...hex.slice(1)].map((c) => c + c).join("") : hex;
-    const channel = (i) => {
-      const c = parseInt(full.slice(1 + 2 * i, 3 + 2 * i), 16) / 255;
-      return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
-    };
-    const lum = 0.2126 * channel(0) + 0.7152 * channel(1) + 0.0722 * channel(2);
-    const onWhite = 1.05 / (lum + 0.05);
-    const onDark = (lum + 0.05) / (0.0103 + 0.05); // #1a1a2e-ish near-black
-    return { brand: full, on: onWhite >= 4.5 || onWhite >= onDark ? "#ffffff" : "#111827" };
-  }
-
   function readConfig(raw) {
     const c = raw && typeof raw === "object" ? raw : {};
     const text = (v, fallback = "") => (typeof v === "string" ? v : fallback);
@@ -23,10 +9,7 @@
     const max = Number(c.max_text);
     return {
       availability: readAvailability(c.availability),
-      library: text(c.library).trim() || "Library",
-      colours: brandColours(text(c.colour)),
-      position: c.position === "left" ? "left" : "right",
-      logo: c.logo ? safeHref(text(c.logo)) : null,
+      ...LOADER.brand, // library, colours, position, size, label, logo: what the bubble shows
       greeting,
       maxText: Number.isInteger(max) && max > 0 ? max : 4000,
       files: readFiles(c.files),

@@ -1,7 +1,8 @@
 /*
  * Pustaka Bridge chat widget: the patron's side of PROTOCOL.md (v1).
- * Plain ES2020, no build step, no dependencies. Embed with one tag:
- *   <script src="https://chat.library.example/widget.js" async></script>
+ * Plain ES2020, no dependencies. Libraries embed only the loader (loader/loader.js, served
+ * as widget.js); it draws the bubble and fetches this file when the patron is about to
+ * chat. adapters/widget/bundle.py joins the pieces of this closure (chat/*) into one file.
  *
  * Why it is built the way it is:
  * - Everything lives in one open shadow root, so the library's CSS cannot break it.
@@ -22,12 +23,12 @@
 (() => {
   "use strict";
 
-  // document.currentScript only exists while this file first runs, so capture it now.
-  const SCRIPT = document.currentScript || document.querySelector('script[src*="widget.js"]');
-  if (!SCRIPT || (window.PustakaChat && window.PustakaChat.version)) return; // embedded twice
+  // The loader found the embed tag, drew the bubble and took the resume token out of the
+  // address bar; this file runs only when the loader asked for it, and only once.
+  const LOADER = window.PustakaChat && window.PustakaChat._loader;
+  if (!LOADER || LOADER.chat) return;
 
-  const SRC = new URL(SCRIPT.src, location.href);
-  const BASE = SRC.origin + SRC.pathname.replace(/\/widget\.js$/, "").replace(/\/$/, "");
+  const BASE = LOADER.base;
   const WS_URL = BASE.replace(/^http/, "ws") + "/widget/ws";
   const KEY_TOKEN = "pustaka.token";
   const KEY_PENDING = "pustaka.pending";
@@ -43,18 +44,5 @@
   const MAX_COMMENT = 1000;
   const EMAIL_RE = /^[^\s@<>()[\],;:"\\]+@[^\s@<>()[\],;:"\\.]+(\.[^\s@<>()[\],;:"\\.]+)+$/;
 
-  /** Take `pustaka=<token>` out of the address bar before anything else can read it. */
-  function takeResumeToken() {
-    const hash = location.hash.replace(/^#/, "");
-    const parts = hash.split("&");
-    const found = parts.find((p) => p.startsWith("pustaka="));
-    if (!found) return null;
-    const rest = parts.filter((p) => p && !p.startsWith("pustaka=")).join("&");
-    try {
-      history.replaceState(history.state, "", location.pathname + location.search + (rest ? "#" + rest : ""));
-    } catch { /* sandboxed frame: the token still works, it just stays visible */ }
-    try { return decodeURIComponent(found.slice(8)); } catch { return found.slice(8); }
-  }
-
-  const RESUME = takeResumeToken();
+  const RESUME = LOADER.resume;
 

@@ -4,7 +4,7 @@
     config: null,
     ui: null,
     started: false,
-    wantOpen: SCRIPT.dataset.open === "true",
+    wantOpen: LOADER.wantOpen,
     isOpen: false,
     unread: 0,
     transport: "ws",

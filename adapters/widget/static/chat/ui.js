@@ -1,23 +1,9 @@
   // ---- building the UI ----------------------------------------------------------------
 
+  /** The panel, built into the loader's shadow root beside the bubble it drew. */
   function buildUi(config) {
-    const host = document.createElement("pustaka-chat");
-    host.id = "pustaka-chat";
-    const shadow = host.attachShadow({ mode: "open" });
-    const { brand, on } = config.colours;
-    const root = h("div", {
-      class: "root side-" + config.position,
-      // A light brand colour is too faint for focus rings on white: use dark ink there.
-      style: `--brand:${brand};--on-brand:${on};--ring:${brand}40;` +
-        `--brand-text:${on === "#ffffff" ? brand : "#111827"};--focus:var(--brand-text)`,
-    });
-
-    const badge = h("span", { class: "badge", hidden: true, "aria-hidden": "true" });
-    const launcher = h("button", {
-      type: "button", part: "launcher", class: "launcher", "aria-expanded": "false",
-      "aria-controls": "pustaka-panel", "aria-label": fill(T.open, config),
-      onclick: () => (S.isOpen ? close() : open()),
-    }, icon("chat", 28), badge);
+    const { host, shadow, root, launcher, badge } = LOADER.shell;
+    launcher.setAttribute("aria-controls", "pustaka-panel");
 
     const status = h("p", { part: "status", class: "status", id: "pustaka-status", "aria-live": "polite" });
     const titles = h("div", { class: "titles" },
@@ -70,8 +56,8 @@
       "aria-labelledby": "pustaka-title", "aria-describedby": "pustaka-status", hidden: true,
     }, header, connection, notice, log, offline.el, profile.el, composer);
 
-    root.append(panel, launcher);
-    shadow.append(h("style", { text: CSS }), root);
+    root.insertBefore(panel, launcher);
+    shadow.prepend(h("style", { text: CSS })); // before the loader's bubble styles, which win
     if (files) wireFiles(panel, input, picker);
 
     input.addEventListener("keydown", (event) => {
@@ -90,7 +76,7 @@
       if (event.key === "Escape") { event.stopPropagation(); close(); }
     });
 
-    (document.body || document.documentElement).append(host);
+    launcher.removeAttribute("aria-busy");
     return { host, root, launcher, badge, panel, status, connection, log, stored, pending,
       input, send, error, counter, wait, profile, offline, offlineNote, notice, queue, tray, attach };
   }
