@@ -19,6 +19,8 @@ __all__ = ["Fetch", "NetworkLog"]
 class Fetch:
     url: str
     started: float  # the browser's monotonic clock, seconds
+    wall: float = 0.0  # the wall clock at ``started``, seconds since the epoch
+    ended: float = 0.0  # the monotonic clock when the last byte came
     status: int = 0
     wire: int = 0
     headers: int = 0
@@ -28,6 +30,10 @@ class Fetch:
     @property
     def body(self) -> int:
         return 0 if self.cached else max(0, self.wire - self.headers)
+
+    def finished_wall(self, wall: float) -> bool:
+        """Whether this request had finished by ``wall`` (seconds since the epoch)."""
+        return self.done and self.wall + (self.ended - self.started) <= wall
 
 
 class NetworkLog:
@@ -55,7 +61,8 @@ class NetworkLog:
         return sum(f.wire for f in self.fetches(part) if before is None or f.started <= before)
 
     def _sent(self, event: dict[str, Any]) -> None:
-        self._by_id[event["requestId"]] = Fetch(event["request"]["url"], event["timestamp"])
+        self._by_id[event["requestId"]] = Fetch(event["request"]["url"], event["timestamp"],
+                                                event.get("wallTime", 0.0))
 
     def _from_cache(self, event: dict[str, Any]) -> None:
         if fetch := self._by_id.get(event["requestId"]):
@@ -72,4 +79,5 @@ class NetworkLog:
     def _finished(self, event: dict[str, Any]) -> None:
         if fetch := self._by_id.get(event["requestId"]):
             fetch.wire = 0 if fetch.cached else int(event["encodedDataLength"])
+            fetch.ended = event["timestamp"]
             fetch.done = True

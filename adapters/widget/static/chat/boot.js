@@ -1,6 +1,8 @@
   // ---- boot ---------------------------------------------------------------------------
 
   async function loadConfig() {
+    const early = LOADER.config && (await LOADER.config); // fetched beside this file
+    if (early) return readConfig(early);
     for (let attempt = 0; attempt < 6; attempt++) {
       try {
         const response = await fetch(BASE + "/widget/config", { credentials: "omit" });

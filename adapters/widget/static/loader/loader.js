@@ -161,6 +161,10 @@
   function load() {
     if (LOADER.loading || LOADER.chat) return;
     LOADER.loading = true;
+    // The chat's first question, asked now rather than a round trip after it arrives.
+    LOADER.config = fetch(BASE + "/widget/config", { credentials: "omit" })
+      .then((response) => (response.ok ? response.json() : null))
+      .catch(() => null);
     if (LOADER.shell) LOADER.shell.launcher.setAttribute("aria-busy", "true");
     const script = h("script", { src: BASE + CHAT.path, async: true });
     if (CHAT.integrity) {
@@ -198,6 +202,7 @@
     brand: null,
     shell: null,
     drawn: null, // resolves to the shell once the bubble is on the page
+    config: null, // /widget/config, asked for together with the chat
     chat: null, // the chat's own controls, once it runs
     loading: false,
     failures: 0,
