@@ -9,7 +9,7 @@ the split (commit LEGACY, read with git; served as the bridge served it: uncompr
 at loopback, 1.6 Mbps/150 ms and 500 kbps/400 ms (``Network.emulateNetworkConditions``),
 cold (a new browser profile) and warm (the same profile, a second page).
 
-Per case it prints the median (min–max) of: the bubble's time from navigation start and
+Per case it prints the median (min to max) of: the bubble's time from navigation start and
 from the embed script's request start (the moment the page's own markup is done with
 and the widget's cost begins); the bytes on the wire before the bubble (Chromium's
 network log, widget requests only, headers included); the widget code downloaded on the
@@ -42,7 +42,7 @@ from tests.e2e.network_log import NetworkLog
 
 LEGACY = "e1ec063"  # the last commit with the single widget.js
 ROOT = Path(__file__).resolve().parents[2]
-LINES = {  # name: (latency ms, down bytes/s, up bytes/s); None: no emulation
+LINES: dict[str, tuple[float, float, float] | None] = {  # (latency ms, down B/s, up B/s)
     "loopback": None,
     "1.6 Mbps/150 ms": (150, 1_600_000 / 8, 750_000 / 8),
     "500 kbps/400 ms": (400, 500_000 / 8, 500_000 / 8),
@@ -224,8 +224,8 @@ def report(cases: dict[tuple[str, str, str], Case], loader_bytes: int) -> None:
             f"{'click to panel (cold)':<22}")
     print(head)
     print("-" * len(head))
-    for (line, variant, cache), case in cases.items():
-        print(f"{line:<16} {variant:<7} {cache:<5} {case.figure('bubble'):<22} "
+    for (line_name, variant, cache), case in cases.items():
+        print(f"{line_name:<16} {variant:<7} {cache:<5} {case.figure('bubble'):<22} "
               f"{case.figure('after_script'):<22} {case.figure('wire_before'):<24} "
               f"{case.figure('code'):<26} {case.figure('open_ms') if cache == 'cold' else '':<22}")
     print()
