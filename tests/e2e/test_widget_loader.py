@@ -5,11 +5,13 @@ branding a page asks for. Bytes are counted by Chromium's own network log."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, BrowserContext, Page, Route, expect
 
+from bridge.demo import demo_bridge
 from bridge.web_guard import PAGE_CSP
 from tests.e2e.conftest import Desk
 from tests.e2e.network_log import NetworkLog
@@ -158,3 +160,41 @@ async def test_bad_data_attributes_fall_back_to_the_bridges_branding(
     background = await launcher.evaluate("el => getComputedStyle(el).backgroundColor")
     assert background == "rgb(11, 83, 148)"  # the bridge's #0b5394
     await expect(launcher).to_have_attribute("aria-label", "Chat with Perpustakaan Kota Pustaka")
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def branded(tmp_path: Path) -> AsyncIterator[Desk]:
+    """A bridge whose library chose a compact bubble with words, on the left, in plum."""
+    bridge, emulator, _ = await demo_bridge(
+        "127.0.0.1", 0, tmp_path, rate_limits=False, desk_port=0,
+        overrides={"widget": {"size": "compact", "launcher_label": "Tanya <b>kami</b>",
+                              "position": "left", "colour": "#7a1f5c", "offset_y": 0,
+                              "logo": "https://library.example/logo.png"}})
+    try:
+        yield Desk(bridge, emulator)
+    finally:
+        await bridge.stop()
+        await emulator.stop()
+
+
+async def test_the_bridges_branding_draws_the_bubble_and_the_header(
+    context: BrowserContext, branded: Desk
+) -> None:
+    """The library's settings reach the bubble before any other request: a compact bubble
+    with its words (as text, markup and all), white ink on plum, at the left edge with no
+    bottom offset; the header shows the logo once the chat opens."""
+    page, log = await visit(context, branded.bridge.url + "/")
+    launcher = page.locator(LAUNCHER)
+    await expect(launcher.locator('[part="label"]')).to_have_text("Tanya <b>kami</b>")
+    box = await launcher.bounding_box()
+    viewport = page.viewport_size
+    assert box and viewport
+    assert (box["x"], box["height"]) == (20, 48)
+    assert viewport["height"] - (box["y"] + box["height"]) == 0
+    colours = await launcher.evaluate(
+        "el => [getComputedStyle(el).backgroundColor, getComputedStyle(el).color]")
+    assert colours == ["rgb(122, 31, 92)", "rgb(255, 255, 255)"]
+    assert log.fetches(CHAT) == []
+    await launcher.click()
+    await expect(page.locator('img[part="logo"]')).to_have_attribute(
+        "src", "https://library.example/logo.png")
