@@ -102,16 +102,21 @@ async def test_a_return_visit_downloads_no_widget_code(context: BrowserContext, 
         assert fetch.wire == 0 and fetch.body == 0, fetch
 
 
-async def _branded_page(context: BrowserContext, desk: Desk, attributes: str) -> Page:
-    """A library page whose embed tag carries ``attributes``, under the bridge's CSP."""
+async def _branded_page(context: BrowserContext, desk: Desk, attributes: str,
+                        csp: str = PAGE_CSP, violations: list[str] | None = None) -> Page:
+    """A library page whose embed tag carries ``attributes``, under ``csp``; the CSP
+    violations the browser reports go into ``violations``."""
     html = (f'<!doctype html><html lang="en"><title>Branch</title><body><h1>Branch</h1>'
             f'<script src="/widget.js" {attributes} async></script></body></html>')
 
     async def serve(route: Route) -> None:
         await route.fulfill(body=html, content_type="text/html",
-                            headers={"Content-Security-Policy": PAGE_CSP})
+                            headers={"Content-Security-Policy": csp})
 
     page = await context.new_page()
+    if violations is not None:
+        page.on("console", lambda m: violations.append(m.text)
+                if "Content Security Policy" in m.text else None)
     await page.route(desk.bridge.url + "/branch.html", serve)
     await page.goto(desk.bridge.url + "/branch.html")
     await page.wait_for_function(READY)
@@ -198,3 +203,29 @@ async def test_the_bridges_branding_draws_the_bubble_and_the_header(
     await launcher.click()
     await expect(page.locator('img[part="logo"]')).to_have_attribute(
         "src", "https://library.example/logo.png")
+
+
+async def test_a_page_that_allows_no_inline_styles_still_gets_the_whole_look(
+    context: BrowserContext, desk: Desk
+) -> None:
+    """Under a CSP with no 'unsafe-inline' for styles, the bubble and the panel are styled
+    all the same (constructed style sheets and CSSOM properties), and no violation is
+    reported."""
+    violations: list[str] = []
+    strict = ("default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+              "img-src 'self'; object-src 'none'; base-uri 'none'")
+    page = await _branded_page(context, desk, 'data-colour="#ffcc00"', csp=strict,
+                               violations=violations)
+    launcher = page.locator(LAUNCHER)
+    box = await launcher.bounding_box()
+    assert box and (box["width"], box["height"]) == (60, 60)
+    background = await launcher.evaluate("el => getComputedStyle(el).backgroundColor")
+    assert background == "rgb(255, 204, 0)"
+    await launcher.click()
+    panel = page.locator(PANEL)
+    await expect(panel).to_be_visible()
+    await panel.evaluate("el => Promise.all(el.getAnimations().map(a => a.finished))")
+    panel_box = await panel.bounding_box()
+    assert panel_box and panel_box["width"] == 380
+    await page.wait_for_function("() => window.PustakaChat.state().connected")
+    assert violations == []

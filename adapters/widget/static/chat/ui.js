@@ -57,7 +57,7 @@
     }, header, connection, notice, log, offline.el, profile.el, composer);
 
     root.insertBefore(panel, launcher);
-    shadow.prepend(h("style", { text: CSS })); // before the loader's bubble styles, which win
+    LOADER.addStyles(shadow, CSS);
     if (files) wireFiles(panel, input, picker);
 
     input.addEventListener("keydown", (event) => {

@@ -128,19 +128,32 @@
     return svg;
   }
 
+  /** Styles for the shadow root: a constructed sheet, which a page's CSP does not block as
+      it blocks a <style> element without 'unsafe-inline'; a <style> where there is none. */
+  function addStyles(shadow, css) {
+    try {
+      const sheet = new CSSStyleSheet();
+      sheet.replaceSync(css);
+      shadow.adoptedStyleSheets = [...shadow.adoptedStyleSheets, sheet];
+    } catch {
+      shadow.prepend(h("style", { text: css }));
+    }
+  }
+
   /** The shadow root with the bubble alone; the chat builds its panel into it later. */
   function drawBubble(brand) {
     const host = document.createElement("pustaka-chat");
     host.id = "pustaka-chat";
     const shadow = host.attachShadow({ mode: "open" });
     const { brand: colour, on } = brand.colours;
-    const root = h("div", {
-      class: `root side-${brand.position} size-${brand.size}`,
-      // A light brand colour is too faint for focus rings on white: use dark ink there.
-      style: `--brand:${colour};--on-brand:${on};--ring:${colour}40;` +
-        `--brand-text:${on === "#ffffff" ? colour : "#111827"};--focus:var(--brand-text);` +
-        `--offset-x:${brand.offsetX}px;--offset-y:${brand.offsetY}px`,
-    });
+    const root = h("div", { class: `root side-${brand.position} size-${brand.size}` });
+    // Set through the CSSOM, which a page's CSP allows even without 'unsafe-inline'.
+    // A light brand colour is too faint for focus rings on white: use dark ink there.
+    for (const [name, value] of [["--brand", colour], ["--on-brand", on], ["--ring", colour + "40"],
+      ["--brand-text", on === "#ffffff" ? colour : "#111827"], ["--focus", "var(--brand-text)"],
+      ["--offset-x", brand.offsetX + "px"], ["--offset-y", brand.offsetY + "px"]]) {
+      root.style.setProperty(name, value);
+    }
     const badge = h("span", { class: "badge", hidden: true, "aria-hidden": "true" });
     const iconSize = { compact: 22, normal: 28, large: 32 }[brand.size];
     const launcher = h("button", {
@@ -152,7 +165,8 @@
       launcher.addEventListener(wake, load, { once: true, passive: true });
     }
     root.append(launcher);
-    shadow.append(h("style", { text: CSS }), root);
+    shadow.append(root);
+    addStyles(shadow, CSS);
     document.body.append(host);
     return { host, shadow, root, launcher, badge };
   }
@@ -202,6 +216,7 @@
     brand: null,
     shell: null,
     drawn: null, // resolves to the shell once the bubble is on the page
+    addStyles, // for the chat's own styles, added beside the bubble's
     config: null, // /widget/config, asked for together with the chat
     chat: null, // the chat's own controls, once it runs
     loading: false,
