@@ -229,3 +229,30 @@ async def test_a_page_that_allows_no_inline_styles_still_gets_the_whole_look(
     assert panel_box and panel_box["width"] == 380
     await page.wait_for_function("() => window.PustakaChat.state().connected")
     assert violations == []
+
+
+async def test_a_loader_naming_a_chat_that_is_gone_renews_itself(
+    context: BrowserContext, desk: Desk
+) -> None:
+    """When the chat a cached loader names is gone (the bridge was upgraded meanwhile), the
+    loader fetches itself afresh, hands over to the new copy, and the click still opens
+    the chat, with one bubble on the page."""
+    gone: list[str] = []
+
+    async def upgraded(route: Route) -> None:
+        if not gone:
+            gone.append(route.request.url)
+            await route.fulfill(status=404, body="gone")
+        else:
+            await route.continue_()
+
+    page = await context.new_page()
+    await page.route("**/widget/static/chat.*.js", upgraded)
+    log = await NetworkLog.attach(page)
+    await page.goto(desk.bridge.url + "/")
+    await page.wait_for_function(READY)
+    await page.locator(LAUNCHER).click()
+    await expect(page.locator(PANEL)).to_be_visible()
+    assert gone and await page.locator("pustaka-chat").count() == 1
+    _, _, renewed = log.fetches("/widget.js")  # the page's, the cache's refresh, its own
+    assert "renewed=" in renewed.url and renewed.status == 200 and renewed.body > 0

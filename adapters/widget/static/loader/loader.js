@@ -191,11 +191,41 @@
       LOADER.failures++;
       if (LOADER.shell) LOADER.shell.launcher.removeAttribute("aria-busy");
       console.warn("Pustaka chat: could not load", BASE + CHAT.path);
+      if (LOADER.failures === 1 && renew()) return;
       if ((LOADER.eager || LOADER.wantOpen) && LOADER.failures < 6) {
         setTimeout(load, Math.min(30000, 1000 * 2 ** LOADER.failures));
       }
     });
     (document.head || document.documentElement).append(script);
+  }
+
+  /** The chat this loader names is gone when the bridge was upgraded while the loader sat
+      in the browser's cache: fetch the loader afresh (at most once in ten minutes, so a
+      bridge that is down is not asked in a loop) and hand the page to the new one. */
+  function renew() {
+    const key = "pustaka.loader-renewed";
+    try {
+      if (Date.now() - (Number(sessionStorage.getItem(key)) || 0) < 600e3) return false;
+      sessionStorage.setItem(key, String(Date.now()));
+    } catch {
+      return false; // storage blocked: no way to know we tried, so do not
+    }
+    // The reload refreshes the cached copy for the next pages; this page gets its own.
+    fetch(SCRIPT.src, { mode: "no-cors", cache: "reload", credentials: "include" })
+      .catch(() => null)
+      .then(() => {
+        if (LOADER.chat) return;
+        const fresh = document.createElement("script"); // a clone would not run again
+        for (const { name, value } of SCRIPT.attributes) fresh.setAttribute(name, value);
+        const src = new URL(SCRIPT.src, location.href);
+        src.searchParams.set("renewed", String(Date.now()));
+        fresh.src = src.href;
+        if (LOADER.wantOpen) fresh.dataset.open = "true";
+        if (LOADER.shell) LOADER.shell.host.remove();
+        delete window.PustakaChat;
+        (document.head || document.documentElement).append(fresh);
+      });
+    return true;
   }
 
   /** A patron with a conversation going or messages still to send: the chat starts now. */
