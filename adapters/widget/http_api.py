@@ -65,7 +65,7 @@ class WidgetHttp:
         app.router.add_get("/widget/api/poll", self.http_poll)
         app.router.add_get(FILE_PATH + "{digest}", self.download)
 
-    # -- the config ---------------------------------------------------------
+    # -- the config ------------------------------------------------------------------------
 
     async def config(self, request: web.Request) -> web.Response:
         files = self._uploads.public() if self._uploads is not None else {"enabled": False}
