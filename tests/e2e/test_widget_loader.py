@@ -256,3 +256,24 @@ async def test_a_loader_naming_a_chat_that_is_gone_renews_itself(
     assert gone and await page.locator("pustaka-chat").count() == 1
     _, _, renewed = log.fetches("/widget.js")  # the page's, the cache's refresh, its own
     assert "renewed=" in renewed.url and renewed.status == 200 and renewed.body > 0
+
+
+async def test_a_click_while_offline_keeps_the_bubble_and_opens_once_back(
+    browser: Browser, desk: Desk
+) -> None:
+    """With the network down the chat cannot come: the bubble stays (the loader does not
+    mistake the outage for an upgrade), and the chat opens by itself once the network is
+    back, since the patron asked for it."""
+    context = await browser.new_context(locale="en-GB")
+    try:
+        page, _ = await visit(context, desk.bridge.url + "/")
+        await context.set_offline(True)
+        await page.locator(LAUNCHER).click()
+        await page.wait_for_function(
+            "() => !window.PustakaChat._loader.loading && window.PustakaChat._loader.failures")
+        assert await page.locator("pustaka-chat").count() == 1
+        await expect(page.locator(LAUNCHER)).to_be_visible()
+        await context.set_offline(False)
+        await expect(page.locator(PANEL)).to_be_visible(timeout=20_000)
+    finally:
+        await context.close()

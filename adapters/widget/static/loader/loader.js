@@ -192,11 +192,16 @@
       if (LOADER.shell) LOADER.shell.launcher.removeAttribute("aria-busy");
       console.warn("Pustaka chat: could not load", BASE + CHAT.path);
       if (LOADER.failures === 1 && renew()) return;
-      if ((LOADER.eager || LOADER.wantOpen) && LOADER.failures < 6) {
-        setTimeout(load, Math.min(30000, 1000 * 2 ** LOADER.failures));
-      }
+      retry();
     });
     (document.head || document.documentElement).append(script);
+  }
+
+  /** Try again later when a patron waits for the chat; otherwise their next wish will. */
+  function retry() {
+    if ((LOADER.eager || LOADER.wantOpen) && LOADER.failures < 6) {
+      setTimeout(load, Math.min(30000, 1000 * 2 ** LOADER.failures));
+    }
   }
 
   /** The chat this loader names is gone when the bridge was upgraded while the loader sat
@@ -211,8 +216,8 @@
       return false; // storage blocked: no way to know we tried, so do not
     }
     // The reload refreshes the cached copy for the next pages; this page gets its own.
+    // No answer at all means the network is down, not an upgrade: keep this loader.
     fetch(SCRIPT.src, { mode: "no-cors", cache: "reload", credentials: "include" })
-      .catch(() => null)
       .then(() => {
         if (LOADER.chat) return;
         const fresh = document.createElement("script"); // a clone would not run again
@@ -224,7 +229,7 @@
         if (LOADER.shell) LOADER.shell.host.remove();
         delete window.PustakaChat;
         (document.head || document.documentElement).append(fresh);
-      });
+      }, retry);
     return true;
   }
 
