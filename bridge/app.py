@@ -327,6 +327,7 @@ def widget_settings(config: Config) -> WidgetSettings:
     w = config.widget
     return WidgetSettings(
         library=config.library.name, colour=w.colour, position=w.position, logo=w.logo,
+        size=w.size, launcher_label=w.launcher_label, offset_x=w.offset_x, offset_y=w.offset_y,
         greeting={"en": w.greeting_en, "id": w.greeting_id}, max_text=w.max_text,
         messages_per_minute=w.messages_per_minute, allowed_origins=tuple(w.allowed_origins),
         trusted_proxies=tuple(config.server.trusted_proxies),

@@ -53,7 +53,11 @@ class StorageSection:
 class WidgetSection:
     colour: str = "#0b5394"
     position: str = "right"
-    logo: str = ""
+    logo: str = ""  # an https:// image shown in the chat's header
+    size: str = "normal"  # compact | normal | large: the bubble, the panel and their type
+    launcher_label: str = ""  # words beside the bubble's icon ("Ask a librarian"); empty: icon only
+    offset_x: int = 20  # pixels between the bubble and the page's side edge
+    offset_y: int = 20  # and its bottom edge
     greeting_en: str = "Hello! Ask us anything about the library. A librarian will answer here."
     greeting_id: str = (
         "Halo! Tanyakan apa saja tentang perpustakaan. Pustakawan kami akan menjawab di sini."
@@ -238,6 +242,7 @@ _POSITIVE = {"telegram.messages_per_second", "telegram.group_messages_per_minute
              "email.fallback_after_minutes", "widget.resume_ttl_days", "files.max_bytes",
              "directory.sip2_port"}
 _CHOICES = {"widget.position": {"left", "right"}, "storage.backend": {"sqlite"},
+            "widget.size": {"compact", "normal", "large"},
             "directory.kind": {"none", "csv", "http", "sip2"},
             "email.first_run": {"unseen", "all", "new"}}
 _CHOICES["log.format"] = {"console", "json"}  # a line of its own: other choices merge above
@@ -283,12 +288,29 @@ def load_config(
         _check_networks("server.metrics_allow", config.server.metrics_allow)
         opening_hours(config)  # a bad hours.* value fails at load, naming the key
         _check_email(config.email)
+        _check_branding(config.widget)
         _check_sip2(config.directory)
         _check_files(config.files)
     except ConfigError as exc:
         raise ConfigError(f"{where}: {exc}") from None
     secrets: dict[str, Any] = {name: env.get(var, "") for var, name in _SECRETS.items()}
     return replace(config, **secrets)
+
+
+def _check_branding(widget: WidgetSection) -> None:
+    """What the bubble shows is checked here, so a typo fails at start, not in a browser."""
+    if not re.fullmatch(r"#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})", widget.colour):
+        raise ConfigError(f"widget.colour must be a colour like #0b5394, got {widget.colour!r}")
+    if widget.logo and not re.fullmatch(r"https?://[^\s\"'<>]+", widget.logo):
+        raise ConfigError(f"widget.logo must be an http(s) address, got {widget.logo!r}")
+    label = widget.launcher_label
+    if len(label) > 40 or any(c in label for c in "\r\n"):
+        raise ConfigError("widget.launcher_label must be one line of at most 40 characters, "
+                          f"got {label!r}")
+    for key in ("offset_x", "offset_y"):
+        if not 0 <= getattr(widget, key) <= 400:
+            raise ConfigError(f"widget.{key} must be from 0 to 400 pixels, "
+                              f"got {getattr(widget, key)!r}")
 
 
 def _check_email(email: EmailSection) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from importlib import resources
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -52,10 +51,8 @@ class WidgetHttp:
         self._steps = steps
         self._uploads = uploads
         self._downloads = downloads
-        self._script = resources.files("adapters.widget").joinpath("static/widget.js")
 
     def add_routes(self, app: web.Application) -> None:
-        app.router.add_get("/widget.js", self.script)
         app.router.add_get("/widget/config", self.config)
         app.router.add_post("/widget/api/hello", self.http_hello)
         app.router.add_post("/widget/api/send", self.http_send)
@@ -68,14 +65,7 @@ class WidgetHttp:
         app.router.add_get("/widget/api/poll", self.http_poll)
         app.router.add_get(FILE_PATH + "{digest}", self.download)
 
-    # -- the script and its config ---------------------------------------------------------
-
-    async def script(self, request: web.Request) -> web.Response:
-        return web.Response(
-            body=self._script.read_bytes(),
-            content_type="application/javascript",
-            headers={"Cache-Control": "public, max-age=300", **self.cors(request)},
-        )
+    # -- the config ------------------------------------------------------------------------
 
     async def config(self, request: web.Request) -> web.Response:
         files = self._uploads.public() if self._uploads is not None else {"enabled": False}

@@ -17,7 +17,9 @@ from aiohttp import WSMsgType, web
 
 from adapters.blobs import BlobStore
 from adapters.files import FilePolicy
+from adapters.widget.assets import WidgetAssets
 from adapters.widget.availability import Availability, AvailabilitySource, always_staffed
+from adapters.widget.bundle import build
 from adapters.widget.downloads import FileDownloads
 from adapters.widget.frames import FrameError, cid_in, error_frame, json_value, refusal
 from adapters.widget.http_api import MAX_FRAME, Step, WidgetHttp
@@ -79,9 +81,11 @@ class WidgetServer:
         downloads = FileDownloads(router, blobs, tokens) if blobs is not None else None
         self._http = WidgetHttp(router, hub, tokens, settings, self._steps,
                                 uploads=uploads, downloads=downloads)
+        self._assets = WidgetAssets(build(settings.public()))
 
     def add_routes(self, app: web.Application) -> None:
         self._http.add_routes(app)
+        self._assets.add_routes(app)
         app.router.add_get("/widget/ws", self.websocket)
         app.router.add_route("OPTIONS", "/widget/{tail:.*}", self._http.preflight)
 

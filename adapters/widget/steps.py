@@ -57,6 +57,10 @@ class WidgetSettings:
     colour: str = "#0b5394"
     position: str = "right"
     logo: str = ""
+    size: str = "normal"
+    launcher_label: str = ""
+    offset_x: int = 20
+    offset_y: int = 20
     greeting: dict[str, str] = field(default_factory=dict)
     max_text: int = 4000
     messages_per_minute: int = 30
@@ -70,6 +74,10 @@ class WidgetSettings:
             "colour": self.colour,
             "position": self.position,
             "logo": self.logo,
+            "size": self.size,
+            "launcher_label": self.launcher_label,
+            "offset_x": self.offset_x,
+            "offset_y": self.offset_y,
             "greeting": self.greeting,
             "max_text": self.max_text,
             "languages": sorted(self.greeting),

@@ -1,0 +1,92 @@
+  // ---- frames from the server (both transports) ------------------------------------------
+
+  function helloBody() {
+    let tz = "";
+    try { tz = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch { /* old browser */ }
+    return {
+      token: store.get(KEY_TOKEN) || null,
+      since: S.lastId,
+      page: { url: location.href.slice(0, 500), title: document.title.slice(0, 200) },
+      lang: LANG,
+      tz,
+    };
+  }
+
+  function handleFrame(frame) {
+    if (!frame || typeof frame !== "object") return;
+    switch (frame.type) {
+      case "welcome": return onWelcome(frame);
+      case "ack": return onAck(frame);
+      case "message": return void receive(frame.message);
+      case "error": return onError(frame);
+      case "profile_saved": return onProfileSaved(frame);
+      case "email_confirmed": return onEmailConfirmed();
+      case "offline_saved": return onOfflineSaved(frame);
+      case "rated": return onRated(frame);
+      case "queue": return showQueue(frame);
+      default: return undefined; // pong, or a frame type from a newer server
+    }
+  }
+
+  function onWelcome(welcome) {
+    if (typeof welcome.token === "string" && welcome.token) store.set(KEY_TOKEN, welcome.token);
+    const catchingUp = S.everConnected; // after a drop, history holds news for the patron
+    S.connected = true;
+    S.everConnected = true;
+    S.attempt = 0;
+    setConnectionBanner("");
+    const conversation = welcome.conversation;
+    const current = () => (conversation && typeof conversation === "object" ? { ...conversation } : null);
+    S.conversation = current(); // first, so history lines know which conversation they are in
+    if ("availability" in welcome) S.availability = readAvailability(welcome.availability);
+    for (const m of Array.isArray(welcome.history) ? welcome.history : []) {
+      receive(m, { fromHistory: !catchingUp });
+    }
+    S.conversation = current(); // the server's word is final, whatever the lines said
+    if ("queue" in welcome) showQueue(welcome.queue);
+    const claimed = conversation && conversation.status !== "closed" && conversation.claimed_by;
+    setClaim(typeof claimed === "string" ? claimed : "");
+    refreshRatings();
+    applyMode();
+    flushOutbox();
+    sendProfile();
+    sendOffline();
+  }
+
+  function onAck(frame) {
+    const cid = typeof frame.cid === "string" ? frame.cid : "";
+    receive(frame.message);
+    if (cid) settle(cid);
+    if (S.ui.error.dataset.code && S.ui.error.dataset.code !== "too_long" && !waitingToSend()) {
+      showError("");
+    }
+  }
+
+  function onError(frame) {
+    const code = typeof frame.code === "string" ? frame.code : "other";
+    if (code === "bad_token") return forgetIdentity();
+    if (code === "no_hello") return sendFrame({ type: "hello", ...helloBody() });
+    const cid = typeof frame.cid === "string" ? frame.cid : "";
+    if (S.offline && cid === S.offline.cid) return onOfflineError(frame);
+    const rating = ratingFor(cid);
+    if (rating) return ratingRefused(rating, code);
+    if (["bad_email", "bad_name", "too_long_profile"].includes(code)) return profileRefused(code);
+    if (code === "bad_code") return profileNote("bad_code");
+    // A block's text is the library's own polite words: show them as they are.
+    const text = code === "blocked" && typeof frame.message === "string" ? frame.message : "";
+    if (cid && outbox.get(cid)) return refused(cid, code, text, frame.retry_after);
+    showError(code, text);
+  }
+
+  /** The stored token was refused: start as a new visitor, keeping unsent messages. */
+  function forgetIdentity() {
+    store.del(KEY_TOKEN);
+    S.lastId = null;
+    S.lastAt = -Infinity;
+    const profile = store.json(KEY_PROFILE, null);
+    requeueProfile();
+    if (profile && (profile.name || profile.email)) S.profileQueued = profile;
+    if (S.transport === "ws") sendFrame({ type: "hello", ...helloBody() });
+    else { S.connected = false; httpHello(); }
+  }
+
