@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import logging
 import os
-import signal
 import sys
 from importlib import resources
 from pathlib import Path
@@ -14,9 +13,11 @@ from pathlib import Path
 from telegram.error import TelegramError
 
 from bridge import redact
-from bridge.app import Bridge, make_bot
+from bridge.app import Bridge, serve_until_signalled
+from bridge.channels import make_bot
 from bridge.check import check_addresses, check_desk, recent_conversations
 from bridge.config import Config, ConfigError, load_config
+from bridge.demo import run_demo
 
 __all__ = ["main"]
 
@@ -47,7 +48,6 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in ("demo", "run"):
             os.umask(0o077)  # whatever the service writes (records, files, logs) is its own
         if args.command == "demo":
-            from bridge.demo import run_demo
             return asyncio.run(run_demo(args.host, args.port, args.data_dir))
         config = load_config(args.config)
         redact.redact_secrets(config.telegram_token, config.secret, config.directory_token,
@@ -58,18 +58,6 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"pustaka: configuration error: {exc}", file=sys.stderr)
         return 2
-
-
-async def serve_until_signalled(bridge: Bridge) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        print("pustaka: shutting down, delivering what is in flight …", flush=True)
-        await bridge.stop()
 
 
 async def _serve(bridge: Bridge) -> int:

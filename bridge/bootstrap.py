@@ -1,0 +1,304 @@
+"""The one composition root: ``build(config, store=, clock=, sleep=, bot=)`` wires every part.
+
+Nothing here starts a task or listens on a port: ``bridge.app`` does that with what
+``build`` returns. Tests build the bridge through this function too, handing in their own
+clock (and its ``sleep``) where time matters, so no test waits real minutes for a
+reminder or an email fallback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
+from contextlib import suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from telegram import Bot, Update
+
+from adapters.blobs import BlobStore
+from adapters.directory import open_directory
+from adapters.directory.member import MemberDirectory
+from adapters.email.imap import ImapIntake
+from adapters.email.intake import EmailIntake
+from adapters.email.smtp import EmailSender
+from adapters.email.tokens import ReplyTokens
+from adapters.files import FilePolicy
+from adapters.telegram.commands import DeskCommands, DeskHooks, DeskSettings
+from adapters.telegram.desk import DeskPoller, DeskSender, DeskTarget
+from adapters.telegram.patron import PatronChats
+from adapters.telegram.patron_sender import PatronSender
+from adapters.widget.hub import WidgetHub, WidgetSender
+from adapters.widget.identity import VisitorEpochs
+from adapters.widget.queue_view import QueueWatch
+from adapters.widget.server import WidgetServer
+from adapters.widget.steps import no_offline_hook
+from adapters.widget.tokens import VisitorTokens
+from bridge.channels import (
+    PatronReach,
+    duty_hook,
+    email_settings,
+    library_origins,
+    load_roster,
+    local_stamp,
+    make_bot,
+    offline_ack,
+    patron_greeting,
+    reminder_hook,
+    resume_links,
+    signing_secret,
+    sip2_settings,
+    telegram_budget,
+    verify_hook,
+    widget_availability,
+    widget_settings,
+)
+from bridge.config import Config, ConfigError
+from bridge.filemodes import private_dir
+from bridge.redact import redact_secrets
+from bridge.store.sqlite import SqliteStore
+from bridge.web import build_web_app
+from routing.duty import DutyRoster
+from routing.email_proof import EmailProofs
+from routing.model import Channel
+from routing.outbox import DeliveryWorker, RetryPolicy
+from routing.ports import Clock, Sender, SystemClock
+from routing.reminders import ReminderPolicy, Reminders
+from routing.router import Router, RouterPolicy
+
+__all__ = ["Parts", "Sleep", "build"]
+
+log = logging.getLogger(__name__)
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass
+class Parts:
+    """Everything ``build`` wired, and which of it is its own to close."""
+
+    config: Config
+    clock: Clock
+    store: SqliteStore
+    bot: Bot
+    target: DeskTarget
+    hub: WidgetHub
+    blobs: BlobStore
+    files: FilePolicy
+    roster: DutyRoster
+    directory: MemberDirectory | None
+    worker: DeliveryWorker
+    router: Router
+    queue: QueueWatch
+    widget: WidgetServer
+    poller: DeskPoller
+    web_app: web.Application
+    reminders: Reminders | None = None
+    imap: ImapIntake | None = None
+    closers: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
+
+    def runners(self) -> dict[str, Callable[[], Coroutine[Any, Any, None]]]:
+        """The background loops ``bridge.app`` starts, by task name."""
+        loops = {"outbox": self.worker.run, "desk-poller": self.poller.run,
+                 "widget-queue": self.queue.run}
+        if self.reminders is not None:
+            loops["reminders"] = self.reminders.run
+        if self.imap is not None:
+            loops["imap-intake"] = self.imap.run
+        return loops
+
+    async def close(self) -> None:
+        """Close what ``build`` opened itself (not what the caller handed in), newest first."""
+        for close in reversed(self.closers):
+            try:
+                await close()
+            except Exception:
+                log.warning("closing a part failed", exc_info=True)
+        self.closers.clear()
+
+
+async def build(
+    config: Config,
+    *,
+    store: SqliteStore | None = None,
+    clock: Clock | None = None,
+    sleep: Sleep = asyncio.sleep,
+    bot: Bot | None = None,
+    extra_routes: list[web.RouteDef] | None = None,
+) -> Parts:
+    """Wire the bridge for ``config``. A ``store`` or ``bot`` handed in is the caller's:
+    it must be open already and the caller closes it. ``clock`` and ``sleep`` are the
+    time every timer in the bridge reads and waits on (reminders, fallbacks, retries)."""
+    check_required(config)
+    private_dir(Path(config.data_dir))  # patrons' records: only this service reads them
+    redact_secrets(config.telegram_token, config.secret, config.directory_token,
+                   config.imap_password, config.smtp_password)
+    closers: list[Callable[[], Awaitable[Any]]] = []
+    try:
+        if store is None:
+            store = SqliteStore(Path(config.data_dir) / "pustaka.db")
+            await store.open()
+            closers.append(store.close)
+        if bot is None:
+            bot = make_bot(config)
+            closers.append(bot.shutdown)
+            await bot.initialize()
+        chat = await bot.get_chat(config.telegram.group_id)
+        target = DeskTarget(config.telegram.group_id, forum=bool(chat.is_forum),
+                            origins=library_origins(config))
+        return await _wire(config, store, bot, target, clock or SystemClock(), sleep,
+                           extra_routes or [], closers)
+    except BaseException:
+        for close in reversed(closers):  # a wrong token or group must not leave files open
+            with suppress(Exception):
+                await close()
+        raise
+
+
+def check_required(config: Config) -> None:
+    if not config.telegram_token:
+        raise ConfigError("PUSTAKA_TELEGRAM_TOKEN is not set (the bot token from BotFather)")
+    if not config.telegram.group_id:
+        raise ConfigError("telegram.group_id is not set (the librarians' group chat id)")
+
+
+@dataclass
+class _Common:
+    """What several channels share: the secrets, files, hub and the patron email."""
+
+    visitor_tokens: VisitorTokens
+    reply_tokens: ReplyTokens | None
+    hub: WidgetHub
+    blobs: BlobStore
+    files: FilePolicy
+    email: EmailSender | None
+
+
+def _common(config: Config, store: SqliteStore, clock: Clock) -> _Common:
+    secret = signing_secret(config)
+    visitor_tokens = VisitorTokens(secret)
+    private_dir(config.data_dir / "blobs")  # patrons' files: no one else may list them
+    blobs = BlobStore(config.data_dir / "blobs")  # every channel's files
+    if gone := blobs.clear_spool():
+        log.info("removed %d half-received uploads left by the last run", gone)
+    files = FilePolicy(config.files.max_bytes, tuple(config.files.allowed_types),
+                       config.files.enabled)
+    reply_tokens = ReplyTokens(secret) if config.email.enabled else None
+    email = None
+    if config.email.enabled:
+        email = EmailSender(email_settings(config), store, tokens=reply_tokens,
+                            resume_link=resume_links(config, visitor_tokens),
+                            library_name=config.library.name,
+                            ack_text=lambda _c: config.email.ack_text, blobs=blobs)
+    return _Common(visitor_tokens, reply_tokens, WidgetHub(clock=clock.now), blobs, files,
+                   email)
+
+
+def _outbox(config: Config, store: SqliteStore, bot: Bot, target: DeskTarget, clock: Clock,
+            sleep: Sleep, common: _Common) -> DeliveryWorker:
+    senders: dict[Channel, Sender] = {
+        Channel.DESK: DeskSender(bot, target, store, blobs=common.blobs),
+        Channel.WIDGET: PatronReach(WidgetSender(common.hub, tokens=common.visitor_tokens),
+                                    common.email, common.hub, clock,
+                                    config.email.fallback_after_minutes * 60),
+        Channel.TELEGRAM: PatronSender(bot, store, clock, blobs=common.blobs),
+    }
+    if common.email is not None:
+        senders[Channel.EMAIL] = common.email
+    return DeliveryWorker(
+        store, clock, senders, concurrency=config.outbox.concurrency, sleep=sleep,
+        policy=RetryPolicy(base=config.outbox.backoff_base, cap=config.outbox.backoff_cap,
+                           max_attempts=config.outbox.max_attempts),
+        budget=telegram_budget(config), stamp=local_stamp(config.library.timezone),
+    )
+
+
+async def _wire(config: Config, store: SqliteStore, bot: Bot, target: DeskTarget,
+                clock: Clock, sleep: Sleep, extra_routes: list[web.RouteDef],
+                closers: list[Callable[[], Awaitable[Any]]]) -> Parts:
+    common = _common(config, store, clock)
+    roster = await load_roster(config, store)
+    directory = open_directory(config.directory.kind, config.directory.path,
+                               config.directory.url, config.directory_token,
+                               config.directory.timeout, sip2=sip2_settings(config))
+    if directory is not None:
+        closers.append(directory.close)
+    worker = _outbox(config, store, bot, target, clock, sleep, common)
+    router = Router(store, clock, on_enqueue=worker.wake, staffed=roster.staffed,
+                    policy=RouterPolicy(config.widget.max_text,
+                                        reopen_seconds=config.desk.reopen_days * 86400,
+                                        blocked_text=config.desk.blocked_text))
+    queue = QueueWatch(common.hub, store, store.waiting, roster.desk_size, clock,
+                       default_wait=config.queue.default_wait_minutes * 60,
+                       history=config.queue.history)
+    widget = _widget(config, store, router, clock, roster, queue, common)
+    poller = _desk(config, store, bot, router, target, clock, roster, directory, worker,
+                   common)
+    web_app = build_web_app(config, widget, store=store, hub=common.hub, worker=worker,
+                            extra_routes=extra_routes)
+    return Parts(config, clock, store, bot, target, common.hub, common.blobs, common.files,
+                 roster, directory, worker, router, queue, widget, poller, web_app,
+                 reminders=_reminders(config, store, router, roster, clock, sleep),
+                 imap=_imap(config, store, router, common), closers=closers)
+
+
+def _widget(config: Config, store: SqliteStore, router: Router, clock: Clock,
+            roster: DutyRoster, queue: QueueWatch, common: _Common) -> WidgetServer:
+    email = common.email
+    return WidgetServer(router, common.hub, common.visitor_tokens, widget_settings(config),
+                        availability=widget_availability(roster, clock),
+                        on_offline_question=offline_ack(config, email) or no_offline_hook,
+                        blobs=common.blobs, files=common.files, queue=queue,
+                        epochs=VisitorEpochs(store),
+                        proofs=EmailProofs(store, clock) if email else None,
+                        send_code=email.send_code if email else None)
+
+
+def _desk(config: Config, store: SqliteStore, bot: Bot, router: Router, target: DeskTarget,
+          clock: Clock, roster: DutyRoster, directory: MemberDirectory | None,
+          worker: DeliveryWorker, common: _Common) -> DeskPoller:
+    """The librarians' group and the patrons' private chats: one getUpdates poller."""
+    commands = DeskCommands(
+        bot, store, router, target,
+        DeskSettings(canned=dict(config.desk.canned), reopen_days=config.desk.reopen_days,
+                     blocked_text=config.desk.blocked_text,
+                     timezone=config.library.timezone),
+        DeskHooks(on_duty=duty_hook(roster, store, clock), **verify_hook(directory)), clock,
+        budget=worker.budget)
+    patrons = PatronChats(bot, store, router, patron_greeting(config),
+                          blobs=common.blobs, files=common.files, clock=clock)
+
+    async def elsewhere(update: Update) -> None:  # patrons' private chats and buttons
+        await patrons.handle(update)
+
+    return DeskPoller(bot, store, router, target,
+                      timeout=config.telegram.poll_timeout, commands=commands,
+                      elsewhere=elsewhere, elsewhere_albums=patrons.handle_album,
+                      blobs=common.blobs, files=common.files)
+
+
+def _reminders(config: Config, store: SqliteStore, router: Router, roster: DutyRoster,
+               clock: Clock, sleep: Sleep) -> Reminders | None:
+    if not config.reminders.enabled:
+        return None
+    return Reminders(
+        store.waiting, reminder_hook(router, roster, clock), clock, sleep=sleep,
+        staffed=roster.staffed,
+        policy=ReminderPolicy(first_after=config.reminders.first_after_minutes * 60,
+                              cap=config.reminders.cap_minutes * 60),
+        tick=config.reminders.check_seconds,
+        blocked=router.conversation_blocked)
+
+
+def _imap(config: Config, store: SqliteStore, router: Router,
+          common: _Common) -> ImapIntake | None:
+    if common.email is None:
+        return None
+    settings = email_settings(config)
+    intake = EmailIntake(router, store, common.blobs, settings, tokens=common.reply_tokens,
+                         acknowledge=common.email.acknowledge,
+                         set_aside_dir=config.data_dir / "mail-set-aside")
+    return ImapIntake(settings, store, intake)
