@@ -34,6 +34,7 @@ from routing.model import (
 from routing.outbox import DeliveryWorker
 from routing.ports import Sender, Sent, SystemClock
 from routing.router import Router, RouterPolicy
+from tests.eventually import eventually
 
 TOKEN = "424242:DESK-commands"
 CANNED = {"hours": "We are open 8 to 16 on weekdays.", "isbn": "Send us the ISBN, please."}
@@ -83,14 +84,12 @@ class Rig:
     def thread_of(self, cid: str) -> int | None:
         return self.threads.get(cid)
 
-    async def until(self, check: Callable[[], Any], timeout: float = 5.0) -> Any:
-        async with asyncio.timeout(timeout):
-            while True:
-                await self._refresh_threads()
-                value = check()
-                if value:
-                    return value
-                await asyncio.sleep(0.02)
+    async def until(self, check: Callable[[], Any], within: float = 10.0) -> Any:
+        async def refreshed() -> Any:
+            await self._refresh_threads()
+            return check()
+
+        return await eventually(refreshed, within=within)
 
     async def _refresh_threads(self) -> None:
         for conversation in await self.store.conversations(limit=1000):
@@ -214,8 +213,9 @@ class TestClaims:
 
         line = await rig.line(thread, "Ana Wijaya has this conversation", "/takeover")
         assert "not sent" in line
-        await asyncio.sleep(0.2)
-        assert rig.patron_side.texts() == ["Yes, two copies."]
+        rig.says(rig.ana, thread, "Shelf 5, in fact.")  # reaches the patron after Budi's would
+        await rig.until(lambda: len(rig.patron_side.texts()) == 2)
+        assert rig.patron_side.texts() == ["Yes, two copies.", "Shelf 5, in fact."]
 
     async def test_takeover_then_transfer(self, rig: Rig) -> None:
         """/takeover moves the claim to Budi, whose replies then go out; /transfer @ana_w
