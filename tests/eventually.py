@@ -20,7 +20,7 @@ __all__ = ["JumpClock", "eventually"]
 T = TypeVar("T")
 
 
-async def eventually(check: Callable[[], T | Awaitable[T]], *, within: float = 10.0,
+async def eventually(check: Callable[[], T | Awaitable[T]], *, within: float = 15.0,
                      every: float = 0.02) -> T:
     """``check()``'s first truthy answer; an AssertionError after ``within`` seconds.
 

@@ -17,7 +17,7 @@ from dataclasses import replace
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -36,6 +36,7 @@ from routing.model import (
 from routing.outbox import DeliveryWorker, RetryPolicy
 from routing.ports import Sender, SystemClock
 from routing.router import Router
+from tests.eventually import eventually
 from tests.integration.mailservers import LIBRARY, DovecotServer, Received
 
 if TYPE_CHECKING:
@@ -74,13 +75,6 @@ def mail_with(text: str, files: list[tuple[str, str, bytes]], *, sender: str = P
         maintype, subtype = ctype.split("/")
         mail.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
     return mail.as_bytes()
-
-
-async def eventually(check: Callable[[], Any], timeout: float = 15.0) -> Any:
-    async with asyncio.timeout(timeout):
-        while not (value := check()):
-            await asyncio.sleep(0.02)
-        return value
 
 
 async def taken(rig: EmailRig, count: int) -> None:

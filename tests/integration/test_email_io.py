@@ -11,15 +11,16 @@ import asyncio
 import base64
 import os
 import tracemalloc
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from email.message import EmailMessage
 from email.utils import make_msgid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
 from adapters.email.imap_fetch import FetchedMail
 from routing.model import Channel, Contact, DeskReply, Direction, Inbound
+from tests.eventually import eventually
 from tests.integration.mailservers import LIBRARY, DovecotServer
 
 if TYPE_CHECKING:  # imported by pytest_plugins below, so its asserts are rewritten
@@ -27,13 +28,6 @@ if TYPE_CHECKING:  # imported by pytest_plugins below, so its asserts are rewrit
 
 pytest_plugins = ["tests.integration.mail_fixtures"]  # the dovecot, smtp_server, rig fixtures
 pytestmark = pytest.mark.timeout(120)
-
-
-async def eventually(check: Callable[[], Any], timeout: float = 10.0) -> Any:
-    async with asyncio.timeout(timeout):
-        while not (value := check()):
-            await asyncio.sleep(0.02)
-        return value
 
 
 def plain_mail(text: str, *, sender: str = "siti@example.id", name: str = "Siti Rahma",
@@ -52,7 +46,7 @@ def plain_mail(text: str, *, sender: str = "siti@example.id", name: str = "Siti 
 async def taken(rig: EmailRig, count: int, timeout: float = 15.0) -> None:
     assert rig.intake is not None
     intake = rig.intake
-    await eventually(lambda: sum(intake.counts.values()) >= count, timeout)
+    await eventually(lambda: sum(intake.counts.values()) >= count, within=timeout)
 
 
 class TestIntake:

@@ -28,10 +28,11 @@ from adapters.telegram.commands import DeskCommands, DeskHooks, DeskSettings
 from adapters.telegram.desk import DeskPoller, DeskSender, DeskTarget
 from adapters.telegram.emulator import BotApiEmulator
 from bridge.store.sqlite import SqliteStore
-from routing.model import Channel, Inbound, PageInfo
+from routing.model import Channel, Conversation, Inbound, PageInfo
 from routing.outbox import DeliveryWorker
 from routing.ports import Sender, SystemClock
 from routing.router import Router
+from tests.eventually import eventually
 from tests.integration.test_desk_commands import PatronSide
 
 FUZZ = settings(max_examples=150, deadline=None, derandomize=bool(os.environ.get("CI")),
@@ -95,10 +96,11 @@ async def _open(tmp: Path) -> tuple[Desk, list[Any]]:
     task = asyncio.ensure_future(worker.run())
     accepted = await router.accept(Inbound(Channel.WIDGET, "visitor-1", "Hello?", name="Sari",
                                            page=PageInfo(ip="203.0.113.9")))
-    async with asyncio.timeout(10):
-        while (found := await store.get_conversation(accepted.conversation.id)) is None \
-                or found.desk_thread is None:
-            await asyncio.sleep(0.02)
+    async def opened() -> Conversation | None:
+        found = await store.get_conversation(accepted.conversation.id)
+        return found if found is not None and found.desk_thread is not None else None
+
+    found = await eventually(opened)
     desk = Desk(asyncio.get_running_loop(), bot, poller, store, patron_side, group,
                 found.desk_thread, found.id, ana, outsider)
     return desk, [emulator, worker, task]
