@@ -76,10 +76,13 @@ class Rig:
 
     async def ask(self, text: str = "Do you have Bumi Manusia?", visitor: str = "visitor-1",
                   ip: str = "203.0.113.9") -> int:
-        """A widget patron writes; returns the conversation's topic once it is open."""
+        """A widget patron writes; returns the conversation's topic once its card is up."""
         accepted = await self.router.accept(Inbound(Channel.WIDGET, visitor, text,
                                                     name="Sari", page=PageInfo(ip=ip)))
-        return int(await self.until(lambda: self.thread_of(accepted.conversation.id)))
+        thread = int(await self.until(lambda: self.thread_of(accepted.conversation.id)))
+        await self.until(lambda: any("reply_markup" in m  # the buttons a test presses
+                                     for m in self.emulator.messages(self.group, thread)))
+        return thread
 
     def thread_of(self, cid: str) -> int | None:
         return self.threads.get(cid)
