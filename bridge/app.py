@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from aiohttp import web
@@ -32,8 +32,9 @@ from bridge.check import RECENT, check_addresses
 from bridge.config import Config
 from bridge.store.sqlite import SqliteStore
 from routing.duty import DutyRoster
+from routing.model import Channel
 from routing.outbox import DeliveryWorker
-from routing.ports import Clock
+from routing.ports import Clock, Sender
 from routing.router import Router
 
 __all__ = [
@@ -51,16 +52,18 @@ log = logging.getLogger(__name__)
 
 class Bridge:
     """``Bridge(config, …)``: the keyword arguments go to ``build`` (a test's own store,
-    clock and sleep, or bot); ``start`` builds and listens, ``stop`` undoes it."""
+    clock and sleep, bot, or recording senders); ``start`` builds and listens, ``stop``
+    undoes it."""
 
     def __init__(self, config: Config, extra_routes: list[web.RouteDef] | None = None, *,
                  store: SqliteStore | None = None, clock: Clock | None = None,
-                 sleep: Sleep = asyncio.sleep, bot: Bot | None = None) -> None:
+                 sleep: Sleep = asyncio.sleep, bot: Bot | None = None,
+                 senders: Mapping[Channel, Sender] | None = None) -> None:
         self.config = config
         self.extra_routes = extra_routes or []
         self.url = ""
         self._inject: dict[str, Any] = {"store": store, "clock": clock, "sleep": sleep,
-                                        "bot": bot}
+                                        "bot": bot, "senders": senders}
         self._parts: Parts | None = None
         self._runner: web.AppRunner | None = None
         self._drain_timeout = 10.0

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -127,11 +127,13 @@ async def build(
     clock: Clock | None = None,
     sleep: Sleep = asyncio.sleep,
     bot: Bot | None = None,
+    senders: Mapping[Channel, Sender] | None = None,
     extra_routes: list[web.RouteDef] | None = None,
 ) -> Parts:
     """Wire the bridge for ``config``. A ``store`` or ``bot`` handed in is the caller's:
     it must be open already and the caller closes it. ``clock`` and ``sleep`` are the
-    time every timer in the bridge reads and waits on (reminders, fallbacks, retries)."""
+    time every timer in the bridge reads and waits on (reminders, fallbacks, retries).
+    ``senders`` replace the outbox's sender for their channels (a test's recorder)."""
     check_required(config)
     private_dir(Path(config.data_dir))  # patrons' records: only this service reads them
     redact_secrets(config.telegram_token, config.secret, config.directory_token,
@@ -149,8 +151,9 @@ async def build(
         chat = await bot.get_chat(config.telegram.group_id)
         target = DeskTarget(config.telegram.group_id, forum=bool(chat.is_forum),
                             origins=library_origins(config))
-        return await _wire(config, store, bot, target, clock or SystemClock(), sleep,
-                           extra_routes or [], closers)
+        wiring = _Wiring(config, store, bot, target, clock or SystemClock(), sleep,
+                         dict(senders or {}))
+        return await _wire(wiring, extra_routes or [], closers)
     except BaseException:
         for close in reversed(closers):  # a wrong token or group must not leave files open
             with suppress(Exception):
@@ -166,6 +169,19 @@ def check_required(config: Config) -> None:
 
 
 @dataclass
+class _Wiring:
+    """What every step below reads: the config and the parts handed in or opened first."""
+
+    config: Config
+    store: SqliteStore
+    bot: Bot
+    target: DeskTarget
+    clock: Clock
+    sleep: Sleep
+    senders: dict[Channel, Sender]
+
+
+@dataclass
 class _Common:
     """What several channels share: the secrets, files, hub and the patron email."""
 
@@ -177,7 +193,8 @@ class _Common:
     email: EmailSender | None
 
 
-def _common(config: Config, store: SqliteStore, clock: Clock) -> _Common:
+def _common(w: _Wiring) -> _Common:
+    config = w.config
     secret = signing_secret(config)
     visitor_tokens = VisitorTokens(secret)
     private_dir(config.data_dir / "blobs")  # patrons' files: no one else may list them
@@ -189,103 +206,103 @@ def _common(config: Config, store: SqliteStore, clock: Clock) -> _Common:
     reply_tokens = ReplyTokens(secret) if config.email.enabled else None
     email = None
     if config.email.enabled:
-        email = EmailSender(email_settings(config), store, tokens=reply_tokens,
+        email = EmailSender(email_settings(config), w.store, tokens=reply_tokens,
                             resume_link=resume_links(config, visitor_tokens),
                             library_name=config.library.name,
                             ack_text=lambda _c: config.email.ack_text, blobs=blobs)
-    return _Common(visitor_tokens, reply_tokens, WidgetHub(clock=clock.now), blobs, files,
+    return _Common(visitor_tokens, reply_tokens, WidgetHub(clock=w.clock.now), blobs, files,
                    email)
 
 
-def _outbox(config: Config, store: SqliteStore, bot: Bot, target: DeskTarget, clock: Clock,
-            sleep: Sleep, common: _Common) -> DeliveryWorker:
+def _outbox(w: _Wiring, common: _Common) -> DeliveryWorker:
+    config, store, bot = w.config, w.store, w.bot
     senders: dict[Channel, Sender] = {
-        Channel.DESK: DeskSender(bot, target, store, blobs=common.blobs),
+        Channel.DESK: DeskSender(bot, w.target, store, blobs=common.blobs),
         Channel.WIDGET: PatronReach(WidgetSender(common.hub, tokens=common.visitor_tokens),
-                                    common.email, common.hub, clock,
+                                    common.email, common.hub, w.clock,
                                     config.email.fallback_after_minutes * 60),
-        Channel.TELEGRAM: PatronSender(bot, store, clock, blobs=common.blobs),
+        Channel.TELEGRAM: PatronSender(bot, store, w.clock, blobs=common.blobs),
     }
     if common.email is not None:
         senders[Channel.EMAIL] = common.email
     return DeliveryWorker(
-        store, clock, senders, concurrency=config.outbox.concurrency, sleep=sleep,
+        store, w.clock, senders | w.senders, concurrency=config.outbox.concurrency,
+        sleep=w.sleep,
         policy=RetryPolicy(base=config.outbox.backoff_base, cap=config.outbox.backoff_cap,
                            max_attempts=config.outbox.max_attempts),
         budget=telegram_budget(config), stamp=local_stamp(config.library.timezone),
     )
 
 
-async def _wire(config: Config, store: SqliteStore, bot: Bot, target: DeskTarget,
-                clock: Clock, sleep: Sleep, extra_routes: list[web.RouteDef],
+async def _wire(w: _Wiring, extra_routes: list[web.RouteDef],
                 closers: list[Callable[[], Awaitable[Any]]]) -> Parts:
-    common = _common(config, store, clock)
+    config, store = w.config, w.store
+    common = _common(w)
     roster = await load_roster(config, store)
     directory = open_directory(config.directory.kind, config.directory.path,
                                config.directory.url, config.directory_token,
                                config.directory.timeout, sip2=sip2_settings(config))
     if directory is not None:
         closers.append(directory.close)
-    worker = _outbox(config, store, bot, target, clock, sleep, common)
-    router = Router(store, clock, on_enqueue=worker.wake, staffed=roster.staffed,
+    worker = _outbox(w, common)
+    router = Router(store, w.clock, on_enqueue=worker.wake, staffed=roster.staffed,
                     policy=RouterPolicy(config.widget.max_text,
                                         reopen_seconds=config.desk.reopen_days * 86400,
                                         blocked_text=config.desk.blocked_text))
-    queue = QueueWatch(common.hub, store, store.waiting, roster.desk_size, clock,
+    queue = QueueWatch(common.hub, store, store.waiting, roster.desk_size, w.clock,
                        default_wait=config.queue.default_wait_minutes * 60,
                        history=config.queue.history)
-    widget = _widget(config, store, router, clock, roster, queue, common)
-    poller = _desk(config, store, bot, router, target, clock, roster, directory, worker,
-                   common)
+    widget = _widget(w, router, roster, queue, common)
     web_app = build_web_app(config, widget, store=store, hub=common.hub, worker=worker,
                             extra_routes=extra_routes)
-    return Parts(config, clock, store, bot, target, common.hub, common.blobs, common.files,
-                 roster, directory, worker, router, queue, widget, poller, web_app,
-                 reminders=_reminders(config, store, router, roster, clock, sleep),
+    return Parts(config, w.clock, store, w.bot, w.target, common.hub, common.blobs,
+                 common.files, roster, directory, worker, router, queue, widget,
+                 _desk(w, router, roster, directory, worker, common), web_app,
+                 reminders=_reminders(w, router, roster),
                  imap=_imap(config, store, router, common), closers=closers)
 
 
-def _widget(config: Config, store: SqliteStore, router: Router, clock: Clock,
-            roster: DutyRoster, queue: QueueWatch, common: _Common) -> WidgetServer:
-    email = common.email
+def _widget(w: _Wiring, router: Router, roster: DutyRoster, queue: QueueWatch,
+            common: _Common) -> WidgetServer:
+    config, email = w.config, common.email
     return WidgetServer(router, common.hub, common.visitor_tokens, widget_settings(config),
-                        availability=widget_availability(roster, clock),
+                        availability=widget_availability(roster, w.clock),
                         on_offline_question=offline_ack(config, email) or no_offline_hook,
                         blobs=common.blobs, files=common.files, queue=queue,
-                        epochs=VisitorEpochs(store),
-                        proofs=EmailProofs(store, clock) if email else None,
+                        epochs=VisitorEpochs(w.store),
+                        proofs=EmailProofs(w.store, w.clock) if email else None,
                         send_code=email.send_code if email else None)
 
 
-def _desk(config: Config, store: SqliteStore, bot: Bot, router: Router, target: DeskTarget,
-          clock: Clock, roster: DutyRoster, directory: MemberDirectory | None,
+def _desk(w: _Wiring, router: Router, roster: DutyRoster, directory: MemberDirectory | None,
           worker: DeliveryWorker, common: _Common) -> DeskPoller:
     """The librarians' group and the patrons' private chats: one getUpdates poller."""
+    config, store, bot = w.config, w.store, w.bot
     commands = DeskCommands(
-        bot, store, router, target,
+        bot, store, router, w.target,
         DeskSettings(canned=dict(config.desk.canned), reopen_days=config.desk.reopen_days,
                      blocked_text=config.desk.blocked_text,
                      timezone=config.library.timezone),
-        DeskHooks(on_duty=duty_hook(roster, store, clock), **verify_hook(directory)), clock,
-        budget=worker.budget)
+        DeskHooks(on_duty=duty_hook(roster, store, w.clock), **verify_hook(directory)),
+        w.clock, budget=worker.budget)
     patrons = PatronChats(bot, store, router, patron_greeting(config),
-                          blobs=common.blobs, files=common.files, clock=clock)
+                          blobs=common.blobs, files=common.files, clock=w.clock)
 
     async def elsewhere(update: Update) -> None:  # patrons' private chats and buttons
         await patrons.handle(update)
 
-    return DeskPoller(bot, store, router, target,
+    return DeskPoller(bot, store, router, w.target,
                       timeout=config.telegram.poll_timeout, commands=commands,
                       elsewhere=elsewhere, elsewhere_albums=patrons.handle_album,
                       blobs=common.blobs, files=common.files)
 
 
-def _reminders(config: Config, store: SqliteStore, router: Router, roster: DutyRoster,
-               clock: Clock, sleep: Sleep) -> Reminders | None:
+def _reminders(w: _Wiring, router: Router, roster: DutyRoster) -> Reminders | None:
+    config = w.config
     if not config.reminders.enabled:
         return None
     return Reminders(
-        store.waiting, reminder_hook(router, roster, clock), clock, sleep=sleep,
+        w.store.waiting, reminder_hook(router, roster, w.clock), w.clock, sleep=w.sleep,
         staffed=roster.staffed,
         policy=ReminderPolicy(first_after=config.reminders.first_after_minutes * 60,
                               cap=config.reminders.cap_minutes * 60),
