@@ -154,6 +154,11 @@ class TestUnmappedTopic:
         says so."""
         caplog.set_level(logging.INFO, logger="adapters.telegram.desk")
         thread = await rig.ask()
+
+        async def settled() -> bool:  # the outbox saves the conversation as it posts
+            return await rig.store.pending_deliveries() == 0
+
+        await rig.until(settled)
         opened = await rig.conversation(thread)
         await rig.store.save_conversation(replace(opened, desk_thread=None))
         rig.says(rig.budi, thread, "Staff talk.")
