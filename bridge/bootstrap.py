@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +58,7 @@ from bridge.channels import (
 )
 from bridge.config import Config, ConfigError
 from bridge.filemodes import private_dir
+from bridge.parts import Parts
 from bridge.redact import redact_secrets
 from bridge.store.sqlite import SqliteStore
 from bridge.web import build_web_app
@@ -74,50 +75,6 @@ __all__ = ["Parts", "Sleep", "build"]
 log = logging.getLogger(__name__)
 
 Sleep = Callable[[float], Awaitable[None]]
-
-
-@dataclass
-class Parts:
-    """Everything ``build`` wired, and which of it is its own to close."""
-
-    config: Config
-    clock: Clock
-    store: SqliteStore
-    bot: Bot
-    target: DeskTarget
-    hub: WidgetHub
-    blobs: BlobStore
-    files: FilePolicy
-    roster: DutyRoster
-    directory: MemberDirectory | None
-    worker: DeliveryWorker
-    router: Router
-    queue: QueueWatch
-    widget: WidgetServer
-    poller: DeskPoller
-    web_app: web.Application
-    reminders: Reminders | None = None
-    imap: ImapIntake | None = None
-    closers: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
-
-    def runners(self) -> dict[str, Callable[[], Coroutine[Any, Any, None]]]:
-        """The background loops ``bridge.app`` starts, by task name."""
-        loops = {"outbox": self.worker.run, "desk-poller": self.poller.run,
-                 "widget-queue": self.queue.run}
-        if self.reminders is not None:
-            loops["reminders"] = self.reminders.run
-        if self.imap is not None:
-            loops["imap-intake"] = self.imap.run
-        return loops
-
-    async def close(self) -> None:
-        """Close what ``build`` opened itself (not what the caller handed in), newest first."""
-        for close in reversed(self.closers):
-            try:
-                await close()
-            except Exception:
-                log.warning("closing a part failed", exc_info=True)
-        self.closers.clear()
 
 
 async def build(
