@@ -8,7 +8,6 @@ store and the real reply-token signer (which makes rating tokens).
 
 from __future__ import annotations
 
-import asyncio
 import os
 import struct
 import tracemalloc
@@ -357,7 +356,11 @@ class TestRatingByEmail:
         1-5 answer buttons to the rating address."""
         rig = files_rig
         conversation_id, request = await closed_conversation(rig, dovecot)
-        await asyncio.sleep(0.3)
+
+        async def all_sent() -> bool:  # a second request would be queued by the close
+            return await rig.store.pending_deliveries() == 0
+
+        await eventually(all_sent)
         assert rig.smtp is not None and len(rig.smtp.received) == 2
         mail = request.message
         body = mail.get_body(("plain",))
