@@ -82,7 +82,7 @@ class Rig:
     def thread_of(self, cid: str) -> int | None:
         return self.threads.get(cid)
 
-    async def until(self, check: Callable[[], Any], within: float = 10.0) -> Any:
+    async def until(self, check: Callable[[], Any], within: float = 15.0) -> Any:
         async def refreshed() -> Any:
             await self._refresh_threads()
             value = check()
