@@ -1,27 +1,61 @@
-"""Config → the settings and small glue each channel needs; used only by ``bridge.app``.
+"""Config → the settings and small glue each channel needs; used by ``bridge.bootstrap``.
 
-Kept apart from the composition root so that ``app.py`` stays a list of parts and the
-order they start in, and every translation from config keys lives in one place.
+Kept apart from the composition root so that ``bootstrap.py`` stays a list of parts, and
+every translation from config keys lives in one place.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from telegram import Bot
+
+from adapters.directory import Sip2Settings
+from adapters.directory.member import MemberDirectory
 from adapters.email.settings import EmailSettings
 from adapters.email.smtp import EmailSender, patron_email
+from adapters.telegram.aiohttp_request import AiohttpRequest
 from adapters.widget.availability import Availability
 from adapters.widget.hub import WidgetHub
 from adapters.widget.links import resume_link
+from adapters.widget.server import WidgetSettings
 from adapters.widget.tokens import VisitorTokens
 from bridge.config import Config, opening_hours
+from bridge.filemodes import private_secret
+from routing.duty import STATE_KEY as DUTY_KEY
 from routing.duty import DutyRoster
+from routing.limits import SendBudget, WindowRule
 from routing.model import Channel, Conversation, Delivery, Message, Patron
-from routing.ports import Clock, Sender, Sent
+from routing.ports import Clock, Sender, Sent, Store
+from routing.reminders import Remind, Waiting
+from routing.router import Router
 
-__all__ = ["PatronReach", "email_settings", "patron_greeting", "visitor_of", "widget_availability"]
+__all__ = [
+    "PatronReach",
+    "duty_hook",
+    "email_settings",
+    "library_origins",
+    "load_roster",
+    "local_stamp",
+    "make_bot",
+    "patron_greeting",
+    "reminder_hook",
+    "signing_secret",
+    "sip2_settings",
+    "telegram_budget",
+    "verify_hook",
+    "visitor_of",
+    "widget_availability",
+    "widget_settings",
+]
+
+log = logging.getLogger(__name__)
 
 
 def email_settings(config: Config) -> EmailSettings:
@@ -123,3 +157,116 @@ def offline_ack(config: Config, sender: EmailSender | None) -> OfflineAck | None
                               text=config.email.ack_text, in_reply_to="")
 
     return acknowledge
+
+
+def make_bot(config: Config) -> Bot:
+    api = config.telegram.api_url.rstrip("/")
+    return Bot(
+        config.telegram_token,
+        base_url=f"{api}/bot",
+        base_file_url=f"{api}/file/bot",
+        # aiohttp, not PTB's default httpx: under 50 concurrent sends to a slow Telegram it
+        # keeps p99 near the latency, where httpx queues (tests/bench/bench_transport.py).
+        request=AiohttpRequest(connection_pool_size=config.outbox.concurrency,
+                               read_timeout=30.0, write_timeout=30.0, pool_timeout=10.0),
+        get_updates_request=AiohttpRequest(connection_pool_size=1,
+                                           read_timeout=config.telegram.poll_timeout + 10.0),
+    )
+
+
+def signing_secret(config: Config) -> str:
+    """The secret from the environment, or one kept in the data directory (demo, first run)."""
+    if config.secret:
+        return config.secret
+    path = config.data_dir / "secret"
+    value, made = private_secret(path)
+    if made:
+        log.warning("PUSTAKA_SECRET is not set; generated one in %s", path)
+    return value
+
+
+def library_origins(config: Config) -> tuple[str, ...]:
+    """The library's own sites: the info card links a patron's page only on these."""
+    sites = (*config.widget.allowed_origins, config.public_url, config.widget.home_url)
+    return tuple(site for site in sites if site)
+
+
+def telegram_budget(config: Config) -> SendBudget:
+    t = config.telegram
+    return SendBudget({
+        "bot": WindowRule(t.messages_per_second, 1.0),
+        "group": WindowRule(t.group_messages_per_minute, 60.0),
+        "private": WindowRule(1, 1.0 / t.private_messages_per_second),
+    })
+
+
+def local_stamp(timezone: str) -> Callable[[float], str]:
+    """Times in coalesced desk messages, in the library's own time zone."""
+    try:
+        zone: dt.tzinfo = ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = dt.UTC
+    return lambda at: dt.datetime.fromtimestamp(at, zone).strftime("%H:%M")
+
+
+def widget_settings(config: Config) -> WidgetSettings:
+    w = config.widget
+    return WidgetSettings(
+        library=config.library.name, colour=w.colour, position=w.position, logo=w.logo,
+        size=w.size, launcher_label=w.launcher_label, offset_x=w.offset_x, offset_y=w.offset_y,
+        greeting={"en": w.greeting_en, "id": w.greeting_id}, max_text=w.max_text,
+        messages_per_minute=w.messages_per_minute, allowed_origins=tuple(w.allowed_origins),
+        trusted_proxies=tuple(config.server.trusted_proxies),
+        email_answers=config.email.enabled,
+    )
+
+
+async def load_roster(config: Config, store: Store) -> DutyRoster:
+    """Who said /onduty, as saved; an unreadable record means nobody is on duty."""
+    hours, shift = opening_hours(config), config.hours.shift_hours * 3600 or None
+    try:
+        return DutyRoster.from_json(await store.get_state(DUTY_KEY), hours, shift)
+    except ValueError:
+        log.warning("the saved duty roster is unreadable; nobody is on duty", exc_info=True)
+        return DutyRoster(hours, shift)
+
+
+def sip2_settings(config: Config) -> Sip2Settings:
+    d = config.directory
+    return Sip2Settings(d.sip2_host, d.sip2_port, d.sip2_tls, d.sip2_user,
+                        config.sip2_password, d.sip2_location, d.sip2_institution, d.timeout)
+
+
+def verify_hook(directory: MemberDirectory | None) -> dict[str, Any]:
+    return {} if directory is None else {"verify": directory.lookup}
+
+
+def reminder_hook(router: Router, roster: DutyRoster, clock: Clock) -> Remind:
+    """A patron waits unanswered: say so in the topic and name who is on duty."""
+
+    async def remind(waiting: Waiting, count: int) -> None:
+        now = clock.now()
+        minutes = max(1, round((now - waiting.since) / 60))
+        present = ", ".join(d.name for d in roster.present(now))
+        text = f"⏰ This patron has waited {minutes} min for an answer."
+        if present:
+            text += f" On duty: {present}."
+        await router.records.notify_desk(waiting.conversation_id, text, event="reminder")
+
+    return remind
+
+
+def duty_hook(
+    roster: DutyRoster, store: Store, clock: Clock
+) -> Callable[[str, str, bool], Awaitable[None]]:
+    """/onduty and /offduty in the group: the roster changes and is saved at once."""
+
+    async def on_duty(librarian_id: str, name: str, on: bool) -> None:
+        now = clock.now()
+        if on:
+            roster.on_duty(librarian_id, name, now)
+        else:
+            roster.off_duty(librarian_id, now)
+        await store.set_state(DUTY_KEY, roster.to_json())
+
+    return on_duty

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import signal
 import sys
 from importlib import resources
 from pathlib import Path
@@ -13,9 +12,11 @@ from pathlib import Path
 from telegram.error import TelegramError
 
 from bridge import logs, redact
-from bridge.app import Bridge, make_bot
+from bridge.app import Bridge, serve_until_signalled
+from bridge.channels import make_bot
 from bridge.check import check_addresses, check_desk, recent_conversations
 from bridge.config import Config, ConfigError, load_config
+from bridge.demo import run_demo
 
 __all__ = ["main"]
 
@@ -46,7 +47,6 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in ("demo", "run"):
             os.umask(0o077)  # whatever the service writes (records, files, logs) is its own
         if args.command == "demo":
-            from bridge.demo import run_demo
             return asyncio.run(run_demo(args.host, args.port, args.data_dir))
         config = load_config(args.config)
         if args.log_format is None and config.log.format != "console":
@@ -59,18 +59,6 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"pustaka: configuration error: {exc}", file=sys.stderr)
         return 2
-
-
-async def serve_until_signalled(bridge: Bridge) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        print("pustaka: shutting down, delivering what is in flight …", flush=True)
-        await bridge.stop()
 
 
 async def _serve(bridge: Bridge) -> int:

@@ -6,6 +6,7 @@ and serves a sample library home page with the widget embedded by one script tag
 
 from __future__ import annotations
 
+import asyncio
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -13,10 +14,11 @@ from typing import Any
 from aiohttp import web
 
 from adapters.telegram.emulator import BotApiEmulator
-from bridge.app import Bridge
-from bridge.cli import serve_until_signalled
+from bridge.app import Bridge, serve_until_signalled
+from bridge.bootstrap import Sleep
 from bridge.config import load_config
 from bridge.web_guard import add_headers
+from routing.ports import Clock
 
 __all__ = ["demo_bridge", "run_demo", "sample_page_routes"]
 
@@ -41,12 +43,15 @@ async def demo_bridge(
     desk_port: int | None = None,
     overrides: dict[str, dict[str, Any]] | None = None,
     secrets: dict[str, str] | None = None,
+    clock: Clock | None = None,
+    sleep: Sleep = asyncio.sleep,
 ) -> tuple[Bridge, BotApiEmulator, str]:
     """Start the emulator and a bridge wired to it; returns (bridge, emulator, desk url).
 
     ``overrides`` sets config keys by section (``{"widget": {"messages_per_minute": 10**6}}``)
     on top of the demo's own; benches use it to lift limits. ``secrets`` adds environment
-    secrets (``PUSTAKA_SMTP_PASSWORD`` ...) for tests that turn on email.
+    secrets (``PUSTAKA_SMTP_PASSWORD`` ...) for tests that turn on email. ``clock`` and
+    ``sleep`` go to ``bridge.bootstrap.build``: tests move time instead of waiting for it.
     """
     emulator = BotApiEmulator(rate_limits=rate_limits, bot_token=DEMO_TOKEN)
     add_headers(emulator.app)  # the desk simulator is a page too: same CSP and framing rules
@@ -66,7 +71,7 @@ async def demo_bridge(
     except BaseException:
         await emulator.stop()
         raise
-    bridge = Bridge(config, extra_routes=sample_page_routes())
+    bridge = Bridge(config, extra_routes=sample_page_routes(), clock=clock, sleep=sleep)
     try:
         await bridge.start()
     except BaseException:

@@ -2,38 +2,39 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from aiohttp import web
 
+from adapters.blobs import BlobStore
+from adapters.widget.hub import WidgetHub
 from adapters.widget.server import WidgetServer
+from bridge.config import Config
+from bridge.metrics import BridgeMetrics
 from bridge.web_guard import MetricsGuard, add_headers
-
-if TYPE_CHECKING:
-    from bridge.app import Bridge
+from routing.ports import OutboxRows
 
 __all__ = ["build_web_app"]
 
 
 def build_web_app(
-    bridge: Bridge, widget: WidgetServer, extra_routes: list[web.RouteDef]
+    config: Config, widget: WidgetServer, *, store: OutboxRows, hub: WidgetHub,
+    blobs: BlobStore, metrics: BridgeMetrics, extra_routes: list[web.RouteDef]
 ) -> web.Application:
+    """The routes only: ``bridge.app`` adds the start and stop of the background tasks."""
     app = web.Application(client_max_size=64 * 1024)
     add_headers(app)  # CSP, nosniff, framing rules: bridge/web_guard.py
-    server = bridge.config.server
-    guard = MetricsGuard(server.metrics_allow, bridge.config.metrics_token,
-                         server.trusted_proxies)
+    server = config.server
+    guard = MetricsGuard(server.metrics_allow, config.metrics_token, server.trusted_proxies)
     widget.add_routes(app)
     app.add_routes(extra_routes)
 
     async def health(_: web.Request) -> web.Response:
-        pending = await bridge.store.pending_deliveries()
+        pending = await store.pending_deliveries()
         body = {"status": "ok", "pending_deliveries": pending,
-                "widget_connections": bridge.hub.connections}
-        if low := bridge.blobs.space_refusal():  # uploads are being refused: say why
+                "widget_connections": hub.connections}
+        if low := blobs.space_refusal():  # uploads are being refused: say why
             body |= {"status": "degraded", "reasons": [low]}
         return web.json_response(body)
 
     app.router.add_get("/healthz", health)
-    app.router.add_get("/metrics", bridge.metrics.handler(guard, bridge.store.pending_deliveries))
+    app.router.add_get("/metrics", metrics.handler(guard, store.pending_deliveries))
     return app

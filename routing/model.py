@@ -32,6 +32,7 @@ __all__ = [
     "PageInfo",
     "Patron",
     "Status",
+    "Waiting",
     "new_id",
 ]
 
@@ -292,3 +293,16 @@ class Librarian:
     username: str = ""  # without "@", lower case
     on_duty: bool = False
     changed_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    """A conversation whose patron waits for an answer."""
+
+    conversation_id: str
+    since: float  # the first patron message after the last librarian answer
+    reminders_sent: int = 0
+    last_reminder_at: float | None = None
+    # False while the patron's messages still wait in the desk's queue (a group over its
+    # budget): a reminder would spend a post before the librarians can even see them.
+    in_topic: bool = True

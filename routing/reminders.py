@@ -15,25 +15,12 @@ import math
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
 
-from routing.model import Direction, Message
+from routing.model import Direction, Message, Waiting
 from routing.ports import Clock
 
 __all__ = ["ReminderPolicy", "Reminders", "Waiting", "due", "unanswered_since"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class Waiting:
-    """A conversation whose patron waits for an answer."""
-
-    conversation_id: str
-    since: float  # the first patron message after the last librarian answer
-    reminders_sent: int = 0
-    last_reminder_at: float | None = None
-    # False while the patron's messages still wait in the desk's queue (a group over its
-    # budget): a reminder would spend a post before the librarians can even see them.
-    in_topic: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from routing.model import (
     Block,
@@ -20,10 +20,8 @@ from routing.model import (
     Librarian,
     Message,
     Patron,
+    Waiting,
 )
-
-if TYPE_CHECKING:  # reminders imports routing.ports
-    from routing.reminders import Waiting
 
 __all__ = [
     "Blocks",

@@ -32,7 +32,7 @@ from routing.ports import Clock
 from routing.router import Claimed, Router
 
 if TYPE_CHECKING:
-    from adapters.telegram.commands import Asked, DeskHooks, DeskSettings
+    from adapters.telegram.desk_asked import Asked, DeskHooks, DeskSettings
     from adapters.telegram.desk_base import DeskTarget
 
 __all__ = ["ConversationVerbs"]

@@ -22,6 +22,7 @@ from bridge.app import Bridge
 from bridge.demo import demo_bridge
 from routing.model import Channel, Contact
 from tests.browser import CHROMIUM, require_chromium
+from tests.eventually import eventually
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update",
@@ -66,14 +67,6 @@ class Desk:
 
 def _body(text: str) -> str:
     return text.rsplit("\n\n", 1)[-1] if text.startswith("💬 New conversation") else text
-
-
-async def eventually(check: Callable[[], Any], timeout: float = 5.0) -> Any:
-    """Poll a synchronous check until it returns something truthy."""
-    async with asyncio.timeout(timeout):
-        while not (value := check()):
-            await asyncio.sleep(0.02)
-        return value
 
 
 class Cable:

@@ -9,7 +9,6 @@ the router it hands the widget differs, in knowing when the desk is staffed.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -26,6 +25,7 @@ from routing.model import Conversation, Patron
 from routing.ports import SystemClock
 from routing.router import Router, RouterPolicy
 from tests.e2e.conftest import Desk
+from tests.eventually import eventually
 
 __all__ = ["OPENS_EN", "AfterHoursSite", "Guest", "after_hours", "guest", "topic_to_answer"]
 
@@ -79,9 +79,7 @@ async def topic_to_answer(desk: Desk, text: str) -> int:
     conversation's topic. The post shows in the group a moment before the outbox stores
     the topic id; a reply in that moment finds no conversation and is dropped."""
     topic = await desk.topic_with(text)
-    async with asyncio.timeout(5):
-        while await desk.bridge.router.desk.conversation_for_thread(topic) is None:
-            await asyncio.sleep(0.02)
+    await eventually(lambda: desk.bridge.router.desk.conversation_for_thread(topic), within=5)
     return topic
 
 

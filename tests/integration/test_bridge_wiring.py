@@ -1,14 +1,14 @@
-"""The whole bridge as `pustaka run` builds it: every channel wired through app.py.
+"""The whole bridge as `pustaka run` builds it: every channel wired by bootstrap.build.
 
 Real SQLite, the real python-telegram-bot client against the emulator, a real Dovecot and
-a real aiosmtpd; the patron's widget is an aiohttp WebSocket speaking PROTOCOL.md.
+a real aiosmtpd; the patron's widget is an aiohttp WebSocket speaking PROTOCOL.md. Time is
+a JumpClock: the email fallback and the reminders come when the test jumps, not after
+real minutes.
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
@@ -20,6 +20,7 @@ import pytest_asyncio
 from adapters.telegram.emulator import BotApiEmulator
 from bridge.app import Bridge
 from bridge.demo import demo_bridge
+from tests.eventually import JumpClock, eventually
 from tests.integration.mailservers import LIBRARY, PASSWORD, USER, DovecotServer, SmtpRecorder
 
 pytest_plugins = ["tests.integration.mail_fixtures"]  # dovecot, smtp_server
@@ -27,26 +28,25 @@ pytest_plugins = ["tests.integration.mail_fixtures"]  # dovecot, smtp_server
 CLOSED = {day: "closed" for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
 
 
-async def until(check: Callable[[], Any], timeout: float = 10.0) -> Any:
-    async with asyncio.timeout(timeout):
-        while not (value := check()):
-            await asyncio.sleep(0.05)
-        return value
+@pytest_asyncio.fixture
+async def clock() -> JumpClock:
+    return JumpClock()
 
 
 @pytest_asyncio.fixture
-async def wired(tmp_path: Path, dovecot: DovecotServer,
-                smtp_server: SmtpRecorder) -> AsyncIterator[tuple[Bridge, BotApiEmulator]]:
+async def wired(tmp_path: Path, dovecot: DovecotServer, smtp_server: SmtpRecorder,
+                clock: JumpClock) -> AsyncIterator[tuple[Bridge, BotApiEmulator]]:
     email = {"enabled": True, "imap_host": dovecot.host, "imap_port": dovecot.port,
              "imap_user": USER, "imap_ssl": False, "poll_interval": 0.5, "first_run": "all",
              "smtp_host": smtp_server.host, "smtp_port": smtp_server.port,
              "smtp_starttls": False, "from_address": LIBRARY,
-             "fallback_after_minutes": 0.01}  # 0.6 s away and replies go by email
+             "fallback_after_minutes": 10}  # the default: away 10 min, replies go by email
     bridge, emulator, _ = await demo_bridge(
         "127.0.0.1", 0, tmp_path, rate_limits=False, desk_port=0,
         overrides={"email": email, "hours": CLOSED,
-                   "reminders": {"first_after_minutes": 0.01, "check_seconds": 0.1}},
-        secrets={"PUSTAKA_IMAP_PASSWORD": PASSWORD, "PUSTAKA_SMTP_PASSWORD": ""})
+                   "reminders": {"first_after_minutes": 5, "cap_minutes": 60}},
+        secrets={"PUSTAKA_IMAP_PASSWORD": PASSWORD, "PUSTAKA_SMTP_PASSWORD": ""},
+        clock=clock, sleep=clock.sleep)
     try:
         yield bridge, emulator
     finally:
@@ -68,7 +68,7 @@ def topic_texts(bridge: Bridge, emulator: BotApiEmulator) -> list[str]:
 
 async def test_after_hours_widget_patron_gets_the_reply_by_email_and_answers_by_email(
         wired: tuple[Bridge, BotApiEmulator], dovecot: DovecotServer,
-        smtp_server: SmtpRecorder) -> None:
+        smtp_server: SmtpRecorder, clock: JumpClock) -> None:
     """A widget patron who left after hours receives the librarian's reply by email from
     aiosmtpd, and their email answer, put into Dovecot, lands in the same topic."""
     bridge, emulator = wired
@@ -79,22 +79,24 @@ async def test_after_hours_widget_patron_gets_the_reply_by_email_and_answers_by_
         ws = await http.ws_connect(f"{bridge.url}/widget/ws")
         await ws.send_json({"type": "hello", "token": None,
                             "page": {"url": "https://library.example/opac"}})
-        assert (await ws.receive_json())["type"] == "welcome"
+        welcome = await ws.receive_json()
+        assert welcome["type"] == "welcome"
         await ws.send_json({"type": "profile", "name": "Siti Rahma",
                             "email": "siti@example.id"})
         await ws.send_json({"type": "send", "cid": "q1", "text": "Is the library open on Sunday?"})
         frames = [await ws.receive_json() for _ in range(2)]
         assert {f["type"] for f in frames} >= {"ack"}
         await ws.close()
-    topic = await until(lambda: emulator.topics(bridge.config.telegram.group_id))
+    topic = await eventually(lambda: emulator.topics(bridge.config.telegram.group_id))
     thread = topic[0]["message_thread_id"]
-    await asyncio.sleep(1.0)  # the patron has been away longer than fallback_after
+    await eventually(lambda: not bridge.hub.online(welcome["visitor"]))
+    clock.advance(11 * 60)  # the patron has been away longer than fallback_after
     [conversation] = await bridge.store.conversations()
     assert conversation.after_hours  # nobody was on duty when it opened
     emulator.user_sends(bridge.config.telegram.group_id, rina, "No, we open Monday at 8.",
                         message_thread_id=thread)
-    replies = await until(lambda: [r for r in smtp_server.received  # not the code mail
-                                   if r.message["Auto-Submitted"] is None], timeout=15)
+    replies = await eventually(lambda: [r for r in smtp_server.received  # not the code mail
+                                        if r.message["Auto-Submitted"] is None], within=15)
     mail = replies[0].message
     assert mail["To"].addresses[0].addr_spec == "siti@example.id"
     assert "No, we open Monday at 8." in mail.get_body(("plain",)).get_content()
@@ -108,8 +110,8 @@ async def test_after_hours_widget_patron_gets_the_reply_by_email_and_answers_by_
     answer["In-Reply-To"] = mail["Message-ID"]
     answer.set_content("Thank you, see you Monday!\n\nOn Sat, Library wrote:\n> No, we open")
     dovecot.deliver(answer.as_bytes())
-    await until(lambda: any(t.endswith("Thank you, see you Monday!")
-                            for t in topic_texts(bridge, emulator)), timeout=15)
+    await eventually(lambda: any(t.endswith("Thank you, see you Monday!")
+                                 for t in topic_texts(bridge, emulator)), within=15)
     assert len(emulator.topics(bridge.config.telegram.group_id)) == 1  # the same topic
     assert not any("On Sat, Library wrote" in t for t in topic_texts(bridge, emulator))
 
@@ -129,13 +131,13 @@ async def test_onduty_in_the_group_opens_the_chat_after_hours(
     async with aiohttp.ClientSession() as http:
         assert not await staffed(http)
         emulator.user_sends(group, rina, "/onduty")
-        async with asyncio.timeout(10):
-            while not await staffed(http):
-                await asyncio.sleep(0.05)
+        await eventually(lambda: staffed(http))
         emulator.user_sends(group, rina, "/offduty")
-        async with asyncio.timeout(10):
-            while await staffed(http):
-                await asyncio.sleep(0.05)
+
+        async def closed() -> bool:
+            return not await staffed(http)
+
+        await eventually(closed)
 
 
 async def test_a_telegram_patron_reaches_the_desk_and_gets_the_answer(
@@ -147,10 +149,10 @@ async def test_a_telegram_patron_reaches_the_desk_and_gets_the_answer(
     group = bridge.config.telegram.group_id
     patron = emulator.add_user("Budi")
     emulator.user_sends(patron, patron, "Can I renew online?")
-    topics = await until(lambda: emulator.topics(group))
+    topics = await eventually(lambda: emulator.topics(group))
     thread = topics[0]["message_thread_id"]
-    await until(lambda: any("Can I renew online?" in t for t in topic_texts(bridge, emulator)))
-    await asyncio.sleep(0.3)
+    await eventually(lambda: any("Can I renew online?" in t
+                                 for t in topic_texts(bridge, emulator)))
     emulator.user_sends(group, rina, "Yes, in the OPAC under My loans.", message_thread_id=thread)
     bot = emulator.bot_id
 
@@ -159,7 +161,7 @@ async def test_a_telegram_patron_reaches_the_desk_and_gets_the_answer(
                    and "Rina" in m.get("text", "")
                    for m in emulator.messages(patron) if m["from"]["id"] == bot)
 
-    await until(answered)
+    await eventually(answered)
 
 
 async def test_metrics_report_the_outbox_counters(
@@ -173,26 +175,35 @@ async def test_metrics_report_the_outbox_counters(
 
 
 async def test_an_unanswered_patron_is_reminded_in_the_topic(
-        wired: tuple[Bridge, BotApiEmulator]) -> None:
+        wired: tuple[Bridge, BotApiEmulator], clock: JumpClock) -> None:
     """With a librarian on duty, a patron left unanswered makes the bot post a reminder in
     the topic naming who is on duty; the librarian's answer stops further reminders."""
     bridge, emulator = wired
     rina = librarian(bridge, emulator)
     group = bridge.config.telegram.group_id
     emulator.user_sends(group, rina, "/onduty")
-    await until(lambda: bridge.roster.staffed(time.time()))
+    await eventually(lambda: bridge.roster.staffed(clock.now()))
     patron = emulator.add_user("Budi")
     emulator.user_sends(patron, patron, "Where is the quiet room?")
-    await until(lambda: any("has waited" in t and "Rina Kusuma" in t
-                            for t in topic_texts(bridge, emulator)), timeout=15)
+    await eventually(bridge.store.waiting)
+
+    def reminded() -> bool:
+        clock.advance(60)  # a minute per look: the reminders wake on each jump
+        return any("has waited" in t and "Rina Kusuma" in t for t in topic_texts(bridge, emulator))
+
+    await eventually(reminded, within=15)
     [topic] = emulator.topics(group)
     emulator.user_sends(group, rina, "Second floor.", message_thread_id=topic["message_thread_id"])
-    async with asyncio.timeout(10):
-        while await bridge.store.waiting():
-            await asyncio.sleep(0.05)
-    reminded = sum("has waited" in t for t in topic_texts(bridge, emulator))
-    await asyncio.sleep(1.0)
-    assert sum("has waited" in t for t in topic_texts(bridge, emulator)) == reminded
+
+    async def answered() -> bool:
+        return not await bridge.store.waiting()
+
+    await eventually(answered)
+    clock.advance(2 * 3600)  # past every interval the policy has, within Rina's shift
+    assert bridge.roster.staffed(clock.now())  # so an empty round is not for want of staff
+    reminders = bridge.parts.reminders
+    assert reminders is not None
+    assert await reminders.check() == []
 
 
 async def test_an_emailed_attachment_arrives_in_the_topic_as_the_same_file(
@@ -217,7 +228,7 @@ async def test_an_emailed_attachment_arrives_in_the_topic_as_the_same_file(
                      for m in emulator.messages(group, t["message_thread_id"])
                      if "document" in m), None)
 
-    post = await until(posted, timeout=15)
+    post = await eventually(posted, within=15)
     assert post["document"]["file_name"] == "Formulir pinjam.pdf"
     assert "Here is the signed form." in post.get("caption", "")
     found = await bridge.bot.get_file(post["document"]["file_id"])

@@ -5,22 +5,15 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 
 from adapters.telegram.emulator import BotApiEmulator
 from bridge.app import Bridge
 from bridge.config import load_config
+from tests.eventually import eventually
 
 TOKEN = "123456:PLAIN-group"
-
-
-async def eventually(check: Any, timeout: float = 5.0) -> Any:
-    async with asyncio.timeout(timeout):
-        while not (value := check()):
-            await asyncio.sleep(0.02)
-        return value
 
 
 async def test_reply_to_a_forwarded_message_reaches_its_patron(tmp_path: Path) -> None:

@@ -29,6 +29,7 @@ from routing.model import (
     Patron,
 )
 from routing.ports import TopicFailure
+from tests.eventually import eventually
 from tests.integration.test_desk_commands import Rig
 from tests.integration.test_desk_commands import rig as rig  # the shared desk fixture
 
@@ -94,9 +95,7 @@ class TestOpening:
         accepted = await rig.router.intake.accept(Inbound(Channel.WIDGET, "v1", "Bumi Manusia?"))
         thread = int(await rig.until(lambda: next(
             (t["message_thread_id"] for t in rig.emulator.topics(rig.group)), None)))
-        async with asyncio.timeout(1.0):
-            while await rig.store.conversation_by_thread(thread) is None:
-                await asyncio.sleep(0.02)
+        await eventually(lambda: rig.store.conversation_by_thread(thread), within=1.0)
         assert not any("reply_markup" in m for m in rig.emulator.messages(rig.group, thread))
         rig.emulator.clear_faults()
         rig.says(rig.ana, thread, "Yes, two copies.")
@@ -156,9 +155,7 @@ class TestUnmappedTopic:
         opened = await rig.conversation(thread)
         await rig.store.save_conversation(replace(opened, desk_thread=None))
         rig.says(rig.budi, thread, "Shelf 3.")
-        async with asyncio.timeout(5.0):  # the poller has read the message
-            while await rig.store.get_librarian(str(rig.budi)) is None:
-                await asyncio.sleep(0.02)
+        await eventually(lambda: rig.store.get_librarian(str(rig.budi)))  # read the message
         await asyncio.sleep(0.2)  # the poller has missed the topic once by now
         await rig.store.save_conversation(opened)
 
@@ -170,6 +167,11 @@ class TestUnmappedTopic:
         says so."""
         caplog.set_level(logging.INFO, logger="adapters.telegram.desk")
         thread = await rig.ask()
+
+        async def settled() -> bool:  # the outbox saves the conversation as it posts
+            return await rig.store.pending_deliveries() == 0
+
+        await rig.until(settled)
         opened = await rig.conversation(thread)
         await rig.store.save_conversation(replace(opened, desk_thread=None))
         rig.says(rig.budi, thread, "Staff talk.")

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import replace
 
 import pytest
@@ -147,11 +148,12 @@ class TestDesk:
         rig.says(rig.ana, thread, "Hello!")
         general_id = rig.emulator.user_sends(rig.group, rig.budi, "/onduty")["message_id"]
         assert general_id
-        await rig.until(lambda: rig.duty == [(str(rig.budi), "Budi", True)])
+        await rig.until(lambda: [(d.librarian_id, d.name) for d in rig.roster.present(
+            time.time())] == [(str(rig.budi), "Budi")])
         rig.says(rig.ana, thread, "/who")
         await rig.line(thread, "This conversation: Ana Wijaya", "On duty: Budi (@budi_s)")
         rig.emulator.user_sends(rig.group, rig.budi, "/offduty")
-        await rig.until(lambda: len(rig.duty) == 2 and rig.duty[1][2] is False)
+        await rig.until(lambda: rig.roster.present(time.time()) == [])
         assert await rig.store.librarians_on_duty() == []
         rig.emulator.user_sends(rig.group, rig.ana, "/stats")
         general = await rig.until(lambda: [m.get("text", "") for m in
@@ -246,7 +248,6 @@ class TestAnswersOutsideTopics:
         budget = SendBudget({"group": WindowRule(1, 0.6)}, margin=0.0)
         keys = ("bot", f"group:{rig.group}")
         full_until = budget.reserve(keys, clock.now()) + 0.6  # one send just went
-        assert rig.bot is not None
         commands = DeskCommands(rig.bot, rig.store,
                                 rig.router, DeskTarget(rig.group, forum=True),
                                 clock=clock, calls=DeliveryWorker(rig.store, clock, {},

@@ -8,7 +8,6 @@ store and the real reply-token signer (which makes rating tokens).
 
 from __future__ import annotations
 
-import asyncio
 import os
 import struct
 import tracemalloc
@@ -17,7 +16,7 @@ from dataclasses import replace
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -36,6 +35,7 @@ from routing.model import (
 from routing.outbox import DeliveryWorker, RetryPolicy
 from routing.ports import Sender, SystemClock
 from routing.router import Router
+from tests.eventually import eventually
 from tests.integration.mailservers import LIBRARY, DovecotServer, Received
 
 if TYPE_CHECKING:
@@ -74,13 +74,6 @@ def mail_with(text: str, files: list[tuple[str, str, bytes]], *, sender: str = P
         maintype, subtype = ctype.split("/")
         mail.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
     return mail.as_bytes()
-
-
-async def eventually(check: Callable[[], Any], timeout: float = 15.0) -> Any:
-    async with asyncio.timeout(timeout):
-        while not (value := check()):
-            await asyncio.sleep(0.02)
-        return value
 
 
 async def taken(rig: EmailRig, count: int) -> None:
@@ -363,7 +356,11 @@ class TestRatingByEmail:
         1-5 answer buttons to the rating address."""
         rig = files_rig
         conversation_id, request = await closed_conversation(rig, dovecot)
-        await asyncio.sleep(0.3)
+
+        async def all_sent() -> bool:  # a second request would be queued by the close
+            return await rig.store.pending_deliveries() == 0
+
+        await eventually(all_sent)
         assert rig.smtp is not None and len(rig.smtp.received) == 2
         mail = request.message
         body = mail.get_body(("plain",))

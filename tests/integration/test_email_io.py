@@ -11,15 +11,16 @@ import asyncio
 import base64
 import os
 import tracemalloc
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from email.message import EmailMessage
 from email.utils import make_msgid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
 from adapters.email.imap_fetch import FetchedMail
 from routing.model import Channel, Contact, DeskReply, Direction, Inbound
+from tests.eventually import eventually
 from tests.integration.mailservers import LIBRARY, DovecotServer
 
 if TYPE_CHECKING:  # imported by pytest_plugins below, so its asserts are rewritten
@@ -27,13 +28,6 @@ if TYPE_CHECKING:  # imported by pytest_plugins below, so its asserts are rewrit
 
 pytest_plugins = ["tests.integration.mail_fixtures"]  # the dovecot, smtp_server, rig fixtures
 pytestmark = pytest.mark.timeout(120)
-
-
-async def eventually(check: Callable[[], Any], timeout: float = 10.0) -> Any:
-    async with asyncio.timeout(timeout):
-        while not (value := check()):
-            await asyncio.sleep(0.02)
-        return value
 
 
 def plain_mail(text: str, *, sender: str = "siti@example.id", name: str = "Siti Rahma",
@@ -52,7 +46,7 @@ def plain_mail(text: str, *, sender: str = "siti@example.id", name: str = "Siti 
 async def taken(rig: EmailRig, count: int, timeout: float = 15.0) -> None:
     assert rig.intake is not None
     intake = rig.intake
-    await eventually(lambda: sum(intake.counts.values()) >= count, timeout)
+    await eventually(lambda: sum(intake.counts.values()) >= count, within=timeout)
 
 
 class TestIntake:
@@ -224,7 +218,8 @@ class TestIntake:
         assert ack.message["Subject"] == "Auto: Jam buka"
         body = ack.message.get_body(("plain",))
         assert body is not None and "answers from 08:00" in body.get_content()
-        await asyncio.sleep(0.3)
+        # The intake counts a mail only after its acknowledgement was sent or passed
+        # over, so with two taken a second acknowledgement would be here already.
         assert len(smtp.received) == 1
 
 
@@ -296,9 +291,8 @@ class TestSending:
         html = mail.get_body(("html",))
         assert plain is not None and "Yes, 9 to 3 & <b>" in plain.get_content()
         assert html is not None and "Yes, 9 to 3 &amp; &lt;b&gt;" in html.get_content()
-        async with asyncio.timeout(10):  # the outbox links it as it records the send
-            while (link := await rig.store.find_link("email", mail["Message-ID"])) is None:
-                await asyncio.sleep(0.02)
+        # the outbox links it as it records the send
+        link = await eventually(lambda: rig.store.find_link("email", mail["Message-ID"]))
         assert link.conversation_id == conversation.id
 
     async def test_temporary_failure_is_retried_and_permanent_one_reported(

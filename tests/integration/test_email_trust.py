@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +20,7 @@ from adapters.email.intake import EmailIntake
 from adapters.telegram.render import info_card
 from routing.model import SENDER_UNVERIFIED_TAG, Conversation, Delivery, Direction, Message
 from routing.router import Router
+from tests.eventually import eventually
 from tests.integration.mailservers import DovecotServer
 
 if TYPE_CHECKING:
@@ -42,16 +43,9 @@ def plain(sender: str, text: str, message_id: str, subject: str = "Pertanyaan") 
             f"{text}\r\n").encode()
 
 
-async def eventually(check: Callable[[], Any], timeout: float = 15.0) -> Any:
-    async with asyncio.timeout(timeout):
-        while not (value := check()):
-            await asyncio.sleep(0.02)
-        return value
-
-
 async def taken(intake: EmailIntake | None, count: int, timeout: float = 15.0) -> None:
     assert intake is not None
-    await eventually(lambda: sum(intake.counts.values()) >= count, timeout)
+    await eventually(lambda: sum(intake.counts.values()) >= count, within=timeout)
 
 
 async def texts_of(rig: EmailRig, conversation: Conversation) -> list[str]:

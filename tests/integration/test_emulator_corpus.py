@@ -20,6 +20,7 @@ from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, RetryA
 from telegram.request import HTTPXRequest, RequestData
 
 from adapters.telegram.emulator import BotApiEmulator
+from tests.eventually import eventually
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "telegram_errors.json"
 ENTRIES: list[dict[str, Any]] = json.loads(CORPUS.read_text(encoding="utf-8"))["entries"]
@@ -204,9 +205,7 @@ async def _replay(scene: Scene, entry: dict[str, Any]) -> tuple[TelegramError, i
 
 async def _arrive_while_waiting(scene: Scene, method: str, other: dict[str, Any]) -> None:
     """Once the first request is held by the emulator, the other one arrives."""
-    async with asyncio.timeout(5):
-        while scene.emulator.stats["calls"].get(method, 0) < 1:
-            await asyncio.sleep(0.01)
+    await eventually(lambda: scene.emulator.stats["calls"].get(method, 0) >= 1, within=5)
     await scene.bot.do_api_request(other["method"], api_kwargs=other["params"])
 
 

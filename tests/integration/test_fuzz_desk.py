@@ -23,15 +23,13 @@ from hypothesis import strategies as st
 from telegram import Bot, Update
 from telegram.error import TelegramError
 
-from adapters.telegram.aiohttp_request import AiohttpRequest
-from adapters.telegram.commands import DeskCommands, DeskHooks, DeskSettings
-from adapters.telegram.desk import DeskPoller, DeskSender, DeskTarget
+from adapters.telegram.desk import DeskPoller
 from adapters.telegram.emulator import BotApiEmulator
+from bridge.bootstrap import build
+from bridge.config import load_config
 from bridge.store.sqlite import SqliteStore
-from routing.model import Channel, Inbound, PageInfo
-from routing.outbox import DeliveryWorker
-from routing.ports import Sender, SystemClock
-from routing.router import Router
+from routing.model import Channel, Conversation, Inbound, PageInfo
+from tests.eventually import eventually
 from tests.integration.test_desk_commands import PatronSide
 
 FUZZ = settings(max_examples=150, deadline=None, derandomize=bool(os.environ.get("CI")),
@@ -73,45 +71,45 @@ class _Swallowed(logging.Handler):
 
 
 async def _open(tmp: Path) -> tuple[Desk, list[Any]]:
+    """The desk as ``bootstrap.build`` wires it (nothing started but the outbox: the test
+    hands each update to the poller itself); the widget patron is a recorder."""
     emulator = BotApiEmulator(rate_limits=False, bot_token=TOKEN)
     api = await emulator.start()
     group = emulator.create_group("Pustaka Desk", username="pustaka_desk")
     ana = emulator.add_user("Ana", username="ana_w")
     outsider = emulator.add_user("Eve", username="eve")
     emulator.add_member(group, ana, "administrator")
-    store = SqliteStore(tmp / "desk.db")
-    await store.open()
-    bot = Bot(TOKEN, base_url=f"{api}/bot", base_file_url=f"{api}/file/bot",
-              request=AiohttpRequest(connection_pool_size=4))
-    await bot.initialize()
-    target = DeskTarget(group, forum=True)
-    patron_side, clock = PatronSide(), SystemClock()
-    router = Router(store, clock, on_enqueue=lambda queued: worker.wake(queued))
-    desk_sender = DeskSender(bot, target, store, topics=router.records)
-    senders: dict[Channel, Sender] = {Channel.DESK: desk_sender,
-                                      Channel.WIDGET: patron_side}
-    worker = DeliveryWorker(store, clock, senders, idle_poll=0.05)
-    commands = DeskCommands(bot, store, router, target, DeskSettings(), DeskHooks())
-    poller = DeskPoller(bot, store, router, target, timeout=1, commands=commands)
-    task = asyncio.ensure_future(worker.run())
-    accepted = await router.intake.accept(Inbound(Channel.WIDGET, "visitor-1", "Hello?",
-                                                  name="Sari", page=PageInfo(ip="203.0.113.9")))
-    async with asyncio.timeout(10):
-        while (found := await store.get_conversation(accepted.conversation.id)) is None \
-                or found.desk_thread is None:
-            await asyncio.sleep(0.02)
-    desk = Desk(asyncio.get_running_loop(), bot, poller, store, patron_side, group,
-                found.desk_thread, found.id, ana, outsider)
-    return desk, [emulator, worker, task]
+    config = load_config(None, env={"PUSTAKA_TELEGRAM_TOKEN": TOKEN, "PUSTAKA_SECRET": "f" * 32},
+                         storage={"data_dir": str(tmp)},
+                         telegram={"group_id": group, "api_url": api, "poll_timeout": 1,
+                                   # Telegram's limits are off in this emulator: lift ours
+                                   # too, or 150 examples wait a minute per 20 group posts.
+                                   "messages_per_second": 10**6,
+                                   "group_messages_per_minute": 10**6,
+                                   "private_messages_per_second": 10**6})
+    patron_side = PatronSide()
+    parts = await build(config, senders={Channel.WIDGET: patron_side})
+    task = asyncio.ensure_future(parts.worker.run())
+    accepted = await parts.router.intake.accept(
+        Inbound(Channel.WIDGET, "visitor-1", "Hello?", name="Sari",
+                page=PageInfo(ip="203.0.113.9")))
+
+    async def opened() -> Conversation | None:
+        found = await parts.store.get_conversation(accepted.conversation.id)
+        return found if found is not None and found.desk_thread is not None else None
+
+    found = await eventually(opened)
+    desk = Desk(asyncio.get_running_loop(), parts.bot, parts.poller, parts.store, patron_side,
+                group, found.desk_thread, found.id, ana, outsider)
+    return desk, [emulator, parts, task]
 
 
-async def _close(desk: Desk, parts: list[Any]) -> None:
-    emulator, worker, task = parts
-    await worker.drain(2.0)
+async def _close(desk: Desk, opened: list[Any]) -> None:
+    emulator, parts, task = opened
+    await parts.worker.drain(2.0)
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
-    await desk.bot.shutdown()
-    await desk.store.close()
+    await parts.close()
     await emulator.stop()
 
 

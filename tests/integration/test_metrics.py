@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
 from bridge.demo import demo_bridge
+from tests.eventually import eventually
 
 
 async def test_a_patron_message_shows_in_the_ack_and_send_histograms(tmp_path: Path) -> None:
@@ -26,9 +26,7 @@ async def test_a_patron_message_shows_in_the_ack_and_send_histograms(tmp_path: P
             await ws.receive_json()
             await ws.send_json({"type": "send", "cid": "c1", "text": "Jam buka?"})
             assert (await ws.receive_json())["type"] == "ack"
-            async with asyncio.timeout(10):
-                while len(emulator.topics(group)) == 0 or bridge.worker.stats()["sent"] < 1:
-                    await asyncio.sleep(0.02)
+            await eventually(lambda: emulator.topics(group) and bridge.worker.stats()["sent"])
             response = await session.get(f"{bridge.url}/metrics")
             text = await response.text()
             await ws.close()

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
@@ -14,6 +12,7 @@ import pytest
 from adapters.telegram.emulator import BotApiEmulator
 from bridge.app import Bridge
 from bridge.config import load_config
+from tests.eventually import eventually
 
 TOKEN = "123456:RESTART-test"
 
@@ -35,19 +34,21 @@ def make_bridge(api_url: str, group: int, data_dir: Path) -> Bridge:
     return Bridge(config)
 
 
-async def texts(session: aiohttp.ClientSession, url: str, token: str) -> list[str]:
-    """What the patron's widget shows after a reload."""
+async def texts(session: aiohttp.ClientSession, url: str, token: str,
+                say: str | None = None) -> list[str]:
+    """What the patron's widget shows after a reload (having written ``say`` first)."""
     async with session.ws_connect(f"{url}/widget/ws") as ws:
         await ws.send_json({"type": "hello", "token": token})
         welcome = json.loads((await ws.receive()).data)
+        if say is not None:
+            await ws.send_json({"type": "send", "cid": say, "text": say})
+            while json.loads((await ws.receive(timeout=10)).data)["type"] != "ack":
+                pass  # a queue update or a live reply may come first
         return [m["text"] for m in welcome["history"]]
 
 
-async def eventually(check: Any, timeout: float = 5.0) -> Any:
-    async with asyncio.timeout(timeout):
-        while not (value := check()):
-            await asyncio.sleep(0.02)
-        return value
+def topic_texts(emulator: BotApiEmulator, group: int, topic: int) -> list[str]:
+    return [m.get("text", "") for m in emulator.messages(group, topic)]
 
 
 async def test_reply_written_while_down_arrives_once_after_restart(
@@ -74,14 +75,28 @@ async def test_reply_written_while_down_arrives_once_after_restart(
 
         emulator.user_sends(group, librarian, "Yes, until 8 pm", message_thread_id=topic)
 
-        for _ in range(2):
+        for run in range(2):
             bridge = make_bridge(api_url, group, tmp_path)
             url = await bridge.start()
-            async with asyncio.timeout(5):
-                while "Yes, until 8 pm" not in await texts(session, url, token):
-                    await asyncio.sleep(0.05)
-            await asyncio.sleep(0.3)  # give a wrongly repeated update time to land
-            history = await texts(session, url, token)
+
+            async def replied(url: str = url) -> bool:
+                return "Yes, until 8 pm" in await texts(session, url, token)
+
+            await eventually(replied)
+            # Later messages each way: a repeated update or re-sent question would come
+            # before them in its conversation's order, so their arrival proves there was none.
+            emulator.user_sends(group, librarian, f"Anything else? {run}",
+                                message_thread_id=topic)
+            thanks = f"thanks {run}"
+            await texts(session, url, token, say=thanks)
+            await eventually(lambda t=thanks: any(x.endswith(t) for x in topic_texts(
+                emulator, group, topic)))
+
+            async def asked(url: str = url, run: int = run) -> list[str] | None:
+                history = await texts(session, url, token)
+                return history if f"Anything else? {run}" in history else None
+
+            history = await eventually(asked)
             assert history.count("Yes, until 8 pm") == 1
             assert history.count("Is the library open?") == 1
             await bridge.stop()

@@ -18,6 +18,7 @@ import pytest
 from adapters.telegram.emulator import BotApiEmulator, FaultPlan
 from bridge import logs
 from bridge.demo import demo_bridge
+from tests.eventually import eventually
 
 ROOT = str(Path(__file__).resolve().parents[2])
 QUESTION = "Is Laskar Pelangi on the shelf? My card is 0042-7781"
@@ -48,13 +49,6 @@ def json_log() -> Iterator[io.StringIO]:
 
 def lines(out: io.StringIO) -> list[dict[str, Any]]:
     return [json.loads(line) for line in out.getvalue().splitlines() if line.strip()]
-
-
-async def eventually(check: Any, timeout: float = 10.0) -> Any:
-    async with asyncio.timeout(timeout):
-        while not (value := check()):
-            await asyncio.sleep(0.02)
-        return value
 
 
 async def test_a_real_run_logs_ids_in_json_and_no_message_text(

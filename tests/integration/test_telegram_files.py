@@ -49,6 +49,7 @@ from routing.outbox import DeliveryWorker
 from routing.ports import Sender, SystemClock
 from routing.router import Router
 from tests.browser import CHROMIUM, require_chromium
+from tests.eventually import eventually
 
 TOKEN = "616161:FILES-both-ways"
 GREETING = "Welcome to the library chat."
@@ -139,17 +140,10 @@ class Rig:
     def calls(self, method: str) -> list[dict[str, Any]]:
         return [params for name, params in self.emulator.calls if name == method]
 
-    async def until(self, check: Callable[[], Any], timeout: float = 8.0) -> Any:
-        async with asyncio.timeout(timeout):
-            while not (value := check()):
-                await asyncio.sleep(0.02)
-            return value
+    async def until(self, check: Callable[[], Any]) -> Any:
+        return await eventually(check)  # plain or async checks alike
 
-    async def until_async(self, check: Callable[[], Any], timeout: float = 8.0) -> Any:
-        async with asyncio.timeout(timeout):
-            while not (value := await check()):
-                await asyncio.sleep(0.02)
-            return value
+    until_async = until
 
 
 async def _rig(tmp_path: Path, forum: bool) -> AsyncIterator[Rig]:

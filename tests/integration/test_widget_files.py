@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -48,6 +49,7 @@ from routing.outbox import DeliveryWorker
 from routing.ports import Sent
 from routing.router import Router
 from tests.browser import CHROMIUM, require_chromium
+from tests.eventually import eventually
 from tests.integration.test_widget_offline import SECRET, Clock, Tab
 
 LIMIT = 64 * 1024
@@ -623,12 +625,31 @@ async def test_one_visitors_stalled_uploads_hold_one_slot_and_the_rest_are_busy(
     await other.ws.close()
 
 
+def count_slots(monkeypatch: pytest.MonkeyPatch) -> Callable[[], int]:
+    """How many upload slots are held right now, counted around ``Uploads._slot``."""
+    held = [0]
+    slot = Uploads._slot
+
+    @asynccontextmanager
+    async def counted(self: Uploads, visitor: str) -> AsyncIterator[None]:
+        async with slot(self, visitor):
+            held[0] += 1
+            try:
+                yield
+            finally:
+                held[0] -= 1
+
+    monkeypatch.setattr(Uploads, "_slot", counted)
+    return lambda: held[0]
+
+
 async def test_when_every_slot_is_taken_an_upload_is_told_to_try_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Eight visitors' stalled uploads take all eight slots; a ninth visitor's upload is
     answered 503 busy once no slot frees up in time, not left waiting."""
     monkeypatch.setattr(Uploads, "slot_wait", 0.3)
+    taken = count_slots(monkeypatch)
     rig = FileRig(tmp_path)
     await rig.start()
     try:
@@ -639,7 +660,7 @@ async def test_when_every_slot_is_taken_an_upload_is_told_to_try_again(
                     tokens.append((await response.json())["token"])
             stalled = [await raw_upload(rig.url, token, STALLED, end=False)
                        for token in tokens[:8]]
-            await asyncio.sleep(0.2)  # let the eight reach their slots first
+            await eventually(lambda: taken() == 8)  # the eight hold every slot
             async with asyncio.timeout(20):
                 status, error = await upload(http, tokens[8],
                                              form("u1", "", ("a.png", PNG, "image/png")))

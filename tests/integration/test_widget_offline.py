@@ -28,6 +28,7 @@ from bridge.store.sqlite import SqliteStore
 from routing.email_proof import EmailProofs
 from routing.model import Channel, Contact, Conversation, Patron
 from routing.router import Router
+from tests.eventually import eventually
 
 SECRET = "integration-secret-0123456789"
 OPENS_EN = "We answer from Monday 08:00 (WIB)."
@@ -277,9 +278,7 @@ async def test_presence_follows_connect_frames_and_disconnect(
     assert rig.hub.last_seen(tab.visitor) == rig.clock.at
     left_at = rig.clock.at = rig.clock.at + 5
     await ws.close()
-    async with asyncio.timeout(5):
-        while rig.hub.online(tab.visitor):
-            await asyncio.sleep(0.01)
+    await eventually(lambda: not rig.hub.online(tab.visitor), every=0.01)
     assert rig.hub.last_seen(tab.visitor) == left_at
     assert rig.hub.away_for(tab.visitor, left_at + 120) == 120.0
     assert rig.hub.last_seen("never-seen") is None
@@ -292,9 +291,7 @@ async def test_a_long_poll_counts_as_present(rig: Rig, http: aiohttp.ClientSessi
         welcome = await response.json()
     auth = {"Authorization": f"Bearer {welcome['token']}"}
     poll = asyncio.create_task(http.get("/widget/api/poll?wait=0.3", headers=auth))
-    async with asyncio.timeout(5):
-        while not rig.hub.online(welcome["visitor"]):
-            await asyncio.sleep(0.01)
+    await eventually(lambda: rig.hub.online(welcome["visitor"]), every=0.01)
     assert rig.hub.away_for(welcome["visitor"], rig.clock.at + 999) == 0.0
     rig.clock.at += 7
     (await poll).release()

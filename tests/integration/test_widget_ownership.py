@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,16 +14,10 @@ import aiohttp
 import pytest
 
 from routing.model import Channel, Inbound
+from tests.eventually import eventually
 from tests.integration.test_widget_offline import Rig, Tab, http, question, rig, tab
 
 __all__ = ["http", "rig", "tab"]  # fixtures shared with test_widget_offline.py
-
-
-async def eventually(check: Callable[[], Any], timeout: float = 5.0) -> Any:
-    async with asyncio.timeout(timeout):
-        while not (value := check()):
-            await asyncio.sleep(0.01)
-        return value
 
 
 async def resume(http: aiohttp.ClientSession, token: str) -> dict[str, Any]:

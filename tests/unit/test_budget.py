@@ -12,6 +12,7 @@ from routing.limits import SendBudget, WindowRule
 from routing.model import Channel, Conversation, Delivery, DeliveryKind, Message, Patron
 from routing.outbox import DeliveryWorker
 from routing.ports import Sender, TemporaryFailure
+from tests.eventually import eventually
 from tests.unit.fakes import FakeClock, FakeStore, RecordingSender
 from tests.unit.test_outbox import conversation, enqueue
 
@@ -179,14 +180,10 @@ class TestOutboxUnderBudget:
         await enqueue(store, clock, other, "librarian answer", kind=DeliveryKind.TO_PATRON)
         runner = asyncio.create_task(worker.run())
         try:
-            async with asyncio.timeout(2):
-                while not widget.sent:
-                    await asyncio.sleep(0.01)
+            await eventually(lambda: widget.sent, within=2, every=0.01)
             assert widget.sent_texts() == ["librarian answer"] and desk.sent == []
             gate.set()
-            async with asyncio.timeout(2):
-                while not desk.sent:
-                    await asyncio.sleep(0.01)
+            await eventually(lambda: desk.sent, within=2, every=0.01)
         finally:
             await worker.drain()
             runner.cancel()
@@ -251,9 +248,7 @@ class TestFairnessAndIsolation:
         await enqueue(store, clock, conv, "answer", kind=DeliveryKind.TO_PATRON)
         runner = asyncio.create_task(worker.run())
         try:
-            async with asyncio.timeout(2):
-                while not widget.sent:
-                    await asyncio.sleep(0.01)
+            await eventually(lambda: widget.sent, within=2, every=0.01)
             assert desk.in_flight == 1 and desk.sent == []
         finally:
             desk.release()

@@ -9,6 +9,7 @@ from typing import Any
 from routing.model import Channel, Delivery
 from routing.outbox import DeliveryWorker
 from routing.outbox_reads import LaneReads
+from tests.eventually import eventually
 from tests.unit.fakes import FakeClock, FakeStore, RecordingSender
 from tests.unit.test_outbox import conversation, enqueue
 
@@ -123,9 +124,8 @@ class TestFailedReads:
         store.get_conversations = flaky  # type: ignore[method-assign]
         task = asyncio.create_task(worker.run())
         try:
-            async with asyncio.timeout(2.0):  # the retry waits a real poll (10 ms)
-                while len(desk.sent) < 6:
-                    await asyncio.sleep(0.005)
+            # the retry waits a real poll (10 ms)
+            await eventually(lambda: len(desk.sent) >= 6, within=2.0, every=0.005)
         finally:
             await worker.drain()
             await asyncio.wait_for(task, 1.0)
