@@ -35,6 +35,7 @@ from adapters.telegram.patron import PatronChats
 from adapters.telegram.patron_sender import PatronSender
 from adapters.widget.hub import WidgetHub, WidgetSender
 from adapters.widget.identity import VisitorEpochs
+from adapters.widget.presence import CityLookup
 from adapters.widget.queue_view import QueueWatch
 from adapters.widget.quota import QuotaPolicy, UploadQuota
 from adapters.widget.server import WidgetServer, WidgetSettings
@@ -141,6 +142,8 @@ class Bridge:
         secret = signing_secret(config)
         visitor_tokens = VisitorTokens(secret)
         self.hub = WidgetHub()
+        presence = self.hub.watch_presence(origins=library_origins(config), cities=CityLookup(
+            config.widget.geoip_db) if config.widget.geoip_db else None)
         private_dir(config.data_dir / "blobs")  # patrons' files: no one else may list them
         self.blobs = BlobStore(config.data_dir / "blobs",  # every channel's files
                                floor=DiskFloor(*disk_floor(config.files.min_free_disk)))
@@ -201,7 +204,8 @@ class Bridge:
             DeskSettings(canned=dict(config.desk.canned), reopen_days=config.desk.reopen_days,
                          blocked_text=config.desk.blocked_text,
                          timezone=config.library.timezone),
-            DeskHooks(on_duty=self._on_duty, **verify_hook(self.directory)), clock,
+            DeskHooks(on_duty=self._on_duty, **verify_hook(self.directory), presence=presence),
+            clock,
             calls=self.worker)
         patrons = PatronChats(self.bot, self.store, self.router, patron_greeting(config),
                               blobs=self.blobs, files=self.files, clock=clock)

@@ -24,6 +24,7 @@ from adapters.telegram import desk_reports as reports
 from adapters.telegram.desk_base import DeskTarget
 from adapters.telegram.desk_sender import desk_keys, telegram_failure
 from adapters.telegram.desk_verbs import ConversationVerbs
+from adapters.telegram.desk_visitors import VisitorsDesk
 from routing.model import Conversation, Librarian
 from routing.ports import (
     BudgetedCalls,
@@ -33,6 +34,7 @@ from routing.ports import (
     SystemClock,
     TemporaryFailure,
 )
+from routing.presence import PresenceView
 from routing.router import Claimed, Router, RouterPolicy
 
 __all__ = ["Asked", "DeskCommands", "DeskHooks", "DeskSettings"]
@@ -64,6 +66,7 @@ class DeskHooks:
 
     on_duty: Callable[[str, str, bool], Awaitable[None]] = _nobody_listens
     verify: Callable[[str], Awaitable[Member | None]] = _no_directory
+    presence: PresenceView | None = None  # live widget visitors, for /visitors and /greet
 
 
 @dataclass(frozen=True)
@@ -96,7 +99,9 @@ class DeskCommands(ConversationVerbs):
             "blocks": self.blocks, "who": self.who, "stats": self.stats,
             "onduty": self.onduty, "offduty": self.offduty, "help": self.help,
             "start": self.help, "unblock": self.unblock,
+            "visitors": self.visitors, "greet": self.greet,
         }
+        self._visitors = VisitorsDesk(self.hooks.presence, store, router)
 
     async def command(self, asked: Asked, text: str) -> None:
         """Run one command; an unknown one or one out of place gets a short answer."""
@@ -187,6 +192,13 @@ class DeskCommands(ConversationVerbs):
         figures = await self.router.records.stats(start, end)
         day = f"{self.settings.timezone}"
         await self.say(asked, reports.stats_text(figures, day))
+
+    async def visitors(self, asked: Asked, argument: str) -> None:
+        await self._visitors.visitors(self.clock.now(), lambda text: self.say(asked, text))
+
+    async def greet(self, asked: Asked, argument: str) -> None:
+        await self._visitors.greet(argument, asked.librarian_id, asked.name, asked.message_id,
+                                   lambda text: self.say(asked, text))
 
     async def onduty(self, asked: Asked, argument: str) -> None:
         await self._duty(asked, on=True)

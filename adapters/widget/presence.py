@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -41,7 +42,7 @@ class CityLookup:
     def __init__(self, path: str | Path) -> None:
         import maxminddb  # only a library that configures geoip_db needs it
 
-        self._reader = maxminddb.open_database(str(path))
+        self._reader = maxminddb.open_database(os.path.expanduser(str(path)))
 
     def city(self, ip: str) -> str:
         try:
