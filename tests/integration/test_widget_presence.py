@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-
 import pytest_asyncio
 
 from adapters.telegram.emulator import BotApiEmulator
@@ -72,7 +71,7 @@ async def visit(http: aiohttp.ClientSession, bridge: Bridge, page: str = "/opac"
         "User-Agent": ANDROID, "Accept-Language": "id-ID,id;q=0.9,en;q=0.5"})
     await ws.send_json({"type": "hello", "token": None,
                         "page": {"url": f"{SITE}{page}", "title": "Katalog <b>OPAC</b>"},
-                        **hello})
+                        **hello})  # a ``token`` in ``hello`` replaces the None
     welcome = await ws.receive_json()
     assert welcome["type"] == "welcome"
     return ws, welcome
@@ -97,7 +96,7 @@ async def test_visitors_lists_a_connected_visitor_and_never_its_token(rig: Rig) 
     """/visitors in the group names the visitor by a short label with page, time on
     page, referrer host, device and language (from Accept-Language: the hello has no
     lang), never the token, the visitor id or the referrer's path; no city without a
-    GeoLite2 file; a visitor who closed the page is gone from the next list."""
+    GeoLite2 file; a `page` frame moves them; once they close the page they are gone."""
     bridge, emulator, rina = rig
     group = bridge.config.telegram.group_id
     async with aiohttp.ClientSession() as http:
@@ -111,6 +110,8 @@ async def test_visitors_lists_a_connected_visitor_and_never_its_token(rig: Rig) 
         assert "Bandung" not in text
         assert welcome["token"] not in text and welcome["visitor"] not in text
         assert re.search(r"• v-[0-9a-f]{4} · \d+ s on ", text)
+        await ws.send_json({"type": "page", "page": {"url": f"{SITE}/hours", "title": "Hours"}})
+        await visitors_list(emulator, group, rina, f"“Hours” {SITE}/hours")  # no answer frame
         await ws.close()
         await until(lambda: not bridge.hub.online(welcome["visitor"]))
         emulator.user_sends(group, rina, "/visitors")
@@ -167,6 +168,11 @@ async def test_greet_opens_the_widget_and_a_claimed_topic_and_the_reply_lands_th
         emulator.user_sends(group, rina, f"/greet {label} Hello again")
         await until(bot_says(emulator, group, f"{label}: This visitor already has an open"))
         assert len(await bridge.store.conversations()) == 1
+        again, back = await visit(http, bridge, token=welcome["token"])  # a reload
+        assert back["conversation"]["id"] == conversation.id
+        assert [m["text"] for m in back["history"]][:2] == [
+            "Hello! Looking for <a> book?", "Yes, about batik please"]
+        await again.close()
         await ws.close()
 
 
