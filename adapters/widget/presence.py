@@ -86,7 +86,7 @@ class VisitorPresence:
         self._here[visitor] = PresentVisitor(
             label=label, visitor=visitor, url=self._url(page.url),
             title=plain_line(page.title)[:200] if self._url(page.url) else "",
-            referrer_host=referrer_host(referrer),
+            referrer_host=self._share(referrer_host(referrer)),
             user_agent=self._share(page.user_agent), language=self._share(page.language),
             city=city, page_since=now, arrived=before.arrived if before else now)
 
