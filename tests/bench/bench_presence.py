@@ -66,10 +66,8 @@ async def _serve(conn: Connection, presence: bool) -> None:
         try:
             while (command := await loop.run_in_executor(None, conn.recv)) != "stop":
                 if command == "files":
-                    import resource
-
                     conn.send({"limit": resource.getrlimit(resource.RLIMIT_NOFILE)[0],
-                               "open": len(list(Path("/proc/self/fd").iterdir())),
+                               "open": len(os.listdir("/proc/self/fd")),
                                "sockets": bridge.hub.connections})
                 elif command == "view":
                     conn.send(view_bytes(bridge.hub.presence))
