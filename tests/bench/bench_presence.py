@@ -147,7 +147,7 @@ def measure(presence: bool, wanted: int) -> dict[str, Any]:
         ours.send("files")
         files = ours.recv()
         target = min(wanted, files["limit"] - files["open"] - 64)
-        base = rss_kib(server.pid)  # type: ignore[arg-type]
+        base = rss_kib(server.pid)
         started = time.monotonic()
         for n, share in enumerate((target // 2, target - target // 2)):
             mine, child_end = spawn().Pipe()
@@ -159,7 +159,7 @@ def measure(presence: bool, wanted: int) -> dict[str, Any]:
         held = sum(mine.recv() for _, mine in clients)
         elapsed = time.monotonic() - started
         time.sleep(1.5)  # the last hellos' garbage settles
-        final = rss_kib(server.pid)  # type: ignore[arg-type]
+        final = rss_kib(server.pid)
         ours.send("view")
         view = ours.recv()
         ours.send("files")
