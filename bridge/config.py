@@ -318,13 +318,13 @@ def _check_geoip(path: str) -> None:
     """A configured GeoLite2 file must open now, not fail at the first /visitors."""
     if not path:
         return
-    try:
-        import maxminddb
+    import maxminddb  # only a library that sets geoip_db reads one
 
+    try:
         maxminddb.open_database(str(Path(path).expanduser())).close()
     except FileNotFoundError:
         raise ConfigError(f"widget.geoip_db: no file at {path}") from None
-    except (OSError, ValueError) as exc:  # InvalidDatabaseError is a ValueError
+    except (OSError, ValueError, maxminddb.InvalidDatabaseError) as exc:
         raise ConfigError(f"widget.geoip_db: {path} is not a MaxMind DB file ({exc})") from None
 
 
