@@ -13,11 +13,11 @@ from tests.mmdb_file import write_city_db
 
 def test_a_missing_or_wrong_file_is_refused_naming_the_key(tmp_path: Path) -> None:
     """A path to nothing, or to a file that is no MaxMind DB, fails at load, naming it."""
-    with pytest.raises(ConfigError, match="widget.geoip_db: no file at"):
+    with pytest.raises(ConfigError, match=r"widget\.geoip_db: no file at"):
         load_config(env={}, widget={"geoip_db": str(tmp_path / "nope.mmdb")})
     junk = tmp_path / "junk.mmdb"
     junk.write_bytes(b"not a database" * 10)
-    with pytest.raises(ConfigError, match="widget.geoip_db: .* is not a MaxMind DB file"):
+    with pytest.raises(ConfigError, match=r"widget\.geoip_db: .* is not a MaxMind DB file"):
         load_config(env={}, widget={"geoip_db": str(junk)})
 
 
