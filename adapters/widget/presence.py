@@ -85,7 +85,7 @@ class VisitorPresence:
             self._cities.city(page.ip) if self._cities and page.ip else "")
         self._here[visitor] = PresentVisitor(
             label=label, visitor=visitor, url=self._url(page.url),
-            title=plain_line(page.title)[:200] if self._url(page.url) else "",
+            title=_plain(page.title, 200) if self._url(page.url) else "",
             referrer_host=self._share(referrer_host(referrer)),
             user_agent=self._share(page.user_agent), language=self._share(page.language),
             city=city, page_since=now, arrived=before.arrived if before else now)
@@ -97,7 +97,7 @@ class VisitorPresence:
             return
         shown = self._url(url if isinstance(url, str) else "")
         self._here[visitor] = replace(before, url=shown, page_since=self._clock(),
-                                       title=plain_line(str(title or ""))[:200] if shown else "")
+                                       title=_plain(str(title or ""), 200) if shown else "")
 
     def leave(self, visitor: str) -> None:
         gone = self._here.pop(visitor, None)
@@ -136,7 +136,7 @@ class VisitorPresence:
         """The page's address, kept only on the library's own sites (as plain text)."""
         if not url or (self._origins and _origin(url) not in self._origins):
             return ""
-        return plain_line(url)[:500] if _origin(url) else ""
+        return _plain(url, 500) if _origin(url) else ""
 
     def _share(self, value: str) -> str:
         """One string object for the many visitors with the same browser or language."""
@@ -185,6 +185,13 @@ def _origin(url: str) -> str:
         return ""
     default = {"http": 80, "https": 443}[parts.scheme]
     return f"{parts.scheme}://{parts.hostname}" + ("" if port in (None, default) else f":{port}")
+
+
+def _plain(text: str, limit: int) -> str:
+    """``plain_line`` of ``text``; the very string the session holds when already plain,
+    so a visitor's page costs presence no second copy."""
+    cleaned = plain_line(text)[:limit]
+    return text if cleaned == text else cleaned
 
 
 def _name(place: Any) -> str:

@@ -210,7 +210,8 @@ def main() -> None:
     print(f"   presence costs {extra:+.2f} KiB per socket by RSS (on minus off) "
           f"[target <= 1 KiB: {mark(extra <= 1.0)}]")
     print(f"   the presence view itself: {view['visitors']:,} visitors, "
-          f"{view['bytes'] / 1024:,.0f} KiB = {own:.2f} KiB per visitor "
+          f"{view['bytes'] / 1024:,.0f} KiB = {own:.2f} KiB per visitor, counting the page's "
+          f"address and title the session also holds "
           f"[target <= 1 KiB: {mark(own <= 1.0)}]")
 
 
