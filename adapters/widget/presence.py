@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 _AWAY = 30.0  # an HTTP-fallback visitor between long-polls still counts as here
 _SHARED = 2048  # distinct user agents / cities / languages kept as one shared string
+_SWEEP = 4096  # arrivals between two sweeps of visitors who left without closing a socket
 
 
 class CityLookup:
@@ -75,10 +76,14 @@ class VisitorPresence:
         self._here: dict[str, PresentVisitor] = {}
         self._labels: dict[str, str] = {}  # label -> visitor
         self._shared: dict[str, str] = {}
+        self._arrivals = 0
 
     def arrive(self, visitor: str, page: PageInfo, referrer: Any = "") -> None:
         """A ``hello``: the visitor is here, on ``page``."""
         now = self._clock()
+        self._arrivals += 1
+        if self._arrivals % _SWEEP == 0:  # HTTP-fallback visitors leave without a close
+            self._sweep(now)
         before = self._here.get(visitor)
         label = before.label if before else self._label(visitor)
         city = before.city if before else self._share(
@@ -105,9 +110,7 @@ class VisitorPresence:
             self._labels.pop(gone.label, None)
 
     def visitors(self) -> Sequence[PresentVisitor]:
-        now = self._clock()
-        for visitor in [v for v in self._here if not self._still_here(v, now)]:
-            self.leave(visitor)
+        self._sweep(self._clock())
         return sorted(self._here.values(), key=lambda v: v.arrived, reverse=True)
 
     def find(self, label: str) -> PresentVisitor | None:
@@ -119,8 +122,16 @@ class VisitorPresence:
     def __len__(self) -> int:
         return len(self._here)
 
+    def _sweep(self, now: float) -> None:
+        for visitor in [v for v in self._here if not self._still_here(v, now)]:
+            self.leave(visitor)
+
     def _still_here(self, visitor: str, now: float) -> bool:
-        return self._online(visitor) or self._away_for(visitor, now) < _AWAY
+        """Connected, polling, or only just said hello (its socket is attached after
+        the welcome is worked out, so a sweep meanwhile must not drop it)."""
+        record = self._here.get(visitor)
+        return (self._online(visitor) or self._away_for(visitor, now) < _AWAY
+                or (record is not None and now - record.page_since < _AWAY))
 
     def _label(self, visitor: str) -> str:
         """"v-7f3a": four hex digits of a hash of the visitor id, longer on a clash."""

@@ -71,6 +71,7 @@ class TestVisitorPresence:
         assert all(view.find(label).visitor == visitor  # type: ignore[union-attr]
                    for label, visitor in labels.items())
         here.online.discard("visitor-7")
+        clock[0] = 60.0
         assert len(view.visitors()) == 1999
 
     def test_shared_strings(self) -> None:
@@ -114,3 +115,24 @@ class TestVisitorsText:
         assert len(lines) == SHOWN + 2 and lines[-1] == "…and 5 more."
         assert f"{listed[0].label} (Siti) · 1 min on “Catalogue” {SITE}/opac" in lines[1]
         assert "Firefox on " not in text and "Firefox · id" in text
+
+
+class TestSweep:
+    def test_visitors_gone_without_a_close_are_swept_as_others_arrive(self) -> None:
+        """HTTP-fallback visitors who stop polling never close a socket: arrivals sweep
+        them out, so the view does not grow while nobody asks for /visitors."""
+        here, clock = Here(), [0.0]
+        view = presence(here, clock)
+        for n in range(5000):  # none of them online; each gone a minute after its hello
+            clock[0] = n * 60.0
+            view.arrive(f"gone-{n}", page())
+        assert len(view) < 4096
+
+    def test_a_visitor_between_hello_and_socket_is_kept(self) -> None:
+        """A hello's visitor is not yet attached to the hub while its welcome is worked
+        out: a sweep then keeps it."""
+        here, clock = Here(), [0.0]
+        view = presence(here, clock)
+        view.arrive("new", page())
+        clock[0] = 5.0
+        assert [v.visitor for v in view.visitors()] == ["new"]
