@@ -225,3 +225,24 @@ async def test_an_outsiders_greet_does_nothing(rig: Rig) -> None:
         await ws.close()
 
 
+
+
+async def test_a_visitor_on_the_http_fallback_is_listed_and_greeted(rig: Rig) -> None:
+    """Without WebSockets (hello and long-polls over HTTP) a visitor is listed while
+    polling, and the greeting wakes their poll as a librarian line of event "greeting"."""
+    bridge, emulator, rina = rig
+    group = bridge.config.telegram.group_id
+    async with aiohttp.ClientSession(headers={"User-Agent": ANDROID}) as http:
+        welcome = await (await http.post(f"{bridge.url}/widget/api/hello", json={
+            "token": None, "page": {"url": f"{SITE}/events", "title": "Events"},
+            "lang": "en"})).json()
+        auth = {"Authorization": f"Bearer {welcome['token']}"}
+        poll = asyncio.ensure_future(http.get(f"{bridge.url}/widget/api/poll?wait=25",
+                                              headers=auth))
+        await until(lambda: bridge.hub.online(welcome["visitor"]))
+        label = label_in(await visitors_list(emulator, group, rina, f"“Events” {SITE}/events"))
+        emulator.user_sends(group, rina, f"/greet {label} Hi! The batik talk starts at 3.")
+        body = await (await asyncio.wait_for(poll, 15)).json()
+        [greeting] = body["messages"]
+        assert greeting["event"] == "greeting" and greeting["direction"] == "librarian"
+        assert greeting["text"] == "Hi! The batik talk starts at 3."
