@@ -33,6 +33,7 @@ from adapters.telegram.patron import PatronChats
 from adapters.telegram.patron_sender import PatronSender
 from adapters.widget.hub import WidgetHub, WidgetSender
 from adapters.widget.identity import VisitorEpochs
+from adapters.widget.presence import CityLookup
 from adapters.widget.queue_view import QueueWatch
 from adapters.widget.quota import QuotaPolicy, UploadQuota
 from adapters.widget.server import WidgetServer
@@ -170,8 +171,10 @@ def _common(w: _Wiring) -> _Common:
                             resume_link=resume_links(config, visitor_tokens),
                             library_name=config.library.name,
                             ack_text=lambda _c: config.email.ack_text, blobs=blobs)
-    return _Common(visitor_tokens, reply_tokens, WidgetHub(clock=w.clock.now), blobs, files,
-                   email)
+    hub = WidgetHub(clock=w.clock.now)
+    hub.watch_presence(origins=library_origins(config), cities=CityLookup(
+        config.widget.geoip_db) if config.widget.geoip_db else None)
+    return _Common(visitor_tokens, reply_tokens, hub, blobs, files, email)
 
 
 def _outbox(w: _Wiring, common: _Common, router: Router, metrics: BridgeMetrics
@@ -255,7 +258,8 @@ def _desk(w: _Wiring, router: Router, roster: DutyRoster, directory: MemberDirec
         DeskSettings(canned=dict(config.desk.canned), reopen_days=config.desk.reopen_days,
                      blocked_text=config.desk.blocked_text,
                      timezone=config.library.timezone),
-        DeskHooks(on_duty=duty_hook(roster, store, w.clock), **verify_hook(directory)),
+        DeskHooks(on_duty=duty_hook(roster, store, w.clock), **verify_hook(directory),
+                  presence=common.hub.presence),
         w.clock, calls=worker)
     patrons = PatronChats(bot, store, router, patron_greeting(config),
                           blobs=common.blobs, files=common.files, clock=w.clock)

@@ -67,6 +67,7 @@ class WidgetSection:
     messages_per_minute: int = 30  # per visitor, against floods
     resume_ttl_days: float = 14.0  # how long the "continue this chat" link in an email works
     home_url: str = ""  # the library's page with the widget, for links to untrusted pages
+    geoip_db: str = ""  # a GeoLite2-City .mmdb file: /visitors then shows an approximate city
 
 
 @dataclass(frozen=True)
@@ -291,6 +292,7 @@ def load_config(
         _check_branding(config.widget)
         _check_sip2(config.directory)
         _check_files(config.files)
+        _check_geoip(config.widget.geoip_db)
     except ConfigError as exc:
         raise ConfigError(f"{where}: {exc}") from None
     secrets: dict[str, Any] = {name: env.get(var, "") for var, name in _SECRETS.items()}
@@ -339,6 +341,20 @@ def _check_sip2(directory: DirectorySection) -> None:
     for key in ("sip2_user", "sip2_location", "sip2_institution"):
         if any(c in getattr(directory, key) for c in "|\r\n\0"):
             raise ConfigError(f"directory.{key} must not contain |, line breaks or NUL")
+
+
+def _check_geoip(path: str) -> None:
+    """A configured GeoLite2 file must open now, not fail at the first /visitors."""
+    if not path:
+        return
+    import maxminddb  # only a library that sets geoip_db reads one
+
+    try:
+        maxminddb.open_database(str(Path(path).expanduser())).close()
+    except FileNotFoundError:
+        raise ConfigError(f"widget.geoip_db: no file at {path}") from None
+    except (OSError, ValueError, maxminddb.InvalidDatabaseError) as exc:
+        raise ConfigError(f"widget.geoip_db: {path} is not a MaxMind DB file ({exc})") from None
 
 
 def _check_files(files: FilesSection) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from routing import logctx
 from routing.claims import Claims
 from routing.conversation_log import ConversationLog, delivery
+from routing.greeting import Greeting, Greetings
 from routing.model import (
     Channel,
     Conversation,
@@ -27,13 +28,19 @@ DESK_LINK = "desk"  # Link.channel of a desk message id (forwarded patron lines,
 
 
 class DeskReplies:
-    """``reply``, ``edit`` and ``withdraw`` a librarian's answer; find the conversation
-    a desk topic or desk message belongs to."""
+    """``reply``, ``edit`` and ``withdraw`` a librarian's answer; ``greet`` a visitor;
+    find the conversation a desk topic or desk message belongs to."""
 
     def __init__(self, log: ConversationLog, claims: Claims) -> None:
         self._log = log
         self._store = log.store
         self._claims = claims
+        self._greetings = Greetings(log)
+
+    async def greet(self, greeting: Greeting) -> tuple[Conversation, Message]:
+        """``/greet``: a librarian opens a conversation with a visitor who has not
+        written (routing/greeting.py). Raises ``Refused`` with a reason for the desk."""
+        return await self._greetings.greet(greeting)
 
     async def reply(self, reply: DeskReply) -> Message | None:
         """A librarian wrote in a conversation's topic; the first to reply claims it.

@@ -23,6 +23,7 @@ from adapters.telegram.desk_asked import Asked, DeskHooks, DeskSettings
 from adapters.telegram.desk_base import DeskStore, DeskTarget
 from adapters.telegram.desk_sender import desk_keys, telegram_failure
 from adapters.telegram.desk_verbs import ConversationVerbs
+from adapters.telegram.desk_visitors import VisitorsDesk
 from routing.model import Conversation
 from routing.ports import (
     BudgetedCalls,
@@ -55,7 +56,9 @@ class DeskCommands(ConversationVerbs):
             "blocks": self.blocks, "who": self.who, "stats": self.stats,
             "onduty": self.onduty, "offduty": self.offduty, "help": self.help,
             "start": self.help, "unblock": self.unblock,
+            "visitors": self.visitors, "greet": self.greet,
         }
+        self._visitors = VisitorsDesk(self.hooks.presence, store, router)
 
     async def command(self, asked: Asked, text: str) -> None:
         """Run one command; an unknown one or one out of place gets a short answer."""
@@ -142,6 +145,13 @@ class DeskCommands(ConversationVerbs):
         figures = await self.router.records.stats(start, end)
         day = f"{self.settings.timezone}"
         await self.say(asked, reports.stats_text(figures, day))
+
+    async def visitors(self, asked: Asked, argument: str) -> None:
+        await self._visitors.visitors(self.clock.now(), lambda text: self.say(asked, text))
+
+    async def greet(self, asked: Asked, argument: str) -> None:
+        await self._visitors.greet(argument, asked.librarian_id, asked.name, asked.message_id,
+                                   lambda text: self.say(asked, text))
 
     async def onduty(self, asked: Asked, argument: str) -> None:
         await self._duty(asked, on=True)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from adapters.directory.member import DirectoryUnavailable, Member
 from routing.model import Conversation
+from routing.presence import PresenceView
 from routing.router import RouterPolicy
 
 __all__ = ["Asked", "DeskHooks", "DeskSettings"]
@@ -41,6 +42,7 @@ class DeskHooks:
 
     on_duty: Callable[[str, str, bool], Awaitable[None]] = _nobody_listens
     verify: Callable[[str], Awaitable[Member | None]] = _no_directory
+    presence: PresenceView | None = None  # live widget visitors, for /visitors and /greet
 
 
 @dataclass(frozen=True)

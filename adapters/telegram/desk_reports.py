@@ -32,7 +32,8 @@ HELP = (
     "/r key (canned reply), /r (list)\n"
     "/delete as a reply to your answer: withdraw it from the patron\n"
     "/verify 12345, /block 1h|1d|7d|forever (add ip or range to block the address), /unblock\n"
-    "Anywhere: /blocks, /unblock <id>, /who, /stats, /onduty, /offduty"
+    "Anywhere: /blocks, /unblock <id>, /who, /stats, /onduty, /offduty\n"
+    "/visitors (who has the chat open now), /greet v-7f3a text (say hello to one)"
 )
 
 

@@ -17,6 +17,7 @@ from aiohttp import web
 from adapters.widget.downloads import FileDownloads
 from adapters.widget.frames import FrameError, cid_in, error_frame, json_value, refusal
 from adapters.widget.hub import WidgetHub
+from adapters.widget.presence import accept_language
 from adapters.widget.render import FILE_PATH, history_json
 from adapters.widget.steps import PatronSteps, Session, WidgetSettings
 from adapters.widget.tokens import VisitorTokens
@@ -232,7 +233,8 @@ class WidgetHttp:
             url=_short(page.get("url"), 500),
             title=_short(page.get("title"), 200),
             user_agent=request.headers.get("User-Agent", "")[:300],
-            language=_short(frame.get("lang"), 20),
+            language=(_short(frame.get("lang"), 20)
+                      or accept_language(request.headers.get("Accept-Language", ""))),
             timezone=_short(frame.get("tz"), 60),
             ip=self._client_ip(request),
         )

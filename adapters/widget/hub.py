@@ -23,8 +23,10 @@ from typing import Any
 
 from aiohttp import web
 
+from adapters.widget.presence import VisitorPresence, greet_frame
 from adapters.widget.render import message_json
 from adapters.widget.tokens import VisitorTokens
+from routing.greeting import GREETING_EVENT
 from routing.model import Channel, Conversation, Delivery, Message, Patron
 from routing.ports import Sent
 
@@ -51,6 +53,13 @@ class WidgetHub:
         self._clock = clock
         self._remember = max(1, remember)
         self._listeners: list[DeliveryListener] = []
+        self.presence: VisitorPresence | None = None  # live visitors for the desk (optional)
+
+    def watch_presence(self, **options: Any) -> VisitorPresence:
+        """Keep the view of live visitors the desk's /visitors reads (presence.py)."""
+        self.presence = VisitorPresence(self.online, self.away_for, clock=self._clock,
+                                        **options)
+        return self.presence
 
     def attach(self, visitor: str, ws: web.WebSocketResponse) -> None:
         self._sockets.setdefault(visitor, set()).add(ws)
@@ -63,6 +72,8 @@ class WidgetHub:
             if not sockets:
                 del self._sockets[visitor]
         self.touch(visitor)
+        if self.presence is not None and not self.online(visitor):
+            self.presence.leave(visitor)
 
     def listen(self, listener: DeliveryListener) -> None:
         """Call ``listener`` with every message the sender pushes to a patron (the queue
@@ -182,8 +193,10 @@ class WidgetSender:
     ) -> Sent:
         for contact in patron.contacts:
             if contact.channel is Channel.WIDGET:
-                frame = {"type": "message",
-                         "message": message_json(message, contact.address, self._tokens)}
+                shown = message_json(message, contact.address, self._tokens)
+                frame = (greet_frame(message, conversation, shown)
+                         if message.event == GREETING_EVENT else
+                         {"type": "message", "message": shown})
                 await self._hub.publish(contact.address, frame)
         self._hub.delivered(message)
         return Sent()

@@ -156,6 +156,9 @@ class WidgetServer:
             return new
         if session is None:
             raise FrameError("no_hello", "Send 'hello' first.")
+        if kind == "page":  # the visitor moved to another page: no answer
+            self._steps.page(session, frame)
+            return session
         steps: dict[str, Step] = {
             "send": lambda s, f: self._steps.send(s, f, ws),
             "profile": self._steps.profile,

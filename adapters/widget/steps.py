@@ -12,7 +12,7 @@ import logging
 import math
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -184,6 +184,8 @@ class PatronSteps:
         since = frame.get("since")
         since = since[:40] if isinstance(since, str) else ""
         session = self.new_session(visitor, page, generation)
+        if self._hub.presence is not None:
+            self._hub.presence.arrive(visitor, page, frame.get("referrer"))
         conversation, history = await self._router.intake.patron_view(session.contact, after=since)
         welcome = {
             "type": "welcome",
@@ -195,6 +197,16 @@ class PatronSteps:
             "queue": self.queue_for(conversation, visitor),
         }
         return welcome, session
+
+    def page(self, session: Session, frame: dict[str, Any]) -> None:
+        """A ``page`` frame: the visitor opened another page; nothing is answered."""
+        raw = frame.get("page")
+        page: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        url, title = page.get("url"), page.get("title")
+        session.page = replace(session.page, url=url[:500] if isinstance(url, str) else "",
+                               title=title[:200] if isinstance(title, str) else "")
+        if self._hub.presence is not None:
+            self._hub.presence.moved(session.visitor, session.page.url, session.page.title)
 
     async def send(
         self, session: Session, frame: dict[str, Any], ws: web.WebSocketResponse | None,
