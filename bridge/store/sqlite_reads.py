@@ -67,7 +67,7 @@ K = TypeVar("K")
 
 _PATRON_WITH_CONTACTS = (
     "SELECT p.id, p.name, p.email, p.member_number, p.created_at, c.channel, c.address,"
-    " p.email_confirmed"
+    " p.email_confirmed, p.language"
     " FROM patrons AS p LEFT JOIN contacts AS c ON c.patron_id = p.id"
 )
 _CONVERSATION = f"SELECT {CONVERSATION_COLUMNS} FROM conversations"

@@ -65,10 +65,10 @@ class WriteOp:
 
 
 _UPSERT_PATRON = (
-    "INSERT INTO patrons (id, name, email, member_number, created_at, email_confirmed)"
-    " VALUES (?, ?, ?, ?, ?, ?)"
+    "INSERT INTO patrons (id, name, email, member_number, created_at, email_confirmed, language)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?)"
     " ON CONFLICT (id) DO UPDATE SET name = excluded.name, email = excluded.email,"
-    " email_confirmed = excluded.email_confirmed,"
+    " email_confirmed = excluded.email_confirmed, language = excluded.language,"
     " member_number = excluded.member_number, created_at = excluded.created_at"
 )
 _DELETE_CONTACTS = "DELETE FROM contacts WHERE patron_id = ?"
