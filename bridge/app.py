@@ -28,6 +28,7 @@ from adapters.email.intake import EmailIntake
 from adapters.email.smtp import EmailSender
 from adapters.email.tokens import ReplyTokens
 from adapters.files import FilePolicy
+from adapters.i18n import Catalog
 from adapters.telegram.aiohttp_request import AiohttpRequest
 from adapters.telegram.commands import DeskCommands, DeskHooks, DeskSettings
 from adapters.telegram.desk import DeskPoller, DeskSender, DeskTarget
@@ -42,6 +43,7 @@ from adapters.widget.steps import no_offline_hook
 from adapters.widget.tokens import VisitorTokens
 from bridge.channels import (
     PatronReach,
+    ack_words,
     email_settings,
     offline_ack,
     patron_greeting,
@@ -49,7 +51,7 @@ from bridge.channels import (
     widget_availability,
 )
 from bridge.check import RECENT, check_addresses
-from bridge.config import Config, ConfigError, disk_floor, opening_hours
+from bridge.config import Config, ConfigError, disk_floor, opening_hours, widget_texts
 from bridge.filemodes import private_dir, private_secret
 from bridge.redact import redact_secrets
 from bridge.store.sqlite import SqliteStore
@@ -109,6 +111,7 @@ class Bridge:
     roster: DutyRoster = field(init=False)
     directory: MemberDirectory | None = field(init=False, default=None)
     imap: ImapIntake | None = field(init=False, default=None)
+    texts: Catalog = field(init=False)  # patrons' languages, the library's overrides in
     _runner: web.AppRunner | None = field(init=False, default=None)
     _tasks: list[asyncio.Task[None]] = field(init=False, default_factory=list)
 
@@ -138,6 +141,7 @@ class Bridge:
 
     async def _wire(self, target: DeskTarget) -> None:
         config, clock = self.config, SystemClock()
+        self.texts = widget_texts(config)
         secret = signing_secret(config)
         visitor_tokens = VisitorTokens(secret)
         self.hub = WidgetHub()
@@ -154,11 +158,13 @@ class Bridge:
                                         config.directory.timeout, sip2=sip2_settings(config))
         email, mail_settings = None, email_settings(config)
         reply_tokens = ReplyTokens(secret) if config.email.enabled else None
+        acked = ack_words(config, self.texts)  # a mail's patron: the library's language
         if config.email.enabled:
             email = EmailSender(mail_settings, self.store, tokens=reply_tokens,
                                 resume_link=resume_links(config, visitor_tokens),
                                 library_name=config.library.name,
-                                ack_text=lambda _c: config.email.ack_text, blobs=self.blobs)
+                                ack_text=lambda _c: acked(""), blobs=self.blobs,
+                                texts=self.texts)
         # The router keeps the desk's topics (DeskTopics), so it comes before the senders;
         # it wakes the worker built after them.
         self.router = Router(
@@ -170,7 +176,8 @@ class Bridge:
         senders: dict[Channel, Sender] = {
             Channel.DESK: DeskSender(self.bot, target, self.store, topics=self.router,
                                      blobs=self.blobs),
-            Channel.WIDGET: PatronReach(WidgetSender(self.hub, tokens=visitor_tokens), email,
+            Channel.WIDGET: PatronReach(WidgetSender(self.hub, tokens=visitor_tokens,
+                                                     texts=self.texts), email,
                                         self.hub, clock,
                                         config.email.fallback_after_minutes * 60),
             Channel.TELEGRAM: PatronSender(self.bot, self.store, clock, blobs=self.blobs),
@@ -188,7 +195,8 @@ class Bridge:
                            history=config.queue.history)
         widget = WidgetServer(self.router, self.hub, visitor_tokens, widget_settings(config),
                               availability=widget_availability(self.roster, clock),
-                              on_offline_question=offline_ack(config, email) or no_offline_hook,
+                              on_offline_question=(offline_ack(config, email, self.texts)
+                                                   or no_offline_hook),
                               blobs=self.blobs, files=self.files, queue=queue,
                               epochs=VisitorEpochs(self.store),
                               proofs=EmailProofs(self.store, clock) if email else None,

@@ -12,16 +12,17 @@ from dataclasses import dataclass
 
 from adapters.email.settings import EmailSettings
 from adapters.email.smtp import EmailSender, patron_email
+from adapters.i18n import Catalog
 from adapters.widget.availability import Availability
 from adapters.widget.hub import WidgetHub
 from adapters.widget.links import resume_link
 from adapters.widget.tokens import VisitorTokens
-from bridge.config import Config, opening_hours
+from bridge.config import Config, EmailSection, opening_hours
 from routing.duty import DutyRoster
 from routing.model import Channel, Conversation, Delivery, Message, Patron
 from routing.ports import Clock, Sender, Sent
 
-__all__ = ["PatronReach", "email_settings", "patron_greeting", "visitor_of", "widget_availability"]
+__all__ = ["PatronReach", "ack_words", "email_settings", "patron_greeting", "visitor_of", "widget_availability"]
 
 
 def email_settings(config: Config) -> EmailSettings:
@@ -113,13 +114,27 @@ def resume_links(
 OfflineAck = Callable[[Patron, Conversation], Awaitable[None]]
 
 
-def offline_ack(config: Config, sender: EmailSender | None) -> OfflineAck | None:
-    """What the widget's offline form triggers: the after-hours acknowledgement email."""
+def ack_words(config: Config, texts: Catalog) -> Callable[[str], str]:
+    """The acknowledgement's text in a language: the translation ("mail.ackText", which
+    ``[widget.texts.<lang>]`` may change), or ``email.ack_text`` for everyone when the
+    library wrote its own there."""
+    own = config.email.ack_text != EmailSection().ack_text
+    return lambda lang: config.email.ack_text if own else texts.say(lang, "mail.ackText")
+
+
+def offline_ack(config: Config, sender: EmailSender | None,
+                texts: Catalog | None = None) -> OfflineAck | None:
+    """What the widget's offline form triggers: the after-hours acknowledgement email,
+    in the patron's language (the library's default when unknown)."""
     if sender is None or not config.email.ack_text:
         return None
+    texts = texts or Catalog.bundled()
+    words = ack_words(config, texts)
 
     async def acknowledge(patron: Patron, conversation: Conversation) -> None:
-        await sender.send_ack(conversation, patron, subject=f"{config.library.name}: your question",
-                              text=config.email.ack_text, in_reply_to="")
+        lang = patron.language or conversation.page.language
+        subject = texts.say(lang, "mail.ackSubject", library=config.library.name)
+        await sender.send_ack(conversation, patron, subject=subject, text=words(lang),
+                              in_reply_to="")
 
     return acknowledge

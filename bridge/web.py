@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from adapters.i18n.web import TextsEndpoint
 from adapters.widget.server import WidgetServer
 from bridge.web_guard import MetricsGuard, add_headers
 
@@ -24,6 +25,7 @@ def build_web_app(
     guard = MetricsGuard(server.metrics_allow, bridge.config.metrics_token,
                          server.trusted_proxies)
     widget.add_routes(app)
+    app.add_routes(TextsEndpoint(bridge.texts).routes())  # GET /widget/texts/<lang>.json
     app.add_routes(extra_routes)
 
     async def health(_: web.Request) -> web.Response:
