@@ -99,10 +99,10 @@ class Catalog:
         """The first preferred language the library has (BCP 47), else its default."""
         return pick_language(preferences, self._languages, self.default)
 
-    def say(self, code: str, key: str, **values: object) -> str:
-        """The text ``key`` in ``code`` (the default language for "" or one not known),
+    def say(self, lang: str, key: str, /, **values: object) -> str:
+        """The text ``key`` in ``lang`` (the default language for "" or one not known),
         its placeholders filled; a placeholder without a value becomes ""."""
-        template = self.language(code or self.default).texts[key]
+        template = self.language(lang or self.default).texts[key]
         return _PLACEHOLDER.sub(lambda m: str(values.get(m.group(1), "")), template)
 
     def with_overrides(self, overrides: Mapping[str, Mapping[str, str]],

@@ -204,3 +204,8 @@ class TestConfig:
         with pytest.raises(ConfigError) as caught:
             load_config(path, env={})
         assert str(path) in str(caught.value) and message in str(caught.value)
+
+
+def test_a_placeholder_may_share_a_name_with_an_argument() -> None:
+    """{code} and {lang} fill like any other placeholder (the code mail has {code})."""
+    assert "123456" in Catalog.bundled().say("id", "mail.codeText", library="X", code="123456")
