@@ -334,7 +334,8 @@ def widget_settings(config: Config) -> WidgetSettings:
         greeting={"en": w.greeting_en, "id": w.greeting_id}, max_text=w.max_text,
         messages_per_minute=w.messages_per_minute, allowed_origins=tuple(w.allowed_origins),
         trusted_proxies=tuple(config.server.trusted_proxies),
-        email_answers=config.email.enabled,
+        email_answers=config.email.enabled, languages=widget_texts(config).codes,
+        language=config.widget.language,
     )
 
 

@@ -65,6 +65,8 @@ class WidgetSettings:
     allowed_origins: tuple[str, ...] = ()
     trusted_proxies: tuple[str, ...] = ()
     email_answers: bool = True  # False: email is off, the desk answers in the chat only
+    languages: tuple[str, ...] = ()  # with a translation file; () -> the greeting's
+    language: str = "en"  # the library's default
 
     def public(self) -> dict[str, Any]:
         return {
@@ -74,7 +76,8 @@ class WidgetSettings:
             "logo": self.logo,
             "greeting": self.greeting,
             "max_text": self.max_text,
-            "languages": sorted(self.greeting),
+            "languages": list(self.languages) or sorted(self.greeting),
+            "language": self.language,
             "email": self.email_answers,
         }
 

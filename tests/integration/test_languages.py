@@ -91,6 +91,13 @@ class TestTextsEndpoint:
         assert response.headers["Content-Language"] == served
         assert json.loads(body)["_meta"]["code"] == served
 
+    async def test_config_lists_the_languages_and_the_default(self, desk: Desk) -> None:
+        """/widget/config names every language with texts and the library's default."""
+        response, body = await get(f"{desk.bridge.url}/widget/config")
+        config = json.loads(body)
+        assert config["languages"] == list(Catalog.bundled().codes)
+        assert config["language"] == "id"
+
     async def test_anything_but_a_json_name_is_not_found(self, desk: Desk) -> None:
         """Only <language>.json is served."""
         response, _ = await get(f"{desk.bridge.url}/widget/texts/de.txt")
