@@ -81,3 +81,20 @@ class TestMailWords:
         content = await content_for(message, None, max_bytes=10**6, languages=["id"])
         assert content is not None
         assert "📎 peta.pdf (2 KB) tidak dapat dilampirkan: terlalu besar." in content.text
+
+
+class TestQueueLines:
+    def test_the_queue_line_comes_in_every_language(self) -> None:
+        """The queue frame carries the line in each language; English and Indonesian say
+        what they said before."""
+        from adapters.widget.queue_view import queue_frame
+        from routing.queue import QueueSpot, spot_text
+
+        spot = QueueSpot(position=3, waiting=5, wait=360.0)
+        text = queue_frame("c1", spot)["text"]
+        assert set(text) == set(Catalog.bundled().codes)
+        assert text["en"] == spot_text(spot, "en") and text["id"] == spot_text(spot, "id")
+        assert text["fr"] == "Vous êtes numéro 3 dans la file. Attente estimée : environ 6 minutes."
+        first = queue_frame("c1", QueueSpot(position=1, waiting=1, wait=None))["text"]
+        assert first["de"] == ("Sie sind als Nächste(r) an der Reihe. "
+                               "Die Wartezeit lässt sich gerade nicht schätzen.")
