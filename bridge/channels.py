@@ -22,7 +22,8 @@ from routing.duty import DutyRoster
 from routing.model import Channel, Conversation, Delivery, Message, Patron
 from routing.ports import Clock, Sender, Sent
 
-__all__ = ["PatronReach", "ack_words", "email_settings", "patron_greeting", "visitor_of", "widget_availability"]
+__all__ = ["PatronReach", "ack_words", "email_settings", "patron_greeting", "visitor_of",
+           "widget_availability"]
 
 
 def email_settings(config: Config) -> EmailSettings:

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from adapters.blobs import BlobStore
 from adapters.email.compose import OutgoingAttachment
 from adapters.email.rating_mail import RATING_EVENT, rating_text
-from adapters.i18n import Catalog
 from adapters.files import SNIFF_BYTES, human_size, sniff
+from adapters.i18n import Catalog
 from routing.model import Attachment, Direction, Message
 
 __all__ = ["EVENT_TEXTS", "MailContent", "attached_files", "content_for",

@@ -28,7 +28,6 @@ from adapters.email.outgoing import EVENT_TEXTS, MailContent, content_for, file_
 from adapters.email.parse import ParsedMail
 from adapters.email.rating_mail import rating_html
 from adapters.email.settings import EmailSettings
-from adapters.i18n import Catalog
 from adapters.email.thread import (
     ReplyTokens,
     Thread,
@@ -36,6 +35,7 @@ from adapters.email.thread import (
     reply_address,
     save_thread,
 )
+from adapters.i18n import Catalog
 from routing.mail_quota import MailQuota
 from routing.model import Channel, Conversation, Delivery, Message, PageInfo, Patron
 from routing.ports import Clock, Link, PermanentFailure, Sent, Store, SystemClock, TemporaryFailure

@@ -93,7 +93,7 @@ class TestTextsEndpoint:
 
     async def test_config_lists_the_languages_and_the_default(self, desk: Desk) -> None:
         """/widget/config names every language with texts and the library's default."""
-        response, body = await get(f"{desk.bridge.url}/widget/config")
+        _, body = await get(f"{desk.bridge.url}/widget/config")
         config = json.loads(body)
         assert config["languages"] == list(Catalog.bundled().codes)
         assert config["language"] == "id"

@@ -9,8 +9,16 @@ from adapters.i18n import Catalog
 from adapters.telegram.card_lines import language_line
 from adapters.telegram.render import info_card
 from adapters.widget.system_lines import worded
-from routing.model import Attachment, AttachmentKind, Channel, Conversation, Direction
-from routing.model import Message, PageInfo, Patron
+from routing.model import (
+    Attachment,
+    AttachmentKind,
+    Channel,
+    Conversation,
+    Direction,
+    Message,
+    PageInfo,
+    Patron,
+)
 
 
 class TestCardLine:
