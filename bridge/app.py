@@ -49,6 +49,7 @@ from bridge.channels import (
     patron_greeting,
     resume_links,
     widget_availability,
+    widget_greetings,
 )
 from bridge.check import RECENT, check_addresses
 from bridge.config import Config, ConfigError, disk_floor, opening_hours, widget_texts
@@ -331,7 +332,7 @@ def widget_settings(config: Config) -> WidgetSettings:
     w = config.widget
     return WidgetSettings(
         library=config.library.name, colour=w.colour, position=w.position, logo=w.logo,
-        greeting={"en": w.greeting_en, "id": w.greeting_id}, max_text=w.max_text,
+        greeting=widget_greetings(config, widget_texts(config)), max_text=w.max_text,
         messages_per_minute=w.messages_per_minute, allowed_origins=tuple(w.allowed_origins),
         trusted_proxies=tuple(config.server.trusted_proxies),
         email_answers=config.email.enabled, languages=widget_texts(config).codes,

@@ -17,13 +17,13 @@ from adapters.widget.availability import Availability
 from adapters.widget.hub import WidgetHub
 from adapters.widget.links import resume_link
 from adapters.widget.tokens import VisitorTokens
-from bridge.config import Config, EmailSection, opening_hours
+from bridge.config import Config, EmailSection, WidgetSection, opening_hours
 from routing.duty import DutyRoster
 from routing.model import Channel, Conversation, Delivery, Message, Patron
 from routing.ports import Clock, Sender, Sent
 
 __all__ = ["PatronReach", "ack_words", "email_settings", "patron_greeting", "visitor_of",
-           "widget_availability"]
+           "widget_availability", "widget_greetings"]
 
 
 def email_settings(config: Config) -> EmailSettings:
@@ -121,6 +121,18 @@ def ack_words(config: Config, texts: Catalog) -> Callable[[str], str]:
     library wrote its own there."""
     own = config.email.ack_text != EmailSection().ack_text
     return lambda lang: config.email.ack_text if own else texts.say(lang, "mail.ackText")
+
+
+def widget_greetings(config: Config, texts: Catalog) -> dict[str, str]:
+    """The widget's greeting in every language ("greeting" of the texts, overridable per
+    language); ``widget.greeting_en`` / ``greeting_id`` win where the library changed them."""
+    greetings = {code: texts.say(code, "greeting") for code in texts.codes}
+    defaults, widget = WidgetSection(), config.widget
+    for code, own, default in (("en", widget.greeting_en, defaults.greeting_en),
+                               ("id", widget.greeting_id, defaults.greeting_id)):
+        if own != default:
+            greetings[code] = own
+    return greetings
 
 
 def offline_ack(config: Config, sender: EmailSender | None,

@@ -97,6 +97,8 @@ class TestTextsEndpoint:
         config = json.loads(body)
         assert config["languages"] == list(Catalog.bundled().codes)
         assert config["language"] == "id"
+        assert config["greeting"]["fr"].startswith("Bonjour ! Posez-nous")
+        assert config["greeting"]["en"] == load_config(None, env={}).widget.greeting_en
 
     async def test_anything_but_a_json_name_is_not_found(self, desk: Desk) -> None:
         """Only <language>.json is served."""

@@ -209,3 +209,18 @@ class TestConfig:
 def test_a_placeholder_may_share_a_name_with_an_argument() -> None:
     """{code} and {lang} fill like any other placeholder (the code mail has {code})."""
     assert "123456" in Catalog.bundled().say("id", "mail.codeText", library="X", code="123456")
+
+
+def test_greetings_in_every_language_the_library_own_winning(tmp_path: Path) -> None:
+    """Each language greets in its texts' words (an override included); a greeting_id
+    the library wrote itself wins for Indonesian."""
+    from bridge.channels import widget_greetings
+
+    path = write(tmp_path, '[widget]\ngreeting_id = "Selamat datang di Perpustakaan Kota!"\n'
+                           '[widget.texts.fr]\ngreeting = "Bienvenue !"\n')
+    config = load_config(path, env={})
+    greetings = widget_greetings(config, widget_texts(config))
+    assert set(greetings) == set(SHIPPED)
+    assert greetings["id"] == "Selamat datang di Perpustakaan Kota!"
+    assert greetings["fr"] == "Bienvenue !"
+    assert greetings["en"] == config.widget.greeting_en
