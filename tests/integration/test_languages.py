@@ -64,6 +64,7 @@ class TestTextsEndpoint:
         assert "max-age=86400" in response.headers["Cache-Control"]
         assert response.headers["Access-Control-Allow-Origin"] == "*"
         assert response.headers["ETag"].startswith('"')
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
 
     async def test_an_unchanged_copy_is_revalidated_without_a_body(self, desk: Desk) -> None:
         """If-None-Match with the ETag answers 304 and no body."""
