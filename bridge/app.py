@@ -204,7 +204,7 @@ class Bridge:
                               send_code=email.send_code if email else None,
                               quota=UploadQuota(self.store, clock, QuotaPolicy(
                                   config.files.visitor_bytes_per_day,
-                                  config.files.ip_bytes_per_day)))
+                                  config.files.ip_bytes_per_day)), texts=self.texts)
         commands = DeskCommands(
             self.bot, self.store, self.router, target,
             DeskSettings(canned=dict(config.desk.canned), reopen_days=config.desk.reopen_days,
