@@ -104,5 +104,5 @@ class TestQueueLines:
         assert text["en"] == spot_text(spot, "en") and text["id"] == spot_text(spot, "id")
         assert text["fr"] == "Vous êtes numéro 3 dans la file. Attente estimée : environ 6 minutes."
         first = queue_frame("c1", QueueSpot(position=1, waiting=1, wait=None))["text"]
-        assert first["de"] == ("Sie sind als Nächste(r) an der Reihe. "
+        assert first["de"] == ("Sie sind als Nächstes an der Reihe. "
                                "Die Wartezeit lässt sich gerade nicht schätzen.")
