@@ -90,7 +90,9 @@ class EmailSender:
         self._texts = texts or Catalog.bundled()
 
     def _lang(self, patron: Patron) -> str:
+        """The patron's language when the library has it, else the library's default."""
         return patron.language if patron.language in self._texts.codes else self._texts.default
+
     def budget_keys(
         self, delivery: Delivery, conversation: Conversation, patron: Patron, message: Message
     ) -> tuple[str, ...]:
