@@ -20,7 +20,7 @@ from adapters.i18n import Catalog
 from bridge.channels import offline_ack
 from bridge.config import load_config
 from bridge.demo import demo_bridge
-from routing.model import Channel, Contact
+from routing.model import Channel, Contact, Delivery, DeliveryKind, Direction, Message, new_id
 from tests.integration.mailservers import LIBRARY, SmtpRecorder
 from tests.integration.test_slice import Desk, eventually
 from tests.integration.test_widget_offline import Rig, Tab, question
@@ -183,5 +183,50 @@ async def test_offline_acknowledgement_in_indonesian(tmp_path: Path,
         assert "Lanjutkan percakapan ini di chat: https://library.example/" in text
         patron = await rig.patron(visitor)
         assert patron is not None and patron.language == "id"
+    finally:
+        await rig.stop()
+
+
+async def test_reply_and_rating_mails_in_the_patron_language(
+    tmp_path: Path, smtp_server: SmtpRecorder
+) -> None:
+    """A French widget patron's emailed reply has a French subject and chat link, and the
+    rating request comes in French alone, not in every library language."""
+    rig = Rig(tmp_path)
+    rig.staffed = False
+    await rig.start()
+    settings = EmailSettings(smtp_host=smtp_server.host, smtp_port=smtp_server.port,
+                             smtp_starttls=False, smtp_timeout=10.0, from_address=LIBRARY,
+                             from_name="Perpustakaan Kota", help_address=LIBRARY)
+    sender = EmailSender(settings, rig.store, library_name="Perpustakaan Kota",
+                         clock=rig.clock, resume_link=lambda c, p: "https://library.example/")
+    try:
+        async with aiohttp.ClientSession(rig.url) as http:
+            tab = Tab(await http.ws_connect("/widget/ws"))
+            await tab.ws.send_json({"type": "hello", "token": None, "lang": "fr-BE",
+                                    "page": {"url": "https://library.example/"}})
+            visitor = (await tab.next())["visitor"]
+            await tab.ask(question(email="ana@example.org", text="Ouvert samedi ?"))
+        patron = await rig.patron(visitor)
+        assert patron is not None and patron.language == "fr"
+        conversation = await rig.store.latest_conversation(patron.id)
+        assert conversation is not None
+        for text, event, key in (("Oui, de 9 h à 14 h.", "", "k1"), ("", "rating_request", "k2")):
+            message = Message(new_id(), conversation.id,
+                              Direction.SYSTEM if event else Direction.LIBRARIAN, text,
+                              author="Sari", event=event)
+            await sender.send(Delivery(new_id(), conversation.id, message.id,
+                                       DeliveryKind.TO_PATRON, Channel.EMAIL, key),
+                              message, conversation, patron)
+        reply, rating = (m.message for m in smtp_server.received)
+        assert str(reply["Subject"]) == "Re: Votre question à Perpustakaan Kota"
+        body = reply.get_body(("plain",))
+        assert body is not None
+        assert "Poursuivre cette conversation dans la discussion: https://library.example/" \
+            in body.get_content()
+        asked = rating.get_body(("plain",))
+        assert asked is not None
+        assert "Comment avons-nous fait ?" in asked.get_content()
+        assert "How did we do?" not in asked.get_content()
     finally:
         await rig.stop()
