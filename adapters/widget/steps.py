@@ -224,7 +224,7 @@ class PatronSteps:
 
     async def profile(self, session: Session, frame: dict[str, Any]) -> dict[str, Any]:
         self.check_current(session)
-        return await self._profiles.profile(session.contact, frame)
+        return await self._profiles.profile(session.contact, frame, session.page.language)
 
     async def confirm_email(self, session: Session, frame: dict[str, Any]) -> dict[str, Any]:
         self.check_current(session)

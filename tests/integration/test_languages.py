@@ -230,3 +230,32 @@ async def test_reply_and_rating_mails_in_the_patron_language(
         assert "How did we do?" not in asked.get_content()
     finally:
         await rig.stop()
+
+
+async def test_code_mail_in_the_widget_language(tmp_path: Path,
+                                                smtp_server: SmtpRecorder) -> None:
+    """An address typed into an Indonesian widget gets its code mail in Indonesian."""
+    rig = Rig(tmp_path)
+    await rig.start()
+    settings = EmailSettings(smtp_host=smtp_server.host, smtp_port=smtp_server.port,
+                             smtp_starttls=False, smtp_timeout=10.0, from_address=LIBRARY,
+                             from_name="Perpustakaan Kota", help_address=LIBRARY)
+    rig.mail_code = EmailSender(settings, rig.store, library_name="Perpustakaan Kota",
+                                clock=rig.clock).send_code
+    try:
+        async with aiohttp.ClientSession(rig.url) as http:
+            tab = Tab(await http.ws_connect("/widget/ws"))
+            await tab.ws.send_json({"type": "hello", "token": None, "lang": "in",
+                                    "page": {"url": "https://library.example/"}})
+            await tab.next()
+            saved = await tab.ask({"type": "profile", "name": "Dewi",
+                                   "email": "dewi@example.org"})
+        assert saved["code_sent"] is True
+        [mail] = smtp_server.received
+        assert str(mail.message["Subject"]) == "Auto: Perpustakaan Kota: kode Anda"
+        body = mail.message.get_body(("plain",))
+        assert body is not None
+        code = rig.codes[0][1]
+        assert f"di chat Perpustakaan Kota adalah {code}." in body.get_content()
+    finally:
+        await rig.stop()
