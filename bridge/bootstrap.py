@@ -27,6 +27,7 @@ from adapters.email.intake import EmailIntake
 from adapters.email.smtp import EmailSender
 from adapters.email.tokens import ReplyTokens
 from adapters.files import FilePolicy
+from adapters.i18n import Catalog
 from adapters.telegram.commands import DeskCommands, DeskHooks, DeskSettings
 from adapters.telegram.desk import DeskPoller, DeskSender, DeskTarget
 from adapters.telegram.patron import PatronChats
@@ -41,6 +42,7 @@ from adapters.widget.steps import no_offline_hook
 from adapters.widget.tokens import VisitorTokens
 from bridge.channels import (
     PatronReach,
+    ack_words,
     duty_hook,
     email_settings,
     library_origins,
@@ -58,7 +60,7 @@ from bridge.channels import (
     widget_availability,
     widget_settings,
 )
-from bridge.config import Config, ConfigError, disk_floor
+from bridge.config import Config, ConfigError, disk_floor, widget_texts
 from bridge.filemodes import private_dir
 from bridge.metrics import BridgeMetrics, TimedRouter
 from bridge.parts import Parts
@@ -143,7 +145,7 @@ class _Wiring:
 
 @dataclass
 class _Common:
-    """What several channels share: the secrets, files, hub and the patron email."""
+    """What several channels share: the secrets, files, hub, texts and the patron email."""
 
     visitor_tokens: VisitorTokens
     reply_tokens: ReplyTokens | None
@@ -151,6 +153,7 @@ class _Common:
     blobs: BlobStore
     files: FilePolicy
     email: EmailSender | None
+    texts: Catalog  # patrons' languages, the library's overrides in
 
 
 def _common(w: _Wiring) -> _Common:
@@ -165,16 +168,18 @@ def _common(w: _Wiring) -> _Common:
     files = FilePolicy(config.files.max_bytes, tuple(config.files.allowed_types),
                        config.files.enabled)
     reply_tokens = ReplyTokens(secret) if config.email.enabled else None
+    texts = widget_texts(config)
+    acked = ack_words(config, texts)  # a mail's patron: the library's language
     email = None
     if config.email.enabled:
         email = EmailSender(email_settings(config), w.store, tokens=reply_tokens,
                             resume_link=resume_links(config, visitor_tokens),
                             library_name=config.library.name,
-                            ack_text=lambda _c: config.email.ack_text, blobs=blobs)
+                            ack_text=lambda _c: acked(""), blobs=blobs, texts=texts)
     hub = WidgetHub(clock=w.clock.now)
     hub.watch_presence(origins=library_origins(config), cities=CityLookup(
         config.widget.geoip_db) if config.widget.geoip_db else None)
-    return _Common(visitor_tokens, reply_tokens, hub, blobs, files, email)
+    return _Common(visitor_tokens, reply_tokens, hub, blobs, files, email, texts)
 
 
 def _outbox(w: _Wiring, common: _Common, router: Router, metrics: BridgeMetrics
@@ -183,7 +188,8 @@ def _outbox(w: _Wiring, common: _Common, router: Router, metrics: BridgeMetrics
     senders: dict[Channel, Sender] = {
         Channel.DESK: DeskSender(bot, w.target, store, topics=router.records,
                                  blobs=common.blobs),
-        Channel.WIDGET: PatronReach(WidgetSender(common.hub, tokens=common.visitor_tokens),
+        Channel.WIDGET: PatronReach(WidgetSender(common.hub, tokens=common.visitor_tokens,
+                                                 texts=common.texts),
                                     common.email, common.hub, w.clock,
                                     config.email.fallback_after_minutes * 60),
         Channel.TELEGRAM: PatronSender(bot, store, w.clock, blobs=common.blobs),
@@ -227,7 +233,7 @@ async def _wire(w: _Wiring, extra_routes: list[web.RouteDef],
                        history=config.queue.history)
     widget = _widget(w, router, roster, queue, common)
     web_app = build_web_app(config, widget, store=store, hub=common.hub, blobs=common.blobs,
-                            metrics=metrics, extra_routes=extra_routes)
+                            metrics=metrics, texts=common.texts, extra_routes=extra_routes)
     return Parts(config, w.clock, store, w.bot, w.target, common.hub, common.blobs,
                  common.files, roster, directory, worker, router, queue, widget,
                  _desk(w, router, roster, directory, worker, common), web_app, metrics,
@@ -238,15 +244,18 @@ async def _wire(w: _Wiring, extra_routes: list[web.RouteDef],
 def _widget(w: _Wiring, router: Router, roster: DutyRoster, queue: QueueWatch,
             common: _Common) -> WidgetServer:
     config, email = w.config, common.email
-    return WidgetServer(router, common.hub, common.visitor_tokens, widget_settings(config),
+    return WidgetServer(router, common.hub, common.visitor_tokens,
+                        widget_settings(config, common.texts),
                         availability=widget_availability(roster, w.clock),
-                        on_offline_question=offline_ack(config, email) or no_offline_hook,
+                        on_offline_question=(offline_ack(config, email, common.texts)
+                                             or no_offline_hook),
                         blobs=common.blobs, files=common.files, queue=queue,
                         epochs=VisitorEpochs(w.store),
                         proofs=EmailProofs(w.store, w.clock) if email else None,
                         send_code=email.send_code if email else None,
                         quota=UploadQuota(w.store, w.clock, QuotaPolicy(
-                            config.files.visitor_bytes_per_day, config.files.ip_bytes_per_day)))
+                            config.files.visitor_bytes_per_day, config.files.ip_bytes_per_day)),
+                        texts=common.texts)
 
 
 def _desk(w: _Wiring, router: Router, roster: DutyRoster, directory: MemberDirectory | None,

@@ -20,13 +20,14 @@ from adapters.directory import Sip2Settings
 from adapters.directory.member import MemberDirectory
 from adapters.email.settings import EmailSettings
 from adapters.email.smtp import EmailSender, patron_email
+from adapters.i18n import Catalog
 from adapters.telegram.aiohttp_request import AiohttpRequest
 from adapters.widget.availability import Availability
 from adapters.widget.hub import WidgetHub
 from adapters.widget.links import resume_link
 from adapters.widget.server import WidgetSettings
 from adapters.widget.tokens import VisitorTokens
-from bridge.config import Config, opening_hours
+from bridge.config import Config, EmailSection, WidgetSection, opening_hours
 from bridge.filemodes import private_secret
 from routing.duty import STATE_KEY as DUTY_KEY
 from routing.duty import DutyRoster
@@ -38,6 +39,7 @@ from routing.router import Router
 
 __all__ = [
     "PatronReach",
+    "ack_words",
     "duty_hook",
     "email_settings",
     "library_origins",
@@ -52,6 +54,7 @@ __all__ = [
     "verify_hook",
     "visitor_of",
     "widget_availability",
+    "widget_greetings",
     "widget_settings",
 ]
 
@@ -147,14 +150,40 @@ def resume_links(
 OfflineAck = Callable[[Patron, Conversation], Awaitable[None]]
 
 
-def offline_ack(config: Config, sender: EmailSender | None) -> OfflineAck | None:
-    """What the widget's offline form triggers: the after-hours acknowledgement email."""
+def ack_words(config: Config, texts: Catalog) -> Callable[[str], str]:
+    """The acknowledgement's text in a language: the translation ("mail.ackText", which
+    ``[widget.texts.<lang>]`` may change), or ``email.ack_text`` for everyone when the
+    library wrote its own there."""
+    own = config.email.ack_text != EmailSection().ack_text
+    return lambda lang: config.email.ack_text if own else texts.say(lang, "mail.ackText")
+
+
+def widget_greetings(config: Config, texts: Catalog) -> dict[str, str]:
+    """The widget's greeting in every language ("greeting" of the texts, overridable per
+    language); ``widget.greeting_en`` / ``greeting_id`` win where the library changed them."""
+    greetings = {code: texts.say(code, "greeting") for code in texts.codes}
+    defaults, widget = WidgetSection(), config.widget
+    for code, own, default in (("en", widget.greeting_en, defaults.greeting_en),
+                               ("id", widget.greeting_id, defaults.greeting_id)):
+        if own != default:
+            greetings[code] = own
+    return greetings
+
+
+def offline_ack(config: Config, sender: EmailSender | None,
+                texts: Catalog | None = None) -> OfflineAck | None:
+    """What the widget's offline form triggers: the after-hours acknowledgement email,
+    in the patron's language (the library's default when unknown)."""
     if sender is None or not config.email.ack_text:
         return None
+    texts = texts or Catalog.bundled()
+    words = ack_words(config, texts)
 
     async def acknowledge(patron: Patron, conversation: Conversation) -> None:
-        await sender.send_ack(conversation, patron, subject=f"{config.library.name}: your question",
-                              text=config.email.ack_text, in_reply_to="")
+        lang = patron.language or conversation.page.language
+        subject = texts.say(lang, "mail.ackSubject", library=config.library.name)
+        await sender.send_ack(conversation, patron, subject=subject, text=words(lang),
+                              in_reply_to="")
 
     return acknowledge
 
@@ -209,15 +238,15 @@ def local_stamp(timezone: str) -> Callable[[float], str]:
     return lambda at: dt.datetime.fromtimestamp(at, zone).strftime("%H:%M")
 
 
-def widget_settings(config: Config) -> WidgetSettings:
+def widget_settings(config: Config, texts: Catalog) -> WidgetSettings:
     w = config.widget
     return WidgetSettings(
         library=config.library.name, colour=w.colour, position=w.position, logo=w.logo,
         size=w.size, launcher_label=w.launcher_label, offset_x=w.offset_x, offset_y=w.offset_y,
-        greeting={"en": w.greeting_en, "id": w.greeting_id}, max_text=w.max_text,
+        greeting=widget_greetings(config, texts), max_text=w.max_text,
         messages_per_minute=w.messages_per_minute, allowed_origins=tuple(w.allowed_origins),
         trusted_proxies=tuple(config.server.trusted_proxies),
-        email_answers=config.email.enabled,
+        email_answers=config.email.enabled, languages=texts.codes, language=w.language,
     )
 
 

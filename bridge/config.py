@@ -18,9 +18,12 @@ from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
+from adapters.i18n import Catalog
+from bridge.config_texts import texts_catalog, texts_tables
 from routing.hours import DAYS, OpeningHours
 
-__all__ = ["Config", "ConfigError", "disk_floor", "load_config", "opening_hours"]
+__all__ = ["Config", "ConfigError", "disk_floor", "load_config", "opening_hours",
+           "widget_texts"]
 
 
 class ConfigError(Exception):
@@ -68,6 +71,9 @@ class WidgetSection:
     resume_ttl_days: float = 14.0  # how long the "continue this chat" link in an email works
     home_url: str = ""  # the library's page with the widget, for links to untrusted pages
     geoip_db: str = ""  # a GeoLite2-City .mmdb file: /visitors then shows an approximate city
+    language: str = "en"  # the library's own: for a patron whose browser asks for none we have
+    # [widget.texts.<language>] key = "text": the library's own words for any shipped text
+    texts: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -293,6 +299,7 @@ def load_config(
         _check_sip2(config.directory)
         _check_files(config.files)
         _check_geoip(config.widget.geoip_db)
+        widget_texts(config)
     except ConfigError as exc:
         raise ConfigError(f"{where}: {exc}") from None
     secrets: dict[str, Any] = {name: env.get(var, "") for var, name in _SECRETS.items()}
@@ -405,6 +412,14 @@ def opening_hours(config: Config) -> OpeningHours:
         raise ConfigError(str(exc)) from None
 
 
+def widget_texts(config: Config) -> Catalog:
+    """The shipped translations, the library's overrides in (``bridge/config_texts.py``)."""
+    try:
+        return texts_catalog(config.widget.language, config.widget.texts)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
 def _section_types() -> dict[str, type]:
     hints = get_type_hints(Config)
     return {f.name: hints[f.name] for f in fields(Config) if is_dataclass(hints[f.name])}
@@ -438,6 +453,11 @@ def _build(cls: type, values: dict[str, Any], section: str, where: str) -> Any:
 
 def _coerce(value: Any, kind: Any, key: str, where: str) -> Any:
     origin = get_origin(kind)
+    if kind == dict[str, dict[str, str]]:
+        try:
+            return texts_tables(value, key)
+        except ValueError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
     if origin is dict:
         if not isinstance(value, dict) or not all(
                 isinstance(k, str) and isinstance(v, str) for k, v in value.items()):

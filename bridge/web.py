@@ -5,6 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from adapters.blobs import BlobStore
+from adapters.i18n import Catalog
+from adapters.i18n.web import TextsEndpoint
 from adapters.widget.hub import WidgetHub
 from adapters.widget.server import WidgetServer
 from bridge.config import Config
@@ -17,7 +19,8 @@ __all__ = ["build_web_app"]
 
 def build_web_app(
     config: Config, widget: WidgetServer, *, store: OutboxRows, hub: WidgetHub,
-    blobs: BlobStore, metrics: BridgeMetrics, extra_routes: list[web.RouteDef]
+    blobs: BlobStore, metrics: BridgeMetrics, texts: Catalog,
+    extra_routes: list[web.RouteDef]
 ) -> web.Application:
     """The routes only: ``bridge.app`` adds the start and stop of the background tasks."""
     app = web.Application(client_max_size=64 * 1024)
@@ -25,6 +28,7 @@ def build_web_app(
     server = config.server
     guard = MetricsGuard(server.metrics_allow, config.metrics_token, server.trusted_proxies)
     widget.add_routes(app)
+    app.add_routes(TextsEndpoint(texts).routes())  # GET /widget/texts/<lang>.json
     app.add_routes(extra_routes)
 
     async def health(_: web.Request) -> web.Response:

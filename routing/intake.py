@@ -183,13 +183,15 @@ class PatronIntake:
         mailed = (inbound.channel is Channel.EMAIL and not inbound.sender_unverified
                   and _mail_key(inbound.email) == _mail_key(inbound.address))
         patron = await self._store.patron_by_contact(contact)
+        language = inbound.page.language if inbound.page is not None else ""
         if patron is None:
             patron = Patron(new_id(), name=inbound.name, contacts=(contact,),
-                            created_at=self._log.clock.now())
+                            created_at=self._log.clock.now(), language=language)
             patron = _with_typed_email(patron, inbound.email, confirmed=mailed)
             await self._store.save_patron(patron)
             return patron
-        changed = _with_typed_email(replace(patron, name=inbound.name or patron.name),
+        changed = _with_typed_email(replace(patron, name=inbound.name or patron.name,
+                                            language=language or patron.language),
                                     inbound.email, confirmed=mailed)
         if changed != patron:
             patron = await self._with_email_contact(changed)

@@ -123,6 +123,9 @@ class Patron:
     # ``email`` is where this patron's own conversation may be answered; only once they
     # proved they read it (a code sent there) does it join the email channel's contact.
     email_confirmed: bool = False
+    # The language the patron reads ("id", "pt"; "" unknown: the library's default), as
+    # their widget last said it; system lines and mails to them are worded in it.
+    language: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,9 +18,10 @@ from adapters.blobs import BlobStore
 from adapters.email.compose import OutgoingAttachment
 from adapters.email.rating_mail import RATING_EVENT, rating_text
 from adapters.files import SNIFF_BYTES, human_size, sniff
+from adapters.i18n import Catalog
 from routing.model import Attachment, Direction, Message
 
-__all__ = ["EVENT_TEXTS", "FILE_WORDS", "MailContent", "attached_files", "content_for",
+__all__ = ["EVENT_TEXTS", "MailContent", "attached_files", "content_for",
            "file_lines"]
 
 log = logging.getLogger(__name__)
@@ -29,23 +30,8 @@ log = logging.getLogger(__name__)
 # the rating request that always follows it; other events ("claimed", "reopened") are
 # live-chat news and not worth a mail.
 EVENT_TEXTS: dict[str, str] = {}
-FILE_WORDS: dict[str, dict[str, str]] = {
-    "en": {
-        "note": "\U0001f4ce {name} ({size}) could not be attached: {why}.",
-        "large": "\U0001f4ce {name} ({size}) is too large to send by email; please ask us "
-                 "for another way to receive it.",
-        "missing": "\U0001f4ce {name} could not be attached; please ask us to send it again.",
-        "sent": "\U0001f4ce Attached: {names}",
-    },
-    "id": {
-        "note": "\U0001f4ce {name} ({size}) tidak dapat dilampirkan: {why}.",
-        "large": "\U0001f4ce {name} ({size}) terlalu besar untuk dikirim lewat email; "
-                 "silakan minta cara lain untuk menerimanya.",
-        "missing": "\U0001f4ce {name} tidak dapat dilampirkan; silakan minta kami "
-                   "mengirimkannya lagi.",
-        "sent": "\U0001f4ce Terlampir: {names}",
-    },
-}
+_FILE_KEYS = {"note": "mail.fileNote", "large": "mail.fileLarge",
+              "missing": "mail.fileMissing", "sent": "mail.fileSent"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,34 +41,36 @@ class MailContent:
     rating: bool = False  # a rating request: its HTML and Reply-To are made for answering
 
 
-def _say(lang: str, key: str, file: Attachment, **more: str) -> str:
-    words = FILE_WORDS.get(lang, FILE_WORDS["en"])
-    return words[key].format(name=file.name, size=human_size(file.size), **more)
+def _said(lang: str, key: str, file: Attachment, texts: Catalog | None = None,
+          **more: str) -> str:
+    return (texts or Catalog.bundled()).say(lang, _FILE_KEYS[key], name=file.name,
+                                            size=human_size(file.size), **more)
 
 
-def file_lines(files: Sequence[Attachment], lang: str) -> list[str]:
+def file_lines(files: Sequence[Attachment], lang: str,
+               texts: Catalog | None = None) -> list[str]:
     """Every file as a "too large to send by email" line (the mail server refused it)."""
-    return [_say(lang, "large", file) for file in files]
+    return [_said(lang, "large", file, texts) for file in files]
 
 
 async def attached_files(files: Sequence[Attachment], blobs: BlobStore | None, *,
-                         max_bytes: int, lang: str
+                         max_bytes: int, lang: str, texts: Catalog | None = None
                          ) -> tuple[tuple[OutgoingAttachment, ...], list[str]]:
-    """The files that go with the mail, and a line for each that cannot."""
+    """The files that go with the mail, and a line for each that cannot (in ``lang``)."""
     out: list[OutgoingAttachment] = []
     lines: list[str] = []
     total = 0
     for file in files:
         if not file.kept:
-            lines.append(_say(lang, "note", file, why=file.note or "not kept"))
+            lines.append(_said(lang, "note", file, texts, why=file.note or "not kept"))
             continue
         if total + file.size > max_bytes:  # alone, or with the files before it
-            lines.append(_say(lang, "large", file))
+            lines.append(_said(lang, "large", file, texts))
             continue
         data = await blobs.get(file.digest) if blobs is not None else None
         if data is None:
             log.warning("file %s (%s) is not in the blob store", file.name, file.digest[:16])
-            lines.append(_say(lang, "missing", file))
+            lines.append(_said(lang, "missing", file, texts))
             continue
         total += len(data)
         out.append(OutgoingAttachment(file.name, sniff(data[:SNIFF_BYTES], file.mime), data))
@@ -90,21 +78,23 @@ async def attached_files(files: Sequence[Attachment], blobs: BlobStore | None, *
 
 
 async def content_for(message: Message, blobs: BlobStore | None, *, max_bytes: int,
-                      languages: Sequence[str]) -> MailContent | None:
-    """The mail a message becomes, or None when it is not for the patron by email."""
-    lang = languages[0] if languages else "en"
+                      languages: Sequence[str],
+                      texts: Catalog | None = None) -> MailContent | None:
+    """The mail a message becomes, or None when it is not for the patron by email;
+    its own words in ``languages[0]`` (the rating request: in each of ``languages``)."""
+    texts = texts or Catalog.bundled()
+    lang = languages[0] if languages else texts.default
     if message.direction is Direction.NOTE or message.event == "withdrawn":
         return None  # notes are never the patron's; a sent mail cannot be taken back
     if message.direction is Direction.SYSTEM:
         if message.event == RATING_EVENT:
-            return MailContent(rating_text(languages), rating=True)
+            return MailContent(rating_text(languages, texts), rating=True)
         text = EVENT_TEXTS.get(message.event)
         return None if text is None else MailContent(text)
     files, lines = await attached_files(message.attachments, blobs, max_bytes=max_bytes,
-                                        lang=lang)
+                                        lang=lang, texts=texts)
     text = message.text.strip()
     if not text and files:
-        text = FILE_WORDS.get(lang, FILE_WORDS["en"])["sent"].format(
-            names=", ".join(f.filename for f in files))
+        text = texts.say(lang, _FILE_KEYS["sent"], names=", ".join(f.filename for f in files))
     text = "\n\n".join(part for part in (text, "\n".join(lines)) if part)
     return MailContent(text, files) if text or files else None

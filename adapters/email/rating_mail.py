@@ -8,8 +8,10 @@ reads the answer. The HTML part has five buttons that are ``mailto:`` links to t
 rating Reply-To address with the digit already written, for a patron who would rather
 tap than type.
 
-The patron's language is not known by email, so the mail says it in every language of
-the library (English and Indonesian by default), one block after the other.
+It is worded in the patron's language when the widget told it (``Patron.language``);
+otherwise, as for a patron who only ever wrote by email, in every language of the
+library (English and Indonesian by default), one block after the other. The words are
+the translation files' ``mail.rate*`` texts, with the library's overrides.
 """
 
 from __future__ import annotations
@@ -18,41 +20,31 @@ import html
 import urllib.parse
 from collections.abc import Sequence
 
-__all__ = ["RATING_EVENT", "RATING_WORDS", "rating_html", "rating_text"]
+from adapters.i18n import Catalog
+
+__all__ = ["RATING_EVENT", "rating_html", "rating_text"]
 
 RATING_EVENT = "rating_request"  # the router's event for the request (routing/claims.py)
-RATING_WORDS: dict[str, dict[str, str]] = {
-    "en": {
-        "closed": "This conversation is now closed. Thank you for writing to us; if you "
-                  "need anything more, just reply to this email.",
-        "ask": "How did we do?",
-        "how": "Reply to this email with a number from 1 (poor) to 5 (excellent), and a "
-               "comment if you like, for example: 5/5 Thank you, very helpful!",
-        "tap": "Or choose a number:",
-    },
-    "id": {
-        "closed": "Percakapan ini sudah ditutup. Terima kasih telah menghubungi kami; jika "
-                  "masih ada yang ingin ditanyakan, cukup balas email ini.",
-        "ask": "Bagaimana layanan kami?",
-        "how": "Balas email ini dengan angka 1 (buruk) sampai 5 (sangat baik), dan komentar "
-               "jika berkenan, misalnya: 5/5 Terima kasih, sangat membantu!",
-        "tap": "Atau pilih angka:",
-    },
-}
 _P = '<p style="margin:0 0 12px">'
 _BUTTON = ("display:inline-block;min-width:36px;margin:0 6px 6px 0;padding:8px 0;"
            "text-align:center;border:1px solid #1a5fb4;border-radius:6px;color:#1a5fb4;"
            "text-decoration:none;font-weight:bold;font-size:17px")
 
 
-def _words(languages: Sequence[str]) -> list[dict[str, str]]:
-    chosen = [RATING_WORDS[lang] for lang in dict.fromkeys(languages) if lang in RATING_WORDS]
-    return chosen or [RATING_WORDS["en"]]
+_KEYS = {"closed": "mail.rateClosed", "ask": "mail.rateAsk", "how": "mail.rateHow",
+         "tap": "mail.rateTap"}
 
 
-def rating_text(languages: Sequence[str]) -> str:
+def _words(languages: Sequence[str], texts: Catalog | None) -> list[dict[str, str]]:
+    texts = texts or Catalog.bundled()
+    known = [lang for lang in dict.fromkeys(languages) if lang in texts.codes]
+    return [{name: texts.say(lang, key) for name, key in _KEYS.items()}
+            for lang in known or [texts.default]]
+
+
+def rating_text(languages: Sequence[str], texts: Catalog | None = None) -> str:
     """The plain text: each language's block, the closing line and the question."""
-    blocks = [f"{w['closed']}\n\n{w['ask']} {w['how']}" for w in _words(languages)]
+    blocks = [f"{w['closed']}\n\n{w['ask']} {w['how']}" for w in _words(languages, texts)]
     return "\n\n* * *\n\n".join(blocks)
 
 
@@ -62,9 +54,10 @@ def _mailto(address: str, subject: str, score: int) -> str:
     return f"mailto:{urllib.parse.quote(address, safe='@+')}?{query}"
 
 
-def rating_html(languages: Sequence[str], *, answer_address: str, subject: str) -> str:
+def rating_html(languages: Sequence[str], *, answer_address: str, subject: str,
+                texts: Catalog | None = None) -> str:
     """The HTML fragment (every piece escaped): the blocks, then 1 to 5 as mailto buttons."""
-    words = _words(languages)
+    words = _words(languages, texts)
     out = []
     for w in words:
         out.append(f"{_P}{html.escape(w['closed'])}</p>")

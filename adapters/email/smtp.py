@@ -35,6 +35,7 @@ from adapters.email.thread import (
     reply_address,
     save_thread,
 )
+from adapters.i18n import Catalog
 from routing.mail_quota import MailQuota
 from routing.model import Channel, Conversation, Delivery, Message, PageInfo, Patron
 from routing.ports import (
@@ -56,9 +57,6 @@ log = logging.getLogger(__name__)
 ResumeLink = Callable[[Conversation, Patron], "str | None"]
 AckText = Callable[[Conversation], str]  # e.g. "We are closed; we answer from 08:00."
 ACKS_PER_DAY = 1  # automatic mails to one address a day (RFC 3834 section 2: not repeated)
-CODE_TEXT = ("Your code to confirm this email address in {library}'s chat is {code}.\n\n"
-             "Type it into the chat window. If you did not ask for it, ignore this mail: "
-             "without the code nobody can use your address with us.")
 
 
 class MailTooLarge(PermanentFailure):
@@ -87,9 +85,12 @@ class EmailSender:
                  tokens: ReplyTokens | None = None, resume_link: ResumeLink | None = None,
                  library_name: str = "", ack_text: AckText | None = None,
                  blobs: BlobStore | None = None,
-                 languages: Sequence[str] = ("en", "id"), clock: Clock | None = None) -> None:
+                 languages: Sequence[str] = ("en", "id"), clock: Clock | None = None,
+                 texts: Catalog | None = None) -> None:
         """``blobs``: where librarians' files are (without it, files are named in the
-        text); ``languages``: the rating request's, in order (the patron's is unknown)."""
+        text); ``languages``: the rating request's, in order, when the patron's is
+        unknown; ``texts``: the library's words (subjects, link, files, rating), said in
+        the patron's language (``Patron.language``), else in the library's default."""
         self._quota = MailQuota(store, clock or SystemClock())
         self._settings = settings
         self._store = store
@@ -99,6 +100,11 @@ class EmailSender:
         self._ack_text = ack_text
         self._blobs = blobs
         self._languages = tuple(languages) or ("en",)
+        self._texts = texts or Catalog.bundled()
+
+    def _lang(self, patron: Patron) -> str:
+        """The patron's language when the library has it, else the library's default."""
+        return patron.language if patron.language in self._texts.codes else self._texts.default
 
     def budget_keys(
         self, delivery: Delivery, conversation: Conversation, patron: Patron, message: Message
@@ -108,15 +114,19 @@ class EmailSender:
 
     async def send(self, delivery: Delivery, message: Message, conversation: Conversation,
                    patron: Patron) -> Sent:
-        content = await content_for(message, self._blobs, languages=self._languages,
-                                    max_bytes=self._settings.max_attachment_bytes)
+        lang = self._lang(patron)
+        languages = (lang,) if patron.language else self._languages
+        content = await content_for(message, self._blobs, languages=languages,
+                                    max_bytes=self._settings.max_attachment_bytes,
+                                    texts=self._texts)
         if content is None:
             return Sent()
         address = patron_email(patron)
         if not address:
             raise PermanentFailure("the patron gave no email address")
         thread = await load_thread(self._store, conversation.id)
-        subject = thread.subject or f"Your question to {self._library}"
+        subject = thread.subject or self._texts.say(lang, "mail.replySubject",
+                                                    library=self._library)
         mail = self._reply(content, delivery, conversation, patron, address, subject, thread)
         try:
             await self._deliver(mail, self._settings.from_address)
@@ -125,7 +135,7 @@ class EmailSender:
                 raise
             log.warning("mail for %s too large for the server; sending it without files",
                         delivery.id)
-            mail = self._reply(self._without_files(content, message), delivery,
+            mail = self._reply(self._without_files(content, message, lang), delivery,
                                conversation, patron, address, subject, thread)
             await self._deliver(mail, self._settings.from_address)
         message_id = str(mail["Message-ID"])
@@ -146,17 +156,18 @@ class EmailSender:
             raise PermanentFailure(f"cannot compose the email: {exc}") from exc
         html_text = None
         if content.rating:
-            html_text = rating_html(self._languages, answer_address=answer_to,
+            languages = (self._lang(patron),) if patron.language else self._languages
+            html_text = rating_html(languages, answer_address=answer_to, texts=self._texts,
                                     subject=reply_subject(subject, self._library))
         return self._compose(compose_reply, conversation, patron, address, subject,
                              content.text, thread.last_patron_id, thread.references,
                              reply_to=answer_to, message_key=delivery.idempotency_key,
                              html_text=html_text, attachments=content.attachments)
 
-    def _without_files(self, content: MailContent, message: Message) -> MailContent:
+    def _without_files(self, content: MailContent, message: Message, lang: str) -> MailContent:
         sent = {a.filename for a in content.attachments}
-        lines = file_lines([a for a in message.attachments if a.name in sent],
-                           self._languages[0])
+        lines = file_lines([a for a in message.attachments if a.name in sent], lang,
+                           self._texts)
         return MailContent("\n\n".join(p for p in (content.text, "\n".join(lines)) if p))
 
     async def send_ack(self, conversation: Conversation, patron: Patron, *, subject: str,
@@ -188,16 +199,18 @@ class EmailSender:
         await self._deliver(mail, "")
         return str(mail["Message-ID"])
 
-    async def send_code(self, address: str, code: str) -> None:
+    async def send_code(self, address: str, code: str, lang: str = "") -> None:
         """A one-time code that confirms ``address`` (``routing.email_proof``); the mail
         holds nothing the patron typed but the address it goes to."""
-        s = self._settings
+        s, say = self._settings, self._texts.say
         mail = compose_ack(
             from_address=s.from_address, from_name=s.from_name or self._library,
-            to_address=address, to_name="", subject=f"{self._library}: your code",
-            text=CODE_TEXT.format(library=self._library, code=code), in_reply_to=None,
-            references=(), reply_to=s.help_address or s.from_address,
-            message_id_domain=s.id_domain, library_name=self._library)
+            to_address=address, to_name="",
+            subject=say(lang, "mail.codeSubject", library=self._library),
+            text=say(lang, "mail.codeText", library=self._library, code=code),
+            in_reply_to=None, references=(), reply_to=s.help_address or s.from_address,
+            message_id_domain=s.id_domain, library_name=self._library,
+            link_label=say(lang, "mail.continueLink"))
         await self._deliver(mail, "")
 
     async def acknowledge(self, parsed: ParsedMail, accepted: Accepted) -> None:
@@ -229,6 +242,7 @@ class EmailSender:
                 from_address=s.from_address, from_name=s.from_name or self._library,
                 to_address=address, to_name=patron.name,
                 subject=subject, text=text,
+                link_label=self._texts.say(self._lang(patron), "mail.continueLink"),
                 in_reply_to=in_reply_to or None, references=references, reply_to=reply_to,
                 message_id_domain=s.id_domain, library_name=self._library,
                 link=self._resume_link(conversation, patron), message_id=message_id, **extra)

@@ -14,9 +14,10 @@ from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 from adapters.directory.member import Member
+from adapters.i18n import Catalog
 from routing.plain import plain_line
 
-__all__ = ["member_status", "origin", "page_line"]
+__all__ = ["language_line", "member_status", "origin", "page_line"]
 
 _SUSPENDED = ("suspend", "block", "bar", "ban", "revok", "stop", "lost", "deceased")
 _EXPIRED = ("expir", "lapsed")
@@ -61,6 +62,21 @@ def page_line(url: str, title: str, library_origins: Iterable[str]) -> str:
     if origin(url) in trusted:
         return f'<b>Page:</b> <a href="{_e(url)}">{shown}</a> ({_e(host)})'
     return f"<b>Page:</b> {shown} on {_e(host)} <i>(not a library site: not linked)</i>"
+
+
+def language_line(code: str) -> str:
+    """"<b>Language:</b> Indonesian (Bahasa Indonesia, id)": the language the patron reads
+    and is answered in, named for the desk; a tag of no shipped language as it came; ""
+    when unknown."""
+    code = plain_line(code)[:35]
+    if not code:
+        return ""
+    if code not in (catalog := Catalog.bundled()).codes:
+        return f"<b>Language:</b> {_e(code)}"
+    language = catalog.language(code)
+    named = language.english_name if language.name == language.english_name else (
+        f"{language.english_name} ({language.name}, {code})")
+    return f"<b>Language:</b> {_e(named)}"
 
 
 def member_status(member: Member, today: dt.date) -> str:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from adapters.telegram.browser import browser_summary
-from adapters.telegram.card_lines import page_line
+from adapters.telegram.card_lines import language_line, page_line
 from routing.model import SENDER_UNVERIFIED_TAG, Channel, Conversation, Message, Patron, Status
 from routing.plain import plain_line
 
@@ -73,8 +73,8 @@ def info_card(patron: Patron, conversation: Conversation, *, forum: bool = True,
         lines.append(page_line(page.url, page.title, origins))
     if page.user_agent:
         lines.append(f"<b>Browser:</b> {_e(browser_summary(page.user_agent))}")
-    if page.language:
-        lines.append(f"<b>Language:</b> {_e(plain_line(page.language))}")
+    if language := language_line(patron.language or page.language):
+        lines.append(language)
     local = _local_time(page.timezone, conversation.created_at)
     if local:
         lines.append(f"<b>Local time:</b> {_e(local)}")

@@ -23,8 +23,10 @@ from typing import Any
 
 from aiohttp import web
 
+from adapters.i18n import Catalog
 from adapters.widget.presence import VisitorPresence, greet_frame
 from adapters.widget.render import message_json
+from adapters.widget.system_lines import worded
 from adapters.widget.tokens import VisitorTokens
 from routing.greeting import GREETING_EVENT
 from routing.model import Channel, Conversation, Delivery, Message, Patron
@@ -175,12 +177,15 @@ class WidgetSender:
     """Sender port for Channel.WIDGET: the message is already stored, so this only pushes.
 
     With ``tokens`` (the bridge's ``VisitorTokens``) each visitor's frame carries file
-    links signed for that visitor; without, files show by name and size only.
+    links signed for that visitor; without, files show by name and size only. System
+    lines are worded in the patron's language from ``texts`` (the library's catalog).
     """
 
-    def __init__(self, hub: WidgetHub, *, tokens: VisitorTokens | None = None) -> None:
+    def __init__(self, hub: WidgetHub, *, tokens: VisitorTokens | None = None,
+                 texts: Catalog | None = None) -> None:
         self._hub = hub
         self._tokens = tokens
+        self._texts = texts or Catalog.bundled()
 
     def budget_keys(
         self, delivery: Delivery, conversation: Conversation, patron: Patron, message: Message
@@ -196,7 +201,8 @@ class WidgetSender:
                 shown = message_json(message, contact.address, self._tokens)
                 frame = (greet_frame(message, conversation, shown)
                          if message.event == GREETING_EVENT else
-                         {"type": "message", "message": shown})
+                         {"type": "message",
+                          "message": worded(shown, patron.language, self._texts)})
                 await self._hub.publish(contact.address, frame)
         self._hub.delivered(message)
         return Sent()

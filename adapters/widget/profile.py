@@ -21,7 +21,8 @@ __all__ = ["CodeMail", "ProfileSteps"]
 
 log = logging.getLogger(__name__)
 
-CodeMail = Callable[[str, str], Awaitable[None]]  # (address, code): mail the code there
+# (address, code, language): mail the code there, in the patron's language ("" unknown)
+CodeMail = Callable[[str, str, str], Awaitable[None]]
 _MAX_CODE = 20
 
 
@@ -35,12 +36,14 @@ class ProfileSteps:
         self._proofs = proofs if send_code is not None else None
         self._send_code = send_code
 
-    async def profile(self, contact: Contact, frame: dict[str, Any]) -> dict[str, Any]:
+    async def profile(self, contact: Contact, frame: dict[str, Any],
+                      lang: str = "") -> dict[str, Any]:
+        """``lang``: the widget's language, for the code mail."""
         name, email = profile_fields(frame)
         patron = await self._router.intake.identify(contact, name=name, email=email)
         sent = False
         if email and not patron.email_confirmed:
-            sent = await self._mail_code(contact, patron.email)
+            sent = await self._mail_code(contact, patron.email, lang or patron.language)
         return {"type": "profile_saved", "email": patron.email,
                 "email_confirmed": patron.email_confirmed, "code_sent": sent}
 
@@ -56,14 +59,14 @@ class ProfileSteps:
                              "save your email again for a new one.")
         return {"type": "email_confirmed", "email": patron.email}
 
-    async def _mail_code(self, contact: Contact, address: str) -> bool:
+    async def _mail_code(self, contact: Contact, address: str, lang: str) -> bool:
         if self._proofs is None or self._send_code is None:
             return False
         code = await self._proofs.issue(contact, address)
         if code is None:
             return False  # this address or this patron had today's codes
         try:
-            await self._send_code(address, code)
+            await self._send_code(address, code, lang)
         except Exception:  # the address stays saved; the patron may ask again
             log.warning("could not mail an address confirmation code", exc_info=True)
             return False

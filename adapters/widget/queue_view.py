@@ -20,10 +20,12 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
+from adapters.i18n import Catalog
 from adapters.widget.hub import WidgetHub
+from adapters.widget.system_lines import queue_lines
 from routing.model import Channel, Conversation, Direction, Message, Status
 from routing.ports import Clock, ConversationLog, Directory, Reports
-from routing.queue import DEFAULT_WAIT, QueueSpot, ResponseTimes, estimate_wait, spot_text
+from routing.queue import DEFAULT_WAIT, QueueSpot, ResponseTimes, estimate_wait
 from routing.reminders import Waiting
 
 __all__ = ["QueueStore", "QueueWatch", "queue_frame"]
@@ -46,7 +48,7 @@ def queue_frame(conversation_id: str, spot: QueueSpot | None) -> dict[str, Any]:
         return {"type": "queue", "conversation": conversation_id, "position": None}
     return {"type": "queue", "conversation": conversation_id, "position": spot.position,
             "waiting": spot.waiting, "wait": None if spot.wait is None else round(spot.wait),
-            "text": {"en": spot_text(spot, "en"), "id": spot_text(spot, "id")}}
+            "text": queue_lines(spot, Catalog.bundled())}  # every language, as the widget shows
 
 
 def _shown_key(frame: dict[str, Any]) -> tuple[Any, ...]:

@@ -17,6 +17,7 @@ from aiohttp import WSMsgType, web
 
 from adapters.blobs import BlobStore
 from adapters.files import FilePolicy
+from adapters.i18n import Catalog
 from adapters.widget.assets import WidgetAssets
 from adapters.widget.availability import Availability, AvailabilitySource, always_staffed
 from adapters.widget.bundle import build
@@ -47,7 +48,8 @@ class WidgetServer:
     place; the bridge runs its ``run()`` loop. ``epochs`` keeps visitors' token
     generations (persist them: a resume must outlive a restart); ``proofs`` and
     ``send_code`` let patrons confirm the email address they type; ``quota`` limits the
-    bytes of files a visitor and an address may upload a day."""
+    bytes of files a visitor and an address may upload a day; ``texts`` (the library's
+    translations) words system lines in history in the patron's language."""
 
     def __init__(
         self,
@@ -65,6 +67,7 @@ class WidgetServer:
         proofs: EmailProofs | None = None,
         send_code: CodeMail | None = None,
         quota: UploadQuota | None = None,
+        texts: Catalog | None = None,
     ) -> None:
         self._router = router
         self._hub = hub
@@ -74,7 +77,7 @@ class WidgetServer:
                                   on_offline_question=on_offline_question, queue=queue,
                                   identity=VisitorIdentity(tokens, epochs),
                                   profiles=ProfileSteps(router, proofs=proofs,
-                                                        send_code=send_code))
+                                                        send_code=send_code), texts=texts)
         uploads = None
         if blobs is not None and files is not None:
             uploads = Uploads(blobs, files, max_text=settings.max_text, quota=quota)

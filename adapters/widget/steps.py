@@ -17,12 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from adapters.i18n import Catalog, pick_language
 from adapters.widget.availability import AvailabilitySource, always_staffed
 from adapters.widget.frames import FrameError, client_id, offline_question, rating
 from adapters.widget.hub import WidgetHub
 from adapters.widget.identity import VisitorIdentity
 from adapters.widget.profile import ProfileSteps
 from adapters.widget.render import history_json, message_json
+from adapters.widget.system_lines import worded
 from adapters.widget.tokens import VisitorTokens
 from routing.limits import TokenBucket
 from routing.model import Attachment, Channel, Contact, Conversation, Inbound, PageInfo, Patron
@@ -67,6 +69,8 @@ class WidgetSettings:
     allowed_origins: tuple[str, ...] = ()
     trusted_proxies: tuple[str, ...] = ()
     email_answers: bool = True  # False: email is off, the desk answers in the chat only
+    languages: tuple[str, ...] = ()  # with a translation file; () -> the greeting's
+    language: str = "en"  # the library's default
 
     def public(self) -> dict[str, Any]:
         return {
@@ -80,7 +84,8 @@ class WidgetSettings:
             "offset_y": self.offset_y,
             "greeting": self.greeting,
             "max_text": self.max_text,
-            "languages": sorted(self.greeting),
+            "languages": list(self.languages) or sorted(self.greeting),
+            "language": self.language,
             "email": self.email_answers,
         }
 
@@ -120,6 +125,7 @@ class PatronSteps:
         queue: QueueWatch | None = None,
         identity: VisitorIdentity | None = None,
         profiles: ProfileSteps | None = None,
+        texts: Catalog | None = None,
     ) -> None:
         self._router = router
         self._hub = hub
@@ -130,6 +136,7 @@ class PatronSteps:
         self._availability = availability
         self._on_offline_question = on_offline_question
         self._queue = queue
+        self._texts = texts or Catalog.bundled()
         # Each HTTP call is a new Session; the visitor's budget must outlive it.
         self._http_buckets: OrderedDict[str, TokenBucket] = OrderedDict()
 
@@ -173,6 +180,10 @@ class PatronSteps:
                              "another browser; start a new chat here.")
 
     async def hello(self, frame: dict[str, Any], page: PageInfo) -> tuple[dict[str, Any], Session]:
+        """``lang`` (the widget's chosen language, a BCP 47 tag) becomes one of the
+        library's languages or "" on the session's page: the router keeps it on the
+        patron and the conversation, and system lines in history are worded in it."""
+        page = replace(page, language=pick_language([page.language], self._texts.codes, ""))
         token, generation = frame.get("token"), 0
         if token is None or token == "":
             visitor, token = self.identity.issue()
@@ -192,7 +203,8 @@ class PatronSteps:
             "token": token,
             "visitor": visitor,
             "conversation": conversation_json(conversation),
-            "history": history_json(history, visitor, self._tokens),
+            "history": [worded(m, page.language, self._texts)
+                        for m in history_json(history, visitor, self._tokens)],
             "availability": self.availability(),
             "queue": self.queue_for(conversation, visitor),
         }
@@ -232,7 +244,7 @@ class PatronSteps:
 
     async def profile(self, session: Session, frame: dict[str, Any]) -> dict[str, Any]:
         self.check_current(session)
-        return await self._profiles.profile(session.contact, frame)
+        return await self._profiles.profile(session.contact, frame, session.page.language)
 
     async def confirm_email(self, session: Session, frame: dict[str, Any]) -> dict[str, Any]:
         self.check_current(session)

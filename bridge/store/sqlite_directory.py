@@ -45,10 +45,10 @@ WRITES = {  # op kind -> statement
 }
 
 UPSERT_PATRON = (
-    "INSERT INTO patrons (id, name, email, member_number, created_at, email_confirmed)"
-    " VALUES (?, ?, ?, ?, ?, ?)"
+    "INSERT INTO patrons (id, name, email, member_number, created_at, email_confirmed, language)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?)"
     " ON CONFLICT (id) DO UPDATE SET name = excluded.name, email = excluded.email,"
-    " email_confirmed = excluded.email_confirmed,"
+    " email_confirmed = excluded.email_confirmed, language = excluded.language,"
     " member_number = excluded.member_number, created_at = excluded.created_at"
 )
 DELETE_CONTACTS = "DELETE FROM contacts WHERE patron_id = ?"
@@ -56,7 +56,7 @@ INSERT_CONTACT = "INSERT INTO contacts (channel, address, patron_id, position) V
 
 _PATRON_WITH_CONTACTS = (
     "SELECT p.id, p.name, p.email, p.member_number, p.created_at, c.channel, c.address,"
-    " p.email_confirmed"
+    " p.email_confirmed, p.language"
     " FROM patrons AS p LEFT JOIN contacts AS c ON c.patron_id = p.id"
 )
 _LIBRARIAN = f"SELECT {LIBRARIAN_COLUMNS} FROM librarians"

@@ -82,7 +82,7 @@ _PAGE_FIELDS = tuple(f.name for f in dataclasses.fields(PageInfo))
 
 def patron_row(patron: Patron) -> Row:
     return (patron.id, patron.name, patron.email, patron.member_number, patron.created_at,
-            int(patron.email_confirmed))
+            int(patron.email_confirmed), patron.language)
 
 
 def contact_rows(patron: Patron) -> list[Row]:
@@ -99,7 +99,7 @@ def patron_from_rows(rows: Sequence[Row]) -> Patron | None:
     first = rows[0]
     contacts = tuple(Contact(Channel(r[5]), r[6]) for r in rows if r[5] is not None)
     return Patron(first[0], first[1], first[2], contacts, first[3], first[4],
-                  email_confirmed=bool(first[7]))
+                  email_confirmed=bool(first[7]), language=first[8])
 
 
 def _page_json(page: PageInfo) -> str:

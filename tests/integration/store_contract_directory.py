@@ -60,9 +60,9 @@ class DirectoryContract:
         assert await store.patron_by_contact(Contact(Channel.WIDGET, "v-9")) == ana
 
     async def test_saving_a_patron_again_updates_it(self, store: Store) -> None:
-        """The second save of a patron replaces the first."""
+        """The second save of a patron replaces the first, their language included."""
         ana = await patron(store, "v-1")
-        named = replace(ana, name="Ana Lestari", email="ana@example.org")
+        named = replace(ana, name="Ana Lestari", email="ana@example.org", language="id")
         await store.save_patron(named)
         assert await store.get_patron(ana.id) == named
         assert await store.patron_by_contact(Contact(Channel.WIDGET, "v-1")) == named

@@ -117,7 +117,7 @@ async def test_patron_message_opens_a_topic_with_info_card(desk: Desk, connect: 
     card = texts[-1]  # the card and the first message travel as one post
     assert "New conversation" in card and "Catalogue" in card
     assert "Chrome 156 on Android 14 (phone)" in card
-    assert "Asia/Jakarta" in card and "id-ID" in card
+    assert "Asia/Jakarta" in card and "Language: Indonesian (Bahasa Indonesia, id)" in card
     assert card.endswith("\n\nDo you have <b>Laskar Pelangi</b>?")  # escaped: arrives as text
 
 

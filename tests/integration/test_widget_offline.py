@@ -81,10 +81,10 @@ class Rig:
         if self.acknowledge is not None:
             await self.acknowledge(patron, conversation)
 
-    async def code_mailed(self, address: str, code: str) -> None:
+    async def code_mailed(self, address: str, code: str, lang: str = "") -> None:
         self.codes.append((address, code))
         if self.mail_code is not None:
-            await self.mail_code(address, code)
+            await self.mail_code(address, code, lang)
 
     async def start(self) -> None:
         await self.store.open()
