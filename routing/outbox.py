@@ -35,6 +35,7 @@ from routing.outbox_rules import (
     worth_reporting,
 )
 from routing.ports import Clock, Link, PermanentFailure, Sender, Sent, Store, TemporaryFailure
+from routing.turns import Turns
 
 __all__ = ["DeliveryWorker", "RetryPolicy"]
 
@@ -74,6 +75,7 @@ class DeliveryWorker:
         self._coalesce_limit = coalesce_limit
         self._sleep = sleep
         self._ledger = DeliveryLedger(store, self._budget)
+        self._turns = Turns(self._budget, clock, sleep)
         self._waiting: set[Lane] = set()  # lanes asleep until their budget allows
 
     @property
@@ -232,7 +234,7 @@ class DeliveryWorker:
         group = [delivery]
         # Wait for the destination's budget without holding a send slot, so sends
         # elsewhere (a librarian's reply to a widget) never queue behind a full group.
-        waited, at = (await self._wait_for_budget(lane_of(delivery), keys)
+        waited, at = (await self._wait_for_budget(lane_of(delivery), keys, conversation)
                       if keys else (False, 0.0))
         # A send that may have arrived is repeated whole, so it doubles once at most.
         if waited or (keys and self._ledger.is_unsure(delivery.id)):
@@ -320,14 +322,17 @@ class DeliveryWorker:
         self._ledger.failed_attempt(ids, exc.maybe_sent)
         return await self._schedule_retry(delivery, str(exc), exc.retry_after, message)
 
-    async def _wait_for_budget(self, lane: Lane, keys: tuple[str, ...]) -> tuple[bool, float]:
-        """Wait for the send's turn; returns whether the budget was short (it had to
-        wait) and the moment booked."""
+    async def _wait_for_budget(self, lane: Lane, keys: tuple[str, ...],
+                               conversation: Conversation) -> tuple[bool, float]:
+        """Wait for the send's turn (``Turns``: a conversation the desk knows goes before
+        new ones); returns whether the budget was short (it had to wait) and the moment
+        booked."""
         now = self._clock.now()
-        at = self._budget.reserve(keys, now)
-        waited = at > now
         self._waiting.add(lane)
         try:
+            known = conversation.desk_thread is not None or conversation.first_response_at > 0
+            at = await self._turns.book(keys, known)
+            waited = at > now
             while True:
                 if self._budget.blocked_until(keys) > at:
                     # A 429 came while we waited: the booked moment is void, and sending

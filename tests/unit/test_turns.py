@@ -1,0 +1,95 @@
+"""Turns for a scarce budget: flat bookings under a backlog, known conversations first."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from dataclasses import replace
+
+from routing.limits import SendBudget, WindowRule
+from routing.model import Channel
+from routing.outbox import DeliveryWorker
+from tests.unit.fakes import FakeClock, FakeStore
+from tests.unit.test_budget import RULES, BudgetedSender, fake_sleep, within_windows
+from tests.unit.test_outbox import conversation, enqueue
+
+
+class TestBudgetUnderABacklog:
+    def test_a_deep_backlog_keeps_every_window(self) -> None:
+        """Bookings reaching ten minutes ahead, some of them released, never overfill a
+        window."""
+        rng = random.Random(11)
+        budget = SendBudget(RULES, margin=0.0)
+        kept: list[float] = []
+        for i in range(600):
+            now = i * 0.05
+            cost = rng.choice([1, 1, 2])
+            at = budget.reserve(("group:a",) * cost, now)
+            assert at >= now
+            if rng.random() < 0.1:
+                budget.release(("group:a",) * cost, at)
+            else:
+                kept += [at] * cost
+        assert within_windows(kept, RULES["group"])
+        assert max(kept) > 600.0  # the backlog did reach far ahead
+
+    def test_earliest_books_nothing(self) -> None:
+        """Asking when a send could go leaves the window as it was."""
+        budget = SendBudget(RULES, margin=0.0)
+        for _ in range(20):
+            budget.reserve(("group:1",), 0.0)
+        assert budget.earliest(("group:1",), 0.0) == 60.0
+        assert budget.earliest(("group:1",), 0.0) == 60.0
+        assert budget.gate(("bot", "group:1", "group:1")) == "group:1"
+        assert budget.gate(("x",)) is None
+
+
+async def _queued_lanes(count: int) -> tuple[FakeStore, FakeClock, BudgetedSender, DeliveryWorker]:
+    store, clock = FakeStore(), FakeClock()
+    desk = BudgetedSender("desk")
+    budget = SendBudget({"group": WindowRule(1, 60.0)}, margin=0.0)
+    worker = DeliveryWorker(store, clock, {Channel.DESK: desk}, budget=budget,
+                            sleep=fake_sleep(clock), stamp=lambda at: "t")
+    for i in range(count):
+        await enqueue(store, clock, await conversation(store, clock), f"new {i}")
+    return store, clock, desk, worker
+
+
+class TestTurns:
+    async def test_waiting_lanes_book_only_the_near_future(self) -> None:
+        """Three hundred conversations waiting for a group's one post a minute hold no
+        booking beyond the next send: the budget's work per send stays the same."""
+        store, clock, desk, worker = await _queued_lanes(300)
+        sleeping = asyncio.Event()
+
+        async def watch(seconds: float) -> None:
+            sleeping.set()
+            await asyncio.sleep(3600)  # the front of the queue waits; look meanwhile
+
+        worker._turns._sleep = watch  # noqa: SLF001 - the queue's own clock hook
+        await worker.dispatch()
+        await sleeping.wait()
+        for _ in range(5):
+            await asyncio.sleep(0)
+        booked = worker.budget._booked["group:desk"]  # noqa: SLF001 - what it holds
+        assert len(booked) == 1 and worker._turns.waiting() == 299  # noqa: SLF001
+        assert len(desk.sent_texts()) == 1
+        await worker.drain(0.1)
+        assert worker._turns.waiting() == 0  # noqa: SLF001
+
+    async def test_a_known_conversation_goes_before_new_topics(self) -> None:
+        """With forty new conversations queued for the group, a message in a conversation
+        whose topic is open is the next post, not the forty-first."""
+        store, clock, desk, worker = await _queued_lanes(40)
+        known = replace(await conversation(store, clock), desk_thread=7)
+        await store.save_conversation(known)
+        await enqueue(store, clock, known, "in the open topic")
+        await worker.run_until_idle()
+        texts = desk.sent_texts()
+        assert len(texts) == 41 and texts.index("in the open topic") <= 1
+
+    async def test_new_conversations_keep_their_order(self) -> None:
+        """Lanes of the same kind are served in the order they asked."""
+        store, clock, desk, worker = await _queued_lanes(12)
+        await worker.run_until_idle()
+        assert desk.sent_texts() == [f"new {i}" for i in range(12)]
