@@ -4,7 +4,8 @@ With 2,000 conversations waiting for a group's 20 posts a minute, booking each o
 moment at once would fill the budget 100 minutes ahead, and every booking would cost
 more than the one before. Here only the near future is booked (``horizon``: by default
 nothing later than now); the other lanes wait in a heap per scarce key (the gate: a
-group, a private chat), the first of which alone watches the clock. Joining, leaving and taking a turn cost O(log n).
+group, a private chat), the first of which alone watches the clock. Joining, leaving
+and taking a turn cost O(log n).
 
 The heap is ordered by when a lane asked, so lanes are served in the order they asked
 (round-robin when each asks again after its send). A lane the desk already knows (its

@@ -59,23 +59,23 @@ class TestTurns:
     async def test_waiting_lanes_book_only_the_near_future(self) -> None:
         """Three hundred conversations waiting for a group's one post a minute hold no
         booking beyond the next send: the budget's work per send stays the same."""
-        store, clock, desk, worker = await _queued_lanes(300)
+        _, _, desk, worker = await _queued_lanes(300)
         sleeping = asyncio.Event()
 
         async def watch(seconds: float) -> None:
             sleeping.set()
             await asyncio.sleep(3600)  # the front of the queue waits; look meanwhile
 
-        worker._turns._sleep = watch  # noqa: SLF001 - the queue's own clock hook
+        worker._turns._sleep = watch  # the queue's own clock hook
         await worker.dispatch()
         await sleeping.wait()
         for _ in range(5):
             await asyncio.sleep(0)
-        booked = worker.budget._booked["group:desk"]  # noqa: SLF001 - what it holds
-        assert len(booked) == 1 and worker._turns.waiting() == 299  # noqa: SLF001
+        booked = worker.budget._booked["group:desk"]  # what it holds
+        assert len(booked) == 1 and worker._turns.waiting() == 299
         assert len(desk.sent_texts()) == 1
         await worker.drain(0.1)
-        assert worker._turns.waiting() == 0  # noqa: SLF001
+        assert worker._turns.waiting() == 0
 
     async def test_a_known_conversation_goes_before_new_topics(self) -> None:
         """With forty new conversations queued for the group, a message in a conversation
@@ -90,6 +90,6 @@ class TestTurns:
 
     async def test_new_conversations_keep_their_order(self) -> None:
         """Lanes of the same kind are served in the order they asked."""
-        store, clock, desk, worker = await _queued_lanes(12)
+        _, _, desk, worker = await _queued_lanes(12)
         await worker.run_until_idle()
         assert desk.sent_texts() == [f"new {i}" for i in range(12)]
