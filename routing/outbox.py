@@ -77,6 +77,9 @@ class DeliveryWorker:
         self._ledger = DeliveryLedger(store, self._budget)
         self._turns = Turns(self._budget, clock, sleep)
         self._waiting: set[Lane] = set()  # lanes asleep until their budget allows
+        self._fresh: set[Lane] = set()  # idle lanes that may have rows: read them alone
+        self._full_read = True  # read everything due (start, poll, a failure)
+        self._last_full_read = float("-inf")
 
     @property
     def budget(self) -> SendBudget:
@@ -91,35 +94,61 @@ class DeliveryWorker:
     def wake(self, queued: Sequence[Delivery] = ()) -> None:
         """Called when something was enqueued, so it goes out now and not at the next poll.
 
-        Rows for lanes already sending need no read now: a lane's end triggers one. So a
-        burst into conversations waiting for the group's budget costs no read per message.
+        Rows for lanes already sending need no read now: a lane's end triggers one. Rows
+        for idle lanes are read by their lanes (the lane index), not by a read of
+        everything due: with thousands of conversations waiting for the group, each new
+        conversation then costs one small read, not a batch of the backlog's rows.
         """
-        if queued and all(lane_of(d) in self._busy for d in queued):
+        idle = {lane_of(d) for d in queued} - self._busy.keys()
+        if queued and not idle:
             return
+        if queued:
+            self._fresh |= idle
+        else:
+            self._full_read = True
         self._wakeup.set()
 
     async def run(self) -> None:
         while not self._stopping:
             self._wakeup.clear()  # before reading, so a wake() during the read is kept
             try:
-                started = await self.dispatch()
+                started = await self._dispatch_next()
             except Exception:  # a failed read (disk, I/O) must not stop the outbox
                 log.exception("the outbox could not read what is due; trying again")
                 started = 0
+                self._full_read = True
                 self._wakeup.clear()  # wait the poll out, not spin on the failure
             if started:
                 continue
             try:
                 await asyncio.wait_for(self._wakeup.wait(), self._idle_poll)
             except TimeoutError:
-                pass
+                self._full_read = True
+
+    async def _dispatch_next(self) -> int:
+        """A read of everything due at least every ``idle_poll`` (retries come due, a
+        full batch's lanes), and between those reads only the lanes named fresh."""
+        now = self._clock.now()
+        if self._full_read or now - self._last_full_read >= self._idle_poll:
+            return await self.dispatch()
+        if not self._fresh:
+            return 0
+        lanes, self._fresh = self._fresh, set()
+        busy_before = set(self._busy)
+        rows = await self._store.lane_deliveries(list(lanes), now, self._lane_batch)
+        return await self._start(rows, busy_before)
 
     async def dispatch(self) -> int:
         """Start a task for every idle lane that has due deliveries; return how many."""
         if not self._ledger.recovered:
             await self._ledger.recover(self._clock.now())
+        self._full_read, self._fresh = False, set()  # this read covers them
+        self._last_full_read = self._clock.now()
         busy_before = set(self._busy)
         due = await self._store.due_deliveries(self._clock.now(), self._batch)
+        return await self._start(due, busy_before)
+
+    async def _start(self, due: list[Delivery], busy_before: set[Lane]) -> int:
         if self._stopping:
             return 0
         lanes: dict[Lane, list[Delivery]] = {}
@@ -167,7 +196,10 @@ class DeliveryWorker:
                 return
 
     def _lane_done(self, lane: Lane, _task: asyncio.Task[None]) -> None:
+        """A row queued after the lane's last read is read by the lane, not by a read of
+        everything due."""
         self._busy.pop(lane, None)
+        self._fresh.add(lane)
         self._wakeup.set()
 
     async def _run_lane(self, deliveries: list[Delivery], read: Known) -> None:

@@ -7,11 +7,11 @@ import random
 from dataclasses import replace
 
 from routing.limits import SendBudget, WindowRule
-from routing.model import Channel
+from routing.model import Channel, Delivery
 from routing.outbox import DeliveryWorker
-from tests.unit.fakes import FakeClock, FakeStore
+from tests.unit.fakes import FakeClock, FakeStore, eventually, settle
 from tests.unit.test_budget import RULES, BudgetedSender, fake_sleep, within_windows
-from tests.unit.test_outbox import conversation, enqueue
+from tests.unit.test_outbox import conversation, enqueue, running
 
 
 class TestBudgetUnderABacklog:
@@ -93,3 +93,29 @@ class TestTurns:
         _, _, desk, worker = await _queued_lanes(12)
         await worker.run_until_idle()
         assert desk.sent_texts() == [f"new {i}" for i in range(12)]
+
+
+class TestReadsUnderABacklog:
+    async def test_a_new_conversation_costs_a_lane_read_not_a_read_of_the_backlog(
+            self) -> None:
+        """With a hundred conversations waiting for the group, twenty new ones are each
+        read by their own lane: nothing re-reads the rows of those already waiting."""
+        store, clock, _, worker = await _queued_lanes(100)
+        full_reads = 0
+        due = store.due_deliveries
+
+        async def counted(now: float, limit: int) -> list[Delivery]:
+            nonlocal full_reads
+            full_reads += 1
+            return await due(now, limit)
+
+        store.due_deliveries = counted  # type: ignore[method-assign]
+        worker._turns._sleep = lambda seconds: asyncio.sleep(3600)  # the group stays full
+        async with running(worker):
+            await eventually(lambda: worker._turns.waiting() == 99)  # one has its turn
+            before = full_reads
+            for i in range(20):
+                worker.wake([await enqueue(store, clock, await conversation(store, clock),
+                                           f"late {i}")])
+                await settle()
+            assert worker._turns.waiting() == 119 and full_reads == before

@@ -1,0 +1,106 @@
+"""Flat cost: what one budget reservation and one accepted message cost as the backlog grows.
+
+Run: python -m tests.bench.bench_flat [--sizes 1000,10000,100000] [--only budget,intake]
+
+(budget) ``N`` conversations wait for a group's 20 posts a minute (each needs a topic and
+  a post), queued in the outbox's ``Turns`` as the delivery worker queues them; time per
+  reservation is measured over the next 2,000 turns (each books its moment and hands the
+  turn on), on a fake clock so only the work counts. Beside it, ``SendBudget.reserve``
+  called directly with ``N`` sends already booked ahead (as ``commands.py`` books).
+(intake) A data directory is seeded directly with ``N`` conversations, each with a patron
+  message waiting for the desk; the bridge then starts on it as ``pustaka demo`` runs it
+  (Telegram's real budget, in a process of its own) and 500 new widget visitors send 4
+  messages each (within the per-visitor limit). Prints acked msg/s, ack p50/p99 and the
+  bridge's CPU per accepted message (its own process time over the load).
+
+Prints figures, never asserts: they depend on the machine. tests/bench/README.md keeps the
+latest ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+
+from routing.limits import SendBudget, WindowRule
+from routing.turns import Turns
+from tests.bench.flat_intake import intake_curve
+
+RULES = {"group": WindowRule(20, 60.0), "bot": WindowRule(30, 1.0)}
+KEYS = ("bot", "group:desk", "group:desk")  # a new conversation: a topic and its post
+MEASURED = 2_000
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def now(self) -> float:
+        return self.t
+
+
+async def turns_cost(waiting: int) -> float:
+    """Microseconds per reservation with ``waiting`` lanes queued for the group."""
+    clock = _Clock()
+    served = 0
+    done = asyncio.Event()
+
+    async def sleep(seconds: float) -> None:
+        clock.t += seconds
+        await asyncio.sleep(0)
+
+    turns = Turns(SendBudget(RULES, margin=0.25), clock, sleep)
+
+    async def lane() -> None:
+        nonlocal served
+        await turns.book(KEYS, known=False)
+        served += 1
+        if served == MEASURED:
+            done.set()
+
+    tasks = [asyncio.create_task(lane()) for _ in range(waiting + MEASURED)]
+    while turns.waiting() < waiting + MEASURED - 1:
+        await asyncio.sleep(0)
+    started = time.perf_counter()
+    await done.wait()
+    elapsed = time.perf_counter() - started
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    return elapsed / MEASURED * 1e6
+
+
+def reserve_cost(booked: int) -> float:
+    """Microseconds per ``SendBudget.reserve`` with ``booked`` sends already booked ahead."""
+    budget = SendBudget(RULES, margin=0.25)
+    for _ in range(booked):
+        budget.reserve(KEYS, 0.0)
+    started = time.perf_counter()
+    for _ in range(MEASURED):
+        budget.reserve(KEYS, 0.0)
+    return (time.perf_counter() - started) / MEASURED * 1e6
+
+
+async def budget_curve(sizes: list[int]) -> None:
+    for n in sizes:
+        queued = await turns_cost(n)
+        direct = reserve_cost(n)
+        print(f"budget: {n:>7,} conversations waiting: {queued:6.1f} us per turn (queued), "
+              f"{direct:6.1f} us per reserve with {n:,} booked ahead", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", default="1000,10000,100000")
+    parser.add_argument("--only", default="budget,intake")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    if "budget" in args.only:
+        asyncio.run(budget_curve(sizes))
+    if "intake" in args.only:
+        intake_curve(sizes)
+
+
+if __name__ == "__main__":
+    main()

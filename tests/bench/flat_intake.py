@@ -1,0 +1,158 @@
+"""bench_flat's intake curve: accepted messages while N conversations wait for the desk.
+
+The data directory is seeded through the store itself (a patron, a conversation, one
+patron message and its desk delivery each), then the bridge starts on it in a process of
+its own as ``pustaka demo`` runs it, with Telegram's real budget: the seeded backlog is
+the queue a long evening leaves. New widget visitors then write within the per-visitor
+limit; the bridge's CPU per accepted message is read from /proc around the load.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+
+from bridge.store.sqlite import SqliteStore
+from routing.model import (
+    Channel,
+    Contact,
+    Conversation,
+    Delivery,
+    DeliveryKind,
+    Direction,
+    Message,
+    Patron,
+    new_id,
+)
+
+__all__ = ["intake_curve", "widget_load"]
+
+VISITORS, PER, INFLIGHT = 500, 4, 4
+_CHILD = r'''
+import asyncio, sys
+from pathlib import Path
+from bridge.demo import demo_bridge
+async def main():
+    await demo_bridge("127.0.0.1", int(sys.argv[1]), Path(sys.argv[2]))
+    print("READY", flush=True)
+    await asyncio.Event().wait()
+asyncio.run(main())
+'''
+
+
+async def _seed_one(store: SqliteStore, n: int) -> None:
+    now = time.time()
+    patron = Patron(new_id(), name=f"waiting {n}",
+                    contacts=(Contact(Channel.WIDGET, f"seed-{n}-{new_id()}"),), created_at=now)
+    conversation = Conversation(new_id(), patron.id, Channel.WIDGET, created_at=now,
+                                updated_at=now)
+    await store.save_patron(patron)
+    await store.save_conversation(conversation)
+    message = Message(new_id(), conversation.id, Direction.PATRON, "is this book in?",
+                      author="visitor", client_id=new_id(), created_at=now)
+    await store.append(message, [Delivery(
+        new_id(), conversation.id, message.id, DeliveryKind.TO_DESK, Channel.DESK,
+        f"{message.id}:desk", next_attempt_at=now, created_at=now)])
+
+
+async def seed(data_dir: Path, conversations: int) -> None:
+    store = SqliteStore(data_dir / "pustaka.db")
+    await store.open()
+    try:
+        for start in range(0, conversations, 2_000):
+            await asyncio.gather(*(_seed_one(store, n) for n in
+                                   range(start, min(conversations, start + 2_000))))
+    finally:
+        await store.close()
+
+
+async def _visitor(http: aiohttp.ClientSession, url: str, gate: asyncio.Event,
+                   lat: list[float]) -> int:
+    """hello, then PER sends with INFLIGHT in flight; returns how many were acked."""
+    async with http.ws_connect(url, headers={"Origin": "http://127.0.0.1"}) as ws:
+        await ws.send_str(json.dumps({"type": "hello", "token": None, "since": None,
+                                      "page": {"url": "http://127.0.0.1/", "title": "b"},
+                                      "lang": "en", "tz": "UTC"}))
+        while json.loads((await ws.receive()).data).get("type") != "welcome":
+            pass
+        await gate.wait()
+        sent: dict[str, float] = {}
+        acked = i = 0
+        while acked + len(sent) < PER or sent:
+            while len(sent) < INFLIGHT and i < PER:
+                cid, i = secrets.token_hex(6), i + 1
+                sent[cid] = time.perf_counter()
+                await ws.send_str(json.dumps({"type": "send", "cid": cid, "text": "a question"}))
+            frame = json.loads((await ws.receive()).data)
+            if frame.get("type") in ("ack", "error") and frame.get("cid") in sent:
+                started = sent.pop(frame["cid"])
+                if frame["type"] == "ack":
+                    lat.append(time.perf_counter() - started)
+                    acked += 1
+        return acked
+
+
+async def widget_load(url: str, visitors: int = VISITORS) -> tuple[int, float, list[float]]:
+    """(acked, seconds, ack latencies) for ``visitors`` new widgets writing at once."""
+    lat: list[float] = []
+    gate = asyncio.Event()
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
+        tasks = [asyncio.create_task(_visitor(http, url, gate, lat)) for _ in range(visitors)]
+        await asyncio.sleep(1.0 + visitors * 0.005)
+        started = time.perf_counter()
+        gate.set()
+        acked = sum(await asyncio.gather(*tasks))
+        return acked, time.perf_counter() - started, sorted(lat)
+
+
+def _cpu(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _start(port: int, data_dir: Path) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    child = subprocess.Popen([sys.executable, "-c", _CHILD, str(port), str(data_dir)],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             env=env)
+    assert child.stdout is not None
+    for line in child.stdout:
+        if "READY" in line:
+            return child
+    raise SystemExit(f"the bridge did not start:\n{child.stdout.read()}")
+
+
+def one_size(conversations: int, port: int) -> str:
+    with tempfile.TemporaryDirectory() as tmp:
+        started = time.perf_counter()
+        asyncio.run(seed(Path(tmp), conversations))
+        seeded = time.perf_counter() - started
+        child = _start(port, Path(tmp))
+        try:
+            time.sleep(3.0)  # the outbox takes up the backlog first
+            cpu = _cpu(child.pid)
+            acked, seconds, lat = asyncio.run(widget_load(f"ws://127.0.0.1:{port}/widget/ws"))
+            used = _cpu(child.pid) - cpu
+        finally:
+            child.terminate()
+            child.wait(10)
+    def p(q: float) -> float:
+        return lat[min(len(lat) - 1, int(q * len(lat)))] * 1000 if lat else float("nan")
+
+    return (f"intake: {conversations:>7,} waiting (seeded in {seeded:.0f} s): {acked} acked "
+            f"in {seconds:.2f} s -> {acked / seconds:,.0f} msg/s, ack p50 {p(0.5):.1f} ms "
+            f"p99 {p(0.99):.1f} ms, bridge CPU {used / max(acked, 1) * 1e6:,.0f} us/msg")
+
+
+def intake_curve(sizes: list[int]) -> None:
+    for n, size in enumerate(sizes):
+        print(one_size(size, 18_400 + n * 7), flush=True)
