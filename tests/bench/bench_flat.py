@@ -3,9 +3,10 @@
 Run: python -m tests.bench.bench_flat [--sizes 1000,10000,100000] [--only budget,intake]
 
 (budget) ``N`` conversations wait for a group's 20 posts a minute (each needs a topic and
-  a post), queued in the outbox's ``Turns`` as the delivery worker queues them; time per
-  reservation is measured over the next 2,000 turns (each books its moment and hands the
-  turn on), on a fake clock so only the work counts. Beside it, ``SendBudget.reserve``
+  a post), queued in the outbox's ``Turns`` as the delivery worker queues them, with
+  2,000 more behind them; time per reservation is the average while the whole queue is
+  served (each lane books its moment and hands the turn on), on a fake clock so only the
+  work counts. Beside it, ``SendBudget.reserve``
   called directly with ``N`` sends already booked ahead (as ``commands.py`` books).
 (intake) A data directory is seeded directly with ``N`` conversations, each with a patron
   message waiting for the desk; the bridge then starts on it as ``pustaka demo`` runs it
@@ -44,11 +45,12 @@ async def turns_cost(waiting: int) -> float:
     """Microseconds per reservation with ``waiting`` lanes queued for the group."""
     clock = _Clock()
     served = 0
-    done = asyncio.Event()
+    go, done = asyncio.Event(), asyncio.Event()
+    total = waiting + MEASURED
 
     async def sleep(seconds: float) -> None:
+        await go.wait()  # the queue fills first; then time runs
         clock.t += seconds
-        await asyncio.sleep(0)
 
     turns = Turns(SendBudget(RULES, margin=0.25), clock, sleep)
 
@@ -56,20 +58,18 @@ async def turns_cost(waiting: int) -> float:
         nonlocal served
         await turns.book(KEYS, known=False)
         served += 1
-        if served == MEASURED:
+        if served == total:
             done.set()
 
-    tasks = [asyncio.create_task(lane()) for _ in range(waiting + MEASURED)]
-    while turns.waiting() < waiting + MEASURED - 1:
+    tasks = [asyncio.create_task(lane()) for _ in range(total)]
+    while turns.waiting() + served < total:
         await asyncio.sleep(0)
-    started = time.perf_counter()
+    started, before = time.perf_counter(), served
+    go.set()
     await done.wait()
     elapsed = time.perf_counter() - started
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    return elapsed / MEASURED * 1e6
-
+    await asyncio.gather(*tasks)
+    return elapsed / (total - before) * 1e6
 
 def reserve_cost(booked: int) -> float:
     """Microseconds per ``SendBudget.reserve`` with ``booked`` sends already booked ahead."""
