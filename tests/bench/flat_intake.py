@@ -131,6 +131,17 @@ def _start(port: int, data_dir: Path) -> subprocess.Popen[str]:
     raise SystemExit(f"the bridge did not start:\n{child.stdout.read()}")
 
 
+def _profile(pid: int, size: int) -> subprocess.Popen[bytes] | None:
+    """With BENCH_PYSPY=DIR, py-spy (a dev tool, not a dependency) records the bridge
+    through the load into DIR/flat_SIZE.txt (collapsed stacks)."""
+    where = os.environ.get("BENCH_PYSPY")
+    if not where:
+        return None
+    return subprocess.Popen(["py-spy", "record", "-p", str(pid), "-f", "raw", "-r", "200",
+                             "-d", "6", "--nonblocking", "-o", f"{where}/flat_{size}.txt"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def one_size(conversations: int, port: int) -> str:
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
@@ -139,9 +150,15 @@ def one_size(conversations: int, port: int) -> str:
         child = _start(port, Path(tmp))
         try:
             time.sleep(3.0)  # the outbox takes up the backlog first
+            idle = _cpu(child.pid)
+            time.sleep(2.0)  # what the outbox spends meanwhile, with no patron writing
             cpu = _cpu(child.pid)
+            background = (cpu - idle) / 2.0
+            spy = _profile(child.pid, conversations)
             acked, seconds, lat = asyncio.run(widget_load(f"ws://127.0.0.1:{port}/widget/ws"))
             used = _cpu(child.pid) - cpu
+            if spy is not None:
+                spy.wait()
         finally:
             child.terminate()
             child.wait(10)
@@ -150,7 +167,8 @@ def one_size(conversations: int, port: int) -> str:
 
     return (f"intake: {conversations:>7,} waiting (seeded in {seeded:.0f} s): {acked} acked "
             f"in {seconds:.2f} s -> {acked / seconds:,.0f} msg/s, ack p50 {p(0.5):.1f} ms "
-            f"p99 {p(0.99):.1f} ms, bridge CPU {used / max(acked, 1) * 1e6:,.0f} us/msg")
+            f"p99 {p(0.99):.1f} ms, bridge CPU {used / max(acked, 1) * 1e6:,.0f} us/msg "
+            f"({background:.0%} of a core busy before the load, taking up the backlog)")
 
 
 def intake_curve(sizes: list[int]) -> None:
