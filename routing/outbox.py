@@ -80,6 +80,7 @@ class DeliveryWorker:
         self._fresh: set[Lane] = set()  # idle lanes that may have rows: read them alone
         self._full_read = True  # read everything due (start, poll, a failure)
         self._last_full_read = float("-inf")
+        self._readers: list[set[Lane]] = []  # one per read under way: lanes ended since
 
     @property
     def budget(self) -> SendBudget:
@@ -99,7 +100,7 @@ class DeliveryWorker:
         everything due: with thousands of conversations waiting for the group, each new
         conversation then costs one small read, not a batch of the backlog's rows.
         """
-        idle = {lane_of(d) for d in queued} - self._busy.keys()
+        idle = {lane for d in queued if (lane := lane_of(d)) not in self._busy}
         if queued and not idle:
             return
         if queued:
@@ -134,9 +135,12 @@ class DeliveryWorker:
         if not self._fresh:
             return 0
         lanes, self._fresh = self._fresh, set()
-        busy_before = set(self._busy)
-        rows = await self._store.lane_deliveries(list(lanes), now, self._lane_batch)
-        return await self._start(rows, busy_before)
+        ended = self._reading()
+        try:
+            rows = await self._store.lane_deliveries(list(lanes), now, self._lane_batch)
+        finally:
+            self._readers.remove(ended)
+        return await self._start(rows, ended)
 
     async def dispatch(self) -> int:
         """Start a task for every idle lane that has due deliveries; return how many."""
@@ -144,11 +148,21 @@ class DeliveryWorker:
             await self._ledger.recover(self._clock.now())
         self._full_read, self._fresh = False, set()  # this read covers them
         self._last_full_read = self._clock.now()
-        busy_before = set(self._busy)
-        due = await self._store.due_deliveries(self._clock.now(), self._batch)
-        return await self._start(due, busy_before)
+        ended = self._reading()
+        try:
+            due = await self._store.due_deliveries(self._clock.now(), self._batch)
+        finally:
+            self._readers.remove(ended)
+        return await self._start(due, ended)
 
-    async def _start(self, due: list[Delivery], busy_before: set[Lane]) -> int:
+    def _reading(self) -> set[Lane]:
+        """The lanes that end while a read is under way (a copy of the busy lanes would
+        cost as much as there are conversations waiting, on every read)."""
+        ended: set[Lane] = set()
+        self._readers.append(ended)
+        return ended
+
+    async def _start(self, due: list[Delivery], ended: set[Lane]) -> int:
         if self._stopping:
             return 0
         lanes: dict[Lane, list[Delivery]] = {}
@@ -156,7 +170,7 @@ class DeliveryWorker:
             lane = lane_of(delivery)
             # A lane busy when the read began may have finished during it: its rows in
             # `due` can be stale (already sent). Its own wake-up triggers a fresh read.
-            if lane not in self._busy and lane not in busy_before:
+            if lane not in self._busy and lane not in ended:
                 lanes.setdefault(lane, []).append(delivery)
         known = await self._reads.start(lanes) if lanes else {}
         if self._stopping:
@@ -200,6 +214,8 @@ class DeliveryWorker:
         everything due."""
         self._busy.pop(lane, None)
         self._fresh.add(lane)
+        for ended in self._readers:
+            ended.add(lane)
         self._wakeup.set()
 
     async def _run_lane(self, deliveries: list[Delivery], read: Known) -> None:
