@@ -1,6 +1,6 @@
 """Flat cost: what one budget reservation and one accepted message cost as the backlog grows.
 
-Run: python -m tests.bench.bench_flat [--sizes 1000,10000,100000] [--only budget,intake]
+Run: python -m tests.bench.bench_flat [--sizes 1000,10000,100000] [--only budget,intake,flood]
 
 (budget) ``N`` conversations wait for a group's 20 posts a minute (each needs a topic and
   a post), queued in the outbox's ``Turns`` as the delivery worker queues them, with
@@ -13,6 +13,9 @@ Run: python -m tests.bench.bench_flat [--sizes 1000,10000,100000] [--only budget
   (Telegram's real budget, in a process of its own) and 500 new widget visitors send 4
   messages each (within the per-visitor limit). Prints acked msg/s, ack p50/p99 and the
   bridge's CPU per accepted message (its own process time over the load).
+(flood) The trust issue's flood: 200 new identities from one address send 10,000
+  messages (50 each, beyond the per-visitor limit) against a quiet 200 x 5; the bridge's
+  CPU per accepted message in both, each on a fresh bridge.
 
 Prints figures, never asserts: they depend on the machine. tests/bench/README.md keeps the
 latest ones.
@@ -26,7 +29,7 @@ import time
 
 from routing.limits import SendBudget, WindowRule
 from routing.turns import Turns
-from tests.bench.flat_intake import intake_curve
+from tests.bench.flat_intake import flood, intake_curve
 
 RULES = {"group": WindowRule(20, 60.0), "bot": WindowRule(30, 1.0)}
 KEYS = ("bot", "group:desk", "group:desk")  # a new conversation: a topic and its post
@@ -93,13 +96,15 @@ async def budget_curve(sizes: list[int]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="1000,10000,100000")
-    parser.add_argument("--only", default="budget,intake")
+    parser.add_argument("--only", default="budget,intake,flood")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     if "budget" in args.only:
         asyncio.run(budget_curve(sizes))
     if "intake" in args.only:
         intake_curve(sizes)
+    if "flood" in args.only:
+        flood(18_500)
 
 
 if __name__ == "__main__":

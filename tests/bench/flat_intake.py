@@ -34,7 +34,7 @@ from routing.model import (
     new_id,
 )
 
-__all__ = ["intake_curve", "widget_load"]
+__all__ = ["flood", "intake_curve", "widget_load"]
 
 VISITORS, PER, INFLIGHT = 500, 4, 4
 _CHILD = r'''
@@ -76,8 +76,9 @@ async def seed(data_dir: Path, conversations: int) -> None:
 
 
 async def _visitor(http: aiohttp.ClientSession, url: str, gate: asyncio.Event,
-                   lat: list[float]) -> int:
-    """hello, then PER sends with INFLIGHT in flight; returns how many were acked."""
+                   lat: list[float], per: int = PER) -> int:
+    """hello, then ``per`` sends with INFLIGHT in flight; returns how many were acked
+    (a send refused, by the per-visitor limit say, is answered and not counted)."""
     async with http.ws_connect(url, headers={"Origin": "http://127.0.0.1"}) as ws:
         await ws.send_str(json.dumps({"type": "hello", "token": None, "since": None,
                                       "page": {"url": "http://127.0.0.1/", "title": "b"},
@@ -87,8 +88,8 @@ async def _visitor(http: aiohttp.ClientSession, url: str, gate: asyncio.Event,
         await gate.wait()
         sent: dict[str, float] = {}
         acked = i = 0
-        while acked + len(sent) < PER or sent:
-            while len(sent) < INFLIGHT and i < PER:
+        while i < per or sent:
+            while len(sent) < INFLIGHT and i < per:
                 cid, i = secrets.token_hex(6), i + 1
                 sent[cid] = time.perf_counter()
                 await ws.send_str(json.dumps({"type": "send", "cid": cid, "text": "a question"}))
@@ -101,12 +102,14 @@ async def _visitor(http: aiohttp.ClientSession, url: str, gate: asyncio.Event,
         return acked
 
 
-async def widget_load(url: str, visitors: int = VISITORS) -> tuple[int, float, list[float]]:
+async def widget_load(url: str, visitors: int = VISITORS, per: int = PER,
+                      ) -> tuple[int, float, list[float]]:
     """(acked, seconds, ack latencies) for ``visitors`` new widgets writing at once."""
     lat: list[float] = []
     gate = asyncio.Event()
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
-        tasks = [asyncio.create_task(_visitor(http, url, gate, lat)) for _ in range(visitors)]
+        tasks = [asyncio.create_task(_visitor(http, url, gate, lat, per))
+                 for _ in range(visitors)]
         await asyncio.sleep(1.0 + visitors * 0.005)
         started = time.perf_counter()
         gate.set()
@@ -169,6 +172,28 @@ def one_size(conversations: int, port: int) -> str:
             f"in {seconds:.2f} s -> {acked / seconds:,.0f} msg/s, ack p50 {p(0.5):.1f} ms "
             f"p99 {p(0.99):.1f} ms, bridge CPU {used / max(acked, 1) * 1e6:,.0f} us/msg "
             f"({background:.0%} of a core busy before the load, taking up the backlog)")
+
+
+def flood(port: int) -> None:
+    """The trust issue's flood beside a quiet evening, each on a fresh bridge: 200 new
+    identities from one address writing 10,000 messages (most refused by the per-visitor
+    limit), against 200 visitors writing 5 each. CPU per accepted message for both."""
+    for name, per in (("quiet", 5), ("flood", 50)):
+        with tempfile.TemporaryDirectory() as tmp:
+            child = _start(port, Path(tmp))
+            try:
+                time.sleep(1.0)
+                cpu = _cpu(child.pid)
+                acked, seconds, _ = asyncio.run(
+                    widget_load(f"ws://127.0.0.1:{port}/widget/ws", 200, per))
+                used = _cpu(child.pid) - cpu
+            finally:
+                child.terminate()
+                child.wait(10)
+        print(f"flood: {name}: {200 * per:,} sent by 200 identities, {acked:,} accepted in "
+              f"{seconds:.2f} s; bridge CPU {used:.2f} s, "
+              f"{used / max(acked, 1) * 1e6:,.0f} us per accepted message", flush=True)
+        port += 1
 
 
 def intake_curve(sizes: list[int]) -> None:
