@@ -192,7 +192,8 @@ def flood(port: int) -> None:
                 child.wait(10)
         print(f"flood: {name}: {200 * per:,} sent by 200 identities, {acked:,} accepted in "
               f"{seconds:.2f} s; bridge CPU {used:.2f} s, "
-              f"{used / max(acked, 1) * 1e6:,.0f} us per accepted message", flush=True)
+              f"{used / max(acked, 1) * 1e6:,.0f} us per accepted message, "
+              f"{used / (200 * per) * 1e6:,.0f} us per message received", flush=True)
         port += 1
 
 
