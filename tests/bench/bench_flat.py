@@ -1,6 +1,6 @@
 """Flat cost: what one budget reservation and one accepted message cost as the backlog grows.
 
-Run: python -m tests.bench.bench_flat [--sizes 1000,10000,100000] [--only budget,intake,flood]
+Run: python -m tests.bench.bench_flat [--sizes 1000,10000,100000] [--only budget,intake,flood,paced]
 
 (budget) ``N`` conversations wait for a group's 20 posts a minute (each needs a topic and
   a post), queued in the outbox's ``Turns`` as the delivery worker queues them, with
@@ -16,6 +16,8 @@ Run: python -m tests.bench.bench_flat [--sizes 1000,10000,100000] [--only budget
 (flood) The trust issue's flood: 200 new identities from one address send 10,000
   messages (50 each, beyond the per-visitor limit) against a quiet 200 x 5; the bridge's
   CPU per accepted message in both, each on a fresh bridge.
+(paced) Ack latency at a paced 1,000 msg/s from 2,000 visitors (one message each every
+  two seconds, within the per-visitor limit) while 2,000 seeded conversations drain.
 
 Prints figures, never asserts: they depend on the machine. tests/bench/README.md keeps the
 latest ones.
@@ -29,7 +31,7 @@ import time
 
 from routing.limits import SendBudget, WindowRule
 from routing.turns import Turns
-from tests.bench.flat_intake import flood, intake_curve
+from tests.bench.flat_intake import flood, intake_curve, paced
 
 RULES = {"group": WindowRule(20, 60.0), "bot": WindowRule(30, 1.0)}
 KEYS = ("bot", "group:desk", "group:desk")  # a new conversation: a topic and its post
@@ -96,7 +98,7 @@ async def budget_curve(sizes: list[int]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="1000,10000,100000")
-    parser.add_argument("--only", default="budget,intake,flood")
+    parser.add_argument("--only", default="budget,intake,flood,paced")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     if "budget" in args.only:
@@ -105,6 +107,8 @@ def main() -> None:
         intake_curve(sizes)
     if "flood" in args.only:
         flood(18_500)
+    if "paced" in args.only:
+        paced(18_600)
 
 
 if __name__ == "__main__":

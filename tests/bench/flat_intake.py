@@ -34,7 +34,7 @@ from routing.model import (
     new_id,
 )
 
-__all__ = ["flood", "intake_curve", "widget_load"]
+__all__ = ["flood", "intake_curve", "paced", "widget_load"]
 
 VISITORS, PER, INFLIGHT = 500, 4, 4
 _CHILD = r'''
@@ -172,6 +172,67 @@ def one_size(conversations: int, port: int) -> str:
             f"in {seconds:.2f} s -> {acked / seconds:,.0f} msg/s, ack p50 {p(0.5):.1f} ms "
             f"p99 {p(0.99):.1f} ms, bridge CPU {used / max(acked, 1) * 1e6:,.0f} us/msg "
             f"({background:.0%} of a core busy before the load, taking up the backlog)")
+
+
+async def _paced_visitor(http: aiohttp.ClientSession, url: str, start: float, every: float,
+                         count: int, lat: list[float]) -> None:
+    async with http.ws_connect(url, headers={"Origin": "http://127.0.0.1"}) as ws:
+        await ws.send_str(json.dumps({"type": "hello", "token": None, "since": None,
+                                      "page": {"url": "http://127.0.0.1/", "title": "b"},
+                                      "lang": "en", "tz": "UTC"}))
+        while json.loads((await ws.receive()).data).get("type") != "welcome":
+            pass
+        sent: dict[str, float] = {}
+
+        async def read() -> None:
+            async for msg in ws:
+                frame = json.loads(msg.data)
+                if frame.get("type") == "ack" and frame.get("cid") in sent:
+                    lat.append(time.perf_counter() - sent.pop(frame["cid"]))
+
+        reader = asyncio.create_task(read())
+        for n in range(count):
+            await asyncio.sleep(max(0.0, start + n * every - time.perf_counter()))
+            cid = secrets.token_hex(6)
+            sent[cid] = time.perf_counter()
+            await ws.send_str(json.dumps({"type": "send", "cid": cid, "text": "a question"}))
+        while sent and time.perf_counter() < start + count * every + 10:
+            await asyncio.sleep(0.05)
+        reader.cancel()
+
+
+async def paced_load(url: str, visitors: int, rate: float, seconds: float) -> list[float]:
+    """``visitors`` widgets sending ``rate`` messages a second between them, evenly."""
+    lat: list[float] = []
+    every = visitors / rate
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
+        start = time.perf_counter() + 2.0 + visitors * 0.005
+        await asyncio.gather(*(
+            _paced_visitor(http, url, start + n / rate, every, int(seconds / every), lat)
+            for n in range(visitors)))
+    return sorted(lat)
+
+
+def paced(port: int, backlog: int = 2_000) -> None:
+    """Ack latency at a paced 1,000 msg/s from 2,000 visitors (each within its limit)
+    while ``backlog`` seeded conversations wait for and drain into the desk."""
+    with tempfile.TemporaryDirectory() as tmp:
+        asyncio.run(seed(Path(tmp), backlog))
+        child = _start(port, Path(tmp))
+        try:
+            time.sleep(2.0)
+            lat = asyncio.run(paced_load(f"ws://127.0.0.1:{port}/widget/ws", 2_000,
+                                         1_000.0, 10.0))
+        finally:
+            child.terminate()
+            child.wait(10)
+
+    def p(q: float) -> float:
+        return lat[min(len(lat) - 1, int(q * len(lat)))] * 1000 if lat else float("nan")
+
+    print(f"paced: 1,000 msg/s from 2,000 visitors for 10 s, {backlog:,} conversations "
+          f"draining: {len(lat):,} acked, ack p50 {p(0.5):.1f} ms p99 {p(0.99):.1f} ms "
+          f"max {p(1.0):.1f} ms", flush=True)
 
 
 def flood(port: int) -> None:
