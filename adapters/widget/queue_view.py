@@ -34,6 +34,7 @@ WaitingSource = Callable[[], Awaitable[Sequence[Waiting]]]
 _TIMES_EVERY = 300.0  # seconds between readings of recent first-response times
 _TIMES_WINDOW = 7 * 86400.0
 _REMEMBER = 50_000  # conversations whose visitors (or answered state) are remembered
+_SLICE = 100  # entries of the line walked between two turns of the event loop
 _PACE = 9.0  # after a poke, wait at least this many times what the last tick took
 
 
@@ -135,7 +136,9 @@ class QueueWatch:
         line = sorted(await self._waiting(), key=lambda w: (w.since, w.conversation_id))
         self._line = {w.conversation_id: (n, w) for n, w in enumerate(line, start=1)}
         reached: set[str] = set()
-        for entry in line:
+        for n, entry in enumerate(line):
+            if n % _SLICE == _SLICE - 1:
+                await asyncio.sleep(0)  # a long line goes in slices: acks pass between
             visitors = [v for v in await self._visitors_of(entry.conversation_id)
                         if self._hub.online(v)]
             if not visitors or not await self._unanswered(entry.conversation_id):

@@ -134,14 +134,14 @@ def _start(port: int, data_dir: Path) -> subprocess.Popen[str]:
     raise SystemExit(f"the bridge did not start:\n{child.stdout.read()}")
 
 
-def _profile(pid: int, size: int) -> subprocess.Popen[bytes] | None:
+def _profile(pid: int, size: int | str, seconds: int = 6) -> subprocess.Popen[bytes] | None:
     """With BENCH_PYSPY=DIR, py-spy (a dev tool, not a dependency) records the bridge
     through the load into DIR/flat_SIZE.txt (collapsed stacks)."""
     where = os.environ.get("BENCH_PYSPY")
     if not where:
         return None
     return subprocess.Popen(["py-spy", "record", "-p", str(pid), "-f", "raw", "-r", "200",
-                             "-d", "6", "--nonblocking", "-o", f"{where}/flat_{size}.txt"],
+                             "-d", str(seconds), "--nonblocking", "-o", f"{where}/flat_{size}.txt"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -221,8 +221,11 @@ def paced(port: int, backlog: int = 2_000) -> None:
         child = _start(port, Path(tmp))
         try:
             time.sleep(2.0)
+            spy = _profile(child.pid, "paced", 26)
             lat = asyncio.run(paced_load(f"ws://127.0.0.1:{port}/widget/ws", 2_000,
                                          1_000.0, 10.0))
+            if spy is not None:
+                spy.wait()
         finally:
             child.terminate()
             child.wait(10)
