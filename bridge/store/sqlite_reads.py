@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Collection, Sequence
 from typing import Any, TypeVar
 
@@ -78,6 +79,7 @@ _NEWEST_FIRST = " ORDER BY created_at DESC, id DESC"
 # ``blocked`` is each lane's oldest not-yet-due row, read from the index of waiting
 # times (normally only retrying heads are there); the scan then walks the pending rows
 # in id order and stops at ``limit``.
+_SLICE = 200  # rows decoded between two turns of the event loop
 _DUE = (
     "WITH blocked AS MATERIALIZED ("
     " SELECT conversation_id, destination, min(id) AS head"
@@ -236,8 +238,13 @@ def due_in_lanes(rows: Sequence[Row], now: float,
 
 
 async def due_deliveries(db: aiosqlite.Connection, now: float, limit: int) -> list[Delivery]:
-    rows = await _rows(db, _DUE, {"now": now, "limit": limit})
-    return [delivery_from_row(r) for r in rows]
+    rows = list(await db.execute_fetchall(_DUE, {"now": now, "limit": limit}))
+    due: list[Delivery] = []
+    for start in range(0, len(rows), _SLICE):
+        if start:
+            await asyncio.sleep(0)  # a thousand rows at once would hold up acks meanwhile
+        due += [delivery_from_row(tuple(r)) for r in rows[start:start + _SLICE]]
+    return due
 
 
 async def delivery_by_id(db: aiosqlite.Connection, delivery_id: str) -> Delivery | None:
