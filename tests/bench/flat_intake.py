@@ -43,6 +43,17 @@ from pathlib import Path
 from bridge.demo import demo_bridge
 async def main():
     await demo_bridge("127.0.0.1", int(sys.argv[1]), Path(sys.argv[2]))
+    import gc, os, time
+    began = [0.0]
+    def full_collections(phase, info):  # BENCH_GC_LOG: how long each full collection takes
+        if phase == "start":
+            began[0] = time.perf_counter()
+        elif info["generation"] == 2:
+            print("GC2", round((time.perf_counter() - began[0]) * 1000, 1), "ms", flush=True)
+    if os.environ.get("BENCH_GC_LOG"):
+        gc.callbacks.append(full_collections)
+    if os.environ.get("BENCH_GC_FREEZE"):
+        gc.freeze()  # what startup made lives on: out of every full collection
     print("READY", flush=True)
     await asyncio.Event().wait()
 asyncio.run(main())
