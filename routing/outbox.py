@@ -379,7 +379,7 @@ class DeliveryWorker:
         self._waiting.add(lane)
         try:
             known = conversation.desk_thread is not None or conversation.first_response_at > 0
-            at = await self._turns.book(keys, known)
+            at = await self._turns.book(keys, known, now)
             waited = at > now
             while True:
                 if self._budget.blocked_until(keys) > at:

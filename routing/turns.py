@@ -55,19 +55,19 @@ class Turns:
         """Lanes queued for a turn (for ``/metrics``)."""
         return sum(len(q) for q in self._queues.values())
 
-    async def book(self, keys: tuple[str, ...], known: bool) -> float:
+    async def book(self, keys: tuple[str, ...], known: bool, now: float) -> float:
         """Wait for this send's turn and book its moment (within the horizon); ``known``:
-        the desk already knows the conversation, so it goes before new ones."""
+        the desk already knows the conversation, so it goes before new ones. A turn
+        taken at once is booked at ``now`` itself, so the caller can tell it waited."""
         gate = self._budget.gate(keys)
         if gate is None:
-            return self._budget.reserve(keys, self._clock.now())
+            return self._budget.reserve(keys, now)
         queue = self._queues.setdefault(gate, [])
-        place = _Place(self._clock.now() - (self._lead if known else 0.0), next(self._seq))
+        place = _Place(now - (self._lead if known else 0.0), next(self._seq))
         heapq.heappush(queue, place)
         try:
             while True:
                 if queue[0] is place:
-                    now = self._clock.now()
                     wait = self._budget.earliest(keys, now) - self._horizon - now
                     if wait <= 0:
                         return self._budget.reserve(keys, now)
@@ -75,6 +75,7 @@ class Turns:
                 else:
                     place.ready.clear()
                     await place.ready.wait()
+                now = self._clock.now()
         finally:
             self._leave(gate, queue, place)
 

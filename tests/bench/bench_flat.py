@@ -61,7 +61,7 @@ async def turns_cost(waiting: int) -> float:
 
     async def lane() -> None:
         nonlocal served
-        await turns.book(KEYS, known=False)
+        await turns.book(KEYS, False, clock.now())
         served += 1
         if served == total:
             done.set()

@@ -119,3 +119,27 @@ class TestReadsUnderABacklog:
                                            f"late {i}")])
                 await settle()
             assert worker._turns.waiting() == 119 and full_reads == before
+
+
+class _TickingClock(FakeClock):
+    """A clock that moves on a little at every reading, as a real one does."""
+
+    def now(self) -> float:
+        self.advance(1e-6)
+        return super().now()
+
+
+class TestNoWaitIsNoWait:
+    async def test_a_send_with_room_goes_singly_on_a_moving_clock(self) -> None:
+        """A turn taken at once counts as no wait even though the clock moved while it
+        was taken: three messages with room in the window go as three posts."""
+        store, clock = FakeStore(), _TickingClock()
+        desk = BudgetedSender("desk")
+        worker = DeliveryWorker(store, clock, {Channel.DESK: desk},
+                                budget=SendBudget(RULES, margin=0.0),
+                                sleep=fake_sleep(clock), stamp=lambda at: "t")
+        conv = await conversation(store, clock)
+        for i in range(3):
+            await enqueue(store, clock, conv, f"question {i}")
+        await worker.run_until_idle()
+        assert desk.sent_texts() == ["question 0", "question 1", "question 2"]
