@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from adapters.widget.address import TrustedProxies, client_ip
 from adapters.widget.downloads import FileDownloads
 from adapters.widget.frames import FrameError, error_frame, refusal
 from adapters.widget.hub import WidgetHub
@@ -52,6 +53,7 @@ class WidgetHttp:
         self._steps = steps
         self._uploads = uploads
         self._downloads = downloads
+        self._proxies = TrustedProxies(settings.trusted_proxies)
         self._script = resources.files("adapters.widget").joinpath("static/widget.js")
 
     def add_routes(self, app: web.Application) -> None:
@@ -272,11 +274,8 @@ class WidgetHttp:
         return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
 
     def _client_ip(self, request: web.Request) -> str:
-        remote = request.remote or ""
-        forwarded = request.headers.get("X-Forwarded-For", "")
-        if forwarded and remote in self._settings.trusted_proxies:
-            return forwarded.split(",")[0].strip()[:64]
-        return remote
+        """The rightmost hop our proxies did not add: see address.py."""
+        return client_ip(request.remote, request.headers.get("X-Forwarded-For"), self._proxies)
 
     async def _session_from_bearer(self, request: web.Request) -> Session:
         header = request.headers.get("Authorization", "")

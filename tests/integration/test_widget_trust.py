@@ -1,0 +1,121 @@
+"""Issue 11: what a patron (or a flood) cannot get by reconnecting, by making new
+identities, or by writing its own X-Forwarded-For; through the real widget socket, the
+HTTP API and the bridge as `pustaka demo` starts it with the Bot API emulator."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest_asyncio
+
+from adapters.telegram.emulator import BotApiEmulator
+from bridge.app import Bridge
+from bridge.demo import demo_bridge
+
+Start = Callable[..., Awaitable[Bridge]]
+PER_MINUTE = 12  # a burst of 5, then one every 5 s
+
+
+@pytest_asyncio.fixture
+async def start(tmp_path: Path) -> AsyncIterator[Start]:
+    """Starts a demo bridge with config overrides (by section)."""
+    running: list[tuple[Bridge, BotApiEmulator]] = []
+
+    async def go(**sections: dict[str, Any]) -> Bridge:
+        bridge, emulator, _ = await demo_bridge(
+            "127.0.0.1", 0, tmp_path / f"data{len(running)}", rate_limits=False, desk_port=0,
+            overrides=sections)
+        running.append((bridge, emulator))
+        return bridge
+
+    yield go
+    for bridge, emulator in running:
+        await bridge.stop()
+        await emulator.stop()
+
+
+async def hello(ws: aiohttp.ClientWebSocketResponse, token: str | None = None) -> dict[str, Any]:
+    await ws.send_json({"type": "hello", "token": token})
+    answer: dict[str, Any] = await ws.receive_json(timeout=5)
+    return answer
+
+
+async def send(ws: aiohttp.ClientWebSocketResponse, cid: str) -> dict[str, Any]:
+    await ws.send_json({"type": "send", "cid": cid, "text": f"question {cid}"})
+    answer: dict[str, Any] = await ws.receive_json(timeout=5)
+    return answer
+
+
+class TestClientAddress:
+    async def test_the_socket_records_the_hop_our_proxy_added_not_the_clients_claim(
+        self, start: Start
+    ) -> None:
+        """Behind a trusted proxy, a client-written leftmost X-Forwarded-For entry is
+        ignored: the conversation records the address the proxy saw."""
+        bridge = await start(server={"trusted_proxies": ["127.0.0.1"]})
+        forwarded = {"X-Forwarded-For": "6.6.6.6, 203.0.113.9"}
+        async with aiohttp.ClientSession() as http, \
+                http.ws_connect(bridge.url + "/widget/ws", headers=forwarded) as ws:
+            assert (await hello(ws))["type"] == "welcome"
+            assert (await send(ws, "a"))["type"] == "ack"
+        [conversation] = await bridge.store.conversations()
+        assert conversation.page.ip == "203.0.113.9"
+
+    async def test_the_http_api_skips_every_trusted_hop(self, start: Start) -> None:
+        """Hops our own proxies added (a network of them) are skipped from the right; the
+        first one that is not ours is the client."""
+        bridge = await start(server={"trusted_proxies": ["127.0.0.1", "10.0.0.0/8"]})
+        forwarded = {"X-Forwarded-For": "6.6.6.6, 198.51.100.7, 10.1.2.3"}
+        async with aiohttp.ClientSession(headers=forwarded) as http:
+            async with http.post(bridge.url + "/widget/api/hello", json={}) as answer:
+                token = (await answer.json())["token"]
+            async with http.post(bridge.url + "/widget/api/send",
+                                 headers={"Authorization": f"Bearer {token}"},
+                                 json={"cid": "h", "text": "hi"}) as answer:
+                assert answer.status == 200
+        [conversation] = await bridge.store.conversations()
+        assert conversation.page.ip == "198.51.100.7"
+
+    async def test_without_a_trusted_proxy_the_header_is_ignored(self, start: Start) -> None:
+        """A client that is not our proxy cannot name its address at all."""
+        bridge = await start()
+        async with aiohttp.ClientSession() as http, http.ws_connect(
+                bridge.url + "/widget/ws", headers={"X-Forwarded-For": "6.6.6.6"}) as ws:
+            await hello(ws)
+            await send(ws, "a")
+        [conversation] = await bridge.store.conversations()
+        assert conversation.page.ip == "127.0.0.1"
+
+
+class TestVisitorBudget:
+    async def test_hello_again_does_not_refill_the_budget(self, start: Start) -> None:
+        """A second hello with the same token, on the same or a new socket, continues the
+        visitor's budget: the sixth message of the burst is refused."""
+        bridge = await start(widget={"messages_per_minute": PER_MINUTE})
+        async with aiohttp.ClientSession() as http:
+            async with http.ws_connect(bridge.url + "/widget/ws") as ws:
+                token = (await hello(ws))["token"]
+                answers = [await send(ws, f"a{n}") for n in range(3)]
+                await hello(ws, token)
+                answers.append(await send(ws, "a3"))
+            async with http.ws_connect(bridge.url + "/widget/ws") as ws:
+                await hello(ws, token)
+                answers += [await send(ws, f"b{n}") for n in range(2)]
+        assert [a["type"] for a in answers] == ["ack"] * 5 + ["error"]
+        assert answers[-1]["code"] == "rate_limited" and answers[-1]["retry_after"] >= 1
+
+    async def test_the_socket_and_http_share_one_budget(self, start: Start) -> None:
+        """What a visitor spent on the socket is spent for its HTTP calls too."""
+        bridge = await start(widget={"messages_per_minute": PER_MINUTE})
+        async with aiohttp.ClientSession() as http:
+            async with http.ws_connect(bridge.url + "/widget/ws") as ws:
+                token = (await hello(ws))["token"]
+                assert [(await send(ws, f"a{n}"))["type"] for n in range(5)] == ["ack"] * 5
+            async with http.post(bridge.url + "/widget/api/send",
+                                 headers={"Authorization": f"Bearer {token}"},
+                                 json={"cid": "h", "text": "hi"}) as answer:
+                assert answer.status == 429
+                assert int(answer.headers["Retry-After"]) >= 1
