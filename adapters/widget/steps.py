@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 
 OfflineHook = Callable[[Patron, Conversation], Awaitable[None]]
 _NO_HISTORY = "~"  # sorts after every message id: patron_view then reads no messages
-_HTTP_VISITORS = 100_000  # visitors whose HTTP rate budget is remembered
+_VISITOR_BUDGETS = 100_000  # visitors whose rate budget is remembered
 
 
 async def no_offline_hook(patron: Patron, conversation: Conversation) -> None:
@@ -122,32 +122,37 @@ class PatronSteps:
         self._availability = availability
         self._on_offline_question = on_offline_question
         self._queue = queue
-        # Each HTTP call is a new Session; the visitor's budget must outlive it.
-        self._http_buckets: OrderedDict[str, TokenBucket] = OrderedDict()
+        # Each hello and HTTP call is a new Session; the visitor's budget outlives them.
+        self._buckets: OrderedDict[str, TokenBucket] = OrderedDict()
 
     def availability(self) -> dict[str, Any]:
         return self._availability().public()
 
     def new_session(self, visitor: str, page: PageInfo, generation: int = 0) -> Session:
-        per_minute = max(1, self._settings.messages_per_minute)
-        bucket = TokenBucket(rate=per_minute / 60.0, capacity=max(5.0, per_minute / 6))
-        return Session(visitor, page, bucket, generation)
+        """A Session of the visitor spending the visitor's one rate budget: a new hello,
+        socket or HTTP call continues it, never refills it."""
+        return Session(visitor, page, self._bucket(visitor), generation)
 
     async def bearer_session(self, token: str, page: PageInfo) -> Session | None:
         """The Session of an HTTP call's bearer token, None unless it is the visitor's
         current token."""
         verified = await self.identity.verify(token)
-        return None if verified is None else self.http_session(*verified, page)
+        if verified is None:
+            return None
+        visitor, generation = verified
+        return self.new_session(visitor, page, generation)
 
-    def http_session(self, visitor: str, generation: int, page: PageInfo) -> Session:
-        """A Session for one HTTP call, sharing the visitor's rate budget with the others."""
-        session = self.new_session(visitor, page, generation)
-        bucket = self._http_buckets.pop(visitor, None) or session.bucket
-        self._http_buckets[visitor] = bucket
-        while len(self._http_buckets) > _HTTP_VISITORS:
-            self._http_buckets.popitem(last=False)
-        session.bucket = bucket
-        return session
+    def _bucket(self, visitor: str) -> TokenBucket:
+        """The visitor's budget, remembered for the most recently seen visitors only (an
+        LRU: a flood of identities cannot grow it); a forgotten visitor starts full."""
+        bucket = self._buckets.pop(visitor, None)
+        if bucket is None:
+            per_minute = max(1, self._settings.messages_per_minute)
+            bucket = TokenBucket(rate=per_minute / 60.0, capacity=max(5.0, per_minute / 6))
+        self._buckets[visitor] = bucket
+        while len(self._buckets) > _VISITOR_BUDGETS:
+            self._buckets.popitem(last=False)
+        return bucket
 
     def spend_rate(self, session: Session) -> None:
         """Spend an upload's budget before its form is read: a refused upload costs it
