@@ -41,6 +41,8 @@ class ServerSection:
     trusted_proxies: list[str] = field(default_factory=list)  # whose X-Forwarded-For to believe
     # who may read /metrics without PUSTAKA_METRICS_TOKEN (networks, CIDR or one address)
     metrics_allow: list[str] = field(default_factory=lambda: ["127.0.0.0/8", "::1"])
+    max_connections_per_ip: int = 100  # open connections of one client address at once
+    header_timeout: float = 15.0  # seconds a connection has to send a whole request head
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,8 @@ class WidgetSection:
     messages_per_minute: int = 30  # per visitor, against floods
     resume_ttl_days: float = 14.0  # how long the "continue this chat" link in an email works
     home_url: str = ""  # the library's page with the widget, for links to untrusted pages
+    new_visitors_per_ip_hour: int = 60  # new chat identities per IPv4 address / IPv6 /64
+    new_conversations_per_ip_hour: int = 30  # conversations opened per address, likewise
 
 
 @dataclass(frozen=True)
@@ -232,6 +236,8 @@ _CHOICES = {"widget.position": {"left", "right"}, "storage.backend": {"sqlite"},
             "directory.kind": {"none", "csv", "http", "sip2"},
             "email.first_run": {"unseen", "all", "new"}}
 _SECRETS["PUSTAKA_METRICS_TOKEN"] = "metrics_token"  # a line of its own: other secrets merge above
+_POSITIVE |= {"server.max_connections_per_ip", "server.header_timeout",
+              "widget.new_visitors_per_ip_hour", "widget.new_conversations_per_ip_hour"}
 
 
 def load_config(

@@ -103,7 +103,7 @@ class WidgetHttp:
             page = self.page(body, request)
             welcome, _ = await self._steps.hello({"type": "hello", **body}, page)
         except FrameError as exc:
-            return self._refusal(request, exc, 401)
+            return self._refusal(request, exc, _STATUS.get(exc.code, 401))
         return web.json_response(welcome, headers=self.cors(request))
 
     async def http_resume(self, request: web.Request) -> web.Response:

@@ -21,11 +21,21 @@ from adapters.widget.availability import AvailabilitySource, always_staffed
 from adapters.widget.frames import FrameError, client_id, offline_question, rating
 from adapters.widget.hub import WidgetHub
 from adapters.widget.identity import VisitorIdentity
+from adapters.widget.newcomers import Newcomers
 from adapters.widget.profile import ProfileSteps
 from adapters.widget.render import history_json, message_json
 from adapters.widget.tokens import VisitorTokens
 from routing.limits import TokenBucket
-from routing.model import Attachment, Channel, Contact, Conversation, Inbound, PageInfo, Patron
+from routing.model import (
+    Attachment,
+    Channel,
+    Contact,
+    Conversation,
+    Inbound,
+    PageInfo,
+    Patron,
+    Status,
+)
 from routing.router import Accepted, Refused, Router
 
 if TYPE_CHECKING:
@@ -63,6 +73,8 @@ class WidgetSettings:
     allowed_origins: tuple[str, ...] = ()
     trusted_proxies: tuple[str, ...] = ()
     email_answers: bool = True  # False: email is off, the desk answers in the chat only
+    new_visitors_per_ip_hour: int = 60  # hellos without a token, per IPv4 address / IPv6 /64
+    new_conversations_per_ip_hour: int = 30  # conversations opened or reopened, likewise
 
     def public(self) -> dict[str, Any]:
         return {
@@ -122,6 +134,8 @@ class PatronSteps:
         self._availability = availability
         self._on_offline_question = on_offline_question
         self._queue = queue
+        self._newcomers = Newcomers(settings.new_visitors_per_ip_hour,
+                                    settings.new_conversations_per_ip_hour)
         # Each hello and HTTP call is a new Session; the visitor's budget outlives them.
         self._buckets: OrderedDict[str, TokenBucket] = OrderedDict()
 
@@ -172,6 +186,7 @@ class PatronSteps:
     async def hello(self, frame: dict[str, Any], page: PageInfo) -> tuple[dict[str, Any], Session]:
         token, generation = frame.get("token"), 0
         if token is None or token == "":
+            self._newcomers.admit_visitor(page.ip)
             visitor, token = self.identity.issue()
         else:
             verified = await self.identity.verify(token)
@@ -182,6 +197,8 @@ class PatronSteps:
         since = since[:40] if isinstance(since, str) else ""
         session = self.new_session(visitor, page, generation)
         conversation, history = await self._router.patron_view(session.contact, after=since)
+        if conversation is not None and conversation.status is Status.OPEN:
+            self._newcomers.talking(visitor)
         welcome = {
             "type": "welcome",
             "token": token,
@@ -296,7 +313,18 @@ class PatronSteps:
                              f"in {wait} s.", retry_after=wait)
 
     async def _accept(self, inbound: Inbound) -> Accepted:
+        """The router's accept, once the visitor's network may open the conversation
+        the message would open (see newcomers.py)."""
+        contact = Contact(inbound.channel, inbound.address)
+        ip = inbound.page.ip if inbound.page is not None else ""
+        await self._newcomers.admit_message(contact, ip, self._current)
         try:
-            return await self._router.accept(inbound)
+            accepted = await self._router.accept(inbound)
         except Refused as exc:
             raise FrameError(exc.code, exc.reason) from None
+        self._newcomers.talking(inbound.address)
+        return accepted
+
+    async def _current(self, contact: Contact) -> Conversation | None:
+        conversation, _ = await self._router.patron_view(contact, after=_NO_HISTORY)
+        return conversation

@@ -119,3 +119,56 @@ class TestVisitorBudget:
                                  json={"cid": "h", "text": "hi"}) as answer:
                 assert answer.status == 429
                 assert int(answer.headers["Retry-After"]) >= 1
+
+
+class TestNewcomersPerNetwork:
+    async def test_new_identities_from_one_address_are_limited(self, start: Start) -> None:
+        """Past widget.new_visitors_per_ip_hour, a tokenless hello is refused with the
+        seconds to wait, on the socket and as an HTTP 429; a known visitor still gets in."""
+        bridge = await start(widget={"new_visitors_per_ip_hour": 3})
+        async with aiohttp.ClientSession() as http, \
+                http.ws_connect(bridge.url + "/widget/ws") as ws:
+            welcomes = [await hello(ws) for _ in range(4)]
+            async with http.post(bridge.url + "/widget/api/hello", json={}) as answer:
+                status, header, body = answer.status, answer.headers, await answer.json()
+            again = await hello(ws, welcomes[0]["token"])
+        assert [w["type"] for w in welcomes] == ["welcome"] * 3 + ["error"]
+        refused = welcomes[-1]
+        assert refused["code"] == "rate_limited" and 600 <= refused["retry_after"] <= 1200
+        assert (status, body["code"]) == (429, "rate_limited")
+        assert header["Retry-After"] == str(body["retry_after"])
+        assert again["type"] == "welcome" and again["visitor"] == welcomes[0]["visitor"]
+
+    async def test_a_spoofed_forwarded_for_does_not_buy_new_identities(
+        self, start: Start
+    ) -> None:
+        """Behind a trusted proxy the budget follows the hop the proxy added, whatever the
+        client wrote on the left; an IPv6 client counts by its /64."""
+        bridge = await start(widget={"new_visitors_per_ip_hour": 1},
+                             server={"trusted_proxies": ["127.0.0.1"]})
+        answers = []
+        for forwarded in ("1.1.1.1, 203.0.113.5", "2.2.2.2, 203.0.113.5",
+                          "2001:db8:0:1::1", "2001:db8:0:1::2", "2001:db8:0:2::1"):
+            async with aiohttp.ClientSession() as http, http.post(
+                    bridge.url + "/widget/api/hello", json={},
+                    headers={"X-Forwarded-For": forwarded}) as answer:
+                answers.append(answer.status)
+        assert answers == [200, 429, 200, 429, 200]
+
+    async def test_new_conversations_from_one_address_are_limited(self, start: Start) -> None:
+        """Past widget.new_conversations_per_ip_hour, a new visitor's first message is
+        refused and opens no topic; a patron already in conversation writes on."""
+        bridge = await start(widget={"new_conversations_per_ip_hour": 2})
+        async with aiohttp.ClientSession() as http:
+            sockets = [await http.ws_connect(bridge.url + "/widget/ws") for _ in range(3)]
+            for ws in sockets:
+                await hello(ws)
+            first = [await send(ws, "first") for ws in sockets]
+            later = await send(sockets[0], "second")
+            for ws in sockets:
+                await ws.close()
+        assert [a["type"] for a in first] == ["ack", "ack", "error"]
+        assert first[-1]["code"] == "rate_limited" and first[-1]["retry_after"] >= 60
+        assert "new conversations" in first[-1]["message"]
+        assert later["type"] == "ack"
+        assert len(await bridge.store.conversations()) == 2
