@@ -49,6 +49,7 @@ from bridge.channels import (
 )
 from bridge.check import RECENT, check_addresses
 from bridge.config import Config, ConfigError, opening_hours
+from bridge.conn_guard import GuardedSite
 from bridge.filemodes import private_dir, private_secret
 from bridge.redact import redact_secrets
 from bridge.store.sqlite import SqliteStore
@@ -207,7 +208,7 @@ class Bridge:
         self.web_app = build_web_app(self, widget, self.extra_routes)
         self._runner = web.AppRunner(self.web_app, handle_signals=False)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, config.server.host, config.server.port)
+        site = GuardedSite(self._runner, config.server.host, config.server.port)
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self.url = config.server.public_url.rstrip("/") or f"http://{config.server.host}:{port}"

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from adapters.widget.server import WidgetServer
+from bridge.conn_guard import ConnectionGuard
 from bridge.web_guard import MetricsGuard, add_headers
 
 if TYPE_CHECKING:
@@ -23,6 +24,8 @@ def build_web_app(
     server = bridge.config.server
     guard = MetricsGuard(server.metrics_allow, bridge.config.metrics_token,
                          server.trusted_proxies)
+    ConnectionGuard(server.max_connections_per_ip, server.header_timeout,  # conn_guard.py
+                    server.trusted_proxies).install(app)
     widget.add_routes(app)
     app.add_routes(extra_routes)
 

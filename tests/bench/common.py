@@ -54,6 +54,10 @@ HOST = "127.0.0.1"
 # minute into the group), as in production: the outbox then coalesces. The emulator's
 # own limits are off either way.
 WIDGET_LIFTED: dict[str, dict[str, Any]] = {"widget": {"messages_per_minute": 100_000_000}}
+# So are the per-address limits (issue 11): every bench patron comes from loopback.
+WIDGET_LIFTED["widget"].update(new_visitors_per_ip_hour=100_000_000,
+                               new_conversations_per_ip_hour=100_000_000)
+WIDGET_LIFTED["server"] = {"max_connections_per_ip": 1_000_000}
 LIFTED: dict[str, dict[str, Any]] = {
     **WIDGET_LIFTED,
     "telegram": {"messages_per_second": 1_000_000, "group_messages_per_minute": 100_000_000},
