@@ -4,7 +4,7 @@ A visitor id costs nothing to make (``hello`` without a token), and each one's f
 message opens a topic in the desk. So a network (an IPv4 address, an IPv6 /64: see
 ``address.network_key``) has two budgets an hour: new identities, and conversations
 opened or reopened. A patron already in an open conversation never pays the second.
-Both are token buckets: ``per_hour`` at once, refilled evenly over the hour, so a
+Both are token buckets: ten minutes' worth at once, refilled evenly over the hour, so a
 library's shared address is slowed, not shut out. Buckets are kept for the most
 recently seen networks only (an LRU), so a flood from many addresses cannot grow them
 without bound; a forgotten network starts full.
@@ -35,6 +35,9 @@ class NetworkBudget:
     def __init__(self, per_hour: int, what: str, *, remember: int = _NETWORKS,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._per_hour = max(1, per_hour)
+        # Ten minutes' worth at once: a flood's first wave stays small enough that the
+        # desk's 20 posts a minute still carry the patrons already talking to it.
+        self._burst = max(1.0, self._per_hour / 6)
         self._what = what
         self._remember = remember
         self._clock = clock
@@ -54,7 +57,7 @@ class NetworkBudget:
     def _bucket(self, key: str) -> TokenBucket:
         bucket = self._buckets.pop(key, None)
         if bucket is None:
-            bucket = TokenBucket(rate=self._per_hour / 3600.0, capacity=float(self._per_hour))
+            bucket = TokenBucket(rate=self._per_hour / 3600.0, capacity=self._burst)
         self._buckets[key] = bucket
         while len(self._buckets) > self._remember:
             self._buckets.popitem(last=False)
@@ -81,14 +84,21 @@ class Newcomers:
 
     async def admit_message(self, contact: Contact, ip: str, current: ConversationOf) -> None:
         """A message is about to be accepted: free in an open conversation, else it
-        opens (or reopens) one, which the network pays for. Whether it is open is read
-        from the store at most every few minutes per visitor."""
-        seen = self._talking.get(contact.address)
-        if seen is not None and self._clock() - seen < _RECHECK:
+        opens (or reopens) one, which the network pays for once: the visitor counts as
+        talking from the moment it paid, so its messages sent together pay once. Whether
+        it is in an open conversation is read from the store at most every few minutes."""
+        if self._knows(contact.address):
             return
         conversation = await current(contact)
+        if self._knows(contact.address):  # a message sent alongside paid meanwhile
+            return
         if conversation is None or conversation.status is not Status.OPEN:
             self.conversations.spend(ip)
+        self.talking(contact.address)
+
+    def _knows(self, visitor: str) -> bool:
+        seen = self._talking.get(visitor)
+        return seen is not None and self._clock() - seen < _RECHECK
 
     def talking(self, visitor: str) -> None:
         """The visitor has an open conversation now (seen in a welcome, or just opened)."""

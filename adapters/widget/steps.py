@@ -319,11 +319,9 @@ class PatronSteps:
         ip = inbound.page.ip if inbound.page is not None else ""
         await self._newcomers.admit_message(contact, ip, self._current)
         try:
-            accepted = await self._router.accept(inbound)
+            return await self._router.accept(inbound)
         except Refused as exc:
             raise FrameError(exc.code, exc.reason) from None
-        self._newcomers.talking(inbound.address)
-        return accepted
 
     async def _current(self, contact: Contact) -> Conversation | None:
         conversation, _ = await self._router.patron_view(contact, after=_NO_HISTORY)

@@ -63,6 +63,7 @@ LIFTED: dict[str, dict[str, Any]] = {
     "telegram": {"messages_per_second": 1_000_000, "group_messages_per_minute": 100_000_000},
 }
 BUDGETS = {"lifted": LIFTED, "telegram": WIDGET_LIFTED}
+BUDGETS["production"] = {}  # every limit as shipped (bench_flood: the widget's limits under test)
 
 TEXT = "Hello, do you have the 2019 edition of this book on the shelf, or only as an e-book?"
 AGENT = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/156.0 Safari/537.36"}
@@ -299,6 +300,16 @@ class Commands:
         at = time.monotonic()
         self._emulator.user_sends(self._group, self._librarian, text, message_thread_id=thread)
         return at
+
+    async def desk_seen(self, text: str, timeout: float) -> float | None:
+        """When (monotonic, shared by processes) a message containing ``text`` was first
+        seen in the desk group, looking every 10 ms; None if not within ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(text in m.get("text", "") for m in self._emulator.messages(self._group)):
+                return time.monotonic()
+            await asyncio.sleep(0.01)
+        return None
 
     async def files(self) -> dict[str, int]:
         soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)

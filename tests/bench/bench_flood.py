@@ -1,0 +1,210 @@
+"""A flood from one address while a real patron chats (issue 11).
+
+Run: python -m tests.bench.bench_flood [--messages 10000] [--identities 200] [--sockets 20]
+
+The bridge and the Bot API emulator run as ``pustaka demo`` runs them, in a process of
+their own, with every limit as shipped: the widget's (30 messages a minute per visitor,
+60 new identities and 30 new conversations an hour per address, 100 connections per
+address) and Telegram's (20 posts a minute into the group, which the outbox plans
+within). A patron from 127.0.0.1 opens a conversation and waits for it to reach the
+desk; then a flood from 127.0.0.2 makes ``--identities`` tokenless hellos and sends
+``--messages`` messages as fast as its sockets carry them, while the patron writes one
+message every 2 s and pings every 50 ms. Prints how much of the flood was accepted and
+refused, how long the patron's first message written during the flood took to reach the
+desk (the emulator's group), and the patron's ack and pong p99. Never asserts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+
+from tests.bench.common import AGENT, HELLO, ServerProcess, mark, rank, session
+
+FLOOD_IP = "127.0.0.2"
+PATRON_IP = "127.0.0.1"
+DESK_TARGET = 5.0  # seconds: the patron's message at the desk
+ACK_TARGET = 0.100  # seconds: the patron's ack p99
+
+
+@dataclass
+class Tally:
+    identities: Counter[str] = field(default_factory=Counter)  # welcome / error code
+    answers: Counter[str] = field(default_factory=Counter)  # ack / error code
+    sockets: Counter[str] = field(default_factory=Counter)  # opened / refused status
+
+
+async def flood_socket(http: aiohttp.ClientSession, url: str, hellos: int, per_hello: int,
+                       tally: Tally, tag: str) -> None:
+    """One flood socket: ``hellos`` tokenless hellos, each followed by ``per_hello``
+    sends fired without waiting; every answer is counted."""
+    try:
+        ws = await http.ws_connect(f"{url}/widget/ws", headers=AGENT)
+    except aiohttp.WSServerHandshakeError as exc:
+        tally.sockets[f"refused {exc.status}"] += 1
+        tally.identities["socket refused"] += hellos
+        tally.answers["socket refused"] += hellos * per_hello
+        return
+    tally.sockets["opened"] += 1
+    async with ws:
+        for h in range(hellos):
+            await ws.send_str(HELLO)
+            welcome = await next_answer(ws, ("welcome", "error"))
+            tally.identities[welcome.get("code", welcome["type"])] += 1
+            for k in range(per_hello):
+                await ws.send_str(json.dumps({"type": "send", "cid": f"{tag}-{h}-{k}",
+                                              "text": f"flood {tag} {h} {k}"}))
+            for _ in range(per_hello):
+                answer = await next_answer(ws, ("ack", "error"))
+                tally.answers[answer.get("code", answer["type"])] += 1
+
+
+async def next_answer(ws: aiohttp.ClientWebSocketResponse, kinds: tuple[str, ...]
+                      ) -> dict[str, Any]:
+    while True:
+        frame: dict[str, Any] = await ws.receive_json(timeout=120)
+        if frame["type"] in kinds:
+            return frame
+
+
+async def flood_all(http: aiohttp.ClientSession, url: str, sockets: int, hellos: int,
+                    per_hello: int, tally: Tally) -> None:
+    await asyncio.gather(*(flood_socket(http, url, hellos, per_hello, tally, f"s{s}")
+                           for s in range(sockets)))
+
+
+class Patron:
+    """The real patron: in conversation already; writes every 2 s and pings every 50 ms."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self.ws = ws
+        self.acks: list[float] = []
+        self.pongs: list[float] = []
+        self.sent_at: dict[str, float] = {}
+        self._waiting: dict[str, asyncio.Future[float]] = {}
+        self._pings: list[float] = []
+        self._reader = asyncio.create_task(self._read())
+
+    async def say(self, cid: str, text: str) -> float:
+        """Send and wait for the ack; returns when it was sent (monotonic)."""
+        future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        self._waiting[cid] = future
+        at = time.monotonic()
+        await self.ws.send_str(json.dumps({"type": "send", "cid": cid, "text": text}))
+        self.acks.append(await asyncio.wait_for(future, 60) - at)
+        self.sent_at[cid] = at
+        return at
+
+    async def ping(self) -> None:
+        self._pings.append(time.monotonic())
+        await self.ws.send_str('{"type":"ping"}')
+
+    async def _read(self) -> None:
+        async for msg in self.ws:
+            if msg.type is not aiohttp.WSMsgType.TEXT:
+                continue
+            frame, now = json.loads(msg.data), time.monotonic()
+            if frame["type"] == "pong" and self._pings:
+                self.pongs.append(now - self._pings.pop(0))
+            elif frame.get("cid") in self._waiting:
+                future = self._waiting.pop(frame["cid"])
+                if frame["type"] != "ack":
+                    future.set_exception(RuntimeError(f"patron refused: {frame}"))
+                else:
+                    future.set_result(now)
+
+
+async def patron_chats(patron: Patron, flood: asyncio.Task[None]) -> list[str]:
+    """Write every 2 s and ping every 50 ms until the flood is over (at least 10 s)."""
+    cids, started, n = [], time.monotonic(), 0
+    while not flood.done() or time.monotonic() - started < 10:
+        if n % 40 == 0:
+            cid = f"patron-{n // 40}"
+            cids.append(cid)
+            asyncio.create_task(patron.say(cid, f"real patron question {cid}"))
+        await patron.ping()
+        n += 1
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.5)
+    return cids
+
+
+async def run(args: argparse.Namespace) -> None:
+    server = ServerProcess("production")
+    try:
+        await measure(server, args)
+    finally:
+        server.stop()
+
+
+async def measure(server: ServerProcess, args: argparse.Namespace) -> None:
+    url = server.url
+    async with session(PATRON_IP) as mine, session(FLOOD_IP) as theirs:
+        ws = await mine.ws_connect(f"{url}/widget/ws", headers=AGENT)
+        await ws.send_str(HELLO)
+        assert (await next_answer(ws, ("welcome",)))["type"] == "welcome"
+        patron = Patron(ws)
+        await patron.say("opening", "real patron: hello, I need help with my loan")
+        if await server.acall("desk_seen", "real patron: hello", 60) is None:
+            raise RuntimeError("the patron's opening message never reached the desk")
+        tally = Tally()
+        hellos = max(1, args.identities // args.sockets)
+        per_hello = max(1, args.messages // (args.sockets * hellos))
+        began = time.monotonic()
+        flood = asyncio.create_task(flood_all(theirs, url, args.sockets, hellos, per_hello,
+                                              tally))
+        cids = await patron_chats(patron, flood)
+        await flood
+        flood_seconds = time.monotonic() - began
+        first = cids[0]
+        seen = await server.acall("desk_seen", f"real patron question {first}", 120)
+        counts = await server.acall("counts")
+        topics = await server.acall("topics")
+        await ws.close()
+    report(args, tally, patron, first, seen, flood_seconds, counts, len(topics))
+
+
+def report(args: argparse.Namespace, tally: Tally, patron: Patron, first: str,
+           seen: float | None, flood_seconds: float, counts: dict[str, int],
+           topics: int) -> None:
+    accepted = tally.answers["ack"]
+    refused = sum(tally.answers.values()) - accepted
+    print(f"flood from {FLOOD_IP}: {args.identities} tokenless hellos, "
+          f"{sum(tally.answers.values())} messages over {args.sockets} sockets, "
+          f"{flood_seconds:.1f} s")
+    print(f"  sockets: {dict(tally.sockets)}")
+    print(f"  identities: {dict(tally.identities)}")
+    print(f"  messages: {accepted} accepted, {refused} refused {dict(tally.answers)}")
+    print(f"  desk: {topics} topics, {counts['desk_posts']} posts so far, "
+          f"{counts['pending']} deliveries pending")
+    at_desk = None if seen is None else seen - patron.sent_at[first]
+    shown = "not within 120 s" if at_desk is None else f"{at_desk:.2f} s"
+    print(f"real patron's first message during the flood at the desk after {shown} "
+          f"(target < {DESK_TARGET:.0f} s) {mark(at_desk is not None and at_desk < DESK_TARGET)}")
+    acks, pongs = sorted(patron.acks[1:]), sorted(patron.pongs)
+    ack99 = rank(acks, 0.99) if acks else float("nan")
+    print(f"real patron's ack p99 {ack99 * 1000:.1f} ms over {len(acks)} messages, "
+          f"p50 {rank(acks, 0.5) * 1000:.1f} ms (target p99 < {ACK_TARGET * 1000:.0f} ms) "
+          f"{mark(ack99 < ACK_TARGET)}")
+    if pongs:
+        print(f"real patron's ping→pong p99 {rank(pongs, 0.99) * 1000:.1f} ms, "
+              f"p50 {rank(pongs, 0.5) * 1000:.1f} ms over {len(pongs)} pings")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=10_000)
+    parser.add_argument("--identities", type=int, default=200)
+    parser.add_argument("--sockets", type=int, default=20)
+    asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
