@@ -123,16 +123,16 @@ class Patron:
 
 async def patron_chats(patron: Patron, flood: asyncio.Task[None]) -> list[str]:
     """Write every 2 s and ping every 50 ms until the flood is over (at least 10 s)."""
-    cids, started, n = [], time.monotonic(), 0
+    cids, saying, started, n = [], [], time.monotonic(), 0
     while not flood.done() or time.monotonic() - started < 10:
         if n % 40 == 0:
             cid = f"patron-{n // 40}"
             cids.append(cid)
-            asyncio.create_task(patron.say(cid, f"real patron question {cid}"))
+            saying.append(asyncio.create_task(patron.say(cid, f"real patron question {cid}")))
         await patron.ping()
         n += 1
         await asyncio.sleep(0.05)
-    await asyncio.sleep(0.5)
+    await asyncio.gather(*saying)
     return cids
 
 

@@ -124,7 +124,8 @@ class TestVisitorBudget:
 class TestNewcomersPerNetwork:
     async def test_new_identities_from_one_address_are_limited(self, start: Start) -> None:
         """Past a burst of ten minutes' worth of widget.new_visitors_per_ip_hour, a
-        tokenless hello is refused with the seconds to wait (one hour's share), on the socket and as an HTTP 429; a known visitor still gets in."""
+        tokenless hello is refused with the seconds to wait (one hour's share), on the
+        socket and as an HTTP 429; a known visitor still gets in."""
         bridge = await start(widget={"new_visitors_per_ip_hour": 18})  # 3 at once
         async with aiohttp.ClientSession() as http, \
                 http.ws_connect(bridge.url + "/widget/ws") as ws:
