@@ -4,11 +4,14 @@ HTTP API and the bridge as `pustaka demo` starts it with the Bot API emulator.""
 
 from __future__ import annotations
 
+import asyncio
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 import pytest_asyncio
 
 from adapters.telegram.emulator import BotApiEmulator
@@ -47,6 +50,14 @@ async def send(ws: aiohttp.ClientWebSocketResponse, cid: str) -> dict[str, Any]:
     await ws.send_json({"type": "send", "cid": cid, "text": f"question {cid}"})
     answer: dict[str, Any] = await ws.receive_json(timeout=5)
     return answer
+
+
+async def next_answer(ws: aiohttp.ClientWebSocketResponse) -> dict[str, Any]:
+    """The next ack or error (queue frames come and go between them)."""
+    while True:
+        frame: dict[str, Any] = await ws.receive_json(timeout=10)
+        if frame["type"] in ("ack", "error"):
+            return frame
 
 
 class TestClientAddress:
@@ -119,6 +130,37 @@ class TestVisitorBudget:
                                  json={"cid": "h", "text": "hi"}) as answer:
                 assert answer.status == 429
                 assert int(answer.headers["Retry-After"]) >= 1
+
+
+class TestRefusedFlood:
+    @pytest.mark.timeout(60)
+    async def test_sockets_of_refused_sends_are_answered_and_spin_nothing(
+        self, start: Start
+    ) -> None:
+        """A flood as shipped limits meet it (12 sockets from one address, 50 pipelined
+        sends each: some accepted, most refused at once, some after a store read, some
+        without a hello) gets every answer in order, and the bridge goes on serving
+        others. Before: a full line awaited a send already finished, which never yields,
+        and the whole bridge spun forever."""
+        bridge = await start()
+
+        async def flood(http: aiohttp.ClientSession, tag: str) -> list[dict[str, Any]]:
+            async with http.ws_connect(bridge.url + "/widget/ws") as ws:
+                await hello(ws)
+                for n in range(50):
+                    await ws.send_json({"type": "send", "cid": f"{tag}{n}", "text": "flood"})
+                return [await next_answer(ws) for _ in range(50)]
+
+        async with aiohttp.ClientSession() as http:
+            floods = await asyncio.gather(*(flood(http, f"s{s}-") for s in range(12)))
+            async with http.ws_connect(bridge.url + "/widget/ws") as other:
+                await other.send_json({"type": "ping"})
+                pong = await other.receive_json(timeout=10)
+        for s, answers in enumerate(floods):
+            assert [a["cid"] for a in answers] == [f"s{s}-{n}" for n in range(50)]
+        codes = Counter(a.get("code", a["type"]) for answers in floods for a in answers)
+        assert codes == {"ack": 25, "rate_limited": 475, "no_hello": 100}
+        assert pong["type"] == "pong"
 
 
 class TestNewcomersPerNetwork:
