@@ -32,6 +32,8 @@ FLOOD_IP = "127.0.0.2"
 PATRON_IP = "127.0.0.1"
 DESK_TARGET = 5.0  # seconds: the patron's message at the desk
 ACK_TARGET = 0.100  # seconds: the patron's ack p99
+# what the patron writes during the flood, one every 2 s (at 0, 2, 4, 6, 8 s)
+PATRON_TEXTS = [f"real patron question patron-{n}" for n in range(5)]
 
 
 @dataclass
@@ -152,28 +154,28 @@ async def measure(server: ServerProcess, args: argparse.Namespace) -> None:
         assert (await next_answer(ws, ("welcome",)))["type"] == "welcome"
         patron = Patron(ws)
         await patron.say("opening", "real patron: hello, I need help with my loan")
-        if await server.acall("desk_seen", "real patron: hello", 60) is None:
+        if not await server.acall("desk_seen", ["real patron: hello"], 60):
             raise RuntimeError("the patron's opening message never reached the desk")
         tally = Tally()
         hellos = max(1, args.identities // args.sockets)
         per_hello = max(1, args.messages // (args.sockets * hellos))
+        # Watched from now: the server process notes the moment it appears in the group.
+        watch = asyncio.create_task(server.acall("desk_seen", PATRON_TEXTS, 120))
         began = time.monotonic()
         flood = asyncio.create_task(flood_all(theirs, url, args.sockets, hellos, per_hello,
                                               tally))
-        cids = await patron_chats(patron, flood)
+        await patron_chats(patron, flood)
         await flood
         flood_seconds = time.monotonic() - began
-        first = cids[0]
-        seen = await server.acall("desk_seen", f"real patron question {first}", 120)
+        seen = await watch
         counts = await server.acall("counts")
         topics = await server.acall("topics")
         await ws.close()
-    report(args, tally, patron, first, seen, flood_seconds, counts, len(topics))
+    report(args, tally, patron, seen, flood_seconds, counts, len(topics))
 
 
-def report(args: argparse.Namespace, tally: Tally, patron: Patron, first: str,
-           seen: float | None, flood_seconds: float, counts: dict[str, int],
-           topics: int) -> None:
+def report(args: argparse.Namespace, tally: Tally, patron: Patron, seen: dict[str, float],
+           flood_seconds: float, counts: dict[str, int], topics: int) -> None:
     accepted = tally.answers["ack"]
     refused = sum(tally.answers.values()) - accepted
     print(f"flood from {FLOOD_IP}: {args.identities} tokenless hellos, "
@@ -184,10 +186,13 @@ def report(args: argparse.Namespace, tally: Tally, patron: Patron, first: str,
     print(f"  messages: {accepted} accepted, {refused} refused {dict(tally.answers)}")
     print(f"  desk: {topics} topics, {counts['desk_posts']} posts so far, "
           f"{counts['pending']} deliveries pending")
-    at_desk = None if seen is None else seen - patron.sent_at[first]
-    shown = "not within 120 s" if at_desk is None else f"{at_desk:.2f} s"
-    print(f"real patron's first message during the flood at the desk after {shown} "
-          f"(target < {DESK_TARGET:.0f} s) {mark(at_desk is not None and at_desk < DESK_TARGET)}")
+    waits = [seen[text] - patron.sent_at[text.rsplit(" ", 1)[1]] if text in seen else None
+             for text in PATRON_TEXTS]
+    shown = ", ".join("not within 120 s" if w is None else f"{w:.2f} s" for w in waits)
+    worst = None if None in waits else max(w for w in waits if w is not None)
+    print(f"real patron's messages during the flood (sent at 0, 2, 4, 6, 8 s) at the desk "
+          f"after: {shown} (target < {DESK_TARGET:.0f} s) "
+          f"{mark(worst is not None and worst < DESK_TARGET)}")
     acks, pongs = sorted(patron.acks[1:]), sorted(patron.pongs)
     ack99 = rank(acks, 0.99) if acks else float("nan")
     print(f"real patron's ack p99 {ack99 * 1000:.1f} ms over {len(acks)} messages, "

@@ -301,15 +301,20 @@ class Commands:
         self._emulator.user_sends(self._group, self._librarian, text, message_thread_id=thread)
         return at
 
-    async def desk_seen(self, text: str, timeout: float) -> float | None:
-        """When (monotonic, shared by processes) a message containing ``text`` was first
-        seen in the desk group, looking every 10 ms; None if not within ``timeout``."""
+    async def desk_seen(self, texts: list[str], timeout: float) -> dict[str, float]:
+        """When (monotonic, shared by processes) a message containing each of ``texts``
+        was first seen in the desk group, looking every 10 ms for up to ``timeout``;
+        texts not seen by then are left out."""
+        seen: dict[str, float] = {}
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if any(text in m.get("text", "") for m in self._emulator.messages(self._group)):
-                return time.monotonic()
+        while len(seen) < len(texts) and time.monotonic() < deadline:
+            posted = [m.get("text", "") for m in self._emulator.messages(self._group)]
+            now = time.monotonic()
+            for text in texts:
+                if text not in seen and any(text in p for p in posted):
+                    seen[text] = now
             await asyncio.sleep(0.01)
-        return None
+        return seen
 
     async def files(self) -> dict[str, int]:
         soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
