@@ -12,7 +12,7 @@ import logging
 import math
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -24,6 +24,7 @@ from adapters.widget.identity import VisitorIdentity
 from adapters.widget.newcomers import Newcomers
 from adapters.widget.profile import ProfileSteps
 from adapters.widget.render import history_json, message_json
+from adapters.widget.settings import WidgetSettings
 from adapters.widget.tokens import VisitorTokens
 from routing.limits import TokenBucket
 from routing.model import (
@@ -59,34 +60,6 @@ _VISITOR_BUDGETS = 100_000  # visitors whose rate budget is remembered
 
 async def no_offline_hook(patron: Patron, conversation: Conversation) -> None:
     return None
-
-
-@dataclass(frozen=True)
-class WidgetSettings:
-    library: str = "Our Library"
-    colour: str = "#0b5394"
-    position: str = "right"
-    logo: str = ""
-    greeting: dict[str, str] = field(default_factory=dict)
-    max_text: int = 4000
-    messages_per_minute: int = 30
-    allowed_origins: tuple[str, ...] = ()
-    trusted_proxies: tuple[str, ...] = ()
-    email_answers: bool = True  # False: email is off, the desk answers in the chat only
-    new_visitors_per_ip_hour: int = 60  # hellos without a token, per IPv4 address / IPv6 /64
-    new_conversations_per_ip_hour: int = 30  # conversations opened or reopened, likewise
-
-    def public(self) -> dict[str, Any]:
-        return {
-            "library": self.library,
-            "colour": self.colour,
-            "position": self.position,
-            "logo": self.logo,
-            "greeting": self.greeting,
-            "max_text": self.max_text,
-            "languages": sorted(self.greeting),
-            "email": self.email_answers,
-        }
 
 
 @dataclass
