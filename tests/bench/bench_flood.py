@@ -1,6 +1,7 @@
 """A flood from one address while a real patron chats (issue 11).
 
 Run: python -m tests.bench.bench_flood [--messages 10000] [--identities 200] [--sockets 20]
+     [--slow 500]
 
 The bridge and the Bot API emulator run as ``pustaka demo`` runs them, in a process of
 their own, with every limit as shipped: the widget's (30 messages a minute per visitor,
@@ -11,7 +12,9 @@ desk; then a flood from 127.0.0.2 makes ``--identities`` tokenless hellos and se
 ``--messages`` messages as fast as its sockets carry them, while the patron writes one
 message every 2 s and pings every 50 ms. Prints how much of the flood was accepted and
 refused, how long the patron's first message written during the flood took to reach the
-desk (the emulator's group), and the patron's ack and pong p99. Never asserts.
+desk (the emulator's group), and the patron's ack and pong p99. Then ``--slow``
+connections from the flood's address send their request heads a line a second: how many
+the connection cap refused and when the header timeout closed the rest. Never asserts.
 """
 
 from __future__ import annotations
@@ -172,6 +175,11 @@ async def measure(server: ServerProcess, args: argparse.Namespace) -> None:
         topics = await server.acall("topics")
         await ws.close()
     report(args, tally, patron, seen, flood_seconds, counts, len(topics))
+    if args.slow:
+        heads = await slow_heads(url, args.slow)
+        print(f"{args.slow} connections from {FLOOD_IP} sending their heads a line a second: "
+              f"{heads['outcomes']}, closed {heads['closed after']} after opening "
+              "(server.header_timeout 15 s, server.max_connections_per_ip 100)")
 
 
 def report(args: argparse.Namespace, tally: Tally, patron: Patron, seen: dict[str, float],
@@ -203,11 +211,56 @@ def report(args: argparse.Namespace, tally: Tally, patron: Patron, seen: dict[st
               f"p50 {rank(pongs, 0.5) * 1000:.1f} ms over {len(pongs)} pings")
 
 
+async def slow_heads(url: str, count: int) -> dict[str, Any]:
+    """``count`` connections from the flood's address, each sending its request head one
+    line a second: how many were refused at once (429), how many the header timeout
+    closed (and when, since they opened), how many were still open after 40 s."""
+    host, port = url.removeprefix("http://").rsplit(":", 1)
+    outcomes: Counter[str] = Counter()
+    closed_after: list[float] = []
+
+    async def one() -> None:
+        try:
+            reader, writer = await asyncio.open_connection(host, int(port),
+                                                           local_addr=(FLOOD_IP, 0))
+        except OSError:
+            outcomes["not connected"] += 1
+            return
+        opened = time.monotonic()
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: library\r\n")
+        try:
+            outcomes[await drip(reader, writer, opened, closed_after)] += 1
+        finally:
+            writer.close()
+
+    await asyncio.gather(*(one() for _ in range(count)))
+    span = f"{min(closed_after):.1f}–{max(closed_after):.1f} s" if closed_after else "-"
+    return {"outcomes": dict(outcomes), "closed after": span}
+
+
+async def drip(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, opened: float,
+               closed_after: list[float]) -> str:
+    for k in range(40):
+        try:
+            data = await asyncio.wait_for(reader.read(64), 1.0)
+        except TimeoutError:
+            writer.write(b"X-Slow-%d: 1\r\n" % k)
+            continue
+        except (ConnectionError, OSError):
+            return "reset"
+        if data.startswith(b"HTTP/1.1 429"):
+            return "refused 429"
+        closed_after.append(time.monotonic() - opened)
+        return "closed by the header timeout"
+    return "still open after 40 s"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=10_000)
     parser.add_argument("--identities", type=int, default=200)
     parser.add_argument("--sockets", type=int, default=20)
+    parser.add_argument("--slow", type=int, default=500, help="slow-head connections (0: none)")
     asyncio.run(run(parser.parse_args()))
 
 
