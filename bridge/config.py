@@ -44,6 +44,8 @@ class ServerSection:
     trusted_proxies: list[str] = field(default_factory=list)  # whose X-Forwarded-For to believe
     # who may read /metrics without PUSTAKA_METRICS_TOKEN (networks, CIDR or one address)
     metrics_allow: list[str] = field(default_factory=lambda: ["127.0.0.0/8", "::1"])
+    max_connections_per_ip: int = 100  # open connections of one client address at once
+    header_timeout: float = 15.0  # seconds a connection has to send a whole request head
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,8 @@ class WidgetSection:
     language: str = "en"  # the library's own: for a patron whose browser asks for none we have
     # [widget.texts.<language>] key = "text": the library's own words for any shipped text
     texts: dict[str, dict[str, str]] = field(default_factory=dict)
+    new_visitors_per_ip_hour: int = 60  # new chat identities per IPv4 address / IPv6 /64
+    new_conversations_per_ip_hour: int = 30  # conversations opened per address, likewise
 
 
 @dataclass(frozen=True)
@@ -254,6 +258,8 @@ _CHOICES = {"widget.position": {"left", "right"}, "storage.backend": {"sqlite"},
             "email.first_run": {"unseen", "all", "new"}}
 _CHOICES["log.format"] = {"console", "json"}  # a line of its own: other choices merge above
 _SECRETS["PUSTAKA_METRICS_TOKEN"] = "metrics_token"  # a line of its own: other secrets merge above
+_POSITIVE |= {"server.max_connections_per_ip", "server.header_timeout",
+              "widget.new_visitors_per_ip_hour", "widget.new_conversations_per_ip_hour"}
 
 
 def load_config(

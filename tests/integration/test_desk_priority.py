@@ -8,7 +8,6 @@ again. Order is read from the group itself, not from a clock.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -25,25 +24,25 @@ from tests.bench.delivery_rig import (
     start_emulator,
 )
 from tests.bench.desk_census import bot_posts
+from tests.eventually import eventually
 
 SPEED = 30.0
 NEW = 40
 KNOWN = 3
 
 
-async def acked(patrons: list[Patron]) -> None:
-    while any(p.unacked for p in patrons):
-        await asyncio.sleep(0.02)
+async def acked(patrons: list[Patron], within: float) -> None:
+    await eventually(lambda: not any(p.unacked for p in patrons), within=within)
 
 
-async def delivered(emulator: BotApiEmulator, group: int, sent: dict[int, list[str]]) -> None:
-    while census(emulator, group, sent).missing:
-        await asyncio.sleep(0.1)
+async def delivered(emulator: BotApiEmulator, group: int, sent: dict[int, list[str]],
+                    within: float) -> None:
+    await eventually(lambda: not census(emulator, group, sent).missing, within=within,
+                     every=0.1)
 
 
-async def opened(emulator: BotApiEmulator, group: int, topics: int) -> None:
-    while bot_posts(emulator, group)["topics"] < topics:
-        await asyncio.sleep(0.02)
+async def opened(emulator: BotApiEmulator, group: int, topics: int, within: float) -> None:
+    await eventually(lambda: bot_posts(emulator, group)["topics"] >= topics, within=within)
 
 
 @pytest.fixture
@@ -80,20 +79,20 @@ async def test_known_conversations_go_before_new_topics(
     try:
         for patron in known:
             await patron.send("c0", f"{sent[patron.number][0]} do you have this atlas?")
-        await asyncio.wait_for(delivered(emulator, group, sent), 30)
+        await delivered(emulator, group, sent, 30)
         for patron in crowd:
             number = KNOWN + patron.number
             sent[number] = [patron_token(number, 0)]
             await patron.send("c0", f"{sent[number][0]} a new question")
-        await asyncio.wait_for(acked(crowd), 30)
+        await acked(crowd, 30)
         # Past the first window: the backlog now waits its turn, not a window's leftover.
-        await asyncio.wait_for(opened(emulator, group, KNOWN + 10), 30)
+        await opened(emulator, group, KNOWN + 10, 30)
         opened_then = bot_posts(emulator, group)["topics"]
         for patron in known:
             sent[patron.number].append(patron_token(patron.number, 1))
             await patron.send("c1", f"{sent[patron.number][1]} and the 1998 edition?")
-        await asyncio.wait_for(acked(known), 30)
-        await asyncio.wait_for(delivered(emulator, group, sent), 60)
+        await acked(known, 30)
+        await delivered(emulator, group, sent, 60)
     finally:
         await close_patrons(known)
         await close_patrons(crowd)
