@@ -18,7 +18,7 @@ from bridge.config import Config, load_config
 
 __all__ = ["DEMO_LIBRARY", "demo_config"]
 
-# The sample library's name and time zone, used where the library's file says nothing.
+# The sample library's name and time zone, unless a file or a variable says otherwise.
 DEMO_LIBRARY = {"name": "Perpustakaan Kota Pustaka", "timezone": "Asia/Jakarta"}
 
 
@@ -38,11 +38,13 @@ def demo_config(
     """
     own = load_config(path, env=env)  # the library's settings alone: errors name its file
     sections: dict[str, dict[str, Any]] = {
-        "library": {key: value for key, value in DEMO_LIBRARY.items()
-                    if getattr(own.library, key) == getattr(Config().library, key)},
+        # With a file the library is exactly as `pustaka run` would have it.
+        "library": {} if path is not None else {
+            key: value for key, value in DEMO_LIBRARY.items()
+            if getattr(own.library, key) == getattr(Config().library, key)},
         **{name: dict(values) for name, values in forced.items()},
     }
-    notes = _replaced(own, path, env)
+    notes = _replaced(own, path)
     sections["email"] = {"enabled": False}
     sections["widget"] = {"allowed_origins": []}
     sections.setdefault("server", {})["public_url"] = ""
@@ -52,11 +54,11 @@ def demo_config(
     return load_config(path, env=demo_env, **sections), notes
 
 
-def _replaced(own: Config, path: Path | None, env: Mapping[str, str]) -> list[str]:
+def _replaced(own: Config, path: Path | None) -> list[str]:
     """Sentences for what the demo replaces of the library's own settings."""
-    if path is None and not any(var.startswith("PUSTAKA_") for var in env):
-        return []
     defaults = Config()
+    if path is None and own == defaults:
+        return []  # neither a file nor a variable the bridge reads: nothing replaced
     notes = ["the Telegram token and group are the demo's own (an emulated desk on this "
              "machine); your bot and group are not contacted"]
     if own.server != defaults.server:

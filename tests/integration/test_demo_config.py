@@ -83,14 +83,17 @@ async def test_pustaka_variables_are_honoured_by_the_demo(tmp_path: Path) -> Non
     """PUSTAKA_WIDGET_COLOUR in the environment sets the demo's colour, as it does for
     `pustaka run`; a real token in the environment is not used."""
     env = {"PUSTAKA_WIDGET_COLOUR": "#114477", "PUSTAKA_TELEGRAM_TOKEN": "999:REAL-token"}
+    notes: list[str] = []
     bridge, emulator, _ = await demo_bridge("127.0.0.1", 0, tmp_path, desk_port=0,
-                                            rate_limits=False, env=env)
+                                            rate_limits=False, env=env, notes=notes)
     try:
         _, body = await fetch(bridge.url + "/widget/config")
         assert json.loads(body)["colour"] == "#114477"
         _, loader = await fetch(bridge.url + "/widget.js")
         assert "#114477" in loader
         assert bridge.config.telegram_token == DEMO_TOKEN
+        assert bridge.config.library.name == "Perpustakaan Kota Pustaka"  # the sample's
+        assert any("Telegram token and group" in note for note in notes)
     finally:
         await bridge.stop()
         await emulator.stop()
