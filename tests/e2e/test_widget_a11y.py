@@ -4,12 +4,14 @@ and the chat works by keyboard alone and announces new messages to screen reader
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 from axe_playwright_python.async_playwright import Axe
-from playwright.async_api import Page, expect
+from playwright.async_api import Browser, Page, expect
 
+from bridge.demo import demo_bridge
 from routing.model import Channel, Contact
 from tests.e2e.conftest import Desk, Visitor
 from tests.e2e.offline_fixtures import AfterHoursSite, Guest, after_hours, guest, topic_to_answer
@@ -187,3 +189,25 @@ async def test_a_librarians_answer_is_announced_while_the_chat_is_closed(
     await expect(announcer).to_have_attribute("aria-live", "polite")
     assert await announcer.evaluate("el => !el.closest('[hidden]')")
     assert await serious_violations(page) == []
+
+
+@pytest.mark.parametrize("colour", ["#7f7f7f", "#ffd700", "#e53935", "#0b5394"])
+async def test_any_brand_colour_keeps_text_readable(
+        browser: Browser, tmp_path: Path, colour: str) -> None:
+    """Whatever colour a library picks, the text on it (the header, the send button, the
+    patron's own bubbles) passes axe-core's contrast check: a mid grey, where neither
+    white nor the usual dark ink reaches 4.5:1, gets black."""
+    bridge, emulator, _ = await demo_bridge("127.0.0.1", 0, tmp_path, rate_limits=False,
+                                            desk_port=0, overrides={"widget": {"colour": colour}})
+    context = await browser.new_context(locale="en-GB")
+    try:
+        page = await context.new_page()
+        await page.goto(bridge.url + "/")
+        await page.wait_for_function("() => window.PustakaChat && window.PustakaChat.state().ready")
+        await open_chat(page)
+        await ask(page, "Is there a quiet room?")
+        assert await serious_violations(page) == []
+    finally:
+        await context.close()
+        await bridge.stop()
+        await emulator.stop()
