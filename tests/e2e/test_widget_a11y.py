@@ -13,9 +13,17 @@ from playwright.async_api import Browser, Page, expect
 
 from bridge.demo import demo_bridge
 from routing.model import Channel, Contact
-from tests.e2e.conftest import Desk, Visitor
+from tests.e2e.conftest import Cable, Desk, Visitor
 from tests.e2e.offline_fixtures import AfterHoursSite, Guest, after_hours, guest, topic_to_answer
-from tests.e2e.test_widget_browser import INPUT, LAUNCHER, LIBRARIAN, PANEL, ask, open_chat
+from tests.e2e.test_widget_browser import (
+    INPUT,
+    LAUNCHER,
+    LIBRARIAN,
+    PANEL,
+    PENDING,
+    ask,
+    open_chat,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 __all__ = ["after_hours", "guest"]  # fixtures from offline_fixtures.py
@@ -59,6 +67,22 @@ async def test_an_error_shown_has_no_serious_violations(visitor: Visitor) -> Non
     await page.locator(INPUT).press("Enter")
     await expect(page.locator('[part="error"]')).not_to_be_empty()
     assert await serious_violations(page) == []
+
+
+async def test_reconnecting_with_pending_messages_and_profile_open_has_no_serious_violations(
+        visitor: Visitor, cable: Cable) -> None:
+    """The reconnecting banner, a message waiting to be sent and the open name/email form
+    pass axe-core."""
+    page = await visitor(cable.url)
+    await open_chat(page)
+    await page.locator('[part="profile"] summary').click()
+    cable.unplug()
+    await expect(page.locator('[part="connection"]')).to_be_visible()
+    await page.locator(INPUT).fill("Written while offline")
+    await page.locator(INPUT).press("Enter")
+    await expect(page.locator(PENDING)).to_have_count(1)
+    assert await serious_violations(page) == []
+    cable.plug()
 
 
 async def test_right_to_left_has_no_serious_violations(visitor: Visitor, desk: Desk) -> None:
