@@ -18,6 +18,7 @@ from aiohttp import web
 from adapters.telegram.emulator import BotApiEmulator
 from bridge.app import Bridge, serve_until_signalled
 from bridge.bootstrap import Sleep
+from bridge.config import load_config
 from bridge.demo_config import demo_config
 from bridge.web_guard import add_headers
 from routing.ports import Clock
@@ -60,6 +61,8 @@ async def demo_bridge(
     ``config_path`` and ``env`` are the library's own file and ``PUSTAKA_*`` variables
     (none by default); what the demo replaces of them is appended to ``notes``.
     """
+    library_env = {**(env or {}), **(secrets or {})}
+    load_config(config_path, env=library_env)  # a bad file fails before anything listens
     emulator = BotApiEmulator(rate_limits=rate_limits, bot_token=DEMO_TOKEN)
     add_headers(emulator.app)  # the desk simulator is a page too: same CSP and framing rules
     api_url = await emulator.start(host, port + 1 if desk_port is None else desk_port)
@@ -70,8 +73,8 @@ async def demo_bridge(
         "telegram": {"group_id": group, "api_url": api_url, "poll_timeout": 10},
     }
     try:
-        config, replaced = demo_config(config_path, {**(env or {}), **(secrets or {})},
-                                       forced, overrides, token=DEMO_TOKEN)
+        config, replaced = demo_config(config_path, library_env, forced, overrides,
+                                       token=DEMO_TOKEN)
     except BaseException:
         await emulator.stop()
         raise

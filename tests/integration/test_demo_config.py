@@ -4,15 +4,19 @@ in the demo, while the desk stays the demo's emulated one."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import aiohttp
 import pytest
 
-from bridge.cli import main
 from bridge.config import ConfigError
 from bridge.demo import DEMO_TOKEN, demo_bridge
+
+ROOT = str(Path(__file__).resolve().parents[2])
 
 LIBRARY_TOML = """
 [library]
@@ -110,14 +114,19 @@ async def test_an_unknown_key_fails_as_in_pustaka_run(tmp_path: Path) -> None:
     assert str(path) in str(demo_error.value)
 
 
-def test_the_cli_reports_a_bad_demo_config_like_run(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def pustaka(*args: str) -> subprocess.CompletedProcess[str]:
+    """The real command in its own process: its umask and logging stay its own."""
+    env = {**os.environ, "PYTHONPATH": ROOT}
+    return subprocess.run([sys.executable, "-m", "bridge.cli", *args], env=env,
+                          capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_the_cli_reports_a_bad_demo_config_like_run(tmp_path: Path) -> None:
     """`pustaka demo --config` with an unknown key exits 2 with run's message."""
     path = tmp_path / "pustaka.toml"
     path.write_text('[widget]\ncolor = "#7a1f5c"\n')
-    assert main(["run", "--config", str(path)]) == 2
-    run_message = capsys.readouterr().err
-    assert main(["demo", "--port", "0", "--data-dir", str(tmp_path / "d"),
-                 "--config", str(path)]) == 2
-    assert capsys.readouterr().err == run_message
-    assert "color" in run_message
+    run = pustaka("run", "--config", str(path))
+    demo = pustaka("demo", "--port", "0", "--data-dir", str(tmp_path / "d"),
+                   "--config", str(path))
+    assert run.returncode == demo.returncode == 2
+    assert "color" in run.stderr and run.stderr.splitlines()[-1] == demo.stderr.splitlines()[-1]
