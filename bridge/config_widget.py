@@ -93,7 +93,7 @@ def _rule(value: Any, key: str) -> GreetingRule:
     after = table.get("after_seconds", 0)
     if isinstance(after, bool) or not isinstance(after, int | float) or not 0 <= after <= 3600:
         raise ValueError(f"{key}.after_seconds must be a number from 0 to 3600, got {after!r}")
-    texts = [("", table.get("text"))]
+    texts: list[tuple[str, Any]] = [("", table.get("text"))]
     extra = table.get("texts", {})
     if not isinstance(extra, dict):
         raise ValueError(f"{key}.texts must be a table of language = \"text\", got {extra!r}")
@@ -105,7 +105,7 @@ def _rule(value: Any, key: str) -> GreetingRule:
         name = f"{key}.texts.{lang}" if lang else f"{key}.text"
         if not isinstance(text, str) or not text.strip() or len(text) > 500:
             raise ValueError(f"{name} must be a text of 1 to 500 characters, got {text!r}")
-    return GreetingRule(tuple(pages), float(after), tuple(texts))
+    return GreetingRule(tuple(pages), float(after), tuple((lang, str(t)) for lang, t in texts))
 
 
 def _table(value: Any, key: str, known: set[str]) -> dict[str, Any]:

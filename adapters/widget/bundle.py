@@ -39,9 +39,10 @@ CHAT_PARTS = ("head.js", "texts.js", "storage.js", "dom.js", "config.js", "state
               "styles.css", "ui.js", "messages.js", "sending.js", "forms.js", "frames.js",
               "transport.js", "boot.js")
 STATIC_PATH = "/widget/static/"  # where the versioned files are served
-# What the loader needs of the library's settings: the bubble and nothing else.
+# What the loader needs of the library's settings: the bubble, and the greeting rules it
+# runs on every page (a timer each, so the chat is fetched only when one fires).
 BRANDING = ("library", "colour", "position", "logo", "size", "launcher_label",
-            "offset_x", "offset_y")
+            "offset_x", "offset_y", "greetings")
 _STYLES_HEAD = ("  // ---- styles -------------------------------------------------------------"
                 "------------\n\n  const CSS = `\n")
 
