@@ -19,6 +19,7 @@ from adapters.widget.frames import FrameError, profile_fields
 __all__ = ["PrechatAnswers", "PrechatRules", "prechat_answers"]
 
 _NUMBER = re.compile(r"[A-Za-z0-9]{1,32}")
+_TODAY = ("name", "email", "question")  # the after-hours form before [widget.prechat]
 _MISSING = {"name": ("missing_name", "Please tell us your name."),
             "email": ("missing_email", "Please give your email address."),
             "member_number": ("missing_member_number", "Please give your member number."),
@@ -30,15 +31,19 @@ class PrechatRules:
     """What the library asks (``WidgetSettings.prechat``): the fields, the required ones
     and the topics' tags."""
 
-    fields: tuple[str, ...] = ()
-    required: tuple[str, ...] = ()
+    fields: tuple[str, ...] = _TODAY
+    required: tuple[str, ...] = _TODAY
     tags: frozenset[str] = frozenset()
 
     @classmethod
     def of(cls, public: Mapping[str, Any]) -> PrechatRules:
+        """From ``WidgetSettings.prechat``; an empty one is today's after-hours form."""
         topics: Sequence[Mapping[str, str]] = public.get("topics", ())
-        return cls(tuple(public.get("fields", ())), tuple(public.get("required", ())),
+        return cls(tuple(public.get("fields", _TODAY)), tuple(public.get("required", _TODAY)),
                    frozenset(t["tag"] for t in topics))
+
+    def needs(self, name: str) -> bool:
+        return name in self.required
 
 
 @dataclass(frozen=True, slots=True)

@@ -281,7 +281,10 @@ class PatronSteps:
         self.check_current(session)
         if self._availability().staffed:
             raise FrameError("desk_open", "Someone is at the desk now: write in the chat.")
-        question = offline_question(frame, email_required=self._settings.email_answers)
+        rules = self._prechat_rules
+        question = offline_question(
+            frame, name_required=rules.needs("name"),
+            email_required=self._settings.email_answers and rules.needs("email"))
         answers = self._answers(frame.get("prechat", {}), name=question.name,
                                 email=question.email)
         self._take(session)
