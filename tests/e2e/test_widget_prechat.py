@@ -152,8 +152,9 @@ async def test_no_greeting_while_typing_in_the_page(site: Site, guest: Guest) ->
     """While the patron types in the catalogue's search box the greeting waits; once
     they leave the box it comes."""
     at = await site(rules=[RULE])
-    page = await guest(at, "/opac/search", init_script=(
-        "document.addEventListener('DOMContentLoaded', () => document.getElementById('q').focus())"))
+    focus = "() => document.getElementById('q').focus()"
+    page = await guest(at, "/opac/search",
+                       init_script=f"document.addEventListener('DOMContentLoaded', {focus})")
     await page.keyboard.type("thesis")
     await not_greeted(page)
     assert await page.evaluate("document.activeElement.id") == "q"
