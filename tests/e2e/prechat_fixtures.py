@@ -52,7 +52,7 @@ class PrechatSite:
     async def start(self) -> None:
         app = web.Application()
         self.server.add_routes(app)
-        sample = sample_page_routes()[0].handler  # type: ignore[attr-defined]
+        sample = sample_page_routes()[0].handler
         app.add_routes([*sample_page_routes(), web.get("/opac/search", sample),
                         web.get("/e-resources", sample)])
         self._runner = web.AppRunner(app, handle_signals=False)

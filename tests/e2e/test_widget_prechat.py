@@ -27,7 +27,7 @@ FULL = {"show": "always", "fields": ["name", "email", "member_number", "question
 
 
 def card_of(desk: Desk, thread: int) -> str:
-    return next(m["text"] for m in desk.emulator.messages(desk.group, thread)
+    return next(str(m["text"]) for m in desk.emulator.messages(desk.group, thread)
                 if m.get("text", "").startswith("💬 New conversation"))
 
 
