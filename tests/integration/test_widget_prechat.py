@@ -100,4 +100,3 @@ async def test_a_send_without_answers_still_works(rig: Rig) -> None:
         [conversation] = await conversations(bridge, welcome["visitor"])
         assert conversation.tags == ()
         await ws.close()
-
