@@ -98,9 +98,9 @@ async def guest(browser: Browser) -> AsyncIterator[Guest]:
 
     async def open_page(at: PrechatSite, path: str = "/", *,
                         context: BrowserContext | None = None,
-                        init_script: str | None = None) -> Page:
+                        init_script: str | None = None, locale: str = "en-GB") -> Page:
         if context is None:
-            context = await browser.new_context(locale="en-GB")
+            context = await browser.new_context(locale=locale)
             contexts.append(context)
             if init_script:
                 await context.add_init_script(init_script)

@@ -148,6 +148,14 @@ async def test_a_greeting_fires_once_a_day(site: Site, guest: Guest) -> None:
     await not_greeted(page)
 
 
+async def test_a_greeting_speaks_the_patrons_language(site: Site, guest: Guest) -> None:
+    """A browser asking for Indonesian gets the rule's Indonesian words, as text."""
+    at = await site(rules=[{**RULE, "pages": "/e-resources",
+                            "texts": {"id": "Tidak <b>ketemu</b>? Tanya kami."}}])
+    page = await guest(at, "/e-resources?db=jstor", locale="id-ID")
+    await expect(page.locator(LINE)).to_have_text("Tidak <b>ketemu</b>? Tanya kami.")
+
+
 async def test_no_greeting_while_typing_in_the_page(site: Site, guest: Guest) -> None:
     """While the patron types in the catalogue's search box the greeting waits; once
     they leave the box it comes."""
