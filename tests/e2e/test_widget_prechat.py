@@ -79,6 +79,22 @@ async def test_always_form_refuses_until_required_then_tags_the_card(
     await expect(page.locator(FORM)).to_be_hidden()
 
 
+async def test_the_answers_go_over_the_http_fallback_too(site: Site, guest: Guest,
+                                                        desk: Desk) -> None:
+    """Where WebSockets are blocked the first message carries the answers by HTTP."""
+    at = await site(form=FULL)
+    page = await guest(at, init_script="delete window.WebSocket;")
+    await open_panel(page)
+    await page.locator(NAME).fill("Rudi")
+    await page.locator(TOPIC).select_option(label="Borrowing")
+    await page.locator(QUESTION).fill("How many books can I borrow over HTTP?")
+    await page.locator('[part="offline-send"]').click()
+    await expect(page.locator(FORM)).to_be_hidden()
+    assert (await page.evaluate("window.PustakaChat.state().transport")) == "http"
+    thread = await desk.topic_with("How many books can I borrow over HTTP?")
+    assert "Topic: #borrowing" in card_of(desk, thread)
+
+
 async def test_after_hours_form_shows_only_after_hours(site: Site, guest: Guest,
                                                        desk: Desk) -> None:
     """The default: a staffed desk gets the chat at once; after hours the form, with the

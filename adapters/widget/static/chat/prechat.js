@@ -44,7 +44,9 @@
   function prechatWanted(away) {
     const show = prechatOf().show;
     if (away) return show !== "never";
-    return show === "always" && !S.prechatSent && !S.conversation;
+    // A first chat only: no conversation known, nothing in the log (an ack that came
+    // after a reload shows the message without telling us of its conversation).
+    return show === "always" && !S.prechatSent && !S.conversation && S.order.length === 0;
   }
 
   /** Fit the offline form to the library's settings (once), and title it for the hour. */
