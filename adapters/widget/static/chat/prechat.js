@@ -45,8 +45,10 @@
     const show = prechatOf().show;
     if (away) return show !== "never";
     // A first chat only: no conversation known, nothing in the log (an ack that came
-    // after a reload shows the message without telling us of its conversation).
-    return show === "always" && !S.prechatSent && !S.conversation && S.order.length === 0;
+    // after a reload shows the message without telling us of its conversation), and a
+    // returning visitor's welcome heard first, so their chat does not flash the form.
+    const known = S.everConnected || !store.get(KEY_TOKEN);
+    return show === "always" && known && !S.prechatSent && !S.conversation && S.order.length === 0;
   }
 
   /** Fit the offline form to the library's settings (once), and title it for the hour. */
