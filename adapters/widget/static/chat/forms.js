@@ -92,8 +92,8 @@
     return Boolean(S.conversation && S.conversation.status === "open");
   }
 
-  /** The form (the offline form, or the pre-chat form the library asks for: forms.js's
-      pre-chat part) in place of the composer, when there is no open conversation. */
+  /** The form (the offline form, shaped into the library's pre-chat form by prechat.js)
+      in place of the composer, when there is no open conversation. */
   function applyMode() {
     if (!S.ui) return;
     const { panel, offline, offlineNote, log } = S.ui;
