@@ -20,6 +20,7 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from adapters.i18n import Catalog
 from bridge.config_texts import texts_catalog, texts_tables
+from bridge.config_widget import GreetingRule, PrechatSection, greeting_rules, prechat
 from routing.hours import DAYS, OpeningHours
 
 __all__ = ["Config", "ConfigError", "disk_floor", "load_config", "opening_hours",
@@ -78,6 +79,9 @@ class WidgetSection:
     texts: dict[str, dict[str, str]] = field(default_factory=dict)
     new_visitors_per_ip_hour: int = 60  # new chat identities per IPv4 address / IPv6 /64
     new_conversations_per_ip_hour: int = 30  # conversations opened per address, likewise
+    # [widget.prechat] and [[widget.greetings]]: bridge/config_widget.py
+    prechat: PrechatSection = field(default_factory=PrechatSection)
+    greetings: tuple[GreetingRule, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -459,6 +463,11 @@ def _build(cls: type, values: dict[str, Any], section: str, where: str) -> Any:
 
 def _coerce(value: Any, kind: Any, key: str, where: str) -> Any:
     origin = get_origin(kind)
+    if kind is PrechatSection or kind == tuple[GreetingRule, ...]:
+        try:
+            return prechat(value, key) if kind is PrechatSection else greeting_rules(value, key)
+        except ValueError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
     if kind == dict[str, dict[str, str]]:
         try:
             return texts_tables(value, key)

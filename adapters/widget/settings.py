@@ -28,6 +28,8 @@ class WidgetSettings:
     language: str = "en"  # the library's default
     new_visitors_per_ip_hour: int = 60  # hellos without a token, per IPv4 address / IPv6 /64
     new_conversations_per_ip_hour: int = 30  # conversations opened or reopened, likewise
+    prechat: dict[str, Any] = field(default_factory=dict)  # [widget.prechat], as public
+    greetings: tuple[dict[str, Any], ...] = ()  # [[widget.greetings]], as public
 
     def public(self) -> dict[str, Any]:
         return {
@@ -44,4 +46,6 @@ class WidgetSettings:
             "languages": list(self.languages) or sorted(self.greeting),
             "language": self.language,
             "email": self.email_answers,
+            "prechat": self.prechat,
+            "greetings": list(self.greetings),
         }

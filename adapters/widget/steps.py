@@ -23,6 +23,7 @@ from adapters.widget.frames import FrameError, client_id, offline_question, rati
 from adapters.widget.hub import WidgetHub
 from adapters.widget.identity import VisitorIdentity
 from adapters.widget.newcomers import Newcomers
+from adapters.widget.prechat import PrechatAnswers, PrechatRules, prechat_answers
 from adapters.widget.profile import ProfileSteps
 from adapters.widget.render import history_json, message_json
 from adapters.widget.settings import WidgetSettings
@@ -111,6 +112,7 @@ class PatronSteps:
         self._on_offline_question = on_offline_question
         self._queue = queue
         self._texts = texts or Catalog.bundled()
+        self._prechat_rules = PrechatRules.of(settings.prechat)
         self._newcomers = Newcomers(settings.new_visitors_per_ip_hour,
                                     settings.new_conversations_per_ip_hour)
         # Each hello and HTTP call is a new Session; the visitor's budget outlives them.
@@ -213,18 +215,33 @@ class PatronSteps:
         cid, text = client_id(frame), frame.get("text", "" if attachments or paid else None)
         if not isinstance(text, str):
             raise FrameError("bad_frame", "'text' must be a string.")
+        answers = self._answers(frame.get("prechat"))
         self.check_current(session)
         if not paid:
             self._take(session)
+        profile = None if answers is None else await self._profiles.prechat(
+            session.contact, answers, session.page.language)
         inbound = Inbound(Channel.WIDGET, session.visitor, text, client_id=cid,
-                          page=session.page, attachments=tuple(attachments))
+                          page=session.page, attachments=tuple(attachments),
+                          topic=answers.topic if answers else "")
         accepted = await self._accept(inbound)
         stored = message_json(accepted.message, session.visitor, self._tokens)
         if not accepted.duplicate:  # the patron's other tabs show it too
             await self._hub.publish(session.visitor, {"type": "message", "message": stored},
                                     exclude=ws)
             self._poke_queue()
-        return {"type": "ack", "cid": cid, "message": stored}
+        ack = {"type": "ack", "cid": cid, "message": stored}
+        return ack if profile is None else {**ack, "profile": profile}
+
+    def _answers(self, raw: Any, **given: str) -> PrechatAnswers | None:
+        """A frame's pre-chat answers (None when it carries none), with ``given`` (the
+        offline form's own name and email), checked against the library's form."""
+        if raw is None:
+            return None
+        if not isinstance(raw, dict):
+            raise FrameError("bad_frame", "'prechat' must be an object.")
+        return prechat_answers({**raw, **given}, self._prechat_rules,
+                               email_required=self._settings.email_answers)
 
     async def profile(self, session: Session, frame: dict[str, Any]) -> dict[str, Any]:
         self.check_current(session)
@@ -244,13 +261,20 @@ class PatronSteps:
         self.check_current(session)
         if self._availability().staffed:
             raise FrameError("desk_open", "Someone is at the desk now: write in the chat.")
-        question = offline_question(frame, email_required=self._settings.email_answers)
+        rules = self._prechat_rules
+        question = offline_question(
+            frame, name_required=rules.needs("name"),
+            email_required=self._settings.email_answers and rules.needs("email"))
+        answers = self._answers(frame.get("prechat", {}), name=question.name,
+                                email=question.email)
         self._take(session)
         await self._router.intake.identify(session.contact, name=question.name,
-                                           email=question.email)
+                                           email=question.email,
+                                           member_number=answers.member_number if answers else "")
         accepted = await self._accept(Inbound(
             Channel.WIDGET, session.visitor, question.text, client_id=question.cid,
-            name=question.name, email=question.email, page=session.page))
+            name=question.name, email=question.email, page=session.page,
+            topic=answers.topic if answers else ""))
         stored = message_json(accepted.message, session.visitor, self._tokens)
         if not accepted.duplicate:
             await self._hub.publish(session.visitor, {"type": "message", "message": stored},

@@ -261,6 +261,8 @@
     loading: false,
     failures: 0,
     eager: false,
+    greetings: Array.isArray(CONFIG.greetings) ? CONFIG.greetings : [], // greetings.js
+    greeting: "", // a greeting rule's words, for the chat to show as it opens
   };
   LOADER.brand = readBrand();
   LOADER.eager = Boolean(LOADER.resume) || LOADER.wantOpen || returning();
