@@ -1,0 +1,70 @@
+"""The store's roles for the staff dashboard: accounts and sessions, the audit log, and
+patrons' erasure records. Pure declarations: ``bridge/store/sqlite_accounts.py`` is the
+SQLite implementation, ``tests/integration/test_accounts_contract.py`` its contract."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+__all__ = ["Account", "AccountStore", "AuditEntry", "AuditLog", "ROLES", "Role", "StaffSession"]
+
+Role = Literal["admin", "librarian"]
+ROLES: tuple[Role, ...] = ("admin", "librarian")
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """A member of staff who signs in to the dashboard; never carries the password hash."""
+
+    id: int
+    name: str
+    role: Role
+    telegram_id: int | None = None
+    disabled: bool = False
+    created_at: float = 0.0
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+@dataclass(frozen=True, slots=True)
+class StaffSession:
+    """A signed-in browser: the account, the form token it must send back, its end."""
+
+    account: Account
+    csrf: str
+    expires_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    at: float
+    account: str
+    address: str
+    action: str
+    detail: str
+
+
+class AccountStore(Protocol):
+    async def add_account(self, name: str, role: Role, password_hash: str,
+                          telegram_id: int | None, now: float) -> Account: ...
+    async def account_by_name(self, name: str) -> tuple[Account, str] | None:
+        """The account and its password hash, disabled ones included."""
+    async def accounts(self) -> list[Account]: ...
+    async def set_password(self, account_id: int, password_hash: str) -> None: ...
+    async def disable_account(self, account_id: int) -> None:
+        """Disabled, and every session of it ended."""
+    async def open_session(self, key: str, account_id: int, csrf: str, now: float,
+                           expires_at: float) -> None: ...
+    async def session(self, key: str, now: float) -> StaffSession | None:
+        """The live session under ``key`` (its hash), None when ended, expired or disabled."""
+    async def end_session(self, key: str) -> None: ...
+
+
+class AuditLog(Protocol):
+    async def record_audit(self, entry: AuditEntry) -> None: ...
+    async def audit_entries(self, *, limit: int = 200, before: float | None = None
+                            ) -> list[AuditEntry]: ...
+    async def record_erasure(self, at: float, erased_by: str, kinds: dict[str, int]) -> None: ...
