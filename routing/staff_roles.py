@@ -5,9 +5,10 @@ SQLite implementation, ``tests/integration/test_accounts_contract.py`` its contr
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
-__all__ = ["Account", "AccountStore", "AuditEntry", "AuditLog", "ROLES", "Role", "StaffSession"]
+__all__ = ["ROLES", "Account", "AccountStore", "AuditEntry", "AuditLog", "PatronData",
+           "PatronRecords", "Role", "StaffSession", "TelegramPost"]
 
 Role = Literal["admin", "librarian"]
 ROLES: tuple[Role, ...] = ("admin", "librarian")
@@ -68,3 +69,30 @@ class AuditLog(Protocol):
     async def audit_entries(self, *, limit: int = 200, before: float | None = None
                             ) -> list[AuditEntry]: ...
     async def record_erasure(self, at: float, erased_by: str, kinds: dict[str, int]) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class TelegramPost:
+    """Something the bridge posted on Telegram for a patron: a desk ``topic`` or ``card``,
+    a ``desk`` message, or a ``telegram`` message in the patron's own chat."""
+
+    kind: str
+    ident: int
+
+
+@dataclass(frozen=True, slots=True)
+class PatronData:
+    """Everything the store holds about one patron: rows by table, file digests, posts."""
+
+    patron_id: str
+    tables: dict[str, list[dict[str, Any]]]
+    files: list[str]
+    posts: list[TelegramPost]
+
+
+class PatronRecords(Protocol):
+    async def find_patron(self, channel: str, address: str) -> str | None: ...
+    async def patron_data(self, patron_id: str) -> PatronData: ...
+    async def erase_patron(self, patron_id: str) -> dict[str, int]:
+        """Every row of the patron gone in one transaction; counts of what went, by kind."""
+    async def blob_in_use(self, digest: str) -> bool: ...
