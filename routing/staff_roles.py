@@ -7,8 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-__all__ = ["ROLES", "Account", "AccountStore", "AuditEntry", "AuditLog", "PatronData",
-           "PatronRecords", "Role", "StaffSession", "TelegramPost"]
+__all__ = ["ROLES", "Account", "AccountStore", "AuditEntry", "AuditLog", "FailedDelivery", "PatronData",
+           "OutboxRepair", "PatronRecords", "Role", "StaffSession", "TelegramPost"]
 
 Role = Literal["admin", "librarian"]
 ROLES: tuple[Role, ...] = ("admin", "librarian")
@@ -96,3 +96,21 @@ class PatronRecords(Protocol):
     async def erase_patron(self, patron_id: str) -> dict[str, int]:
         """Every row of the patron gone in one transaction; counts of what went, by kind."""
     async def blob_in_use(self, digest: str) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class FailedDelivery:
+    """An outbox row given up after its last attempt: what the Operations page lists."""
+
+    id: str
+    conversation_id: str
+    destination: str
+    attempts: int
+    last_error: str
+    created_at: float
+
+
+class OutboxRepair(Protocol):
+    async def failed_deliveries(self, limit: int = 100) -> list[FailedDelivery]: ...
+    async def requeue_delivery(self, delivery_id: str, now: float) -> bool:
+        """Pending again and due ``now``; False when the delivery was not failed."""

@@ -10,7 +10,7 @@ import json
 
 from bridge.store.sqlite_role import SqliteRole, first, rows
 from bridge.store.sqlite_rows import Row
-from routing.staff_roles import Account, AuditEntry, Role, StaffSession
+from routing.staff_roles import Account, AuditEntry, FailedDelivery, Role, StaffSession
 
 __all__ = ["WRITES", "SqliteAccounts"]
 
@@ -26,6 +26,9 @@ WRITES = {  # op kind -> statement
     "record_audit": "INSERT INTO audit_log (at, account, address, action, detail)"
                     " VALUES (?, ?, ?, ?, ?)",
     "record_erasure": "INSERT INTO erasures (at, erased_by, kinds) VALUES (?, ?, ?)",
+    # The Operations page's retry: a failed delivery goes back to the outbox, due now.
+    "requeue_delivery": "UPDATE deliveries SET state = 'pending', attempts = 0,"
+                        " next_attempt_at = ?, last_error = '' WHERE id = ? AND state = 'failed'",
 }
 
 _ACCOUNT = "id, name, role, telegram_id, disabled, created_at"
@@ -94,6 +97,23 @@ class SqliteAccounts(SqliteRole):
 
     async def record_erasure(self, at: float, erased_by: str, kinds: dict[str, int]) -> None:
         await self._write("record_erasure", at, erased_by, json.dumps(kinds, sort_keys=True))
+
+    async def failed_deliveries(self, limit: int = 100) -> list[FailedDelivery]:
+        """The outbox's given-up deliveries, newest first."""
+        found = await rows(self._db(), "SELECT id, conversation_id, destination, attempts,"
+                           " last_error, created_at FROM deliveries WHERE state = 'failed'"
+                           " ORDER BY created_at DESC LIMIT ?", (limit,))
+        return [FailedDelivery(str(r[0]), str(r[1]), str(r[2]), int(r[3]), str(r[4]),
+                               float(r[5])) for r in found]
+
+    async def requeue_delivery(self, delivery_id: str, now: float) -> bool:
+        """A failed delivery pending again, due ``now``; False when it was not failed."""
+        before = await first(self._db(), "SELECT state FROM deliveries WHERE id = ?",
+                             (delivery_id,))
+        if before is None or before[0] != "failed":
+            return False
+        await self._write("requeue_delivery", now, delivery_id)
+        return True
 
     async def erasures(self) -> list[tuple[float, str, dict[str, int]]]:
         found = await rows(self._db(), "SELECT at, erased_by, kinds FROM erasures"
