@@ -8,12 +8,12 @@ what the erasure record keeps, never the data.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Callable
 from typing import Any
 
 from bridge.store.sqlite_role import SqliteRole, first, rows
+from bridge.store.sqlite_rows import attachments_from_json
 from routing.model import Channel, Contact
 from routing.staff_roles import PatronData, TelegramPost
 
@@ -89,8 +89,8 @@ class SqlitePatronData(SqliteRole):
             columns = [c[0] for c in cursor.description]
             tables[name] = [dict(zip(columns, r, strict=True)) for r in await cursor.fetchall()]
             await cursor.close()
-        files = sorted({f["digest"] for m in tables["messages"] if m.get("attachments")
-                        for f in json.loads(m["attachments"]) if f.get("digest")})
+        files = sorted({f.digest for m in tables["messages"] if m.get("attachments")
+                        for f in attachments_from_json(m["attachments"]) if f.digest})
         return PatronData(patron_id, tables, files, await self._posts(patron_id))
 
     async def _posts(self, patron_id: str) -> list[TelegramPost]:

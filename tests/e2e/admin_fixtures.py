@@ -45,7 +45,7 @@ async def sign_in_page(browser: Browser, staff: StaffBridge, name: str = ADMIN,
                        password: str = PASSWORD, **context: Any) -> Page:
     """A new browser context signed in as ``name``, on the Operations page."""
     page = await (await browser.new_context(**{"locale": "en-GB", **context})).new_page()
-    await page.goto(staff.url + "/admin/login")
+    await page.goto(staff.url + "/admin/login?next=%2Fadmin%2Foperations")
     await page.fill("input[name=name]", name)
     await page.fill("input[name=password]", password)
     await page.click("#login button[type=submit]")
