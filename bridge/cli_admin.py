@@ -26,29 +26,33 @@ COMMANDS = ("user", "patron")
 
 def register(sub: Any) -> None:
     """Adds ``user`` and ``patron`` to the ``pustaka`` command's subparsers."""
+    common = argparse.ArgumentParser(add_help=False)  # --config after the verb, as elsewhere
+    common.add_argument("--config", type=Path, default=Path("pustaka.toml"))
     user = sub.add_parser("user", help="staff accounts of the dashboard (/admin)")
-    user.add_argument("--config", type=Path, default=Path("pustaka.toml"))
     verbs = user.add_subparsers(dest="verb", required=True)
-    add = verbs.add_parser("add", help="a new account; asks its password")
+    add = verbs.add_parser("add", parents=[common], help="a new account; asks its password")
     add.add_argument("name")
     add.add_argument("--role", choices=("admin", "librarian"), required=True)
     add.add_argument("--telegram-id", type=int, default=None,
                      help="the librarian's Telegram user id, so reports name one person")
     add.add_argument("--password-stdin", action="store_true",
                      help="read the password from the first line of standard input")
-    verbs.add_parser("list", help="every account, its role and whether it is disabled")
-    disable = verbs.add_parser("disable", help="no more sign-ins; signed out everywhere now")
+    verbs.add_parser("list", parents=[common],
+                     help="every account, its role and whether it is disabled")
+    disable = verbs.add_parser("disable", parents=[common],
+                               help="no more sign-ins; signed out everywhere now")
     disable.add_argument("name")
-    passwd = verbs.add_parser("passwd", help="set an account's password")
+    passwd = verbs.add_parser("passwd", parents=[common], help="set an account's password")
     passwd.add_argument("name")
     passwd.add_argument("--password-stdin", action="store_true")
     patron = sub.add_parser("patron", help="a patron's request: export or erase their data")
-    patron.add_argument("--config", type=Path, default=Path("pustaka.toml"))
     actions = patron.add_subparsers(dest="verb", required=True)
-    export = actions.add_parser("export", help="everything held about them, as a zip")
+    export = actions.add_parser("export", parents=[common],
+                                help="everything held about them, as a zip")
     export.add_argument("who", help="email address, Telegram user id or visitor id")
     export.add_argument("--out", type=Path, default=None, help="the zip (default patron-<id>.zip)")
-    erase = actions.add_parser("erase", help="delete them everywhere the bridge can")
+    erase = actions.add_parser("erase", parents=[common],
+                               help="delete them everywhere the bridge can")
     erase.add_argument("who")
     erase.add_argument("--yes", action="store_true", help="do not ask for confirmation")
 
