@@ -59,6 +59,10 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
+    if args.command == "patron" and args.verb == "erase" and not args.yes and input(
+            f"Erase {args.who} everywhere the bridge can? Type 'erase': ") != "erase":
+        print("pustaka: nothing erased", file=sys.stderr)
+        return 1
     try:
         return asyncio.run(_run(args, config))
     except (ValueError, LookupError) as exc:
@@ -119,9 +123,6 @@ async def _patron(args: argparse.Namespace, config: Any, store: SqliteStore) -> 
         await store.record_audit_cli("patron exported", f"patron {patron_id}")
         print(f"pustaka: wrote {out}")
         return 0
-    if not args.yes and input(f"Erase patron {patron_id} everywhere? Type 'erase': ") != "erase":
-        print("pustaka: nothing erased", file=sys.stderr)
-        return 1
     bot = await _bot(config)
     try:
         erased = await erase_patron(store, _blobs(config), bot, config.telegram.group_id,

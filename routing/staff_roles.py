@@ -7,8 +7,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-__all__ = ["ROLES", "Account", "AccountStore", "AuditEntry", "AuditLog", "FailedDelivery", "PatronData",
-           "OutboxRepair", "PatronRecords", "Role", "StaffSession", "TelegramPost"]
+__all__ = [
+    "ROLES",
+    "Account",
+    "AccountStore",
+    "AuditEntry",
+    "AuditLog",
+    "FailedDelivery",
+    "OutboxRepair",
+    "PatronData",
+    "PatronRecords",
+    "Role",
+    "StaffSession",
+    "TelegramPost",
+]
 
 Role = Literal["admin", "librarian"]
 ROLES: tuple[Role, ...] = ("admin", "librarian")

@@ -47,7 +47,7 @@ class AdminContext:
 def staff(request: web.Request) -> Account:
     """The signed-in account; the sign-in middleware set it before any page runs."""
     account = request.get(STAFF)
-    if account is None:
+    if not isinstance(account, Account):
         raise web.HTTPUnauthorized(text="Sign in first.")
     return account
 

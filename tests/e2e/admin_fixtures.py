@@ -1,7 +1,9 @@
 """Fixtures for the dashboard's browser tests: the demo bridge with its Bot API emulator,
 an admin and a librarian account, and a Chromium page signed in to ``/admin``.
 
-    from tests.e2e.admin_fixtures import admin_page, staff_bridge, sign_in_page  # noqa: F401
+    from tests.e2e.admin_fixtures import screenshot, sign_in_page
+
+    pytest_plugins = ["tests.e2e.admin_fixtures"]  # staff_bridge, admin_page
 
 ``browser`` comes from tests/e2e/conftest.py. Pages are phone-sized on request
 (``await sign_in_page(browser, bridge, viewport={"width": 390, "height": 844})``).

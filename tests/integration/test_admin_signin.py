@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from tests.integration.admin_client import (  # noqa: F401  (fixtures)
+from tests.integration.admin_client import (
     ADMIN,
     PASSWORD,
     AdminClient,
     StaffBridge,
-    admin_bridge,
-    admin_client,
-    librarian_client,
     sign_in,
 )
+
+pytest_plugins = ["tests.integration.admin_client"]  # admin_bridge, admin_client, …
 
 
 async def test_a_page_without_a_session_sends_the_browser_to_sign_in(

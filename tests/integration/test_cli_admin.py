@@ -83,7 +83,7 @@ def test_patron_export_and_erase_from_the_command_line(config: Path, tmp_path: P
     exported = pustaka(config, "patron", "export", "sari@example.org", "--out", str(out))
     assert exported.returncode == 0, exported.stderr
     data = json.loads(zipfile.ZipFile(out).read("patron.json"))
-    assert [m["text"] for m in data["tables"]["messages"]][0] == "My card is lost"
+    assert data["tables"]["messages"][0]["text"] == "My card is lost"
     erased = pustaka(config, "patron", "erase", "sari@example.org", "--yes")
     assert erased.returncode == 0, erased.stderr
     assert "conversations 1" in erased.stdout
