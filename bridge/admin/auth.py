@@ -94,11 +94,12 @@ def _next(target: str) -> str:
 
 
 async def login_page(request: web.Request, *, error: str = "", status: int = 200,
-                     name: str = "") -> web.Response:
+                     name: str = "", target: str = "") -> web.Response:
     token = secrets.token_urlsafe(24)
     response = aiohttp_jinja2.render_template(
         "login.html", request, {"login_token": token, "error": error, "name": name,
-                                "next": _next(request.query.get("next", ""))}, status=status)
+                                "next": _next(target or request.query.get("next", ""))},
+        status=status)
     response.set_cookie(LOGIN_COOKIE, token, path=PREFIX, httponly=True, samesite="Strict",
                         secure=_secure(request.app[CTX]))
     return response
@@ -108,6 +109,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     ctx, limiter = request.app[CTX], request.app[LIMITER]
     form = await request.post()
     name, password = str(form.get("name", "")).strip(), str(form.get("password", ""))
+    target = str(form.get("next", ""))
     token = request.cookies.get(LOGIN_COOKIE, "")
     if not token or not hmac.compare_digest(token.encode(),
                                             str(form.get(CSRF_FIELD, "")).encode()):
@@ -118,7 +120,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     if wait := limiter.wait(name, address, now):
         await audit(ctx, request, "login refused", "too many failed sign-ins")
         minutes = LoginLimiter.minutes(wait)
-        return await login_page(request, status=429, name=name, error=(
+        return await login_page(request, status=429, name=name, target=target, error=(
             f"Too many failed sign-ins. Try again in {minutes} minute"
             f"{'s' if minutes != 1 else ''}."))
     found = await ctx.store.account_by_name(name) if name else None
@@ -126,10 +128,10 @@ async def login(request: web.Request) -> web.StreamResponse:
     if found is None or not right or found[0].disabled:
         limiter.failed(name, address, now)
         await audit(ctx, request, "login failed", "disabled account" if right else "")
-        return await login_page(request, status=401, name=name,
+        return await login_page(request, status=401, name=name, target=target,
                                 error="Wrong name or password.")
     limiter.succeeded(name)
-    return await _signed_in(request, ctx, found[0].id, found[0].name, str(form.get("next", "")))
+    return await _signed_in(request, ctx, found[0].id, found[0].name, target)
 
 
 async def _signed_in(request: web.Request, ctx: AdminContext, account_id: int, name: str,
