@@ -89,7 +89,8 @@ class TelegramPost:
     a ``desk`` message, or a ``telegram`` message in the patron's own chat."""
 
     kind: str
-    ident: int
+    ident: int  # the topic's thread id, or the message id
+    chat: int | None = None  # where a ``telegram`` message is: the patron's chat
 
 
 @dataclass(frozen=True, slots=True)

@@ -116,8 +116,8 @@ async def _delete_posts(bot: Any, group_id: int, chat: int | None,
                 await bot.delete_forum_topic(group_id, post.ident)
             elif post.kind in ("card", "desk") and not topics:
                 await bot.delete_message(group_id, post.ident)
-            elif post.kind == "telegram" and chat is not None:
-                await bot.delete_message(chat, post.ident)
+            elif post.kind == "telegram" and (post.chat or chat) is not None:
+                await bot.delete_message(post.chat or chat, post.ident)
             else:
                 continue
             erased.add(f"telegram_{post.kind}")

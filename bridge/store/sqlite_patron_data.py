@@ -68,6 +68,14 @@ _TABLES = {  # what an export holds, table by table, and how to select the patro
 }
 
 
+def _post(kind: str, ident: str) -> TelegramPost | None:
+    """A desk post's id is the message id; a patron chat's is ``chat:message``."""
+    chat, _, message = ident.rpartition(":")
+    if not message.lstrip("-").isdigit() or (chat and not chat.lstrip("-").isdigit()):
+        return None
+    return TelegramPost(kind, int(message), int(chat) if chat else None)
+
+
 class SqlitePatronData(SqliteRole):
     """``PatronRecords``: who a patron is by any address, their export, their erasure."""
 
@@ -103,8 +111,7 @@ class SqlitePatronData(SqliteRole):
                            f" WHERE conversation_id IN ({_CONVERSATIONS})"
                            " AND destination IN ('desk', 'telegram') AND external_id != ''",
                            (patron_id, patron_id, patron_id))
-        return [TelegramPost(str(kind), int(ident)) for kind, ident in found
-                if str(ident).lstrip("-").isdigit()]
+        return [post for kind, ident in found if (post := _post(str(kind), str(ident)))]
 
     async def erase_patron(self, patron_id: str) -> dict[str, int]:
         """Deletes every row of the patron; returns how many of each kind went."""

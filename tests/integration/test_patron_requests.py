@@ -115,3 +115,30 @@ async def test_an_unknown_patron_is_named_in_the_answer(admin_client: AdminClien
     status, html, _ = await admin_client.post("/admin/privacy/erase", {
         "who": "nobody@example.org", "confirm": "erase"})
     assert status == 404 and "no patron is known by email" in html
+
+
+async def test_erase_deletes_the_bots_messages_in_the_patrons_own_chat(
+        admin_bridge: StaffBridge, admin_client: AdminClient) -> None:
+    """A Telegram patron's erasure deletes the librarian's answer the bot sent to their
+    private chat, as well as their desk topic."""
+    emulator, group = admin_bridge.emulator, admin_bridge.bridge.config.telegram.group_id
+    patron = emulator.add_user("Ayu", last_name="Pratiwi")
+    emulator.user_sends(patron, patron, "Do you have the 1998 yearbook?")
+    thread = await eventually(lambda: [t["message_thread_id"] for t in emulator.topics(group)])
+    librarian = next(m["user"]["id"] for m in emulator.members(group)
+                     if m["status"] == "creator")
+    emulator.user_sends(group, librarian, "Yes, on shelf 4.", message_thread_id=thread[0])
+
+    def answered() -> list[dict[str, object]]:
+        return [m for m in emulator.messages(patron) if "shelf 4" in str(m.get("text", ""))]
+    await eventually(answered)
+
+    async def recorded() -> bool:  # the outbox wrote down the message id it got back
+        counts = await admin_bridge.store.delivery_counts()
+        return counts["pending"] == 0
+    await eventually(recorded)
+    status, html, _ = await admin_client.post("/admin/privacy/erase", {
+        "who": f"telegram:{patron}", "confirm": "erase"})
+    assert status == 200 and "telegram_telegram" in html, html
+    assert answered() == []
+    assert thread[0] not in [t["message_thread_id"] for t in emulator.topics(group)]
