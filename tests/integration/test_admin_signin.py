@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from tests.integration.admin_client import (
     ADMIN,
     PASSWORD,
     AdminClient,
     StaffBridge,
+    running_staff_bridge,
     sign_in,
 )
 
@@ -100,3 +103,26 @@ async def test_the_sign_in_form_needs_its_own_token(admin_bridge: StaffBridge) -
             admin_bridge.url + "/admin/login", allow_redirects=False,
             data={"name": ADMIN, "password": PASSWORD}) as answer:
         assert answer.status == 403
+
+
+async def test_behind_https_the_session_cookie_is_secure(tmp_path: Path) -> None:
+    """With an https public address, the session cookie is sent over TLS only."""
+    import re
+
+    import aiohttp
+    async with running_staff_bridge(tmp_path, server={
+            "public_url": "https://library.example"}) as staff, aiohttp.ClientSession(
+            cookie_jar=aiohttp.DummyCookieJar()) as http:
+        port = staff.bridge._runner.addresses[0][1]  # the public https address is a proxy's
+        base = f"http://127.0.0.1:{port}"
+        async with http.get(base + "/admin/login") as page:
+            token = re.search(r'name="csrf" value="([^"]+)"', await page.text())
+            login_cookie = page.headers["Set-Cookie"]
+        assert token and "Secure" in login_cookie
+        async with http.post(base + "/admin/login", allow_redirects=False, headers={
+                "Cookie": login_cookie.split(";")[0]}, data={
+                "name": ADMIN, "password": PASSWORD, "csrf": token.group(1)}) as answer:
+            session = [v for v in answer.headers.getall("Set-Cookie")
+                       if v.startswith("pustaka_staff=")]
+        assert answer.status == 303 and session
+        assert all(flag in session[0] for flag in ("Secure", "HttpOnly", "SameSite=Strict"))
