@@ -126,3 +126,14 @@ async def test_behind_https_the_session_cookie_is_secure(tmp_path: Path) -> None
                        if v.startswith("pustaka_staff=")]
         assert answer.status == 303 and session
         assert all(flag in session[0] for flag in ("Secure", "HttpOnly", "SameSite=Strict"))
+
+
+async def test_dashboard_pages_carry_the_page_policy_and_are_not_cached(
+        admin_bridge: StaffBridge) -> None:
+    """The sign-in page (and every page) gets the strict CSP, no framing, and no-store."""
+    import aiohttp
+    async with aiohttp.ClientSession() as http, http.get(
+            admin_bridge.url + "/admin/login") as page:
+        assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+        assert page.headers["X-Frame-Options"] == "DENY"
+        assert page.headers["Cache-Control"] == "no-store"
