@@ -13,10 +13,12 @@ from aiohttp import web
 
 from bridge.admin.auth import CTX, PREFIX, redirect
 from bridge.admin.context import AdminContext, audit, staff
+from adapters.directory.member import DirectoryUnavailable
 from routing.model import BlockKind
 
 __all__ = ["routes"]
 
+PROBE_NUMBER = "PUSTAKACHECK0"  # letters and digits, as a member number must be
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _DURATIONS = {"1d": 86400.0, "7d": 7 * 86400.0, "30d": 30 * 86400.0, "forever": None}
 
@@ -60,7 +62,7 @@ async def _view(ctx: AdminContext) -> dict[str, Any]:
         "canned": sorted(config.desk.canned.items()),
         "directory": {"kind": directory.kind,
                       "where": directory.path or directory.url or directory.sip2_host,
-                      "connected": ctx.directory is not None},
+                      "connected": ctx.directory is not None, **ctx.directory_check},
         "outbox": await ctx.store.delivery_counts(),
         "counters": ctx.worker.stats() if ctx.worker is not None else {},
         "failed": [{"id": f.id, "conversation": f.conversation_id,
@@ -122,6 +124,22 @@ async def _lift(request: web.Request) -> web.Response:
     return redirect(f"{PREFIX}/operations?done=lifted")
 
 
+async def _check_directory(request: web.Request) -> web.Response:
+    """One lookup of a number no library issues: an answer (even "unknown") means the
+    directory is reachable; DirectoryUnavailable says why it is not."""
+    ctx = request.app[CTX]
+    if ctx.directory is None:
+        raise web.HTTPBadRequest(text="No member directory is configured (directory.kind).")
+    try:
+        await ctx.directory.lookup(PROBE_NUMBER)
+        outcome = "answered"
+    except DirectoryUnavailable as exc:
+        outcome = f"unavailable: {exc}"
+    ctx.directory_check.update(at=local(ctx, ctx.now()), outcome=outcome)
+    return redirect(f"{PREFIX}/operations?done=checked#directory")
+
+
 def routes(ctx: AdminContext) -> list[web.RouteDef]:
     return [web.get("/operations", _page), web.post("/operations/retry", _retry),
-            web.post("/operations/block", _block), web.post("/operations/lift", _lift)]
+            web.post("/operations/block", _block), web.post("/operations/lift", _lift),
+            web.post("/operations/directory-check", _check_directory)]

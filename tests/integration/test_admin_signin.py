@@ -137,3 +137,24 @@ async def test_dashboard_pages_carry_the_page_policy_and_are_not_cached(
         assert "script-src 'self'" in page.headers["Content-Security-Policy"]
         assert page.headers["X-Frame-Options"] == "DENY"
         assert page.headers["Cache-Control"] == "no-store"
+
+
+async def test_operations_checks_the_member_directory_on_request(tmp_path: Path) -> None:
+    """"Check now" asks the directory and shows when and what it answered; a directory
+    that cannot be reached is named unavailable with the reason."""
+    members = Path(__file__).resolve().parents[1] / "data" / "members.csv"
+    for directory, expected in (({"kind": "csv", "path": str(members)}, "answered"),
+                                ({"kind": "http", "url": "http://127.0.0.1:9/members",
+                                  "timeout": 1.0}, "unavailable: ")):
+        async with running_staff_bridge(tmp_path / directory["kind"],
+                                        directory=directory) as staff:
+            client = await sign_in(staff.url, ADMIN, PASSWORD)
+            try:
+                _, before = await client.get("/admin/operations")
+                assert "Last check: none since the bridge started." in before
+                status, _, _ = await client.post("/admin/operations/directory-check")
+                assert status == 303
+                _, after = await client.get("/admin/operations")
+                assert expected in after.split('id="directory-check"')[1].split("</p>")[0]
+            finally:
+                await client.http.close()
