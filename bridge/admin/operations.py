@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo
 import aiohttp_jinja2
 from aiohttp import web
 
+from adapters.directory.member import DirectoryUnavailable
 from bridge.admin.auth import CTX, PREFIX, redirect
 from bridge.admin.context import AdminContext, audit, staff
-from adapters.directory.member import DirectoryUnavailable
 from routing.model import BlockKind
 
 __all__ = ["routes"]

@@ -13,6 +13,7 @@ from tests.integration.admin_client import (
     sign_in,
 )
 
+MEMBERS = Path(__file__).resolve().parents[1] / "data" / "members.csv"
 pytest_plugins = ["tests.integration.admin_client"]  # admin_bridge, admin_client, …
 
 
@@ -142,7 +143,7 @@ async def test_dashboard_pages_carry_the_page_policy_and_are_not_cached(
 async def test_operations_checks_the_member_directory_on_request(tmp_path: Path) -> None:
     """"Check now" asks the directory and shows when and what it answered; a directory
     that cannot be reached is named unavailable with the reason."""
-    members = Path(__file__).resolve().parents[1] / "data" / "members.csv"
+    members = MEMBERS
     for directory, expected in (({"kind": "csv", "path": str(members)}, "answered"),
                                 ({"kind": "http", "url": "http://127.0.0.1:9/members",
                                   "timeout": 1.0}, "unavailable: ")):
