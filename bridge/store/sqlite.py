@@ -34,6 +34,7 @@ from bridge.store.sqlite_schema import (
     connect_writer,
     migrate,
 )
+from bridge.store.sqlite_transcripts import SqliteTranscripts
 from bridge.store.sqlite_wal import WalCheckpointer
 from bridge.store.sqlite_writer import BatchWriter, Outcome, WriteOp
 from routing.model import Block
@@ -43,7 +44,7 @@ __all__ = ["SqliteStore"]
 
 class SqliteStore(
     SqliteDirectory, SqliteBlocks, SqliteConversationLog, SqliteReports, SqliteOutbox,
-    SqliteLinks, SqliteDeskState, SqliteContactStates, SqliteCursors,
+    SqliteLinks, SqliteDeskState, SqliteContactStates, SqliteCursors, SqliteTranscripts,
 ):
     """``routing.ports.Store`` on SQLite: every role in one class, a mixin a role, each
     with its SQL in its own module. ``open()`` before use, ``close()`` to drain.

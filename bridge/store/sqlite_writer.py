@@ -29,6 +29,7 @@ from bridge.store.sqlite_rows import (
     Row,
     message_from_row,
 )
+from bridge.store.sqlite_transcripts import WRITES as TRANSCRIPT_WRITES
 from routing.model import Message
 
 __all__ = ["STAGES", "BatchWriter", "Failed", "Outcome", "WriteOp"]
@@ -48,6 +49,7 @@ STAGES = {
     "save_librarian": 6,
     **dict.fromkeys(DESK_WRITES, 5),  # after appends: a message saved with them exists
     **dict.fromkeys(CONTACT_WRITES, 5),
+    **dict.fromkeys(TRANSCRIPT_WRITES, 7),  # retention deletes: after everything else
 }
 
 
@@ -89,6 +91,7 @@ class BatchWriter:
             "retry_delivery": self._update_deliveries("retry_delivery"),
             "fail_delivery": self._update_deliveries("fail_delivery"),
             **{kind: self._simple(sql) for kind, sql in _SIMPLE.items()},
+            **{kind: self._several(sqls) for kind, sqls in TRANSCRIPT_WRITES.items()},
         }
 
     def apply(self, ops: Sequence[WriteOp]) -> tuple[list[Outcome], bool]:
@@ -220,6 +223,20 @@ class BatchWriter:
         def run(runs: Sequence[tuple[Any, ...]]) -> list[Outcome]:
             self._conn.executemany(sql, runs)
             return [None] * len(runs)
+
+        return run
+
+    def _several(
+        self, statements: Sequence[str]
+    ) -> Callable[[Sequence[tuple[Any, ...]]], list[Outcome]]:
+        """Statements run in order for each op; the last one's row count is its outcome."""
+        def run(runs: Sequence[tuple[Any, ...]]) -> list[Outcome]:
+            outcomes: list[Outcome] = []
+            for args in runs:
+                for sql in statements:
+                    cur = self._conn.execute(sql, args * sql.count("?"))
+                outcomes.append(cur.rowcount)
+            return outcomes
 
         return run
 

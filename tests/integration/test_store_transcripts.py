@@ -1,0 +1,47 @@
+"""SqliteStore: the transcript and retention contracts, and the FTS5 back-fill."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bridge.store.sqlite import SqliteStore
+from bridge.store.sqlite_schema import bundled_migrations, connect_writer, migrate
+from tests.integration.store_contract_transcripts import RetentionContract, TranscriptsContract
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
+    opened = SqliteStore(tmp_path / "pustaka.db")
+    await opened.open()
+    yield opened
+    await opened.close()
+
+
+class TestSqliteTranscripts(TranscriptsContract):
+    pass
+
+
+class TestSqliteRetention(RetentionContract):
+    pass
+
+
+def test_migration_back_fills_the_index(tmp_path: Path) -> None:
+    """Messages written before migration 0012 are found after it."""
+    path = tmp_path / "old.db"
+    conn = connect_writer(path, "NORMAL")
+    migrate(conn, [m for m in bundled_migrations() if m.version < 12])
+    conn.execute("INSERT INTO patrons (id) VALUES ('p')")
+    conn.execute("INSERT INTO conversations (id, patron_id, origin, status, created_at,"
+                 " updated_at) VALUES ('c', 'p', 'widget', 'open', 1, 1)")
+    conn.execute("INSERT INTO messages (id, conversation_id, direction, text, created_at)"
+                 " VALUES ('m', 'c', 'patron', 'skripsi perpustakaan', 1)")
+    migrate(conn, bundled_migrations())
+    hits = conn.execute("SELECT rowid FROM messages_fts WHERE messages_fts MATCH 'skripsi'")
+    assert len(hits.fetchall()) == 1
+    with pytest.raises(sqlite3.Error):
+        conn.execute("SELECT * FROM messages_fts WHERE messages_fts MATCH '\"'").fetchall()
+    conn.close()
