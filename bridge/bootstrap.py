@@ -40,6 +40,7 @@ from adapters.widget.quota import QuotaPolicy, UploadQuota
 from adapters.widget.server import WidgetServer
 from adapters.widget.steps import no_offline_hook
 from adapters.widget.tokens import VisitorTokens
+from bridge.admin.retention import BotTopics, RetentionJob
 from bridge.channels import (
     PatronReach,
     ack_words,
@@ -238,7 +239,10 @@ async def _wire(w: _Wiring, extra_routes: list[web.RouteDef],
                  common.files, roster, directory, worker, router, queue, widget,
                  _desk(w, router, roster, directory, worker, common), web_app, metrics,
                  reminders=_reminders(w, router, roster),
-                 imap=_imap(config, store, router, common), closers=closers)
+                 imap=_imap(config, store, router, common), closers=closers,
+                 retention=RetentionJob(config.retention, store, w.clock, config.library.timezone,
+                                        blob_root=config.data_dir / "blobs", sleep=w.sleep,
+                                        topics=BotTopics(w.bot, w.target)))
 
 
 def _widget(w: _Wiring, router: Router, roster: DutyRoster, queue: QueueWatch,
