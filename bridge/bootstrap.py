@@ -40,6 +40,8 @@ from adapters.widget.quota import QuotaPolicy, UploadQuota
 from adapters.widget.server import WidgetServer
 from adapters.widget.steps import no_offline_hook
 from adapters.widget.tokens import VisitorTokens
+from bridge.admin.app import admin_app
+from bridge.admin.context import AdminContext
 from bridge.admin.retention import BotTopics, RetentionJob
 from bridge.channels import (
     PatronReach,
@@ -233,8 +235,12 @@ async def _wire(w: _Wiring, extra_routes: list[web.RouteDef],
                        default_wait=config.queue.default_wait_minutes * 60,
                        history=config.queue.history)
     widget = _widget(w, router, roster, queue, common)
+    admin = admin_app(AdminContext(config, store, router, worker, w.clock, common.blobs,
+                                   common.hub, w.bot, config.telegram.group_id, roster,
+                                   directory))
     web_app = build_web_app(config, widget, store=store, hub=common.hub, blobs=common.blobs,
-                            metrics=metrics, texts=common.texts, extra_routes=extra_routes)
+                            metrics=metrics, texts=common.texts, extra_routes=extra_routes,
+                            admin=admin)
     return Parts(config, w.clock, store, w.bot, w.target, common.hub, common.blobs,
                  common.files, roster, directory, worker, router, queue, widget,
                  _desk(w, router, roster, directory, worker, common), web_app, metrics,

@@ -20,7 +20,7 @@ __all__ = ["build_web_app"]
 def build_web_app(
     config: Config, widget: WidgetServer, *, store: OutboxRows, hub: WidgetHub,
     blobs: BlobStore, metrics: BridgeMetrics, texts: Catalog,
-    extra_routes: list[web.RouteDef]
+    extra_routes: list[web.RouteDef], admin: web.Application | None = None,
 ) -> web.Application:
     """The routes only: ``bridge.app`` adds the start and stop of the background tasks."""
     app = web.Application(client_max_size=64 * 1024)
@@ -41,4 +41,6 @@ def build_web_app(
 
     app.router.add_get("/healthz", health)
     app.router.add_get("/metrics", metrics.handler(guard, store.pending_deliveries))
+    if admin is not None:
+        app.add_subapp("/admin", admin)  # the staff dashboard: bridge/admin
     return app

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from typing import Any
 
@@ -26,17 +27,26 @@ __all__ = ["MARK_END", "MARK_START", "WRITES", "SqliteTranscripts", "fts_query"]
 
 MARK_START, MARK_END = "\x02", "\x03"
 _IDS = "SELECT value FROM json_each(?)"
-# op kind -> statements run in order for one op's argument (a JSON array of ids); the
-# last one's row count (messages deleted) is the op's outcome.
-WRITES = {
-    "forget_messages": (
+_FORGET = (
         f"DELETE FROM deliveries WHERE conversation_id IN ({_IDS}) AND state != 'pending'",
         f"DELETE FROM links WHERE conversation_id IN ({_IDS})",
         f"DELETE FROM desk_cards WHERE conversation_id IN ({_IDS})",
         f"DELETE FROM mail_threads WHERE conversation_id IN ({_IDS})",
         f"DELETE FROM messages WHERE conversation_id IN ({_IDS})",
-    ),
-}
+)
+
+
+def _forget_messages(conn: sqlite3.Connection, args: tuple[Any, ...]) -> int:
+    """One op: the statements in order for a JSON array of conversation ids; returns
+    how many messages went."""
+    deleted = 0
+    for sql in _FORGET:
+        deleted = conn.execute(sql, args).rowcount
+    return deleted
+
+
+# op kind -> what the writer runs for one op (BatchWriter._script)
+WRITES = {"forget_messages": _forget_messages}
 _COLUMNS = ", ".join(f"c.{name.strip()}" for name in CONVERSATION_COLUMNS.split(","))
 _WORD = re.compile(r"\w", re.UNICODE)
 _MAX_WORDS = 16

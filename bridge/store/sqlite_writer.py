@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bridge.store.sqlite_accounts import WRITES as ACCOUNT_WRITES
 from bridge.store.sqlite_contacts import WRITES as CONTACT_WRITES
 from bridge.store.sqlite_desk import WRITES as DESK_WRITES
 from bridge.store.sqlite_directory import DELETE_CONTACTS, INSERT_CONTACT, UPSERT_PATRON
@@ -25,6 +26,7 @@ from bridge.store.sqlite_links import UPSERT_LINK
 from bridge.store.sqlite_links import WRITES as LINK_WRITES
 from bridge.store.sqlite_log import FIND_BY_CLIENT_ID, INSERT_MESSAGE, UPSERT_CONVERSATION
 from bridge.store.sqlite_outbox import DELIVERY_UPDATES, INSERT_DELIVERY
+from bridge.store.sqlite_patron_data import WRITES as PATRON_DATA_WRITES
 from bridge.store.sqlite_rows import (
     Row,
     message_from_row,
@@ -49,7 +51,9 @@ STAGES = {
     "save_librarian": 6,
     **dict.fromkeys(DESK_WRITES, 5),  # after appends: a message saved with them exists
     **dict.fromkeys(CONTACT_WRITES, 5),
-    **dict.fromkeys(TRANSCRIPT_WRITES, 7),  # retention deletes: after everything else
+    **dict.fromkeys(ACCOUNT_WRITES, 7),
+    **dict.fromkeys(PATRON_DATA_WRITES, 8),  # after everything a patron's rows may gain
+    **dict.fromkeys(TRANSCRIPT_WRITES, 8),  # retention deletes: likewise
 }
 
 
@@ -74,7 +78,7 @@ class WriteOp:
 
 # Each role's statements live in its own module (sqlite_<role>.py); this module only
 # batches them. The plain upserts and deletes run as they are:
-_SIMPLE = {**LINK_WRITES, **DIRECTORY_WRITES, **DESK_WRITES, **CONTACT_WRITES}
+_SIMPLE = {**LINK_WRITES, **DIRECTORY_WRITES, **DESK_WRITES, **CONTACT_WRITES, **ACCOUNT_WRITES}
 
 
 class BatchWriter:
@@ -91,7 +95,8 @@ class BatchWriter:
             "retry_delivery": self._update_deliveries("retry_delivery"),
             "fail_delivery": self._update_deliveries("fail_delivery"),
             **{kind: self._simple(sql) for kind, sql in _SIMPLE.items()},
-            **{kind: self._several(sqls) for kind, sqls in TRANSCRIPT_WRITES.items()},
+            **{kind: self._script(run) for kind, run in PATRON_DATA_WRITES.items()},
+            **{kind: self._script(run) for kind, run in TRANSCRIPT_WRITES.items()},
         }
 
     def apply(self, ops: Sequence[WriteOp]) -> tuple[list[Outcome], bool]:
@@ -226,17 +231,11 @@ class BatchWriter:
 
         return run
 
-    def _several(
-        self, statements: Sequence[str]
-    ) -> Callable[[Sequence[tuple[Any, ...]]], list[Outcome]]:
-        """Statements run in order for each op; the last one's row count is its outcome."""
+    def _script(self, script: Callable[[sqlite3.Connection, tuple[Any, ...]], Outcome]
+                ) -> Callable[[Sequence[tuple[Any, ...]]], list[Outcome]]:
+        """An op of several statements (``sqlite_patron_data``), one call per op."""
         def run(runs: Sequence[tuple[Any, ...]]) -> list[Outcome]:
-            outcomes: list[Outcome] = []
-            for args in runs:
-                for sql in statements:
-                    cur = self._conn.execute(sql, args * sql.count("?"))
-                outcomes.append(cur.rowcount)
-            return outcomes
+            return [script(self._conn, args) for args in runs]
 
         return run
 

@@ -1,0 +1,69 @@
+"""Signing in to the dashboard over HTTP: sessions, CSRF, roles, logout and disabling."""
+
+from __future__ import annotations
+
+from tests.integration.admin_client import (  # noqa: F401  (fixtures)
+    ADMIN,
+    PASSWORD,
+    AdminClient,
+    StaffBridge,
+    admin_bridge,
+    admin_client,
+    librarian_client,
+    sign_in,
+)
+
+
+async def test_a_page_without_a_session_sends_the_browser_to_sign_in(
+        admin_bridge: StaffBridge) -> None:
+    """An anonymous request for a dashboard page is redirected to the sign-in page."""
+    client = AdminClient(__import__("aiohttp").ClientSession(), admin_bridge.url, "")
+    try:
+        status, _ = await client.get("/admin/operations")
+        assert status == 303
+    finally:
+        await client.http.close()
+
+
+async def test_a_post_without_the_csrf_token_is_refused(admin_client: AdminClient) -> None:
+    """A form sent without the session's token (or with a wrong one) changes nothing."""
+    assert (await admin_client.post("/admin/operations/lift", {"block": "x"},
+                                    csrf=None))[0] == 403
+    assert (await admin_client.post("/admin/operations/lift", {"block": "x"},
+                                    csrf="forged"))[0] == 403
+    assert (await admin_client.post("/admin/operations/lift", {"block": "x"}))[0] == 400
+
+
+async def test_session_cookie_is_httponly_and_strict(admin_bridge: StaffBridge) -> None:
+    """The session cookie cannot be read by scripts nor sent by other sites."""
+    client = await sign_in(admin_bridge.url, ADMIN, PASSWORD)
+    try:
+        cookie = next(c for c in client.http.cookie_jar if c.key == "pustaka_staff")
+        assert cookie["httponly"] and cookie["samesite"] == "Strict"
+        assert cookie["path"] == "/admin"
+    finally:
+        await client.http.close()
+
+
+async def test_logout_ends_the_session(admin_client: AdminClient) -> None:
+    """After logging out, the old cookie opens nothing."""
+    status, _, location = await admin_client.post("/admin/logout")
+    assert (status, location) == (303, "/admin/login")
+    cookies = admin_client.http.cookie_jar
+    assert not [c for c in cookies if c.key == "pustaka_staff"]
+
+
+async def test_disabling_an_account_ends_its_sessions(admin_bridge: StaffBridge,
+                                                      admin_client: AdminClient) -> None:
+    """`disable` signs the account out of every browser at once."""
+    from bridge.admin.staff import disable_staff
+    assert (await admin_client.get("/admin/operations"))[0] == 200
+    await disable_staff(admin_bridge.store, ADMIN)
+    assert (await admin_client.get("/admin/operations"))[0] == 303
+
+
+async def test_a_librarian_is_refused_the_admin_pages(librarian_client: AdminClient) -> None:
+    """The audit log and the privacy page answer 403 to a librarian account."""
+    assert (await librarian_client.get("/admin/operations"))[0] == 200
+    assert (await librarian_client.get("/admin/audit"))[0] == 403
+    assert (await librarian_client.get("/admin/privacy"))[0] == 403
