@@ -48,6 +48,15 @@ def _forget_messages(conn: sqlite3.Connection, args: tuple[Any, ...]) -> int:
 # op kind -> what the writer runs for one op (BatchWriter._script)
 WRITES = {"forget_messages": _forget_messages}
 _COLUMNS = ", ".join(f"c.{name.strip()}" for name in CONVERSATION_COLUMNS.split(","))
+_MATCHED = ("c.id IN (SELECT m.conversation_id FROM messages_fts AS f"
+            " JOIN messages AS m ON m.rowid = f.rowid WHERE messages_fts MATCH ?)")
+# CROSS JOIN keeps messages outside: each of the chunk's messages is one rowid lookup in
+# the index, instead of the word's whole doclist read for a few conversations.
+_MATCHED_IN = ("SELECT DISTINCT m.conversation_id FROM messages AS m"
+               " CROSS JOIN messages_fts AS f ON f.rowid = m.rowid"
+               f" WHERE m.conversation_id IN ({_IDS}) AND messages_fts MATCH ?")
+_RARE = 20_000  # matching messages gathered at once before the chunked walk pays
+_CHUNK = 400
 _WORD = re.compile(r"\w", re.UNICODE)
 _MAX_WORDS = 16
 
@@ -74,12 +83,9 @@ def _like(text: str) -> str:
 
 
 def _conditions(query: TranscriptQuery) -> tuple[list[str], list[Any]]:
+    """Every filter but the words, as SQL over ``conversations AS c``."""
     where: list[str] = []
     params: list[Any] = []
-    if query.words.strip():
-        where.append("c.id IN (SELECT m.conversation_id FROM messages_fts AS f"
-                     " JOIN messages AS m ON m.rowid = f.rowid WHERE messages_fts MATCH ?)")
-        params.append(fts_query(query.words))
     if query.patron.strip():
         who = query.patron.strip()
         where.append("c.patron_id IN (SELECT id FROM patrons WHERE name LIKE ? ESCAPE '\\'"
@@ -102,21 +108,60 @@ def _conditions(query: TranscriptQuery) -> tuple[list[str], list[Any]]:
 
 
 class SqliteTranscripts(SqliteRole):
+    rare_matches = _RARE  # tests set 1 to run the chunked walk over small data
     get_patrons: Callable[[Collection[str]], Awaitable[dict[str, Patron]]]
 
     async def search_transcripts(
         self, query: TranscriptQuery, limit: int = 50, offset: int = 0
     ) -> list[TranscriptHit]:
         where, params = _conditions(query)
-        sql = (f"SELECT {_COLUMNS} FROM conversations AS c"
-               + (" WHERE " + " AND ".join(where) if where else "")
-               + " ORDER BY c.created_at DESC, c.id DESC LIMIT ? OFFSET ?")
-        found = [conversation_from_row(r)
-                 for r in await rows(self._db(), sql, [*params, limit, offset])]
+        if not query.words.strip():
+            found = await self._newest(where, params, limit, offset)
+        elif await self._rare(match := fts_query(query.words)):
+            where.append(_MATCHED)
+            found = await self._newest(where, [*params, match], limit, offset)
+        else:
+            found = await self._dense(where, params, match, limit + offset)
+            found = found[offset:offset + limit]
         patrons = await self.get_patrons({c.patron_id for c in found})
         excerpts = await self._excerpts(query, [c.id for c in found])
         return [TranscriptHit(c, patrons.get(c.patron_id), excerpts.get(c.id, ""))
                 for c in found]
+
+    async def _newest(self, where: list[str], params: list[Any], limit: int,
+                      offset: int) -> list[Conversation]:
+        sql = (f"SELECT {_COLUMNS} FROM conversations AS c"
+               + (" WHERE " + " AND ".join(where) if where else "")
+               + " ORDER BY c.created_at DESC, c.id DESC LIMIT ? OFFSET ?")
+        return [conversation_from_row(r)
+                for r in await rows(self._db(), sql, [*params, limit, offset])]
+
+    async def _rare(self, match: str) -> bool:
+        """Whether fewer than ``_RARE`` messages match: then the matches are gathered
+        first; a common word is better checked conversation by conversation."""
+        sql = "SELECT count(*) FROM (SELECT 1 FROM messages_fts WHERE messages_fts MATCH ? LIMIT ?)"
+        counted = await rows(self._db(), sql, (match, self.rare_matches))
+        return bool(counted[0][0] < self.rare_matches)
+
+    async def _dense(self, where: list[str], params: list[Any], match: str,
+                     wanted: int) -> list[Conversation]:
+        """Conversations newest first, a chunk at a time, kept when one of their
+        messages matches (looked up by rowid in the index, never the whole doclist)."""
+        found: list[Conversation] = []
+        after: tuple[float, str] = (float("inf"), "")
+        while len(found) < wanted:
+            sql = (f"SELECT {_COLUMNS} FROM conversations AS c WHERE "
+                   + " AND ".join([*where, "(c.created_at, c.id) < (?, ?)"])
+                   + " ORDER BY c.created_at DESC, c.id DESC LIMIT ?")
+            chunk = [conversation_from_row(r) for r in await rows(
+                self._db(), sql, [*params, *after, _CHUNK])]
+            if not chunk:
+                break
+            hit = {r[0] for r in await rows(self._db(), _MATCHED_IN, (
+                json.dumps([c.id for c in chunk]), match))}
+            found.extend(c for c in chunk if c.id in hit)
+            after = (chunk[-1].created_at, chunk[-1].id)
+        return found[:wanted]
 
     async def _excerpts(self, query: TranscriptQuery, ids: list[str]) -> dict[str, str]:
         if not ids or not query.words.strip():

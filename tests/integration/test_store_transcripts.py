@@ -13,9 +13,13 @@ from bridge.store.sqlite_schema import bundled_migrations, connect_writer, migra
 from tests.integration.store_contract_transcripts import RetentionContract, TranscriptsContract
 
 
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
+@pytest.fixture(params=["gathered", "walked"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SqliteStore]:
+    """Both ways through a word search: matches gathered first (rare words) and
+    conversations walked newest first (common words)."""
     opened = SqliteStore(tmp_path / "pustaka.db")
+    if request.param == "walked":
+        opened.rare_matches = 1
     await opened.open()
     yield opened
     await opened.close()
