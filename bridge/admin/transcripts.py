@@ -17,6 +17,8 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
+from adapters.email.transcript_mail import TranscriptRefused, queue_transcript
+from bridge.admin.auth import PREFIX, redirect
 from bridge.admin.context import AdminContext, audit, staff
 from bridge.admin.transcript_query import (
     CHANNELS,
@@ -29,6 +31,7 @@ from bridge.admin.transcript_query import (
     zone,
 )
 from routing.model import Direction, Message
+from routing.transcript_mail import TRANSCRIPT_EVENT, confirmed_address
 from routing.transcript_roles import TranscriptQuery
 
 __all__ = ["routes"]
@@ -66,6 +69,7 @@ def _message_row(m: Message, tz: Any) -> dict[str, Any]:
     return {"id": m.id, "at": local_time(m.created_at, tz), "direction": m.direction.value,
             "author": m.author, "text": m.text, "event": m.event, "replaces": m.replaces,
             "internal": m.direction is Direction.NOTE,
+            "transcript": m.event == TRANSCRIPT_EVENT,
             "files": [{"name": f.name, "mime": f.mime, "size": f.size, "digest": f.digest,
                        "note": f.note} for f in m.attachments]}
 
@@ -146,7 +150,9 @@ def routes(ctx: AdminContext) -> list[web.RouteDef]:
                 "started": local_time(conversation.created_at, tz),
                 "closed": local_time(conversation.closed_at, tz),
                 "messages": [_message_row(m, tz) for m in await _history(ctx, conversation.id)],
-                "notice": request.query.get("done", "")}
+                "notice": "The transcript is on its way to the patron."
+                if request.query.get("done") == "emailed" else "",
+                "can_email": bool(ctx.config.email.enabled and confirmed_address(patron))}
         return aiohttp_jinja2.render_template("transcript.html", request, view)
 
     async def file(request: web.Request) -> web.Response:
@@ -165,5 +171,22 @@ def routes(ctx: AdminContext) -> list[web.RouteDef]:
             "Content-Disposition": f'attachment; filename="{name}"',
             "X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"})
 
+    async def email(request: web.Request) -> web.Response:
+        account = staff(request)
+        conversation_id = request.match_info["id"]
+        if not ctx.config.email.enabled:
+            raise web.HTTPBadRequest(text="Email is not set up ([email] enabled = false).")
+        try:
+            await queue_transcript(ctx.store, ctx.store, conversation_id,
+                                   by=f"{account.name} (dashboard)", now=ctx.now(),
+                                   library=ctx.config.library.name,
+                                   timezone=zone(ctx.config.library.timezone))
+        except TranscriptRefused as exc:
+            raise web.HTTPBadRequest(text=f"Not sent: {exc}.") from None
+        ctx.worker.wake()
+        await audit(ctx, request, "transcript emailed", f"conversation {conversation_id}")
+        return redirect(f"{PREFIX}/transcripts/{conversation_id}?done=emailed")
+
     return [web.get("/transcripts", search), web.get("/transcripts/{id}", one),
-            web.get("/transcripts/{id}/files/{digest}", file)]
+            web.get("/transcripts/{id}/files/{digest}", file),
+            web.post("/transcripts/{id}/email", email)]
