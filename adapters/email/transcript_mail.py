@@ -9,14 +9,16 @@ lines, and each file by name and size. Internal notes are never in it.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 from adapters.files import human_size
 from routing.model import Conversation, Delivery, Direction, Message
+from routing.ports import Clock
 from routing.store_roles import ConversationLog, Directory
 from routing.transcript_mail import confirmed_address, sent_recently, transcript_mail
 
-__all__ = ["TranscriptRefused", "queue_transcript", "transcript_text"]
+__all__ = ["TranscriptRefused", "patron_request", "queue_transcript", "transcript_text"]
 
 
 def _visible(messages: Sequence[Message]) -> list[Message]:
@@ -80,3 +82,15 @@ async def queue_transcript(store: ConversationLog, directory: Directory,
 
 def _queued(pair: tuple[Message, Delivery]) -> tuple[Message, list[Delivery]]:
     return pair[0], [pair[1]]
+
+
+def patron_request(store: Any, clock: Clock, wake: Callable[[], None], *, library: str,
+                   timezone: dt.tzinfo) -> Callable[[str], Awaitable[str]]:
+    """The widget's "Email me this chat" (``TranscriptHook``): queue, then wake the outbox."""
+    async def request(conversation_id: str) -> str:
+        address = await queue_transcript(store, store, conversation_id, by="patron (widget)",
+                                         now=clock.now(), library=library, timezone=timezone)
+        wake()
+        return address
+
+    return request

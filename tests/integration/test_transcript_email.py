@@ -5,14 +5,26 @@ internal notes."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 import pytest_asyncio
 
 from bridge.admin.staff import add_staff
 from bridge.app import Bridge
 from bridge.demo import demo_bridge
-from routing.model import Channel, Contact, Conversation, Direction, Message, Patron, new_id
+from routing.model import (
+    Channel,
+    Contact,
+    Conversation,
+    Direction,
+    Message,
+    Patron,
+    Status,
+    new_id,
+)
 from tests.eventually import eventually
 from tests.integration.admin_client import ADMIN, PASSWORD, AdminClient, sign_in
 from tests.integration.mailservers import LIBRARY, USER, DovecotServer, SmtpRecorder
@@ -99,3 +111,45 @@ async def test_without_the_csrf_token_nothing_is_sent(
     status, _, _ = await client.post(f"/admin/transcripts/{conversation.id}/email", csrf=None)
     assert status == 403
     assert all(m.event != "transcript" for m in await bridge.store.history(conversation.id))
+
+
+async def frames_until(ws: aiohttp.ClientWebSocketResponse, kind: str) -> dict[str, Any]:
+    while True:
+        frame = await ws.receive_json(timeout=10)
+        if frame["type"] in (kind, "error"):
+            return dict(frame)
+
+
+async def test_the_widget_asks_for_its_own_chat(
+        mailing: tuple[Bridge, AdminClient], smtp_server: SmtpRecorder) -> None:
+    """"Email me this chat": refused while open and for an unconfirmed address, sent once
+    closed to the confirmed one, refused again the same day."""
+    bridge, _ = mailing
+    store = bridge.store
+    async with aiohttp.ClientSession() as http, http.ws_connect(
+            f"{bridge.url}/widget/ws", headers={"Origin": bridge.url}) as ws:
+        await ws.send_json({"type": "hello", "token": None, "page": {"url": bridge.url}})
+        visitor = (await frames_until(ws, "welcome"))["visitor"]
+        await ws.send_json({"type": "send", "cid": "c1", "text": "Is the library open?"})
+        await frames_until(ws, "ack")
+        patron = await store.patron_by_contact(Contact(Channel.WIDGET, visitor))
+        conversation = await store.latest_conversation(patron.id)
+        await ws.send_json({"type": "transcript"})
+        assert (await frames_until(ws, "transcript_sent"))["code"] == "transcript_refused"
+        await store.save_conversation(replace(conversation, status=Status.CLOSED))
+        await store.save_patron(replace(patron, email="ana@example.org"))
+        await ws.send_json({"type": "transcript", "conversation": conversation.id})
+        refused = await frames_until(ws, "transcript_sent")
+        assert refused["code"] == "transcript_refused" and "confirmed" in refused["message"]
+        await store.save_patron(replace(patron, email="ana@example.org", email_confirmed=True))
+        await ws.send_json({"type": "transcript", "conversation": conversation.id})
+        sent = await frames_until(ws, "transcript_sent")
+        assert sent == {"type": "transcript_sent", "conversation": conversation.id,
+                        "email": "an…@example.org"}
+        [mail] = await eventually(lambda: smtp_server.received)
+        assert mail.rcpt_tos == ("ana@example.org",)
+        assert "Is the library open?" in mail.message.get_body(  # type: ignore[union-attr]
+            ("plain",)).get_content()
+        await ws.send_json({"type": "transcript"})
+        again = await frames_until(ws, "transcript_sent")
+        assert again["code"] == "transcript_refused" and "a day" in again["message"]
