@@ -7,8 +7,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-__all__ = ["ROLES", "Account", "AccountStore", "AuditEntry", "AuditLog", "FailedDelivery", "PatronData",
-           "OutboxRepair", "PatronRecords", "Role", "StaffSession", "TelegramPost"]
+__all__ = [
+    "ROLES",
+    "Account",
+    "AccountStore",
+    "AuditEntry",
+    "AuditLog",
+    "FailedDelivery",
+    "OutboxRepair",
+    "PatronData",
+    "PatronRecords",
+    "Role",
+    "StaffSession",
+    "TelegramPost",
+]
 
 Role = Literal["admin", "librarian"]
 ROLES: tuple[Role, ...] = ("admin", "librarian")
@@ -77,7 +89,8 @@ class TelegramPost:
     a ``desk`` message, or a ``telegram`` message in the patron's own chat."""
 
     kind: str
-    ident: int
+    ident: int  # the topic's thread id, or the message id
+    chat: int | None = None  # where a ``telegram`` message is: the patron's chat
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ import jinja2
 from aiohttp import web
 
 from bridge.admin import auth
-from bridge.admin.context import AdminContext, csrf_field
+from bridge.admin.context import STAFF, AdminContext, csrf_field
 from bridge.admin.limiter import LoginLimiter
 
 __all__ = ["PAGES", "admin_app"]
@@ -31,7 +31,7 @@ _HERE = Path(__file__).parent
 
 
 async def _template_context(request: web.Request) -> dict[str, Any]:
-    return {"staff": request.get("staff"), "csrf_field": lambda: csrf_field(request),
+    return {"staff": request.get(STAFF), "csrf_field": lambda: csrf_field(request),
             "prefix": auth.PREFIX, "request": request}
 
 

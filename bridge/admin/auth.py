@@ -18,7 +18,15 @@ from urllib.parse import quote
 import aiohttp_jinja2
 from aiohttp import web
 
-from bridge.admin.context import CSRF_FIELD, AdminContext, audit
+from bridge.admin.context import (
+    AUDIT_NAME,
+    CSRF,
+    CSRF_FIELD,
+    PEER,
+    STAFF,
+    AdminContext,
+    audit,
+)
 from bridge.admin.limiter import LoginLimiter
 from bridge.admin.passwords import check_password
 from bridge.web_guard import MetricsGuard
@@ -49,14 +57,14 @@ def session_key(value: str) -> str:
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Every page but sign-in needs a live session; every POST needs the session's token."""
     ctx = request.app[CTX]
-    request["peer"] = MetricsGuard([], "", ctx.config.server.trusted_proxies).peer(request)
+    request[PEER] = MetricsGuard([], "", ctx.config.server.trusted_proxies).peer(request)
     inner = request.path[len(PREFIX):] or "/"
     if not inner.startswith(_PUBLIC):
         value = request.cookies.get(COOKIE, "")
         session = await ctx.store.session(session_key(value), ctx.now()) if value else None
         if session is None:
             raise web.HTTPSeeOther(f"{PREFIX}/login?next={quote(request.path_qs, safe='')}")
-        request["staff"], request["csrf"] = session.account, session.csrf
+        request[STAFF], request[CSRF] = session.account, session.csrf
         if request.method == "POST":
             await _check_csrf(request, session.csrf)
     response = await handler(request)
@@ -86,11 +94,12 @@ def _next(target: str) -> str:
 
 
 async def login_page(request: web.Request, *, error: str = "", status: int = 200,
-                     name: str = "") -> web.Response:
+                     name: str = "", target: str = "") -> web.Response:
     token = secrets.token_urlsafe(24)
     response = aiohttp_jinja2.render_template(
         "login.html", request, {"login_token": token, "error": error, "name": name,
-                                "next": _next(request.query.get("next", ""))}, status=status)
+                                "next": _next(target or request.query.get("next", ""))},
+        status=status)
     response.set_cookie(LOGIN_COOKIE, token, path=PREFIX, httponly=True, samesite="Strict",
                         secure=_secure(request.app[CTX]))
     return response
@@ -100,17 +109,18 @@ async def login(request: web.Request) -> web.StreamResponse:
     ctx, limiter = request.app[CTX], request.app[LIMITER]
     form = await request.post()
     name, password = str(form.get("name", "")).strip(), str(form.get("password", ""))
+    target = str(form.get("next", ""))
     token = request.cookies.get(LOGIN_COOKIE, "")
     if not token or not hmac.compare_digest(token.encode(),
                                             str(form.get(CSRF_FIELD, "")).encode()):
         raise web.HTTPForbidden(text="The sign-in form's security token is missing or out "
                                      "of date: reload the page and sign in again.")
-    now, address = ctx.now(), request["peer"]
-    request["audit_name"] = name[:80]
+    now, address = ctx.now(), request[PEER]
+    request[AUDIT_NAME] = name[:80]
     if wait := limiter.wait(name, address, now):
         await audit(ctx, request, "login refused", "too many failed sign-ins")
         minutes = LoginLimiter.minutes(wait)
-        return await login_page(request, status=429, name=name, error=(
+        return await login_page(request, status=429, name=name, target=target, error=(
             f"Too many failed sign-ins. Try again in {minutes} minute"
             f"{'s' if minutes != 1 else ''}."))
     found = await ctx.store.account_by_name(name) if name else None
@@ -118,10 +128,10 @@ async def login(request: web.Request) -> web.StreamResponse:
     if found is None or not right or found[0].disabled:
         limiter.failed(name, address, now)
         await audit(ctx, request, "login failed", "disabled account" if right else "")
-        return await login_page(request, status=401, name=name,
+        return await login_page(request, status=401, name=name, target=target,
                                 error="Wrong name or password.")
     limiter.succeeded(name)
-    return await _signed_in(request, ctx, found[0].id, found[0].name, str(form.get("next", "")))
+    return await _signed_in(request, ctx, found[0].id, found[0].name, target)
 
 
 async def _signed_in(request: web.Request, ctx: AdminContext, account_id: int, name: str,
@@ -129,7 +139,7 @@ async def _signed_in(request: web.Request, ctx: AdminContext, account_id: int, n
     value, now = secrets.token_urlsafe(32), ctx.now()
     await ctx.store.open_session(session_key(value), account_id, secrets.token_urlsafe(32),
                                  now, now + SESSION_SECONDS)
-    request["audit_name"] = name
+    request[AUDIT_NAME] = name
     await audit(ctx, request, "login", "")
     response = redirect(_next(target))
     response.set_cookie(COOKIE, value, path=PREFIX, httponly=True, samesite="Strict",

@@ -13,10 +13,15 @@ from markupsafe import Markup, escape
 
 from routing.staff_roles import Account, AuditEntry
 
-__all__ = ["CSRF_FIELD", "Account", "AdminContext", "audit", "csrf_field", "peer",
-           "require_admin", "staff"]
+__all__ = ["AUDIT_NAME", "CSRF", "CSRF_FIELD", "PEER", "STAFF", "Account", "AdminContext",
+           "audit", "csrf_field", "peer", "require_admin", "staff"]
 
 CSRF_FIELD = "csrf"
+# What the sign-in middleware (bridge.admin.auth) keeps on each request.
+STAFF = web.RequestKey("admin_staff", Account)
+CSRF = web.RequestKey("admin_csrf", str)
+PEER = web.RequestKey("admin_peer", str)
+AUDIT_NAME = web.RequestKey("admin_audit_name", str)  # who tried to sign in, before a session
 
 
 @dataclass
@@ -41,7 +46,7 @@ class AdminContext:
 
 def staff(request: web.Request) -> Account:
     """The signed-in account; the sign-in middleware set it before any page runs."""
-    account = request.get("staff")
+    account = request.get(STAFF)
     if not isinstance(account, Account):
         raise web.HTTPUnauthorized(text="Sign in first.")
     return account
@@ -57,17 +62,17 @@ def require_admin(request: web.Request) -> Account:
 
 def csrf_field(request: web.Request) -> Markup:
     """``<input type=hidden>`` with the session's token: every POST form carries it."""
-    token = str(request.get("csrf", ""))
+    token = request.get(CSRF, "")
     return Markup('<input type="hidden" name="%s" value="%s">') % (CSRF_FIELD, escape(token))
 
 
 def peer(request: web.Request) -> str:
     """The browser's address (``auth`` sets it from a trusted proxy's header)."""
-    return str(request.get("peer") or request.remote or "")
+    return request.get(PEER) or request.remote or ""
 
 
 async def audit(ctx: AdminContext, request: web.Request, action: str, detail: str) -> None:
     """One line in the audit log: who (the signed-in name), from where, did what."""
-    account = request.get("staff")
-    name = account.name if isinstance(account, Account) else str(request.get("audit_name", ""))
+    account = request.get(STAFF)
+    name = account.name if account is not None else request.get(AUDIT_NAME, "")
     await ctx.store.record_audit(AuditEntry(ctx.now(), name, peer(request), action, detail))

@@ -6,7 +6,9 @@ opens no session. Writes go through the group commit like every other role's.
 
 from __future__ import annotations
 
+import getpass
 import json
+import time
 
 from bridge.store.sqlite_role import SqliteRole, first, rows
 from bridge.store.sqlite_rows import Row
@@ -97,6 +99,11 @@ class SqliteAccounts(SqliteRole):
 
     async def record_erasure(self, at: float, erased_by: str, kinds: dict[str, int]) -> None:
         await self._write("record_erasure", at, erased_by, json.dumps(kinds, sort_keys=True))
+
+    async def record_audit_cli(self, action: str, detail: str) -> None:
+        """An audit line for a ``pustaka`` command run on the server."""
+        await self.record_audit(AuditEntry(time.time(), f"cli:{getpass.getuser()}", "",
+                                           action, detail))
 
     async def failed_deliveries(self, limit: int = 100) -> list[FailedDelivery]:
         """The outbox's given-up deliveries, newest first."""

@@ -8,12 +8,12 @@ what the erasure record keeps, never the data.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Callable
 from typing import Any
 
 from bridge.store.sqlite_role import SqliteRole, first, rows
+from bridge.store.sqlite_rows import attachments_from_json
 from routing.model import Channel, Contact
 from routing.staff_roles import PatronData, TelegramPost
 
@@ -68,6 +68,14 @@ _TABLES = {  # what an export holds, table by table, and how to select the patro
 }
 
 
+def _post(kind: str, ident: str) -> TelegramPost | None:
+    """A desk post's id is the message id; a patron chat's is ``chat:message``."""
+    chat, _, message = ident.rpartition(":")
+    if not message.lstrip("-").isdigit() or (chat and not chat.lstrip("-").isdigit()):
+        return None
+    return TelegramPost(kind, int(message), int(chat) if chat else None)
+
+
 class SqlitePatronData(SqliteRole):
     """``PatronRecords``: who a patron is by any address, their export, their erasure."""
 
@@ -89,8 +97,8 @@ class SqlitePatronData(SqliteRole):
             columns = [c[0] for c in cursor.description]
             tables[name] = [dict(zip(columns, r, strict=True)) for r in await cursor.fetchall()]
             await cursor.close()
-        files = sorted({f["digest"] for m in tables["messages"] if m.get("attachments")
-                        for f in json.loads(m["attachments"]) if f.get("digest")})
+        files = sorted({f.digest for m in tables["messages"] if m.get("attachments")
+                        for f in attachments_from_json(m["attachments"]) if f.digest})
         return PatronData(patron_id, tables, files, await self._posts(patron_id))
 
     async def _posts(self, patron_id: str) -> list[TelegramPost]:
@@ -103,8 +111,7 @@ class SqlitePatronData(SqliteRole):
                            f" WHERE conversation_id IN ({_CONVERSATIONS})"
                            " AND destination IN ('desk', 'telegram') AND external_id != ''",
                            (patron_id, patron_id, patron_id))
-        return [TelegramPost(str(kind), int(ident)) for kind, ident in found
-                if str(ident).lstrip("-").isdigit()]
+        return [post for kind, ident in found if (post := _post(str(kind), str(ident)))]
 
     async def erase_patron(self, patron_id: str) -> dict[str, int]:
         """Deletes every row of the patron; returns how many of each kind went."""

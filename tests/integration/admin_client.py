@@ -1,7 +1,9 @@
 """A running bridge (with its Bot API emulator) and a signed-in dashboard client, for the
 dashboard's integration tests.
 
-    from tests.integration.admin_client import admin_bridge, admin_client  # noqa: F401
+    from tests.integration.admin_client import AdminClient, StaffBridge
+
+    pytest_plugins = ["tests.integration.admin_client"]  # admin_bridge, admin_client, …
 
     async def test_x(admin_client: AdminClient) -> None:
         status, html = await admin_client.get("/admin/operations")
@@ -68,7 +70,7 @@ class AdminClient:
             return response.status, dict(response.headers), await response.read()
 
     async def post(self, path: str, data: dict[str, str] | None = None, *,
-                   csrf: str | None | bool = True) -> tuple[int, str, str]:
+                   csrf: str | bool | None = True) -> tuple[int, str, str]:
         """(status, body, Location) of a form POST; redirects are not followed."""
         form = dict(data or {})
         if csrf is True:

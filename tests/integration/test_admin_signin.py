@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from tests.integration.admin_client import (  # noqa: F401  (fixtures)
+from tests.integration.admin_client import (
     ADMIN,
     PASSWORD,
     AdminClient,
     StaffBridge,
-    admin_bridge,
-    admin_client,
-    librarian_client,
     sign_in,
 )
+
+pytest_plugins = ["tests.integration.admin_client"]  # admin_bridge, admin_client, …
 
 
 async def test_a_page_without_a_session_sends_the_browser_to_sign_in(
@@ -67,3 +66,37 @@ async def test_a_librarian_is_refused_the_admin_pages(librarian_client: AdminCli
     assert (await librarian_client.get("/admin/operations"))[0] == 200
     assert (await librarian_client.get("/admin/audit"))[0] == 403
     assert (await librarian_client.get("/admin/privacy"))[0] == 403
+
+
+async def test_wrong_passwords_lock_the_account_with_a_clear_wait(
+        admin_bridge: StaffBridge) -> None:
+    """Five wrong passwords: the sixth try, even the right one, is told to wait minutes,
+    and every failure is in the audit log."""
+    import re
+
+    import aiohttp
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        async def attempt(password: str) -> tuple[int, str]:
+            async with http.get(admin_bridge.url + "/admin/login") as page:
+                token = re.search(r'name="csrf" value="([^"]+)"', await page.text())
+            assert token
+            async with http.post(admin_bridge.url + "/admin/login", allow_redirects=False,
+                                 data={"name": ADMIN, "password": password,
+                                       "csrf": token.group(1)}) as answer:
+                return answer.status, await answer.text()
+        for _ in range(5):
+            status, html = await attempt("not the password")
+            assert status == 401 and "Wrong name or password." in html
+        status, html = await attempt(PASSWORD)
+        assert status == 429 and "Try again in 15 minutes." in html
+    actions = [e.action for e in await admin_bridge.store.audit_entries()]
+    assert actions.count("login failed") == 5 and actions[0] == "login refused"
+
+
+async def test_the_sign_in_form_needs_its_own_token(admin_bridge: StaffBridge) -> None:
+    """A sign-in posted from elsewhere (no form token) is refused before any check."""
+    import aiohttp
+    async with aiohttp.ClientSession() as http, http.post(
+            admin_bridge.url + "/admin/login", allow_redirects=False,
+            data={"name": ADMIN, "password": PASSWORD}) as answer:
+        assert answer.status == 403
