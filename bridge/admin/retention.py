@@ -43,13 +43,14 @@ _BATCH = 200
 _DIGEST = re.compile(r"[0-9a-f]{64}")
 
 
-async def roll_up(store: Any, until: float) -> None:
-    """Fold what ends before ``until`` into the reports' aggregates.
+async def roll_up(store: Any, until: float, *, timezone: str, now: float) -> int:
+    """Fold the days before ``until`` into the reports' aggregates.
 
-    TODO(lead): R2 writes the real ``roll_up(store, until)`` (bridge/admin/
-    report_queries.py); at merge, import it here in place of this placeholder. Until
-    then nothing is rolled up: the conversation rows the job keeps carry every count.
+    TODO(lead): R2's ``bridge.admin.report_rollup.roll_up`` has this signature; at merge,
+    import it here in place of this placeholder. Until then nothing is rolled up: the
+    conversation rows the job keeps carry every count.
     """
+    return 0
 
 
 class DeskTopics(Protocol):
@@ -113,7 +114,7 @@ class RetentionJob:
         return done
 
     async def _transcripts(self, before: float) -> tuple[int, int]:
-        await roll_up(self.store, before)
+        await roll_up(self.store, before, timezone=self.timezone, now=self.clock.now())
         conversations = messages = 0
         while batch := await self.store.stale_transcripts(before, _BATCH):
             deleted = await self.store.forget_messages([c.id for c in batch])
