@@ -48,15 +48,14 @@ def _forget_messages(conn: sqlite3.Connection, args: tuple[Any, ...]) -> int:
 # op kind -> what the writer runs for one op (BatchWriter._script)
 WRITES = {"forget_messages": _forget_messages}
 _COLUMNS = ", ".join(f"c.{name.strip()}" for name in CONVERSATION_COLUMNS.split(","))
-_MATCHED = ("c.id IN (SELECT m.conversation_id FROM messages_fts AS f"
-            " JOIN messages AS m ON m.rowid = f.rowid WHERE messages_fts MATCH ?)")
-# CROSS JOIN keeps messages outside: each of the chunk's messages is one rowid lookup in
-# the index, instead of the word's whole doclist read for a few conversations.
-_MATCHED_IN = ("SELECT DISTINCT m.conversation_id FROM messages AS m"
-               " CROSS JOIN messages_fts AS f ON f.rowid = m.rowid"
-               f" WHERE m.conversation_id IN ({_IDS}) AND messages_fts MATCH ?")
-_RARE = 20_000  # matching messages gathered at once before the chunked walk pays
-_CHUNK = 400
+# The words' matches newest first, straight from the index's doclist (FTS5 consumes
+# ORDER BY rowid DESC and the rowid bounds), each joined to its conversation by rowid.
+_MATCHES = ("SELECT f.rowid, m.conversation_id FROM messages_fts AS f"
+            " JOIN messages AS m ON m.rowid = f.rowid"
+            " WHERE messages_fts MATCH ? AND f.rowid < ? AND f.rowid >= ?"
+            " ORDER BY f.rowid DESC LIMIT ?")
+_FIRST_CHUNK, _LAST_CHUNK = 200, 20_000
+_SLACK = 86_400.0  # messages stored out of time order by at most this much
 _WORD = re.compile(r"\w", re.UNICODE)
 _MAX_WORDS = 16
 
@@ -108,21 +107,19 @@ def _conditions(query: TranscriptQuery) -> tuple[list[str], list[Any]]:
 
 
 class SqliteTranscripts(SqliteRole):
-    rare_matches = _RARE  # tests set 1 to run the chunked walk over small data
+    first_chunk = _FIRST_CHUNK  # tests set 1: many chunks over a few messages
     get_patrons: Callable[[Collection[str]], Awaitable[dict[str, Patron]]]
 
     async def search_transcripts(
         self, query: TranscriptQuery, limit: int = 50, offset: int = 0
     ) -> list[TranscriptHit]:
         where, params = _conditions(query)
-        if not query.words.strip():
-            found = await self._newest(where, params, limit, offset)
-        elif await self._rare(match := fts_query(query.words)):
-            where.append(_MATCHED)
-            found = await self._newest(where, [*params, match], limit, offset)
-        else:
-            found = await self._dense(where, params, match, limit + offset)
+        if query.words.strip():
+            found = await self._by_words(query, fts_query(query.words), where, params,
+                                         limit + offset)
             found = found[offset:offset + limit]
+        else:
+            found = await self._newest(where, params, limit, offset)
         patrons = await self.get_patrons({c.patron_id for c in found})
         excerpts = await self._excerpts(query, [c.id for c in found])
         return [TranscriptHit(c, patrons.get(c.patron_id), excerpts.get(c.id, ""))
@@ -136,32 +133,55 @@ class SqliteTranscripts(SqliteRole):
         return [conversation_from_row(r)
                 for r in await rows(self._db(), sql, [*params, limit, offset])]
 
-    async def _rare(self, match: str) -> bool:
-        """Whether fewer than ``_RARE`` messages match: then the matches are gathered
-        first; a common word is better checked conversation by conversation."""
-        sql = "SELECT count(*) FROM (SELECT 1 FROM messages_fts WHERE messages_fts MATCH ? LIMIT ?)"
-        counted = await rows(self._db(), sql, (match, self.rare_matches))
-        return bool(counted[0][0] < self.rare_matches)
-
-    async def _dense(self, where: list[str], params: list[Any], match: str,
-                     wanted: int) -> list[Conversation]:
-        """Conversations newest first, a chunk at a time, kept when one of their
-        messages matches (looked up by rowid in the index, never the whole doclist)."""
+    async def _by_words(self, query: TranscriptQuery, match: str, where: list[str],
+                        params: list[Any], wanted: int) -> list[Conversation]:
+        """Conversations by their newest matching message, newest first: the matches
+        are read from the index a growing chunk at a time until enough conversations
+        pass the other filters, so a common word costs a few chunks and a rare one its
+        few matches."""
+        low, high = await self._window(query, where, params)
         found: list[Conversation] = []
-        after: tuple[float, str] = (float("inf"), "")
-        while len(found) < wanted:
-            sql = (f"SELECT {_COLUMNS} FROM conversations AS c WHERE "
-                   + " AND ".join([*where, "(c.created_at, c.id) < (?, ?)"])
-                   + " ORDER BY c.created_at DESC, c.id DESC LIMIT ?")
-            chunk = [conversation_from_row(r) for r in await rows(
-                self._db(), sql, [*params, *after, _CHUNK])]
-            if not chunk:
+        seen: set[str] = set()
+        chunk = self.first_chunk
+        while len(found) < wanted and high > low:
+            batch = await rows(self._db(), _MATCHES, (match, high, low, chunk))
+            if not batch:
                 break
-            hit = {r[0] for r in await rows(self._db(), _MATCHED_IN, (
-                json.dumps([c.id for c in chunk]), match))}
-            found.extend(c for c in chunk if c.id in hit)
-            after = (chunk[-1].created_at, chunk[-1].id)
+            high = batch[-1][0]
+            fresh = list(dict.fromkeys(c for _, c in batch if c not in seen))
+            seen.update(fresh)
+            found.extend(await self._passing(fresh, where, params))
+            chunk = min(chunk * 4, _LAST_CHUNK)
         return found[:wanted]
+
+    async def _passing(self, ids: list[str], where: list[str],
+                       params: list[Any]) -> list[Conversation]:
+        """Those of ``ids`` that pass the filters, in the order of ``ids``."""
+        if not ids:
+            return []
+        sql = (f"SELECT {_COLUMNS} FROM conversations AS c WHERE c.id IN ({_IDS})"
+               + "".join(f" AND {w}" for w in where))
+        kept = {r[0]: conversation_from_row(r)
+                for r in await rows(self._db(), sql, [json.dumps(ids), *params])}
+        return [kept[i] for i in ids if i in kept]
+
+    async def _window(self, query: TranscriptQuery, where: list[str],
+                      params: list[Any]) -> tuple[int, int]:
+        """The rowids the matches can lie in: from the first message of the day before
+        ``since`` (rowids follow time, within ``_SLACK``), up to the last message of the
+        conversations started before ``until`` that pass the filters."""
+        low, high = 0, 1 << 62
+        if query.since is not None:
+            found = await rows(self._db(), "SELECT rowid FROM messages WHERE created_at >= ?"
+                               " ORDER BY created_at LIMIT 1", (query.since - _SLACK,))
+            low = found[0][0] if found else high
+        if query.until is not None:
+            sql = ("SELECT max(m.rowid) FROM messages AS m WHERE m.conversation_id IN"
+                   " (SELECT c.id FROM conversations AS c WHERE "
+                   + " AND ".join(where) + ")")
+            found = await rows(self._db(), sql, params)
+            high = (found[0][0] or 0) + 1
+        return low, high
 
     async def _excerpts(self, query: TranscriptQuery, ids: list[str]) -> dict[str, str]:
         if not ids or not query.words.strip():

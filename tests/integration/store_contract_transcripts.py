@@ -104,6 +104,18 @@ class TranscriptsContract:
         assert await found(store, until=NOW + DAY) == [first.id]
         assert await found(store) == [second.id, first.id]  # newest first
 
+    async def test_words_with_days_and_channel(self, store: Any) -> None:
+        """Words narrowed by the days a conversation started in and by its channel."""
+        early = await talk(store, "renew my loan")
+        middle = await talk(store, "renew my loan", at=NOW + 5 * DAY, origin=Channel.EMAIL)
+        late = await talk(store, "renew my loan", at=NOW + 10 * DAY)
+        assert await found(store, words="renew", since=NOW + DAY) == [late.id, middle.id]
+        assert await found(store, words="renew", until=NOW + 6 * DAY) == [middle.id, early.id]
+        assert await found(store, words="loan", since=NOW + DAY,
+                           until=NOW + 6 * DAY) == [middle.id]
+        assert await found(store, words="renew", channel="email") == [middle.id]
+        assert await found(store, words="renew", until=NOW - DAY) == []
+
     async def test_patron_by_contact_and_like_wildcards(self, store: Any) -> None:
         """A visitor id finds its patron exactly; '%' in a name is a character."""
         conversation = await talk(store, "hi", name="100% Reader")

@@ -13,13 +13,12 @@ from bridge.store.sqlite_schema import bundled_migrations, connect_writer, migra
 from tests.integration.store_contract_transcripts import RetentionContract, TranscriptsContract
 
 
-@pytest.fixture(params=["gathered", "walked"])
+@pytest.fixture(params=["one-chunk", "many-chunks"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    """Both ways through a word search: matches gathered first (rare words) and
-    conversations walked newest first (common words)."""
+    """A word search read from the index in one chunk, and in chunks of 1, 4, 16…"""
     opened = SqliteStore(tmp_path / "pustaka.db")
-    if request.param == "walked":
-        opened.rare_matches = 1
+    if request.param == "many-chunks":
+        opened.first_chunk = 1
     await opened.open()
     yield opened
     await opened.close()
