@@ -18,7 +18,7 @@ import sqlite3
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from typing import Any
 
-from bridge.store.sqlite_role import SqliteRole, rows
+from bridge.store.sqlite_role import SqliteRole, chunks, rows
 from bridge.store.sqlite_rows import CONVERSATION_COLUMNS, conversation_from_row
 from routing.model import Conversation, Patron
 from routing.transcript_roles import TranscriptHit, TranscriptQuery
@@ -114,14 +114,16 @@ class SqliteTranscripts(SqliteRole):
         self, query: TranscriptQuery, limit: int = 50, offset: int = 0
     ) -> list[TranscriptHit]:
         where, params = _conditions(query)
+        excerpts: dict[str, str] = {}
         if query.words.strip():
-            found = await self._by_words(query, fts_query(query.words), where, params,
-                                         limit + offset)
+            match = fts_query(query.words)
+            newest: dict[str, int] = {}  # conversation -> its newest matching message
+            found = await self._by_words(query, match, where, params, limit + offset, newest)
             found = found[offset:offset + limit]
+            excerpts = await self._excerpts(match, {c.id: newest[c.id] for c in found})
         else:
             found = await self._newest(where, params, limit, offset)
         patrons = await self.get_patrons({c.patron_id for c in found})
-        excerpts = await self._excerpts(query, [c.id for c in found])
         return [TranscriptHit(c, patrons.get(c.patron_id), excerpts.get(c.id, ""))
                 for c in found]
 
@@ -134,7 +136,8 @@ class SqliteTranscripts(SqliteRole):
                 for r in await rows(self._db(), sql, [*params, limit, offset])]
 
     async def _by_words(self, query: TranscriptQuery, match: str, where: list[str],
-                        params: list[Any], wanted: int) -> list[Conversation]:
+                        params: list[Any], wanted: int,
+                        newest: dict[str, int]) -> list[Conversation]:
         """Conversations by their newest matching message, newest first: the matches
         are read from the index a growing chunk at a time until enough conversations
         pass the other filters, so a common word costs a few chunks and a rare one its
@@ -148,6 +151,8 @@ class SqliteTranscripts(SqliteRole):
             if not batch:
                 break
             high = batch[-1][0]
+            for rowid, conversation_id in batch:
+                newest.setdefault(conversation_id, rowid)
             fresh = list(dict.fromkeys(c for _, c in batch if c not in seen))
             seen.update(fresh)
             found.extend(await self._passing(fresh, where, params))
@@ -183,18 +188,18 @@ class SqliteTranscripts(SqliteRole):
             high = (found[0][0] or 0) + 1
         return low, high
 
-    async def _excerpts(self, query: TranscriptQuery, ids: list[str]) -> dict[str, str]:
-        if not ids or not query.words.strip():
+    async def _excerpts(self, match: str, rowids: dict[str, int]) -> dict[str, str]:
+        """Each conversation's newest matching message, cut around the words: one
+        rowid lookup in the index each, never the words' whole doclist."""
+        if not rowids:
             return {}
-        sql = (f"SELECT m.conversation_id, snippet(messages_fts, 0, '{MARK_START}',"
-               f" '{MARK_END}', '…', 16) FROM messages_fts AS f"
-               " JOIN messages AS m ON m.rowid = f.rowid"
-               f" WHERE messages_fts MATCH ? AND m.conversation_id IN ({_IDS})"
-               " ORDER BY m.rowid")
+        one = (f"SELECT ?, snippet(messages_fts, 0, '{MARK_START}', '{MARK_END}', '…', 16)"
+               " FROM messages_fts WHERE messages_fts MATCH ? AND rowid = ?")
         found: dict[str, str] = {}
-        for conversation_id, excerpt in await rows(
-                self._db(), sql, (fts_query(query.words), json.dumps(ids))):
-            found.setdefault(conversation_id, excerpt)
+        for part in chunks(list(rowids.items()), 100):
+            sql = " UNION ALL ".join([one] * len(part))
+            params = [v for conversation_id, rowid in part for v in (conversation_id, match, rowid)]
+            found.update((r[0], r[1]) for r in await rows(self._db(), sql, params))
         return found
 
     # -- retention ---------------------------------------------------------------------
