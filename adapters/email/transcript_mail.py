@@ -9,6 +9,7 @@ lines, and each file by name and size. Internal notes are never in it.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -30,7 +31,8 @@ def _visible(messages: Sequence[Message]) -> list[Message]:
         if (m.direction is Direction.NOTE or m.id in withdrawn or m.event in (
                 "withdrawn", "edited")):
             continue
-        shown.append(edits.get(m.id, m) if m.direction is Direction.LIBRARIAN else m)
+        edit = edits.get(m.id)
+        shown.append(replace(m, text=edit.text) if edit is not None else m)
     return shown
 
 
