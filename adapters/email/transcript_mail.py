@@ -9,8 +9,8 @@ lines, and each file by name and size. Internal notes are never in it.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import replace
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from adapters.files import human_size
