@@ -133,7 +133,9 @@ async def test_the_widget_asks_for_its_own_chat(
         await ws.send_json({"type": "send", "cid": "c1", "text": "Is the library open?"})
         await frames_until(ws, "ack")
         patron = await store.patron_by_contact(Contact(Channel.WIDGET, visitor))
+        assert patron is not None
         conversation = await store.latest_conversation(patron.id)
+        assert conversation is not None
         await ws.send_json({"type": "transcript"})
         assert (await frames_until(ws, "transcript_sent"))["code"] == "transcript_refused"
         await store.save_conversation(replace(conversation, status=Status.CLOSED))
