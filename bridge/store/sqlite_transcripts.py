@@ -55,6 +55,11 @@ _MATCHES = ("SELECT f.rowid, m.conversation_id FROM messages_fts AS f"
             " WHERE messages_fts MATCH ? AND f.rowid < ? AND f.rowid >= ?"
             " ORDER BY f.rowid DESC LIMIT ?")
 _FIRST_CHUNK, _LAST_CHUNK = 200, 20_000
+_FEW = 200  # filters leaving at most this many conversations: each is looked into
+_NEWEST_IN_SPAN = ("SELECT ?, (SELECT f.rowid FROM messages_fts AS f"
+                   " JOIN messages AS m ON m.rowid = f.rowid WHERE messages_fts MATCH ?"
+                   " AND f.rowid BETWEEN ? AND ? AND m.conversation_id = ?"
+                   " ORDER BY f.rowid DESC LIMIT 1)")
 _SLACK = 86_400.0  # messages stored out of time order by at most this much
 _WORD = re.compile(r"\w", re.UNICODE)
 _MAX_WORDS = 16
@@ -108,6 +113,7 @@ def _conditions(query: TranscriptQuery) -> tuple[list[str], list[Any]]:
 
 class SqliteTranscripts(SqliteRole):
     first_chunk = _FIRST_CHUNK  # tests set 1: many chunks over a few messages
+    few_conversations = _FEW  # tests set 0: filters then go through the chunks too
     get_patrons: Callable[[Collection[str]], Awaitable[dict[str, Patron]]]
 
     async def search_transcripts(
@@ -118,8 +124,14 @@ class SqliteTranscripts(SqliteRole):
         if query.words.strip():
             match = fts_query(query.words)
             newest: dict[str, int] = {}  # conversation -> its newest matching message
-            found = await self._by_words(query, match, where, params, limit + offset, newest)
-            found = found[offset:offset + limit]
+            few = await self._few(where, params)
+            if few is not None:  # filters that leave few conversations: look in each
+                newest = await self._within(match, few)
+                found = [c for c in few if c.id in newest][offset:offset + limit]
+            else:
+                found = await self._by_words(query, match, where, params, limit + offset,
+                                             newest)
+                found = found[offset:offset + limit]
             excerpts = await self._excerpts(match, {c.id: newest[c.id] for c in found})
         else:
             found = await self._newest(where, params, limit, offset)
@@ -134,6 +146,28 @@ class SqliteTranscripts(SqliteRole):
                + " ORDER BY c.created_at DESC, c.id DESC LIMIT ? OFFSET ?")
         return [conversation_from_row(r)
                 for r in await rows(self._db(), sql, [*params, limit, offset])]
+
+    async def _few(self, where: list[str], params: list[Any]) -> list[Conversation] | None:
+        """The conversations the filters leave, newest first, when they are few."""
+        if not where:
+            return None
+        found = await self._newest(where, params, self.few_conversations + 1, 0)
+        return found if len(found) <= self.few_conversations else None
+
+    async def _within(self, match: str, conversations: list[Conversation]) -> dict[str, int]:
+        """Each conversation's newest matching message: one bounded seek in the index per
+        conversation, between its first and last message."""
+        spans = await rows(self._db(), "SELECT conversation_id, min(rowid), max(rowid)"
+                           f" FROM messages WHERE conversation_id IN ({_IDS})"
+                           " GROUP BY conversation_id",
+                           (json.dumps([c.id for c in conversations]),))
+        newest: dict[str, int] = {}
+        for part in chunks(spans, 100):
+            sql = " UNION ALL ".join([_NEWEST_IN_SPAN] * len(part))
+            params = [v for span in part for v in (span[0], match, span[1], span[2], span[0])]
+            newest.update((r[0], r[1]) for r in await rows(self._db(), sql, params)
+                          if r[1] is not None)
+        return newest
 
     async def _by_words(self, query: TranscriptQuery, match: str, where: list[str],
                         params: list[Any], wanted: int,

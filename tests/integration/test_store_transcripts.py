@@ -13,12 +13,14 @@ from bridge.store.sqlite_schema import bundled_migrations, connect_writer, migra
 from tests.integration.store_contract_transcripts import RetentionContract, TranscriptsContract
 
 
-@pytest.fixture(params=["one-chunk", "many-chunks"])
+@pytest.fixture(params=["few-or-one-chunk", "many-chunks"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    """A word search read from the index in one chunk, and in chunks of 1, 4, 16…"""
+    """The three ways through a word search: filters leaving few conversations (each
+    looked into), the matches read in one chunk, and in chunks of 1, 4, 16…"""
     opened = SqliteStore(tmp_path / "pustaka.db")
     if request.param == "many-chunks":
         opened.first_chunk = 1
+        opened.few_conversations = 0
     await opened.open()
     yield opened
     await opened.close()
