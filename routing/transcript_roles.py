@@ -63,7 +63,8 @@ class Transcripts(Protocol):
     async def search_transcripts(
         self, query: TranscriptQuery, limit: int = 50, offset: int = 0
     ) -> list[TranscriptHit]:
-        """Matching conversations, newest first, a page at a time. Raises ValueError
+        """Matching conversations, a page at a time: newest first (with words: the
+        conversation whose newest matching message is newest first). Raises ValueError
         with a sentence a librarian can act on when ``words`` cannot be searched."""
         ...
 

@@ -127,7 +127,8 @@ class SqliteTranscripts(SqliteRole):
             few = await self._few(where, params)
             if few is not None:  # filters that leave few conversations: look in each
                 newest = await self._within(match, few)
-                found = [c for c in few if c.id in newest][offset:offset + limit]
+                found = sorted((c for c in few if c.id in newest),
+                               key=lambda c: -newest[c.id])[offset:offset + limit]
             else:
                 found = await self._by_words(query, match, where, params, limit + offset,
                                              newest)

@@ -32,7 +32,8 @@ CHATS = (
 async def seed(staff: StaffBridge) -> list[str]:
     store, now = staff.store, staff.bridge.parts.clock.now()
     made = []
-    for age, (name, origin, tags, rating, (question, answer)) in enumerate(CHATS):
+    for age, (name, origin, tags, rating, (question, answer)) in reversed(list(
+            enumerate(CHATS))):  # oldest first, as they would have come
         at = now - age * DAY
         who = Patron(new_id(), name=name, email=f"{name.split()[0].lower()}@example.org",
                      created_at=at, contacts=(Contact(Channel.WIDGET, new_id()),))
@@ -46,7 +47,7 @@ async def seed(staff: StaffBridge) -> list[str]:
             await store.append(Message(new_id(), conversation.id, direction, text,
                                        author=name if direction is Direction.PATRON else "Sari",
                                        created_at=at + 60 * offset), [])
-        made.append(conversation.id)
+        made.insert(0, conversation.id)
     return made
 
 
