@@ -26,7 +26,7 @@ from adapters.email.imap import ImapIntake
 from adapters.email.intake import EmailIntake
 from adapters.email.smtp import EmailSender
 from adapters.email.tokens import ReplyTokens
-from adapters.email.transcript_mail import patron_request
+from adapters.email.transcript_mail import composer, patron_request
 from adapters.files import FilePolicy
 from adapters.i18n import Catalog
 from adapters.telegram.commands import DeskCommands, DeskHooks, DeskSettings
@@ -269,8 +269,10 @@ def _widget(w: _Wiring, router: Router, roster: DutyRoster, queue: QueueWatch,
                             config.files.visitor_bytes_per_day, config.files.ip_bytes_per_day)),
                         texts=common.texts,
                         transcript_mail=patron_request(
-                            w.store, w.clock, worker.wake, library=config.library.name,
-                            timezone=zone(config.library.timezone)) if email else None)
+                            w.store, w.store, w.clock, worker.wake,
+                            composer(library=config.library.name,
+                                     timezone=zone(config.library.timezone)))
+                        if email else None)
 
 
 def _desk(w: _Wiring, router: Router, roster: DutyRoster, directory: MemberDirectory | None,

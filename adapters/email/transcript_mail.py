@@ -11,15 +11,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
-from typing import Any
 
 from adapters.files import human_size
-from routing.model import Conversation, Delivery, Direction, Message
+from routing.model import Conversation, Direction, Message, Patron
 from routing.ports import Clock
 from routing.store_roles import ConversationLog, Directory
-from routing.transcript_mail import confirmed_address, sent_recently, transcript_mail
+from routing.transcript_mail import Compose, queue_transcript
 
-__all__ = ["TranscriptRefused", "patron_request", "queue_transcript", "transcript_text"]
+__all__ = ["composer", "patron_request", "transcript_text"]
 
 
 def _visible(messages: Sequence[Message]) -> list[Message]:
@@ -55,43 +54,22 @@ def transcript_text(conversation: Conversation, messages: Sequence[Message], *,
     return "\n\n".join([head, *body]) if body else head
 
 
-class TranscriptRefused(ValueError):
-    """Why a transcript cannot go: a sentence for staff or the patron."""
+def composer(*, library: str, timezone: dt.tzinfo) -> Compose:
+    """``transcript_text`` for ``routing.transcript_mail.queue_transcript``."""
+    def compose(conversation: Conversation, patron: Patron | None,
+                messages: Sequence[Message]) -> str:
+        return transcript_text(conversation, messages, library=library, timezone=timezone,
+                               patron_name=patron.name if patron else "")
+
+    return compose
 
 
-async def queue_transcript(store: ConversationLog, directory: Directory,
-                           conversation_id: str, *, by: str, now: float, library: str,
-                           timezone: dt.tzinfo) -> str:
-    """Queue the conversation's transcript to its patron's confirmed address (one a day);
-    returns the address. The caller wakes the outbox."""
-    conversation = await store.get_conversation(conversation_id)
-    if conversation is None:
-        raise TranscriptRefused("no conversation has that id")
-    patron = await directory.get_patron(conversation.patron_id)
-    address = confirmed_address(patron)
-    if not address:
-        raise TranscriptRefused("the patron has no confirmed email address")
-    history: list[Message] = []
-    while page := await store.history(conversation_id, history[-1].id if history else "", 500):
-        history.extend(page)
-    if sent_recently(history, now):
-        raise TranscriptRefused("a copy of this conversation was emailed less than a day ago")
-    text = transcript_text(conversation, history, library=library, timezone=timezone,
-                           patron_name=patron.name if patron else "")
-    await store.append(*_queued(transcript_mail(conversation_id, text, by, now)))
-    return address
-
-
-def _queued(pair: tuple[Message, Delivery]) -> tuple[Message, list[Delivery]]:
-    return pair[0], [pair[1]]
-
-
-def patron_request(store: Any, clock: Clock, wake: Callable[[], None], *, library: str,
-                   timezone: dt.tzinfo) -> Callable[[str], Awaitable[str]]:
+def patron_request(log: ConversationLog, directory: Directory, clock: Clock,
+                   wake: Callable[[], None], compose: Compose) -> Callable[[str], Awaitable[str]]:
     """The widget's "Email me this chat" (``TranscriptHook``): queue, then wake the outbox."""
     async def request(conversation_id: str) -> str:
-        address = await queue_transcript(store, store, conversation_id, by="patron (widget)",
-                                         now=clock.now(), library=library, timezone=timezone)
+        address = await queue_transcript(log, directory, conversation_id,
+                                         by="patron (widget)", now=clock.now(), compose=compose)
         wake()
         return address
 

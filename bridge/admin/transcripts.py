@@ -17,7 +17,7 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
-from adapters.email.transcript_mail import TranscriptRefused, queue_transcript
+from adapters.email.transcript_mail import composer
 from bridge.admin.auth import PREFIX, redirect
 from bridge.admin.context import AdminContext, audit, staff
 from bridge.admin.transcript_query import (
@@ -31,7 +31,12 @@ from bridge.admin.transcript_query import (
     zone,
 )
 from routing.model import Direction, Message
-from routing.transcript_mail import TRANSCRIPT_EVENT, confirmed_address
+from routing.transcript_mail import (
+    TRANSCRIPT_EVENT,
+    TranscriptRefused,
+    confirmed_address,
+    queue_transcript,
+)
 from routing.transcript_roles import TranscriptQuery
 
 __all__ = ["routes"]
@@ -179,8 +184,8 @@ def routes(ctx: AdminContext) -> list[web.RouteDef]:
         try:
             await queue_transcript(ctx.store, ctx.store, conversation_id,
                                    by=f"{account.name} (dashboard)", now=ctx.now(),
-                                   library=ctx.config.library.name,
-                                   timezone=zone(ctx.config.library.timezone))
+                                   compose=composer(library=ctx.config.library.name,
+                                                    timezone=zone(ctx.config.library.timezone)))
         except TranscriptRefused as exc:
             raise web.HTTPBadRequest(text=f"Not sent: {exc}.") from None
         ctx.worker.wake()
