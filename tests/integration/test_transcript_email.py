@@ -25,6 +25,7 @@ from routing.model import (
     Status,
     new_id,
 )
+from routing.store_roles import MailThread
 from tests.eventually import eventually
 from tests.integration.admin_client import ADMIN, PASSWORD, AdminClient, sign_in
 from tests.integration.mailservers import LIBRARY, USER, DovecotServer, SmtpRecorder
@@ -155,3 +156,27 @@ async def test_the_widget_asks_for_its_own_chat(
         await ws.send_json({"type": "transcript"})
         again = await frames_until(ws, "transcript_sent")
         assert again["code"] == "transcript_refused" and "a day" in again["message"]
+
+
+async def test_an_email_conversation_gets_it_in_its_thread(
+        mailing: tuple[Bridge, AdminClient], smtp_server: SmtpRecorder) -> None:
+    """A patron who wrote by email gets the copy as a reply in their own thread, to the
+    address they wrote from."""
+    bridge, client = mailing
+    store, now = bridge.store, bridge.parts.clock.now()
+    siti = Patron(new_id(), name="Siti", contacts=(Contact(Channel.EMAIL, "siti@example.id"),),
+                  created_at=now)
+    await store.save_patron(siti)
+    conversation = Conversation(new_id(), siti.id, Channel.EMAIL, created_at=now,
+                                updated_at=now, subject="Perpanjangan skripsi")
+    await store.save_conversation(conversation)
+    await store.append(Message(new_id(), conversation.id, Direction.PATRON,
+                               "Mohon perpanjang pinjaman saya", created_at=now), [])
+    await store.save_mail_thread(conversation.id, MailThread(
+        "Perpanjangan skripsi", "<first@example.id>", ("<first@example.id>",)))
+    status, _, _ = await client.post(f"/admin/transcripts/{conversation.id}/email")
+    assert status == 303
+    [mail] = await eventually(lambda: smtp_server.received)
+    assert mail.rcpt_tos == ("siti@example.id",)
+    assert mail.message["In-Reply-To"] == "<first@example.id>"
+    assert mail.message["Subject"] == "Re: Perpanjangan skripsi"
