@@ -250,7 +250,7 @@ async def _wire(w: _Wiring, extra_routes: list[web.RouteDef],
                  imap=_imap(config, store, router, common), closers=closers,
                  retention=RetentionJob(config.retention, store, w.clock, config.library.timezone,
                                         blob_root=config.data_dir / "blobs", sleep=w.sleep,
-                                        topics=BotTopics(w.bot, w.target)))
+                                        topics=BotTopics(w.bot, w.target, w.sleep)))
 
 
 def _widget(w: _Wiring, router: Router, roster: DutyRoster, queue: QueueWatch,

@@ -27,7 +27,7 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from telegram import Bot
-from telegram.error import BadRequest
+from telegram.error import BadRequest, RetryAfter
 
 from adapters.telegram.desk import DeskTarget
 from bridge.config import RetentionSection
@@ -60,23 +60,33 @@ class DeskTopics(Protocol):
 
 @dataclass(frozen=True)
 class BotTopics:
-    """The desk group's topics through the bot; a topic already closed is fine."""
+    """The desk group's topics through the bot; a topic already closed is fine, and a
+    429 is waited out once (a first pass may close thousands of topics)."""
 
     bot: Bot
     target: DeskTarget
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
     async def close_topic(self, thread: int) -> None:
         if not self.target.forum:
             return
         try:
-            await self.bot.close_forum_topic(self.target.chat_id, thread)
+            await self._call(self.bot.close_forum_topic, thread)
         except BadRequest as exc:
             if "TOPIC_NOT_MODIFIED" not in exc.message.upper():
                 raise
 
     async def delete_topic(self, thread: int) -> None:
         if self.target.forum:
-            await self.bot.delete_forum_topic(self.target.chat_id, thread)
+            await self._call(self.bot.delete_forum_topic, thread)
+
+    async def _call(self, method: Callable[[int, int], Awaitable[bool]], thread: int) -> None:
+        try:
+            await method(self.target.chat_id, thread)
+        except RetryAfter as exc:
+            wait = exc.retry_after
+            await self.sleep(wait if isinstance(wait, int | float) else wait.total_seconds())
+            await method(self.target.chat_id, thread)
 
 
 @dataclass
@@ -130,9 +140,10 @@ class RetentionJob:
         thread = conversation.desk_thread
         if thread is not None and self.topics is not None:
             try:
-                await self.topics.close_topic(thread)
-                if self.policy.delete_topics:
+                if self.policy.delete_topics:  # deleting closes it too
                     await self.topics.delete_topic(thread)
+                else:
+                    await self.topics.close_topic(thread)
             except Exception:  # the topic may be gone already; the records go regardless
                 log.warning("retention could not close desk topic %s", thread, exc_info=True)
         await self.store.save_conversation(replace(

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from adapters.telegram.emulator import BotApiEmulator
+from adapters.telegram.emulator import BotApiEmulator, FaultPlan
+from bridge.admin.retention import BotTopics
 from bridge.bootstrap import build
 from bridge.config import load_config
 from bridge.parts import Parts
@@ -171,3 +172,19 @@ async def test_the_loop_runs_once_a_library_day(rig: Rig) -> None:
     finally:
         task.cancel()
     assert first_day <= 1 and len(passes) == first_day + 1
+
+
+async def test_a_429_on_a_topic_is_waited_out_once(rig: Rig) -> None:
+    """Telegram's flood limit on closeForumTopic: the wait it names, then the close."""
+    topic = await rig.parts.bot.create_forum_topic(rig.group, "old")
+    waited: list[float] = []
+
+    async def wait(seconds: float) -> None:
+        waited.append(seconds)
+        rig.emulator.set_faults(FaultPlan())  # the limit has passed
+
+    rig.emulator.set_faults(FaultPlan(methods=frozenset({"closeForumTopic"}), rate_limit=1.0,
+                                      retry_after=7))
+    await BotTopics(rig.parts.bot, rig.parts.target, wait).close_topic(topic.message_thread_id)
+    assert waited == [7]
+    assert topic_state(rig, topic.message_thread_id) == "closed"
