@@ -120,3 +120,15 @@ async def test_export_csv_and_json(admin_bridge: StaffBridge, admin_client: Admi
     assert [m["text"] for m in item["messages"]] == ['=HYPERLINK("x") renew please', "renewed"]
     audit = await admin_bridge.store.audit_entries(limit=10)
     assert any(e.action == "transcripts exported" and "renew" in e.detail for e in audit)
+
+
+async def test_a_librarian_reads_transcripts_and_no_mail_without_email(
+        admin_bridge: StaffBridge, librarian_client: AdminClient) -> None:
+    """Transcripts are every staff member's; with email off, the copy is refused with a
+    sentence and no button is shown."""
+    conversation = await talk(admin_bridge, (P, "hello"), email="ana@example.org")
+    status, html = await librarian_client.get(f"/admin/transcripts/{conversation.id}")
+    assert status == 200 and "email-transcript" not in html
+    status, text, _ = await librarian_client.post(
+        f"/admin/transcripts/{conversation.id}/email")
+    assert status == 400 and "Email is not set up" in text
