@@ -230,7 +230,8 @@ async def _wire(w: _Wiring, extra_routes: list[web.RouteDef],
         staffed=roster.staffed,
         policy=RouterPolicy(config.widget.max_text,
                             reopen_seconds=config.desk.reopen_days * 86400,
-                            blocked_text=config.desk.blocked_text))
+                            blocked_text=config.desk.blocked_text,
+                            topics=frozenset(t.tag for t in config.widget.prechat.topics)))
     worker = _outbox(w, common, router, metrics)
     metrics.watch(worker.stats, lambda: common.hub.connections)
     queue = QueueWatch(common.hub, store, store.waiting, roster.desk_size, w.clock,

@@ -34,6 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--port", type=int, default=8080, help="library page port (desk: +1)")
     demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--data-dir", type=Path, default=Path("pustaka-demo-data"))
+    demo.add_argument("--config", type=Path, default=None,
+                      help="try this pustaka.toml's colours, texts, hours and directory "
+                           "(the desk stays the demo's own)")
     check = sub.add_parser("check", help="check the bot token, the group and the bot's rights")
     check.add_argument("--config", type=Path, default=Path("pustaka.toml"))
     init = sub.add_parser("init", help="write an example pustaka.toml to edit")
@@ -50,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in ("demo", "run"):
             os.umask(0o077)  # whatever the service writes (records, files, logs) is its own
         if args.command == "demo":
-            return asyncio.run(run_demo(args.host, args.port, args.data_dir))
+            return asyncio.run(run_demo(args.host, args.port, args.data_dir, args.config))
         config = load_config(args.config)
         if args.log_format is None and config.log.format != "console":
             logs.configure(config.log.format, verbose=args.verbose)

@@ -10,6 +10,7 @@ from adapters.i18n.web import TextsEndpoint
 from adapters.widget.hub import WidgetHub
 from adapters.widget.server import WidgetServer
 from bridge.config import Config
+from bridge.conn_guard import ConnectionGuard
 from bridge.metrics import BridgeMetrics
 from bridge.web_guard import MetricsGuard, add_headers
 from routing.ports import OutboxRows
@@ -27,6 +28,8 @@ def build_web_app(
     add_headers(app)  # CSP, nosniff, framing rules: bridge/web_guard.py
     server = config.server
     guard = MetricsGuard(server.metrics_allow, config.metrics_token, server.trusted_proxies)
+    ConnectionGuard(server.max_connections_per_ip, server.header_timeout,  # conn_guard.py
+                    server.trusted_proxies).install(app)
     widget.add_routes(app)
     app.add_routes(TextsEndpoint(texts).routes())  # GET /widget/texts/<lang>.json
     app.add_routes(extra_routes)

@@ -5,7 +5,7 @@ field carrying the session's CSRF token (``csrf_field``), and the audit log (``a
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
@@ -39,6 +39,8 @@ class AdminContext:
     group_id: int = 0  # the librarians' group
     roster: Any = None  # routing.duty.DutyRoster: who is on duty
     directory: Any = None  # the member directory, when configured
+    # The Operations page's last check of the directory: "at" and "outcome", once made.
+    directory_check: dict[str, str] = field(default_factory=dict)
 
     def now(self) -> float:
         return float(self.clock.now()) if self.clock is not None else time.time()

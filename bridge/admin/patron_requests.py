@@ -10,11 +10,13 @@ by whom: never who the patron was.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
 import zipfile
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from telegram.error import TelegramError
@@ -90,13 +92,19 @@ async def erase_patron(store: Any, blobs: Any, bot: Any, group_id: int, patron_i
     for kind, n in (await store.erase_patron(patron_id)).items():
         erased.add(kind, n)
     for digest in data.files:
-        if not await store.blob_in_use(digest):
-            path = blobs.path(digest)
-            if path.exists():
-                path.unlink()
-                erased.add("files")
+        if not await store.blob_in_use(digest) and await asyncio.to_thread(
+                _remove, blobs.path(digest)):
+            erased.add("files")
     await store.record_erasure(now, by, erased.counts)
     return erased
+
+
+def _remove(path: Path) -> bool:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return False
+    return True
 
 
 def _telegram_chat(data: PatronData) -> int | None:

@@ -12,7 +12,6 @@ Screenshots for README go to ``docs/screenshots/admin-<page>.png`` (``screenshot
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -20,30 +19,18 @@ from typing import Any
 import pytest_asyncio
 from playwright.async_api import Browser, Page
 
-from bridge.admin.staff import add_staff
-from bridge.demo import demo_bridge
-from tests.integration.admin_client import ADMIN, LIBRARIAN, PASSWORD, StaffBridge
+from tests.integration.admin_client import (
+    ADMIN,
+    LIBRARIAN,
+    PASSWORD,
+    StaffBridge,
+    running_staff_bridge,
+)
 
 __all__ = ["ADMIN", "LIBRARIAN", "PASSWORD", "SCREENSHOTS", "admin_page", "running_staff_bridge",
            "screenshot", "sign_in_page", "staff_bridge"]
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-
-
-@contextlib.asynccontextmanager
-async def running_staff_bridge(data_dir: Path, **overrides: dict[str, Any]
-                               ) -> AsyncIterator[StaffBridge]:
-    """The demo bridge on a free port, with an admin and a librarian account; config
-    sections in ``overrides`` (``outbox={"max_attempts": 1}``)."""
-    bridge, emulator, _ = await demo_bridge("127.0.0.1", 0, data_dir, rate_limits=False,
-                                            desk_port=0, overrides=overrides)
-    try:
-        await add_staff(bridge.store, ADMIN, "admin", PASSWORD)
-        await add_staff(bridge.store, LIBRARIAN, "librarian", PASSWORD)
-        yield StaffBridge(bridge, emulator)
-    finally:
-        await bridge.stop()
-        await emulator.stop()
 
 
 @pytest_asyncio.fixture(loop_scope="module")

@@ -5,6 +5,7 @@ to docs/screenshots/ for README."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import zipfile
@@ -115,7 +116,8 @@ async def test_export_and_erase_a_patron_then_read_the_audit_log(
     async with page.expect_download() as download:
         await page.click("#export button[type=submit]")
     path = await (await download.value).path()
-    data = json.loads(zipfile.ZipFile(io.BytesIO(Path(path).read_bytes())).read("patron.json"))
+    raw = await asyncio.to_thread(Path(path).read_bytes)
+    data = json.loads(zipfile.ZipFile(io.BytesIO(raw)).read("patron.json"))
     assert data["tables"]["messages"][0]["text"] == "Renew my loans"
     await page.fill("#erase input[name=who]", "visitor-privacy")
     await page.fill("#erase input[name=confirm]", "erase")

@@ -15,6 +15,7 @@ leaves it out, ``csrf="wrong"`` sends a wrong one.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ from bridge.app import Bridge
 from bridge.demo import demo_bridge
 
 __all__ = ["ADMIN", "LIBRARIAN", "PASSWORD", "AdminClient", "StaffBridge", "admin_bridge",
-           "admin_client", "librarian_client", "sign_in"]
+           "admin_client", "librarian_client", "running_staff_bridge", "sign_in"]
 
 ADMIN, LIBRARIAN, PASSWORD = "Dewi Admin", "Rina Kusuma", "correct horse battery"
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
@@ -98,11 +99,13 @@ async def sign_in(base: str, name: str, password: str) -> AdminClient:
     return AdminClient(http, base, found.group(1))
 
 
-@pytest_asyncio.fixture
-async def admin_bridge(tmp_path: Path) -> AsyncIterator[StaffBridge]:
-    """The demo bridge on a free port with an admin and a librarian account."""
-    bridge, emulator, _ = await demo_bridge("127.0.0.1", 0, tmp_path, rate_limits=False,
-                                            desk_port=0)
+@contextlib.asynccontextmanager
+async def running_staff_bridge(data_dir: Path, **overrides: dict[str, Any]
+                               ) -> AsyncIterator[StaffBridge]:
+    """The demo bridge on a free port, with an admin and a librarian account; config
+    sections in ``overrides`` (``outbox={"max_attempts": 1}``)."""
+    bridge, emulator, _ = await demo_bridge("127.0.0.1", 0, data_dir, rate_limits=False,
+                                            desk_port=0, overrides=overrides)
     try:
         await add_staff(bridge.store, ADMIN, "admin", PASSWORD)
         await add_staff(bridge.store, LIBRARIAN, "librarian", PASSWORD)
@@ -110,6 +113,13 @@ async def admin_bridge(tmp_path: Path) -> AsyncIterator[StaffBridge]:
     finally:
         await bridge.stop()
         await emulator.stop()
+
+
+@pytest_asyncio.fixture
+async def admin_bridge(tmp_path: Path) -> AsyncIterator[StaffBridge]:
+    """The demo bridge on a free port with an admin and a librarian account."""
+    async with running_staff_bridge(tmp_path) as staff:
+        yield staff
 
 
 @pytest_asyncio.fixture

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from tests.integration.admin_client import (
     ADMIN,
     PASSWORD,
     AdminClient,
     StaffBridge,
+    running_staff_bridge,
     sign_in,
 )
 
+MEMBERS = Path(__file__).resolve().parents[1] / "data" / "members.csv"
 pytest_plugins = ["tests.integration.admin_client"]  # admin_bridge, admin_client, …
 
 
@@ -100,3 +104,58 @@ async def test_the_sign_in_form_needs_its_own_token(admin_bridge: StaffBridge) -
             admin_bridge.url + "/admin/login", allow_redirects=False,
             data={"name": ADMIN, "password": PASSWORD}) as answer:
         assert answer.status == 403
+
+
+async def test_behind_https_the_session_cookie_is_secure(tmp_path: Path) -> None:
+    """With an https public address, the session cookie is sent over TLS only."""
+    import re
+
+    import aiohttp
+    async with running_staff_bridge(tmp_path, server={
+            "public_url": "https://library.example"}) as staff, aiohttp.ClientSession(
+            cookie_jar=aiohttp.DummyCookieJar()) as http:
+        port = staff.bridge._runner.addresses[0][1]  # the public https address is a proxy's
+        base = f"http://127.0.0.1:{port}"
+        async with http.get(base + "/admin/login") as page:
+            token = re.search(r'name="csrf" value="([^"]+)"', await page.text())
+            login_cookie = page.headers["Set-Cookie"]
+        assert token and "Secure" in login_cookie
+        async with http.post(base + "/admin/login", allow_redirects=False, headers={
+                "Cookie": login_cookie.split(";")[0]}, data={
+                "name": ADMIN, "password": PASSWORD, "csrf": token.group(1)}) as answer:
+            session = [v for v in answer.headers.getall("Set-Cookie")
+                       if v.startswith("pustaka_staff=")]
+        assert answer.status == 303 and session
+        assert all(flag in session[0] for flag in ("Secure", "HttpOnly", "SameSite=Strict"))
+
+
+async def test_dashboard_pages_carry_the_page_policy_and_are_not_cached(
+        admin_bridge: StaffBridge) -> None:
+    """The sign-in page (and every page) gets the strict CSP, no framing, and no-store."""
+    import aiohttp
+    async with aiohttp.ClientSession() as http, http.get(
+            admin_bridge.url + "/admin/login") as page:
+        assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+        assert page.headers["X-Frame-Options"] == "DENY"
+        assert page.headers["Cache-Control"] == "no-store"
+
+
+async def test_operations_checks_the_member_directory_on_request(tmp_path: Path) -> None:
+    """"Check now" asks the directory and shows when and what it answered; a directory
+    that cannot be reached is named unavailable with the reason."""
+    members = MEMBERS
+    for directory, expected in (({"kind": "csv", "path": str(members)}, "answered"),
+                                ({"kind": "http", "url": "http://127.0.0.1:9/members",
+                                  "timeout": 1.0}, "unavailable: ")):
+        async with running_staff_bridge(tmp_path / directory["kind"],
+                                        directory=directory) as staff:
+            client = await sign_in(staff.url, ADMIN, PASSWORD)
+            try:
+                _, before = await client.get("/admin/operations")
+                assert "Last check: none since the bridge started." in before
+                status, _, _ = await client.post("/admin/operations/directory-check")
+                assert status == 303
+                _, after = await client.get("/admin/operations")
+                assert expected in after.split('id="directory-check"')[1].split("</p>")[0]
+            finally:
+                await client.http.close()
