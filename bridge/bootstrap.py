@@ -26,6 +26,7 @@ from adapters.email.imap import ImapIntake
 from adapters.email.intake import EmailIntake
 from adapters.email.smtp import EmailSender
 from adapters.email.tokens import ReplyTokens
+from adapters.email.transcript_mail import composer, patron_request
 from adapters.files import FilePolicy
 from adapters.i18n import Catalog
 from adapters.telegram.commands import DeskCommands, DeskHooks, DeskSettings
@@ -42,6 +43,8 @@ from adapters.widget.steps import no_offline_hook
 from adapters.widget.tokens import VisitorTokens
 from bridge.admin.app import admin_app
 from bridge.admin.context import AdminContext
+from bridge.admin.retention import BotTopics, RetentionJob
+from bridge.admin.transcript_query import zone
 from bridge.channels import (
     PatronReach,
     ack_words,
@@ -234,7 +237,7 @@ async def _wire(w: _Wiring, extra_routes: list[web.RouteDef],
     queue = QueueWatch(common.hub, store, store.waiting, roster.desk_size, w.clock,
                        default_wait=config.queue.default_wait_minutes * 60,
                        history=config.queue.history)
-    widget = _widget(w, router, roster, queue, common)
+    widget = _widget(w, router, roster, queue, common, worker)
     admin = admin_app(AdminContext(config, store, router, worker, w.clock, common.blobs,
                                    common.hub, w.bot, config.telegram.group_id, roster,
                                    directory))
@@ -245,11 +248,14 @@ async def _wire(w: _Wiring, extra_routes: list[web.RouteDef],
                  common.files, roster, directory, worker, router, queue, widget,
                  _desk(w, router, roster, directory, worker, common), web_app, metrics,
                  reminders=_reminders(w, router, roster),
-                 imap=_imap(config, store, router, common), closers=closers)
+                 imap=_imap(config, store, router, common), closers=closers,
+                 retention=RetentionJob(config.retention, store, w.clock, config.library.timezone,
+                                        blob_root=config.data_dir / "blobs", sleep=w.sleep,
+                                        topics=BotTopics(w.bot, w.target, w.sleep)))
 
 
 def _widget(w: _Wiring, router: Router, roster: DutyRoster, queue: QueueWatch,
-            common: _Common) -> WidgetServer:
+            common: _Common, worker: DeliveryWorker) -> WidgetServer:
     config, email = w.config, common.email
     return WidgetServer(router, common.hub, common.visitor_tokens,
                         widget_settings(config, common.texts),
@@ -262,7 +268,12 @@ def _widget(w: _Wiring, router: Router, roster: DutyRoster, queue: QueueWatch,
                         send_code=email.send_code if email else None,
                         quota=UploadQuota(w.store, w.clock, QuotaPolicy(
                             config.files.visitor_bytes_per_day, config.files.ip_bytes_per_day)),
-                        texts=common.texts)
+                        texts=common.texts,
+                        transcript_mail=patron_request(
+                            w.store, w.store, w.clock, worker.wake,
+                            composer(library=config.library.name,
+                                     timezone=zone(config.library.timezone)))
+                        if email else None)
 
 
 def _desk(w: _Wiring, router: Router, roster: DutyRoster, directory: MemberDirectory | None,

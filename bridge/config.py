@@ -208,6 +208,17 @@ class LogSection:
 
 
 @dataclass(frozen=True)
+class RetentionSection:
+    """How long the bridge keeps what it holds about patrons; a daily job forgets older."""
+
+    transcripts_days: int = 365  # messages, done deliveries, links of closed conversations
+    visitors_days: int = 30  # page info and IP addresses, widget visitor ids
+    files_days: int = 90  # blobs no message refers to any more
+    delete_topics: bool = False  # also delete the forgotten conversations' desk topics
+    run_at_hour: int = 3  # library time: the job runs once a day after this hour
+
+
+@dataclass(frozen=True)
 class Config:
     library: LibrarySection = field(default_factory=LibrarySection)
     server: ServerSection = field(default_factory=ServerSection)
@@ -223,6 +234,7 @@ class Config:
     queue: QueueSection = field(default_factory=QueueSection)
     directory: DirectorySection = field(default_factory=DirectorySection)
     log: LogSection = field(default_factory=LogSection)
+    retention: RetentionSection = field(default_factory=RetentionSection)
     # Secrets: environment only, never in the file.
     telegram_token: str = field(default="", repr=False)
     secret: str = field(default="", repr=False)
@@ -264,6 +276,7 @@ _CHOICES["log.format"] = {"console", "json"}  # a line of its own: other choices
 _SECRETS["PUSTAKA_METRICS_TOKEN"] = "metrics_token"  # a line of its own: other secrets merge above
 _POSITIVE |= {"server.max_connections_per_ip", "server.header_timeout",
               "widget.new_visitors_per_ip_hour", "widget.new_conversations_per_ip_hour"}
+_POSITIVE |= {"retention.transcripts_days", "retention.visitors_days", "retention.files_days"}
 
 
 def load_config(
@@ -309,6 +322,9 @@ def load_config(
         _check_sip2(config.directory)
         _check_files(config.files)
         _check_geoip(config.widget.geoip_db)
+        if not 0 <= config.retention.run_at_hour <= 23:
+            raise ConfigError("retention.run_at_hour must be an hour from 0 to 23, "
+                              f"got {config.retention.run_at_hour!r}")
         widget_texts(config)
     except ConfigError as exc:
         raise ConfigError(f"{where}: {exc}") from None

@@ -18,6 +18,7 @@ from adapters.telegram.desk import DeskPoller, DeskTarget
 from adapters.widget.hub import WidgetHub
 from adapters.widget.queue_view import QueueWatch
 from adapters.widget.server import WidgetServer
+from bridge.admin.retention import RetentionJob
 from bridge.config import Config
 from bridge.metrics import BridgeMetrics
 from bridge.store.sqlite import SqliteStore
@@ -55,6 +56,7 @@ class Parts:
     metrics: BridgeMetrics
     reminders: Reminders | None = None
     imap: ImapIntake | None = None
+    retention: RetentionJob | None = None
     closers: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
 
     def runners(self) -> dict[str, Callable[[], Coroutine[Any, Any, None]]]:
@@ -65,6 +67,8 @@ class Parts:
             loops["reminders"] = self.reminders.run
         if self.imap is not None:
             loops["imap-intake"] = self.imap.run
+        if self.retention is not None:
+            loops["retention"] = self.retention.run
         return loops
 
     async def close(self) -> None:

@@ -20,6 +20,7 @@ from adapters.email.rating_mail import RATING_EVENT, rating_text
 from adapters.files import SNIFF_BYTES, human_size, sniff
 from adapters.i18n import Catalog
 from routing.model import Attachment, Direction, Message
+from routing.transcript_mail import TRANSCRIPT_EVENT
 
 __all__ = ["EVENT_TEXTS", "MailContent", "attached_files", "content_for",
            "file_lines"]
@@ -84,6 +85,8 @@ async def content_for(message: Message, blobs: BlobStore | None, *, max_bytes: i
     its own words in ``languages[0]`` (the rating request: in each of ``languages``)."""
     texts = texts or Catalog.bundled()
     lang = languages[0] if languages else texts.default
+    if message.direction is Direction.NOTE and message.event == TRANSCRIPT_EVENT:
+        return MailContent(message.text)  # the patron's own copy (routing.transcript_mail)
     if message.direction is Direction.NOTE or message.event == "withdrawn":
         return None  # notes are never the patron's; a sent mail cannot be taken back
     if message.direction is Direction.SYSTEM:

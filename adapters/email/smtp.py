@@ -48,6 +48,7 @@ from routing.ports import (
     TemporaryFailure,
 )
 from routing.router import Accepted
+from routing.transcript_mail import TRANSCRIPT_EVENT, confirmed_address
 
 __all__ = ["EVENT_TEXTS", "AckText", "EmailSender", "MailTooLarge", "ResumeLink", "SenderStore",
            "patron_email"]
@@ -122,8 +123,10 @@ class EmailSender:
         if content is None:
             return Sent()
         address = patron_email(patron)
+        if message.event == TRANSCRIPT_EVENT:  # a chat's copy: only to a proved address
+            address = confirmed_address(patron)
         if not address:
-            raise PermanentFailure("the patron gave no email address")
+            raise PermanentFailure("the patron gave no (confirmed) email address")
         thread = await load_thread(self._store, conversation.id)
         subject = thread.subject or self._texts.say(lang, "mail.replySubject",
                                                     library=self._library)

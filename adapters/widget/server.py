@@ -31,6 +31,7 @@ from adapters.widget.queue_view import QueueWatch
 from adapters.widget.quota import UploadQuota
 from adapters.widget.steps import OfflineHook, PatronSteps, Session, WidgetSettings, no_offline_hook
 from adapters.widget.tokens import VisitorTokens
+from adapters.widget.transcript_step import TranscriptHook, TranscriptStep
 from adapters.widget.uploads import Uploads
 from routing.email_proof import EmailProofs
 from routing.router import Router
@@ -68,6 +69,7 @@ class WidgetServer:
         send_code: CodeMail | None = None,
         quota: UploadQuota | None = None,
         texts: Catalog | None = None,
+        transcript_mail: TranscriptHook | None = None,
     ) -> None:
         self._router = router
         self._hub = hub
@@ -85,6 +87,8 @@ class WidgetServer:
         self._http = WidgetHttp(router, hub, tokens, settings, self._steps,
                                 uploads=uploads, downloads=downloads)
         self._assets = WidgetAssets(build(settings.public()))
+        self._extra: dict[str, Step] = {} if transcript_mail is None else {
+            "transcript": TranscriptStep(router, self._steps, transcript_mail)}
 
     def add_routes(self, app: web.Application) -> None:
         self._http.add_routes(app)
@@ -168,6 +172,7 @@ class WidgetServer:
             "confirm_email": self._steps.confirm_email,
             "offline": lambda s, f: self._steps.offline(s, f, ws),
             "rate": self._steps.rate,
+            **self._extra,
         }
         step = steps.get(kind)
         if step is None:

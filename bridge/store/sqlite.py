@@ -36,6 +36,7 @@ from bridge.store.sqlite_schema import (
     connect_writer,
     migrate,
 )
+from bridge.store.sqlite_transcripts import SqliteTranscripts
 from bridge.store.sqlite_wal import WalCheckpointer
 from bridge.store.sqlite_writer import BatchWriter, Outcome, WriteOp
 from routing.model import Block
@@ -47,6 +48,7 @@ class SqliteStore(
     SqliteDirectory, SqliteBlocks, SqliteConversationLog, SqliteReports, SqliteOutbox,
     SqliteLinks, SqliteDeskState, SqliteContactStates, SqliteCursors,
     SqliteAccounts, SqlitePatronData,  # the staff dashboard's (bridge/admin)
+    SqliteTranscripts,
 ):
     """``routing.ports.Store`` on SQLite: every role in one class, a mixin a role, each
     with its SQL in its own module. ``open()`` before use, ``close()`` to drain.

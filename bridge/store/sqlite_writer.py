@@ -31,6 +31,7 @@ from bridge.store.sqlite_rows import (
     Row,
     message_from_row,
 )
+from bridge.store.sqlite_transcripts import WRITES as TRANSCRIPT_WRITES
 from routing.model import Message
 
 __all__ = ["STAGES", "BatchWriter", "Failed", "Outcome", "WriteOp"]
@@ -52,6 +53,7 @@ STAGES = {
     **dict.fromkeys(CONTACT_WRITES, 5),
     **dict.fromkeys(ACCOUNT_WRITES, 7),
     **dict.fromkeys(PATRON_DATA_WRITES, 8),  # after everything a patron's rows may gain
+    **dict.fromkeys(TRANSCRIPT_WRITES, 8),  # retention deletes: likewise
 }
 
 
@@ -94,6 +96,7 @@ class BatchWriter:
             "fail_delivery": self._update_deliveries("fail_delivery"),
             **{kind: self._simple(sql) for kind, sql in _SIMPLE.items()},
             **{kind: self._script(run) for kind, run in PATRON_DATA_WRITES.items()},
+            **{kind: self._script(run) for kind, run in TRANSCRIPT_WRITES.items()},
         }
 
     def apply(self, ops: Sequence[WriteOp]) -> tuple[list[Outcome], bool]:

@@ -45,7 +45,8 @@ async def test_build_starts_nothing_and_leaves_a_handed_in_store_open(
     try:
         assert parts.store is store and parts.clock is clock
         assert not loops() & set(parts.runners())
-        assert set(parts.runners()) == {"outbox", "desk-poller", "widget-queue", "reminders"}
+        assert set(parts.runners()) == {"outbox", "desk-poller", "widget-queue", "reminders",
+                                       "retention"}
     finally:
         await parts.close()
     await store.set_state("still", "open")  # the caller's store was not closed
