@@ -156,9 +156,13 @@ class SendBudget:
                     bisect.insort(booked, at)
         return at
 
-    def earliest(self, keys: tuple[str, ...], now: float) -> float:
-        """The moment :meth:`reserve` would book now, without booking it."""
-        return self._plan(Counter(keys), now)
+    def earliest(self, keys: tuple[str, ...], now: float, spare: int = 0) -> float:
+        """The moment :meth:`reserve` would book now, without booking it; with ``spare``,
+        the first moment that also leaves that many sends of room on the scarcest key."""
+        cost = Counter(keys)
+        if spare and (gate := self.gate(keys)) is not None:
+            cost[gate] += spare
+        return self._plan(cost, now)
 
     def gate(self, keys: tuple[str, ...]) -> str | None:
         """The scarcest of ``keys`` (fewest sends a second): where lanes queue for their

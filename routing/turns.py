@@ -12,7 +12,10 @@ The heap is ordered by when a lane asked, so lanes are served in the order they 
 topic is open, or a librarian has answered its patron) counts as having asked ``lead``
 seconds earlier: a flood of new conversations, each opening a topic, does not hold back
 a patron the desk is talking to, and a new conversation waits at most ``lead`` longer
-than plain arrival order would make it.
+than plain arrival order would make it. And a new conversation takes a turn only while
+``keep`` of the gate's window (a quarter: 5 of a group's 20 posts a minute) stays free:
+posts already made for a flood of new topics cannot fill the window a patron the desk is
+talking to needs for their next message.
 """
 
 from __future__ import annotations
@@ -42,12 +45,13 @@ class Turns:
 
     def __init__(self, budget: SendBudget, clock: Clock,
                  sleep: Callable[[float], Awaitable[None]], *,
-                 horizon: float = 0.0, lead: float = 1800.0) -> None:
+                 horizon: float = 0.0, lead: float = 1800.0, keep: float = 0.25) -> None:
         self._budget = budget
         self._clock = clock
         self._sleep = sleep
         self._horizon = horizon
         self._lead = lead
+        self._keep = keep
         self._queues: dict[str, list[_Place]] = {}
         self._seq = itertools.count()
 
@@ -64,11 +68,12 @@ class Turns:
             return self._budget.reserve(keys, now)
         queue = self._queues.setdefault(gate, [])
         place = _Place(now - (self._lead if known else 0.0), next(self._seq))
+        spare = 0 if known else self._kept(gate)
         heapq.heappush(queue, place)
         try:
             while True:
                 if queue[0] is place:
-                    wait = self._budget.earliest(keys, now) - self._horizon - now
+                    wait = self._budget.earliest(keys, now, spare) - self._horizon - now
                     if wait <= 0:
                         return self._budget.reserve(keys, now)
                     await self._sleep(wait)
@@ -78,6 +83,11 @@ class Turns:
                 now = self._clock.now()
         finally:
             self._leave(gate, queue, place)
+
+    def _kept(self, gate: str) -> int:
+        """Sends of the gate's window a new conversation leaves to those the desk knows."""
+        rule = self._budget.rule_for(gate)
+        return int(rule.limit * self._keep) if rule is not None else 0
 
     def _leave(self, gate: str, queue: list[_Place], place: _Place) -> None:
         """Out of the queue (its turn came, or it was cancelled); the next one watches."""

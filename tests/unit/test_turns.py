@@ -9,6 +9,7 @@ from dataclasses import replace
 from routing.limits import SendBudget, WindowRule
 from routing.model import Channel, Delivery
 from routing.outbox import DeliveryWorker
+from routing.turns import Turns
 from tests.unit.fakes import FakeClock, FakeStore, eventually, settle
 from tests.unit.test_budget import RULES, BudgetedSender, fake_sleep, within_windows
 from tests.unit.test_outbox import conversation, enqueue, running
@@ -87,6 +88,29 @@ class TestTurns:
         await worker.run_until_idle()
         texts = desk.sent_texts()
         assert len(texts) == 41 and texts.index("in the open topic") <= 1
+
+    async def test_new_conversations_leave_room_for_known_ones(self) -> None:
+        """Of a group's 4 posts a minute, new conversations take 3: the fourth new one
+        waits for the next window, and a conversation the desk knows, writing now, takes
+        the post left free at once."""
+        clock = FakeClock()
+        budget = SendBudget({"group": WindowRule(4, 60.0)}, margin=0.0)
+        waits: list[float] = []
+
+        async def sleep(seconds: float) -> None:
+            waits.append(seconds)
+            await asyncio.sleep(3600)  # a new conversation waiting for its window
+
+        turns = Turns(budget, clock, sleep)
+        now = clock.now()
+        keys = ("group:desk",)
+        assert [await turns.book(keys, False, now) for _ in range(3)] == [now] * 3
+        fourth = asyncio.create_task(turns.book(keys, False, now))
+        await eventually(lambda: waits)
+        assert waits == [60.0]  # the next window, not the post kept free
+        assert await turns.book(keys, True, now) == now
+        assert budget._booked["group:desk"] == [now] * 4
+        fourth.cancel()
 
     async def test_new_conversations_keep_their_order(self) -> None:
         """Lanes of the same kind are served in the order they asked."""
