@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest_asyncio
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, Route, async_playwright
 
 from adapters.telegram.emulator import BotApiEmulator
 from bridge.app import Bridge
@@ -63,6 +64,23 @@ class Desk:
         token = await page.evaluate("localStorage.getItem('pustaka.token')")
         visitor = token.split(".")[1]
         return await self.bridge.store.patron_by_contact(Contact(Channel.WIDGET, visitor))
+
+
+SAMPLE_LANG = '<html lang="id">'
+
+
+async def page_in_language(context: BrowserContext, lang: str) -> None:
+    """The sample site's pages say ``<html lang=lang>`` in this browser instead of their
+    own Indonesian, which the chat would follow (data-lang, then the page, then the
+    browser): "" leaves the choice to the browser's languages, as most tests want."""
+    async def rewrite(route: Route) -> None:
+        response = await route.fetch()
+        body = await response.text()
+        if route.request.resource_type == "document" and SAMPLE_LANG in body:
+            body = body.replace(SAMPLE_LANG, f'<html lang="{lang}">', 1)
+        await route.fulfill(response=response, body=body)
+
+    await context.route(re.compile(r"^https?://[^/]+/(\?[^#]*)?$"), rewrite)
 
 
 def _body(text: str) -> str:
@@ -169,11 +187,13 @@ async def visitor(browser: Browser, desk: Desk) -> AsyncIterator[Visitor]:
     errors: list[str] = []
 
     async def open_page(base: str | None = None, *, init_script: str | None = None,
-                        **options: Any) -> Page:
+                        html_lang: str | None = "", **options: Any) -> Page:
         context = await browser.new_context(**{"locale": "en-GB", **options})
         contexts.append(context)
         if init_script:
             await context.add_init_script(init_script)
+        if html_lang is not None:
+            await page_in_language(context, html_lang)
         page = await context.new_page()
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         await page.goto((base or desk.bridge.url) + "/")
