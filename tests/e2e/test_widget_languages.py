@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from playwright.async_api import Page, expect
+from playwright.async_api import FloatRect, Page, expect
 
 from adapters.i18n import Catalog
 from bridge.demo import demo_bridge
-from tests.e2e.conftest import Desk, Visitor, eventually
+from tests.e2e.conftest import Desk, Visitor
 from tests.e2e.test_widget_browser import (
     INPUT,
     LAUNCHER,
@@ -30,6 +30,7 @@ from tests.e2e.test_widget_browser import (
     open_chat,
     state,
 )
+from tests.eventually import eventually
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
@@ -59,10 +60,10 @@ def words(code: str) -> dict[str, str]:
     return dict(CATALOG.language(code).texts)
 
 
-async def box(page: Page, selector: str) -> dict[str, float]:
+async def box(page: Page, selector: str) -> FloatRect:
     found = await page.locator(selector).bounding_box()
     assert found is not None, selector
-    return dict(found)
+    return found
 
 
 async def screenshot(page: Page, path: Path) -> None:
@@ -87,13 +88,13 @@ async def bot_says(desk: Desk, command: str, *parts: str) -> str:
             if message.get("from", {}).get("is_bot") and all(p in text for p in parts):
                 return text
         return ""
-    return await eventually(found)
+    return str(await eventually(found))
 
 
 async def label_of_the_visitor(desk: Desk) -> str:
     """The one visitor's label as /visitors shows it to the desk."""
     text = await bot_says(desk, "/visitors", "on our pages now")
-    labels = set(re.findall(r"v-[0-9a-f]{4,}", text))
+    labels: set[str] = set(re.findall(r"v-[0-9a-f]{4,}", text))
     assert len(labels) == 1, text
     return labels.pop()
 
@@ -237,7 +238,9 @@ async def test_referrer_and_single_page_moves_reach_visitors(
     await bot_says(desk, "/visitors", "from search.example.org")
     await page.evaluate("history.pushState({}, '', '/katalog/record/42');"
                         "document.title = 'Record 42';")
-    await eventually(lambda: [v for v in desk.bridge.hub.presence.visitors()
+    presence = desk.bridge.hub.presence
+    assert presence is not None
+    await eventually(lambda: [v for v in presence.visitors()
                               if v.url.endswith("/katalog/record/42")])
     text = await bot_says(desk, "/visitors", "/katalog/record/42")
     assert "Record 42" in text and "q=batik" not in text

@@ -9,6 +9,7 @@ import re
 import brotli
 import pytest
 
+from adapters.i18n import Catalog
 from adapters.widget.assets import pick_encoding
 from adapters.widget.bundle import (
     CHAT_PARTS,
@@ -21,7 +22,6 @@ from adapters.widget.bundle import (
     english,
     js_literal,
 )
-from adapters.i18n import Catalog
 
 
 def _literal(source: str, name: str) -> object:
