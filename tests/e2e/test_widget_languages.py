@@ -19,6 +19,7 @@ from playwright.async_api import FloatRect, Page, expect
 from adapters.i18n import Catalog
 from bridge.demo import demo_bridge
 from tests.e2e.conftest import Desk, Visitor
+from tests.e2e.network_log import NetworkLog
 from tests.e2e.test_widget_browser import (
     INPUT,
     LAUNCHER,
@@ -244,3 +245,45 @@ async def test_referrer_and_single_page_moves_reach_visitors(
                               if v.url.endswith("/katalog/record/42")])
     text = await bot_says(desk, "/visitors", "/katalog/record/42")
     assert "Record 42" in text and "q=batik" not in text
+
+
+async def test_without_its_texts_the_chat_speaks_english(visitor: Visitor, desk: Desk) -> None:
+    """When /widget/texts cannot be fetched, the chat still works in its built-in English
+    and tells the bridge so in hello (the card says English, not German)."""
+    page = await visitor(html_lang="de")
+    await page.context.route("**/widget/texts/**", lambda route: route.abort())
+    await open_chat(page)
+    await expect(page.locator(SEND)).to_have_text("Send")
+    assert (await state(page))["lang"] == "en"
+    await ask(page, "Do you lend e-readers?")
+    topic = await desk.topic_with("Do you lend e-readers?")
+    assert "Language: English" in desk.emulator.messages(desk.group, topic)[1]["text"]
+
+
+async def test_the_texts_come_from_the_browsers_cache_on_the_next_page(
+        visitor: Visitor) -> None:
+    """A patron's next page takes the language's texts from the browser's cache (or a
+    304 from the ETag), never the whole file again."""
+    page = await visitor(html_lang="de")
+    await open_chat(page)
+    log = await NetworkLog.attach(page)
+    await page.reload()
+    await page.locator(LAUNCHER).click()
+    await expect(page.locator(SEND)).to_have_text(words("de")["send"])
+    fetches = log.fetches("/widget/texts/de.json")
+    assert fetches and all(f.cached or f.status == 304 for f in fetches), fetches
+
+
+async def test_greet_reaches_a_visitor_on_the_http_fallback(
+        visitor: Visitor, desk: Desk) -> None:
+    """Without WebSockets the greeting comes in a poll's messages and opens the panel
+    just the same."""
+    page = await visitor(init_script="delete window.WebSocket;")
+    await open_chat(page)
+    await page.reload()
+    await page.wait_for_function("() => window.PustakaChat.state().connected")
+    assert (await state(page))["transport"] == "http"
+    label = await label_of_the_visitor(desk)
+    desk.emulator.user_sends(desk.group, desk.librarian, f"/greet {label} Selamat datang!")
+    await expect(page.locator(PANEL)).to_be_visible()
+    await expect(page.locator(f"{LIBRARIAN} [part=\"text\"]")).to_have_text("Selamat datang!")
