@@ -109,12 +109,13 @@ def english() -> dict[str, str]:
 
 
 def bubble_texts(languages: Any = None) -> dict[str, dict[str, str]]:
-    """The bubble's label and direction in each of ``languages`` (default: every shipped
-    one) that has a translation file."""
+    """The bubble's label in each of ``languages`` (default: every shipped one) that has a
+    translation file, and ``dir`` for a right-to-left one (``data-position="auto"``)."""
     catalog = Catalog.bundled()
     codes = languages if isinstance(languages, list | tuple) and languages else catalog.codes
     found = [catalog.language(code) for code in codes if code in catalog.codes]
-    return {lang.code: {"open": lang.texts["open"], "dir": lang.direction} for lang in found}
+    return {lang.code: {"open": lang.texts["open"]} | ({"dir": "rtl"} if lang.direction == "rtl"
+                                                      else {}) for lang in found}
 
 
 def chat_source() -> str:

@@ -70,7 +70,7 @@ class TestLoaderSource:
         assert _literal(loader, "CONFIG") == {"language": "de"}
         assert _literal(loader, "TEXTS") == {
             "ar": {"open": Catalog.bundled().language("ar").texts["open"], "dir": "rtl"},
-            "de": {"open": Catalog.bundled().language("de").texts["open"], "dir": "ltr"}}
+            "de": {"open": Catalog.bundled().language("de").texts["open"]}}
 
     def test_the_loader_names_the_chat_it_was_built_with(self) -> None:
         """The chat's address carries its hash, and the loader pins it with SRI."""

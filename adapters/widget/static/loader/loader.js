@@ -27,7 +27,8 @@
   // The bridge writes these as it serves this file (adapters/widget/bundle.py).
   const CONFIG = /*@config*/{};
   const CHAT = /*@chat*/{ path: "/widget/static/chat.js", integrity: "" };
-  const TEXTS = /*@texts*/{ en: { open: "Chat with {library}", dir: "ltr" } };
+  // The bubble's label per language, and dir: "rtl" for a right-to-left one.
+  const TEXTS = /*@texts*/{ en: { open: "Chat with {library}" } };
   const CSS = /*@css*/"";
   const SIZES = ["compact", "normal", "large"];
   const SIDES = ["left", "right", "auto"]; // auto: the side a reader of the language starts on
