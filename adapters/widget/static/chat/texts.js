@@ -30,10 +30,9 @@
   }
 
   async function fetchTexts(code) {
-    if (code === LOADER.lang && LOADER.texts) { // asked for by the loader beside the chat
-      const early = await LOADER.texts;
-      if (early) return early;
-    }
+    // Asked for by the loader beside the chat: its answer, even none, is final, since
+    // asking again would only keep the patron waiting a round trip for English anyway.
+    if (code === LOADER.lang && LOADER.texts) return LOADER.texts;
     try {
       const response = await fetch(`${BASE}/widget/texts/${encodeURIComponent(code)}.json`,
         { credentials: "omit" });
