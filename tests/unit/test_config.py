@@ -45,7 +45,7 @@ class TestLoadConfig:
         ('[widget]\ncolr = "red"\n', "unknown key 'widget.colr' (did you mean 'widget.colour'?)"),
         ("[widgets]\n", "unknown key 'widgets' (did you mean 'widget'?)"),
         ('[widget]\nmax_text = "many"\n', "widget.max_text must be int, got 'many'"),
-        ('[widget]\nposition = "top"\n', "widget.position must be one of ['left', 'right']"),
+        ('[widget]\nposition = "top"\n', "widget.position must be one of ['auto', 'left', 'right']"),
         ("[telegram]\ngroup_id = [1]\n", "telegram.group_id must be int"),
         ('[telegram]\ntoken = "1:abc"\n', "telegram.token is a secret"),
         ("[widget\n", "is not valid TOML"),
