@@ -53,7 +53,7 @@ _POSITIVE = {"telegram.messages_per_second", "telegram.group_messages_per_minute
              "email.max_message_bytes", "email.max_attachment_bytes", "desk.reopen_days",
              "email.fallback_after_minutes", "widget.resume_ttl_days", "files.max_bytes",
              "directory.sip2_port"}
-_CHOICES = {"widget.position": {"left", "right"}, "storage.backend": {"sqlite"},
+_CHOICES = {"widget.position": {"left", "right", "auto"}, "storage.backend": {"sqlite"},
             "widget.size": {"compact", "normal", "large"},
             "directory.kind": {"none", "csv", "http", "sip2"},
             "email.first_run": {"unseen", "all", "new"}}

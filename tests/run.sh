@@ -9,7 +9,7 @@ SUDO=""
 
 # Real servers and a real browser, from Debian's packages (never a downloaded browser).
 need=()
-for pkg in chromium redis-server dovecot-imapd python3-venv; do
+for pkg in chromium fonts-wqy-microhei redis-server dovecot-imapd python3-venv; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ "${#need[@]}" -gt 0 ]; then

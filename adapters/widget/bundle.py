@@ -3,10 +3,12 @@
 Two files reach the browser:
 - the **loader** (``loader/loader.js`` with ``loader/launcher.css``), served as
   ``widget.js`` at the address libraries embed. It carries the library's branding and the
-  bubble's label in each language, written in as JSON, so it draws the bubble without
+  bubble's label (and direction) in each of the library's languages, from the translation
+  files in ``adapters/i18n/texts``, written in as JSON, so it draws the bubble without
   asking anything else; it is small, and cached briefly since its address never changes.
 - the **chat** (the pieces in ``chat/``, joined in ``CHAT_PARTS`` order into one closure,
-  with ``texts.json`` and ``chat/styles.css`` written in), served under a name carrying a
+  with English from ``adapters/i18n/texts/en.json`` written in as the words it falls back
+  on, and ``chat/styles.css``), served under a name carrying a
   hash of its content, so browsers keep it for a year and a new version is a new name.
 
 No Node toolchain runs at install time: the bridge assembles and compresses (brotli and
@@ -31,8 +33,10 @@ from typing import Any
 
 import brotli
 
-__all__ = ["CHAT_PARTS", "STATIC_PATH", "Asset", "Bundle", "build", "chat_source",
-           "loader_source"]
+from adapters.i18n import Catalog
+
+__all__ = ["CHAT_PARTS", "STATIC_PATH", "Asset", "Bundle", "bubble_texts", "build",
+           "chat_source", "english", "loader_source"]
 
 # The chat, in the order its pieces must run. "styles.css" becomes the CSS constant.
 CHAT_PARTS = ("head.js", "texts.js", "storage.js", "dom.js", "config.js", "state.js",
@@ -43,7 +47,7 @@ STATIC_PATH = "/widget/static/"  # where the versioned files are served
 # What the loader needs of the library's settings: the bubble, and the greeting rules it
 # runs on every page (a timer each, so the chat is fetched only when one fires).
 BRANDING = ("library", "colour", "position", "logo", "size", "launcher_label",
-            "offset_x", "offset_y", "greetings")
+            "offset_x", "offset_y", "greetings", "language")
 _STYLES_HEAD = ("  // ---- styles -------------------------------------------------------------"
                 "------------\n\n  const CSS = `\n")
 
@@ -101,10 +105,19 @@ def _static() -> Traversable:
     return resources.files("adapters.widget").joinpath("static")
 
 
-def texts() -> dict[str, Any]:
-    """Every language's words, as in ``static/texts.json``."""
-    loaded: dict[str, Any] = json.loads(_static().joinpath("texts.json").read_text("utf-8"))
-    return loaded
+def english() -> dict[str, str]:
+    """The chat's built-in words: the shipped English file, flat as the server sends it."""
+    return dict(Catalog.bundled().language("en").texts)
+
+
+def bubble_texts(languages: Any = None) -> dict[str, dict[str, str]]:
+    """The bubble's label in each of ``languages`` (default: every shipped one) that has a
+    translation file, and ``dir`` for a right-to-left one (``data-position="auto"``)."""
+    catalog = Catalog.bundled()
+    codes = languages if isinstance(languages, list | tuple) and languages else catalog.codes
+    found = [catalog.language(code) for code in codes if code in catalog.codes]
+    return {lang.code: {"open": lang.texts["open"]} | ({"dir": "rtl"} if lang.direction == "rtl"
+                                                      else {}) for lang in found}
 
 
 def chat_source() -> str:
@@ -116,7 +129,7 @@ def chat_source() -> str:
         if name.endswith(".css"):
             text = _STYLES_HEAD + _template_literal(text) + "`;\n\n"
         pieces.append(text)
-    return _fill("".join(pieces), {"texts": texts()})
+    return _fill("".join(pieces), {"texts": english()})
 
 
 def loader_source(settings: Mapping[str, Any], chat: Asset) -> str:
@@ -127,7 +140,7 @@ def loader_source(settings: Mapping[str, Any], chat: Asset) -> str:
     return _fill(source, {
         "config": {key: settings[key] for key in BRANDING if key in settings},
         "chat": {"path": STATIC_PATH + chat.name, "integrity": chat.integrity},
-        "texts": {lang: {"open": words["open"]} for lang, words in texts().items()},
+        "texts": bubble_texts(settings.get("languages")),
         "css": css,
     })
 

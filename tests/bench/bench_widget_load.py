@@ -33,6 +33,8 @@ from pathlib import Path
 from aiohttp import web
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
+from adapters.i18n import Catalog
+from adapters.i18n.web import TextsEndpoint
 from adapters.widget.assets import WidgetAssets
 from adapters.widget.bundle import build
 from adapters.widget.steps import WidgetSettings
@@ -94,6 +96,7 @@ def site(legacy: bytes) -> web.Application:
         sub.router.add_get("/widget/config", widget_config)
         if prefix == "new":
             WidgetAssets(build(settings.public())).add_routes(sub)
+            sub.add_routes(TextsEndpoint(Catalog.bundled()).routes())  # the chat's words
         else:
             sub.router.add_get("/widget.js", old_script)
         app.add_subapp(f"/{prefix}", sub)

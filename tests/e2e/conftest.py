@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,31 @@ class Desk:
         token = await page.evaluate("localStorage.getItem('pustaka.token')")
         visitor = token.split(".")[1]
         return await self.bridge.store.patron_by_contact(Contact(Channel.WIDGET, visitor))
+
+
+LANGUAGE_SCRIPT = """(() => {
+  const [lang, embed] = %s;
+  let done = false;
+  const fix = () => {
+    const html = document.documentElement;
+    if (html && !done) { done = true; html.setAttribute("lang", lang); }
+    for (const tag of document.querySelectorAll('script[src$="/widget.js"]')) {
+      for (const [name, value] of Object.entries(embed)) tag.setAttribute(name, value);
+    }
+  };
+  new MutationObserver(fix).observe(document, { childList: true, subtree: true });
+})();"""
+
+
+async def page_in_language(context: BrowserContext, lang: str,
+                           embed: dict[str, str] | None = None) -> None:
+    """The sample site's pages say ``<html lang=lang>`` in this browser instead of their
+    own Indonesian, which the chat would follow (data-lang, then the page, then the
+    browser): "" leaves the choice to the browser's languages, as most tests want.
+    ``embed`` adds attributes to the widget's tag (``{"data-lang": "fr"}``). Changed as
+    the parser builds the page (not by rewriting the response, which would make Chromium
+    treat the page as public and block its socket to the loopback bridge)."""
+    await context.add_init_script(LANGUAGE_SCRIPT % json.dumps([lang, embed or {}]))
 
 
 def _body(text: str) -> str:
@@ -169,14 +195,17 @@ async def visitor(browser: Browser, desk: Desk) -> AsyncIterator[Visitor]:
     errors: list[str] = []
 
     async def open_page(base: str | None = None, *, init_script: str | None = None,
-                        **options: Any) -> Page:
+                        html_lang: str | None = "", embed: dict[str, str] | None = None,
+                        referer: str | None = None, **options: Any) -> Page:
         context = await browser.new_context(**{"locale": "en-GB", **options})
         contexts.append(context)
         if init_script:
             await context.add_init_script(init_script)
+        if html_lang is not None:
+            await page_in_language(context, html_lang, embed)
         page = await context.new_page()
         page.on("pageerror", lambda exc: errors.append(str(exc)))
-        await page.goto((base or desk.bridge.url) + "/")
+        await page.goto((base or desk.bridge.url) + "/", referer=referer)
         await page.wait_for_function("() => window.PustakaChat && window.PustakaChat.state().ready")
         return page
 

@@ -10,12 +10,15 @@ the router it hands the widget differs, in knowing when the desk is staffed.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
+import pytest
 import pytest_asyncio
 from aiohttp import web
 from playwright.async_api import Browser, BrowserContext, Page
 
+from adapters.i18n.web import TextsEndpoint
 from adapters.widget.availability import Availability
 from adapters.widget.server import WidgetServer
 from adapters.widget.tokens import VisitorTokens
@@ -25,7 +28,7 @@ from bridge.demo import sample_page_routes
 from routing.model import Conversation, Patron
 from routing.ports import SystemClock
 from routing.router import Router, RouterPolicy
-from tests.e2e.conftest import Desk
+from tests.e2e.conftest import Desk, page_in_language
 from tests.eventually import eventually
 
 __all__ = ["OPENS_EN", "AfterHoursSite", "Guest", "after_hours", "guest", "topic_to_answer"]
@@ -37,7 +40,7 @@ OPENS_ID = "Kami menjawab mulai Senin pukul 08.00 WIB."
 class AfterHoursSite:
     """The sample library site with a desk whose duty state the test sets."""
 
-    def __init__(self, desk: Desk) -> None:
+    def __init__(self, desk: Desk, *, email: bool = True) -> None:
         bridge = desk.bridge
         self.desk = desk
         self.staffed = False
@@ -46,10 +49,11 @@ class AfterHoursSite:
                              on_enqueue=bridge.worker.wake, staffed=lambda now: self.staffed)
         self.tokens = VisitorTokens(signing_secret(bridge.config))
         self.questions: list[tuple[Patron, Conversation]] = []
-        self.server = WidgetServer(self.router, bridge.hub, self.tokens,
-                                   widget_settings(bridge.config, widget_texts(bridge.config)),
+        texts = self.texts = widget_texts(bridge.config)
+        settings = replace(widget_settings(bridge.config, texts), email_answers=email)
+        self.server = WidgetServer(self.router, bridge.hub, self.tokens, settings,
                                    availability=self.availability,
-                                   on_offline_question=self.question_asked)
+                                   on_offline_question=self.question_asked, texts=texts)
         self.url = ""
         self._runner: web.AppRunner | None = None
 
@@ -63,6 +67,7 @@ class AfterHoursSite:
     async def start(self) -> None:
         app = web.Application()
         self.server.add_routes(app)
+        app.add_routes(TextsEndpoint(self.texts).routes())  # the words, as bridge/web.py does
         app.add_routes(sample_page_routes())
         self._runner = web.AppRunner(app, handle_signals=False)
         await self._runner.setup()
@@ -84,9 +89,11 @@ async def topic_to_answer(desk: Desk, text: str) -> int:
     return topic
 
 
-@pytest_asyncio.fixture(loop_scope="module")
-async def after_hours(desk: Desk) -> AsyncIterator[AfterHoursSite]:
-    site = AfterHoursSite(desk)
+@pytest_asyncio.fixture(loop_scope="module", params=[True], ids=["email"])
+async def after_hours(desk: Desk, request: pytest.FixtureRequest) -> AsyncIterator[AfterHoursSite]:
+    """The after-hours site; a test parametrized with ``False`` gets one that answers in
+    the chat only (``email: false`` in /widget/config)."""
+    site = AfterHoursSite(desk, email=request.param)
     await site.start()
     yield site
     await desk.bridge.hub.close_all()  # before the site stops, so no socket keeps it waiting
@@ -112,6 +119,7 @@ async def guest(browser: Browser, after_hours: AfterHoursSite) -> AsyncIterator[
             contexts.append(context)
             if init_script:
                 await context.add_init_script(init_script)
+            await page_in_language(context, "")  # the browser's language decides
         page = await context.new_page()
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         await page.goto(after_hours.url + path)

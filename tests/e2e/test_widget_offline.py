@@ -222,3 +222,27 @@ async def test_offline_form_and_rating_over_http_fallback(
         "Terima kasih atas penilaian Anda!")
     stored = await desk.bridge.store.get_conversation(conversation.id)
     assert stored is not None and stored.rating == 5
+
+
+@pytest.mark.parametrize("after_hours", [False], indirect=True, ids=["chat-only"])
+async def test_a_chat_only_library_asks_for_no_email(
+    guest: Guest, after_hours: AfterHoursSite, desk: Desk
+) -> None:
+    """A library that answers in the chat only (`email: false` in /widget/config) asks
+    for no address in the offline form, says the answer comes here, and takes the
+    question without one."""
+    after_hours.staffed = False
+    page = await guest()
+    await open_panel(page)
+    await expect(page.locator(FORM)).to_be_visible()
+    await expect(page.locator(EMAIL)).to_be_hidden()
+    await expect(page.locator(FORM)).to_contain_text(
+        "the answer appears here in this chat when you come back")
+    await page.locator(NAME).fill("Dewi Lestari")
+    await page.locator(QUESTION).fill("Is the reading room open on Sunday?")
+    await page.locator('[part="offline-send"]').click()
+    await expect(page.locator(NOTE)).to_contain_text("We have your question. The answer "
+                                                     "appears here in this chat; come back")
+    await desk.topic_with("Is the reading room open on Sunday?")
+    [(patron, _)] = after_hours.questions
+    assert patron.email is None or patron.email == ""

@@ -13,7 +13,7 @@ import pytest_asyncio
 from playwright.async_api import Browser, Page, expect
 
 from bridge.demo import demo_bridge
-from tests.e2e.conftest import Desk, eventually
+from tests.e2e.conftest import Desk, eventually, page_in_language
 from tests.e2e.test_widget_browser import INPUT, PENDING, SEND, open_chat, state
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
@@ -40,6 +40,7 @@ async def strict_desk(tmp_path: Path) -> AsyncIterator[Desk]:
 @pytest_asyncio.fixture(loop_scope="module")
 async def page(browser: Browser, strict_desk: Desk) -> AsyncIterator[Page]:
     context = await browser.new_context(locale="en-GB")
+    await page_in_language(context, "")  # not the sample page's Indonesian: the browser's
     problems: list[str] = []
     page = await context.new_page()
     page.on("pageerror", lambda exc: problems.append(str(exc)))
@@ -111,6 +112,7 @@ async def test_the_draft_and_the_countdown_survive_a_reload(browser: Browser,
     """A draft a rate limit gave back is still in the composer after the page reloads,
     sending still waits for the server's time, and the draft is gone once sent."""
     context = await browser.new_context(locale="en-GB")
+    await page_in_language(context, "")
     try:
         page = await context.new_page()
         await page.goto(strict_desk.bridge.url + "/")

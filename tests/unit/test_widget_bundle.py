@@ -9,16 +9,18 @@ import re
 import brotli
 import pytest
 
+from adapters.i18n import Catalog
 from adapters.widget.assets import pick_encoding
 from adapters.widget.bundle import (
     CHAT_PARTS,
     STATIC_PATH,
     _fill,
     _template_literal,
+    bubble_texts,
     build,
     chat_source,
+    english,
     js_literal,
-    texts,
 )
 
 
@@ -39,11 +41,12 @@ class TestChatSource:
         assert len(CHAT_PARTS) == len(set(CHAT_PARTS))
         assert "/*@" not in source  # every mark was filled
 
-    def test_the_words_come_from_texts_json(self) -> None:
-        """The chat carries every language's words, exactly as texts.json has them."""
-        assert _literal(chat_source(), "TEXTS") == texts()
-        assert set(texts()) == {"en", "id"}
-        assert texts()["en"].keys() == texts()["id"].keys()
+    def test_the_built_in_words_are_the_shipped_english(self) -> None:
+        """The chat carries English alone, as adapters/i18n/texts/en.json has it, to fall
+        back on; every other language comes from /widget/texts."""
+        found = re.search(r"const ENGLISH = readTexts\((.*)\);\n", chat_source())
+        assert found and json.loads(found.group(1)) == english()
+        assert english()["send"] == "Send" and "errors.other" in english()
 
     def test_the_styles_cannot_end_their_string(self) -> None:
         """A backtick or ${ in the CSS is escaped, so the styles stay one string."""
@@ -58,8 +61,16 @@ class TestLoaderSource:
                         "greeting": {"en": "Hi"}, "max_text": 10}).loader.body.decode()
         assert _literal(loader, "CONFIG") == {"library": "Kota", "colour": "#123456",
                                               "size": "large"}
-        assert _literal(loader, "TEXTS") == {lang: {"open": w["open"]}
-                                             for lang, w in texts().items()}
+        assert _literal(loader, "TEXTS") == bubble_texts()
+        assert set(bubble_texts()) == set(Catalog.bundled().codes)
+
+    def test_the_bubble_speaks_the_librarys_languages(self) -> None:
+        """Only the library's languages' labels go into the loader, with their direction."""
+        loader = build({"languages": ["ar", "de", "xx"], "language": "de"}).loader.body.decode()
+        assert _literal(loader, "CONFIG") == {"language": "de"}
+        assert _literal(loader, "TEXTS") == {
+            "ar": {"open": Catalog.bundled().language("ar").texts["open"], "dir": "rtl"},
+            "de": {"open": Catalog.bundled().language("de").texts["open"]}}
 
     def test_the_loader_names_the_chat_it_was_built_with(self) -> None:
         """The chat's address carries its hash, and the loader pins it with SRI."""

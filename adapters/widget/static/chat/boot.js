@@ -1,16 +1,24 @@
   // ---- boot ---------------------------------------------------------------------------
 
-  async function loadConfig() {
+  async function fetchConfig() {
     const early = LOADER.config && (await LOADER.config); // fetched beside this file
-    if (early) return readConfig(early);
+    if (early) return early;
     for (let attempt = 0; attempt < 6; attempt++) {
       try {
         const response = await fetch(BASE + "/widget/config", { credentials: "omit" });
-        if (response.ok) return readConfig(await response.json());
+        if (response.ok) return await response.json();
       } catch { /* offline or the bridge is restarting: try again below */ }
       await new Promise((r) => setTimeout(r, Math.min(30000, 1000 * 2 ** attempt)));
     }
     return null;
+  }
+
+  /** The library's settings, read once the language is chosen (greetings come in it). */
+  async function loadConfig() {
+    const raw = await fetchConfig();
+    if (!raw || typeof raw !== "object") return null;
+    await useLanguage(chooseLanguage(raw.languages, raw.language));
+    return readConfig(raw);
   }
 
   async function boot() {
@@ -36,6 +44,7 @@
     // a first-time visitor gets no identity until they open the chat.
     if (store.get(KEY_TOKEN) || outbox.items.length) start();
     if (S.wantOpen) open();
+    watchPages();
     window.addEventListener("online", reconnectNow);
     document.addEventListener("visibilitychange", () => {
       if (document.visibilityState === "visible") reconnectNow();
@@ -57,7 +66,7 @@
   }
 
   LOADER.chat = {
-    open,
+    open: () => open(),
     close,
     toggle: () => (S.isOpen ? close() : open()),
     state: () => ({

@@ -11,6 +11,7 @@
       availability: readAvailability(c.availability),
       ...LOADER.brand, // library, colours, position, size, label, logo: what the bubble shows
       greeting,
+      email: c.email !== false, // false: the library answers in the chat only, never by mail
       maxText: Number.isInteger(max) && max > 0 ? max : 4000,
       files: readFiles(c.files),
       prechat: readPrechat(c.prechat), // prechat.js

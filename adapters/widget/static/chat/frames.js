@@ -6,10 +6,31 @@
     return {
       token: store.get(KEY_TOKEN) || null,
       since: S.lastId,
-      page: { url: location.href.slice(0, 500), title: document.title.slice(0, 200) },
+      page: pageInfo(),
       lang: LANG,
       tz,
+      referrer: document.referrer.slice(0, 500), // the server keeps only its host
     };
+  }
+
+  const pageInfo = () => ({ url: location.href.slice(0, 500), title: document.title.slice(0, 200) });
+
+  /** A single-page catalogue moves to another page without loading one: tell the desk
+      (over the socket; the HTTP fallback's next hello carries the page anyway). */
+  function watchPages() {
+    let last = location.href;
+    const moved = () => setTimeout(() => { // after the site has set the new page's title
+      if (location.href === last) return;
+      last = location.href;
+      sendFrame({ type: "page", page: pageInfo() });
+    }, 50);
+    const push = history.pushState;
+    history.pushState = function pushState(...args) {
+      const result = push.apply(this, args);
+      moved();
+      return result;
+    };
+    window.addEventListener("popstate", moved);
   }
 
   function handleFrame(frame) {
@@ -24,6 +45,7 @@
       case "offline_saved": return onOfflineSaved(frame);
       case "rated": return onRated(frame);
       case "queue": return showQueue(frame);
+      case "greet": return onGreet(frame);
       default: return undefined; // pong, or a frame type from a newer server
     }
   }
@@ -51,6 +73,18 @@
     flushOutbox();
     sendProfile();
     sendOffline();
+  }
+
+  /** A librarian greeted this visitor from the desk (/greet): their words start the
+      conversation they claimed for it; receive() opens the panel. */
+  function onGreet(frame) {
+    const conversation = frame.conversation;
+    if (conversation && typeof conversation === "object" && typeof conversation.id === "string") {
+      S.conversation = { ...conversation };
+      if (typeof conversation.claimed_by === "string") setClaim(conversation.claimed_by);
+    }
+    receive(frame.message);
+    applyMode();
   }
 
   function onAck(frame) {

@@ -173,6 +173,7 @@
       if (msg.at >= S.lastAt) { S.lastAt = msg.at; S.lastId = msg.id; }
       return true;
     }
+    if (msg.event === "greeting" && !fromHistory) greeted(); // open first: then it is heard
     const stick = nearBottom() || msg.direction === "patron";
     const el = messageElement(msg);
     if (msg.event === "edited") el.querySelector(".meta").append(
@@ -191,6 +192,16 @@
     if (!S.isOpen && !fromHistory && msg.direction !== "patron") { S.unread++; updateBadge(); announce(msg, el); }
     if (stick) scrollToEnd();
     return true;
+  }
+
+  /** A librarian's greeting from the desk (a `greet` frame, or a poll's line): it starts
+      the conversation, so the library's standing greeting steps aside, and the panel opens
+      without taking the focus, unless the patron closed the chat on this page. The log,
+      a polite live region, announces it. */
+  function greeted() {
+    const standing = S.ui.log.querySelector('[part="greeting"]');
+    if (standing) standing.hidden = true;
+    if (!S.dismissed && !S.isOpen) open({ focus: false });
   }
 
   /** A status change seen as it happens (history is summed up by the welcome instead). */

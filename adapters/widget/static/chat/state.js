@@ -6,6 +6,7 @@
     started: false,
     wantOpen: LOADER.wantOpen,
     isOpen: false,
+    dismissed: false, // the patron closed the chat on this page view
     unread: 0,
     transport: "ws",
     connected: false,

@@ -4,6 +4,9 @@
   function buildUi(config) {
     const { host, shadow, root, launcher, badge } = LOADER.shell;
     launcher.setAttribute("aria-controls", "pustaka-panel");
+    launcher.setAttribute("aria-label", fill(T.open, config));
+    root.dir = DIR; // Arabic mirrors the panel; the bubble keeps the side the library chose
+    root.lang = LANG;
 
     const status = h("p", { part: "status", class: "status", id: "pustaka-status", "aria-live": "polite" });
     const titles = h("div", { class: "titles" },
@@ -227,7 +230,7 @@
 
   // ---- open / close -------------------------------------------------------------------
 
-  function open() {
+  function open({ focus = true } = {}) {
     if (!S.ui) { S.wantOpen = true; return; }
     const { panel, launcher, root, input } = S.ui;
     S.isOpen = true;
@@ -239,7 +242,7 @@
     start();
     scrollToEnd();
     if (input.value) autoGrow(); // a draft kept from before a reload: show all its lines
-    requestAnimationFrame(() => focusTarget(input).focus());
+    if (focus) requestAnimationFrame(() => focusTarget(input).focus());
   }
 
   /** The composer, or in the offline form its first field still to fill in. */
@@ -254,6 +257,7 @@
     const { panel, launcher, root } = S.ui;
     const hadFocus = S.ui.host.shadowRoot.activeElement !== null;
     S.isOpen = false;
+    S.dismissed = true; // a greeting from the desk no longer opens it on this page
     panel.hidden = true;
     root.classList.remove("is-open");
     launcher.setAttribute("aria-expanded", "false");

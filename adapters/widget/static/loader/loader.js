@@ -13,6 +13,7 @@
  *   data-colour="#7a1f5c"  data-position="left|right"  data-size="compact|normal|large"
  *   data-label="Ask a librarian"  data-offset-x="24"  data-offset-y="24"
  *   data-logo="https://…/logo.png"  data-lang="id"  data-open="true"
+ *   (data-position="auto": right, or left for a right-to-left language)
  */
 (() => {
   "use strict";
@@ -26,10 +27,11 @@
   // The bridge writes these as it serves this file (adapters/widget/bundle.py).
   const CONFIG = /*@config*/{};
   const CHAT = /*@chat*/{ path: "/widget/static/chat.js", integrity: "" };
+  // The bubble's label per language, and dir: "rtl" for a right-to-left one.
   const TEXTS = /*@texts*/{ en: { open: "Chat with {library}" } };
   const CSS = /*@css*/"";
   const SIZES = ["compact", "normal", "large"];
-  const SIDES = ["left", "right"];
+  const SIDES = ["left", "right", "auto"]; // auto: the side a reader of the language starts on
   const COLOUR = /^#([0-9a-f]{3}|[0-9a-f]{6})$/i;
   const DATA = SCRIPT.dataset;
 
@@ -46,14 +48,22 @@
     try { return decodeURIComponent(found.slice(8)); } catch { return found.slice(8); }
   }
 
-  function pickLanguage() {
-    const wanted = [DATA.lang, ...(navigator.languages || []), navigator.language];
-    for (const tag of wanted) {
-      const primary = String(tag || "").toLowerCase().split(/[-_]/)[0];
-      if (primary === "in") return "id"; // the old code for Indonesian, still sent by some
-      if (primary in TEXTS) return primary;
+  // Old and three-letter codes browsers and catalogues still send (adapters/i18n/choose.py).
+  const ALIASES = { in: "id", ind: "id", jw: "jv", jav: "jv", msa: "ms", may: "ms", zsm: "ms",
+    ara: "ar", zho: "zh", chi: "zh", cmn: "zh" };
+  const PREFS = [DATA.lang, document.documentElement.lang, ...(navigator.languages || []),
+    navigator.language];
+
+  /** The first preference among `codes` (whole tag, then its primary language: pt-BR → pt,
+      zh-Hans-CN → zh), else `fallback`. The chat chooses with it too, among the config's. */
+  function pickLanguage(codes, fallback) {
+    for (const raw of PREFS) {
+      const tag = String(raw || "").trim().replace(/_/g, "-").toLowerCase();
+      const primary = tag.split("-")[0];
+      const found = [tag, ALIASES[primary] || primary].find((c) => c && codes.includes(c));
+      if (found) return found;
     }
-    return "en";
+    return typeof fallback === "string" && fallback ? fallback : "en";
   }
 
   const fill = (template, values) =>
@@ -94,12 +104,15 @@
   const pixels = (v) => /^\d{1,3}$/.test(String(v)) && Number(v) <= 400;
   const text = (v) => (typeof v === "string" ? v.trim() : "");
 
+  const words = () => TEXTS[LOADER.lang] || TEXTS.en || Object.values(TEXTS)[0];
+  const side = (v) => (v !== "auto" ? v : words().dir === "rtl" ? "left" : "right");
+
   function readBrand() {
     const logo = choose(DATA.logo, CONFIG.logo, "", (v) => Boolean(safeHref(text(v))));
     return {
       library: text(CONFIG.library) || "Library",
       colours: brandColours(choose(DATA.colour || DATA.color, CONFIG.colour, "", (v) => COLOUR.test(v))),
-      position: choose(DATA.position, CONFIG.position, "right", (v) => SIDES.includes(v)),
+      position: side(choose(DATA.position, CONFIG.position, "right", (v) => SIDES.includes(v))),
       size: choose(DATA.size, CONFIG.size, "normal", (v) => SIZES.includes(v)),
       label: (DATA.label != null ? text(DATA.label) : text(CONFIG.launcher_label)).slice(0, 40),
       offsetX: Number(choose(DATA.offsetX, CONFIG.offset_x, 20, pixels)),
@@ -162,7 +175,7 @@
     const iconSize = { compact: 22, normal: 28, large: 32 }[brand.size];
     const launcher = h("button", {
       type: "button", part: "launcher", class: brand.label ? "launcher has-label" : "launcher",
-      "aria-expanded": "false", "aria-label": fill(TEXTS[LOADER.lang].open, brand),
+      "aria-expanded": "false", "aria-label": fill(words().open, brand),
     }, chatIcon(iconSize), brand.label ? h("span", { part: "label", text: brand.label }) : null, badge);
     launcher.addEventListener("click", () => (LOADER.chat ? LOADER.chat.toggle() : api.open()));
     for (const wake of ["pointerenter", "focus", "touchstart"]) {
@@ -180,9 +193,11 @@
     if (LOADER.loading || LOADER.chat) return;
     LOADER.loading = true;
     // The chat's first question, asked now rather than a round trip after it arrives.
-    LOADER.config = fetch(BASE + "/widget/config", { credentials: "omit" })
+    const ask = (path) => fetch(BASE + path, { credentials: "omit" })
       .then((response) => (response.ok ? response.json() : null))
       .catch(() => null);
+    LOADER.config = ask("/widget/config");
+    LOADER.texts = ask(`/widget/texts/${LOADER.lang}.json`); // the words, by the same token
     if (LOADER.shell) LOADER.shell.launcher.setAttribute("aria-busy", "true");
     const script = h("script", { src: BASE + CHAT.path, async: true });
     if (CHAT.integrity) {
@@ -249,7 +264,8 @@
 
   const LOADER = {
     base: BASE,
-    lang: pickLanguage(),
+    lang: pickLanguage(Object.keys(TEXTS), CONFIG.language),
+    pickLanguage,
     resume: takeResumeToken(),
     wantOpen: DATA.open === "true",
     brand: null,
@@ -257,6 +273,7 @@
     drawn: null, // resolves to the shell once the bubble is on the page
     addStyles, // for the chat's own styles, added beside the bubble's
     config: null, // /widget/config, asked for together with the chat
+    texts: null, // and /widget/texts/<lang>.json
     chat: null, // the chat's own controls, once it runs
     loading: false,
     failures: 0,
