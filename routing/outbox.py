@@ -9,6 +9,10 @@ Sends with a rate limit (Telegram) wait for their turn in a ``SendBudget`` witho
 holding a send slot; lanes waiting on one group are served in the order they asked,
 which is round-robin over topics. Each destination has its own send slots, so a slow
 or failing Telegram never holds back a librarian's reply to a widget patron.
+
+The budget's side is ``outbox_budget``, what a send's end saves ``outbox_outcomes``; the
+worker's loop and a lane's attempt stay together here (350 lines): split, each half
+would have to reach into the other's lane state.
 """
 
 from __future__ import annotations
@@ -21,35 +25,30 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from routing import logctx
 from routing.limits import SendBudget
 from routing.model import Channel, Conversation, Delivery, Message, Patron
+from routing.outbox_budget import BudgetGate
 from routing.outbox_ledger import DeliveryLedger
+from routing.outbox_outcomes import Outcomes
 from routing.outbox_reads import Known, LaneReads
 from routing.outbox_rules import (
     IDEMPOTENT,
     Lane,
     RetryPolicy,
     coalesce,
-    desk_notice,
     lane_of,
     utc_stamp,
-    worth_reporting,
 )
 from routing.ports import (
     Clock,
-    Link,
     OutboxStore,
     PermanentFailure,
     Sender,
-    Sent,
     TemporaryFailure,
     TopicFailure,
 )
-from routing.turns import Turns
 
 __all__ = ["DeliveryWorker", "RetryPolicy"]
 
 log = logging.getLogger(__name__)
-
-_SPEND_TRIES = 3  # a call outside the outbox waits out this many 429s, then gives up
 
 
 class DeliveryWorker:
@@ -86,8 +85,10 @@ class DeliveryWorker:
         self._coalesce_limit = coalesce_limit
         self._sleep = sleep
         self._ledger = DeliveryLedger(store, self._budget)
-        self._turns = Turns(self._budget, clock, sleep)
-        self._waiting: set[Lane] = set()  # lanes asleep until their budget allows
+        self._gate = BudgetGate(self._budget, clock, sleep, self._ledger.counts)
+        self._outcomes = Outcomes(store, clock, self._ledger, self._policy,
+                                  report=Channel.DESK in senders, wake=self.wake)
+        self._turns = self._gate.turns
         self._fresh: set[Lane] = set()  # idle lanes that may have rows: read them alone
         self._full_read = True  # read everything due (start, poll, a failure)
         self._last_full_read = float("-inf")
@@ -100,7 +101,7 @@ class DeliveryWorker:
     def stats(self) -> dict[str, int]:
         """Counters since this process started, for ``/metrics``; see ``COUNTERS``."""
         return {**self._ledger.counts, "lanes_busy": len(self._busy),
-                "lanes_waiting_for_budget": len(self._waiting),
+                "lanes_waiting_for_budget": len(self._gate.waiting),
                 "messages_read_ahead": len(self._messages)}
 
     def wake(self, queued: Sequence[Delivery] = ()) -> None:
@@ -201,7 +202,7 @@ class DeliveryWorker:
         """
         self._stopping = True
         self._wakeup.set()
-        for lane in self._waiting:
+        for lane in self._gate.waiting:
             self._busy[lane].cancel()
         tasks = list(self._busy.values())
         if tasks:
@@ -264,7 +265,7 @@ class DeliveryWorker:
             log.exception("delivery %s crashed; will retry", head.id)
             known.clear()
             message = await self._store.get_message(head.message_id)
-            return int(await self._schedule_retry(head, "internal error", None, message))
+            return int(await self._outcomes.retry(head, "internal error", None, message))
 
     async def _lane_rows(self, delivery: Delivery, known: Known) -> tuple[
             Conversation | None, Patron | None]:
@@ -289,14 +290,14 @@ class DeliveryWorker:
         sender = self._senders.get(delivery.destination)
         if message is None or conversation is None or patron is None or sender is None:
             what = "no sender for " + delivery.destination if sender is None else "missing rows"
-            await self._give_up(delivery, what, message)
+            await self._outcomes.give_up(delivery, what, message)
             return 1
         # The sender declares what this send costs, the topic it may open included.
         keys = sender.budget_keys(delivery, conversation, patron, message)
         group = [delivery]
         # Wait for the destination's budget without holding a send slot, so sends
         # elsewhere (a librarian's reply to a widget) never queue behind a full group.
-        waited, at = (await self._wait_for_budget(lane_of(delivery), keys, conversation)
+        waited, at = (await self._gate.wait(lane_of(delivery), keys, conversation)
                       if keys else (False, 0.0))
         # A send that may have arrived is repeated whole, so it doubles once at most.
         if waited or (keys and self._ledger.is_unsure(delivery.id)):
@@ -326,56 +327,25 @@ class DeliveryWorker:
             try:
                 sent = await sender.send(delivery, message, conversation, patron)
             except TemporaryFailure as exc:
-                self._spent(booked, started, exc)
+                self._gate.spent(booked, started, exc)
                 if isinstance(exc, TopicFailure):  # the sender kept or forgot a topic
                     known.clear()
-                return int(await self._failed_send(delivery, ids, exc, message))
+                return int(await self._outcomes.failed(delivery, ids, exc, message))
             except PermanentFailure as exc:
-                self._spent(booked, started, exc)
+                self._gate.spent(booked, started, exc)
                 self._ledger.settled(ids)
-                await self._give_up(delivery, str(exc), message)
+                await self._outcomes.give_up(delivery, str(exc), message)
                 return 1
-            self._spent(booked, started, None)
+            self._gate.spent(booked, started, None)
         if sent.desk_thread is not None and sent.desk_thread != conversation.desk_thread:
             known.clear()  # the sender kept a new topic: the next send reads it
-        await self._record(group, sent, conversation, message)
+        await self._outcomes.recorded(group, sent, conversation, message)
         self._ledger.settled(ids)
         return len(group)
 
-    def _spent(self, booked: tuple[tuple[str, ...], float], started: float,
-               failure: Exception | None) -> None:
-        """Settle a booked call with the budget: Telegram counted it somewhere between
-        asking and answering, so it counts at the answer (our windows then stay behind
-        Telegram's however slow the call); a 429 pauses the chat it names for everyone."""
-        keys, at = booked
-        now = self._clock.now()
-        self._budget.move(keys, at, now)
-        if failure is None and keys:
-            self._budget.observe(now - started)
-        if isinstance(failure, TemporaryFailure) and failure.retry_after is not None:
-            self._ledger.counts["rate_limited"] += 1
-            # Only the chat it names: a group's 429 must not hold up private replies.
-            chats = tuple(k for k in keys if ":" in k)
-            self._budget.pause(chats, now + failure.retry_after)
-
     async def spend(self, keys: tuple[str, ...], call: Callable[[], Awaitable[None]]) -> None:
-        """``routing.ports.BudgetedCalls``: a call outside the outbox (a desk command's
-        answer in General) waits for its turn in the same windows as the outbox's sends,
-        and a 429 on it pauses the chat for them too. A 429 is waited out and the call
-        made again, a few times; any other failure is raised."""
-        for attempt in range(1, _SPEND_TRIES + 1):
-            _, at = await self._wait_for_budget(("", f"call {id(call)}"), keys, None)
-            started = self._clock.now()
-            try:
-                await call()
-            except (TemporaryFailure, PermanentFailure) as exc:
-                self._spent((keys, at), started, exc)
-                if (not isinstance(exc, TemporaryFailure) or exc.retry_after is None
-                        or attempt == _SPEND_TRIES):
-                    raise
-                continue
-            self._spent((keys, at), started, None)
-            return
+        """``routing.ports.BudgetedCalls``: see ``BudgetGate.spend``."""
+        await self._gate.spend(keys, call)
 
     async def _queued(self, lane: list[Delivery]) -> list[Delivery]:
         """The lane's rows as they are now: after a wait for the budget, messages that
@@ -384,104 +354,3 @@ class DeliveryWorker:
         fresh = await self._store.lane_deliveries([lane_of(head)], self._clock.now(),
                                                   self._lane_batch)
         return fresh if fresh and fresh[0].id == head.id else lane
-
-    async def _record(
-        self, group: list[Delivery], sent: Sent, conversation: Conversation, message: Message
-    ) -> None:
-        """Save what a successful send produced: each row done, and the link (a topic it
-        opened the sender has kept already, through ``DeskTopics``)."""
-        # The head's write carries the link: one write, one commit, for a plain send.
-        # The rest of a coalesced group one after the other (a task each costs more).
-        link = (Link(group[0].destination.value, sent.external_id, conversation.id, message.id)
-                if sent.external_id else None)
-        await self._store.finish_delivery(group[0].id, sent.external_id, link)
-        for done in group[1:]:
-            await self._store.finish_delivery(done.id, sent.external_id)
-        counts = self._ledger.counts
-        counts["sent"] += 1
-        counts["delivered"] += len(group)
-        counts["coalesced"] += len(group) - 1
-
-    async def _failed_send(
-        self, delivery: Delivery, ids: list[str], exc: TemporaryFailure, message: Message,
-    ) -> bool:
-        """A temporary failure: note doubt, schedule a retry. A deleted topic is retried
-        at once: the retry opens a new topic, and books what that costs before it does."""
-        self._ledger.failed_attempt(ids, exc.maybe_sent)
-        if isinstance(exc, TopicFailure) and exc.topic_gone:
-            return await self._schedule_retry(delivery, str(exc), 0.0, message)
-        return await self._schedule_retry(delivery, str(exc), exc.retry_after, message)
-
-    async def _wait_for_budget(self, lane: Lane, keys: tuple[str, ...],
-                               conversation: Conversation | None) -> tuple[bool, float]:
-        """Wait for the send's turn (``Turns``: a conversation the desk knows goes before
-        new ones, as does a call with no conversation: a librarian waits for its answer);
-        returns whether the budget was short (it had to wait) and the moment booked."""
-        now = self._clock.now()
-        self._waiting.add(lane)
-        try:
-            known = conversation is None or (conversation.desk_thread is not None
-                                             or conversation.first_response_at > 0)
-            at = await self._turns.book(keys, known, now)
-            waited = at > now
-            while True:
-                if self._budget.blocked_until(keys) > at:
-                    # A 429 came while we waited: the booked moment is void, and sending
-                    # at the pause's end with everyone else would overfill the window.
-                    self._budget.release(keys, at)
-                    at = self._budget.reserve(keys, self._clock.now())
-                wait = at - self._clock.now()
-                if wait <= 0:
-                    break
-                await self._sleep(wait)
-                waited = True
-        finally:
-            self._waiting.discard(lane)
-        if waited:
-            self._ledger.counts["budget_waits"] += 1
-        return waited, at
-
-    async def _schedule_retry(
-        self,
-        delivery: Delivery,
-        error: str,
-        retry_after: float | None,
-        message: Message | None = None,
-    ) -> bool:
-        attempts = delivery.attempts + 1
-        if attempts >= self._policy.max_attempts:
-            await self._give_up(delivery, f"{error} (after {attempts} attempts)", message)
-            return True
-        when = self._clock.now() + self._policy.delay(attempts, retry_after)
-        await self._store.retry_delivery(delivery.id, attempts, when, error)
-        self._ledger.counts["retried"] += 1
-        log.info("delivery %s attempt %d failed (%s); retry at %.0f",
-                 delivery.id, attempts, error, when)
-        return False
-
-    async def _give_up(self, delivery: Delivery, error: str, message: Message | None) -> None:
-        """Mark failed and tell the desk, so a lost message is never silent.
-
-        A reply the patron could not get, or a patron message the topic could not take
-        (too long, refused), becomes a note in the topic; a failed notice itself does
-        not, or a broken desk would feed on its own reports. Neither does a live status
-        line ("X is answering"): the reply it announces reports its own failure.
-        """
-        await self._store.fail_delivery(delivery.id, delivery.attempts + 1, error)
-        self._ledger.settled([delivery.id])
-        self._ledger.counts["failed"] += 1
-        log.warning("delivery %s to %s failed for good: %s",
-                    delivery.id, delivery.destination, error)
-        if (message is None or not worth_reporting(delivery, message)
-                or Channel.DESK not in self._senders):
-            return
-        where = "the patron" if delivery.destination is not Channel.DESK else "this topic"
-        await self._notify_desk(
-            delivery.conversation_id,
-            f"Could not deliver to {where}: {error}\n\u2014 {message.text[:200]}",
-        )
-
-    async def _notify_desk(self, conversation_id: str, text: str) -> None:
-        notice, row = desk_notice(conversation_id, text, self._clock.now())
-        await self._store.append(notice, [row])
-        self.wake()

@@ -1,0 +1,93 @@
+"""The outbox's side of Telegram's budget: waiting for a send's turn, settling a send
+with the budget when Telegram answered, and ``spend`` for calls made outside the outbox
+(a desk command's answer in General), which wait in the same windows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from routing.limits import SendBudget
+from routing.model import Conversation
+from routing.outbox_rules import Lane
+from routing.ports import Clock, PermanentFailure, TemporaryFailure
+from routing.turns import Turns
+
+__all__ = ["BudgetGate"]
+
+_SPEND_TRIES = 3  # a call outside the outbox waits out this many 429s, then gives up
+
+
+class BudgetGate:
+    def __init__(self, budget: SendBudget, clock: Clock,
+                 sleep: Callable[[float], Awaitable[None]], counts: dict[str, int]) -> None:
+        self._budget = budget
+        self._clock = clock
+        self._sleep = sleep
+        self._counts = counts  # the ledger's: budget_waits, rate_limited
+        self.turns = Turns(budget, clock, sleep)
+        self.waiting: set[Lane] = set()  # lanes asleep until their budget allows
+
+    async def wait(self, lane: Lane, keys: tuple[str, ...],
+                   conversation: Conversation | None) -> tuple[bool, float]:
+        """Wait for the send's turn (``Turns``: a conversation the desk knows goes before
+        new ones, as does a call with no conversation: a librarian waits for its answer);
+        returns whether the budget was short (it had to wait) and the moment booked."""
+        now = self._clock.now()
+        self.waiting.add(lane)
+        try:
+            known = conversation is None or (conversation.desk_thread is not None
+                                             or conversation.first_response_at > 0)
+            at = await self.turns.book(keys, known, now)
+            waited = at > now
+            while True:
+                if self._budget.blocked_until(keys) > at:
+                    # A 429 came while we waited: the booked moment is void, and sending
+                    # at the pause's end with everyone else would overfill the window.
+                    self._budget.release(keys, at)
+                    at = self._budget.reserve(keys, self._clock.now())
+                wait = at - self._clock.now()
+                if wait <= 0:
+                    break
+                await self._sleep(wait)
+                waited = True
+        finally:
+            self.waiting.discard(lane)
+        if waited:
+            self._counts["budget_waits"] += 1
+        return waited, at
+
+    def spent(self, booked: tuple[tuple[str, ...], float], started: float,
+               failure: Exception | None) -> None:
+        """Settle a booked call with the budget: Telegram counted it somewhere between
+        asking and answering, so it counts at the answer (our windows then stay behind
+        Telegram's however slow the call); a 429 pauses the chat it names for everyone."""
+        keys, at = booked
+        now = self._clock.now()
+        self._budget.move(keys, at, now)
+        if failure is None and keys:
+            self._budget.observe(now - started)
+        if isinstance(failure, TemporaryFailure) and failure.retry_after is not None:
+            self._counts["rate_limited"] += 1
+            # Only the chat it names: a group's 429 must not hold up private replies.
+            chats = tuple(k for k in keys if ":" in k)
+            self._budget.pause(chats, now + failure.retry_after)
+
+    async def spend(self, keys: tuple[str, ...], call: Callable[[], Awaitable[None]]) -> None:
+        """``routing.ports.BudgetedCalls``: a call outside the outbox (a desk command's
+        answer in General) waits for its turn in the same windows as the outbox's sends,
+        and a 429 on it pauses the chat for them too. A 429 is waited out and the call
+        made again, a few times; any other failure is raised."""
+        for attempt in range(1, _SPEND_TRIES + 1):
+            _, at = await self.wait(("", f"call {id(call)}"), keys, None)
+            started = self._clock.now()
+            try:
+                await call()
+            except (TemporaryFailure, PermanentFailure) as exc:
+                self.spent((keys, at), started, exc)
+                if (not isinstance(exc, TemporaryFailure) or exc.retry_after is None
+                        or attempt == _SPEND_TRIES):
+                    raise
+                continue
+            self.spent((keys, at), started, None)
+            return
