@@ -23,7 +23,7 @@ from bridge.config_widget import greeting_rules, prechat
 from bridge.demo import sample_page_routes
 from routing.ports import SystemClock
 from routing.router import Router, RouterPolicy
-from tests.e2e.conftest import Desk
+from tests.e2e.conftest import Desk, page_in_language
 
 __all__ = ["Guest", "PrechatSite", "Site", "guest", "site"]
 
@@ -98,12 +98,15 @@ async def guest(browser: Browser) -> AsyncIterator[Guest]:
 
     async def open_page(at: PrechatSite, path: str = "/", *,
                         context: BrowserContext | None = None,
-                        init_script: str | None = None, locale: str = "en-GB") -> Page:
+                        init_script: str | None = None, locale: str = "en-GB",
+                        html_lang: str = "") -> Page:
         if context is None:
             context = await browser.new_context(locale=locale)
             contexts.append(context)
             if init_script:
                 await context.add_init_script(init_script)
+            # The sample pages say <html lang="id">: let the browser's language decide.
+            await page_in_language(context, html_lang)
         page = await context.new_page()
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         await page.goto(at.url + path)
