@@ -105,6 +105,9 @@ class DeskSection:
     blocked_text: str = ("Sorry, we cannot take messages from you at the moment. "
                          "Please contact the library in person.")
     canned: dict[str, str] = field(default_factory=dict)  # /r key -> text
+    # What "/close KIND LEVEL" may note, for the reference statistics (lower case, one word)
+    question_kinds: list[str] = field(default_factory=lambda: [
+        "directional", "reference", "research", "technical", "account"])
 
 
 @dataclass(frozen=True)
@@ -299,11 +302,19 @@ def load_config(
         _check_sip2(config.directory)
         _check_files(config.files)
         _check_geoip(config.widget.geoip_db)
+        _check_kinds(config.desk.question_kinds)
         widget_texts(config)
     except ConfigError as exc:
         raise ConfigError(f"{where}: {exc}") from None
     secrets: dict[str, Any] = {name: env.get(var, "") for var, name in _SECRETS.items()}
     return replace(config, **secrets)
+
+
+def _check_kinds(kinds: list[str]) -> None:
+    if not kinds or any(not re.fullmatch(r"[a-z][a-z0-9_/-]{0,30}", k) for k in kinds) \
+            or len(set(kinds)) != len(kinds):
+        raise ConfigError("desk.question_kinds must be distinct lower-case words like "
+                          f"\"reference\" (at least one), got {kinds!r}")
 
 
 def _check_branding(widget: WidgetSection) -> None:

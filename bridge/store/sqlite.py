@@ -27,6 +27,7 @@ from bridge.store.sqlite_links import SqliteCursors, SqliteLinks
 from bridge.store.sqlite_log import SqliteConversationLog, SqliteReports
 from bridge.store.sqlite_modes import private_files
 from bridge.store.sqlite_outbox import SqliteOutbox
+from bridge.store.sqlite_reports import SqliteReferenceReports
 from bridge.store.sqlite_rows import block_from_row
 from bridge.store.sqlite_schema import (
     BUSY_TIMEOUT_MS,
@@ -43,7 +44,7 @@ __all__ = ["SqliteStore"]
 
 class SqliteStore(
     SqliteDirectory, SqliteBlocks, SqliteConversationLog, SqliteReports, SqliteOutbox,
-    SqliteLinks, SqliteDeskState, SqliteContactStates, SqliteCursors,
+    SqliteLinks, SqliteDeskState, SqliteContactStates, SqliteCursors, SqliteReferenceReports,
 ):
     """``routing.ports.Store`` on SQLite: every role in one class, a mixin a role, each
     with its SQL in its own module. ``open()`` before use, ``close()`` to drain.

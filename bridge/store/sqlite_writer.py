@@ -25,6 +25,8 @@ from bridge.store.sqlite_links import UPSERT_LINK
 from bridge.store.sqlite_links import WRITES as LINK_WRITES
 from bridge.store.sqlite_log import FIND_BY_CLIENT_ID, INSERT_MESSAGE, UPSERT_CONVERSATION
 from bridge.store.sqlite_outbox import DELIVERY_UPDATES, INSERT_DELIVERY
+from bridge.store.sqlite_reports import WRITES as REPORT_WRITES
+from bridge.store.sqlite_reports import apply_rolled_days
 from bridge.store.sqlite_rows import (
     Row,
     message_from_row,
@@ -48,6 +50,7 @@ STAGES = {
     "save_librarian": 6,
     **dict.fromkeys(DESK_WRITES, 5),  # after appends: a message saved with them exists
     **dict.fromkeys(CONTACT_WRITES, 5),
+    **dict.fromkeys([*REPORT_WRITES, "save_rolled_day"], 6),
 }
 
 
@@ -72,7 +75,7 @@ class WriteOp:
 
 # Each role's statements live in its own module (sqlite_<role>.py); this module only
 # batches them. The plain upserts and deletes run as they are:
-_SIMPLE = {**LINK_WRITES, **DIRECTORY_WRITES, **DESK_WRITES, **CONTACT_WRITES}
+_SIMPLE = {**LINK_WRITES, **DIRECTORY_WRITES, **DESK_WRITES, **CONTACT_WRITES, **REPORT_WRITES}
 
 
 class BatchWriter:
@@ -89,6 +92,7 @@ class BatchWriter:
             "retry_delivery": self._update_deliveries("retry_delivery"),
             "fail_delivery": self._update_deliveries("fail_delivery"),
             **{kind: self._simple(sql) for kind, sql in _SIMPLE.items()},
+            "save_rolled_day": lambda runs: apply_rolled_days(self._conn, runs),
         }
 
     def apply(self, ops: Sequence[WriteOp]) -> tuple[list[Outcome], bool]:

@@ -1,0 +1,136 @@
+"""Reference statistics as libraries keep them: a question's kind and its effort on the
+READ scale (1-6), noted by the librarian at ``/close``; and the store's role that keeps
+them (``ReferenceMarks``).
+
+Pure: parsing ``/close reference 3`` and checking it against the library's kinds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+__all__ = [
+    "DEFAULT_KINDS",
+    "READ_LEVELS",
+    "BadReference",
+    "LiveRow",
+    "ReferenceMark",
+    "ReferenceMarks",
+    "ReportRows",
+    "RolledDay",
+    "parse_reference",
+]
+
+DEFAULT_KINDS = ("directional", "reference", "research", "technical", "account")
+READ_LEVELS = range(1, 7)  # the READ scale (Reference Effort Assessment Data)
+
+
+@dataclass(frozen=True, slots=True)
+class ReferenceMark:
+    """What a librarian noted about a conversation's question: its kind ('' when not
+    said) and its READ effort (None when not said)."""
+
+    kind: str = ""
+    read_level: int | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not self.kind and self.read_level is None
+
+
+class BadReference(ValueError):
+    """The words after /close are not a kind and a READ level; the message says what is."""
+
+
+def parse_reference(argument: str, kinds: Sequence[str]) -> ReferenceMark:
+    """``"reference 3"``, ``"3 reference"``, ``"research"``, ``"4"`` or ``""`` (nothing
+    noted). Kinds match case-insensitively, or by a unique prefix (``ref``)."""
+    kind, level = "", None
+    for word in argument.lower().split():
+        if word.isdigit():
+            if level is not None or int(word) not in READ_LEVELS:
+                raise BadReference(_help(kinds, f"{word!r} is not a READ level"))
+            level = int(word)
+        elif kind:
+            raise BadReference(_help(kinds, "give one kind"))
+        else:
+            kind = _kind(word, kinds)
+    return ReferenceMark(kind, level)
+
+
+def _kind(word: str, kinds: Sequence[str]) -> str:
+    if word in kinds:
+        return word
+    matches = [k for k in kinds if k.startswith(word)]
+    if len(matches) != 1:
+        raise BadReference(_help(kinds, f"{word!r} is not a question kind"))
+    return matches[0]
+
+
+def _help(kinds: Sequence[str], why: str) -> str:
+    return (f"Not closed: {why}. Send /close, or /close KIND LEVEL with KIND one of "
+            f"{', '.join(kinds)} and LEVEL the READ effort 1-6, e.g. /close {kinds[0]} 2.")
+
+
+class ReferenceMarks(Protocol):
+    """The kind and READ level noted for a conversation; a later note replaces it.
+    Deleted with its conversation (the daily aggregates keep the counts)."""
+
+    async def save_reference(
+        self, conversation_id: str, mark: ReferenceMark, librarian_id: str, at: float
+    ) -> None: ...
+
+    async def reference_of(self, conversation_id: str) -> ReferenceMark | None: ...
+
+
+LiveRow = tuple[float, str, int, float, float, str, "int | None", str, str, str, str, int]
+"""A conversation as the reports read it: created_at, origin, after_hours,
+first_response_at, closed_at, status, rating, claimed_by_id, tags (JSON), page url, kind,
+READ level (0: not noted)."""
+
+
+class ReportRows(Protocol):
+    """What the dashboard's reports read and the daily roll-up writes (migration 0011).
+    Days are ``YYYY-MM-DD`` in the library's time zone; ``rolled_until`` is the first day
+    not yet rolled up ('' when none is)."""
+
+    async def report_rows(self, start: float, end: float) -> list[LiveRow]:
+        """Conversations opened in ``[start, end)``, oldest first."""
+        ...
+
+    async def report_days(self, first: str, last: str) -> list[tuple[object, ...]]:
+        """report_days rows of days ``first..last`` (inclusive)."""
+        ...
+
+    async def report_reference(
+        self, first: str, last: str
+    ) -> list[tuple[str, str, str, int, int]]:
+        """(day, librarian_id, kind, read_level, n) of days ``first..last``."""
+        ...
+
+    async def report_hours(self, first: str, last: str) -> list[tuple[str, int, int]]:
+        """(day, hour, n) of days ``first..last``."""
+        ...
+
+    async def report_terms(self, first: str, last: str) -> list[tuple[str, str, str, int]]:
+        """(day, 'tag'|'page', term, n) of days ``first..last``."""
+        ...
+
+    async def rolled_until(self) -> str: ...
+
+    async def save_rolled_day(self, day: str, rows: RolledDay, next_day: str) -> None:
+        """Replace one day's aggregates and move ``rolled_until`` to ``next_day``, in one
+        commit."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class RolledDay:
+    """One day's aggregate rows, in the tables' column order after ``day``."""
+
+    days: tuple[tuple[object, ...], ...] = ()
+    reference: tuple[tuple[str, str, int, int], ...] = ()
+    hours: tuple[tuple[int, int], ...] = ()
+    terms: tuple[tuple[str, str, int], ...] = ()
