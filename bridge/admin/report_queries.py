@@ -76,6 +76,7 @@ class Overview:
     range: DateRange
     total: Tally
     by_day: dict[str, Counter[str]]  # day -> channel -> conversations
+    daily: dict[str, Tally]  # day -> every channel's tally (the daily line)
     by_channel: Counter[str]
     heat: list[list[int]]  # [weekday 0=Monday][hour]
     tags: list[tuple[str, int]]
@@ -129,8 +130,10 @@ class Reports:
     async def overview(self, span: DateRange, now: float) -> Overview:
         got = await self._collect(span, now)
         total, by_day, by_channel = Tally(), defaultdict(Counter), Counter[str]()
+        daily: dict[str, Tally] = defaultdict(Tally)
         for (day, channel, _lib), tally in got.tallies.items():
             total.merge(tally)
+            daily[day].merge(tally)
             by_day[day][channel] += tally.conversations
             by_channel[channel] += tally.conversations
         heat = [[0] * 24 for _ in range(7)]
@@ -139,7 +142,7 @@ class Reports:
         tags, pages = Counter[str](), Counter[str]()
         for (_day, what, term), n in got.terms.items():
             (tags if what == "tag" else pages)[term] += n
-        return Overview(span, total, dict(by_day), by_channel, heat,
+        return Overview(span, total, dict(by_day), dict(daily), by_channel, heat,
                         tags.most_common(10), pages.most_common(10))
 
     async def reference(self, span: DateRange, kinds: list[str], now: float) -> ReferenceTable:
