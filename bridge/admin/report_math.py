@@ -4,7 +4,7 @@ tally of conversations, percentiles, and the library's local day and hour of a t
 Percentiles are exact while every value is at hand (the live rows); once a report also
 covers rolled-up days, values are binned into the histogram, whose buckets are a quarter
 of a power of two wide (each ~19 % wider than the last), so a median or a 90th
-percentile read from it is within ~9 % of the exact figure.
+percentile read from it is within 9.1 % (2^(1/8)) of the exact figure.
 """
 
 from __future__ import annotations
