@@ -69,7 +69,7 @@ def generate(conversations: int, *, seed: int = 1, now: float, timezone: str = "
     start = now - 365 * 86400
     times = sorted(_opening(rng, start, now, zone) for _ in range(conversations))
     for n, created in enumerate(times):
-        yield _one(rng, n, created, now, messages_each)
+        yield _one(rng, n, created, now, messages_each, dt.datetime.fromtimestamp(created, zone))
 
 
 def _opening(rng: random.Random, start: float, end: float, zone: ZoneInfo) -> float:
@@ -84,10 +84,10 @@ def _opening(rng: random.Random, start: float, end: float, zone: ZoneInfo) -> fl
             return ts
 
 
-def _one(rng: random.Random, n: int, created: float, now: float, count: int) -> Seeded:
+def _one(rng: random.Random, n: int, created: float, now: float, count: int,
+         local: dt.datetime) -> Seeded:
     cid = f"c{int(created * 1000):013d}{n:06d}"
     channel = rng.choices(_CHANNELS, (6, 3, 2))[0]
-    hour = dt.datetime.fromtimestamp(created, dt.UTC).hour
     lib_id, lib_name = rng.choice(LIBRARIANS)
     answered = rng.random() < 0.92
     wait = rng.lognormvariate(5.0, 1.1) if answered else 0.0  # median ~2.5 minutes
@@ -101,7 +101,7 @@ def _one(rng: random.Random, n: int, created: float, now: float, count: int) -> 
         id=cid, patron_id=f"p{n % 40000:06d}", origin=channel,
         status=Status.CLOSED if closed else Status.OPEN,
         claimed_by=lib_name if answered else "", claimed_by_id=lib_id if answered else "",
-        after_hours=not 8 <= hour < 18,
+        after_hours=local.weekday() >= 5 or not 8 <= local.hour < 17,
         tags=tuple(rng.sample(_TAGS, rng.choice((0, 0, 0, 1, 1, 2)))),
         rating=rng.choices((1, 2, 3, 4, 5), (1, 1, 3, 8, 12))[0]
         if closed and rng.random() < 0.35 else None,
