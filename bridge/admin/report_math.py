@@ -129,7 +129,11 @@ class Tally:
 
 
 def _joined(a: list[float] | None, b: list[float] | None) -> list[float] | None:
-    return None if a is None or b is None else a + b
+    """``a`` grown by ``b`` in place (merging many tallies stays linear)."""
+    if a is None or b is None:
+        return None
+    a.extend(b)
+    return a
 
 
 class LocalTime:

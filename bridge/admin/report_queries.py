@@ -4,6 +4,7 @@ them against hand-counted answers."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections import Counter, defaultdict
 from collections.abc import Mapping
@@ -129,46 +130,57 @@ class Reports:
 
     async def overview(self, span: DateRange, now: float) -> Overview:
         got = await self._collect(span, now)
-        total, by_day, by_channel = Tally(), defaultdict(Counter), Counter[str]()
-        daily: dict[str, Tally] = defaultdict(Tally)
-        for (day, channel, _lib), tally in got.tallies.items():
-            total.merge(tally)
-            daily[day].merge(tally)
-            by_day[day][channel] += tally.conversations
-            by_channel[channel] += tally.conversations
-        heat = [[0] * 24 for _ in range(7)]
-        for (day, hour), n in got.hours.items():
-            heat[dt.date.fromisoformat(day).weekday()][hour] += n
-        tags, pages = Counter[str](), Counter[str]()
-        for (_day, what, term), n in got.terms.items():
-            (tags if what == "tag" else pages)[term] += n
-        return Overview(span, total, dict(by_day), dict(daily), by_channel, heat,
-                        tags.most_common(10), pages.most_common(10))
+        return await asyncio.to_thread(_overview, span, got)
 
     async def reference(self, span: DateRange, kinds: list[str], now: float) -> ReferenceTable:
-        got = await self._collect(span, now)
-        months = sorted({d.isoformat()[:7] for d in span.days})
-        by_kind: dict[str, Counter[str]] = defaultdict(Counter)
-        by_read: dict[str, Counter[int]] = defaultdict(Counter)
-        for (day, _lib, kind, level), n in got.reference.items():
-            by_kind[day[:7]][kind] += n
-            if level:
-                by_read[day[:7]][level] += n
-        return ReferenceTable(span, kinds, months, dict(by_kind), dict(by_read))
+        return _reference(span, kinds, await self._collect(span, now))
 
     async def librarians(self, span: DateRange, names: Mapping[str, str],
                          now: float) -> list[LibrarianFigures]:
         got = await self._collect(span, now)
-        people: dict[str, LibrarianFigures] = {}
+        return await asyncio.to_thread(_librarians, got, names)
 
-        def person(lib: str) -> LibrarianFigures:
-            if lib not in people:
-                people[lib] = LibrarianFigures(lib, names.get(lib, lib))
-            return people[lib]
-        for (_day, _ch, lib), tally in got.tallies.items():
-            if lib:
-                person(lib).tally.merge(tally)
-        for (_day, lib, _kind, level), n in got.reference.items():
-            if lib and level:
-                person(lib).reads[level] += n
-        return sorted(people.values(), key=lambda p: (-p.tally.conversations, p.name))
+
+def _overview(span: DateRange, got: Collected) -> Overview:
+    total, by_day, by_channel = Tally(), defaultdict(Counter), Counter[str]()
+    daily: dict[str, Tally] = defaultdict(Tally)
+    for (day, channel, _lib), tally in got.tallies.items():
+        total.merge(tally)
+        daily[day].merge(tally)
+        by_day[day][channel] += tally.conversations
+        by_channel[channel] += tally.conversations
+    heat = [[0] * 24 for _ in range(7)]
+    for (day, hour), n in got.hours.items():
+        heat[dt.date.fromisoformat(day).weekday()][hour] += n
+    tags, pages = Counter[str](), Counter[str]()
+    for (_day, what, term), n in got.terms.items():
+        (tags if what == "tag" else pages)[term] += n
+    return Overview(span, total, dict(by_day), dict(daily), by_channel, heat,
+                    tags.most_common(10), pages.most_common(10))
+
+
+def _reference(span: DateRange, kinds: list[str], got: Collected) -> ReferenceTable:
+    months = sorted({d.isoformat()[:7] for d in span.days})
+    by_kind: dict[str, Counter[str]] = defaultdict(Counter)
+    by_read: dict[str, Counter[int]] = defaultdict(Counter)
+    for (day, _lib, kind, level), n in got.reference.items():
+        by_kind[day[:7]][kind] += n
+        if level:
+            by_read[day[:7]][level] += n
+    return ReferenceTable(span, kinds, months, dict(by_kind), dict(by_read))
+
+
+def _librarians(got: Collected, names: Mapping[str, str]) -> list[LibrarianFigures]:
+    people: dict[str, LibrarianFigures] = {}
+
+    def person(lib: str) -> LibrarianFigures:
+        if lib not in people:
+            people[lib] = LibrarianFigures(lib, names.get(lib, lib))
+        return people[lib]
+    for (_day, _ch, lib), tally in got.tallies.items():
+        if lib:
+            person(lib).tally.merge(tally)
+    for (_day, lib, _kind, level), n in got.reference.items():
+        if lib and level:
+            person(lib).reads[level] += n
+    return sorted(people.values(), key=lambda p: (-p.tally.conversations, p.name))
