@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 __all__ = [
     "DEFAULT_KINDS",
@@ -19,7 +19,9 @@ __all__ = [
     "ReferenceMark",
     "ReferenceMarks",
     "ReportRows",
+    "Rolled",
     "RolledDay",
+    "Row",
     "parse_reference",
 ]
 
@@ -91,6 +93,35 @@ first_response_at, closed_at, status, rating, claimed_by_id, tags (JSON), page u
 READ level (0: not noted)."""
 
 
+Row = tuple[Any, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Rolled:
+    """The aggregates of a span of rolled-up days, summed by the store. Counts are
+    (conversations, after_hours, answered, missed, rated_1 .. rated_5)."""
+
+    daily: list[Row]  # (day, *counts)
+    day_channels: list[Row]  # (day, channel, conversations)
+    durations: list[Row]  # (day, what, bucket, n)
+    librarians: list[Row]  # (librarian_id, *counts)
+    librarian_durations: list[Row]  # (librarian_id, what, bucket, n)
+    reference: list[Row]  # (YYYY-MM, librarian_id, kind, read_level, n)
+    hours: list[Row]  # (weekday 0=Monday, hour, n)
+    terms: list[Row]  # ('tag'|'page', term, n), the most frequent of each first
+
+
+@dataclass(frozen=True, slots=True)
+class RolledDay:
+    """One day's aggregate rows, in their tables' column order after ``day``."""
+
+    days: tuple[Row, ...] = ()  # (channel, librarian_id, *counts)
+    durations: tuple[Row, ...] = ()  # (librarian_id, what, bucket, n)
+    reference: tuple[Row, ...] = ()  # (librarian_id, kind, read_level, n)
+    hours: tuple[Row, ...] = ()  # (hour, n)
+    terms: tuple[Row, ...] = ()  # (what, term, n)
+
+
 class ReportRows(Protocol):
     """What the dashboard's reports read and the daily roll-up writes (migration 0011).
     Days are ``YYYY-MM-DD`` in the library's time zone; ``rolled_until`` is the first day
@@ -100,22 +131,8 @@ class ReportRows(Protocol):
         """Conversations opened in ``[start, end)``, oldest first."""
         ...
 
-    async def report_days(self, first: str, last: str) -> list[tuple[object, ...]]:
-        """report_days rows of days ``first..last`` (inclusive)."""
-        ...
-
-    async def report_reference(
-        self, first: str, last: str
-    ) -> list[tuple[str, str, str, int, int]]:
-        """(day, librarian_id, kind, read_level, n) of days ``first..last``."""
-        ...
-
-    async def report_hours(self, first: str, last: str) -> list[tuple[str, int, int]]:
-        """(day, hour, n) of days ``first..last``."""
-        ...
-
-    async def report_terms(self, first: str, last: str) -> list[tuple[str, str, str, int]]:
-        """(day, 'tag'|'page', term, n) of days ``first..last``."""
+    async def rolled(self, first: str, last: str, terms: int = 200) -> Rolled:
+        """The aggregates of days ``first..last`` (inclusive), summed."""
         ...
 
     async def rolled_until(self) -> str: ...
@@ -124,13 +141,3 @@ class ReportRows(Protocol):
         """Replace one day's aggregates and move ``rolled_until`` to ``next_day``, in one
         commit."""
         ...
-
-
-@dataclass(frozen=True, slots=True)
-class RolledDay:
-    """One day's aggregate rows, in the tables' column order after ``day``."""
-
-    days: tuple[tuple[object, ...], ...] = ()
-    reference: tuple[tuple[str, str, int, int], ...] = ()
-    hours: tuple[tuple[int, int], ...] = ()
-    terms: tuple[tuple[str, str, int], ...] = ()

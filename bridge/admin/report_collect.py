@@ -1,10 +1,11 @@
-"""One pass over a date range for every report: the rolled-up days from the aggregate
-tables, the days after them from the live conversations, in the same shape.
+"""One pass over a date range for every report: the rolled-up days summed by the store,
+the days after them counted from the live conversations, into the same shape.
 
 Days before the store's ``rolled_until`` are read from the aggregates (they outlive
-retention); the rest from the conversations themselves, so today is always current.
-The counting runs in a worker thread: a report over a year of live rows is a few hundred
-milliseconds of Python, which must not hold up the patrons' messages on the event loop.
+retention, and the store sums them in SQL); the rest from the conversations themselves,
+so today is always current. Counting live rows runs in a worker thread: a long span of
+live rows is a few hundred milliseconds of Python, which must not hold up the patrons'
+messages on the event loop.
 """
 
 from __future__ import annotations
@@ -16,21 +17,21 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from bridge.admin.report_math import MISSED_AFTER, Histogram, LocalTime, Tally
-from routing.report_roles import LiveRow, ReportRows
+from routing.report_roles import LiveRow, ReportRows, Rolled, Row
 
-__all__ = ["Collected", "collect", "tally_rows"]
-
-TallyKey = tuple[str, str, str]  # day, channel, librarian id
+__all__ = ["Collected", "classify", "collect", "tally_rows"]
 
 
 @dataclass
 class Collected:
-    """Everything a report reads, keyed by the library's local day."""
+    """Everything a report reads; days are the library's local days."""
 
-    tallies: dict[TallyKey, Tally] = field(default_factory=lambda: defaultdict(Tally))
-    reference: Counter[tuple[str, str, str, int]] = field(default_factory=Counter)
-    hours: Counter[tuple[str, int]] = field(default_factory=Counter)  # (day, hour)
-    terms: Counter[tuple[str, str, str]] = field(default_factory=Counter)  # day, what, term
+    daily: dict[str, Tally] = field(default_factory=lambda: defaultdict(Tally))
+    day_channels: Counter[tuple[str, str]] = field(default_factory=Counter)
+    librarians: dict[str, Tally] = field(default_factory=lambda: defaultdict(Tally))
+    reference: Counter[tuple[str, str, str, int]] = field(default_factory=Counter)  # month..
+    hours: Counter[tuple[int, int]] = field(default_factory=Counter)  # (weekday, hour)
+    terms: Counter[tuple[str, str]] = field(default_factory=Counter)  # ('tag'|'page', term)
 
 
 async def collect(store: ReportRows, first: dt.date, last: dt.date, clock: LocalTime,
@@ -39,7 +40,9 @@ async def collect(store: ReportRows, first: dt.date, last: dt.date, clock: Local
     out = Collected()
     rolled = await store.rolled_until()
     if rolled and rolled > first.isoformat():
-        await _rolled(store, first.isoformat(), min(last.isoformat(), _before(rolled)), out)
+        last_rolled = (dt.date.fromisoformat(rolled) - dt.timedelta(days=1)).isoformat()
+        found = await store.rolled(first.isoformat(), min(last.isoformat(), last_rolled))
+        await asyncio.to_thread(_count_rolled, found, out)
     live_from = max(first, dt.date.fromisoformat(rolled)) if rolled else first
     if live_from <= last:
         rows = await store.report_rows(clock.midnight(live_from),
@@ -48,58 +51,66 @@ async def collect(store: ReportRows, first: dt.date, last: dt.date, clock: Local
     return out
 
 
-def _before(day: str) -> str:
-    return (dt.date.fromisoformat(day) - dt.timedelta(days=1)).isoformat()
+def classify(row: LiveRow, now: float) -> tuple[float | None, float | None, bool]:
+    """A live conversation's wait for its first answer, its time to close (None when it
+    has none), and whether it was missed: closed with no librarian answer, or still
+    unanswered a day after it opened."""
+    created, first_at, closed_at, status = row[0], row[3], row[4], row[5]
+    answered = first_at > 0
+    closed = status == "closed" and closed_at > 0
+    return (first_at - created if answered else None,
+            closed_at - created if closed else None,
+            not answered and (closed or now - created > MISSED_AFTER))
 
 
 def tally_rows(rows: list[LiveRow], clock: LocalTime, now: float, out: Collected) -> None:
-    """Count live conversations into ``out`` (also what the roll-up stores)."""
-    tallies, reference, hours, terms = out.tallies, out.reference, out.hours, out.terms
-    for (created, origin, after, first_at, closed_at, status, rating, librarian, tags,
-         url, kind, level) in rows:
-        day, _weekday, hour = clock(created)
-        answered = first_at > 0
-        closed = status == "closed" and closed_at > 0
-        missed = not answered and (closed or now - created > MISSED_AFTER)
-        tallies[(day, origin, librarian)].add(
-            bool(after), first_at - created if answered else None,
-            closed_at - created if closed else None, missed, rating)
-        hours[(day, hour)] += 1
+    """Count live conversations into ``out``."""
+    daily, librarians, channels = out.daily, out.librarians, out.day_channels
+    for row in rows:
+        created, origin, after, _f, _c, _s, rating, librarian, tags, url, kind, level = row
+        day, weekday, hour = clock(created)
+        first, close, missed = classify(row, now)
+        daily[day].add(bool(after), first, close, missed, rating)
+        if librarian:
+            librarians[librarian].add(bool(after), first, close, missed, rating)
+        channels[(day, origin)] += 1
+        out.hours[(weekday, hour)] += 1
         if kind or level:
-            reference[(day, librarian, kind, level)] += 1
+            out.reference[(day[:7], librarian, kind, level)] += 1
         if tags != "[]":
             for tag in json.loads(tags):
-                terms[(day, "tag", tag)] += 1
+                out.terms[("tag", tag)] += 1
         if url:
-            terms[(day, "page", url)] += 1
+            out.terms[("page", url)] += 1
 
 
-async def _rolled(store: ReportRows, first: str, last: str, out: Collected) -> None:
-    days = await store.report_days(first, last)
-    reference = await store.report_reference(first, last)
-    hours = await store.report_hours(first, last)
-    terms = await store.report_terms(first, last)
-    await asyncio.to_thread(_count_rolled, days, reference, hours, terms, out)
+def _count_rolled(found: Rolled, out: Collected) -> None:
+    by_day = _histograms(found.durations)
+    for day, *counts in found.daily:
+        out.daily[day].merge(_tally(counts, by_day.get(day)))
+    by_librarian = _histograms(found.librarian_durations)
+    for librarian, *counts in found.librarians:
+        if librarian:
+            out.librarians[librarian].merge(_tally(counts, by_librarian.get(librarian)))
+    for day, channel, n in found.day_channels:
+        out.day_channels[(day, channel)] += n
+    for month, librarian, kind, level, n in found.reference:
+        out.reference[(month, librarian, kind, level)] += n
+    for weekday, hour, n in found.hours:
+        out.hours[(weekday, hour)] += n
+    for what, term, n in found.terms:
+        out.terms[(what, term)] += n
 
 
-def _count_rolled(days: list[tuple[object, ...]], reference: list[tuple[str, str, str, int, int]],
-                  hours: list[tuple[str, int, int]], terms: list[tuple[str, str, str, int]],
-                  out: Collected) -> None:
-    for day, channel, librarian, n, after, answered, missed, ratings, fr, tc in days:
-        tally = Tally(_int(n), _int(after), _int(answered), _int(missed),
-                      json.loads(str(ratings)), _histogram(fr), _histogram(tc), None, None)
-        out.tallies[(str(day), str(channel), str(librarian))].merge(tally)
-    for day, librarian, kind, level, n in reference:
-        out.reference[(day, librarian, kind, level)] += n
-    for day, hour, n in hours:
-        out.hours[(day, hour)] += n
-    for day, what, term, count in terms:
-        out.terms[(day, what, term)] += count
+def _histograms(rows: list[Row]) -> dict[str, dict[str, Histogram]]:
+    found: dict[str, dict[str, Histogram]] = defaultdict(lambda: defaultdict(Counter))
+    for key, what, bucket, n in rows:
+        found[key][what][bucket] += n
+    return found
 
 
-def _int(value: object) -> int:
-    return int(str(value))
-
-
-def _histogram(text: object) -> Histogram:
-    return Counter({int(k): int(v) for k, v in json.loads(str(text)).items()})
+def _tally(counts: list[int], histograms: dict[str, Histogram] | None) -> Tally:
+    n, after, answered, missed, *ratings = counts
+    h = histograms or {}
+    return Tally(n, after, answered, missed, list(ratings), h.get("first", Counter()),
+                 h.get("close", Counter()), None, None)

@@ -142,20 +142,20 @@ class Reports:
 
 
 def _overview(span: DateRange, got: Collected) -> Overview:
-    total, by_day, by_channel = Tally(), defaultdict(Counter), Counter[str]()
-    daily: dict[str, Tally] = defaultdict(Tally)
-    for (day, channel, _lib), tally in got.tallies.items():
+    total = Tally()
+    for tally in got.daily.values():
         total.merge(tally)
-        daily[day].merge(tally)
-        by_day[day][channel] += tally.conversations
-        by_channel[channel] += tally.conversations
+    by_day: dict[str, Counter[str]] = defaultdict(Counter)
+    by_channel = Counter[str]()
+    for (day, channel), n in got.day_channels.items():
+        by_day[day][channel] += n
+        by_channel[channel] += n
     heat = [[0] * 24 for _ in range(7)]
-    for (day, hour), n in got.hours.items():
-        heat[dt.date.fromisoformat(day).weekday()][hour] += n
-    tags, pages = Counter[str](), Counter[str]()
-    for (_day, what, term), n in got.terms.items():
-        (tags if what == "tag" else pages)[term] += n
-    return Overview(span, total, dict(by_day), dict(daily), by_channel, heat,
+    for (weekday, hour), n in got.hours.items():
+        heat[weekday][hour] += n
+    tags = Counter({term: n for (what, term), n in got.terms.items() if what == "tag"})
+    pages = Counter({term: n for (what, term), n in got.terms.items() if what == "page"})
+    return Overview(span, total, dict(by_day), dict(got.daily), by_channel, heat,
                     tags.most_common(10), pages.most_common(10))
 
 
@@ -163,24 +163,17 @@ def _reference(span: DateRange, kinds: list[str], got: Collected) -> ReferenceTa
     months = sorted({d.isoformat()[:7] for d in span.days})
     by_kind: dict[str, Counter[str]] = defaultdict(Counter)
     by_read: dict[str, Counter[int]] = defaultdict(Counter)
-    for (day, _lib, kind, level), n in got.reference.items():
-        by_kind[day[:7]][kind] += n
+    for (month, _lib, kind, level), n in got.reference.items():
+        by_kind[month][kind] += n
         if level:
-            by_read[day[:7]][level] += n
+            by_read[month][level] += n
     return ReferenceTable(span, kinds, months, dict(by_kind), dict(by_read))
 
 
 def _librarians(got: Collected, names: Mapping[str, str]) -> list[LibrarianFigures]:
-    people: dict[str, LibrarianFigures] = {}
-
-    def person(lib: str) -> LibrarianFigures:
-        if lib not in people:
-            people[lib] = LibrarianFigures(lib, names.get(lib, lib))
-        return people[lib]
-    for (_day, _ch, lib), tally in got.tallies.items():
-        if lib:
-            person(lib).tally.merge(tally)
-    for (_day, lib, _kind, level), n in got.reference.items():
+    people = {lib: LibrarianFigures(lib, names.get(lib, lib), tally)
+              for lib, tally in got.librarians.items()}
+    for (_month, lib, _kind, level), n in got.reference.items():
         if lib and level:
-            person(lib).reads[level] += n
+            people.setdefault(lib, LibrarianFigures(lib, names.get(lib, lib))).reads[level] += n
     return sorted(people.values(), key=lambda p: (-p.tally.conversations, p.name))

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 
-from bridge.admin.report_collect import Collected, tally_rows
+from bridge.admin.report_collect import classify
 from bridge.admin.report_math import LocalTime, Tally
 from routing.report_roles import LiveRow, ReportRows, RolledDay
 
@@ -30,8 +30,8 @@ def settled_until(now: float, timezone: str, settle_days: int = SETTLE_DAYS) -> 
 
 async def roll_up(store: ReportRows, until: float, *, timezone: str, now: float) -> int:
     """Roll up every whole local day before the day ``until`` falls in that is not rolled
-    up yet; returns how many days were written. Safe to repeat and to interrupt: each day
-    and the cursor move in one commit."""
+    up yet; returns how many days with conversations were written. Safe to repeat and to
+    interrupt: each day and the cursor move in one commit."""
     clock = LocalTime(timezone)
     end_day = dt.date.fromisoformat(clock(until)[0])
     rolled = await store.rolled_until()
@@ -44,26 +44,43 @@ async def roll_up(store: ReportRows, until: float, *, timezone: str, now: float)
         by_day[clock(row[0])[0]].append(row)
     for day in sorted(by_day):
         following = (dt.date.fromisoformat(day) + dt.timedelta(days=1)).isoformat()
-        await store.save_rolled_day(day, _rolled(by_day[day], clock, now), following)
-    if not by_day or max(by_day) < (end_day - dt.timedelta(days=1)).isoformat():
-        last = (end_day - dt.timedelta(days=1)).isoformat()
+        await store.save_rolled_day(day, day_rows(by_day[day], clock, now), following)
+    last = (end_day - dt.timedelta(days=1)).isoformat()
+    if not by_day or max(by_day) < last:  # the cursor passes the empty days at the end
         await store.save_rolled_day(last, RolledDay(), end_day.isoformat())
     return len(by_day)
 
 
-def _rolled(rows: list[LiveRow], clock: LocalTime, now: float) -> RolledDay:
-    counted = Collected()
-    tally_rows(rows, clock, now, counted)
+def day_rows(rows: list[LiveRow], clock: LocalTime, now: float) -> RolledDay:
+    """One day's conversations as aggregate rows."""
+    tallies: dict[tuple[str, str], Tally] = defaultdict(
+        lambda: Tally(first_values=None, close_values=None))
+    reference: Counter[tuple[str, str, int]] = Counter()
+    hours: Counter[int] = Counter()
+    terms: Counter[tuple[str, str]] = Counter()
+    for row in rows:
+        created, origin, after, _f, _c, _s, rating, librarian, tags, url, kind, level = row
+        first, close, missed = classify(row, now)
+        tallies[(origin, librarian)].add(bool(after), first, close, missed, rating)
+        hours[clock(created)[2]] += 1
+        if kind or level:
+            reference[(librarian, kind, level)] += 1
+        terms.update(("tag", t) for t in (json.loads(tags) if tags != "[]" else ()))
+        if url:
+            terms[("page", url)] += 1
     return RolledDay(
-        days=tuple((channel, librarian, *_tally_columns(t))
-                   for (_d, channel, librarian), t in counted.tallies.items()),
-        reference=tuple((librarian, kind, level, n)
-                        for (_d, librarian, kind, level), n in counted.reference.items()),
-        hours=tuple((hour, n) for (_d, hour), n in counted.hours.items()),
-        terms=tuple((what, term, n) for (_d, what, term), n in counted.terms.items()),
+        days=tuple((ch, lib, t.conversations, t.after_hours, t.answered, t.missed, *t.ratings)
+                   for (ch, lib), t in tallies.items()),
+        durations=_durations(tallies),
+        reference=tuple((*key, n) for key, n in reference.items()),
+        hours=tuple(hours.items()),
+        terms=tuple((*key, n) for key, n in terms.items()),
     )
 
 
-def _tally_columns(t: Tally) -> tuple[object, ...]:
-    return (t.conversations, t.after_hours, t.answered, t.missed, json.dumps(t.ratings),
-            json.dumps(dict(t.first_response)), json.dumps(dict(t.to_close)))
+def _durations(tallies: dict[tuple[str, str], Tally]) -> tuple[tuple[object, ...], ...]:
+    merged: Counter[tuple[str, str, int]] = Counter()
+    for (_channel, librarian), t in tallies.items():
+        merged.update({(librarian, "first", b): n for b, n in t.first_response.items()})
+        merged.update({(librarian, "close", b): n for b, n in t.to_close.items()})
+    return tuple((*key, n) for key, n in merged.items())

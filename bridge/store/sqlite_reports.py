@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bridge.store.sqlite_role import SqliteRole, first, rows
-from routing.report_roles import LiveRow, ReferenceMark, RolledDay
+from routing.report_roles import LiveRow, ReferenceMark, Rolled, RolledDay
 
 __all__ = ["ROLLED_KEY", "WRITES", "SqliteReferenceReports", "apply_rolled_days"]
 
@@ -32,18 +32,32 @@ _LIVE = (
     " WHERE c.created_at >= ? AND c.created_at < ? ORDER BY c.created_at"
 )
 _MARK = "SELECT kind, read_level FROM reference_marks WHERE conversation_id = ?"
-_DAYS = (
-    "SELECT day, channel, librarian_id, conversations, after_hours, answered, missed,"
-    " ratings, first_response, to_close FROM report_days WHERE day BETWEEN ? AND ?"
-)
-_REFERENCE = ("SELECT day, librarian_id, kind, read_level, n FROM report_reference"
-              " WHERE day BETWEEN ? AND ?")
-_HOURS = "SELECT day, hour, n FROM report_hours WHERE day BETWEEN ? AND ?"
-_TERMS = "SELECT day, what, term, n FROM report_terms WHERE day BETWEEN ? AND ?"
-_CLEAR = [f"DELETE FROM {t} WHERE day = ?" for t in
-          ("report_days", "report_reference", "report_hours", "report_terms")]
+_COUNTS = ("SUM(conversations), SUM(after_hours), SUM(answered), SUM(missed), SUM(rated_1),"
+           " SUM(rated_2), SUM(rated_3), SUM(rated_4), SUM(rated_5)")
+_SPAN = " WHERE day BETWEEN ? AND ?"
+_ROLLED = {
+    "daily": f"SELECT day, {_COUNTS} FROM report_days{_SPAN} GROUP BY day",
+    "day_channels": ("SELECT day, channel, SUM(conversations) FROM report_days"
+                     f"{_SPAN} GROUP BY day, channel"),
+    "durations": ("SELECT day, what, bucket, SUM(n) FROM report_durations"
+                  f"{_SPAN} GROUP BY day, what, bucket"),
+    "librarians": (f"SELECT librarian_id, {_COUNTS} FROM report_days{_SPAN}"
+                   " GROUP BY librarian_id"),
+    "librarian_durations": ("SELECT librarian_id, what, bucket, SUM(n) FROM report_durations"
+                            f"{_SPAN} GROUP BY librarian_id, what, bucket"),
+    "reference": ("SELECT substr(day, 1, 7), librarian_id, kind, read_level, SUM(n)"
+                  f" FROM report_reference{_SPAN} GROUP BY 1, 2, 3, 4"),
+    "hours": ("SELECT (CAST(strftime('%w', day) AS INTEGER) + 6) % 7, hour, SUM(n)"
+              f" FROM report_hours{_SPAN} GROUP BY 1, 2"),
+}
+_TERMS = ("SELECT what, term, SUM(n) AS total FROM report_terms"
+          f"{_SPAN} AND what = ? GROUP BY term ORDER BY total DESC LIMIT ?")
+_TABLES = ("report_days", "report_durations", "report_reference", "report_hours",
+           "report_terms")
+_CLEAR = [f"DELETE FROM {t} WHERE day = ?" for t in _TABLES]
 _INSERTS = [
-    "INSERT INTO report_days VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    "INSERT INTO report_days VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    "INSERT INTO report_durations VALUES (?, ?, ?, ?, ?)",
     "INSERT INTO report_reference VALUES (?, ?, ?, ?, ?)",
     "INSERT INTO report_hours VALUES (?, ?, ?)",
     "INSERT INTO report_terms VALUES (?, ?, ?, ?)",
@@ -58,7 +72,7 @@ def apply_rolled_days(conn: sqlite3.Connection, runs: Sequence[tuple[Any, ...]])
     for day, rolled, next_day in runs:
         for sql in _CLEAR:
             conn.execute(sql, (day,))
-        parts = (rolled.days, rolled.reference, rolled.hours, rolled.terms)
+        parts = (rolled.days, rolled.durations, rolled.reference, rolled.hours, rolled.terms)
         for sql, part in zip(_INSERTS, parts, strict=True):
             conn.executemany(sql, [(day, *row) for row in part])
         conn.execute(_CURSOR, (ROLLED_KEY, next_day))
@@ -84,17 +98,12 @@ class SqliteReferenceReports(SqliteRole):
         await cursor.close()
         return found  # type: ignore[return-value]  # rows are tuples in LiveRow's order
 
-    async def report_days(self, first_day: str, last_day: str) -> list[tuple[object, ...]]:
-        return await rows(self._db(), _DAYS, (first_day, last_day))
-
-    async def report_reference(self, first_day: str, last_day: str) -> list[Any]:
-        return await rows(self._db(), _REFERENCE, (first_day, last_day))
-
-    async def report_hours(self, first_day: str, last_day: str) -> list[Any]:
-        return await rows(self._db(), _HOURS, (first_day, last_day))
-
-    async def report_terms(self, first_day: str, last_day: str) -> list[Any]:
-        return await rows(self._db(), _TERMS, (first_day, last_day))
+    async def rolled(self, first_day: str, last_day: str, terms: int = 200) -> Rolled:
+        db, span = self._db(), (first_day, last_day)
+        found = {name: await rows(db, sql, span) for name, sql in _ROLLED.items()}
+        found["terms"] = [row for what in ("tag", "page")
+                          for row in await rows(db, _TERMS, (*span, what, terms))]
+        return Rolled(**found)
 
     async def rolled_until(self) -> str:
         row = await first(self._db(), "SELECT value FROM state WHERE key = ?", (ROLLED_KEY,))

@@ -1,4 +1,4 @@
--- Reference statistics (a question's kind and READ effort, noted at /close), daily aggregates that outlive transcripts, indexes for the reports
+-- Reference statistics (a question's kind and READ effort, noted at /close), daily aggregates that outlive transcripts
 --
 -- The aggregates are written by roll_up (bridge/store/sqlite_reports.py) for whole days
 -- in the library's time zone, before retention deletes the conversations they count;
@@ -12,21 +12,33 @@ CREATE TABLE reference_marks (
     marked_at       REAL NOT NULL
 ) WITHOUT ROWID;
 
--- One row per day x channel x librarian ('' when nobody answered). Histograms are JSON
--- objects {bucket: count} over log-spaced buckets of seconds (bridge/admin/report_math.py):
--- medians and 90th percentiles over rolled-up days come from them.
+-- Counts per day x channel x librarian ('' when nobody answered), summed by the reports
+-- in SQL; durations as log-spaced histograms (bucket = 1 + floor(4 log2 seconds), 0 below
+-- a second; bridge/admin/report_math.py): medians and 90th percentiles over rolled-up
+-- days come from them.
 CREATE TABLE report_days (
-    day            TEXT NOT NULL,  -- YYYY-MM-DD in the library's time zone
-    channel        TEXT NOT NULL,
-    librarian_id   TEXT NOT NULL,
-    conversations  INTEGER NOT NULL,
-    after_hours    INTEGER NOT NULL,
-    answered       INTEGER NOT NULL,
-    missed         INTEGER NOT NULL,
-    ratings        TEXT NOT NULL,  -- JSON [n1, n2, n3, n4, n5]
-    first_response TEXT NOT NULL,  -- histogram of the wait for the first answer
-    to_close       TEXT NOT NULL,  -- histogram of the time from opening to /close
+    day           TEXT NOT NULL,  -- YYYY-MM-DD in the library's time zone
+    channel       TEXT NOT NULL,
+    librarian_id  TEXT NOT NULL,
+    conversations INTEGER NOT NULL,
+    after_hours   INTEGER NOT NULL,
+    answered      INTEGER NOT NULL,
+    missed        INTEGER NOT NULL,
+    rated_1       INTEGER NOT NULL,
+    rated_2       INTEGER NOT NULL,
+    rated_3       INTEGER NOT NULL,
+    rated_4       INTEGER NOT NULL,
+    rated_5       INTEGER NOT NULL,
     PRIMARY KEY (day, channel, librarian_id)
+) WITHOUT ROWID;
+
+CREATE TABLE report_durations (
+    day          TEXT NOT NULL,
+    librarian_id TEXT NOT NULL,
+    what         TEXT NOT NULL,  -- 'first' (wait for the first answer) or 'close'
+    bucket       INTEGER NOT NULL,
+    n            INTEGER NOT NULL,
+    PRIMARY KEY (day, librarian_id, what, bucket)
 ) WITHOUT ROWID;
 
 -- Reference statistics per day x librarian x kind x READ level ('' and 0: not noted).
@@ -54,8 +66,3 @@ CREATE TABLE report_terms (
     n    INTEGER NOT NULL,
     PRIMARY KEY (day, what, term)
 ) WITHOUT ROWID;
-
--- The live part of a report reads conversations by opening time with these columns only.
-CREATE INDEX conversations_report ON conversations (
-    created_at, origin, after_hours, first_response_at, closed_at, status, rating,
-    claimed_by_id);
