@@ -26,7 +26,6 @@ from bridge.store.sqlite_rows import (
     librarian_row,
     message_row,
 )
-
 from routing.model import (
     Channel,
     Conversation,

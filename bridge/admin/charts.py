@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from markupsafe import Markup, escape
 
-__all__ = ["COLOURS", "heat_map", "hbars", "line", "stacked_bars"]
+__all__ = ["COLOURS", "hbars", "heat_map", "line", "stacked_bars"]
 
 COLOURS = ("#1b6ca8", "#e07a1f", "#3a9e5c", "#8e5ba6", "#c23b3b", "#6b6b6b")
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")

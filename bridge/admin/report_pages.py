@@ -40,7 +40,7 @@ def range_view(
 def duration(seconds: float | None) -> str:
     if seconds is None:
         return "\u2013"
-    s = int(round(seconds))
+    s = round(seconds)
     if s < 60:
         return f"{s} s"
     if s < 3600:

@@ -40,5 +40,5 @@ def test_question_kinds_are_configurable() -> None:
 @pytest.mark.parametrize("kinds", [[], ["Reference"], ["a b"], ["ref", "ref"]])
 def test_bad_question_kinds_name_the_key(kinds: list[str]) -> None:
     """An empty list, capitals, spaces or repeats are refused, naming the key."""
-    with pytest.raises(ConfigError, match="desk.question_kinds"):
+    with pytest.raises(ConfigError, match=r"desk\.question_kinds"):
         load_config(None, env={}, desk={"question_kinds": kinds})

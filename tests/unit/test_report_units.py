@@ -41,7 +41,7 @@ class TestParseReference:
 
 class TestMath:
     def test_buckets_are_within_nine_percent(self) -> None:
-        """Every duration from 1 s to 30 days is read back from its bucket within 9.1 % (2^(1/8))."""
+        """Every duration from 1 s to 30 days is read back within 9.1 % (2^(1/8))."""
         for seconds in (1, 7, 59, 61, 120, 999, 3600, 86_399, 2_592_000):
             assert abs(bucket_value(bucket(seconds)) / seconds - 1) < 0.091
 
