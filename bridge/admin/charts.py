@@ -45,7 +45,7 @@ def stacked_bars(labels: Sequence[str], series: Sequence[tuple[str, Sequence[int
     slot = (width - left - 4) / max(len(labels), 1)
     body = [_axis(left, width, height - bottom, top)]
     for i, label in enumerate(labels):
-        y = height - bottom
+        y: float = height - bottom
         for k, (name, values) in enumerate(series):
             h = values[i] / top * (height - bottom - 10)
             if values[i]:
