@@ -131,6 +131,15 @@ class ReportRows(Protocol):
         """Conversations opened in ``[start, end)``, oldest first."""
         ...
 
+    async def report_marks(self, start: float, end: float) -> list[Row]:
+        """(created_at, claimed_by_id, kind, read_level) of the conversations opened in
+        ``[start, end)`` that carry a reference mark: all the reference report reads."""
+        ...
+
+    async def rolled_reference(self, first: str, last: str) -> list[Row]:
+        """``Rolled.reference`` alone."""
+        ...
+
     async def rolled(self, first: str, last: str, terms: int = 200) -> Rolled:
         """The aggregates of days ``first..last`` (inclusive), summed."""
         ...

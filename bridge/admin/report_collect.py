@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from bridge.admin.report_math import MISSED_AFTER, Histogram, LocalTime, Tally
 from routing.report_roles import LiveRow, ReportRows, Rolled, Row
 
-__all__ = ["Collected", "classify", "collect", "tally_rows"]
+__all__ = ["Collected", "classify", "collect", "collect_reference", "tally_rows"]
 
 
 @dataclass
@@ -49,6 +49,30 @@ async def collect(store: ReportRows, first: dt.date, last: dt.date, clock: Local
                                        clock.midnight(last + dt.timedelta(days=1)))
         await asyncio.to_thread(tally_rows, rows, clock, now, out)
     return out
+
+
+async def collect_reference(store: ReportRows, first: dt.date, last: dt.date,
+                            clock: LocalTime) -> Counter[tuple[str, str, str, int]]:
+    """Only what the reference report reads: (month, librarian, kind, READ level) -> n."""
+    counts: Counter[tuple[str, str, str, int]] = Counter()
+    rolled = await store.rolled_until()
+    if rolled and rolled > first.isoformat():
+        last_rolled = (dt.date.fromisoformat(rolled) - dt.timedelta(days=1)).isoformat()
+        for month, librarian, kind, level, n in await store.rolled_reference(
+                first.isoformat(), min(last.isoformat(), last_rolled)):
+            counts[(month, librarian, kind, level)] += n
+    live_from = max(first, dt.date.fromisoformat(rolled)) if rolled else first
+    if live_from <= last:
+        marks = await store.report_marks(clock.midnight(live_from),
+                                         clock.midnight(last + dt.timedelta(days=1)))
+        await asyncio.to_thread(_count_marks, marks, clock, counts)
+    return counts
+
+
+def _count_marks(marks: list[Row], clock: LocalTime,
+                 counts: Counter[tuple[str, str, str, int]]) -> None:
+    for created, librarian, kind, level in marks:
+        counts[(clock(created)[0][:7], librarian, kind, level)] += 1
 
 
 def classify(row: LiveRow, now: float) -> tuple[float | None, float | None, bool]:

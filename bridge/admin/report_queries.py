@@ -10,7 +10,7 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from bridge.admin.report_collect import Collected, collect
+from bridge.admin.report_collect import Collected, collect, collect_reference
 from bridge.admin.report_math import LocalTime, Tally
 from routing.report_roles import READ_LEVELS, ReportRows
 
@@ -133,7 +133,9 @@ class Reports:
         return await asyncio.to_thread(_overview, span, got)
 
     async def reference(self, span: DateRange, kinds: list[str], now: float) -> ReferenceTable:
-        return _reference(span, kinds, await self._collect(span, now))
+        got = Collected(reference=await collect_reference(self.store, span.first, span.last,
+                                                          self.clock))
+        return _reference(span, kinds, got)
 
     async def librarians(self, span: DateRange, names: Mapping[str, str],
                          now: float) -> list[LibrarianFigures]:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bridge.store.sqlite_role import SqliteRole, first, rows
-from routing.report_roles import LiveRow, ReferenceMark, Rolled, RolledDay
+from routing.report_roles import LiveRow, ReferenceMark, Rolled, RolledDay, Row
 
 __all__ = ["ROLLED_KEY", "WRITES", "SqliteReferenceReports", "apply_rolled_days"]
 
@@ -30,6 +30,11 @@ _LIVE = (
     " COALESCE(r.kind, ''), COALESCE(r.read_level, 0)"
     " FROM conversations AS c LEFT JOIN reference_marks AS r ON r.conversation_id = c.id"
     " WHERE c.created_at >= ? AND c.created_at < ? ORDER BY c.created_at"
+)
+_MARKS = (
+    "SELECT c.created_at, c.claimed_by_id, r.kind, COALESCE(r.read_level, 0)"
+    " FROM conversations AS c JOIN reference_marks AS r ON r.conversation_id = c.id"
+    " WHERE c.created_at >= ? AND c.created_at < ?"
 )
 _MARK = "SELECT kind, read_level FROM reference_marks WHERE conversation_id = ?"
 _COUNTS = ("SUM(conversations), SUM(after_hours), SUM(answered), SUM(missed), SUM(rated_1),"
@@ -97,6 +102,12 @@ class SqliteReferenceReports(SqliteRole):
         found = await cursor.fetchall()
         await cursor.close()
         return found  # type: ignore[return-value]  # rows are tuples in LiveRow's order
+
+    async def report_marks(self, start: float, end: float) -> list[Row]:
+        return await rows(self._db(), _MARKS, (start, end))
+
+    async def rolled_reference(self, first_day: str, last_day: str) -> list[Row]:
+        return await rows(self._db(), _ROLLED["reference"], (first_day, last_day))
 
     async def rolled(self, first_day: str, last_day: str, terms: int = 200) -> Rolled:
         db, span = self._db(), (first_day, last_day)
