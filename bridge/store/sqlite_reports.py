@@ -62,7 +62,7 @@ _TABLES = ("report_days", "report_durations", "report_reference", "report_hours"
 _CLEAR = [f"DELETE FROM {t} WHERE day = ?" for t in _TABLES]
 _INSERTS = [
     "INSERT INTO report_days VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    "INSERT INTO report_durations VALUES (?, ?, ?, ?, ?)",
+    "INSERT INTO report_durations (day, librarian_id, what, bucket, n) VALUES (?, ?, ?, ?, ?)",
     "INSERT INTO report_reference VALUES (?, ?, ?, ?, ?)",
     "INSERT INTO report_hours VALUES (?, ?, ?)",
     "INSERT INTO report_terms VALUES (?, ?, ?, ?)",

@@ -38,7 +38,7 @@ CREATE TABLE report_durations (
     what         TEXT NOT NULL,  -- 'first' (wait for the first answer) or 'close'
     bucket       INTEGER NOT NULL,
     n            INTEGER NOT NULL,
-    PRIMARY KEY (day, librarian_id, what, bucket)
+    PRIMARY KEY (day, what, bucket, librarian_id)  -- in the order the reports group by
 ) WITHOUT ROWID;
 
 -- Reference statistics per day x librarian x kind x READ level ('' and 0: not noted).
