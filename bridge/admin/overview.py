@@ -55,7 +55,6 @@ def overview_view(o: Overview) -> dict[str, Any]:
         "ratings": charts.hbars([(f"{'★' * (i + 1)} ({i + 1})", n)
                                  for i, n in enumerate(t.ratings)], "Ratings"),
         "heat": charts.heat_map(o.heat, "Conversations by hour of the week"),
-        "heat_cells": o.heat,
         "tags": charts.hbars(o.tags, "Top tags"),
         "pages": charts.hbars(o.pages, "Top pages patrons wrote from"),
     }

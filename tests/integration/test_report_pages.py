@@ -38,8 +38,8 @@ async def test_overview_figures_and_charts(client: TestClient) -> None:
     response = await client.get("/admin/?range=month")
     page = await response.text()
     assert response.status == 200
-    assert 'id="fig-conversations"><dt>Conversations</dt><dd>6</dd>' in page
-    assert "<dd>2 min 0 s</dd>" in page  # median first response, 120 s
+    assert 'id="fig-conversations"><div class="muted">Conversations</div><div class="figure">6</div>' in page
+    assert '<div class="figure">2 min 0 s</div>' in page  # median first response, 120 s
     assert 'data-day="0" data-hour="9" data-n="2"' in page
     assert "<script" not in page
 
