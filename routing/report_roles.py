@@ -101,9 +101,9 @@ class Rolled:
     """The aggregates of a span of rolled-up days, summed by the store. Counts are
     (conversations, after_hours, answered, missed, rated_1 .. rated_5)."""
 
-    daily: list[Row]  # (day, *counts)
+    daily: list[Row]  # (day or period, *counts)
     day_channels: list[Row]  # (day, channel, conversations)
-    durations: list[Row]  # (day, what, bucket, n)
+    durations: list[Row]  # (day or period, what, bucket, n)
     librarians: list[Row]  # (librarian_id, *counts)
     librarian_durations: list[Row]  # (librarian_id, what, bucket, n)
     reference: list[Row]  # (YYYY-MM, librarian_id, kind, read_level, n)
@@ -140,8 +140,11 @@ class ReportRows(Protocol):
         """``Rolled.reference`` alone."""
         ...
 
-    async def rolled(self, first: str, last: str, terms: int = 200) -> Rolled:
-        """The aggregates of days ``first..last`` (inclusive), summed."""
+    async def rolled(self, first: str, last: str, terms: int = 200,
+                     period: str = "day") -> Rolled:
+        """The aggregates of days ``first..last`` (inclusive), summed; ``daily`` and
+        ``durations`` by ``period``: "day", "week" (keyed by its Monday) or "month"
+        (YYYY-MM)."""
         ...
 
     async def rolled_until(self) -> str: ...

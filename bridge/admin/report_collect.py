@@ -35,13 +35,15 @@ class Collected:
 
 
 async def collect(store: ReportRows, first: dt.date, last: dt.date, clock: LocalTime,
-                  now: float) -> Collected:
-    """Days ``first..last`` (inclusive, local)."""
+                  now: float, period: str = "day") -> Collected:
+    """Days ``first..last`` (inclusive, local). Rolled-up days' tallies come summed by
+    ``period`` ("day", "week", "month"), so a year's report reads a few hundred rows."""
     out = Collected()
     rolled = await store.rolled_until()
     if rolled and rolled > first.isoformat():
         last_rolled = (dt.date.fromisoformat(rolled) - dt.timedelta(days=1)).isoformat()
-        found = await store.rolled(first.isoformat(), min(last.isoformat(), last_rolled))
+        found = await store.rolled(first.isoformat(), min(last.isoformat(), last_rolled),
+                                   period=period)
         await asyncio.to_thread(_count_rolled, found, out)
     live_from = max(first, dt.date.fromisoformat(rolled)) if rolled else first
     if live_from <= last:

@@ -4,14 +4,22 @@ into weeks or months for long ranges, and the librarians' names."""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
 from aiohttp import web
 
 from bridge.admin.context import AdminContext
-from bridge.admin.report_queries import PRESETS, BadRange, DateRange, Reports, date_range
+from bridge.admin.report_queries import (
+    PRESETS,
+    BadRange,
+    DateRange,
+    Reports,
+    date_range,
+    period_key,
+    period_of,
+    periods,
+)
 
 __all__ = ["duration", "librarian_names", "period_key", "period_of", "periods", "range_view",
            "reports_of", "share"]
@@ -52,23 +60,6 @@ def duration(seconds: float | None) -> str:
 
 def share(part: int, whole: int) -> str:
     return f"{100 * part / whole:.0f} %" if whole else "\u2013"
-
-
-def period_of(span: DateRange) -> str:
-    """How a chart groups days: by day up to three months, then by week, then by month."""
-    days = (span.last - span.first).days + 1
-    return "day" if days <= 92 else "week" if days <= 200 else "month"
-
-
-def period_key(day: str, period: str) -> str:
-    if period == "week":
-        d = dt.date.fromisoformat(day)
-        return (d - dt.timedelta(days=d.weekday())).isoformat()
-    return day[:7] if period == "month" else day
-
-
-def periods(span: DateRange, period: str) -> list[str]:
-    return list(dict.fromkeys(period_key(d.isoformat(), period) for d in span.days))
 
 
 async def librarian_names(ctx: AdminContext, ids: Iterable[str]) -> dict[str, str]:

@@ -23,6 +23,9 @@ __all__ = [
     "ReferenceTable",
     "Reports",
     "date_range",
+    "period_key",
+    "period_of",
+    "periods",
 ]
 
 PRESETS = {"today": "Today", "7d": "7 days", "month": "This month", "year": "This year",
@@ -72,12 +75,31 @@ def date_range(query: Mapping[str, str], today: dt.date) -> DateRange:
     return DateRange(first, last, preset)
 
 
+def period_of(span: DateRange) -> str:
+    """How a chart groups days: by day up to three months, then by week, then by month."""
+    days = (span.last - span.first).days + 1
+    return "day" if days <= 92 else "week" if days <= 200 else "month"
+
+
+def period_key(day: str, period: str) -> str:
+    """The period a day (or a period's own key) falls in: itself, its week's Monday, or
+    its month (YYYY-MM)."""
+    if period == "week":
+        d = dt.date.fromisoformat(day)
+        return (d - dt.timedelta(days=d.weekday())).isoformat()
+    return day[:7] if period == "month" else day
+
+
+def periods(span: DateRange, period: str) -> list[str]:
+    return list(dict.fromkeys(period_key(d.isoformat(), period) for d in span.days))
+
+
 @dataclass
 class Overview:
     range: DateRange
     total: Tally
     by_day: dict[str, Counter[str]]  # day -> channel -> conversations
-    daily: dict[str, Tally]  # day -> every channel's tally (the daily line)
+    daily: dict[str, Tally]  # day, or the period_of(range) of rolled-up days -> tally
     by_channel: Counter[str]
     heat: list[list[int]]  # [weekday 0=Monday][hour]
     tags: list[tuple[str, int]]
@@ -126,7 +148,8 @@ class Reports:
         return dt.date.fromisoformat(self.clock(now)[0])
 
     async def _collect(self, span: DateRange, now: float) -> Collected:
-        return await collect(self.store, span.first, span.last, self.clock, now)
+        return await collect(self.store, span.first, span.last, self.clock, now,
+                             period_of(span))
 
     async def overview(self, span: DateRange, now: float) -> Overview:
         got = await self._collect(span, now)

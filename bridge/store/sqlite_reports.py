@@ -40,12 +40,18 @@ _MARK = "SELECT kind, read_level FROM reference_marks WHERE conversation_id = ?"
 _COUNTS = ("SUM(conversations), SUM(after_hours), SUM(answered), SUM(missed), SUM(rated_1),"
            " SUM(rated_2), SUM(rated_3), SUM(rated_4), SUM(rated_5)")
 _SPAN = " WHERE day BETWEEN ? AND ?"
+_PERIODS = {  # how rolled-up days are summed for a chart: by day, week (its Monday), month
+    "day": "day", "month": "substr(day, 1, 7)",
+    "week": "date(day, '-' || ((CAST(strftime('%w', day) AS INTEGER) + 6) % 7) || ' days')",
+}
+_BY_PERIOD = {
+    "daily": f"SELECT {{key}}, {_COUNTS} FROM report_days{_SPAN} GROUP BY 1",
+    "durations": ("SELECT {key}, what, bucket, SUM(n) FROM report_durations"
+                  f"{_SPAN} GROUP BY 1, what, bucket"),
+}
 _ROLLED = {
-    "daily": f"SELECT day, {_COUNTS} FROM report_days{_SPAN} GROUP BY day",
     "day_channels": ("SELECT day, channel, SUM(conversations) FROM report_days"
                      f"{_SPAN} GROUP BY day, channel"),
-    "durations": ("SELECT day, what, bucket, SUM(n) FROM report_durations"
-                  f"{_SPAN} GROUP BY day, what, bucket"),
     "librarians": (f"SELECT librarian_id, {_COUNTS} FROM report_days{_SPAN}"
                    " GROUP BY librarian_id"),
     "librarian_durations": ("SELECT librarian_id, what, bucket, SUM(n) FROM report_durations"
@@ -109,9 +115,12 @@ class SqliteReferenceReports(SqliteRole):
     async def rolled_reference(self, first_day: str, last_day: str) -> list[Row]:
         return await rows(self._db(), _ROLLED["reference"], (first_day, last_day))
 
-    async def rolled(self, first_day: str, last_day: str, terms: int = 200) -> Rolled:
-        db, span = self._db(), (first_day, last_day)
+    async def rolled(self, first_day: str, last_day: str, terms: int = 200,
+                     period: str = "day") -> Rolled:
+        db, span, key = self._db(), (first_day, last_day), _PERIODS[period]
         found = {name: await rows(db, sql, span) for name, sql in _ROLLED.items()}
+        for name, sql in _BY_PERIOD.items():
+            found[name] = await rows(db, sql.format(key=key), span)
         found["terms"] = [row for what in ("tag", "page")
                           for row in await rows(db, _TERMS, (*span, what, terms))]
         return Rolled(**found)

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bridge.admin.overview import overview_view
 from bridge.admin.report_queries import DateRange, Reports, date_range
 from bridge.admin.report_rollup import roll_up, settled_until
 from bridge.store.sqlite import SqliteStore
@@ -130,6 +131,12 @@ async def test_a_seeded_year_survives_the_roll_up(store: SqliteStore) -> None:
     assert (await reports.reference(span, list(DEFAULT_KINDS), NOW)).csv_rows() == table
     assert {p.id: p.tally.conversations
             for p in await reports.librarians(span, {}, NOW)} == people
+    for days in (30, 150, 365):  # by day, by week, by month: the same total either way
+        some = DateRange(span.last - dt.timedelta(days=days - 1), span.last)
+        live = await Reports(store, TZ).overview(some, NOW)
+        view = overview_view(live)
+        assert str(view["first_line"]).count("<circle") > 0
+        assert sum(t.conversations for t in live.daily.values()) == live.total.conversations
     assert sum(int(c) for c in table[-1][7:]) == sum(s.mark is not None and
                                                      s.mark.read_level is not None
                                                      for s in saved)
