@@ -7,8 +7,8 @@ Pure: parsing ``/close reference 3`` and checking it against the library's kinds
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 __all__ = [
@@ -101,14 +101,14 @@ class Rolled:
     """The aggregates of a span of rolled-up days, summed by the store. Counts are
     (conversations, after_hours, answered, missed, rated_1 .. rated_5)."""
 
-    daily: list[Row]  # (day or period, *counts)
-    day_channels: list[Row]  # (day, channel, conversations)
-    durations: list[Row]  # (day or period, what, bucket, n)
-    librarians: list[Row]  # (librarian_id, *counts)
-    librarian_durations: list[Row]  # (librarian_id, what, bucket, n)
-    reference: list[Row]  # (YYYY-MM, librarian_id, kind, read_level, n)
-    hours: list[Row]  # (weekday 0=Monday, hour, n)
-    terms: list[Row]  # ('tag'|'page', term, n), the most frequent of each first
+    daily: list[Row] = field(default_factory=list)  # (day or period, *counts)
+    day_channels: list[Row] = field(default_factory=list)  # (day, channel, conversations)
+    durations: list[Row] = field(default_factory=list)  # (day or period, what, bucket, n)
+    librarians: list[Row] = field(default_factory=list)  # (librarian_id, *counts)
+    librarian_durations: list[Row] = field(default_factory=list)  # (librarian, what, bucket, n)
+    reference: list[Row] = field(default_factory=list)  # (YYYY-MM, librarian, kind, level, n)
+    hours: list[Row] = field(default_factory=list)  # (weekday 0=Monday, hour, n)
+    terms: list[Row] = field(default_factory=list)  # ('tag'|'page', term, n), most first
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,11 +140,11 @@ class ReportRows(Protocol):
         """``Rolled.reference`` alone."""
         ...
 
-    async def rolled(self, first: str, last: str, terms: int = 200,
-                     period: str = "day") -> Rolled:
+    async def rolled(self, first: str, last: str, terms: int = 200, period: str = "day",
+                     parts: Collection[str] = ()) -> Rolled:
         """The aggregates of days ``first..last`` (inclusive), summed; ``daily`` and
         ``durations`` by ``period``: "day", "week" (keyed by its Monday) or "month"
-        (YYYY-MM)."""
+        (YYYY-MM). Only the ``Rolled`` fields named in ``parts`` (all when empty)."""
         ...
 
     async def rolled_until(self) -> str: ...

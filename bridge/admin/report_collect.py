@@ -14,6 +14,7 @@ import asyncio
 import datetime as dt
 import json
 from collections import Counter, defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from bridge.admin.report_math import MISSED_AFTER, Histogram, LocalTime, Tally
@@ -35,15 +36,16 @@ class Collected:
 
 
 async def collect(store: ReportRows, first: dt.date, last: dt.date, clock: LocalTime,
-                  now: float, period: str = "day") -> Collected:
+                  now: float, period: str = "day", parts: Collection[str] = ()) -> Collected:
     """Days ``first..last`` (inclusive, local). Rolled-up days' tallies come summed by
-    ``period`` ("day", "week", "month"), so a year's report reads a few hundred rows."""
+    ``period`` ("day", "week", "month"), so a year's report reads a few hundred rows;
+    only the aggregates named in ``parts`` are read (``Rolled``'s fields; all when empty)."""
     out = Collected()
     rolled = await store.rolled_until()
     if rolled and rolled > first.isoformat():
         last_rolled = (dt.date.fromisoformat(rolled) - dt.timedelta(days=1)).isoformat()
         found = await store.rolled(first.isoformat(), min(last.isoformat(), last_rolled),
-                                   period=period)
+                                   period=period, parts=parts)
         await asyncio.to_thread(_count_rolled, found, out)
     live_from = max(first, dt.date.fromisoformat(rolled)) if rolled else first
     if live_from <= last:

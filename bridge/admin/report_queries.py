@@ -32,6 +32,7 @@ PRESETS = {"today": "Today", "7d": "7 days", "month": "This month", "year": "Thi
            "custom": "Custom"}
 CHANNELS = ("widget", "email", "telegram")
 _MAX_DAYS = 3 * 366
+_OVERVIEW_PARTS = ("daily", "day_channels", "durations", "hours", "terms")
 
 
 class BadRange(ValueError):
@@ -147,12 +148,9 @@ class Reports:
     def today(self, now: float) -> dt.date:
         return dt.date.fromisoformat(self.clock(now)[0])
 
-    async def _collect(self, span: DateRange, now: float) -> Collected:
-        return await collect(self.store, span.first, span.last, self.clock, now,
-                             period_of(span))
-
     async def overview(self, span: DateRange, now: float) -> Overview:
-        got = await self._collect(span, now)
+        got = await collect(self.store, span.first, span.last, self.clock, now,
+                            period_of(span), _OVERVIEW_PARTS)
         return await asyncio.to_thread(_overview, span, got)
 
     async def reference(self, span: DateRange, kinds: list[str], now: float) -> ReferenceTable:
@@ -162,7 +160,8 @@ class Reports:
 
     async def librarians(self, span: DateRange, names: Mapping[str, str],
                          now: float) -> list[LibrarianFigures]:
-        got = await self._collect(span, now)
+        got = await collect(self.store, span.first, span.last, self.clock, now,
+                            parts=("librarians", "librarian_durations", "reference"))
         return await asyncio.to_thread(_librarians, got, names)
 
 

@@ -5,7 +5,7 @@ rows a report reads, and the daily aggregates that outlive transcripts (migratio
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from bridge.store.sqlite_role import SqliteRole, first, rows
@@ -116,13 +116,14 @@ class SqliteReferenceReports(SqliteRole):
         return await rows(self._db(), _ROLLED["reference"], (first_day, last_day))
 
     async def rolled(self, first_day: str, last_day: str, terms: int = 200,
-                     period: str = "day") -> Rolled:
+                     period: str = "day", parts: Collection[str] = ()) -> Rolled:
         db, span, key = self._db(), (first_day, last_day), _PERIODS[period]
-        found = {name: await rows(db, sql, span) for name, sql in _ROLLED.items()}
-        for name, sql in _BY_PERIOD.items():
-            found[name] = await rows(db, sql.format(key=key), span)
-        found["terms"] = [row for what in ("tag", "page")
-                          for row in await rows(db, _TERMS, (*span, what, terms))]
+        queries = {**_ROLLED, **{n: q.format(key=key) for n, q in _BY_PERIOD.items()}}
+        found = {name: await rows(db, sql, span) for name, sql in queries.items()
+                 if not parts or name in parts}
+        if not parts or "terms" in parts:
+            found["terms"] = [row for what in ("tag", "page")
+                              for row in await rows(db, _TERMS, (*span, what, terms))]
         return Rolled(**found)
 
     async def rolled_until(self) -> str:
