@@ -30,6 +30,7 @@ from bridge.channels import (  # re-exported: tests and benches import them from
 )
 from bridge.check import RECENT, check_addresses
 from bridge.config import Config
+from bridge.conn_guard import GuardedSite
 from bridge.store.sqlite import SqliteStore
 from routing.duty import DutyRoster
 from routing.model import Channel
@@ -78,7 +79,7 @@ class Bridge:
         try:
             await runner.setup()  # starts the loops (cleanup_ctx)
             server = self.config.server
-            await web.TCPSite(runner, server.host, server.port).start()
+            await GuardedSite(runner, server.host, server.port).start()  # conn_guard.py
         except BaseException:
             await runner.cleanup()
             await parts.close()

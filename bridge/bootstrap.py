@@ -40,6 +40,8 @@ from adapters.widget.quota import QuotaPolicy, UploadQuota
 from adapters.widget.server import WidgetServer
 from adapters.widget.steps import no_offline_hook
 from adapters.widget.tokens import VisitorTokens
+from bridge.admin.app import admin_app
+from bridge.admin.context import AdminContext
 from bridge.channels import (
     PatronReach,
     ack_words,
@@ -225,15 +227,20 @@ async def _wire(w: _Wiring, extra_routes: list[web.RouteDef],
         staffed=roster.staffed,
         policy=RouterPolicy(config.widget.max_text,
                             reopen_seconds=config.desk.reopen_days * 86400,
-                            blocked_text=config.desk.blocked_text))
+                            blocked_text=config.desk.blocked_text,
+                            topics=frozenset(t.tag for t in config.widget.prechat.topics)))
     worker = _outbox(w, common, router, metrics)
     metrics.watch(worker.stats, lambda: common.hub.connections)
     queue = QueueWatch(common.hub, store, store.waiting, roster.desk_size, w.clock,
                        default_wait=config.queue.default_wait_minutes * 60,
                        history=config.queue.history)
     widget = _widget(w, router, roster, queue, common)
+    admin = admin_app(AdminContext(config, store, router, worker, w.clock, common.blobs,
+                                   common.hub, w.bot, config.telegram.group_id, roster,
+                                   directory))
     web_app = build_web_app(config, widget, store=store, hub=common.hub, blobs=common.blobs,
-                            metrics=metrics, texts=common.texts, extra_routes=extra_routes)
+                            metrics=metrics, texts=common.texts, extra_routes=extra_routes,
+                            admin=admin)
     return Parts(config, w.clock, store, w.bot, w.target, common.hub, common.blobs,
                  common.files, roster, directory, worker, router, queue, widget,
                  _desk(w, router, roster, directory, worker, common), web_app, metrics,

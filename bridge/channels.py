@@ -247,6 +247,9 @@ def widget_settings(config: Config, texts: Catalog) -> WidgetSettings:
         messages_per_minute=w.messages_per_minute, allowed_origins=tuple(w.allowed_origins),
         trusted_proxies=tuple(config.server.trusted_proxies),
         email_answers=config.email.enabled, languages=texts.codes, language=w.language,
+        new_visitors_per_ip_hour=w.new_visitors_per_ip_hour,
+        new_conversations_per_ip_hour=w.new_conversations_per_ip_hour,
+        prechat=w.prechat.public(), greetings=tuple(rule.public() for rule in w.greetings),
     )
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from telegram.error import TelegramError
 
-from bridge import logs, redact
+from bridge import cli_admin, logs, redact
 from bridge.app import Bridge, serve_until_signalled
 from bridge.channels import make_bot
 from bridge.check import check_addresses, check_desk, recent_conversations
@@ -34,20 +34,26 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--port", type=int, default=8080, help="library page port (desk: +1)")
     demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--data-dir", type=Path, default=Path("pustaka-demo-data"))
+    demo.add_argument("--config", type=Path, default=None,
+                      help="try this pustaka.toml's colours, texts, hours and directory "
+                           "(the desk stays the demo's own)")
     check = sub.add_parser("check", help="check the bot token, the group and the bot's rights")
     check.add_argument("--config", type=Path, default=Path("pustaka.toml"))
     init = sub.add_parser("init", help="write an example pustaka.toml to edit")
     init.add_argument("path", type=Path, nargs="?", default=Path("pustaka.toml"))
+    cli_admin.register(sub)  # user …, patron …
     args = parser.parse_args(argv)
     # Before any library logs a URL holding the bot token; again once [log] is read.
     logs.configure(args.log_format or "console", verbose=args.verbose)
     try:
         if args.command == "init":
             return _init(args.path)
+        if args.command in cli_admin.COMMANDS:
+            return cli_admin.run(args)
         if args.command in ("demo", "run"):
             os.umask(0o077)  # whatever the service writes (records, files, logs) is its own
         if args.command == "demo":
-            return asyncio.run(run_demo(args.host, args.port, args.data_dir))
+            return asyncio.run(run_demo(args.host, args.port, args.data_dir, args.config))
         config = load_config(args.config)
         if args.log_format is None and config.log.format != "console":
             logs.configure(config.log.format, verbose=args.verbose)

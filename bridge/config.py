@@ -20,6 +20,7 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from adapters.i18n import Catalog
 from bridge.config_texts import texts_catalog, texts_tables
+from bridge.config_widget import GreetingRule, PrechatSection, greeting_rules, prechat
 from routing.hours import DAYS, OpeningHours
 
 __all__ = ["Config", "ConfigError", "disk_floor", "load_config", "opening_hours",
@@ -44,6 +45,8 @@ class ServerSection:
     trusted_proxies: list[str] = field(default_factory=list)  # whose X-Forwarded-For to believe
     # who may read /metrics without PUSTAKA_METRICS_TOKEN (networks, CIDR or one address)
     metrics_allow: list[str] = field(default_factory=lambda: ["127.0.0.0/8", "::1"])
+    max_connections_per_ip: int = 100  # open connections of one client address at once
+    header_timeout: float = 15.0  # seconds a connection has to send a whole request head
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,11 @@ class WidgetSection:
     language: str = "en"  # the library's own: for a patron whose browser asks for none we have
     # [widget.texts.<language>] key = "text": the library's own words for any shipped text
     texts: dict[str, dict[str, str]] = field(default_factory=dict)
+    new_visitors_per_ip_hour: int = 60  # new chat identities per IPv4 address / IPv6 /64
+    new_conversations_per_ip_hour: int = 30  # conversations opened per address, likewise
+    # [widget.prechat] and [[widget.greetings]]: bridge/config_widget.py
+    prechat: PrechatSection = field(default_factory=PrechatSection)
+    greetings: tuple[GreetingRule, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -257,6 +265,8 @@ _CHOICES = {"widget.position": {"left", "right"}, "storage.backend": {"sqlite"},
             "email.first_run": {"unseen", "all", "new"}}
 _CHOICES["log.format"] = {"console", "json"}  # a line of its own: other choices merge above
 _SECRETS["PUSTAKA_METRICS_TOKEN"] = "metrics_token"  # a line of its own: other secrets merge above
+_POSITIVE |= {"server.max_connections_per_ip", "server.header_timeout",
+              "widget.new_visitors_per_ip_hour", "widget.new_conversations_per_ip_hour"}
 
 
 def load_config(
@@ -464,6 +474,11 @@ def _build(cls: type, values: dict[str, Any], section: str, where: str) -> Any:
 
 def _coerce(value: Any, kind: Any, key: str, where: str) -> Any:
     origin = get_origin(kind)
+    if kind is PrechatSection or kind == tuple[GreetingRule, ...]:
+        try:
+            return prechat(value, key) if kind is PrechatSection else greeting_rules(value, key)
+        except ValueError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
     if kind == dict[str, dict[str, str]]:
         try:
             return texts_tables(value, key)

@@ -7,6 +7,8 @@ and serves a sample library home page with the widget embedded by one script tag
 from __future__ import annotations
 
 import asyncio
+import os
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,7 @@ from adapters.telegram.emulator import BotApiEmulator
 from bridge.app import Bridge, serve_until_signalled
 from bridge.bootstrap import Sleep
 from bridge.config import load_config
+from bridge.demo_config import demo_config
 from bridge.web_guard import add_headers
 from routing.ports import Clock
 
@@ -45,6 +48,9 @@ async def demo_bridge(
     secrets: dict[str, str] | None = None,
     clock: Clock | None = None,
     sleep: Sleep = asyncio.sleep,
+    config_path: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    notes: list[str] | None = None,
 ) -> tuple[Bridge, BotApiEmulator, str]:
     """Start the emulator and a bridge wired to it; returns (bridge, emulator, desk url).
 
@@ -52,25 +58,28 @@ async def demo_bridge(
     on top of the demo's own; benches use it to lift limits. ``secrets`` adds environment
     secrets (``PUSTAKA_SMTP_PASSWORD`` ...) for tests that turn on email. ``clock`` and
     ``sleep`` go to ``bridge.bootstrap.build``: tests move time instead of waiting for it.
+    ``config_path`` and ``env`` are the library's own file and ``PUSTAKA_*`` variables
+    (none by default); what the demo replaces of them is appended to ``notes``.
     """
+    library_env = {**(env or {}), **(secrets or {})}
+    load_config(config_path, env=library_env)  # a bad file fails before anything listens
     emulator = BotApiEmulator(rate_limits=rate_limits, bot_token=DEMO_TOKEN)
     add_headers(emulator.app)  # the desk simulator is a page too: same CSP and framing rules
     api_url = await emulator.start(host, port + 1 if desk_port is None else desk_port)
     group = emulator.seed_demo_desk()
-    sections: dict[str, dict[str, Any]] = {
-        "library": {"name": "Perpustakaan Kota Pustaka", "timezone": "Asia/Jakarta"},
+    forced: dict[str, dict[str, Any]] = {
         "server": {"host": host, "port": port},
         "storage": {"data_dir": str(data_dir)},
         "telegram": {"group_id": group, "api_url": api_url, "poll_timeout": 10},
     }
-    for section, values in (overrides or {}).items():
-        sections[section] = {**sections.get(section, {}), **values}
     try:
-        env = {"PUSTAKA_TELEGRAM_TOKEN": DEMO_TOKEN, **(secrets or {})}
-        config = load_config(None, env=env, **sections)
+        config, replaced = demo_config(config_path, library_env, forced, overrides,
+                                       token=DEMO_TOKEN)
     except BaseException:
         await emulator.stop()
         raise
+    if notes is not None:
+        notes.extend(replaced)
     bridge = Bridge(config, extra_routes=sample_page_routes(), clock=clock, sleep=sleep)
     try:
         await bridge.start()
@@ -80,10 +89,18 @@ async def demo_bridge(
     return bridge, emulator, f"{api_url}/desk"
 
 
-async def run_demo(host: str, port: int, data_dir: Path) -> int:
-    bridge, emulator, desk = await demo_bridge(host, port, data_dir)
+async def run_demo(host: str, port: int, data_dir: Path, config_path: Path | None = None) -> int:
+    notes: list[str] = []
+    bridge, emulator, desk = await demo_bridge(host, port, data_dir, config_path=config_path,
+                                               env=os.environ, notes=notes)
     print()
     print("  Pustaka Bridge demo is running.")
+    if config_path is not None:
+        print(f"  With your settings from {config_path} and PUSTAKA_* variables, except:")
+    elif notes:
+        print("  With your PUSTAKA_* variables, except:")
+    for note in notes:
+        print(f"    - {note}")
     print(f"  1. Library home page with the chat widget: {bridge.url}/")
     print(f"  2. Librarians' desk (Telegram group simulator): {desk}")
     print("  Open both side by side, write as a patron in 1, answer as a librarian in 2.")

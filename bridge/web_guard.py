@@ -23,6 +23,8 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
+from adapters.widget.address import TrustedProxies, client_ip
+
 __all__ = ["API_HEADERS", "PAGE_HEADERS", "SCRIPT_HEADERS", "MetricsGuard", "add_headers"]
 
 _COMMON = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
@@ -64,14 +66,10 @@ class MetricsGuard:
     def __init__(self, allow: Sequence[str], token: str, trusted_proxies: Sequence[str]) -> None:
         self._allow = [ipaddress.ip_network(n, strict=False) for n in allow]
         self._token = token
-        self._proxies = frozenset(trusted_proxies)
+        self._proxies = TrustedProxies(trusted_proxies)
 
     def peer(self, request: web.Request) -> str:
-        remote = request.remote or ""
-        forwarded = request.headers.get("X-Forwarded-For", "")
-        if forwarded and remote in self._proxies:
-            return forwarded.split(",")[-1].strip()  # the hop our proxy itself added
-        return remote
+        return client_ip(request.remote, request.headers.get("X-Forwarded-For"), self._proxies)
 
     def allows(self, request: web.Request) -> bool:
         header = request.headers.get("Authorization", "")

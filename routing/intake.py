@@ -42,6 +42,7 @@ class RouterPolicy:
     max_text: int = 4000  # leaves room for the author line within Telegram's 4,096
     max_files: int = 10  # one album: Telegram's sendMediaGroup takes 2 to 10 items
     reopen_seconds: float = WEEK  # a patron writing this soon after a close reopens it
+    topics: frozenset[str] = frozenset()  # tags a patron may choose for a new conversation
     blocked_text: str = (
         "Sorry, we cannot take messages from you at the moment. "
         "Please contact the library in person."
@@ -84,6 +85,8 @@ class PatronIntake:
             if await self.is_blocked(inbound):
                 raise Refused("blocked", self._policy.blocked_text)
             text = self._clean_text(inbound.text, bool(inbound.attachments))
+            if inbound.topic and inbound.topic not in self._policy.topics:
+                raise Refused("bad_topic", "Please choose one of the topics offered.")
             if len(inbound.attachments) > self._policy.max_files:
                 raise Refused("too_many_files", f"{len(inbound.attachments)} files at once; "
                               f"the limit is {self._policy.max_files}.")
@@ -115,17 +118,19 @@ class PatronIntake:
         keys = inbound_keys(inbound, patron)
         return await self._store.find_block(keys, self._log.clock.now()) is not None
 
-    async def identify(self, contact: Contact, *, name: str = "", email: str = "") -> Patron:
-        """Record the name or email a patron gave, creating the patron if new. A typed
-        address is unconfirmed: it is where this patron's answers may go, and it joins
-        no one's email until ``confirm_email``."""
+    async def identify(self, contact: Contact, *, name: str = "", email: str = "",
+                       member_number: str = "") -> Patron:
+        """Record the name, email or member number a patron gave, creating the patron if
+        new. A typed address is unconfirmed: it is where this patron's answers may go, and
+        it joins no one's email until ``confirm_email``. A typed member number is kept as
+        typed; the desk shows it as not verified until /verify."""
         async with self._log.lock(contact):
             patron = await self._store.patron_by_contact(contact)
             if patron is None:
                 patron = Patron(new_id(), contacts=(contact,), created_at=self._log.clock.now())
-                changed = _with_typed_email(replace(patron, name=name), email)
-            else:
-                changed = _with_typed_email(replace(patron, name=name or patron.name), email)
+            given = replace(patron, name=name or patron.name,
+                            member_number=member_number or patron.member_number)
+            changed = _with_typed_email(given, email)
             if changed == patron:
                 return patron
             await self._store.save_patron(changed)
@@ -231,7 +236,7 @@ class PatronIntake:
             updated_at=now,
             after_hours=not self._staffed(now),
             subject=inbound.subject,
-            tags=(SENDER_UNVERIFIED_TAG,) if inbound.sender_unverified else (),
+            tags=_opening_tags(inbound),
         )
         await self._store.save_conversation(conversation)
         logctx.bind(conversation_id=conversation.id, channel=inbound.channel.value,
@@ -267,6 +272,12 @@ class PatronIntake:
         await self._log.system(reopened, "reopened", "The patron wrote again; reopened",
                                reopened.claimed_by, to_desk=True)
         return reopened
+
+
+def _opening_tags(inbound: Inbound) -> tuple[str, ...]:
+    """A new conversation's tags: a forged sender, and the topic the patron chose."""
+    flagged = (SENDER_UNVERIFIED_TAG,) if inbound.sender_unverified else ()
+    return (*flagged, inbound.topic) if inbound.topic else flagged
 
 
 def _mail_key(address: str) -> str:

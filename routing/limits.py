@@ -148,6 +148,26 @@ class SendBudget:
     def reserve(self, keys: tuple[str, ...], now: float) -> float:
         """Book one send now or later; a key named twice costs two (a topic plus a post)."""
         cost = Counter(keys)
+        at = self._plan(cost, now)
+        for key, n in cost.items():
+            if self.rule_for(key) is not None:
+                booked = self._booked.setdefault(key, [])
+                for _ in range(n):
+                    bisect.insort(booked, at)
+        return at
+
+    def earliest(self, keys: tuple[str, ...], now: float) -> float:
+        """The moment :meth:`reserve` would book now, without booking it."""
+        return self._plan(Counter(keys), now)
+
+    def gate(self, keys: tuple[str, ...]) -> str | None:
+        """The scarcest of ``keys`` (fewest sends a second): where lanes queue for their
+        turn instead of booking far ahead. None when no key has a limit."""
+        limited = [(rule.limit / rule.span, key) for key in keys
+                   if (rule := self.rule_for(key)) is not None]
+        return min(limited)[1] if limited else None
+
+    def _plan(self, cost: Counter[str], now: float) -> float:
         at = max([now, *(self._paused.get(k, 0.0) for k in cost)])
         moved = True
         while moved:  # each key's earliest moment may push another key's later
@@ -156,10 +176,6 @@ class SendBudget:
                 earliest = self._earliest(key, now, at, n)
                 if earliest > at:
                     at, moved = earliest, True
-        for key, n in cost.items():
-            if self.rule_for(key) is not None:
-                for _ in range(n):
-                    bisect.insort(self._booked.setdefault(key, []), at)
         return at
 
     def release(self, keys: tuple[str, ...], at: float) -> None:
@@ -201,11 +217,32 @@ class SendBudget:
         near = bisect.bisect_right(booked, at + span) - bisect.bisect_right(booked, at - span)
         if near + cost <= rule.limit:
             return at
-        candidates = [at] + [b + span for b in booked if b + span > at]
-        for t in sorted(candidates):
-            if self._fits(booked, t, rule.limit - cost + 1, span):
-                return t
-        return max(candidates)  # unreachable: after the last booking's span all fit
+        # A window frees up when a booking in it leaves: try the moments the bookings
+        # of the span before ``at`` leave (at most a window's worth), then the first
+        # moment after the last booking. Bounded whatever the backlog: gaps further
+        # out (a released booking) are left unused, which only ever sends later.
+        room = rule.limit - cost + 1
+        last = self._after_last(booked, at, room, span)
+        if self._fits(booked, at, room, span):
+            return at
+        lo = bisect.bisect_right(booked, at - span)
+        for b in booked[lo:lo + 2 * rule.limit]:
+            if at < b + span < last and self._fits(booked, b + span, room, span):
+                return b + span
+        return last
+
+    @staticmethod
+    def _after_last(booked: list[float], at: float, room: int, span: float) -> float:
+        """The first moment >= ``at`` and >= every booking whose window holds fewer than
+        ``room`` bookings: nothing lies after it, so that window is the fullest."""
+        t = max(at, booked[-1]) if booked else at
+        room = max(1, room)  # a send costing more than the limit goes alone
+        if len(booked) >= room:
+            leaving = booked[len(booked) - room]
+            t = max(t, leaving + span)
+            while t - span < leaving:  # as a window is judged, not a rounding inside it
+                t = math.nextafter(t, math.inf)
+        return t
 
     @staticmethod
     def _fits(booked: list[float], t: float, limit: int, span: float) -> bool:

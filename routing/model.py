@@ -234,6 +234,7 @@ class Inbound:
     subject: str = ""
     attachments: tuple[Attachment, ...] = ()
     sender_unverified: bool = False  # the mail server found the From forged (email)
+    topic: str = ""  # a tag the patron chose (the widget's pre-chat form): on a new conversation
 
     def __post_init__(self) -> None:
         """Every patron's text enters routing here: a lone surrogate (JSON's "\\ud800")

@@ -43,6 +43,7 @@ from routing.ports import (
     TemporaryFailure,
     TopicFailure,
 )
+from routing.turns import Turns
 
 __all__ = ["DeliveryWorker", "RetryPolicy"]
 
@@ -85,7 +86,12 @@ class DeliveryWorker:
         self._coalesce_limit = coalesce_limit
         self._sleep = sleep
         self._ledger = DeliveryLedger(store, self._budget)
+        self._turns = Turns(self._budget, clock, sleep)
         self._waiting: set[Lane] = set()  # lanes asleep until their budget allows
+        self._fresh: set[Lane] = set()  # idle lanes that may have rows: read them alone
+        self._full_read = True  # read everything due (start, poll, a failure)
+        self._last_full_read = float("-inf")
+        self._readers: list[set[Lane]] = []  # one per read under way: lanes ended since
 
     @property
     def budget(self) -> SendBudget:
@@ -100,35 +106,74 @@ class DeliveryWorker:
     def wake(self, queued: Sequence[Delivery] = ()) -> None:
         """Called when something was enqueued, so it goes out now and not at the next poll.
 
-        Rows for lanes already sending need no read now: a lane's end triggers one. So a
-        burst into conversations waiting for the group's budget costs no read per message.
+        Rows for lanes already sending need no read now: a lane's end triggers one. Rows
+        for idle lanes are read by their lanes (the lane index), not by a read of
+        everything due: with thousands of conversations waiting for the group, each new
+        conversation then costs one small read, not a batch of the backlog's rows.
         """
-        if queued and all(lane_of(d) in self._busy for d in queued):
+        idle = {lane for d in queued if (lane := lane_of(d)) not in self._busy}
+        if queued and not idle:
             return
+        if queued:
+            self._fresh |= idle
+        else:
+            self._full_read = True
         self._wakeup.set()
 
     async def run(self) -> None:
         while not self._stopping:
             self._wakeup.clear()  # before reading, so a wake() during the read is kept
             try:
-                started = await self.dispatch()
+                started = await self._dispatch_next()
             except Exception:  # a failed read (disk, I/O) must not stop the outbox
                 log.exception("the outbox could not read what is due; trying again")
                 started = 0
+                self._full_read = True
                 self._wakeup.clear()  # wait the poll out, not spin on the failure
             if started:
                 continue
             try:
                 await asyncio.wait_for(self._wakeup.wait(), self._idle_poll)
             except TimeoutError:
-                pass
+                self._full_read = True
+
+    async def _dispatch_next(self) -> int:
+        """A read of everything due at least every ``idle_poll`` (retries come due, a
+        full batch's lanes), and between those reads only the lanes named fresh."""
+        now = self._clock.now()
+        if self._full_read or now - self._last_full_read >= self._idle_poll:
+            return await self.dispatch()
+        if not self._fresh:
+            return 0
+        lanes, self._fresh = self._fresh, set()
+        ended = self._reading()
+        try:
+            rows = await self._store.lane_deliveries(list(lanes), now, self._lane_batch)
+        finally:
+            self._readers.remove(ended)
+        return await self._start(rows, ended)
 
     async def dispatch(self) -> int:
         """Start a task for every idle lane that has due deliveries; return how many."""
         if not self._ledger.recovered:
             await self._ledger.recover(self._clock.now())
-        busy_before = set(self._busy)
-        due = await self._store.due_deliveries(self._clock.now(), self._batch)
+        self._full_read, self._fresh = False, set()  # this read covers them
+        self._last_full_read = self._clock.now()
+        ended = self._reading()
+        try:
+            due = await self._store.due_deliveries(self._clock.now(), self._batch)
+        finally:
+            self._readers.remove(ended)
+        return await self._start(due, ended)
+
+    def _reading(self) -> set[Lane]:
+        """The lanes that end while a read is under way (a copy of the busy lanes would
+        cost as much as there are conversations waiting, on every read)."""
+        ended: set[Lane] = set()
+        self._readers.append(ended)
+        return ended
+
+    async def _start(self, due: list[Delivery], ended: set[Lane]) -> int:
         if self._stopping:
             return 0
         lanes: dict[Lane, list[Delivery]] = {}
@@ -136,7 +181,7 @@ class DeliveryWorker:
             lane = lane_of(delivery)
             # A lane busy when the read began may have finished during it: its rows in
             # `due` can be stale (already sent). Its own wake-up triggers a fresh read.
-            if lane not in self._busy and lane not in busy_before:
+            if lane not in self._busy and lane not in ended:
                 lanes.setdefault(lane, []).append(delivery)
         known = await self._reads.start(lanes) if lanes else {}
         if self._stopping:
@@ -176,7 +221,12 @@ class DeliveryWorker:
                 return
 
     def _lane_done(self, lane: Lane, _task: asyncio.Task[None]) -> None:
+        """A row queued after the lane's last read is read by the lane, not by a read of
+        everything due."""
         self._busy.pop(lane, None)
+        self._fresh.add(lane)
+        for ended in self._readers:
+            ended.add(lane)
         self._wakeup.set()
 
     async def _run_lane(self, deliveries: list[Delivery], read: Known) -> None:
@@ -246,7 +296,7 @@ class DeliveryWorker:
         group = [delivery]
         # Wait for the destination's budget without holding a send slot, so sends
         # elsewhere (a librarian's reply to a widget) never queue behind a full group.
-        waited, at = (await self._wait_for_budget(lane_of(delivery), keys)
+        waited, at = (await self._wait_for_budget(lane_of(delivery), keys, conversation)
                       if keys else (False, 0.0))
         # A send that may have arrived is repeated whole, so it doubles once at most.
         if waited or (keys and self._ledger.is_unsure(delivery.id)):
@@ -314,7 +364,7 @@ class DeliveryWorker:
         and a 429 on it pauses the chat for them too. A 429 is waited out and the call
         made again, a few times; any other failure is raised."""
         for attempt in range(1, _SPEND_TRIES + 1):
-            _, at = await self._wait_for_budget(("", f"call {id(call)}"), keys)
+            _, at = await self._wait_for_budget(("", f"call {id(call)}"), keys, None)
             started = self._clock.now()
             try:
                 await call()
@@ -362,14 +412,18 @@ class DeliveryWorker:
             return await self._schedule_retry(delivery, str(exc), 0.0, message)
         return await self._schedule_retry(delivery, str(exc), exc.retry_after, message)
 
-    async def _wait_for_budget(self, lane: Lane, keys: tuple[str, ...]) -> tuple[bool, float]:
-        """Wait for the send's turn; returns whether the budget was short (it had to
-        wait) and the moment booked."""
+    async def _wait_for_budget(self, lane: Lane, keys: tuple[str, ...],
+                               conversation: Conversation | None) -> tuple[bool, float]:
+        """Wait for the send's turn (``Turns``: a conversation the desk knows goes before
+        new ones, as does a call with no conversation: a librarian waits for its answer);
+        returns whether the budget was short (it had to wait) and the moment booked."""
         now = self._clock.now()
-        at = self._budget.reserve(keys, now)
-        waited = at > now
         self._waiting.add(lane)
         try:
+            known = conversation is None or (conversation.desk_thread is not None
+                                             or conversation.first_response_at > 0)
+            at = await self._turns.book(keys, known, now)
+            waited = at > now
             while True:
                 if self._budget.blocked_until(keys) > at:
                     # A 429 came while we waited: the booked moment is void, and sending

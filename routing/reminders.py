@@ -125,18 +125,23 @@ class Reminders:
             return []
         if self.staffed_since is None:
             self.staffed_since = now
-        waiting = [self._merge(w) for w in await self._unblocked(await self._waiting())]
+        waiting = [self._merge(w) for w in await self._waiting()]
         keep = {(w.conversation_id, w.since) for w in waiting}
         self._sent = {key: sent for key, sent in self._sent.items() if key in keep}
         done: list[tuple[Waiting, int]] = []
-        failed: set[str] = set()
-        for owed in due(waiting, now, self.policy, self.staffed_since):
+        # Only what is owed now is checked for a block: a check for every waiting
+        # conversation would cost as much as the queue is long, every round.
+        owed_now = due(waiting, now, self.policy, self.staffed_since)
+        unblocked = await self._unblocked(owed_now)
+        failed = {w.conversation_id for w in owed_now} - {w.conversation_id for w in unblocked}
+        for owed in unblocked:
             count = owed.reminders_sent + 1
             try:
                 await self._remind(owed, count)
             except Exception:
                 log.exception("reminder for conversation %s failed", owed.conversation_id)
                 failed.add(owed.conversation_id)  # tried again after a tick, not at once
+                # (as is a blocked patron's: checked again then, in case of an unblock)
                 continue
             self._sent[(owed.conversation_id, owed.since)] = (count, now)
             done.append((owed, count))

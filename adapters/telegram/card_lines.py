@@ -17,7 +17,8 @@ from adapters.directory.member import Member
 from adapters.i18n import Catalog
 from routing.plain import plain_line
 
-__all__ = ["language_line", "member_status", "origin", "page_line"]
+__all__ = ["language_line", "member_given_line", "member_status", "origin", "page_line",
+           "topic_line"]
 
 _SUSPENDED = ("suspend", "block", "bar", "ban", "revok", "stop", "lost", "deceased")
 _EXPIRED = ("expir", "lapsed")
@@ -77,6 +78,20 @@ def language_line(code: str) -> str:
     named = language.english_name if language.name == language.english_name else (
         f"{language.english_name} ({language.name}, {code})")
     return f"<b>Language:</b> {_e(named)}"
+
+
+def member_given_line(number: str) -> str:
+    """"<b>Member number:</b> 12345 (given, not verified)": what the patron typed, which
+    only /verify checks against the member directory."""
+    return (f"<b>Member number:</b> {_e(plain_line(number)[:32])} "
+            "⚠️ <i>given, not verified: /verify checks it</i>")
+
+
+def topic_line(tags: Iterable[str], hidden: Iterable[str] = ()) -> str:
+    """"<b>Topic:</b> #borrowing": the tags a conversation opened with (the patron's
+    choice of topic), those in ``hidden`` left out; "" when none."""
+    shown = [t for t in tags if t not in set(hidden)]
+    return f"<b>Topic:</b> {_e(' '.join('#' + t for t in shown))}" if shown else ""
 
 
 def member_status(member: Member, today: dt.date) -> str:

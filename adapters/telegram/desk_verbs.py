@@ -183,6 +183,10 @@ class ConversationVerbs:
         await self.say(asked, f"Blocked {what} for {words[0]}.{note} /unblock lifts it.")
 
     async def verify(self, asked: Asked, conversation: Conversation, argument: str) -> None:
+        """``/verify 12345``; ``/verify`` alone checks the number the patron typed."""
+        if not argument:
+            patron = await self.store.get_patron(conversation.patron_id)
+            argument = patron.member_number if patron is not None else ""
         try:
             number = normalize_number(argument.split(" ")[0] if argument else "")
             member = await self.hooks.verify(number)

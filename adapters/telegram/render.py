@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from adapters.telegram.browser import browser_summary
-from adapters.telegram.card_lines import language_line, page_line
+from adapters.telegram.card_lines import language_line, member_given_line, page_line, topic_line
 from routing.model import SENDER_UNVERIFIED_TAG, Channel, Conversation, Message, Patron, Status
 from routing.plain import plain_line
 
@@ -66,7 +66,9 @@ def info_card(patron: Patron, conversation: Conversation, *, forum: bool = True,
     if member:
         lines.append(f"<b>Member:</b> {_e(member)}")
     elif patron.member_number:
-        lines.append(f"<b>Member:</b> {_e(patron.member_number)}")
+        lines.append(member_given_line(patron.member_number))
+    if topic := topic_line(conversation.tags, hidden=(SENDER_UNVERIFIED_TAG,)):
+        lines.append(topic)
     if conversation.subject:
         lines.append(f"<b>Subject:</b> {_e(plain_line(conversation.subject)[:200])}")
     if page.url:

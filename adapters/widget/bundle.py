@@ -36,12 +36,14 @@ __all__ = ["CHAT_PARTS", "STATIC_PATH", "Asset", "Bundle", "build", "chat_source
 
 # The chat, in the order its pieces must run. "styles.css" becomes the CSS constant.
 CHAT_PARTS = ("head.js", "texts.js", "storage.js", "dom.js", "config.js", "state.js",
-              "styles.css", "ui.js", "messages.js", "sending.js", "forms.js", "frames.js",
-              "transport.js", "boot.js")
+              "styles.css", "ui.js", "messages.js", "sending.js", "forms.js", "prechat.js",
+              "frames.js", "transport.js", "boot.js")
+LOADER_PARTS = ("loader.js", "greetings.js")  # the greeting rules run beside the bubble
 STATIC_PATH = "/widget/static/"  # where the versioned files are served
-# What the loader needs of the library's settings: the bubble and nothing else.
+# What the loader needs of the library's settings: the bubble, and the greeting rules it
+# runs on every page (a timer each, so the chat is fetched only when one fires).
 BRANDING = ("library", "colour", "position", "logo", "size", "launcher_label",
-            "offset_x", "offset_y")
+            "offset_x", "offset_y", "greetings")
 _STYLES_HEAD = ("  // ---- styles -------------------------------------------------------------"
                 "------------\n\n  const CSS = `\n")
 
@@ -119,8 +121,9 @@ def chat_source() -> str:
 
 def loader_source(settings: Mapping[str, Any], chat: Asset) -> str:
     """The loader, with the branding, the chat's address and the bubble's words in it."""
-    source = _static().joinpath("loader", "loader.js").read_text(encoding="utf-8")
-    css = _static().joinpath("loader", "launcher.css").read_text(encoding="utf-8")
+    folder = _static().joinpath("loader")
+    source = "".join(folder.joinpath(name).read_text(encoding="utf-8") for name in LOADER_PARTS)
+    css = folder.joinpath("launcher.css").read_text(encoding="utf-8")
     return _fill(source, {
         "config": {key: settings[key] for key in BRANDING if key in settings},
         "chat": {"path": STATIC_PATH + chat.name, "integrity": chat.integrity},

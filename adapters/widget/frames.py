@@ -122,16 +122,17 @@ class OfflineQuestion:
     text: str
 
 
-def offline_question(frame: dict[str, Any], *, email_required: bool = True) -> OfflineQuestion:
-    """Check the offline form. The name is required, and the email unless the library
-    answers in the chat only; neither may hold a line break or other control character
-    (they end up in email headers)."""
+def offline_question(frame: dict[str, Any], *, email_required: bool = True,
+                     name_required: bool = True) -> OfflineQuestion:
+    """Check the offline form. The name is required (unless the library's pre-chat form
+    leaves it out), and the email unless the library answers in the chat only; neither
+    may hold a line break or other control character (they end up in email headers)."""
     cid = client_id(frame)
     name, email, text = frame.get("name"), frame.get("email", ""), frame.get("text")
     if not isinstance(name, str) or not isinstance(email, str) or not isinstance(text, str):
         raise FrameError("bad_frame", "'name', 'email' and 'text' must be strings.")
     name, email = _checked_name(name), _checked_email(email)
-    if not name:
+    if not name and name_required:
         raise FrameError("missing_name", "Please tell us your name.")
     if not email and email_required:
         raise FrameError("missing_email", "Please give an email address for the answer.")

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from adapters.widget.address import TrustedProxies, client_ip
 from adapters.widget.downloads import FileDownloads
 from adapters.widget.frames import FrameError, cid_in, error_frame, json_value, refusal
 from adapters.widget.hub import WidgetHub
@@ -52,6 +53,7 @@ class WidgetHttp:
         self._steps = steps
         self._uploads = uploads
         self._downloads = downloads
+        self._proxies = TrustedProxies(settings.trusted_proxies)
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get("/widget/config", self.config)
@@ -92,7 +94,7 @@ class WidgetHttp:
             page = self.page(body, request)
             welcome, _ = await self._steps.hello({"type": "hello", **body}, page)
         except FrameError as exc:
-            return self._refusal(request, exc, 401)
+            return self._refusal(request, exc, _STATUS.get(exc.code, 401))
         return web.json_response(welcome, headers=self.cors(request))
 
     async def http_resume(self, request: web.Request) -> web.Response:
@@ -264,11 +266,8 @@ class WidgetHttp:
         return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
 
     def _client_ip(self, request: web.Request) -> str:
-        remote = request.remote or ""
-        forwarded = request.headers.get("X-Forwarded-For", "")
-        if forwarded and remote in self._settings.trusted_proxies:
-            return forwarded.split(",")[0].strip()[:64]
-        return remote
+        """The rightmost hop our proxies did not add: see address.py."""
+        return client_ip(request.remote, request.headers.get("X-Forwarded-For"), self._proxies)
 
     async def _session_from_bearer(self, request: web.Request) -> Session:
         header = request.headers.get("Authorization", "")

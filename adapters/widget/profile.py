@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from adapters.widget.frames import FrameError, profile_fields
+from adapters.widget.prechat import PrechatAnswers
 from routing.email_proof import EmailProofs
 from routing.model import Contact
 from routing.router import Router
@@ -43,6 +44,19 @@ class ProfileSteps:
         patron = await self._router.intake.identify(contact, name=name, email=email)
         sent = False
         if email and not patron.email_confirmed:
+            sent = await self._mail_code(contact, patron.email, lang or patron.language)
+        return {"type": "profile_saved", "email": patron.email,
+                "email_confirmed": patron.email_confirmed, "code_sent": sent}
+
+    async def prechat(self, contact: Contact, answers: PrechatAnswers,
+                      lang: str = "") -> dict[str, Any]:
+        """The pre-chat form's name, email and member number, kept like ``profile``'s
+        (a typed address gets its code); answered as ``profile_saved``."""
+        patron = await self._router.intake.identify(
+            contact, name=answers.name, email=answers.email,
+            member_number=answers.member_number)
+        sent = False
+        if answers.email and not patron.email_confirmed:
             sent = await self._mail_code(contact, patron.email, lang or patron.language)
         return {"type": "profile_saved", "email": patron.email,
                 "email_confirmed": patron.email_confirmed, "code_sent": sent}

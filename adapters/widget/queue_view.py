@@ -40,6 +40,8 @@ WaitingSource = Callable[[], Awaitable[Sequence[Waiting]]]
 _TIMES_EVERY = 300.0  # seconds between readings of recent first-response times
 _TIMES_WINDOW = 7 * 86400.0
 _REMEMBER = 50_000  # conversations whose visitors (or answered state) are remembered
+_SLICE = 100  # entries of the line walked between two turns of the event loop
+_PACE = 9.0  # after a poke, wait at least this many times what the last tick took
 
 
 def queue_frame(conversation_id: str, spot: QueueSpot | None) -> dict[str, Any]:
@@ -79,6 +81,9 @@ class QueueWatch:
         self._line: dict[str, tuple[int, Waiting]] = {}  # conversation → (place, entry)
         self._visitors: OrderedDict[str, tuple[str, ...]] = OrderedDict()
         self._answered: OrderedDict[str, None] = OrderedDict()
+        # Seen waiting for a first answer: not read again each tick (a reply to a
+        # visitor online here passes _on_delivered, which forgets it).
+        self._first: OrderedDict[str, None] = OrderedDict()
         self._shown: dict[str, tuple[Any, ...]] = {}  # visitor → what its line says
         self._poked = asyncio.Event()
         hub.listen(self._on_delivered)
@@ -89,25 +94,38 @@ class QueueWatch:
 
     def _on_delivered(self, message: Message) -> None:
         if message.direction is Direction.LIBRARIAN:
+            self._first.pop(message.conversation_id, None)  # read again: maybe answered
             self.poke()
 
     async def run(self) -> None:
-        """Tick until cancelled; a failed tick is logged and the next one tried."""
+        """Tick until cancelled; a failed tick is logged and the next one tried.
+
+        A tick reads the whole line, so a long line (thousands waiting) makes each tick
+        dearer: the pause after a poke grows with what the last tick took, so the queue
+        never takes more than about a tenth of the process, however long the line.
+        """
+        loop = asyncio.get_running_loop()
         while True:
             self._poked.clear()
+            started = loop.time()
             try:
                 await self.tick()
             except Exception:
                 log.exception("the widget queue tick failed")
+            spent = loop.time() - started
             try:
                 await asyncio.wait_for(self._poked.wait(), self._interval)
-                await asyncio.sleep(self._settle)  # one tick for a burst of pokes
+                # One tick for a burst of pokes, and at most a tenth of the time ticking.
+                await asyncio.sleep(max(self._settle, _PACE * spent))
             except TimeoutError:
                 pass
 
     def frame_for(self, conversation: Conversation | None, visitor: str) -> dict[str, Any] | None:
         """For a hello: the visitor's line as of the last reading, None when not waiting."""
-        if conversation is None or not self._waits_first(conversation):
+        if conversation is None:
+            return None
+        if not self._waits_first(conversation):  # answered (maybe while away, by email)
+            self._first.pop(conversation.id, None)
             return None
         spot = self._spot(conversation.id, self._clock.now())
         if spot is None:
@@ -124,7 +142,9 @@ class QueueWatch:
         line = sorted(await self._waiting(), key=lambda w: (w.since, w.conversation_id))
         self._line = {w.conversation_id: (n, w) for n, w in enumerate(line, start=1)}
         reached: set[str] = set()
-        for entry in line:
+        for n, entry in enumerate(line):
+            if n % _SLICE == _SLICE - 1:
+                await asyncio.sleep(0)  # a long line goes in slices: acks pass between
             visitors = [v for v in await self._visitors_of(entry.conversation_id)
                         if self._hub.online(v)]
             if not visitors or not await self._unanswered(entry.conversation_id):
@@ -161,8 +181,11 @@ class QueueWatch:
         """Still waiting for a first answer; once answered, always answered."""
         if conversation_id in self._answered:
             return False
+        if conversation_id in self._first:  # seen waiting, and no reply pushed here since
+            return True
         conversation = await self._store.get_conversation(conversation_id)
         if conversation is not None and self._waits_first(conversation):
+            _remember(self._first, conversation_id, None)
             return True
         if conversation is not None and conversation.first_response_at:
             _remember(self._answered, conversation_id, None)

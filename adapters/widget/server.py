@@ -187,7 +187,11 @@ class _SendLine:
 
     async def push(self, answer: Awaitable[dict[str, Any]]) -> None:
         while len(self._tasks) >= self._limit:
-            await self._tasks[0]
+            first = self._tasks[0]
+            if first.done():  # awaiting a finished task never yields: its removal, a
+                self._tasks.popleft()  # callback, would never run, and this would spin
+                continue
+            await asyncio.wait([first])
         before = self._tasks[-1] if self._tasks else None
         task = asyncio.ensure_future(self._send_after(answer, before))
         self._tasks.append(task)

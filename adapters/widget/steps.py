@@ -12,7 +12,7 @@ import logging
 import math
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -22,12 +22,24 @@ from adapters.widget.availability import AvailabilitySource, always_staffed
 from adapters.widget.frames import FrameError, client_id, offline_question, rating
 from adapters.widget.hub import WidgetHub
 from adapters.widget.identity import VisitorIdentity
+from adapters.widget.newcomers import Newcomers
+from adapters.widget.prechat import PrechatAnswers, PrechatRules, prechat_answers
 from adapters.widget.profile import ProfileSteps
 from adapters.widget.render import history_json, message_json
+from adapters.widget.settings import WidgetSettings
 from adapters.widget.system_lines import worded
 from adapters.widget.tokens import VisitorTokens
 from routing.limits import TokenBucket
-from routing.model import Attachment, Channel, Contact, Conversation, Inbound, PageInfo, Patron
+from routing.model import (
+    Attachment,
+    Channel,
+    Contact,
+    Conversation,
+    Inbound,
+    PageInfo,
+    Patron,
+    Status,
+)
 from routing.router import Accepted, Refused, Router
 
 if TYPE_CHECKING:
@@ -46,48 +58,11 @@ log = logging.getLogger(__name__)
 
 OfflineHook = Callable[[Patron, Conversation], Awaitable[None]]
 _NO_HISTORY = "~"  # sorts after every message id: patron_view then reads no messages
-_HTTP_VISITORS = 100_000  # visitors whose HTTP rate budget is remembered
+_VISITOR_BUDGETS = 100_000  # visitors whose rate budget is remembered
 
 
 async def no_offline_hook(patron: Patron, conversation: Conversation) -> None:
     return None
-
-
-@dataclass(frozen=True)
-class WidgetSettings:
-    library: str = "Our Library"
-    colour: str = "#0b5394"
-    position: str = "right"
-    logo: str = ""
-    size: str = "normal"
-    launcher_label: str = ""
-    offset_x: int = 20
-    offset_y: int = 20
-    greeting: dict[str, str] = field(default_factory=dict)
-    max_text: int = 4000
-    messages_per_minute: int = 30
-    allowed_origins: tuple[str, ...] = ()
-    trusted_proxies: tuple[str, ...] = ()
-    email_answers: bool = True  # False: email is off, the desk answers in the chat only
-    languages: tuple[str, ...] = ()  # with a translation file; () -> the greeting's
-    language: str = "en"  # the library's default
-
-    def public(self) -> dict[str, Any]:
-        return {
-            "library": self.library,
-            "colour": self.colour,
-            "position": self.position,
-            "logo": self.logo,
-            "size": self.size,
-            "launcher_label": self.launcher_label,
-            "offset_x": self.offset_x,
-            "offset_y": self.offset_y,
-            "greeting": self.greeting,
-            "max_text": self.max_text,
-            "languages": list(self.languages) or sorted(self.greeting),
-            "language": self.language,
-            "email": self.email_answers,
-        }
 
 
 @dataclass
@@ -137,32 +112,40 @@ class PatronSteps:
         self._on_offline_question = on_offline_question
         self._queue = queue
         self._texts = texts or Catalog.bundled()
-        # Each HTTP call is a new Session; the visitor's budget must outlive it.
-        self._http_buckets: OrderedDict[str, TokenBucket] = OrderedDict()
+        self._prechat_rules = PrechatRules.of(settings.prechat)
+        self._newcomers = Newcomers(settings.new_visitors_per_ip_hour,
+                                    settings.new_conversations_per_ip_hour)
+        # Each hello and HTTP call is a new Session; the visitor's budget outlives them.
+        self._buckets: OrderedDict[str, TokenBucket] = OrderedDict()
 
     def availability(self) -> dict[str, Any]:
         return self._availability().public()
 
     def new_session(self, visitor: str, page: PageInfo, generation: int = 0) -> Session:
-        per_minute = max(1, self._settings.messages_per_minute)
-        bucket = TokenBucket(rate=per_minute / 60.0, capacity=max(5.0, per_minute / 6))
-        return Session(visitor, page, bucket, generation)
+        """A Session of the visitor spending the visitor's one rate budget: a new hello,
+        socket or HTTP call continues it, never refills it."""
+        return Session(visitor, page, self._bucket(visitor), generation)
 
     async def bearer_session(self, token: str, page: PageInfo) -> Session | None:
         """The Session of an HTTP call's bearer token, None unless it is the visitor's
         current token."""
         verified = await self.identity.verify(token)
-        return None if verified is None else self.http_session(*verified, page)
+        if verified is None:
+            return None
+        visitor, generation = verified
+        return self.new_session(visitor, page, generation)
 
-    def http_session(self, visitor: str, generation: int, page: PageInfo) -> Session:
-        """A Session for one HTTP call, sharing the visitor's rate budget with the others."""
-        session = self.new_session(visitor, page, generation)
-        bucket = self._http_buckets.pop(visitor, None) or session.bucket
-        self._http_buckets[visitor] = bucket
-        while len(self._http_buckets) > _HTTP_VISITORS:
-            self._http_buckets.popitem(last=False)
-        session.bucket = bucket
-        return session
+    def _bucket(self, visitor: str) -> TokenBucket:
+        """The visitor's budget, remembered for the most recently seen visitors only (an
+        LRU: a flood of identities cannot grow it); a forgotten visitor starts full."""
+        bucket = self._buckets.pop(visitor, None)
+        if bucket is None:
+            per_minute = max(1, self._settings.messages_per_minute)
+            bucket = TokenBucket(rate=per_minute / 60.0, capacity=max(5.0, per_minute / 6))
+        self._buckets[visitor] = bucket
+        while len(self._buckets) > _VISITOR_BUDGETS:
+            self._buckets.popitem(last=False)
+        return bucket
 
     def spend_rate(self, session: Session) -> None:
         """Spend an upload's budget before its form is read: a refused upload costs it
@@ -186,6 +169,7 @@ class PatronSteps:
         page = replace(page, language=pick_language([page.language], self._texts.codes, ""))
         token, generation = frame.get("token"), 0
         if token is None or token == "":
+            self._newcomers.admit_visitor(page.ip)
             visitor, token = self.identity.issue()
         else:
             verified = await self.identity.verify(token)
@@ -198,6 +182,8 @@ class PatronSteps:
         if self._hub.presence is not None:
             self._hub.presence.arrive(visitor, page, frame.get("referrer"))
         conversation, history = await self._router.intake.patron_view(session.contact, after=since)
+        if conversation is not None and conversation.status is Status.OPEN:
+            self._newcomers.talking(visitor)
         welcome = {
             "type": "welcome",
             "token": token,
@@ -229,18 +215,33 @@ class PatronSteps:
         cid, text = client_id(frame), frame.get("text", "" if attachments or paid else None)
         if not isinstance(text, str):
             raise FrameError("bad_frame", "'text' must be a string.")
+        answers = self._answers(frame.get("prechat"))
         self.check_current(session)
         if not paid:
             self._take(session)
+        profile = None if answers is None else await self._profiles.prechat(
+            session.contact, answers, session.page.language)
         inbound = Inbound(Channel.WIDGET, session.visitor, text, client_id=cid,
-                          page=session.page, attachments=tuple(attachments))
+                          page=session.page, attachments=tuple(attachments),
+                          topic=answers.topic if answers else "")
         accepted = await self._accept(inbound)
         stored = message_json(accepted.message, session.visitor, self._tokens)
         if not accepted.duplicate:  # the patron's other tabs show it too
             await self._hub.publish(session.visitor, {"type": "message", "message": stored},
                                     exclude=ws)
             self._poke_queue()
-        return {"type": "ack", "cid": cid, "message": stored}
+        ack = {"type": "ack", "cid": cid, "message": stored}
+        return ack if profile is None else {**ack, "profile": profile}
+
+    def _answers(self, raw: Any, **given: str) -> PrechatAnswers | None:
+        """A frame's pre-chat answers (None when it carries none), with ``given`` (the
+        offline form's own name and email), checked against the library's form."""
+        if raw is None:
+            return None
+        if not isinstance(raw, dict):
+            raise FrameError("bad_frame", "'prechat' must be an object.")
+        return prechat_answers({**raw, **given}, self._prechat_rules,
+                               email_required=self._settings.email_answers)
 
     async def profile(self, session: Session, frame: dict[str, Any]) -> dict[str, Any]:
         self.check_current(session)
@@ -260,13 +261,20 @@ class PatronSteps:
         self.check_current(session)
         if self._availability().staffed:
             raise FrameError("desk_open", "Someone is at the desk now: write in the chat.")
-        question = offline_question(frame, email_required=self._settings.email_answers)
+        rules = self._prechat_rules
+        question = offline_question(
+            frame, name_required=rules.needs("name"),
+            email_required=self._settings.email_answers and rules.needs("email"))
+        answers = self._answers(frame.get("prechat", {}), name=question.name,
+                                email=question.email)
         self._take(session)
         await self._router.intake.identify(session.contact, name=question.name,
-                                           email=question.email)
+                                           email=question.email,
+                                           member_number=answers.member_number if answers else "")
         accepted = await self._accept(Inbound(
             Channel.WIDGET, session.visitor, question.text, client_id=question.cid,
-            name=question.name, email=question.email, page=session.page))
+            name=question.name, email=question.email, page=session.page,
+            topic=answers.topic if answers else ""))
         stored = message_json(accepted.message, session.visitor, self._tokens)
         if not accepted.duplicate:
             await self._hub.publish(session.visitor, {"type": "message", "message": stored},
@@ -324,7 +332,16 @@ class PatronSteps:
                              f"in {wait} s.", retry_after=wait)
 
     async def _accept(self, inbound: Inbound) -> Accepted:
+        """The router's accept, once the visitor's network may open the conversation
+        the message would open (see newcomers.py)."""
+        contact = Contact(inbound.channel, inbound.address)
+        ip = inbound.page.ip if inbound.page is not None else ""
+        await self._newcomers.admit_message(contact, ip, self._current)
         try:
             return await self._router.intake.accept(inbound)
         except Refused as exc:
             raise FrameError(exc.code, exc.reason) from None
+
+    async def _current(self, contact: Contact) -> Conversation | None:
+        conversation, _ = await self._router.intake.patron_view(contact, after=_NO_HISTORY)
+        return conversation

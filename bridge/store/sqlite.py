@@ -17,6 +17,7 @@ from typing import Any
 
 import aiosqlite
 
+from bridge.store.sqlite_accounts import SqliteAccounts
 from bridge.store.sqlite_cache import RecordCache
 from bridge.store.sqlite_commit import GroupCommitter
 from bridge.store.sqlite_contacts import SqliteContactStates
@@ -27,6 +28,7 @@ from bridge.store.sqlite_links import SqliteCursors, SqliteLinks
 from bridge.store.sqlite_log import SqliteConversationLog, SqliteReports
 from bridge.store.sqlite_modes import private_files
 from bridge.store.sqlite_outbox import SqliteOutbox
+from bridge.store.sqlite_patron_data import SqlitePatronData
 from bridge.store.sqlite_reports import SqliteReferenceReports
 from bridge.store.sqlite_rows import block_from_row
 from bridge.store.sqlite_schema import (
@@ -44,7 +46,9 @@ __all__ = ["SqliteStore"]
 
 class SqliteStore(
     SqliteDirectory, SqliteBlocks, SqliteConversationLog, SqliteReports, SqliteOutbox,
-    SqliteLinks, SqliteDeskState, SqliteContactStates, SqliteCursors, SqliteReferenceReports,
+    SqliteLinks, SqliteDeskState, SqliteContactStates, SqliteCursors,
+    SqliteAccounts, SqlitePatronData,  # the staff dashboard's (bridge/admin)
+    SqliteReferenceReports,  # the dashboard's reports
 ):
     """``routing.ports.Store`` on SQLite: every role in one class, a mixin a role, each
     with its SQL in its own module. ``open()`` before use, ``close()`` to drain.

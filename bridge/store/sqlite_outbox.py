@@ -5,6 +5,7 @@ inserts and updates."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Collection
 
 from bridge.store.sqlite_lanes import D_COLUMNS, LaneScan, due_in_lanes
@@ -12,6 +13,8 @@ from bridge.store.sqlite_role import SqliteRole, chunks, first, rows
 from bridge.store.sqlite_rows import DELIVERY_COLUMNS, Row, delivery_from_row, link_row
 from routing.model import Delivery, DeliveryState
 from routing.ports import Link
+
+_SLICE = 200  # rows decoded between two turns of the event loop
 
 __all__ = ["DELIVERY_UPDATES", "DUE", "INSERT_DELIVERY", "SqliteOutbox"]
 
@@ -65,7 +68,11 @@ class SqliteOutbox(SqliteRole):
         """The oldest due rows; a full batch also brings the lanes it left out, so a
         backlog in a few conversations never holds back a reply elsewhere."""
         found = await rows(self._db(), DUE, {"now": now, "limit": limit})
-        due = [delivery_from_row(r) for r in found]
+        due: list[Delivery] = []
+        for start in range(0, len(found), _SLICE):
+            if start:
+                await asyncio.sleep(0)  # a thousand rows at once would hold up acks meanwhile
+            due += [delivery_from_row(r) for r in found[start:start + _SLICE]]
         if len(due) >= limit:
             due += await self._lanes.missed(self._db(), now, due)
         return due

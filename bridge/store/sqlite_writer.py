@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bridge.store.sqlite_accounts import WRITES as ACCOUNT_WRITES
 from bridge.store.sqlite_contacts import WRITES as CONTACT_WRITES
 from bridge.store.sqlite_desk import WRITES as DESK_WRITES
 from bridge.store.sqlite_directory import DELETE_CONTACTS, INSERT_CONTACT, UPSERT_PATRON
@@ -25,6 +26,7 @@ from bridge.store.sqlite_links import UPSERT_LINK
 from bridge.store.sqlite_links import WRITES as LINK_WRITES
 from bridge.store.sqlite_log import FIND_BY_CLIENT_ID, INSERT_MESSAGE, UPSERT_CONVERSATION
 from bridge.store.sqlite_outbox import DELIVERY_UPDATES, INSERT_DELIVERY
+from bridge.store.sqlite_patron_data import WRITES as PATRON_DATA_WRITES
 from bridge.store.sqlite_reports import WRITES as REPORT_WRITES
 from bridge.store.sqlite_reports import apply_rolled_days
 from bridge.store.sqlite_rows import (
@@ -51,6 +53,8 @@ STAGES = {
     **dict.fromkeys(DESK_WRITES, 5),  # after appends: a message saved with them exists
     **dict.fromkeys(CONTACT_WRITES, 5),
     **dict.fromkeys([*REPORT_WRITES, "save_rolled_day"], 6),
+    **dict.fromkeys(ACCOUNT_WRITES, 7),
+    **dict.fromkeys(PATRON_DATA_WRITES, 8),  # after everything a patron's rows may gain
 }
 
 
@@ -75,7 +79,8 @@ class WriteOp:
 
 # Each role's statements live in its own module (sqlite_<role>.py); this module only
 # batches them. The plain upserts and deletes run as they are:
-_SIMPLE = {**LINK_WRITES, **DIRECTORY_WRITES, **DESK_WRITES, **CONTACT_WRITES, **REPORT_WRITES}
+_SIMPLE = {**LINK_WRITES, **DIRECTORY_WRITES, **DESK_WRITES, **CONTACT_WRITES, **ACCOUNT_WRITES,
+           **REPORT_WRITES}
 
 
 class BatchWriter:
@@ -93,6 +98,7 @@ class BatchWriter:
             "fail_delivery": self._update_deliveries("fail_delivery"),
             **{kind: self._simple(sql) for kind, sql in _SIMPLE.items()},
             "save_rolled_day": lambda runs: apply_rolled_days(self._conn, runs),
+            **{kind: self._script(run) for kind, run in PATRON_DATA_WRITES.items()},
         }
 
     def apply(self, ops: Sequence[WriteOp]) -> tuple[list[Outcome], bool]:
@@ -224,6 +230,14 @@ class BatchWriter:
         def run(runs: Sequence[tuple[Any, ...]]) -> list[Outcome]:
             self._conn.executemany(sql, runs)
             return [None] * len(runs)
+
+        return run
+
+    def _script(self, script: Callable[[sqlite3.Connection, tuple[Any, ...]], Outcome]
+                ) -> Callable[[Sequence[tuple[Any, ...]]], list[Outcome]]:
+        """An op of several statements (``sqlite_patron_data``), one call per op."""
+        def run(runs: Sequence[tuple[Any, ...]]) -> list[Outcome]:
+            return [script(self._conn, args) for args in runs]
 
         return run
 

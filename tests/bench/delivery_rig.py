@@ -86,10 +86,11 @@ def bridge_sections(api_url: str, group: int, data_dir: Path, port: int = 0,
     ``overrides`` sets keys by section (the mixed crash run turns email on with them)."""
     sections: dict[str, dict[str, Any]] = {
         "library": {"name": "Perpustakaan Kota Pustaka", "timezone": "Asia/Jakarta"},
-        "server": {"host": HOST, "port": port},
+        "server": {"host": HOST, "port": port, "max_connections_per_ip": 1_000_000},
         "storage": {"data_dir": str(data_dir)},
         "telegram": {"group_id": group, "api_url": api_url, "poll_timeout": 2},
-        "widget": {"messages_per_minute": 100_000},
+        "widget": {"messages_per_minute": 100_000, "new_visitors_per_ip_hour": 100_000,
+                   "new_conversations_per_ip_hour": 100_000},
         "outbox": {"backoff_base": 0.5, "backoff_cap": 5.0, "max_attempts": 30},
     }
     for section, values in (overrides or {}).items():

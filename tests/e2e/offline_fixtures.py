@@ -20,6 +20,7 @@ from adapters.widget.availability import Availability
 from adapters.widget.server import WidgetServer
 from adapters.widget.tokens import VisitorTokens
 from bridge.app import signing_secret, widget_settings
+from bridge.config import widget_texts
 from bridge.demo import sample_page_routes
 from routing.model import Conversation, Patron
 from routing.ports import SystemClock
@@ -46,7 +47,7 @@ class AfterHoursSite:
         self.tokens = VisitorTokens(signing_secret(bridge.config))
         self.questions: list[tuple[Patron, Conversation]] = []
         self.server = WidgetServer(self.router, bridge.hub, self.tokens,
-                                   widget_settings(bridge.config),
+                                   widget_settings(bridge.config, widget_texts(bridge.config)),
                                    availability=self.availability,
                                    on_offline_question=self.question_asked)
         self.url = ""

@@ -138,3 +138,27 @@ async def test_the_http_fallback_polls_its_place(
     async with http.get("/widget/api/poll?wait=0", headers=auth) as response:
         body = json.loads(await response.text())
     assert body["queue"]["position"] == 1
+
+
+async def test_a_waiting_conversation_is_read_once_not_every_tick(
+    rig: FileRig, http: aiohttp.ClientSession
+) -> None:
+    """Ticks after the first read no conversation again for patrons still waiting: a
+    long line costs the store nothing per tick beyond the line itself (an answer still
+    takes the line away: test_the_line_moves_when_a_librarian_answers)."""
+    tabs = await waiting_patrons(rig, http, 3)
+    reads: list[str] = []
+    get = rig.store.get_conversation
+
+    async def counted(conversation_id: str) -> Any:
+        reads.append(conversation_id)
+        return await get(conversation_id)
+
+    rig.store.get_conversation = counted  # type: ignore[method-assign]
+    await rig.queue.tick()
+    first = len(reads)
+    for _ in range(3):
+        await rig.queue.tick()
+    assert first > 0 and len(reads) == first
+    for tab in tabs:
+        await tab.ws.close()

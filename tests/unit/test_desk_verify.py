@@ -60,3 +60,24 @@ class TestVerifyUnderConcurrency:
                    if m.event == "desk_answer"]
         assert len(answers) == 1
         assert store.patrons[accepted.patron.id].member_number == "12345"
+
+
+class TestVerifyTheTypedNumber:
+    async def test_verify_alone_checks_the_number_the_patron_typed(self) -> None:
+        """The pre-chat form's member number is what /verify without a number asks the
+        directory about; the card then shows the directory's answer."""
+        store, clock = FakeStore(), FakeClock()
+        router = Router(store, clock)
+        asked_for: list[str] = []
+
+        async def lookup(number: str) -> Member | None:
+            asked_for.append(number)
+            return await directory(number)
+
+        await router.intake.identify(Contact(Channel.WIDGET, "visitor-1"), member_number="A77")
+        accepted = await router.intake.accept(Inbound(Channel.WIDGET, "visitor-1", "Renew?"))
+        commands = DeskCommands(Bot("123:offline"), store, router, DeskTarget(-100, forum=True),
+                                hooks=DeskHooks(verify=lookup), clock=clock)
+        await commands.verify(Asked("id-ana", "Ana", None, 7, accepted.conversation),
+                              accepted.conversation, "")
+        assert asked_for == ["A77"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import Any
@@ -26,6 +26,7 @@ from routing.model import (
     new_id,
 )
 from routing.outbox import DeliveryWorker, RetryPolicy
+from routing.outbox_rules import Lane
 from routing.ports import Link, PermanentFailure, Sender, TemporaryFailure
 from routing.router import Router
 from tests.unit.fakes import FakeClock, FakeStore, RecordingSender, eventually, settle
@@ -219,16 +220,16 @@ class TestDelivery:
         self, worker: DeliveryWorker, store: FakeStore, clock: FakeClock, desk: RecordingSender
     ) -> None:
         """wake() for a lane already sending reads nothing (the lane's end will); a wake
-        for an idle lane reads at once."""
+        for an idle lane reads that lane at once."""
         reads = 0
-        due = store.due_deliveries
+        lane_rows = store.lane_deliveries
 
-        async def counted(now: float, limit: int) -> list[Delivery]:
+        async def counted(lanes: Collection[Lane], now: float, limit: int) -> list[Delivery]:
             nonlocal reads
             reads += 1
-            return await due(now, limit)
+            return await lane_rows(lanes, now, limit)
 
-        store.due_deliveries = counted  # type: ignore[method-assign]
+        store.lane_deliveries = counted  # type: ignore[method-assign]
         busy = await conversation(store, clock)
         desk.hold()
         async with running(worker):

@@ -239,3 +239,29 @@ class TestBlockedPatrons:
         clock.advance(3 * 3600)
         await reminders.check()
         assert [cid for cid, _, _ in desk.sent] == [waiting.id]
+
+
+class TestLongQueues:
+    async def test_a_round_checks_blocks_only_for_what_is_owed(self) -> None:
+        """With a thousand patrons waiting and two owed a reminder, a round asks whether
+        a patron is blocked twice, not a thousand times."""
+        clock = FakeClock()
+        now = clock.now()
+        line = [Waiting(f"c{n}", now - (400.0 if n < 2 else 10.0)) for n in range(1000)]
+        asked: list[str] = []
+        reminded: list[str] = []
+
+        async def waiting() -> list[Waiting]:
+            return line
+
+        async def remind(owed: Waiting, count: int) -> None:
+            reminded.append(owed.conversation_id)
+
+        async def blocked(conversation_id: str) -> bool:
+            asked.append(conversation_id)
+            return conversation_id == "c1"
+
+        reminders = Reminders(waiting, remind, clock, blocked=blocked)
+        reminders.staffed_since = now - 3600.0  # the desk has been open a while
+        await reminders.check()
+        assert sorted(asked) == ["c0", "c1"] and reminded == ["c0"]

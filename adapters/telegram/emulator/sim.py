@@ -29,26 +29,57 @@ Endpoint = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def sim_routes(humans: Humans, core: Core) -> list[web.RouteDef]:
-    def guarded(action: Callable[[Json], Any]) -> Endpoint:
-        async def endpoint(request: web.Request) -> web.StreamResponse:
-            try:
-                body = await request.json() if request.can_read_body else {}
-                if not isinstance(body, dict):
-                    raise ValueError("a JSON object is expected")
-                return web.json_response(action(body))
-            except (ValueError, KeyError, TypeError) as exc:
-                return web.json_response({"error": str(exc) or type(exc).__name__}, status=400)
+    sim = _Sim(humans, core)
+    return [
+        web.get("/_sim/state", sim.state),
+        web.get("/_sim/topics", sim.topics),
+        web.get("/_sim/messages", sim.messages),
+        web.get("/_sim/stats", _guarded(lambda _: core.stats.as_dict())),
+        web.get("/_sim/updates", _guarded(lambda _: humans.pending_updates())),
+        web.get("/_sim/file/{file_id}", sim.file),
+        web.post("/_sim/send", _guarded(sim.send)),
+        web.post("/_sim/press", _guarded(sim.press)),
+        web.post("/_sim/seed", _guarded(lambda _: {"chat_id": humans.seed_demo_desk()})),
+        web.post("/_sim/group", _guarded(sim.group)),
+        web.post("/_sim/user", _guarded(sim.user)),
+        web.post("/_sim/member", _guarded(sim.member)),
+        web.post("/_sim/rights", _guarded(sim.rights)),
+        web.post("/_sim/block", _guarded(sim.block)),
+        web.post("/_sim/delete_topic", _guarded(sim.delete_topic)),
+    ]
 
-        return endpoint
 
-    def query(request: web.Request, name: str) -> int | None:
-        value = request.query.get(name)
-        return int(value) if value not in (None, "") else None
-
-    async def state(request: web.Request) -> web.StreamResponse:
+def _guarded(action: Callable[[Json], Any]) -> Endpoint:
+    """A JSON endpoint: the body's object to ``action``, its answer as JSON; a bad body is
+    a 400 saying what is wrong."""
+    async def endpoint(request: web.Request) -> web.StreamResponse:
         try:
-            chat_id = query(request, "chat_id")
-            after = query(request, "after")
+            body = await request.json() if request.can_read_body else {}
+            if not isinstance(body, dict):
+                raise ValueError("a JSON object is expected")
+            return web.json_response(action(body))
+        except (ValueError, KeyError, TypeError) as exc:
+            return web.json_response({"error": str(exc) or type(exc).__name__}, status=400)
+
+    return endpoint
+
+
+def _query(request: web.Request, name: str) -> int | None:
+    value = request.query.get(name)
+    return int(value) if value not in (None, "") else None
+
+
+class _Sim:
+    """The test-side controls: what people do in Telegram, and what a test may look at."""
+
+    def __init__(self, humans: Humans, core: Core) -> None:
+        self.humans, self.core = humans, core
+
+    async def state(self, request: web.Request) -> web.StreamResponse:
+        core = self.core
+        try:
+            chat_id = _query(request, "chat_id")
+            after = _query(request, "after")
         except ValueError:
             return web.json_response({"error": "chat_id and after are numbers"}, status=400)
         if after is not None and after == core.changed.version:
@@ -62,18 +93,19 @@ def sim_routes(humans: Humans, core: Core) -> list[web.RouteDef]:
         chat = core.world.chats.get(chat_id) if chat_id is not None else _first_group(core)
         return web.json_response(desk_state(core, chat))
 
-    async def topics(request: web.Request) -> web.StreamResponse:
-        return await guarded(lambda _: humans.topics(int(request.query["chat_id"])))(request)
+    async def topics(self, request: web.Request) -> web.StreamResponse:
+        return await _guarded(
+            lambda _: self.humans.topics(int(request.query["chat_id"])))(request)
 
-    async def messages(request: web.Request) -> web.StreamResponse:
+    async def messages(self, request: web.Request) -> web.StreamResponse:
         def look(_: Json) -> Any:
-            return humans.messages(int(request.query["chat_id"]),
-                                   query(request, "message_thread_id"))
+            return self.humans.messages(int(request.query["chat_id"]),
+                                        _query(request, "message_thread_id"))
 
-        return await guarded(look)(request)
+        return await _guarded(look)(request)
 
-    async def file(request: web.Request) -> web.StreamResponse:
-        stored = core.world.files.get(request.match_info["file_id"])
+    async def file(self, request: web.Request) -> web.StreamResponse:
+        stored = self.core.world.files.get(request.match_info["file_id"])
         if stored is None:
             raise web.HTTPNotFound()
         headers = {"X-Content-Type-Options": "nosniff"}
@@ -84,59 +116,43 @@ def sim_routes(humans: Humans, core: Core) -> list[web.RouteDef]:
         return web.Response(body=stored.data, content_type="application/octet-stream",
                             headers=headers)
 
-    def send(b: Json) -> Any:
-        return humans.user_sends(int(b["chat_id"]), int(b["user_id"]), str(b["text"]),
-                                 message_thread_id=_opt_int(b, "message_thread_id"),
-                                 reply_to_message_id=_opt_int(b, "reply_to_message_id"))
+    def send(self, b: Json) -> Any:
+        return self.humans.user_sends(
+            int(b["chat_id"]), int(b["user_id"]), str(b["text"]),
+            message_thread_id=_opt_int(b, "message_thread_id"),
+            reply_to_message_id=_opt_int(b, "reply_to_message_id"))
 
-    def press(b: Json) -> Any:
-        return humans.press_button(int(b["chat_id"]), int(b["message_id"]), int(b["user_id"]),
-                                   str(b["data"]))
+    def press(self, b: Json) -> Any:
+        return self.humans.press_button(int(b["chat_id"]), int(b["message_id"]),
+                                        int(b["user_id"]), str(b["data"]))
 
-    def group(b: Json) -> Any:
-        chat_id = humans.create_group(str(b["title"]), forum=bool(b.get("forum", True)),
-                                      chat_id=_opt_int(b, "chat_id"))
+    def group(self, b: Json) -> Any:
+        chat_id = self.humans.create_group(str(b["title"]), forum=bool(b.get("forum", True)),
+                                           chat_id=_opt_int(b, "chat_id"))
         return {"chat_id": chat_id}
 
-    def user(b: Json) -> Any:
-        user_id = humans.add_user(str(b["first_name"]), last_name=b.get("last_name"),
-                                  username=b.get("username"), is_bot=bool(b.get("is_bot")))
+    def user(self, b: Json) -> Any:
+        user_id = self.humans.add_user(str(b["first_name"]), last_name=b.get("last_name"),
+                                       username=b.get("username"), is_bot=bool(b.get("is_bot")))
         return {"user_id": user_id}
 
-    def member(b: Json) -> Any:
-        humans.add_member(int(b["chat_id"]), int(b["user_id"]), str(b.get("status", "member")))
+    def member(self, b: Json) -> Any:
+        self.humans.add_member(int(b["chat_id"]), int(b["user_id"]),
+                               str(b.get("status", "member")))
         return {"ok": True}
 
-    def rights(b: Json) -> Any:
+    def rights(self, b: Json) -> Any:
         chat_id = int(b.pop("chat_id"))
-        humans.set_bot_rights(chat_id, **{k: bool(v) for k, v in b.items()})
+        self.humans.set_bot_rights(chat_id, **{k: bool(v) for k, v in b.items()})
         return {"ok": True}
 
-    def block(b: Json) -> Any:
-        humans.block_bot(int(b["user_id"]))
+    def block(self, b: Json) -> Any:
+        self.humans.block_bot(int(b["user_id"]))
         return {"ok": True}
 
-    def delete_topic(b: Json) -> Any:
-        humans.delete_topic(int(b["chat_id"]), int(b["message_thread_id"]))
+    def delete_topic(self, b: Json) -> Any:
+        self.humans.delete_topic(int(b["chat_id"]), int(b["message_thread_id"]))
         return {"ok": True}
-
-    return [
-        web.get("/_sim/state", state),
-        web.get("/_sim/topics", topics),
-        web.get("/_sim/messages", messages),
-        web.get("/_sim/stats", guarded(lambda _: core.stats.as_dict())),
-        web.get("/_sim/updates", guarded(lambda _: humans.pending_updates())),
-        web.get("/_sim/file/{file_id}", file),
-        web.post("/_sim/send", guarded(send)),
-        web.post("/_sim/press", guarded(press)),
-        web.post("/_sim/seed", guarded(lambda _: {"chat_id": humans.seed_demo_desk()})),
-        web.post("/_sim/group", guarded(group)),
-        web.post("/_sim/user", guarded(user)),
-        web.post("/_sim/member", guarded(member)),
-        web.post("/_sim/rights", guarded(rights)),
-        web.post("/_sim/block", guarded(block)),
-        web.post("/_sim/delete_topic", guarded(delete_topic)),
-    ]
 
 
 def _opt_int(body: Json, key: str) -> int | None:

@@ -13,6 +13,7 @@
       greeting,
       maxText: Number.isInteger(max) && max > 0 ? max : 4000,
       files: readFiles(c.files),
+      prechat: readPrechat(c.prechat), // prechat.js
     };
   }
 

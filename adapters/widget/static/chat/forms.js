@@ -92,17 +92,19 @@
     return Boolean(S.conversation && S.conversation.status === "open");
   }
 
-  /** The offline form when nobody is at the desk and there is no open conversation. */
+  /** The form (the offline form, shaped into the library's pre-chat form by prechat.js)
+      in place of the composer, when there is no open conversation. */
   function applyMode() {
     if (!S.ui) return;
     const { panel, offline, offlineNote, log } = S.ui;
     const away = !S.availability.staffed;
-    const formShown = away && !hasOpenConversation() && outbox.items.length === 0;
+    preparePrechat(away);
+    const formShown = prechatWanted(away) && !hasOpenConversation() && outbox.items.length === 0;
     panel.classList.toggle("is-offline", formShown);
     offline.el.hidden = !formShown;
     log.classList.toggle("has-history", S.order.length > 0);
     offline.opens.textContent = S.availability.opens;
-    offline.opens.hidden = !S.availability.opens;
+    offline.opens.hidden = !S.availability.opens || !away;
     const noteShown = away && !formShown;
     offlineNote.hidden = !noteShown;
     if (noteShown) {
@@ -111,6 +113,7 @@
         : email ? fill(T.offlineSent, { email }) : T.afterHours;
       if (S.availability.opens) offlineNote.textContent += " " + S.availability.opens;
     }
+    showLibraryLine();
   }
 
   function submitOffline() {
@@ -121,12 +124,13 @@
       email: form.email.value.trim(),
       text: form.question.value.replace(/\r\n/g, "\n").trim(),
     };
-    const problem = !question.name ? ["missing_name", form.name]
-      : !question.email && S.config.email !== false ? ["missing_email", form.email]
-      : question.email && !EMAIL_RE.test(question.email) ? ["bad_email", form.email]
-      : !question.text ? ["empty", form.question]
-      : countChars(question.text) > S.config.maxText ? ["too_long", form.question] : null;
+    const answers = prechatAnswers(question);
+    const problem = prechatProblem(question, answers)
+      || (!question.text ? ["empty", form.question]
+      : countChars(question.text) > S.config.maxText ? ["too_long", form.question] : null);
     if (problem) return offlineRefused(problem[0], problem[1]);
+    if (S.availability.staffed) return sendPrechat(question, answers);
+    question.prechat = answers;
     const last = S.offlineLast; // pressed again after a timeout: the same cid, never a double
     if (last && last.name === question.name && last.email === question.email && last.text === question.text) {
       question.cid = last.cid;
@@ -172,7 +176,9 @@
   function onOfflineError(frame) {
     const code = typeof frame.code === "string" ? frame.code : "other";
     const field = { missing_name: "name", bad_name: "name", too_long_profile: "name",
-      missing_email: "email", bad_email: "email", empty: "question", too_long: "question" }[code];
+      missing_email: "email", bad_email: "email", empty: "question", too_long: "question",
+      missing_member_number: "member", bad_member_number: "member", missing_topic: "topic",
+      bad_topic: "topic" }[code];
     const lasting = code !== "rate_limited" && code !== "internal";
     if (lasting) S.offline = null;
     if (code === "desk_open") { S.availability.staffed = true; applyMode(); } // write in the chat
@@ -183,9 +189,11 @@
   /** Show what is wrong with the form (or nothing, with ""), on the field it concerns. */
   function offlineRefused(code, field = null, text = "") {
     const form = S.ui.offline;
-    for (const el of [form.name, form.email, form.question]) el.removeAttribute("aria-invalid");
+    for (const el of [form.name, form.email, form.question, form.member, form.topic]) {
+      if (el) el.removeAttribute("aria-invalid");
+    }
     form.error.textContent = code
-      ? text || fill(T.errors[code] || T.errors.other, { max: S.config.maxText }) : "";
+      ? text || fill(T.errors[code] || PRECHAT_ERRORS[code] || T.errors.other, { max: S.config.maxText }) : "";
     if (!code) return;
     clearTimeout(S.offlineTimer);
     form.submit.disabled = false;

@@ -56,6 +56,7 @@
   function onAck(frame) {
     const cid = typeof frame.cid === "string" ? frame.cid : "";
     receive(frame.message);
+    onPrechatProfile(frame.profile); // prechat.js: a code went to the form's address
     if (cid) settle(cid);
     if (S.ui.error.dataset.code && S.ui.error.dataset.code !== "too_long" && !waitingToSend()) {
       showError("");

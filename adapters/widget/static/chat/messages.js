@@ -188,7 +188,7 @@
       applyMode(); // another tab sent the offline form: this one shows the chat too
     }
     if (msg.direction === "system" && !fromHistory) liveEvent(msg);
-    if (!S.isOpen && !fromHistory && msg.direction !== "patron") { S.unread++; updateBadge(); }
+    if (!S.isOpen && !fromHistory && msg.direction !== "patron") { S.unread++; updateBadge(); announce(msg, el); }
     if (stick) scrollToEnd();
     return true;
   }

@@ -37,7 +37,7 @@
     clearTimeout(S.ackTimers.get(item.cid));
     S.ackTimers.set(item.cid, setTimeout(() => markFailed(item.cid), ACK_TIMEOUT));
     if (S.transport === "ws") {
-      sendFrame({ type: "send", cid: item.cid, text: item.text });
+      sendFrame({ type: "send", ...sendBody(item) }); // prechat.js
     } else {
       if (!S.httpQueue.includes(item.cid)) S.httpQueue.push(item.cid);
       drainHttpQueue();

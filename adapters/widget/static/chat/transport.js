@@ -204,7 +204,7 @@
         if (!item) continue;
         let reply;
         try {
-          reply = await http("POST", "/widget/api/send", { cid, text: item.text });
+          reply = await http("POST", "/widget/api/send", sendBody(item)); // prechat.js
         } catch {
           markFailed(cid);
           continue;

@@ -57,6 +57,9 @@
     }, header, connection, notice, log, offline.el, profile.el, composer);
 
     root.insertBefore(panel, launcher);
+    // Outside the panel: a screen reader hears what arrives while the chat is closed.
+    const announcer = h("p", { class: "sr", part: "announcer", role: "status", "aria-live": "polite" });
+    root.append(announcer);
     LOADER.addStyles(shadow, CSS);
     if (files) wireFiles(panel, input, picker);
 
@@ -78,7 +81,8 @@
 
     launcher.removeAttribute("aria-busy");
     return { host, root, launcher, badge, panel, status, connection, log, stored, pending,
-      input, send, error, counter, wait, profile, offline, offlineNote, notice, queue, tray, attach };
+      input, send, error, counter, wait, profile, offline, offlineNote, notice, queue, tray, attach,
+      announcer };
   }
 
   /** Files come from the picker, a drop anywhere on the panel, or a pasted image. */
@@ -202,6 +206,13 @@
     badge.textContent = S.unread > 9 ? "9+" : String(S.unread);
     const label = fill(T.open, S.config);
     launcher.setAttribute("aria-label", S.unread ? `${label} (${fill(T.unread, { n: S.unread })})` : label);
+  }
+
+  /** Says a message that came while the chat is closed; the open log is a live region. */
+  function announce(msg, el) {
+    const text = msg.direction === "librarian" ? `${msg.author || S.config.library}: ${msg.text || ""}`
+      : el.textContent;
+    S.ui.announcer.textContent = text;
   }
 
   function nearBottom() {

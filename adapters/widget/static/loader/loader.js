@@ -70,7 +70,11 @@
     const lum = 0.2126 * channel(0) + 0.7152 * channel(1) + 0.0722 * channel(2);
     const onWhite = 1.05 / (lum + 0.05);
     const onDark = (lum + 0.05) / (0.0103 + 0.05); // #1a1a2e-ish near-black
-    return { brand: full, on: onWhite >= 4.5 || onWhite >= onDark ? "#ffffff" : "#111827" };
+    // Mid tones (#7f7f7f, #e53935) reach 4.5:1 with neither; the better of white and
+    // black always does (they tie at 4.58:1).
+    const onBlack = (lum + 0.05) / 0.05;
+    const on = onWhite >= 4.5 ? "#ffffff" : onDark >= 4.5 ? "#111827" : onBlack > onWhite ? "#000000" : "#ffffff";
+    return { brand: full, on };
   }
 
   function safeHref(raw) {
@@ -257,6 +261,8 @@
     loading: false,
     failures: 0,
     eager: false,
+    greetings: Array.isArray(CONFIG.greetings) ? CONFIG.greetings : [], // greetings.js
+    greeting: "", // a greeting rule's words, for the chat to show as it opens
   };
   LOADER.brand = readBrand();
   LOADER.eager = Boolean(LOADER.resume) || LOADER.wantOpen || returning();

@@ -1,0 +1,92 @@
+"""``pustaka user …`` and ``pustaka patron …`` run as a librarian's admin runs them, in a
+subprocess, against a data directory on disk."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from bridge.store.sqlite import SqliteStore
+from routing.model import Channel, Inbound
+from routing.ports import SystemClock
+from routing.router import Router
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def pustaka(config: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PUSTAKA_")}
+    env["PYTHONPATH"] = str(ROOT)
+    return subprocess.run([sys.executable, "-m", "bridge.cli", *args, "--config", str(config)],
+                          input=stdin, capture_output=True, text=True, env=env, timeout=120,
+                          check=False)
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    path = tmp_path / "pustaka.toml"
+    path.write_text(f'[storage]\ndata_dir = "{tmp_path / "data"}"\n')
+    (tmp_path / "data").mkdir()
+    return path
+
+
+def _accounts(config: Path) -> list[str]:
+    return pustaka(config, "user", "list").stdout.splitlines()
+
+
+def test_user_add_list_passwd_disable(config: Path) -> None:
+    """An account is added with a hashed password, listed, re-passworded and disabled."""
+    added = pustaka(config, "user", "add", "Dewi", "--role", "admin", "--password-stdin",
+                    stdin="correct horse battery\n")
+    assert added.returncode == 0, added.stderr
+    assert _accounts(config) == ["Dewi\tadmin\tactive"]
+    assert pustaka(config, "user", "passwd", "Dewi", "--password-stdin",
+                   stdin="another long password\n").returncode == 0
+    assert pustaka(config, "user", "disable", "Dewi").returncode == 0
+    assert _accounts(config) == ["Dewi\tadmin\tdisabled"]
+    raw = (config.parent / "data" / "pustaka.db").read_bytes()
+    assert b"correct horse" not in raw and b"$argon2id$" in raw
+
+
+def test_a_short_password_or_a_second_account_of_one_name_is_refused(config: Path) -> None:
+    """Bad input gets a clear sentence and a non-zero exit, and creates nothing."""
+    short = pustaka(config, "user", "add", "Rina", "--role", "librarian", "--password-stdin",
+                    stdin="short\n")
+    assert short.returncode == 1 and "at least 10 characters" in short.stderr
+    assert pustaka(config, "user", "add", "Rina", "--role", "librarian", "--password-stdin",
+                   stdin="long enough password\n").returncode == 0
+    again = pustaka(config, "user", "add", "rina", "--role", "admin", "--password-stdin",
+                    stdin="long enough password\n")
+    assert again.returncode == 1 and "exists already" in again.stderr
+
+
+def test_patron_export_and_erase_from_the_command_line(config: Path, tmp_path: Path) -> None:
+    """The export has the patron's message; after erase the store has none of it."""
+    async def seed() -> None:
+        store = SqliteStore(config.parent / "data" / "pustaka.db")
+        await store.open()
+        try:
+            router = Router(store, SystemClock())
+            await router.intake.accept(Inbound(Channel.EMAIL, "sari@example.org",
+                                               "My card is lost", name="Sari"))
+        finally:
+            await store.close()
+    asyncio.run(seed())
+    out = tmp_path / "sari.zip"
+    exported = pustaka(config, "patron", "export", "sari@example.org", "--out", str(out))
+    assert exported.returncode == 0, exported.stderr
+    data = json.loads(zipfile.ZipFile(out).read("patron.json"))
+    assert data["tables"]["messages"][0]["text"] == "My card is lost"
+    erased = pustaka(config, "patron", "erase", "sari@example.org", "--yes")
+    assert erased.returncode == 0, erased.stderr
+    assert "conversations 1" in erased.stdout
+    assert b"My card is lost" not in (config.parent / "data" / "pustaka.db").read_bytes()
+    again = pustaka(config, "patron", "export", "sari@example.org")
+    assert again.returncode == 1 and "no patron is known" in again.stderr

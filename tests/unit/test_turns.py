@@ -1,0 +1,145 @@
+"""Turns for a scarce budget: flat bookings under a backlog, known conversations first."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from dataclasses import replace
+
+from routing.limits import SendBudget, WindowRule
+from routing.model import Channel, Delivery
+from routing.outbox import DeliveryWorker
+from tests.unit.fakes import FakeClock, FakeStore, eventually, settle
+from tests.unit.test_budget import RULES, BudgetedSender, fake_sleep, within_windows
+from tests.unit.test_outbox import conversation, enqueue, running
+
+
+class TestBudgetUnderABacklog:
+    def test_a_deep_backlog_keeps_every_window(self) -> None:
+        """Bookings reaching ten minutes ahead, some of them released, never overfill a
+        window."""
+        rng = random.Random(11)
+        budget = SendBudget(RULES, margin=0.0)
+        kept: list[float] = []
+        for i in range(600):
+            now = i * 0.05
+            cost = rng.choice([1, 1, 2])
+            at = budget.reserve(("group:a",) * cost, now)
+            assert at >= now
+            if rng.random() < 0.1:
+                budget.release(("group:a",) * cost, at)
+            else:
+                kept += [at] * cost
+        assert within_windows(kept, RULES["group"])
+        assert max(kept) > 600.0  # the backlog did reach far ahead
+
+    def test_earliest_books_nothing(self) -> None:
+        """Asking when a send could go leaves the window as it was."""
+        budget = SendBudget(RULES, margin=0.0)
+        for _ in range(20):
+            budget.reserve(("group:1",), 0.0)
+        assert budget.earliest(("group:1",), 0.0) == 60.0
+        assert budget.earliest(("group:1",), 0.0) == 60.0
+        assert budget.gate(("bot", "group:1", "group:1")) == "group:1"
+        assert budget.gate(("x",)) is None
+
+
+async def _queued_lanes(count: int) -> tuple[FakeStore, FakeClock, BudgetedSender, DeliveryWorker]:
+    store, clock = FakeStore(), FakeClock()
+    desk = BudgetedSender("desk")
+    budget = SendBudget({"group": WindowRule(1, 60.0)}, margin=0.0)
+    worker = DeliveryWorker(store, clock, {Channel.DESK: desk}, budget=budget,
+                            sleep=fake_sleep(clock), stamp=lambda at: "t")
+    for i in range(count):
+        await enqueue(store, clock, await conversation(store, clock), f"new {i}")
+    return store, clock, desk, worker
+
+
+class TestTurns:
+    async def test_waiting_lanes_book_only_the_near_future(self) -> None:
+        """Three hundred conversations waiting for a group's one post a minute hold no
+        booking beyond the next send: the budget's work per send stays the same."""
+        _, _, desk, worker = await _queued_lanes(300)
+        sleeping = asyncio.Event()
+
+        async def watch(seconds: float) -> None:
+            sleeping.set()
+            await asyncio.sleep(3600)  # the front of the queue waits; look meanwhile
+
+        worker._turns._sleep = watch  # the queue's own clock hook
+        await worker.dispatch()
+        await sleeping.wait()
+        for _ in range(5):
+            await asyncio.sleep(0)
+        booked = worker.budget._booked["group:desk"]  # what it holds
+        assert len(booked) == 1 and worker._turns.waiting() == 299
+        assert len(desk.sent_texts()) == 1
+        await worker.drain(0.1)
+        assert worker._turns.waiting() == 0
+
+    async def test_a_known_conversation_goes_before_new_topics(self) -> None:
+        """With forty new conversations queued for the group, a message in a conversation
+        whose topic is open is the next post, not the forty-first."""
+        store, clock, desk, worker = await _queued_lanes(40)
+        known = replace(await conversation(store, clock), desk_thread=7)
+        await store.save_conversation(known)
+        await enqueue(store, clock, known, "in the open topic")
+        await worker.run_until_idle()
+        texts = desk.sent_texts()
+        assert len(texts) == 41 and texts.index("in the open topic") <= 1
+
+    async def test_new_conversations_keep_their_order(self) -> None:
+        """Lanes of the same kind are served in the order they asked."""
+        _, _, desk, worker = await _queued_lanes(12)
+        await worker.run_until_idle()
+        assert desk.sent_texts() == [f"new {i}" for i in range(12)]
+
+
+class TestReadsUnderABacklog:
+    async def test_a_new_conversation_costs_a_lane_read_not_a_read_of_the_backlog(
+            self) -> None:
+        """With a hundred conversations waiting for the group, twenty new ones are each
+        read by their own lane: nothing re-reads the rows of those already waiting."""
+        store, clock, _, worker = await _queued_lanes(100)
+        full_reads = 0
+        due = store.due_deliveries
+
+        async def counted(now: float, limit: int) -> list[Delivery]:
+            nonlocal full_reads
+            full_reads += 1
+            return await due(now, limit)
+
+        store.due_deliveries = counted  # type: ignore[method-assign]
+        worker._turns._sleep = lambda seconds: asyncio.sleep(3600)  # the group stays full
+        async with running(worker):
+            await eventually(lambda: worker._turns.waiting() == 99)  # one has its turn
+            before = full_reads
+            for i in range(20):
+                worker.wake([await enqueue(store, clock, await conversation(store, clock),
+                                           f"late {i}")])
+                await settle()
+            assert worker._turns.waiting() == 119 and full_reads == before
+
+
+class _TickingClock(FakeClock):
+    """A clock that moves on a little at every reading, as a real one does."""
+
+    def now(self) -> float:
+        self.advance(1e-6)
+        return super().now()
+
+
+class TestNoWaitIsNoWait:
+    async def test_a_send_with_room_goes_singly_on_a_moving_clock(self) -> None:
+        """A turn taken at once counts as no wait even though the clock moved while it
+        was taken: three messages with room in the window go as three posts."""
+        store, clock = FakeStore(), _TickingClock()
+        desk = BudgetedSender("desk")
+        worker = DeliveryWorker(store, clock, {Channel.DESK: desk},
+                                budget=SendBudget(RULES, margin=0.0),
+                                sleep=fake_sleep(clock), stamp=lambda at: "t")
+        conv = await conversation(store, clock)
+        for i in range(3):
+            await enqueue(store, clock, conv, f"question {i}")
+        await worker.run_until_idle()
+        assert desk.sent_texts() == ["question 0", "question 1", "question 2"]
