@@ -132,8 +132,8 @@ class ReportRows(Protocol):
         ...
 
     async def report_marks(self, start: float, end: float) -> list[Row]:
-        """(created_at, claimed_by_id, kind, read_level) of the conversations opened in
-        ``[start, end)`` that carry a reference mark: all the reference report reads."""
+        """(marked_at, librarian_id, kind, read_level) of the reference marks noted in
+        ``[start, end)``: a question counts on the day it was noted (closed)."""
         ...
 
     async def rolled_reference(self, first: str, last: str) -> list[Row]:

@@ -41,6 +41,10 @@ async def collect(store: ReportRows, first: dt.date, last: dt.date, clock: Local
     ``period`` ("day", "week", "month"), so a year's report reads a few hundred rows;
     only the aggregates named in ``parts`` are read (``Rolled``'s fields; all when empty)."""
     out = Collected()
+    if not parts or "reference" in parts:
+        out.reference = await collect_reference(store, first, last, clock)
+        parts = [p for p in parts if p != "reference"] or [
+            p for p in Rolled.__dataclass_fields__ if p != "reference"]
     rolled = await store.rolled_until()
     if rolled and rolled > first.isoformat():
         last_rolled = (dt.date.fromisoformat(rolled) - dt.timedelta(days=1)).isoformat()
@@ -57,7 +61,8 @@ async def collect(store: ReportRows, first: dt.date, last: dt.date, clock: Local
 
 async def collect_reference(store: ReportRows, first: dt.date, last: dt.date,
                             clock: LocalTime) -> Counter[tuple[str, str, str, int]]:
-    """Only what the reference report reads: (month, librarian, kind, READ level) -> n."""
+    """Only what the reference report reads: (month, librarian, kind, READ level) -> n,
+    each question in the month it was noted (closed) in."""
     counts: Counter[tuple[str, str, str, int]] = Counter()
     rolled = await store.rolled_until()
     if rolled and rolled > first.isoformat():
@@ -95,7 +100,7 @@ def tally_rows(rows: list[LiveRow], clock: LocalTime, now: float, out: Collected
     """Count live conversations into ``out``."""
     daily, librarians, channels = out.daily, out.librarians, out.day_channels
     for row in rows:
-        created, origin, after, _f, _c, _s, rating, librarian, tags, url, kind, level = row
+        created, origin, after, _f, _c, _s, rating, librarian, tags, url, _k, _l = row
         day, weekday, hour = clock(created)
         first, close, missed = classify(row, now)
         daily[day].add(bool(after), first, close, missed, rating)
@@ -103,8 +108,6 @@ def tally_rows(rows: list[LiveRow], clock: LocalTime, now: float, out: Collected
             librarians[librarian].add(bool(after), first, close, missed, rating)
         channels[(day, origin)] += 1
         out.hours[(weekday, hour)] += 1
-        if kind or level:
-            out.reference[(day[:7], librarian, kind, level)] += 1
         if tags != "[]":
             for tag in json.loads(tags):
                 out.terms[("tag", tag)] += 1

@@ -8,13 +8,14 @@ patrons still rate them (``settled_until``).
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 from collections import Counter, defaultdict
 
 from bridge.admin.report_collect import classify
 from bridge.admin.report_math import LocalTime, Tally
-from routing.report_roles import LiveRow, ReportRows, RolledDay
+from routing.report_roles import LiveRow, ReportRows, RolledDay, Row
 
 __all__ = ["SETTLE_DAYS", "roll_up", "settled_until"]
 
@@ -42,32 +43,38 @@ async def roll_up(store: ReportRows, until: float, *, timezone: str, now: float)
     by_day: dict[str, list[LiveRow]] = defaultdict(list)
     for row in await store.report_rows(start, end):
         by_day[clock(row[0])[0]].append(row)
-    for day in sorted(by_day):
+    marks: dict[str, list[Row]] = defaultdict(list)
+    for mark in await store.report_marks(start, end):
+        marks[clock(mark[0])[0]].append(mark)
+    for day in sorted({*by_day, *marks}):
         following = (dt.date.fromisoformat(day) + dt.timedelta(days=1)).isoformat()
-        await store.save_rolled_day(day, day_rows(by_day[day], clock, now), following)
+        aggregates = await asyncio.to_thread(day_rows, by_day[day], marks[day], clock, now)
+        await store.save_rolled_day(day, aggregates, following)
     last = (end_day - dt.timedelta(days=1)).isoformat()
-    if not by_day or max(by_day) < last:  # the cursor passes the empty days at the end
+    if (not by_day and not marks) or max({*by_day, *marks}) < last:  # past the empty days
         await store.save_rolled_day(last, RolledDay(), end_day.isoformat())
-    return len(by_day)
+    return len({*by_day, *marks})
 
 
-def day_rows(rows: list[LiveRow], clock: LocalTime, now: float) -> RolledDay:
-    """One day's conversations as aggregate rows."""
+def day_rows(rows: list[LiveRow], marks: list[Row], clock: LocalTime,
+             now: float) -> RolledDay:
+    """One day's conversations (opened that day) and reference marks (noted that day)
+    as aggregate rows."""
     tallies: dict[tuple[str, str], Tally] = defaultdict(
         lambda: Tally(first_values=None, close_values=None))
     reference: Counter[tuple[str, str, int]] = Counter()
     hours: Counter[int] = Counter()
     terms: Counter[tuple[str, str]] = Counter()
     for row in rows:
-        created, origin, after, _f, _c, _s, rating, librarian, tags, url, kind, level = row
+        created, origin, after, _f, _c, _s, rating, librarian, tags, url, _k, _l = row
         first, close, missed = classify(row, now)
         tallies[(origin, librarian)].add(bool(after), first, close, missed, rating)
         hours[clock(created)[2]] += 1
-        if kind or level:
-            reference[(librarian, kind, level)] += 1
         terms.update(("tag", t) for t in (json.loads(tags) if tags != "[]" else ()))
         if url:
             terms[("page", url)] += 1
+    for _at, librarian, kind, level in marks:
+        reference[(librarian, kind, level)] += 1
     return RolledDay(
         days=tuple((ch, lib, t.conversations, t.after_hours, t.answered, t.missed, *t.ratings)
                    for (ch, lib), t in tallies.items()),

@@ -32,9 +32,8 @@ _LIVE = (
     " WHERE c.created_at >= ? AND c.created_at < ? ORDER BY c.created_at"
 )
 _MARKS = (
-    "SELECT c.created_at, c.claimed_by_id, r.kind, COALESCE(r.read_level, 0)"
-    " FROM conversations AS c JOIN reference_marks AS r ON r.conversation_id = c.id"
-    " WHERE c.created_at >= ? AND c.created_at < ?"
+    "SELECT marked_at, librarian_id, kind, COALESCE(read_level, 0) FROM reference_marks"
+    " WHERE marked_at >= ? AND marked_at < ?"
 )
 _MARK = "SELECT kind, read_level FROM reference_marks WHERE conversation_id = ?"
 _COUNTS = ("SUM(conversations), SUM(after_hours), SUM(answered), SUM(missed), SUM(rated_1),"

@@ -11,6 +11,8 @@ CREATE TABLE reference_marks (
     librarian_id    TEXT NOT NULL DEFAULT '',
     marked_at       REAL NOT NULL
 ) WITHOUT ROWID;
+-- The reference statistics count a question on the day it was noted (closed).
+CREATE INDEX reference_marks_at ON reference_marks (marked_at);
 
 -- Counts per day x channel x librarian ('' when nobody answered), summed by the reports
 -- in SQL; durations as log-spaced histograms (bucket = 1 + floor(4 log2 seconds), 0 below
