@@ -140,3 +140,24 @@ async def test_a_seeded_year_survives_the_roll_up(store: SqliteStore) -> None:
     assert sum(int(c) for c in table[-1][7:]) == sum(s.mark is not None and
                                                      s.mark.read_level is not None
                                                      for s in saved)
+
+
+async def test_a_question_closed_after_its_day_was_rolled_up_still_counts(
+        store: SqliteStore) -> None:
+    """A conversation opened on 2 March, rolled up with its day, and closed with a mark on
+    6 March is counted once in March's reference statistics, before and after 6 March is
+    rolled up in turn."""
+    await hand_set(store)
+    await roll_up(store, at(5, 0), timezone=TZ, now=NOW)
+    await store.save_reference("c4", ReferenceMark("technical", 5), "1001", at(6, 10))
+    reports = Reports(store, TZ)
+
+    async def technical_and_read_5() -> tuple[str, str]:
+        march = (await reports.reference(MARCH, list(DEFAULT_KINDS), NOW)).csv_rows()[1]
+        return march[4], march[11]
+
+    assert await technical_and_read_5() == ("1", "1")
+    await roll_up(store, at(10, 0), timezone=TZ, now=NOW)
+    assert await technical_and_read_5() == ("1", "1")
+    people = {p.id: p for p in await reports.librarians(MARCH, {}, NOW)}
+    assert people["1001"].reads == {2: 1, 5: 1}
