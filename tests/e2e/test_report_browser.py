@@ -6,11 +6,13 @@ layout with no sideways scrolling. Each page's screenshot goes to docs/screensho
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import datetime as dt
 import io
 import time
 from collections import Counter
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -22,7 +24,7 @@ from tests.seed import LIBRARIANS, Seeded, seed_year
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 pytest_plugins = ["tests.e2e.admin_fixtures"]  # staff_bridge, admin_page
-PHONE = {"viewport": {"width": 390, "height": 844}}
+PHONE: dict[str, Any] = {"viewport": {"width": 390, "height": 844}}
 
 
 async def seeded(staff: StaffBridge) -> tuple[list[Seeded], ZoneInfo, dt.date]:
@@ -68,7 +70,9 @@ async def test_overview_reference_librarians(browser: Browser, staff_bridge: Sta
     async with page.expect_download() as download_info:
         await page.click("#csv")
     download = await download_info.value
-    rows = list(csv.reader(io.StringIO(open(await download.path(), encoding="utf-8").read())))
+    saved_csv = await download.path()
+    text = await asyncio.to_thread(saved_csv.read_text, encoding="utf-8")
+    rows = list(csv.reader(io.StringIO(text)))
     expected: Counter[tuple[str, int]] = Counter(
         (local_day(s, zone).isoformat()[:7], s.mark.read_level) for s in in_range
         if s.mark is not None and s.mark.read_level is not None)
