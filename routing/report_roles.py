@@ -123,7 +123,7 @@ class RolledDay:
 
 
 class ReportRows(Protocol):
-    """What the dashboard's reports read and the daily roll-up writes (migration 0011).
+    """What the dashboard's reports read and the daily roll-up writes (migration 0010).
     Days are ``YYYY-MM-DD`` in the library's time zone; ``rolled_until`` is the first day
     not yet rolled up ('' when none is)."""
 

@@ -1,5 +1,5 @@
 """The reports' roles on SQLite (``routing.report_roles``): reference marks, the live
-rows a report reads, and the daily aggregates that outlive transcripts (migration 0011).
+rows a report reads, and the daily aggregates that outlive transcripts (migration 0010).
 """
 
 from __future__ import annotations
