@@ -91,8 +91,8 @@ class TestCharts:
         svg = str(charts.hbars([(hostile, 3)], "Top <tags>"))
         assert "<script>" not in svg and "&lt;script&gt;" in svg
         tree = ET.fromstring(svg)
-        assert tree.find(f"{SVG}title").text == "Top <tags>"
-        assert tree.find(f".//{SVG}rect/{SVG}title").text == f"{hostile}: 3"
+        assert tree.findtext(f"{SVG}title") == "Top <tags>"
+        assert tree.findtext(f".//{SVG}rect/{SVG}title") == f"{hostile}: 3"
 
     def test_heat_map_cells(self) -> None:
         """The heat map has 7 x 24 cells, each with its count and a title naming it."""
@@ -103,7 +103,7 @@ class TestCharts:
         assert len(rects) == 168
         busy = [r for r in rects if r.get("data-n") == "4"]
         assert [(r.get("data-day"), r.get("data-hour")) for r in busy] == [("0", "9")]
-        assert busy[0].find(f"{SVG}title").text == "Mon 09:00\u201309:59: 4"
+        assert busy[0].findtext(f"{SVG}title") == "Mon 09:00\u201309:59: 4"
 
     def test_stacked_bars_and_line_are_wellformed(self) -> None:
         """Bars stack one rect per non-zero value; a gap in the line splits it."""
