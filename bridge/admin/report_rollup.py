@@ -11,13 +11,17 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import logging
 from collections import Counter, defaultdict
 
 from bridge.admin.report_collect import classify
 from bridge.admin.report_math import LocalTime, Tally
+from routing.ports import Clock
 from routing.report_roles import LiveRow, ReportRows, RolledDay, Row
 
-__all__ = ["SETTLE_DAYS", "roll_up", "settled_until"]
+__all__ = ["SETTLE_DAYS", "DailyRollUp", "roll_up", "settled_until"]
+
+log = logging.getLogger(__name__)
 
 SETTLE_DAYS = 2  # days a conversation stays live after it opened, for ratings to arrive
 
@@ -91,3 +95,24 @@ def _durations(tallies: dict[tuple[str, str], Tally]) -> tuple[tuple[object, ...
         merged.update({(librarian, "first", b): n for b, n in t.first_response.items()})
         merged.update({(librarian, "close", b): n for b, n in t.to_close.items()})
     return tuple((*key, n) for key, n in merged.items())
+
+
+class DailyRollUp:
+    """The bridge's background loop (``bridge.parts``): rolls up settled days at start and
+    then every hour, so the reports stay fast and the statistics are kept before the
+    retention job deletes a transcript (it calls ``roll_up`` too; a day is never rolled
+    up twice)."""
+
+    def __init__(self, store: ReportRows, clock: Clock, timezone: str,
+                 every: float = 3600.0) -> None:
+        self.store, self.clock, self.timezone, self.every = store, clock, timezone, every
+
+    async def run(self) -> None:
+        while True:
+            now = self.clock.now()
+            try:
+                await roll_up(self.store, settled_until(now, self.timezone),
+                              timezone=self.timezone, now=now)
+            except Exception:  # a failed roll-up is tried again next time; reports stay right
+                log.warning("rolling up the reports' daily aggregates failed", exc_info=True)
+            await asyncio.sleep(self.every)

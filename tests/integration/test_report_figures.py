@@ -5,6 +5,7 @@ surviving the roll-up."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,10 +15,11 @@ import pytest
 
 from bridge.admin.overview import overview_view
 from bridge.admin.report_queries import DateRange, Reports, date_range
-from bridge.admin.report_rollup import roll_up, settled_until
+from bridge.admin.report_rollup import DailyRollUp, roll_up, settled_until
 from bridge.store.sqlite import SqliteStore
 from routing.model import Channel, Conversation, PageInfo, Patron, Status
 from routing.report_roles import DEFAULT_KINDS, ReferenceMark
+from tests.eventually import eventually
 from tests.seed import seed_year
 
 TZ = "Asia/Jakarta"
@@ -161,3 +163,19 @@ async def test_a_question_closed_after_its_day_was_rolled_up_still_counts(
     assert await technical_and_read_5() == ("1", "1")
     people = {p.id: p for p in await reports.librarians(MARCH, {}, NOW)}
     assert people["1001"].reads == {2: 1, 5: 1}
+
+
+async def test_the_bridge_rolls_up_settled_days_by_itself(store: SqliteStore) -> None:
+    """The background loop rolls up every day up to two days before today at start."""
+    await hand_set(store)
+
+    class Clock:
+        def now(self) -> float:
+            return NOW
+
+    loop = asyncio.create_task(DailyRollUp(store, Clock(), TZ).run())
+    try:
+        await eventually(lambda: store.rolled_until(), within=10)
+    finally:
+        loop.cancel()
+    assert await store.rolled_until() == "2026-03-08"
