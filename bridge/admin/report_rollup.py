@@ -54,9 +54,8 @@ async def roll_up(store: ReportRows, until: float, *, timezone: str, now: float)
         following = (dt.date.fromisoformat(day) + dt.timedelta(days=1)).isoformat()
         aggregates = await asyncio.to_thread(day_rows, by_day[day], marks[day], clock, now)
         await store.save_rolled_day(day, aggregates, following)
-    last = (end_day - dt.timedelta(days=1)).isoformat()
-    if (not by_day and not marks) or max({*by_day, *marks}) < last:  # past the empty days
-        await store.save_rolled_day(last, RolledDay(), end_day.isoformat())
+    # The cursor stops after the last day that had something: days after it stay live
+    # (they cost nothing to read), so a store that starts empty rolls nothing up.
     return len({*by_day, *marks})
 
 

@@ -104,7 +104,7 @@ class TestHandCounted:
         from the histogram (within 9.1 %), and today stays live."""
         await hand_set(store)
         days = await roll_up(store, at(10, 0), timezone=TZ, now=NOW)
-        assert days == 4 and await store.rolled_until() == "2026-03-10"
+        assert days == 4 and await store.rolled_until() == "2026-03-06"  # after the last
         o = await Reports(store, TZ).overview(MARCH, NOW)
         t = o.total
         assert (t.conversations, t.answered, t.missed, t.after_hours) == (6, 3, 2, 2)
@@ -166,7 +166,7 @@ async def test_a_question_closed_after_its_day_was_rolled_up_still_counts(
 
 
 async def test_the_bridge_rolls_up_settled_days_by_itself(store: SqliteStore) -> None:
-    """The background loop rolls up every day up to two days before today at start."""
+    """The background loop rolls up the days up to two days before today at start."""
     await hand_set(store)
 
     class Clock:
@@ -178,4 +178,4 @@ async def test_the_bridge_rolls_up_settled_days_by_itself(store: SqliteStore) ->
         await eventually(lambda: store.rolled_until(), within=10)
     finally:
         loop.cancel()
-    assert await store.rolled_until() == "2026-03-08"
+    assert await store.rolled_until() == "2026-03-06"  # the day after the last rolled up
