@@ -284,7 +284,8 @@ def _desk(w: _Wiring, router: Router, roster: DutyRoster, directory: MemberDirec
         bot, store, router, w.target,
         DeskSettings(canned=dict(config.desk.canned), reopen_days=config.desk.reopen_days,
                      blocked_text=config.desk.blocked_text,
-                     timezone=config.library.timezone),
+                     timezone=config.library.timezone,
+                     question_kinds=tuple(config.desk.question_kinds)),
         DeskHooks(on_duty=duty_hook(roster, store, w.clock), **verify_hook(directory),
                   presence=common.hub.presence),
         w.clock, calls=worker)

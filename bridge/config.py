@@ -107,6 +107,7 @@ def load_config(
         _check_sip2(config.directory)
         _check_files(config.files)
         _check_geoip(config.widget.geoip_db)
+        _check_kinds(config.desk.question_kinds)
         if not 0 <= config.retention.run_at_hour <= 23:
             raise ConfigError("retention.run_at_hour must be an hour from 0 to 23, "
                               f"got {config.retention.run_at_hour!r}")
@@ -115,6 +116,13 @@ def load_config(
         raise ConfigError(f"{where}: {exc}") from None
     secrets: dict[str, Any] = {name: env.get(var, "") for var, name in _SECRETS.items()}
     return replace(config, **secrets)
+
+
+def _check_kinds(kinds: list[str]) -> None:
+    if not kinds or any(not re.fullmatch(r"[a-z][a-z0-9_/-]{0,30}", k) for k in kinds) \
+            or len(set(kinds)) != len(kinds):
+        raise ConfigError("desk.question_kinds must be distinct lower-case words like "
+                          f"\"reference\" (at least one), got {kinds!r}")
 
 
 def _check_branding(widget: WidgetSection) -> None:

@@ -110,6 +110,9 @@ class DeskSection:
     blocked_text: str = ("Sorry, we cannot take messages from you at the moment. "
                          "Please contact the library in person.")
     canned: dict[str, str] = field(default_factory=dict)  # /r key -> text
+    # What "/close KIND LEVEL" may note, for the reference statistics (lower case, one word)
+    question_kinds: list[str] = field(default_factory=lambda: [
+        "directional", "reference", "research", "technical", "account"])
 
 
 @dataclass(frozen=True)

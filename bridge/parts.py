@@ -18,6 +18,7 @@ from adapters.telegram.desk import DeskPoller, DeskTarget
 from adapters.widget.hub import WidgetHub
 from adapters.widget.queue_view import QueueWatch
 from adapters.widget.server import WidgetServer
+from bridge.admin.report_rollup import DailyRollUp
 from bridge.admin.retention import RetentionJob
 from bridge.config import Config
 from bridge.metrics import BridgeMetrics
@@ -62,7 +63,9 @@ class Parts:
     def runners(self) -> dict[str, Callable[[], Coroutine[Any, Any, None]]]:
         """The background loops ``bridge.app`` starts, by task name."""
         loops = {"outbox": self.worker.run, "desk-poller": self.poller.run,
-                 "widget-queue": self.queue.run}
+                 "widget-queue": self.queue.run,
+                 "report-rollup": DailyRollUp(self.store, self.clock,
+                                              self.config.library.timezone).run}
         if self.reminders is not None:
             loops["reminders"] = self.reminders.run
         if self.imap is not None:

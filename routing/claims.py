@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 
 from routing.conversation_log import Claimed, ConversationLog
 from routing.model import Conversation, Status
+from routing.report_roles import ReferenceMark
 
 __all__ = ["ClaimResult", "Claims"]
 
@@ -137,11 +138,13 @@ class Claims:
         return moved
 
     async def close(
-        self, conversation_id: str, librarian_id: str, librarian_name: str
+        self, conversation_id: str, librarian_id: str, librarian_name: str,
+        mark: ReferenceMark | None = None,
     ) -> Conversation | None:
         """Close and ask the patron for a rating on the channel they wrote from. An
-        unclaimed conversation counts as served by whoever closes it. None when it is
-        unknown or already closed."""
+        unclaimed conversation counts as served by whoever closes it; ``mark`` (the
+        question's kind and READ effort) is kept for the reference statistics. None when
+        it is unknown or already closed."""
         async with self._log.lock(conversation_id):
             conversation = await self._store.get_conversation(conversation_id)
             if conversation is None or conversation.status is Status.CLOSED:
@@ -153,6 +156,8 @@ class Claims:
                 claimed_by_id=conversation.claimed_by_id or librarian_id,
             )
             await self._store.save_conversation(closed)
+            if mark is not None and not mark.empty:
+                await self._store.save_reference(conversation_id, mark, librarian_id, now)
             origin = (closed.origin,)
             await self._log.system(closed, "closed",
                                    f"{librarian_name} closed the conversation",

@@ -22,6 +22,7 @@ from routing.model import (
     Patron,
     Waiting,
 )
+from routing.report_roles import ReferenceMarks
 
 __all__ = [
     "Blocks",
@@ -307,7 +308,7 @@ class RouterStore(Directory, Blocks, ConversationLog, Reports, Links, Protocol):
 
 class Store(
     Directory, Blocks, ConversationLog, Reports, OutboxRows, Links, DeskState,
-    ContactStates, Cursors, Protocol,
+    ContactStates, Cursors, ReferenceMarks, Protocol,
 ):
     """Every role, opened and closed as one. Each implementation passes every suite in
     tests/integration/store_contract_*.py; consumers ask for the roles they use, not for this."""

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from adapters.directory.member import DirectoryUnavailable, Member
 from routing.model import Conversation
 from routing.presence import PresenceView
+from routing.report_roles import DEFAULT_KINDS
 from routing.router import RouterPolicy
 
 __all__ = ["Asked", "DeskHooks", "DeskSettings"]
@@ -26,6 +27,7 @@ class DeskSettings:
     reopen_days: float = 7.0  # a patron writing this soon after /close reopens the topic
     blocked_text: str = RouterPolicy().blocked_text  # what a blocked patron is told
     timezone: str = "UTC"  # the library's; /stats counts "today" there
+    question_kinds: tuple[str, ...] = DEFAULT_KINDS  # what /close KIND LEVEL may note
 
 
 async def _nobody_listens(librarian_id: str, name: str, on: bool) -> None:

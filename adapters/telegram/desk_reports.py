@@ -27,7 +27,7 @@ __all__ = [
 
 HELP = (
     "Desk commands (in a conversation's topic unless marked):\n"
-    "/claim, /takeover, /transfer @name, /close\n"
+    "/claim, /takeover, /transfer @name, /close (or /close reference 3: kind, READ 1-6)\n"
     "/note text (never sent), /history, /tag name\n"
     "/r key (canned reply), /r (list)\n"
     "/delete as a reply to your answer: withdraw it from the patron\n"

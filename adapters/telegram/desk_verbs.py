@@ -29,6 +29,7 @@ from adapters.telegram.desk_base import DeskStore, card_markup
 from routing.blocks import DURATION_HELP, NETWORK_WORDS, BadDuration, parse_duration
 from routing.model import Conversation, DeskReply
 from routing.ports import Clock
+from routing.report_roles import BadReference, parse_reference
 from routing.router import Claimed, Router
 
 if TYPE_CHECKING:
@@ -95,7 +96,14 @@ class ConversationVerbs:
                            "transfer it. Send /takeover to take it over first.")
 
     async def close(self, asked: Asked, conversation: Conversation, argument: str) -> None:
-        if await self.router.claims.close(conversation.id, asked.librarian_id, asked.name) is None:
+        """``/close``, or ``/close reference 3``: the question's kind and READ effort."""
+        try:
+            mark = parse_reference(argument, self.settings.question_kinds)
+        except BadReference as exc:
+            await self.say(asked, str(exc))
+            return
+        if await self.router.claims.close(conversation.id, asked.librarian_id, asked.name,
+                                          mark) is None:
             await self.say(asked, "This conversation is already closed.")
 
     async def note(self, asked: Asked, conversation: Conversation, argument: str) -> None:

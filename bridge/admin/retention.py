@@ -30,27 +30,18 @@ from telegram import Bot
 from telegram.error import BadRequest, RetryAfter
 
 from adapters.telegram.desk import DeskTarget
+from bridge.admin.report_rollup import roll_up
 from bridge.config import RetentionSection
 from routing.model import Channel, Conversation, PageInfo
 from routing.ports import Clock
 from routing.transcript_roles import Forgotten
 
-__all__ = ["BotTopics", "DeskTopics", "RetentionJob", "roll_up"]
+__all__ = ["BotTopics", "DeskTopics", "RetentionJob"]
 
 log = logging.getLogger(__name__)
 DAY = 86_400.0
 _BATCH = 200
 _DIGEST = re.compile(r"[0-9a-f]{64}")
-
-
-async def roll_up(store: Any, until: float, *, timezone: str, now: float) -> int:
-    """Fold the days before ``until`` into the reports' aggregates.
-
-    TODO(lead): R2's ``bridge.admin.report_rollup.roll_up`` has this signature; at merge,
-    import it here in place of this placeholder. Until then nothing is rolled up: the
-    conversation rows the job keeps carry every count.
-    """
-    return 0
 
 
 class DeskTopics(Protocol):

@@ -29,6 +29,7 @@ from bridge.store.sqlite_log import SqliteConversationLog, SqliteReports
 from bridge.store.sqlite_modes import private_files
 from bridge.store.sqlite_outbox import SqliteOutbox
 from bridge.store.sqlite_patron_data import SqlitePatronData
+from bridge.store.sqlite_reports import SqliteReferenceReports
 from bridge.store.sqlite_rows import block_from_row
 from bridge.store.sqlite_schema import (
     BUSY_TIMEOUT_MS,
@@ -49,6 +50,7 @@ class SqliteStore(
     SqliteLinks, SqliteDeskState, SqliteContactStates, SqliteCursors,
     SqliteAccounts, SqlitePatronData,  # the staff dashboard's (bridge/admin)
     SqliteTranscripts,
+    SqliteReferenceReports,  # the dashboard's reports
 ):
     """``routing.ports.Store`` on SQLite: every role in one class, a mixin a role, each
     with its SQL in its own module. ``open()`` before use, ``close()`` to drain.

@@ -27,6 +27,8 @@ from bridge.store.sqlite_links import WRITES as LINK_WRITES
 from bridge.store.sqlite_log import FIND_BY_CLIENT_ID, INSERT_MESSAGE, UPSERT_CONVERSATION
 from bridge.store.sqlite_outbox import DELIVERY_UPDATES, INSERT_DELIVERY
 from bridge.store.sqlite_patron_data import WRITES as PATRON_DATA_WRITES
+from bridge.store.sqlite_reports import WRITES as REPORT_WRITES
+from bridge.store.sqlite_reports import apply_rolled_days
 from bridge.store.sqlite_rows import (
     Row,
     message_from_row,
@@ -51,6 +53,7 @@ STAGES = {
     "save_librarian": 6,
     **dict.fromkeys(DESK_WRITES, 5),  # after appends: a message saved with them exists
     **dict.fromkeys(CONTACT_WRITES, 5),
+    **dict.fromkeys([*REPORT_WRITES, "save_rolled_day"], 6),
     **dict.fromkeys(ACCOUNT_WRITES, 7),
     **dict.fromkeys(PATRON_DATA_WRITES, 8),  # after everything a patron's rows may gain
     **dict.fromkeys(TRANSCRIPT_WRITES, 8),  # retention deletes: likewise
@@ -78,7 +81,8 @@ class WriteOp:
 
 # Each role's statements live in its own module (sqlite_<role>.py); this module only
 # batches them. The plain upserts and deletes run as they are:
-_SIMPLE = {**LINK_WRITES, **DIRECTORY_WRITES, **DESK_WRITES, **CONTACT_WRITES, **ACCOUNT_WRITES}
+_SIMPLE = {**LINK_WRITES, **DIRECTORY_WRITES, **DESK_WRITES, **CONTACT_WRITES, **ACCOUNT_WRITES,
+           **REPORT_WRITES}
 
 
 class BatchWriter:
@@ -95,6 +99,7 @@ class BatchWriter:
             "retry_delivery": self._update_deliveries("retry_delivery"),
             "fail_delivery": self._update_deliveries("fail_delivery"),
             **{kind: self._simple(sql) for kind, sql in _SIMPLE.items()},
+            "save_rolled_day": lambda runs: apply_rolled_days(self._conn, runs),
             **{kind: self._script(run) for kind, run in PATRON_DATA_WRITES.items()},
             **{kind: self._script(run) for kind, run in TRANSCRIPT_WRITES.items()},
         }

@@ -46,7 +46,7 @@ async def test_build_starts_nothing_and_leaves_a_handed_in_store_open(
         assert parts.store is store and parts.clock is clock
         assert not loops() & set(parts.runners())
         assert set(parts.runners()) == {"outbox", "desk-poller", "widget-queue", "reminders",
-                                       "retention"}
+                                       "retention", "report-rollup"}
     finally:
         await parts.close()
     await store.set_state("still", "open")  # the caller's store was not closed

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Collection
 from dataclasses import dataclass, field
+from typing import Any
 
 from routing.model import (
     Block,
@@ -51,6 +52,7 @@ class FakeStoreBase:
         self.contact_states: dict[Contact, ContactState] = {}
         self.blocks: dict[str, Block] = {}
         self.librarians: dict[str, Librarian] = {}
+        self.references: dict[str, Any] = {}  # conversation id -> ReferenceMark
         self.closed = False
         self._pauses: dict[str, Pause] = {}
 

@@ -8,6 +8,7 @@ from dataclasses import replace
 
 from routing.model import Block, BlockKind, Contact, Librarian
 from routing.ports import ContactState, DeskCard, Link, MailThread
+from routing.report_roles import ReferenceMark
 from tests.unit.fake_store_base import FakeStoreBase
 
 __all__ = ["FakeDeskRecords"]
@@ -108,3 +109,14 @@ class FakeDeskRecords(FakeStoreBase):
         await self._io()
         return sorted((lib for lib in self.librarians.values() if lib.on_duty),
                       key=lambda lib: (lib.changed_at, lib.id))
+
+    async def save_reference(
+        self, conversation_id: str, mark: ReferenceMark, librarian_id: str, at: float
+    ) -> None:
+        await self._io()
+        self._owned(self.conversations_by_id.keys(), conversation_id, "conversation")
+        self.references[conversation_id] = mark
+
+    async def reference_of(self, conversation_id: str) -> ReferenceMark | None:
+        await self._io()
+        return self.references.get(conversation_id)

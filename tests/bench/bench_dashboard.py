@@ -1,0 +1,232 @@
+"""The dashboard's reports over a year of a busy library: 100,000 conversations with
+1,000,000 messages, seeded straight into SQLite.
+
+Run: python -m tests.bench.bench_dashboard [--conversations N] [--messages-each M]
+Prints, against the issue's targets:
+  1. the year's overview: from live rows only (before any roll-up), and after the
+     daily roll-up (how the bridge runs: past days from the aggregates, today live);
+  2. the export of a year's reference statistics as CSV, both ways;
+  3. the widget's ack latency at 200 msg/s alone, then while year overviews run back to
+     back in the same bridge process (the dashboard is served by the bridge), after the
+     roll-up as the bridge runs.
+The bridge and the Bot API emulator run in a process of their own, as ``pustaka demo``
+runs them; the patrons' WebSockets are driven from this one. Loopback only; a few
+minutes, most of it seeding. Never asserts: figures depend on the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from contextlib import suppress
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from bridge.admin.reference import csv_text
+from bridge.admin.report_queries import DateRange, Reports
+from bridge.admin.report_rollup import roll_up, settled_until
+from bridge.demo import demo_bridge
+from bridge.store.sqlite import SqliteStore
+from routing.report_roles import DEFAULT_KINDS
+from tests.bench.common import (
+    HOST,
+    LIFTED,
+    Commands,
+    Widget,
+    mark,
+    quiet_logging,
+    rank,
+    session,
+    spawn,
+)
+from tests.seed import seed_sql
+
+TZ = "Asia/Jakarta"  # the demo library's
+RATE, SECONDS, SOCKETS = 200.0, 10.0, 20
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms"
+
+
+async def timed(call: Callable[[], Awaitable[Any]],
+                runs: int) -> tuple[float, float, float, Any]:
+    """Median and worst wall time of ``runs`` calls, the median CPU time this process
+    spent on one (every thread; on a shared machine the steadier figure), the last result."""
+    took, cpu, result = [], [], None
+    for _ in range(runs):
+        start, used = time.perf_counter(), time.process_time()
+        result = await call()
+        took.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - used)
+    return statistics.median(took), max(took), statistics.median(cpu), result
+
+
+async def seed(data_dir: Path, conversations: int, messages_each: int, now: float) -> None:
+    path = data_dir / "pustaka.db"
+    store = SqliteStore(path)
+    await store.open()  # migrates the new file
+    await store.close()
+    start = time.perf_counter()
+    written = seed_sql(path, conversations=conversations, messages_each=messages_each,
+                       now=now, timezone=TZ)
+    print(f"seeded {conversations:,} conversations with {written:,} messages over the year "
+          f"before now in {time.perf_counter() - start:.0f} s "
+          f"({path.stat().st_size / 2**20:,.0f} MiB)")
+
+
+async def queries(data_dir: Path, now: float) -> None:
+    store = SqliteStore(data_dir / "pustaka.db")
+    await store.open()
+    try:
+        reports = Reports(store, TZ)
+        year = DateRange(reports.today(now - 364 * 86400), reports.today(now))
+        await report_figures("live rows only (no roll-up yet)", reports, year, now)
+        start = time.perf_counter()
+        days = await roll_up(store, settled_until(now, TZ), timezone=TZ, now=now)
+        print(f"   roll-up of {days} days: {time.perf_counter() - start:.1f} s "
+              "(once; then one day a day)")
+        await report_figures("after the roll-up (past days aggregated, the last two live)",
+                             reports, year, now)
+    finally:
+        await store.close()
+
+
+async def report_figures(label: str, reports: Reports, year: Any, now: float) -> None:
+    p50, worst, cpu, overview = await timed(lambda: reports.overview(year, now), 5)
+    print(f"{label}:")
+    print(f"   overview of a year ({overview.total.conversations:,} conversations): "
+          f"median {ms(p50)}, worst of 5 {ms(worst)}, CPU {ms(cpu)} "
+          f"[target < 500 ms: {mark(worst < 0.5)}]")
+
+    async def export() -> str:
+        table = await reports.reference(year, list(DEFAULT_KINDS), now)
+        return csv_text(table.csv_rows())
+
+    p50, worst, cpu, text = await timed(export, 3)
+    print(f"   reference statistics CSV for the year ({len(text.splitlines())} rows): "
+          f"median {ms(p50)}, worst of 3 {ms(worst)}, CPU {ms(cpu)} "
+          f"[target < 2 s: {mark(worst < 2)}]")
+
+
+# -- the bridge's process, for intake under a report load -------------------------------
+
+
+class ReportCommands(Commands):
+    async def reports(self, seconds: float) -> list[float]:
+        """Year overviews back to back for ``seconds``; how long each took."""
+        reports = Reports(self._bridge.store, TZ)
+        now = time.time()
+        year = DateRange(reports.today(now - 364 * 86400), reports.today(now))
+        took: list[float] = []
+        until = time.monotonic() + seconds
+        while time.monotonic() < until:
+            start = time.perf_counter()
+            await reports.overview(year, time.time())
+            took.append(time.perf_counter() - start)
+        return took
+
+
+def serve(conn: Connection, data_dir: str) -> None:
+    quiet_logging()
+    asyncio.run(_serve(conn, Path(data_dir)))
+
+
+async def _serve(conn: Connection, data_dir: Path) -> None:
+    bridge, emulator, _ = await demo_bridge(HOST, 0, data_dir, rate_limits=False, desk_port=0,
+                                            overrides=LIFTED)
+    commands = ReportCommands(bridge, emulator)
+    conn.send({"url": bridge.url})
+    loop = asyncio.get_running_loop()
+    try:
+        while True:
+            name, args = await loop.run_in_executor(None, conn.recv)
+            if name == "stop":
+                return
+            conn.send(await getattr(commands, name)(*args))
+    finally:
+        await bridge.stop(drain_timeout=2.0)
+        await emulator.stop()
+        with suppress(OSError):
+            conn.send(None)
+
+
+async def intake_under_reports(data_dir: Path) -> None:
+    ours, theirs = spawn().Pipe()
+    child = spawn().Process(target=serve, args=(theirs, str(data_dir)), daemon=True)
+    child.start()
+    loop = asyncio.get_running_loop()
+    url = (await loop.run_in_executor(None, ours.recv))["url"]
+
+    async def call(name: str, *args: Any) -> Any:
+        ours.send((name, args))
+        return await loop.run_in_executor(None, ours.recv)
+
+    try:
+        async with session() as http:
+            widgets = await Widget.open_many(http, url, SOCKETS)
+            await paced(widgets, "warm", 2.0)  # the first messages open conversations
+            alone, _ = await paced(widgets, "alone", SECONDS)
+            report = asyncio.ensure_future(call("reports", SECONDS))
+            latencies, sent = await paced(widgets, "load", SECONDS)
+            took = await report
+            for widget in widgets:
+                await widget.close()
+    finally:
+        ours.send(("stop", ()))
+        child.join(20)
+    base = sorted(alone) or [float("inf")]
+    ordered = sorted(latencies) or [float("inf")]
+    p99 = rank(ordered, 0.99)
+    print(f"intake at {RATE:.0f} msg/s through {SOCKETS} widget sockets, {SECONDS:.0f} s each:")
+    print(f"   alone: ack p50 {ms(rank(base, 0.5))}, p99 {ms(rank(base, 0.99))}, "
+          f"max {ms(base[-1])}")
+    print(f"   while {len(took)} year overviews ran back to back in the bridge (each median "
+          f"{ms(statistics.median(took)) if took else '-'}): {len(latencies):,} of {sent:,} "
+          f"acked, ack p50 {ms(rank(ordered, 0.5))}, p99 {ms(p99)}, max {ms(ordered[-1])} "
+          f"[target p99 < 50 ms: {mark(p99 < 0.05)}]")
+
+
+async def paced(widgets: list[Widget], label: str, seconds: float) -> tuple[list[float], int]:
+    due: dict[str, float] = {}
+    latencies: list[float] = []
+
+    def on_frame(frame: dict[str, Any], at: float) -> None:
+        when = due.pop(frame.get("cid", ""), None)
+        if when is not None and frame["type"] == "ack":
+            latencies.append(at - when)
+
+    for widget in widgets:
+        widget.on_frame = on_frame
+    count, start, n = int(RATE * seconds), time.monotonic() + 0.05, 0
+    while n < count:
+        while n < count and start + n / RATE <= time.monotonic():
+            due[f"{label}{n}"] = start + n / RATE  # counted from when it was due
+            await widgets[n % len(widgets)].send(f"{label}{n}")
+            n += 1
+        await asyncio.sleep(max(0.0, start + n / RATE - time.monotonic()))
+    deadline = time.monotonic() + 10
+    while due and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    return latencies, count
+
+
+async def main(conversations: int, messages_each: int) -> None:
+    with tempfile.TemporaryDirectory(prefix="pustaka-dashboard-") as tmp:
+        data_dir, now = Path(tmp), time.time()
+        await seed(data_dir, conversations, messages_each, now)
+        await queries(data_dir, now)
+        await intake_under_reports(data_dir)  # rolled up, as the bridge runs
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--conversations", type=int, default=100_000)
+    parser.add_argument("--messages-each", type=int, default=10)
+    options = parser.parse_args()
+    asyncio.run(main(options.conversations, options.messages_each))
