@@ -14,6 +14,7 @@ import pytest_asyncio
 from aiohttp import web
 from playwright.async_api import Browser, BrowserContext, Page
 
+from adapters.i18n.web import TextsEndpoint
 from adapters.widget.availability import Availability
 from adapters.widget.server import WidgetServer
 from adapters.widget.tokens import VisitorTokens
@@ -23,7 +24,7 @@ from bridge.config_widget import greeting_rules, prechat
 from bridge.demo import sample_page_routes
 from routing.ports import SystemClock
 from routing.router import Router, RouterPolicy
-from tests.e2e.conftest import Desk
+from tests.e2e.conftest import Desk, page_in_language
 
 __all__ = ["Guest", "PrechatSite", "Site", "guest", "site"]
 
@@ -42,16 +43,19 @@ class PrechatSite:
                              policy=RouterPolicy(widget.max_text, topics=frozenset(
                                  t.tag for t in widget.prechat.topics)),
                              staffed=lambda now: self.staffed)
+        self.texts = widget_texts(config)
         self.server = WidgetServer(self.router, bridge.hub,
                                    VisitorTokens(signing_secret(bridge.config)),
-                                   widget_settings(config, widget_texts(config)),
-                                   availability=lambda: Availability(self.staffed, "", ""))
+                                   widget_settings(config, self.texts),
+                                   availability=lambda: Availability(self.staffed, "", ""),
+                                   texts=self.texts)
         self.url = ""
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
         app = web.Application()
         self.server.add_routes(app)
+        app.add_routes(TextsEndpoint(self.texts).routes())
         sample = sample_page_routes()[0].handler
         app.add_routes([*sample_page_routes(), web.get("/opac/search", sample),
                         web.get("/e-resources", sample)])
@@ -102,6 +106,7 @@ async def guest(browser: Browser) -> AsyncIterator[Guest]:
         if context is None:
             context = await browser.new_context(locale=locale)
             contexts.append(context)
+            await page_in_language(context, "")  # the browser's locale, not the page's id
             if init_script:
                 await context.add_init_script(init_script)
         page = await context.new_page()
