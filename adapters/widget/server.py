@@ -86,7 +86,7 @@ class WidgetServer:
         downloads = FileDownloads(router, blobs, tokens) if blobs is not None else None
         self._http = WidgetHttp(router, hub, tokens, settings, self._steps,
                                 uploads=uploads, downloads=downloads)
-        self._assets = WidgetAssets(build(settings.public()))
+        self._assets = WidgetAssets(build(settings.public(), texts))
         self._extra: dict[str, Step] = {} if transcript_mail is None else {
             "transcript": TranscriptStep(router, self._steps, transcript_mail)}
 
