@@ -33,7 +33,8 @@ TOPICS = [{"label": "Borrowing", "tag": "borrowing"},
 
 
 class PrechatSite:
-    def __init__(self, desk: Desk, form: dict[str, Any], rules: list[dict[str, Any]]) -> None:
+    def __init__(self, desk: Desk, form: dict[str, Any], rules: list[dict[str, Any]],
+                 **server: Any) -> None:
         bridge = desk.bridge
         widget = replace(bridge.config.widget, prechat=prechat(form),
                          greetings=greeting_rules(rules))
@@ -48,7 +49,7 @@ class PrechatSite:
                                    VisitorTokens(signing_secret(bridge.config)),
                                    widget_settings(config, self.texts),
                                    availability=lambda: Availability(self.staffed, "", ""),
-                                   texts=self.texts)
+                                   texts=self.texts, **server)
         self.url = ""
         self._runner: web.AppRunner | None = None
 
@@ -75,12 +76,13 @@ Site = Callable[..., Awaitable[PrechatSite]]
 
 @pytest_asyncio.fixture(loop_scope="module")
 async def site(desk: Desk) -> AsyncIterator[Site]:
-    """``await site(form={...}, rules=[...])``: the sample site with that form and rules."""
+    """``await site(form={...}, rules=[...])``: the sample site with that form and rules
+    (and any other WidgetServer option, e.g. ``beacon_every=1``)."""
     started: list[PrechatSite] = []
 
     async def make(form: dict[str, Any] | None = None,
-                   rules: list[dict[str, Any]] | None = None) -> PrechatSite:
-        made = PrechatSite(desk, form or {}, rules or [])
+                   rules: list[dict[str, Any]] | None = None, **server: Any) -> PrechatSite:
+        made = PrechatSite(desk, form or {}, rules or [], **server)
         await made.start()
         started.append(made)
         return made
