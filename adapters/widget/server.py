@@ -20,7 +20,7 @@ from adapters.files import FilePolicy
 from adapters.i18n import Catalog
 from adapters.widget.assets import WidgetAssets
 from adapters.widget.availability import Availability, AvailabilitySource, always_staffed
-from adapters.widget.beacon import BEACON_EVERY, PresenceBeacon
+from adapters.widget.beacon import BEACON_EVERY, BEACONS_PER_IP_HOUR, PresenceBeacon
 from adapters.widget.bundle import build
 from adapters.widget.downloads import FileDownloads
 from adapters.widget.frames import FrameError, cid_in, error_frame, json_value, refusal
@@ -53,7 +53,7 @@ class WidgetServer:
     bytes of files a visitor and an address may upload a day; ``texts`` (the library's
     translations) words system lines in history in the patron's language and the bubble's
     label in the loader; ``beacon_every`` is the seconds between the loader's presence
-    beacons (beacon.py)."""
+    beacons, ``beacons_per_ip_hour`` how many one network may send (beacon.py)."""
 
     def __init__(
         self,
@@ -74,6 +74,7 @@ class WidgetServer:
         texts: Catalog | None = None,
         transcript_mail: TranscriptHook | None = None,
         beacon_every: float = BEACON_EVERY,
+        beacons_per_ip_hour: int = BEACONS_PER_IP_HOUR,
     ) -> None:
         self._router = router
         self._hub = hub
@@ -91,7 +92,8 @@ class WidgetServer:
         self._http = WidgetHttp(router, hub, tokens, settings, self._steps,
                                 uploads=uploads, downloads=downloads)
         self._assets = WidgetAssets(build(settings.public(), texts))
-        self._beacon = PresenceBeacon(hub, tokens, self._http, every=beacon_every)
+        self._beacon = PresenceBeacon(hub, tokens, self._http, every=beacon_every,
+                                      per_ip_hour=beacons_per_ip_hour)
         self._extra: dict[str, Step] = {} if transcript_mail is None else {
             "transcript": TranscriptStep(router, self._steps, transcript_mail)}
 
