@@ -28,7 +28,7 @@ from adapters.widget.hub import WidgetHub
 from adapters.widget.newcomers import NetworkBudget
 from adapters.widget.tokens import VisitorTokens
 
-__all__ = ["BEACON_EVERY", "BEACONS_PER_IP_HOUR", "PresenceBeacon"]
+__all__ = ["BEACONS_PER_IP_HOUR", "BEACON_EVERY", "PresenceBeacon"]
 
 BEACON_EVERY = 30.0  # seconds between two beacons of a visible page
 BEACONS_PER_IP_HOUR = 12_000  # a library's shared address: ~100 visible pages at once

@@ -293,8 +293,9 @@ async def worded(tmp_path: Path) -> AsyncIterator[Desk]:
         await emulator.stop()
 
 
-@pytest.mark.parametrize(("lang", "label"), [("", "Ask the desk at Perpustakaan Kota Pustaka"),
-                                             ("id", "Tanya meja layanan Perpustakaan Kota Pustaka")])
+@pytest.mark.parametrize(("lang", "label"), [
+    ("", "Ask the desk at Perpustakaan Kota Pustaka"),
+    ("id", "Tanya meja layanan Perpustakaan Kota Pustaka")])
 async def test_the_librarys_own_bubble_words_come_with_the_loader(
     browser: Browser, worded: Desk, lang: str, label: str
 ) -> None:

@@ -7,7 +7,6 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from adapters.i18n import Catalog
-
 from tests.e2e.conftest import Desk, page_in_language
 from tests.e2e.prechat_fixtures import TOPICS, Guest, Site, guest, site
 from tests.e2e.test_widget_browser import LAUNCHER, PANEL, shown
