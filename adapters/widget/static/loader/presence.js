@@ -1,13 +1,5 @@
-/*
- * Presence beacon (POST /widget/api/presence, adapters/widget/beacon.py): so the desk's
- * /visitors lists, and /greet can reach, a visitor who never opened the chat. Sent when
- * the page loads, when a single-page catalogue moves, and every `next` seconds the
- * bridge asks for while the page is visible; a plain-text body, so no preflight. The
- * bridge's first answer gives a `visit` handle kept in localStorage (no token, no
- * patron); an answer with `greet` carries a visitor token: the chat is fetched and
- * opens with the librarian's greeting. A patron with a chat going is reported by the
- * chat's own hello instead, so this stays quiet once the chat is fetched.
- */
+/* Presence beacon for /visitors and /greet while the chat is not fetched (PROTOCOL.md,
+ * "Presence beacon"; every page carries this file, so it stays short). */
 (() => {
   "use strict";
 
