@@ -3,8 +3,9 @@
 Two files reach the browser:
 - the **loader** (``loader/loader.js`` with ``loader/launcher.css``), served as
   ``widget.js`` at the address libraries embed. It carries the library's branding and the
-  bubble's label (and direction) in each of the library's languages, from the translation
-  files in ``adapters/i18n/texts``, written in as JSON, so it draws the bubble without
+  bubble's label (and direction) in each of the library's languages, from the library's
+  catalog (the translation files in ``adapters/i18n/texts`` with its ``[widget.texts]``
+  overrides in), written in as JSON, so it draws the bubble without
   asking anything else; it is small, and cached briefly since its address never changes.
 - the **chat** (the pieces in ``chat/``, joined in ``CHAT_PARTS`` order into one closure,
   with English from ``adapters/i18n/texts/en.json`` written in as the words it falls back
@@ -42,7 +43,7 @@ __all__ = ["CHAT_PARTS", "STATIC_PATH", "Asset", "Bundle", "bubble_texts", "buil
 CHAT_PARTS = ("head.js", "texts.js", "storage.js", "dom.js", "config.js", "state.js",
               "styles.css", "ui.js", "messages.js", "sending.js", "forms.js", "prechat.js",
               "frames.js", "transport.js", "boot.js")
-LOADER_PARTS = ("loader.js", "greetings.js")  # the greeting rules run beside the bubble
+LOADER_PARTS = ("loader.js", "greetings.js", "presence.js")  # greeting rules, presence beacon
 STATIC_PATH = "/widget/static/"  # where the versioned files are served
 # What the loader needs of the library's settings: the bubble, and the greeting rules it
 # runs on every page (a timer each, so the chat is fetched only when one fires).
@@ -87,10 +88,11 @@ class Bundle:
         return self.chat if name == self.chat.name else None
 
 
-def build(settings: Mapping[str, Any]) -> Bundle:
-    """Both files for a library whose public widget settings are ``settings``."""
+def build(settings: Mapping[str, Any], texts: Catalog | None = None) -> Bundle:
+    """Both files for a library whose public widget settings are ``settings``; the bubble
+    speaks ``texts`` (the library's catalog, its ``[widget.texts]`` overrides in)."""
     chat = chat_asset()
-    return Bundle(Asset.of("widget.js", loader_source(settings, chat)), chat)
+    return Bundle(Asset.of("widget.js", loader_source(settings, chat, texts)), chat)
 
 
 @functools.cache
@@ -110,10 +112,12 @@ def english() -> dict[str, str]:
     return dict(Catalog.bundled().language("en").texts)
 
 
-def bubble_texts(languages: Any = None) -> dict[str, dict[str, str]]:
-    """The bubble's label in each of ``languages`` (default: every shipped one) that has a
-    translation file, and ``dir`` for a right-to-left one (``data-position="auto"``)."""
-    catalog = Catalog.bundled()
+def bubble_texts(languages: Any = None,
+                 texts: Catalog | None = None) -> dict[str, dict[str, str]]:
+    """The bubble's label in each of ``languages`` (default: every one of ``texts``, else
+    the shipped files) that has a translation, and ``dir`` for a right-to-left one
+    (``data-position="auto"``). With the library's catalog, its own label is the label."""
+    catalog = texts or Catalog.bundled()
     codes = languages if isinstance(languages, list | tuple) and languages else catalog.codes
     found = [catalog.language(code) for code in codes if code in catalog.codes]
     return {lang.code: {"open": lang.texts["open"]} | ({"dir": "rtl"} if lang.direction == "rtl"
@@ -132,7 +136,7 @@ def chat_source() -> str:
     return _fill("".join(pieces), {"texts": english()})
 
 
-def loader_source(settings: Mapping[str, Any], chat: Asset) -> str:
+def loader_source(settings: Mapping[str, Any], chat: Asset, texts: Catalog | None = None) -> str:
     """The loader, with the branding, the chat's address and the bubble's words in it."""
     folder = _static().joinpath("loader")
     source = "".join(folder.joinpath(name).read_text(encoding="utf-8") for name in LOADER_PARTS)
@@ -140,7 +144,7 @@ def loader_source(settings: Mapping[str, Any], chat: Asset) -> str:
     return _fill(source, {
         "config": {key: settings[key] for key in BRANDING if key in settings},
         "chat": {"path": STATIC_PATH + chat.name, "integrity": chat.integrity},
-        "texts": bubble_texts(settings.get("languages")),
+        "texts": bubble_texts(settings.get("languages"), texts),
         "css": css,
     })
 

@@ -56,6 +56,7 @@ class WidgetHub:
         self._remember = max(1, remember)
         self._listeners: list[DeliveryListener] = []
         self.presence: VisitorPresence | None = None  # live visitors for the desk (optional)
+        self._greeted: OrderedDict[str, float] = OrderedDict()  # greeted with no chat open
 
     def watch_presence(self, **options: Any) -> VisitorPresence:
         """Keep the view of live visitors the desk's /visitors reads (presence.py)."""
@@ -151,7 +152,22 @@ class WidgetHub:
             if not future.done():
                 future.set_result(None)
                 reached += 1
+        if not reached and frame.get("type") == "greet":
+            self._keep_greeting(visitor)
         return reached
+
+    def _keep_greeting(self, visitor: str) -> None:
+        """A greeting for a visitor with no chat open (only the loader's beacon): its
+        next beacon is told to fetch the chat, which shows the stored greeting."""
+        self._greeted.pop(visitor, None)
+        self._greeted[visitor] = self._clock()
+        while len(self._greeted) > 10_000:
+            self._greeted.popitem(last=False)
+
+    def take_greeting(self, visitor: str) -> bool:
+        """Whether a greeting waits for this beacon visitor (once, within a day)."""
+        at = self._greeted.pop(visitor, None)
+        return at is not None and self._clock() - at < 86400
 
     async def disconnect(self, visitor: str) -> None:
         """Another browser took the visitor over (a resume link): close its sockets and

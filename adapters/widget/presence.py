@@ -77,6 +77,7 @@ class VisitorPresence:
         self._labels: dict[str, str] = {}  # label -> visitor
         self._shared: dict[str, str] = {}
         self._arrivals = 0
+        self._beacons: dict[str, tuple[float, str]] = {}  # visitor -> (kept until, page)
 
     def arrive(self, visitor: str, page: PageInfo, referrer: Any = "") -> None:
         """A ``hello``: the visitor is here, on ``page``."""
@@ -104,7 +105,18 @@ class VisitorPresence:
         self._here[visitor] = replace(before, url=shown, page_since=self._clock(),
                                        title=_plain(str(title or ""), 200) if shown else "")
 
+    def beacon(self, visitor: str, page: PageInfo, referrer: Any, lapse: float) -> None:
+        """The loader's beacon (beacon.py): here, on ``page``, for ``lapse`` seconds more,
+        without the chat open; a new address is a move, the same one keeps its time."""
+        before = self._here.get(visitor)
+        if before is None:
+            self.arrive(visitor, page, referrer)
+        elif self._beacons.get(visitor, (0.0, page.url))[1] != page.url:
+            self.moved(visitor, page.url, page.title)
+        self._beacons[visitor] = (self._clock() + lapse, page.url)
+
     def leave(self, visitor: str) -> None:
+        self._beacons.pop(visitor, None)
         gone = self._here.pop(visitor, None)
         if gone is not None:
             self._labels.pop(gone.label, None)
@@ -131,6 +143,7 @@ class VisitorPresence:
         the welcome is worked out, so a sweep meanwhile must not drop it)."""
         record = self._here.get(visitor)
         return (self._online(visitor) or self._away_for(visitor, now) < _AWAY
+                or self._beacons.get(visitor, (0.0, ""))[0] > now
                 or (record is not None and now - record.page_since < _AWAY))
 
     def _label(self, visitor: str) -> str:

@@ -20,6 +20,7 @@ from adapters.files import FilePolicy
 from adapters.i18n import Catalog
 from adapters.widget.assets import WidgetAssets
 from adapters.widget.availability import Availability, AvailabilitySource, always_staffed
+from adapters.widget.beacon import BEACON_EVERY, BEACONS_PER_IP_HOUR, PresenceBeacon
 from adapters.widget.bundle import build
 from adapters.widget.downloads import FileDownloads
 from adapters.widget.frames import FrameError, cid_in, error_frame, json_value, refusal
@@ -50,7 +51,9 @@ class WidgetServer:
     generations (persist them: a resume must outlive a restart); ``proofs`` and
     ``send_code`` let patrons confirm the email address they type; ``quota`` limits the
     bytes of files a visitor and an address may upload a day; ``texts`` (the library's
-    translations) words system lines in history in the patron's language."""
+    translations) words system lines in history in the patron's language and the bubble's
+    label in the loader; ``beacon_every`` is the seconds between the loader's presence
+    beacons, ``beacons_per_ip_hour`` how many one network may send (beacon.py)."""
 
     def __init__(
         self,
@@ -70,6 +73,8 @@ class WidgetServer:
         quota: UploadQuota | None = None,
         texts: Catalog | None = None,
         transcript_mail: TranscriptHook | None = None,
+        beacon_every: float = BEACON_EVERY,
+        beacons_per_ip_hour: int = BEACONS_PER_IP_HOUR,
     ) -> None:
         self._router = router
         self._hub = hub
@@ -86,13 +91,16 @@ class WidgetServer:
         downloads = FileDownloads(router, blobs, tokens) if blobs is not None else None
         self._http = WidgetHttp(router, hub, tokens, settings, self._steps,
                                 uploads=uploads, downloads=downloads)
-        self._assets = WidgetAssets(build(settings.public()))
+        self._assets = WidgetAssets(build(settings.public(), texts))
+        self._beacon = PresenceBeacon(hub, tokens, self._http, every=beacon_every,
+                                      per_ip_hour=beacons_per_ip_hour)
         self._extra: dict[str, Step] = {} if transcript_mail is None else {
             "transcript": TranscriptStep(router, self._steps, transcript_mail)}
 
     def add_routes(self, app: web.Application) -> None:
         self._http.add_routes(app)
         self._assets.add_routes(app)
+        self._beacon.add_routes(app)
         app.router.add_get("/widget/ws", self.websocket)
         app.router.add_route("OPTIONS", "/widget/{tail:.*}", self._http.preflight)
 

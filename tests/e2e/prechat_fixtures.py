@@ -14,6 +14,7 @@ import pytest_asyncio
 from aiohttp import web
 from playwright.async_api import Browser, BrowserContext, Page
 
+from adapters.i18n.web import TextsEndpoint
 from adapters.widget.availability import Availability
 from adapters.widget.server import WidgetServer
 from adapters.widget.tokens import VisitorTokens
@@ -32,7 +33,8 @@ TOPICS = [{"label": "Borrowing", "tag": "borrowing"},
 
 
 class PrechatSite:
-    def __init__(self, desk: Desk, form: dict[str, Any], rules: list[dict[str, Any]]) -> None:
+    def __init__(self, desk: Desk, form: dict[str, Any], rules: list[dict[str, Any]],
+                 **server: Any) -> None:
         bridge = desk.bridge
         widget = replace(bridge.config.widget, prechat=prechat(form),
                          greetings=greeting_rules(rules))
@@ -42,16 +44,19 @@ class PrechatSite:
                              policy=RouterPolicy(widget.max_text, topics=frozenset(
                                  t.tag for t in widget.prechat.topics)),
                              staffed=lambda now: self.staffed)
+        self.texts = widget_texts(config)
         self.server = WidgetServer(self.router, bridge.hub,
                                    VisitorTokens(signing_secret(bridge.config)),
-                                   widget_settings(config, widget_texts(config)),
-                                   availability=lambda: Availability(self.staffed, "", ""))
+                                   widget_settings(config, self.texts),
+                                   availability=lambda: Availability(self.staffed, "", ""),
+                                   texts=self.texts, **server)
         self.url = ""
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
         app = web.Application()
         self.server.add_routes(app)
+        app.add_routes(TextsEndpoint(self.texts).routes())
         sample = sample_page_routes()[0].handler
         app.add_routes([*sample_page_routes(), web.get("/opac/search", sample),
                         web.get("/e-resources", sample)])
@@ -71,12 +76,13 @@ Site = Callable[..., Awaitable[PrechatSite]]
 
 @pytest_asyncio.fixture(loop_scope="module")
 async def site(desk: Desk) -> AsyncIterator[Site]:
-    """``await site(form={...}, rules=[...])``: the sample site with that form and rules."""
+    """``await site(form={...}, rules=[...])``: the sample site with that form and rules
+    (and any other WidgetServer option, e.g. ``beacon_every=1``)."""
     started: list[PrechatSite] = []
 
     async def make(form: dict[str, Any] | None = None,
-                   rules: list[dict[str, Any]] | None = None) -> PrechatSite:
-        made = PrechatSite(desk, form or {}, rules or [])
+                   rules: list[dict[str, Any]] | None = None, **server: Any) -> PrechatSite:
+        made = PrechatSite(desk, form or {}, rules or [], **server)
         await made.start()
         started.append(made)
         return made
@@ -103,6 +109,7 @@ async def guest(browser: Browser) -> AsyncIterator[Guest]:
         if context is None:
             context = await browser.new_context(locale=locale)
             contexts.append(context)
+            await page_in_language(context, "")  # the browser's locale, not the page's id
             if init_script:
                 await context.add_init_script(init_script)
             # The sample pages say <html lang="id">: let the browser's language decide.

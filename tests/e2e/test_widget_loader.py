@@ -13,7 +13,7 @@ from playwright.async_api import Browser, BrowserContext, Page, Route, expect
 
 from bridge.demo import demo_bridge
 from bridge.web_guard import PAGE_CSP
-from tests.e2e.conftest import Desk
+from tests.e2e.conftest import Desk, page_in_language
 from tests.e2e.network_log import NetworkLog
 from tests.e2e.test_widget_browser import LAUNCHER, PANEL, ask, open_chat
 
@@ -275,5 +275,37 @@ async def test_a_click_while_offline_keeps_the_bubble_and_opens_once_back(
         await expect(page.locator(LAUNCHER)).to_be_visible()
         await context.set_offline(False)
         await expect(page.locator(PANEL)).to_be_visible(timeout=20_000)
+    finally:
+        await context.close()
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def worded(tmp_path: Path) -> AsyncIterator[Desk]:
+    """A bridge whose library words the bubble itself, in English and Indonesian."""
+    bridge, emulator, _ = await demo_bridge(
+        "127.0.0.1", 0, tmp_path, rate_limits=False, desk_port=0,
+        overrides={"widget": {"texts": {"en": {"open": "Ask the desk at {library}"},
+                                        "id": {"open": "Tanya meja layanan {library}"}}}})
+    try:
+        yield Desk(bridge, emulator)
+    finally:
+        await bridge.stop()
+        await emulator.stop()
+
+
+@pytest.mark.parametrize(("lang", "label"), [
+    ("", "Ask the desk at Perpustakaan Kota Pustaka"),
+    ("id", "Tanya meja layanan Perpustakaan Kota Pustaka")])
+async def test_the_librarys_own_bubble_words_come_with_the_loader(
+    browser: Browser, worded: Desk, lang: str, label: str
+) -> None:
+    """A library's [widget.texts.<code>] open = "…" labels the bubble from the loader
+    alone, in the page's language, while the chat and its texts are still unfetched."""
+    context = await browser.new_context(locale="en-GB")
+    await page_in_language(context, lang)
+    try:
+        page, log = await visit(context, worded.bridge.url + "/")
+        await expect(page.locator(LAUNCHER)).to_have_attribute("aria-label", label)
+        assert log.fetches(CHAT) == [] and log.fetches("/widget/texts/") == []
     finally:
         await context.close()

@@ -4,9 +4,10 @@ the sample library site, the real bridge and the Bot API emulator as the desk.""
 from __future__ import annotations
 
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import Browser, Page, expect
 
-from tests.e2e.conftest import Desk
+from adapters.i18n import Catalog
+from tests.e2e.conftest import Desk, page_in_language
 from tests.e2e.prechat_fixtures import TOPICS, Guest, Site, guest, site
 from tests.e2e.test_widget_browser import LAUNCHER, PANEL, shown
 
@@ -197,3 +198,28 @@ async def test_no_greeting_after_the_patron_closed_the_chat(site: Site, guest: G
     await page.reload()
     await page.wait_for_function("() => window.PustakaChat.state().ready")
     await not_greeted(page)
+
+
+async def test_the_form_speaks_the_patrons_language(site: Site, guest: Guest,
+                                                   browser: Browser) -> None:
+    """In Indonesian the form's title, labels, topic prompt, "optional" mark and its own
+    refusal come from id.json, not the English they once were in every language."""
+    id_words = dict(Catalog.bundled().language("id").texts)
+    at = await site(form=FULL)
+    context = await browser.new_context(locale="id-ID")
+    await page_in_language(context, "id")
+    try:
+        page = await guest(at, context=context)
+        await open_panel(page)
+        await expect(page.locator(f"{FORM} h3")).to_have_text(id_words["prechatTitle"])
+        await expect(page.get_by_label(id_words["memberNumber"])).to_be_visible()
+        await expect(page.locator(TOPIC).locator("option").first).to_have_text(
+            id_words["chooseTopic"])
+        await expect(page.locator(f"{FORM} .optional").first).to_have_text(
+            " " + id_words["optional"])
+        await page.locator(NAME).fill("Sari Dewi")
+        await page.locator(QUESTION).fill("Di mana skripsi tahun 1998?")
+        await page.locator('[part="offline-send"]').click()
+        await expect(page.locator(FORM_ERROR)).to_have_text(id_words["errors.missing_topic"])
+    finally:
+        await context.close()

@@ -49,6 +49,26 @@ class TestVisitorPresence:
         view.leave("visitor-abc")
         assert view.visitors() == [] and view.find(seen.label) is None
 
+    def test_a_beacon_keeps_a_visitor_for_its_lapse_and_moves_on_a_new_address(self) -> None:
+        """A loader's beacon (no socket) lists the visitor until its lapse runs out; the
+        same address again keeps the time on page, another one restarts it, even on a
+        page of another site whose address is not shown."""
+        here, clock = Here(), [1000.0]
+        view = presence(here, clock, origins=[SITE])
+        view.beacon("visit-1", page(), "", 75.0)
+        [seen] = view.visitors()
+        clock[0] = 1030.0
+        view.beacon("visit-1", page(), "", 75.0)
+        assert view.visitors()[0].page_since == 1000.0
+        view.beacon("visit-1", page("https://other.example/a"), "", 75.0)
+        view.beacon("visit-1", page("https://other.example/b"), "", 75.0)
+        moved = view.find(seen.label)
+        assert moved is not None and moved.url == "" and moved.page_since == 1030.0
+        clock[0] = 1030.0 + 74.0
+        assert view.find(seen.label) is not None
+        clock[0] = 1030.0 + 76.0
+        assert view.visitors() == [] and view.find(seen.label) is None
+
     def test_pages_of_other_sites_are_not_kept(self) -> None:
         """With the library's origins set, a page elsewhere (or no web page) keeps
         neither address nor title: a visitor cannot put a link in front of the desk."""

@@ -64,6 +64,15 @@ class TestLoaderSource:
         assert _literal(loader, "TEXTS") == bubble_texts()
         assert set(bubble_texts()) == set(Catalog.bundled().codes)
 
+    def test_the_librarys_own_bubble_words_go_into_the_loader(self) -> None:
+        """With the library's catalog, its [widget.texts] override of `open` is the label
+        written into the loader; the other languages keep the shipped words."""
+        texts = Catalog.bundled().with_overrides({"fr": {"open": "Parlez à {library}"}})
+        loader = build({"languages": ["fr", "de"]}, texts).loader.body.decode()
+        assert _literal(loader, "TEXTS") == {
+            "fr": {"open": "Parlez à {library}"},
+            "de": {"open": Catalog.bundled().language("de").texts["open"]}}
+
     def test_the_bubble_speaks_the_librarys_languages(self) -> None:
         """Only the library's languages' labels go into the loader, with their direction."""
         loader = build({"languages": ["ar", "de", "xx"], "language": "de"}).loader.body.decode()

@@ -193,7 +193,7 @@
       if (el) el.removeAttribute("aria-invalid");
     }
     form.error.textContent = code
-      ? text || fill(T.errors[code] || PRECHAT_ERRORS[code] || T.errors.other, { max: S.config.maxText }) : "";
+      ? text || fill(T.errors[code] || T.errors.other, { max: S.config.maxText }) : "";
     if (!code) return;
     clearTimeout(S.offlineTimer);
     form.submit.disabled = false;

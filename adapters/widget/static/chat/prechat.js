@@ -6,23 +6,11 @@
 
   const PRECHAT_FIELDS = ["name", "email", "member_number", "question", "topic"];
   const MEMBER_RE = /^[A-Za-z0-9]{1,32}$/;
-  // Until texts.json carries these, they read in English in every language.
-  const PRECHAT_TEXTS = {
-    prechatTitle: "Before we start", prechatIntro: "Tell us a little about your question; a librarian answers here.",
-    memberNumber: "Member number", topic: "What is it about?", chooseTopic: "Choose a topic", optional: "(optional)",
-  };
-  const PRECHAT_ERRORS = {
-    missing_member_number: "Please give your member number.",
-    bad_member_number: "A member number is 1 to 32 letters and digits.",
-    missing_topic: "Please choose what your question is about.",
-    bad_topic: "Please choose one of the topics offered.",
-  };
   const PRECHAT_CSS = ".offline select { font: inherit; font-size: 14px; padding: 8px; border: 1px solid #9ca3af;"
     + " border-radius: 8px; background: #fff; color: #111827; }"
     + " .offline .optional { font-weight: 400; color: #6b7280; }"
     + " .library-line { margin: 8px 12px; padding: 8px 10px; border-radius: 8px; background: #f3f4f6;"
     + " color: #111827; font-size: 14px; }";
-  const PT = (key) => T[key] || PRECHAT_TEXTS[key];
 
   /** The library's form as /widget/config says it; an older bridge: today's offline form. */
   function readPrechat(raw) {
@@ -55,8 +43,8 @@
   function preparePrechat(away) {
     const form = S.ui.offline;
     if (!form.prechatBuilt) buildPrechat(form, prechatOf());
-    form.el.querySelector("h3").textContent = away ? T.offlineTitle : PT("prechatTitle");
-    form.opens.nextElementSibling.textContent = !away ? PT("prechatIntro")
+    form.el.querySelector("h3").textContent = away ? T.offlineTitle : T.prechatTitle;
+    form.opens.nextElementSibling.textContent = !away ? T.prechatIntro
       : S.config.email === false ? T.offlineIntroChat : T.offlineIntro;
   }
 
@@ -71,18 +59,18 @@
       el.setAttribute("aria-required", String(needs(f)));
     }
     const label = (text, f, control) => h("label", {}, h("span", { text },
-      needs(f) ? null : h("span", { class: "optional", text: " " + PT("optional") })), control);
+      needs(f) ? null : h("span", { class: "optional", text: " " + T.optional })), control);
     const before = form.question.parentNode;
     if (asks("member_number")) {
       form.member = h("input", { type: "text", name: "member_number", part: "prechat-member",
         autocomplete: "off", maxlength: "32", spellcheck: "false", "aria-required": String(needs("member_number")) });
-      form.el.insertBefore(label(PT("memberNumber"), "member_number", form.member), before);
+      form.el.insertBefore(label(T.memberNumber, "member_number", form.member), before);
     }
     if (asks("topic")) {
       form.topic = h("select", { name: "topic", part: "prechat-topic", "aria-required": String(needs("topic")) },
-        h("option", { value: "", text: PT("chooseTopic") }),
+        h("option", { value: "", text: T.chooseTopic }),
         ...p.topics.map((t) => h("option", { value: t.tag, text: t.label })));
-      form.el.insertBefore(label(PT("topic"), "topic", form.topic), before);
+      form.el.insertBefore(label(T.topic, "topic", form.topic), before);
     }
     LOADER.addStyles(S.ui.host.shadowRoot, PRECHAT_CSS);
   }

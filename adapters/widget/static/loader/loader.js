@@ -191,6 +191,7 @@
   /** Fetch the chat once; a failure lets the next wish (or a patron waiting) try again. */
   function load() {
     if (LOADER.loading || LOADER.chat) return;
+    if (LOADER.leaving) LOADER.leaving(); // presence.js: the chat's hello takes over
     LOADER.loading = true;
     // The chat's first question, asked now rather than a round trip after it arrives.
     const ask = (path) => fetch(BASE + path, { credentials: "omit" })
