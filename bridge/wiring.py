@@ -36,7 +36,6 @@ from adapters.widget.steps import no_offline_hook
 from adapters.widget.tokens import VisitorTokens
 from bridge.admin.transcript_query import zone
 from bridge.channels import (
-    PatronReach,
     ack_words,
     duty_hook,
     email_settings,
@@ -55,6 +54,7 @@ from bridge.channels import (
 from bridge.config import Config, disk_floor, widget_texts
 from bridge.filemodes import private_dir
 from bridge.metrics import BridgeMetrics, TimedRouter
+from bridge.patron_reach import PatronReach
 from bridge.store.sqlite import SqliteStore
 from routing.duty import DutyRoster
 from routing.email_proof import EmailProofs
