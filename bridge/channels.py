@@ -1,4 +1,4 @@
-"""Config → the settings and small glue each channel needs; used by ``bridge.bootstrap``.
+"""Config → the settings and small glue each channel needs; used by ``bridge.wiring``.
 
 Kept apart from the composition root so that ``bootstrap.py`` stays a list of parts, and
 every translation from config keys lives in one place.
@@ -10,7 +10,6 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -19,24 +18,25 @@ from telegram import Bot
 from adapters.directory import Sip2Settings
 from adapters.directory.member import MemberDirectory
 from adapters.email.settings import EmailSettings
-from adapters.email.smtp import EmailSender, patron_email
+from adapters.email.smtp import EmailSender
 from adapters.i18n import Catalog
 from adapters.telegram.aiohttp_request import AiohttpRequest
 from adapters.widget.availability import Availability
-from adapters.widget.hub import WidgetHub
 from adapters.widget.links import resume_link
 from adapters.widget.server import WidgetSettings
 from adapters.widget.tokens import VisitorTokens
 from bridge.config import Config, EmailSection, WidgetSection, opening_hours
 from bridge.filemodes import private_secret
+from bridge.patron_reach import PatronReach, visitor_of
 from routing.duty import STATE_KEY as DUTY_KEY
 from routing.duty import DutyRoster
 from routing.limits import SendBudget, WindowRule
-from routing.model import Channel, Conversation, Delivery, Message, Patron
-from routing.ports import Clock, Sender, Sent, Store
+from routing.model import Conversation, Patron
+from routing.ports import Clock, Store
 from routing.reminders import Remind, Waiting
 from routing.router import Router
 
+# PatronReach and visitor_of are bridge.patron_reach's; named here, where callers found them.
 __all__ = [
     "PatronReach",
     "ack_words",
@@ -96,38 +96,6 @@ def widget_availability(roster: DutyRoster, clock: Clock) -> Callable[[], Availa
                             roster.opens_text(now, "id"))
 
     return availability
-
-
-def visitor_of(patron: Patron) -> str | None:
-    return next((c.address for c in patron.contacts if c.channel is Channel.WIDGET), None)
-
-
-@dataclass
-class PatronReach:
-    """The sender for widget patrons: live in the widget while they are there; by email
-    once they have been away longer than ``email.fallback_after_minutes`` and gave an
-    address. The widget shows the reply from history when they come back either way."""
-
-    widget: Sender
-    email: EmailSender | None
-    hub: WidgetHub
-    clock: Clock
-    away_after: float
-
-    def budget_keys(
-        self, delivery: Delivery, conversation: Conversation, patron: Patron, message: Message
-    ) -> tuple[str, ...]:
-        """The widget and email spend no Telegram budget."""
-        return ()
-
-    async def send(
-        self, delivery: Delivery, message: Message, conversation: Conversation, patron: Patron
-    ) -> Sent:
-        visitor = visitor_of(patron)
-        if (self.email is not None and visitor is not None and patron_email(patron)
-                and self.hub.away_for(visitor, self.clock.now()) > self.away_after):
-            return await self.email.send(delivery, message, conversation, patron)
-        return await self.widget.send(delivery, message, conversation, patron)
 
 
 def resume_links(

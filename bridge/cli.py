@@ -22,27 +22,7 @@ __all__ = ["main"]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="pustaka", description="Pustaka Bridge: library chat")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log debugging detail")
-    parser.add_argument("--log-format", choices=logs.FORMATS, default=None,
-                        help="console: key-value lines (default); json: one object a line "
-                             "(overrides [log] format)")
-    sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="run the bridge against the real Telegram")
-    run.add_argument("--config", type=Path, default=Path("pustaka.toml"))
-    demo = sub.add_parser("demo", help="everything local: sample library page + desk simulator")
-    demo.add_argument("--port", type=int, default=8080, help="library page port (desk: +1)")
-    demo.add_argument("--host", default="127.0.0.1")
-    demo.add_argument("--data-dir", type=Path, default=Path("pustaka-demo-data"))
-    demo.add_argument("--config", type=Path, default=None,
-                      help="try this pustaka.toml's colours, texts, hours and directory "
-                           "(the desk stays the demo's own)")
-    check = sub.add_parser("check", help="check the bot token, the group and the bot's rights")
-    check.add_argument("--config", type=Path, default=Path("pustaka.toml"))
-    init = sub.add_parser("init", help="write an example pustaka.toml to edit")
-    init.add_argument("path", type=Path, nargs="?", default=Path("pustaka.toml"))
-    cli_admin.register(sub)  # user …, patron …
-    args = parser.parse_args(argv)
+    args = _parser().parse_args(argv)
     # Before any library logs a URL holding the bot token; again once [log] is read.
     logs.configure(args.log_format or "console", verbose=args.verbose)
     try:
@@ -65,6 +45,30 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"pustaka: configuration error: {exc}", file=sys.stderr)
         return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pustaka", description="Pustaka Bridge: library chat")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debugging detail")
+    parser.add_argument("--log-format", choices=logs.FORMATS, default=None,
+                        help="console: key-value lines (default); json: one object a line "
+                             "(overrides [log] format)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the bridge against the real Telegram")
+    run.add_argument("--config", type=Path, default=Path("pustaka.toml"))
+    demo = sub.add_parser("demo", help="everything local: sample library page + desk simulator")
+    demo.add_argument("--port", type=int, default=8080, help="library page port (desk: +1)")
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--data-dir", type=Path, default=Path("pustaka-demo-data"))
+    demo.add_argument("--config", type=Path, default=None,
+                      help="try this pustaka.toml's colours, texts, hours and directory "
+                           "(the desk stays the demo's own)")
+    check = sub.add_parser("check", help="check the bot token, the group and the bot's rights")
+    check.add_argument("--config", type=Path, default=Path("pustaka.toml"))
+    init = sub.add_parser("init", help="write an example pustaka.toml to edit")
+    init.add_argument("path", type=Path, nargs="?", default=Path("pustaka.toml"))
+    cli_admin.register(sub)  # user …, patron …
+    return parser
 
 
 async def _serve(bridge: Bridge) -> int:

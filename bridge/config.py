@@ -7,18 +7,23 @@ secret) come only from the environment. Every error names the key and says what 
 
 from __future__ import annotations
 
-import difflib
 import ipaddress
 import os
 import re
-import tomllib
-import types
 from collections.abc import Mapping
-from dataclasses import fields, is_dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Union, get_args, get_origin, get_type_hints
+from typing import Any
 
 from adapters.i18n import Catalog
+from bridge.config_read import (
+    SECRETS,
+    ConfigError,
+    build_section,
+    gather_sections,
+    read_toml,
+    section_types,
+)
 from bridge.config_sections import (
     Config,
     DirectorySection,
@@ -27,8 +32,7 @@ from bridge.config_sections import (
     RetentionSection,
     WidgetSection,
 )
-from bridge.config_texts import texts_catalog, texts_tables
-from bridge.config_widget import GreetingRule, PrechatSection, greeting_rules, prechat
+from bridge.config_texts import texts_catalog
 from routing.hours import DAYS, OpeningHours
 
 # The sections are bridge.config_sections'; named here too, where callers have found them.
@@ -36,85 +40,20 @@ __all__ = ["Config", "ConfigError", "EmailSection", "FilesSection", "RetentionSe
            "WidgetSection", "disk_floor", "load_config", "opening_hours", "widget_texts"]
 
 
-class ConfigError(Exception):
-    """A configuration problem, worded for the person who edits the file."""
-
-
-_SECRETS = {"PUSTAKA_TELEGRAM_TOKEN": "telegram_token", "PUSTAKA_SECRET": "secret",
-            "PUSTAKA_DIRECTORY_TOKEN": "directory_token", "PUSTAKA_SIP2_PASSWORD": "sip2_password",
-            "PUSTAKA_IMAP_PASSWORD": "imap_password", "PUSTAKA_SMTP_PASSWORD": "smtp_password"}
-_POSITIVE = {"telegram.messages_per_second", "telegram.group_messages_per_minute",
-             "telegram.private_messages_per_second", "telegram.poll_timeout",
-             "outbox.concurrency", "outbox.max_attempts", "widget.max_text",
-             "widget.messages_per_minute", "outbox.backoff_cap",
-             "reminders.first_after_minutes", "reminders.cap_minutes",
-             "reminders.check_seconds", "queue.default_wait_minutes", "queue.history",
-             "directory.timeout", "email.imap_port", "email.smtp_port", "email.poll_interval",
-             "email.max_message_bytes", "email.max_attachment_bytes", "desk.reopen_days",
-             "email.fallback_after_minutes", "widget.resume_ttl_days", "files.max_bytes",
-             "directory.sip2_port"}
-_CHOICES = {"widget.position": {"left", "right", "auto"}, "storage.backend": {"sqlite"},
-            "widget.size": {"compact", "normal", "large"},
-            "directory.kind": {"none", "csv", "http", "sip2"},
-            "email.first_run": {"unseen", "all", "new"}}
-_CHOICES["log.format"] = {"console", "json"}  # a line of its own: other choices merge above
-_SECRETS["PUSTAKA_METRICS_TOKEN"] = "metrics_token"  # a line of its own: other secrets merge above
-_POSITIVE |= {"server.max_connections_per_ip", "server.header_timeout",
-              "widget.new_visitors_per_ip_hour", "widget.new_conversations_per_ip_hour"}
-_POSITIVE |= {"retention.transcripts_days", "retention.visitors_days", "retention.files_days"}
-
-
 def load_config(
     path: Path | None = None, env: Mapping[str, str] | None = None, **overrides: Any
 ) -> Config:
     """Read ``path`` (optional), then the environment; raise ConfigError on any bad key."""
     env = os.environ if env is None else env
-    raw: dict[str, Any] = {}
-    where = "defaults"
-    if path is not None:
-        where = str(path)
-        try:
-            raw = tomllib.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"config file {path} does not exist") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path} is not valid TOML: {exc}") from None
-    sections: dict[str, Any] = {}
-    for name, value in raw.items():
-        _check_known(name, _section_types(), where)
-        if not isinstance(value, dict):
-            raise ConfigError(f"{where}: [{name}] must be a table of keys, got {value!r}")
-        sections[name] = dict(value)
-    for var, value in env.items():
-        if not var.startswith("PUSTAKA_") or var in _SECRETS:
-            continue
-        section, _, key = var[len("PUSTAKA_"):].lower().partition("_")
-        if section in _section_types() and key:
-            _check_known(key, get_type_hints(_section_types()[section]), f"environment {var}",
-                         prefix=f"{section}.")
-            sections.setdefault(section, {})[key] = value
-    for section, values in overrides.items():
-        sections.setdefault(section, {}).update(values)
-    built: dict[str, Any] = {}
-    for name, cls in _section_types().items():
-        built[name] = _build(cls, sections.get(name, {}), name, where)
-    config = Config(**built)
+    raw, where = read_toml(path)
+    sections = gather_sections(raw, env, where, overrides)
+    config = Config(**{name: build_section(cls, sections.get(name, {}), name, where)
+                       for name, cls in section_types().items()})
     try:
-        _check_networks("server.metrics_allow", config.server.metrics_allow)
-        opening_hours(config)  # a bad hours.* value fails at load, naming the key
-        _check_email(config.email)
-        _check_branding(config.widget)
-        _check_sip2(config.directory)
-        _check_files(config.files)
-        _check_geoip(config.widget.geoip_db)
-        _check_kinds(config.desk.question_kinds)
-        if not 0 <= config.retention.run_at_hour <= 23:
-            raise ConfigError("retention.run_at_hour must be an hour from 0 to 23, "
-                              f"got {config.retention.run_at_hour!r}")
-        widget_texts(config)
+        _check_across(config)
     except ConfigError as exc:
         raise ConfigError(f"{where}: {exc}") from None
-    secrets: dict[str, Any] = {name: env.get(var, "") for var, name in _SECRETS.items()}
+    secrets: dict[str, Any] = {name: env.get(var, "") for var, name in SECRETS.items()}
     return replace(config, **secrets)
 
 
@@ -123,6 +62,22 @@ def _check_kinds(kinds: list[str]) -> None:
             or len(set(kinds)) != len(kinds):
         raise ConfigError("desk.question_kinds must be distinct lower-case words like "
                           f"\"reference\" (at least one), got {kinds!r}")
+
+
+def _check_across(config: Config) -> None:
+    """What a key's type cannot say: addresses, hours, files, texts that must agree."""
+    _check_networks("server.metrics_allow", config.server.metrics_allow)
+    opening_hours(config)  # a bad hours.* value fails at load, naming the key
+    _check_email(config.email)
+    _check_branding(config.widget)
+    _check_sip2(config.directory)
+    _check_files(config.files)
+    _check_geoip(config.widget.geoip_db)
+    _check_kinds(config.desk.question_kinds)
+    if not 0 <= config.retention.run_at_hour <= 23:
+        raise ConfigError("retention.run_at_hour must be an hour from 0 to 23, "
+                          f"got {config.retention.run_at_hour!r}")
+    widget_texts(config)
 
 
 def _check_branding(widget: WidgetSection) -> None:
@@ -237,81 +192,3 @@ def widget_texts(config: Config) -> Catalog:
         return texts_catalog(config.widget.language, config.widget.texts)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
-
-
-def _section_types() -> dict[str, type]:
-    hints = get_type_hints(Config)
-    return {f.name: hints[f.name] for f in fields(Config) if is_dataclass(hints[f.name])}
-
-
-def _check_known(key: str, known: Mapping[str, Any], where: str, prefix: str = "") -> None:
-    if key in known:
-        return
-    if f"PUSTAKA_{prefix}{key}".upper().replace(".", "_") in _SECRETS:
-        raise ConfigError(f"{where}: {prefix}{key} is a secret; set it in the environment only")
-    close = difflib.get_close_matches(key, list(known), n=1)
-    hint = f" (did you mean '{prefix}{close[0]}'?)" if close else ""
-    raise ConfigError(f"{where}: unknown key '{prefix}{key}'{hint}")
-
-
-def _build(cls: type, values: dict[str, Any], section: str, where: str) -> Any:
-    hints = get_type_hints(cls)
-    for key in values:
-        _check_known(key, hints, where, prefix=f"{section}.")
-    converted = {k: _coerce(v, hints[k], f"{section}.{k}", where) for k, v in values.items()}
-    for key, value in converted.items():
-        if f"{section}.{key}" in _POSITIVE and value <= 0:
-            raise ConfigError(f"{where}: {section}.{key} must be more than 0, got {value!r}")
-        allowed = _CHOICES.get(f"{section}.{key}")
-        if allowed and value not in allowed:
-            raise ConfigError(
-                f"{where}: {section}.{key} must be one of {sorted(allowed)}, got {value!r}"
-            )
-    return cls(**converted)
-
-
-def _coerce(value: Any, kind: Any, key: str, where: str) -> Any:
-    origin = get_origin(kind)
-    if kind is PrechatSection or kind == tuple[GreetingRule, ...]:
-        try:
-            return prechat(value, key) if kind is PrechatSection else greeting_rules(value, key)
-        except ValueError as exc:
-            raise ConfigError(f"{where}: {exc}") from None
-    if kind == dict[str, dict[str, str]]:
-        try:
-            return texts_tables(value, key)
-        except ValueError as exc:
-            raise ConfigError(f"{where}: {exc}") from None
-    if origin is dict:
-        if not isinstance(value, dict) or not all(
-                isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
-            raise ConfigError(f"{where}: {key} must be a table of texts "
-                              f"(in the file: [{key}] then name = \"text\"), got {value!r}")
-        return dict(value)
-    if origin in (Union, types.UnionType):
-        kind = next(a for a in get_args(kind) if a is not type(None))
-        origin = get_origin(kind)
-    if origin is list:
-        if isinstance(value, str):
-            value = [part.strip() for part in value.split(",") if part.strip()]
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise ConfigError(f"{where}: {key} must be a list of strings, got {value!r}")
-        return value
-    try:
-        if kind is bool:
-            if isinstance(value, bool):
-                return value
-            if str(value).lower() in {"1", "true", "yes", "on"}:
-                return True
-            if str(value).lower() in {"0", "false", "no", "off"}:
-                return False
-            raise ValueError
-        if kind is int and not isinstance(value, bool):
-            return int(value)
-        if kind is float and not isinstance(value, bool):
-            return float(value)
-        if kind is str and isinstance(value, str):
-            return value
-    except (TypeError, ValueError):
-        pass
-    raise ConfigError(f"{where}: {key} must be {kind.__name__}, got {value!r}")

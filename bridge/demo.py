@@ -18,7 +18,7 @@ from aiohttp import web
 from adapters.telegram.emulator import BotApiEmulator
 from bridge.app import Bridge, serve_until_signalled
 from bridge.bootstrap import Sleep
-from bridge.config import load_config
+from bridge.config import Config, load_config
 from bridge.demo_config import demo_config
 from bridge.web_guard import add_headers
 from routing.ports import Clock
@@ -63,15 +63,9 @@ async def demo_bridge(
     """
     library_env = {**(env or {}), **(secrets or {})}
     load_config(config_path, env=library_env)  # a bad file fails before anything listens
-    emulator = BotApiEmulator(rate_limits=rate_limits, bot_token=DEMO_TOKEN)
-    add_headers(emulator.app)  # the desk simulator is a page too: same CSP and framing rules
-    api_url = await emulator.start(host, port + 1 if desk_port is None else desk_port)
-    group = emulator.seed_demo_desk()
-    forced: dict[str, dict[str, Any]] = {
-        "server": {"host": host, "port": port},
-        "storage": {"data_dir": str(data_dir)},
-        "telegram": {"group_id": group, "api_url": api_url, "poll_timeout": 10},
-    }
+    emulator, api_url = await _start_emulator(
+        host, port + 1 if desk_port is None else desk_port, rate_limits)
+    forced = _forced(host, port, data_dir, emulator.seed_demo_desk(), api_url)
     try:
         config, replaced = demo_config(config_path, library_env, forced, overrides,
                                        token=DEMO_TOKEN)
@@ -80,13 +74,36 @@ async def demo_bridge(
         raise
     if notes is not None:
         notes.extend(replaced)
+    bridge = await _start_bridge(emulator, config, clock, sleep)
+    return bridge, emulator, f"{api_url}/desk"
+
+
+async def _start_emulator(host: str, port: int, rate_limits: bool) -> tuple[BotApiEmulator, str]:
+    emulator = BotApiEmulator(rate_limits=rate_limits, bot_token=DEMO_TOKEN)
+    add_headers(emulator.app)  # the desk simulator is a page too: same CSP and framing rules
+    return emulator, await emulator.start(host, port)
+
+
+def _forced(host: str, port: int, data_dir: Path, group: int,
+            api_url: str) -> dict[str, dict[str, Any]]:
+    """What the demo sets whatever the library's file says: where it listens, its desk."""
+    return {
+        "server": {"host": host, "port": port},
+        "storage": {"data_dir": str(data_dir)},
+        "telegram": {"group_id": group, "api_url": api_url, "poll_timeout": 10},
+    }
+
+
+async def _start_bridge(emulator: BotApiEmulator, config: Config, clock: Clock | None,
+                        sleep: Sleep) -> Bridge:
+    """The bridge started; if it cannot start, the emulator stops too, freeing its port."""
     bridge = Bridge(config, extra_routes=sample_page_routes(), clock=clock, sleep=sleep)
     try:
         await bridge.start()
     except BaseException:
         await emulator.stop()
         raise
-    return bridge, emulator, f"{api_url}/desk"
+    return bridge
 
 
 async def run_demo(host: str, port: int, data_dir: Path, config_path: Path | None = None) -> int:

@@ -1,4 +1,4 @@
-"""The store's roles: small protocols, one per kind of record, and the records they keep.
+"""The store's roles: small protocols, one per kind of record (kept in routing.store_records).
 
 Each consumer asks for the roles it uses (``routing.ports`` re-exports them all); each
 role has its own contract suite (tests/integration/store_contract_*.py), run over every
@@ -8,7 +8,6 @@ implementation: SQLite, the in-memory fake, and PostgreSQL next.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
 from typing import Protocol
 
 from routing.model import (
@@ -23,7 +22,9 @@ from routing.model import (
     Waiting,
 )
 from routing.report_roles import ReferenceMarks
+from routing.store_records import ContactState, DeskCard, EmailProof, Link, MailThread
 
+# The records are routing.store_records'; named here too, where every store found them.
 __all__ = [
     "Blocks",
     "ContactState",
@@ -43,62 +44,6 @@ __all__ = [
     "RouterStore",
     "Store",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class Link:
-    """One id in another world tied to our conversation and message.
-
-    Persisted so that a librarian replying to a forwarded Telegram message, or a patron
-    answering an email, still finds its conversation after a restart.
-    """
-
-    channel: str  # "desk", "telegram", "email" ...
-    external_id: str
-    conversation_id: str
-    message_id: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class DeskCard:
-    """The info card that opens a conversation's topic: its Telegram message id, and what
-    followed the card in its post (the patron's first question), None when not known."""
-
-    message_id: int
-    tail: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class MailThread:
-    """How a conversation threads by email: its subject, the Message-ID of the patron's
-    last mail, the ids a reply cites, and whether the after-hours acknowledgement went."""
-
-    subject: str = ""
-    last_patron_id: str = ""
-    references: tuple[str, ...] = ()
-    acknowledged: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class EmailProof:
-    """A code mailed to prove an address, not yet typed back: only its salted hash."""
-
-    email: str
-    salt: str
-    digest: str
-    expires: float
-    tries: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class ContactState:
-    """What a channel keeps about one contact point (a Telegram chat, a widget visitor)
-    beyond the patron record: it outlives a restart and belongs to no conversation."""
-
-    language: str = ""  # the language the patron's app reports ("" unknown)
-    unreachable_since: float = 0.0  # a send found the contact gone (bot blocked); 0: fine
-    token_generation: int = 0  # widget: tokens of an older generation are refused
-    email_proof: EmailProof | None = None  # the code pending for a typed address
 
 
 # -- the store's roles: each consumer asks for the role it uses ---------------------------

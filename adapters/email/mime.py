@@ -1,4 +1,5 @@
-"""Walking a parsed MIME tree: the body texts, the attachments, and structural damage.
+"""Walking a parsed MIME tree: the body texts, the attachments, and structural damage
+(how one leaf part is decoded is mime_parts.py's).
 
 Memory matters here: a 50 MB mail must not be copied several times over. Long base64
 bodies were cut out before parsing (``elide.py``): one over the size limit is refused by
@@ -9,26 +10,32 @@ rather than by ``get_payload(decode=True)``, which builds a list of every line f
 
 from __future__ import annotations
 
-import binascii
 import email.errors
-from dataclasses import dataclass, field
 from email.message import Message
 
 from adapters.email.elide import Run
 from adapters.email.filenames import safe_filename
-from adapters.email.flowed import unflow
 from adapters.email.headers import (
     clean_text,
-    decode_bytes,
     decode_words,
     header_text,
     raw_header,
 )
+from adapters.email.mime_parts import (
+    MAX_TEXT_CHARS,
+    ParsedAttachment,
+    Walk,
+    decoded_payload,
+    elided_run,
+    encoded_size,
+    part_text,
+    restore_elided,
+)
 
-__all__ = ["UNREADABLE", "ParsedAttachment", "Walk", "safe_filename", "walk"]
+# The records and the decoding of one part are adapters.email.mime_parts'; named here too.
+__all__ = ["MAX_TEXT_CHARS", "UNREADABLE", "ParsedAttachment", "Walk", "safe_filename", "walk"]
 
 MAX_DEPTH = 40
-MAX_TEXT_CHARS = 1_000_000  # more is not a chat message; keeps the regexes bounded too
 UNREADABLE = "unreadable: the file is damaged or not what it says it is"
 _STRUCTURAL = (
     email.errors.StartBoundaryNotFoundDefect,
@@ -51,119 +58,8 @@ _REPORT_PARTS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class ParsedAttachment:
-    """One attached file; ``data`` is None when it was refused (see ``refused_reason``)."""
-
-    filename: str
-    content_type: str
-    size: int
-    data: bytes | None
-    inline: bool = False
-    content_id: str = ""
-    refused_reason: str | None = None
-    decoration: str = ""  # why an inline image is decoration, not content (see inline.py)
-
-
-@dataclass
-class Walk:
-    """What a walk of the MIME tree found."""
-
-    plain: list[str] = field(default_factory=list)
-    html: list[str] = field(default_factory=list)
-    attachments: list[ParsedAttachment] = field(default_factory=list)
-    every_html: list[str] = field(default_factory=list)  # also the unchosen alternatives
-    damaged: bool = False
-    source: bytes = b""  # the caller's raw mail, which elided runs point into
-    runs: dict[str, Run] = field(default_factory=dict)  # marker -> elided run
-
-
 def _defects(part: Message) -> bool:
     return any(isinstance(d, _STRUCTURAL) for d in getattr(part, "defects", ()))
-
-
-def _cte(part: Message) -> str:
-    return (raw_header(part, "Content-Transfer-Encoding") or "").strip().lower()
-
-
-def _run(part: Message, out: Walk) -> Run | None:
-    payload = part.get_payload()
-    return out.runs.get(payload.strip()) if isinstance(payload, str) and out.runs else None
-
-
-def _restore(part: Message, out: Walk) -> None:
-    """Put elided text back where a marker shares a payload with other (broken) text."""
-    payload = part.get_payload()
-    if not out.runs or not isinstance(payload, str) or payload.strip() in out.runs:
-        return
-    for marker, run in out.runs.items():
-        if marker in payload:
-            text = out.source[run.start : run.end].decode("ascii", errors="replace")
-            payload = payload.replace(marker, text)
-            out.damaged = True
-    part.set_payload(payload)
-
-
-def _b64(data: str | bytes | memoryview, out: Walk) -> bytes | None:
-    try:
-        return binascii.a2b_base64(data)
-    except (binascii.Error, ValueError):
-        out.damaged = True
-        return None
-
-
-def _decoded(part: Message, out: Walk) -> bytes:
-    """The decoded payload of a leaf part, never raising."""
-    run = _run(part, out)
-    if run is not None:
-        view = memoryview(out.source)[run.start : run.end]
-        data = _b64(view, out)
-        if data is None:  # bad padding: decode the whole 4-character groups there are
-            chars = bytes(view).translate(None, b"\r\n=")
-            data = _b64(chars[: len(chars) // 4 * 4], out)
-        return data or b""
-    payload = part.get_payload()
-    if isinstance(payload, str) and _cte(part) == "base64":
-        data = _b64(payload, out)
-        if data is not None:
-            return data
-    try:
-        decoded = part.get_payload(decode=True)
-    except Exception:  # a damaged encoding: keep what the raw text says
-        out.damaged = True
-        decoded = None
-    if isinstance(decoded, bytes):
-        return decoded
-    if isinstance(payload, str):
-        return payload.encode("utf-8", errors="surrogateescape")
-    return b""
-
-
-def _encoded_size(part: Message) -> int:
-    """The decoded size, estimated from the encoded text without decoding it."""
-    payload = part.get_payload()
-    if not isinstance(payload, str):
-        return 0
-    if _cte(part) == "base64":
-        chars = len(payload) - payload.count("\n") - payload.count("\r") - payload.count(" ")
-        return max(0, chars * 3 // 4 - payload.rstrip().count("=", -3))
-    return len(payload)
-
-
-def _text(part: Message, out: Walk) -> str:
-    data = _decoded(part, out)
-    try:
-        charset = part.get_content_charset()
-        flowed = str(part.get_param("format", "") or "").lower() == "flowed"
-        delsp = str(part.get_param("delsp", "") or "").lower() == "yes"
-    except Exception:  # an unparsable Content-Type parameter list
-        charset, flowed, delsp = None, False, False
-    text = decode_bytes(data, charset)
-    if flowed and part.get_content_type() == "text/plain":
-        text = unflow(text[:MAX_TEXT_CHARS], delsp)
-    if len(text) > MAX_TEXT_CHARS:
-        text = text[:MAX_TEXT_CHARS] + "\n[... truncated]"
-    return text
 
 
 def _inner_message(part: Message) -> Message | None:
@@ -199,11 +95,11 @@ def _attachment(part: Message, ctype: str, limit: int, out: Walk) -> ParsedAttac
         name = name or (header_text(inner, "Subject") or "forwarded") + ".eml"
     filename = safe_filename(name, ctype)
     refused = f"larger than the limit of {limit} bytes"
-    run = _run(part, out)
-    estimate = run.size if run is not None else _encoded_size(part)
+    run = elided_run(part, out)
+    estimate = run.size if run is not None else encoded_size(part)
     if estimate > limit:
         return ParsedAttachment(filename, ctype, estimate, None, inline, content_id, refused)
-    data = _inner_bytes(inner, out) if inner is not None else _decoded(part, out)
+    data = _inner_bytes(inner, out) if inner is not None else decoded_payload(part, out)
     if len(data) > limit:
         return ParsedAttachment(filename, ctype, len(data), None, inline, content_id, refused)
     return ParsedAttachment(filename, ctype, len(data), data, inline, content_id)
@@ -278,12 +174,12 @@ def _leaf(part: Message, ctype: str, out: Walk, limit: int, body: bool) -> None:
         named = bool(part.get_filename())
     except Exception:  # an unparsable parameter: treat as a file to keep the bytes
         disposition, named = "attachment", True
-    _restore(part, out)
-    run = _run(part, out)
+    restore_elided(part, out)
+    run = elided_run(part, out)
     too_big = run is not None and run.size > limit
     if (body and ctype in {"text/plain", "text/html"} and disposition != "attachment"
             and not named and not too_big):
-        text = _text(part, out)
+        text = part_text(part, out)
         (out.plain if ctype == "text/plain" else out.html).append(text)
         if ctype == "text/html":
             out.every_html.append(text)

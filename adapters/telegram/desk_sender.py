@@ -17,13 +17,13 @@ import warnings
 
 from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.error import BadRequest, TelegramError
 from telegram.warnings import PTBUserWarning
 
 from adapters.blobs import BlobStore
 from adapters.telegram import render
-from adapters.telegram.aiohttp_request import NotSent, NotSentTimeout
 from adapters.telegram.desk_base import DeskStore, DeskTarget, card_markup
+from adapters.telegram.failures import opened_failure, telegram_failure, thread_gone
 from adapters.telegram.files_send import (
     CAPTION_LIMIT,
     Place,
@@ -39,13 +39,12 @@ from routing.model import Attachment, Conversation, Delivery, DeliveryKind, Mess
 from routing.ports import (
     DeskCard,
     DeskTopics,
-    PermanentFailure,
     Sent,
-    TemporaryFailure,
     TopicFailure,
 )
 from routing.trail import Trail
 
+# telegram_failure is adapters.telegram.failures'; named here, where callers found it.
 __all__ = ["DeskSender", "desk_keys", "telegram_failure"]
 
 log = logging.getLogger(__name__)
@@ -55,27 +54,6 @@ _NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 # purpose, for the message id alone.
 warnings.filterwarnings("ignore", message=r"Please use 'Bot\.sendMessage'",
                         category=PTBUserWarning)
-
-_THREAD_GONE = ("message thread not found", "topic_deleted", "topic deleted", "topic_closed",
-                "topic_id_invalid")  # the last: reopening a deleted topic
-
-
-def telegram_failure(exc: TelegramError) -> Exception:
-    """Map a Telegram error onto the outbox's two kinds of failure."""
-    if isinstance(exc, RetryAfter):
-        retry = exc.retry_after
-        seconds = retry.total_seconds() if hasattr(retry, "total_seconds") else float(retry)
-        return TemporaryFailure(f"Telegram rate limit: {exc.message}", seconds)
-    if isinstance(exc, Forbidden):
-        return PermanentFailure(f"Telegram refused: {exc.message}")
-    if isinstance(exc, BadRequest):
-        return PermanentFailure(f"Telegram rejected the message: {exc.message}")
-    if isinstance(exc, NetworkError):  # includes TimedOut
-        # No connection, no message: only then is a retry surely not a duplicate.
-        surely_not = isinstance(exc, (NotSent, NotSentTimeout))
-        return TemporaryFailure(f"Telegram unreachable: {exc.message}", maybe_sent=not surely_not)
-    return TemporaryFailure(f"Telegram error: {exc}")
-
 
 def desk_keys(chat_id: int, posts: int = 1, *, topic: bool = False) -> tuple[str, ...]:
     """The budget ``posts`` messages into the desk group spend: the bot's and the group's
@@ -149,7 +127,7 @@ class DeskSender:
                 await self._topic_state(thread, closed=False)
             first_id = await self._post_all(text, files, thread, conversation, message)
         except BadRequest as exc:
-            if not self._target.forum or not _thread_gone(exc):
+            if not self._target.forum or not thread_gone(exc):
                 raise
             raise await self._topic_gone(conversation, thread) from exc
         if event == "closed":
@@ -217,7 +195,7 @@ class DeskSender:
                 last_id = await self._post_all(rest, files, thread, conversation, message,
                                                reply_to=None if thread else card_id)
         except TelegramError as exc:
-            raise _opened_failure(exc, opened) from exc
+            raise opened_failure(exc, opened) from exc
         return Sent(external_id=str(card_id if thread is None else last_id),
                     desk_thread=opened)
 
@@ -286,18 +264,3 @@ def _fits(card: str, text: str) -> bool:
     """Whether card and text go as one post. HTML is never shorter than the text
     Telegram counts, so this check is safe."""
     return len(card) + 2 + len(text) <= render.TELEGRAM_TEXT_LIMIT
-
-
-def _opened_failure(exc: TelegramError, opened: int | None) -> Exception:
-    """A post into a place just opened failed: a temporary failure names the place (kept
-    already), so the outbox knows its retry goes there instead of opening another."""
-    failure = telegram_failure(exc)
-    if opened is None or not isinstance(failure, TemporaryFailure):
-        return failure
-    return TopicFailure(str(failure), failure.retry_after, maybe_sent=failure.maybe_sent,
-                        opened_topic=opened)
-
-
-def _thread_gone(exc: BadRequest) -> bool:
-    text = exc.message.lower()
-    return any(marker in text for marker in _THREAD_GONE)

@@ -29,22 +29,21 @@ from typing import Any, cast
 from aiohttp import BodyPartReader, MultipartReader, StreamReader, hdrs, web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from adapters.blobs import BlobSpool, BlobStore
-from adapters.files import SNIFF_BYTES, FilePolicy, human_size, kind_for, read_type
+from adapters.blobs import BlobStore
+from adapters.files import FilePolicy, kind_for
 from adapters.widget.quota import QuotaExceeded, QuotaMeter, UploadQuota
 from adapters.widget.upload_parts import (
-    CHUNK,
     FileRefused,
     Metered,
     clean_name,
     drain,
-    metered,
     quota_refusal,
     read_field,
 )
+from adapters.widget.upload_spool import SpooledFile, spool_file
 from routing.model import Attachment
-from routing.plain import storable
 
+# SpooledFile is adapters.widget.upload_spool's; named here, where callers found it.
 __all__ = ["MAX_FILES", "FileRefused", "SpooledFile", "Upload", "Uploads", "clean_name"]
 
 MAX_FILES = 10  # one album; the router refuses more
@@ -52,15 +51,6 @@ _OVERHEAD = 256 * 1024  # multipart boundaries, part headers and the text fields
 log = logging.getLogger(__name__)
 _MALFORMED = (ValueError, AssertionError, RuntimeError, UnicodeDecodeError,
               HttpProcessingError)
-
-
-@dataclass(frozen=True, slots=True)
-class SpooledFile:
-    """A checked file waiting in the store's spool for its form to be accepted."""
-
-    name: str
-    mime: str
-    spool: BlobSpool
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,7 +229,8 @@ class Uploads:
                     raise FileRefused("too_many_files",
                                       f"At most {self._max_files} files can be sent at once.",
                                       status=413)
-                state.files.append(await self._spool(part, len(state.files), state.meter))
+                state.files.append(await spool_file(self._blobs, self._policy, part,
+                                                     len(state.files), state.meter))
             elif part.name in ("cid", "text") and part.name not in seen:
                 seen.add(part.name)
                 value = (await read_field(part)).decode("utf-8")
@@ -259,53 +250,6 @@ class Uploads:
             raise FileRefused("too_long", f"The message is {length} characters; the limit "
                               f"is {self._max_text}.")
         return text
-
-    async def _spool(self, part: BodyPartReader, index: int,
-                     meter: QuotaMeter | None) -> SpooledFile:
-        """Write one file to the spool, refusing it as soon as it is too big or of a
-        refused type."""
-        name = clean_name(part.filename) or "file"
-        declared = part.headers.get(hdrs.CONTENT_TYPE, "")
-        limit = self._policy.max_bytes
-        spool = await self._blobs.spool()
-        try:
-            head, mime = bytearray(), ""
-            while chunk := await part.read_chunk(
-                    max(CHUNK // 8, min(CHUNK, limit + 1 - spool.size))):
-                if spool.size + len(chunk) > limit:
-                    raise FileRefused("file_too_big",
-                                      f"“{name}” is larger than the {human_size(limit)} limit.",
-                                      file=name, index=index, status=413)
-                if meter is not None:
-                    metered(meter, len(chunk), name, index)
-                if not mime:
-                    head += chunk
-                    if len(head) >= SNIFF_BYTES:
-                        mime = self._checked_type(name, index, head, declared)
-                await spool.write(chunk)
-            if not spool.size:
-                raise FileRefused("empty_file", f"“{name}” is empty.", file=name, index=index)
-            mime = mime or self._checked_type(name, index, head, declared)
-        except BaseException:
-            spool.discard()
-            raise
-        return SpooledFile(name, mime, spool)
-
-    def _checked_type(self, name: str, index: int, head: bytearray, declared: str) -> str:
-        """The file's type: the declared one must agree with the bytes (a program
-        declared as a Word document is refused, saying what it is), and be allowed."""
-        reading = read_type(bytes(head[:SNIFF_BYTES]), declared)
-        if not reading.agrees:
-            what = reading.found or "not a type of file the library recognises"
-            declared = storable(declared.split(";", 1)[0].strip()[:100])
-            raise FileRefused("file_type", f"“{name}” is sent as {declared}, but its bytes "
-                              f"are {what}.", file=name, index=index, status=415)
-        reason = self._policy.refusal(reading.mime, 0)
-        if reason:
-            raise FileRefused("file_type", f"“{name}”: {reason}.", file=name, index=index,
-                              status=415)
-        return reading.mime
-
 
 @dataclass
 class _Form:

@@ -12,6 +12,7 @@ import io
 import json
 import re
 from collections.abc import AsyncIterator
+from functools import partial
 from typing import Any
 
 import aiohttp_jinja2
@@ -140,58 +141,59 @@ async def _search(ctx: AdminContext, request: web.Request) -> web.StreamResponse
     return aiohttp_jinja2.render_template("transcripts.html", request, view)
 
 
+async def _one(ctx: AdminContext, request: web.Request) -> web.Response:
+    staff(request)
+    conversation = await ctx.store.get_conversation(request.match_info["id"])
+    if conversation is None:
+        raise web.HTTPNotFound(text="No conversation has that id.")
+    tz = zone(ctx.config.library.timezone)
+    patron = await ctx.store.get_patron(conversation.patron_id)
+    view = {"c": conversation, "patron": patron, "tz": ctx.config.library.timezone,
+            "started": local_time(conversation.created_at, tz),
+            "closed": local_time(conversation.closed_at, tz),
+            "messages": [_message_row(m, tz) for m in await _history(ctx, conversation.id)],
+            "notice": "The transcript is on its way to the patron."
+            if request.query.get("done") == "emailed" else "",
+            "can_email": bool(ctx.config.email.enabled and confirmed_address(patron))}
+    return aiohttp_jinja2.render_template("transcript.html", request, view)
+
+
+async def _file(ctx: AdminContext, request: web.Request) -> web.Response:
+    staff(request)
+    conversation_id, digest = request.match_info["id"], request.match_info["digest"]
+    if not _DIGEST.fullmatch(digest):
+        raise web.HTTPNotFound(text="No such file.")
+    held = [f for m in await _history(ctx, conversation_id) for f in m.attachments
+            if f.digest == digest]
+    data = await ctx.blobs.get(digest) if held else None
+    if data is None:
+        raise web.HTTPNotFound(text="That file is not kept (any more).")
+    name = re.sub(r'[^\w.\- ]', "_", held[0].name)[:120] or "file"
+    return web.Response(body=data, headers={
+        "Content-Type": "application/octet-stream",
+        "Content-Disposition": f'attachment; filename="{name}"',
+        "X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"})
+
+
+async def _email(ctx: AdminContext, request: web.Request) -> web.Response:
+    account = staff(request)
+    conversation_id = request.match_info["id"]
+    if not ctx.config.email.enabled:
+        raise web.HTTPBadRequest(text="Email is not set up ([email] enabled = false).")
+    try:
+        await queue_transcript(ctx.store, ctx.store, conversation_id,
+                               by=f"{account.name} (dashboard)", now=ctx.now(),
+                               compose=composer(library=ctx.config.library.name,
+                                                timezone=zone(ctx.config.library.timezone)))
+    except TranscriptRefused as exc:
+        raise web.HTTPBadRequest(text=f"Not sent: {exc}.") from None
+    ctx.worker.wake()
+    await audit(ctx, request, "transcript emailed", f"conversation {conversation_id}")
+    return redirect(f"{PREFIX}/transcripts/{conversation_id}?done=emailed")
+
+
 def routes(ctx: AdminContext) -> list[web.RouteDef]:
-    async def search(request: web.Request) -> web.StreamResponse:
-        return await _search(ctx, request)
-
-    async def one(request: web.Request) -> web.Response:
-        staff(request)
-        conversation = await ctx.store.get_conversation(request.match_info["id"])
-        if conversation is None:
-            raise web.HTTPNotFound(text="No conversation has that id.")
-        tz = zone(ctx.config.library.timezone)
-        patron = await ctx.store.get_patron(conversation.patron_id)
-        view = {"c": conversation, "patron": patron, "tz": ctx.config.library.timezone,
-                "started": local_time(conversation.created_at, tz),
-                "closed": local_time(conversation.closed_at, tz),
-                "messages": [_message_row(m, tz) for m in await _history(ctx, conversation.id)],
-                "notice": "The transcript is on its way to the patron."
-                if request.query.get("done") == "emailed" else "",
-                "can_email": bool(ctx.config.email.enabled and confirmed_address(patron))}
-        return aiohttp_jinja2.render_template("transcript.html", request, view)
-
-    async def file(request: web.Request) -> web.Response:
-        staff(request)
-        conversation_id, digest = request.match_info["id"], request.match_info["digest"]
-        if not _DIGEST.fullmatch(digest):
-            raise web.HTTPNotFound(text="No such file.")
-        held = [f for m in await _history(ctx, conversation_id) for f in m.attachments
-                if f.digest == digest]
-        data = await ctx.blobs.get(digest) if held else None
-        if data is None:
-            raise web.HTTPNotFound(text="That file is not kept (any more).")
-        name = re.sub(r'[^\w.\- ]', "_", held[0].name)[:120] or "file"
-        return web.Response(body=data, headers={
-            "Content-Type": "application/octet-stream",
-            "Content-Disposition": f'attachment; filename="{name}"',
-            "X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"})
-
-    async def email(request: web.Request) -> web.Response:
-        account = staff(request)
-        conversation_id = request.match_info["id"]
-        if not ctx.config.email.enabled:
-            raise web.HTTPBadRequest(text="Email is not set up ([email] enabled = false).")
-        try:
-            await queue_transcript(ctx.store, ctx.store, conversation_id,
-                                   by=f"{account.name} (dashboard)", now=ctx.now(),
-                                   compose=composer(library=ctx.config.library.name,
-                                                    timezone=zone(ctx.config.library.timezone)))
-        except TranscriptRefused as exc:
-            raise web.HTTPBadRequest(text=f"Not sent: {exc}.") from None
-        ctx.worker.wake()
-        await audit(ctx, request, "transcript emailed", f"conversation {conversation_id}")
-        return redirect(f"{PREFIX}/transcripts/{conversation_id}?done=emailed")
-
-    return [web.get("/transcripts", search), web.get("/transcripts/{id}", one),
-            web.get("/transcripts/{id}/files/{digest}", file),
-            web.post("/transcripts/{id}/email", email)]
+    return [web.get("/transcripts", partial(_search, ctx)),
+            web.get("/transcripts/{id}", partial(_one, ctx)),
+            web.get("/transcripts/{id}/files/{digest}", partial(_file, ctx)),
+            web.post("/transcripts/{id}/email", partial(_email, ctx))]
