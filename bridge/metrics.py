@@ -118,8 +118,8 @@ class TimedSender:
 
 class _Snapshot(Collector):
     """Values read at scrape time: the outbox's counters since start (sent, coalesced,
-    retried, failed, rate_limited, possible_duplicates: a send re-done after a crash
-    between "sent" and "recorded" …) and the widget sockets open now. Gauges under the
+    retried, failed, rate_limited, possible_duplicates: messages sent again that may
+    already have arrived …) and the widget sockets open now. Gauges under the
     names they always had, so existing dashboards keep working."""
 
     def __init__(self, stats: Callable[[], Mapping[str, int]],

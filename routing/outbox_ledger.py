@@ -42,7 +42,7 @@ COUNTERS = (
     "failed",  # deliveries given up and reported
     "rate_limited",  # 429s received (each paused only the chat it named)
     "budget_waits",  # sends that waited for a window to have room
-    "possible_duplicates",  # re-sends of something that may already have arrived
+    "possible_duplicates",  # messages sent again that may already have arrived
     "crash_resends",  # of those, the ones found unrecorded after a restart
 )
 
@@ -89,10 +89,14 @@ class DeliveryLedger:
                         "duplicate", len(cut))
 
     async def before_send(self, ids: Iterable[str], now: float) -> None:
-        """Count a re-send of something unsure, then durably note the attempt."""
+        """Count the messages a re-send may deliver twice, then durably note the attempt.
+
+        Per message, not per send: a re-send after a wait carries the unsure messages
+        together with newer ones in one post, and each unsure one may then show twice."""
         ids = list(ids)
-        if any(i in self._unsure for i in ids):
-            self.counts["possible_duplicates"] += 1
+        unsure = sum(1 for i in ids if i in self._unsure)
+        if unsure:
+            self.counts["possible_duplicates"] += unsure
             if any(i in self._from_crash for i in ids):
                 self.counts["crash_resends"] += 1
         for i in ids:
