@@ -27,6 +27,7 @@ __all__ = [
     "ip_address",
     "ip_range",
     "parse_duration",
+    "parsed_address",
     "shared_address",
 ]
 
@@ -56,8 +57,10 @@ NETWORK_WORDS = {"ip": BlockKind.IP, "range": BlockKind.RANGE}  # /block 1d ip|r
 
 
 @functools.lru_cache(maxsize=8192)
-def _parsed(ip: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    """Remembered: every patron message is checked, and parsing an address costs more
+def parsed_address(ip: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address ``ip`` names ("::ffff:1.2.3.4" is 1.2.3.4), or None.
+
+    Remembered: every patron message is checked, and parsing an address costs more
     than the rest of the check (a patron writes many messages from one address)."""
     try:
         address = ipaddress.ip_address(ip.strip())
@@ -71,14 +74,14 @@ def _parsed(ip: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
 def ip_address(ip: str) -> str:
     """The address as an ``ip`` block stores it ("::ffff:1.2.3.4" is "1.2.3.4"); ""
     when ``ip`` is not an address."""
-    address = _parsed(ip)
+    address = parsed_address(ip)
     return "" if address is None else str(address)
 
 
 @functools.lru_cache(maxsize=8192)
 def ip_range(ip: str) -> str:
     """The network a ``range`` block covers; "" when ``ip`` is not an address."""
-    address = _parsed(ip)
+    address = parsed_address(ip)
     if address is None:
         return ""
     prefix = 24 if address.version == 4 else 64

@@ -15,23 +15,13 @@ import functools
 import ipaddress
 from collections.abc import Iterable
 
+from routing.blocks import parsed_address
+
 __all__ = ["TrustedProxies", "client_ip", "network_key"]
 
 _MAX_ADDRESS = 64
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
-
-
-@functools.lru_cache(maxsize=4096)
-def _address(text: str) -> Address | None:
-    """The address ``text`` names ("::ffff:1.2.3.4" is 1.2.3.4), or None."""
-    try:
-        address = ipaddress.ip_address(text.strip())
-    except ValueError:
-        return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    return address
 
 
 class TrustedProxies:
@@ -56,7 +46,7 @@ class TrustedProxies:
             return False
         if hop.strip() in self._names:
             return True
-        address = _address(hop)
+        address = parsed_address(hop)
         return address is not None and any(address in net for net in self._networks)
 
 
@@ -70,7 +60,7 @@ def client_ip(remote: str | None, forwarded: str | None, proxies: TrustedProxies
         hops = [h.strip() for h in forwarded.split(",") if h.strip()]
         while hops and hop in proxies:
             hop = hops.pop()
-    address = _address(hop)
+    address = parsed_address(hop)
     return str(address) if address is not None else hop[:_MAX_ADDRESS]
 
 
@@ -79,7 +69,7 @@ def network_key(ip: str) -> str:
     """What a per-address budget counts a client under: its IPv4 address (/32), or its
     IPv6 /64, which one subscriber usually holds whole (counting single IPv6 addresses
     would give one machine 2**64 budgets). Text that is no address is its own key."""
-    address = _address(ip)
+    address = parsed_address(ip)
     if address is None:
         return ip[:_MAX_ADDRESS]
     if address.version == 4:
