@@ -16,7 +16,7 @@ from telegram.error import TelegramError
 from bridge.admin.passwords import password_problem
 from bridge.admin.patron_requests import erase_patron, export_zip, find_patron
 from bridge.admin.staff import add_staff, disable_staff, set_staff_password
-from bridge.config import load_config
+from bridge.config import ConfigError, load_config
 from bridge.store.sqlite import SqliteStore
 
 __all__ = ["COMMANDS", "register", "run"]
@@ -27,7 +27,12 @@ COMMANDS = ("user", "patron")
 def register(sub: Any) -> None:
     """Adds ``user`` and ``patron`` to the ``pustaka`` command's subparsers."""
     common = argparse.ArgumentParser(add_help=False)  # --config after the verb, as elsewhere
-    common.add_argument("--config", type=Path, default=Path("pustaka.toml"))
+    common.add_argument("--config", type=Path, default=None,
+                        help="the bridge's pustaka.toml (default: ./pustaka.toml, or none "
+                             "with --data-dir)")
+    common.add_argument("--data-dir", type=Path, default=None,
+                        help="work on this data directory instead of the config's "
+                             "[storage] data_dir, e.g. pustaka demo's pustaka-demo-data")
     user = sub.add_parser("user", help="staff accounts of the dashboard (/admin)")
     verbs = user.add_subparsers(dest="verb", required=True)
     add = verbs.add_parser("add", parents=[common], help="a new account; asks its password")
@@ -57,8 +62,20 @@ def register(sub: Any) -> None:
     erase.add_argument("--yes", action="store_true", help="do not ask for confirmation")
 
 
+def _config(args: argparse.Namespace) -> Any:
+    """The config file (none when only --data-dir is given), with --data-dir over it."""
+    path = args.config
+    if path is None and args.data_dir is None:
+        path = Path("pustaka.toml")
+    if args.data_dir is None:
+        return load_config(path)
+    if not args.data_dir.is_dir():
+        raise ConfigError(f"--data-dir {args.data_dir} is not a directory")
+    return load_config(path, storage={"data_dir": str(args.data_dir)})
+
+
 def run(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
+    config = _config(args)
     if args.command == "patron" and args.verb == "erase" and not args.yes and input(
             f"Erase {args.who} everywhere the bridge can? Type 'erase': ") != "erase":
         print("pustaka: nothing erased", file=sys.stderr)
