@@ -15,7 +15,7 @@ from telegram.error import TelegramError
 
 from bridge.admin.passwords import password_problem
 from bridge.admin.patron_requests import erase_patron, export_zip, find_patron
-from bridge.admin.staff import add_staff, disable_staff, set_staff_password
+from bridge.admin.staff import add_staff, disable_staff, link_staff, set_staff_password
 from bridge.config import ConfigError, load_config
 from bridge.store.sqlite import SqliteStore
 
@@ -47,6 +47,12 @@ def register(sub: Any) -> None:
     disable = verbs.add_parser("disable", parents=[common],
                                help="no more sign-ins; signed out everywhere now")
     disable.add_argument("name")
+    link = verbs.add_parser("link", parents=[common],
+                            help="link an account to a Telegram user, so reports name it")
+    link.add_argument("name")
+    to = link.add_mutually_exclusive_group(required=True)
+    to.add_argument("--telegram-id", type=int, help="the librarian's Telegram user id")
+    to.add_argument("--unlink", action="store_true", help="remove the account's link")
     passwd = verbs.add_parser("passwd", parents=[common], help="set an account's password")
     passwd.add_argument("name")
     passwd.add_argument("--password-stdin", action="store_true")
@@ -121,13 +127,19 @@ async def _user(args: argparse.Namespace, store: SqliteStore) -> int:
         account = await add_staff(store, args.name, args.role,
                                   _password(args.password_stdin), telegram_id=args.telegram_id)
         print(f"pustaka: added {account.role} {account.name!r}; sign in at /admin")
+    elif args.verb == "link":
+        await link_staff(store, args.name, None if args.unlink else args.telegram_id)
+        print(f"pustaka: {'unlinked' if args.unlink else 'linked'} {args.name!r}"
+              + ("" if args.unlink else f" to Telegram user {args.telegram_id}"))
     elif args.verb == "disable":
         await disable_staff(store, args.name)
         print(f"pustaka: disabled {args.name!r} and ended its sessions")
     else:
         await set_staff_password(store, args.name, _password(args.password_stdin))
         print(f"pustaka: changed the password of {args.name!r}")
-    await store.record_audit_cli(f"user {args.verb}", args.name)
+    linked = f" to telegram {args.telegram_id}" if args.verb == "link" and not args.unlink \
+        else ""
+    await store.record_audit_cli(f"user {args.verb}", args.name + linked)
     return 0
 
 

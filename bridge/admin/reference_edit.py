@@ -31,7 +31,7 @@ def mark_from_form(form: Any, kinds: list[str]) -> ReferenceMark:
     kind, level = str(form.get("kind", "")), str(form.get("level", ""))
     if kind and kind not in kinds:
         raise ValueError(f"{kind!r} is not one of the question kinds ({', '.join(kinds)})")
-    if level and (not level.isdigit() or int(level) not in READ_LEVELS):
+    if level and (not (level.isascii() and level.isdigit()) or int(level) not in READ_LEVELS):
         raise ValueError(f"{level!r} is not a READ level (1 to 6)")
     mark = ReferenceMark(kind, int(level) if level else None)
     if mark.empty:

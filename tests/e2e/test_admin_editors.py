@@ -112,6 +112,7 @@ async def test_an_admin_links_an_account_and_the_librarians_report_names_it(
     await row.locator("form.link button[type=submit]").first.click()
     await page.wait_for_function("() => !!document.querySelector('#accounts-notice')")
     assert DESK_ID in (await row.locator("td.telegram").text_content() or "")
+    await row.locator("summary").click()  # the screenshot shows what can be changed
     await screenshot(page, "accounts")
     linked = [a.telegram_id for a in await staff_bridge.store.accounts() if a.name == LIBRARIAN]
     assert linked == [int(DESK_ID)]

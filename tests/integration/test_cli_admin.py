@@ -49,6 +49,9 @@ def test_user_add_list_passwd_disable(config: Path) -> None:
     assert _accounts(config) == ["Dewi\tadmin\tactive"]
     assert pustaka(config, "user", "passwd", "Dewi", "--password-stdin",
                    stdin="another long password\n").returncode == 0
+    assert pustaka(config, "user", "link", "Dewi", "--telegram-id", "77").returncode == 0
+    assert _accounts(config) == ["Dewi\tadmin\tactive telegram:77"]
+    assert pustaka(config, "user", "link", "Dewi", "--unlink").returncode == 0
     assert pustaka(config, "user", "disable", "Dewi").returncode == 0
     assert _accounts(config) == ["Dewi\tadmin\tdisabled"]
     raw = (config.parent / "data" / "pustaka.db").read_bytes()
