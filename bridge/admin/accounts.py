@@ -17,7 +17,7 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from bridge.admin.auth import CTX, PREFIX, redirect
-from bridge.admin.context import AdminContext, audit, require_admin
+from bridge.admin.context import Account, AdminContext, audit, require_admin
 from bridge.admin.report_pages import reports_of
 from bridge.admin.report_queries import DateRange
 from bridge.admin.staff import (
@@ -64,17 +64,17 @@ async def _show(request: web.Request) -> web.Response:
     return await _page(request)
 
 
-Change = Callable[[AdminContext, Any], Awaitable[tuple[str, str, str]]]
+# A form's change: (context, form, the signed-in admin) -> (audit action, detail, notice)
+Change = Callable[[AdminContext, Any, Account], Awaitable[tuple[str, str, str]]]
 
 
 def _change(action: Change) -> Callable[[web.Request], Awaitable[web.Response]]:
     """A form's POST: admins only; the change, its audit line, back to the page (or the
     page with the reason it was refused)."""
     async def handler(request: web.Request) -> web.Response:
-        require_admin(request)
-        ctx = request.app[CTX]
+        admin, ctx = require_admin(request), request.app[CTX]
         try:
-            what, detail, done = await action(ctx, await request.post())
+            what, detail, done = await action(ctx, await request.post(), admin)
         except ValueError as exc:
             return await _page(request, error=f"Not done: {str(exc).strip(chr(39))}.",
                                status=400)
@@ -83,7 +83,7 @@ def _change(action: Change) -> Callable[[web.Request], Awaitable[web.Response]]:
     return handler
 
 
-async def _add(ctx: AdminContext, form: Any) -> tuple[str, str, str]:
+async def _add(ctx: AdminContext, form: Any, _admin: Account) -> tuple[str, str, str]:
     telegram = telegram_user_id(str(form.get("telegram_id", "")).strip()
                                 or str(form.get("seen", "")))
     account = await add_staff(ctx.store, str(form.get("name", "")), str(form.get("role", "")),
@@ -93,7 +93,7 @@ async def _add(ctx: AdminContext, form: Any) -> tuple[str, str, str]:
     return "account added", f"{account.name} ({account.role}{linked})", "added"
 
 
-async def _link(ctx: AdminContext, form: Any) -> tuple[str, str, str]:
+async def _link(ctx: AdminContext, form: Any, _admin: Account) -> tuple[str, str, str]:
     name = str(form.get("name", ""))
     typed = str(form.get("telegram_id", "")).strip() or str(form.get("seen", ""))
     telegram = None if form.get("unlink") else telegram_user_id(typed)
@@ -104,7 +104,7 @@ async def _link(ctx: AdminContext, form: Any) -> tuple[str, str, str]:
         if telegram is not None else ("account unlinked", account.name, "linked")
 
 
-async def _password(ctx: AdminContext, form: Any) -> tuple[str, str, str]:
+async def _password(ctx: AdminContext, form: Any, _admin: Account) -> tuple[str, str, str]:
     password = str(form.get("password", ""))
     if password != str(form.get("again", "")):
         raise ValueError("the two passwords differ")
@@ -112,25 +112,17 @@ async def _password(ctx: AdminContext, form: Any) -> tuple[str, str, str]:
     return "password set", account.name, "password"
 
 
-def _disable(request_name: Callable[[], str]) -> Change:
-    async def disable(ctx: AdminContext, form: Any) -> tuple[str, str, str]:
-        name = str(form.get("name", ""))
-        if name.casefold() == request_name().casefold():
-            raise ValueError("an admin cannot disable their own account here")
-        account = await disable_staff(ctx.store, name)
-        return "account disabled", account.name, "disabled"
-    return disable
-
-
-async def _disable_handler(request: web.Request) -> web.Response:
-    me = require_admin(request).name
-    return await _change(_disable(lambda: me))(request)
+async def _disable(ctx: AdminContext, form: Any, admin: Account) -> tuple[str, str, str]:
+    name = str(form.get("name", ""))
+    if name.casefold() == admin.name.casefold():  # the last admin would lock everyone out
+        raise ValueError("an admin cannot disable their own account here")
+    account = await disable_staff(ctx.store, name)
+    return "account disabled", account.name, "disabled"
 
 
 def routes(ctx: AdminContext) -> list[web.RouteDef]:
-    del ctx  # the pages take it from the app, as the sign-in middleware does
     return [web.get("/accounts", _show), web.post("/accounts/add", _change(_add)),
             web.post("/accounts/link", _change(_link)),
             web.post("/accounts/password", _change(_password)),
-            web.post("/accounts/disable", _disable_handler)]
+            web.post("/accounts/disable", _change(_disable))]
 

@@ -19,7 +19,7 @@ from bridge.admin.report_rollup import roll_up, settled_until
 from routing.model import Channel, Inbound
 from routing.report_roles import ReferenceMark
 from routing.staff_model import Librarian
-from tests.e2e.admin_fixtures import LIBRARIAN, screenshot, sign_in_page
+from tests.e2e.admin_fixtures import ADMIN, LIBRARIAN, screenshot, sign_in_page
 from tests.integration.admin_client import StaffBridge
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
@@ -143,6 +143,35 @@ async def test_an_admin_adds_an_account_and_a_second_link_is_refused(
     budi = await sign_in_page(browser, staff_bridge, "Budi", "a long enough password")
     assert "Budi (librarian)" in (await budi.text_content(".who") or "")
     await budi.context.close()
+    await page.context.close()
+
+
+async def test_an_admin_sets_a_password_and_disables_an_account(
+        browser: Browser, staff_bridge: StaffBridge) -> None:
+    """The new password signs in; disabling signs that browser out at once; an admin's
+    own account offers no Disable, and a forged one is refused."""
+    page = await sign_in_page(browser, staff_bridge)
+    await page.goto(staff_bridge.url + "/admin/accounts")
+    row = page.locator(f"#accounts tr[data-account='{LIBRARIAN}']")
+    await row.locator("summary").click()
+    await row.locator("form.password input[name=password]").fill("a brand new password")
+    await row.locator("form.password input[name=again]").fill("a brand new password")
+    await row.locator("form.password button[type=submit]").click()
+    await page.wait_for_function("() => !!document.querySelector('#accounts-notice')")
+    rina = await sign_in_page(browser, staff_bridge, LIBRARIAN, "a brand new password")
+    await row.locator("summary").click()
+    await row.locator("form.disable button[type=submit]").click()
+    await page.wait_for_function("() => !!document.querySelector('#accounts-notice')")
+    assert await row.locator("td.status").text_content() == "disabled"
+    await rina.reload()
+    await rina.wait_for_function("() => location.pathname === '/admin/login'")
+    mine = page.locator(f"#accounts tr[data-account='{ADMIN}']")
+    assert await mine.locator("form.disable").count() == 0
+    token = await page.input_value("form.logout input[name=csrf]")
+    answer = await page.request.post(staff_bridge.url + "/admin/accounts/disable",
+                                     form={"csrf": token, "name": ADMIN})
+    assert answer.status == 400 and "own account" in await answer.text()
+    await rina.context.close()
     await page.context.close()
 
 
