@@ -15,8 +15,8 @@ from telegram.error import TelegramError
 
 from bridge.admin.passwords import password_problem
 from bridge.admin.patron_requests import erase_patron, export_zip, find_patron
-from bridge.admin.staff import add_staff, disable_staff, set_staff_password
-from bridge.config import load_config
+from bridge.admin.staff import add_staff, disable_staff, link_staff, set_staff_password
+from bridge.config import ConfigError, load_config
 from bridge.store.sqlite import SqliteStore
 
 __all__ = ["COMMANDS", "register", "run"]
@@ -27,7 +27,12 @@ COMMANDS = ("user", "patron")
 def register(sub: Any) -> None:
     """Adds ``user`` and ``patron`` to the ``pustaka`` command's subparsers."""
     common = argparse.ArgumentParser(add_help=False)  # --config after the verb, as elsewhere
-    common.add_argument("--config", type=Path, default=Path("pustaka.toml"))
+    common.add_argument("--config", type=Path, default=None,
+                        help="the bridge's pustaka.toml (default: ./pustaka.toml, or none "
+                             "with --data-dir)")
+    common.add_argument("--data-dir", type=Path, default=None,
+                        help="work on this data directory instead of the config's "
+                             "[storage] data_dir, e.g. pustaka demo's pustaka-demo-data")
     user = sub.add_parser("user", help="staff accounts of the dashboard (/admin)")
     verbs = user.add_subparsers(dest="verb", required=True)
     add = verbs.add_parser("add", parents=[common], help="a new account; asks its password")
@@ -42,6 +47,12 @@ def register(sub: Any) -> None:
     disable = verbs.add_parser("disable", parents=[common],
                                help="no more sign-ins; signed out everywhere now")
     disable.add_argument("name")
+    link = verbs.add_parser("link", parents=[common],
+                            help="link an account to a Telegram user, so reports name it")
+    link.add_argument("name")
+    to = link.add_mutually_exclusive_group(required=True)
+    to.add_argument("--telegram-id", type=int, help="the librarian's Telegram user id")
+    to.add_argument("--unlink", action="store_true", help="remove the account's link")
     passwd = verbs.add_parser("passwd", parents=[common], help="set an account's password")
     passwd.add_argument("name")
     passwd.add_argument("--password-stdin", action="store_true")
@@ -57,8 +68,20 @@ def register(sub: Any) -> None:
     erase.add_argument("--yes", action="store_true", help="do not ask for confirmation")
 
 
+def _config(args: argparse.Namespace) -> Any:
+    """The config file (none when only --data-dir is given), with --data-dir over it."""
+    path = args.config
+    if path is None and args.data_dir is None:
+        path = Path("pustaka.toml")
+    if args.data_dir is None:
+        return load_config(path)
+    if not args.data_dir.is_dir():
+        raise ConfigError(f"--data-dir {args.data_dir} is not a directory")
+    return load_config(path, storage={"data_dir": str(args.data_dir)})
+
+
 def run(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
+    config = _config(args)
     if args.command == "patron" and args.verb == "erase" and not args.yes and input(
             f"Erase {args.who} everywhere the bridge can? Type 'erase': ") != "erase":
         print("pustaka: nothing erased", file=sys.stderr)
@@ -104,13 +127,19 @@ async def _user(args: argparse.Namespace, store: SqliteStore) -> int:
         account = await add_staff(store, args.name, args.role,
                                   _password(args.password_stdin), telegram_id=args.telegram_id)
         print(f"pustaka: added {account.role} {account.name!r}; sign in at /admin")
+    elif args.verb == "link":
+        await link_staff(store, args.name, None if args.unlink else args.telegram_id)
+        print(f"pustaka: {'unlinked' if args.unlink else 'linked'} {args.name!r}"
+              + ("" if args.unlink else f" to Telegram user {args.telegram_id}"))
     elif args.verb == "disable":
         await disable_staff(store, args.name)
         print(f"pustaka: disabled {args.name!r} and ended its sessions")
     else:
         await set_staff_password(store, args.name, _password(args.password_stdin))
         print(f"pustaka: changed the password of {args.name!r}")
-    await store.record_audit_cli(f"user {args.verb}", args.name)
+    linked = f" to telegram {args.telegram_id}" if args.verb == "link" and not args.unlink \
+        else ""
+    await store.record_audit_cli(f"user {args.verb}", args.name + linked)
     return 0
 
 

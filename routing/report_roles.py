@@ -16,6 +16,9 @@ __all__ = [
     "READ_LEVELS",
     "BadReference",
     "LiveRow",
+    "MarkKey",
+    "NotedMark",
+    "ReferenceEdits",
     "ReferenceMark",
     "ReferenceMarks",
     "ReportRows",
@@ -85,6 +88,34 @@ class ReferenceMarks(Protocol):
     ) -> None: ...
 
     async def reference_of(self, conversation_id: str) -> ReferenceMark | None: ...
+
+
+MarkKey = tuple[str, str, int]
+"""How a mark is counted in a day's aggregates: librarian id, kind, READ level (0: none)."""
+
+
+@dataclass(frozen=True, slots=True)
+class NotedMark:
+    """A conversation's mark with who noted it and when: the day it counts on."""
+
+    mark: ReferenceMark
+    librarian_id: str
+    marked_at: float
+
+    @property
+    def key(self) -> MarkKey:
+        return (self.librarian_id, self.mark.kind, self.mark.read_level or 0)
+
+
+class ReferenceEdits(Protocol):
+    """What the dashboard's editor of a mark needs beyond ``ReferenceMarks``: the mark's
+    day and librarian, and moving one count of a day already rolled up."""
+
+    async def reference_noted(self, conversation_id: str) -> NotedMark | None: ...
+
+    async def recount_reference(self, day: str, old: MarkKey | None, new: MarkKey) -> None:
+        """One more ``new`` and (when given) one less ``old`` in ``day``'s aggregates."""
+        ...
 
 
 LiveRow = tuple[float, str, int, float, float, str, "int | None", str, str, str, str, int]

@@ -67,6 +67,8 @@ class AccountStore(Protocol):
         """The account and its password hash, disabled ones included."""
     async def accounts(self) -> list[Account]: ...
     async def set_password(self, account_id: int, password_hash: str) -> None: ...
+    async def link_telegram(self, account_id: int, telegram_id: int | None) -> None:
+        """The librarian's Telegram user id (None: unlinked), so reports name one person."""
     async def disable_account(self, account_id: int) -> None:
         """Disabled, and every session of it ended."""
     async def open_session(self, key: str, account_id: int, csrf: str, now: float,

@@ -25,8 +25,8 @@ __all__ = ["PAGES", "admin_app"]
 log = logging.getLogger(__name__)
 
 PAGES = ("bridge.admin.overview", "bridge.admin.reference", "bridge.admin.librarians",
-         "bridge.admin.transcripts", "bridge.admin.operations", "bridge.admin.privacy",
-         "bridge.admin.audit_page")
+         "bridge.admin.transcripts", "bridge.admin.reference_edit", "bridge.admin.operations",
+         "bridge.admin.privacy", "bridge.admin.accounts", "bridge.admin.audit_page")
 _HERE = Path(__file__).parent
 
 

@@ -63,9 +63,14 @@ def share(part: int, whole: int) -> str:
 
 
 async def librarian_names(ctx: AdminContext, ids: Iterable[str]) -> dict[str, str]:
-    """Names as the librarians table knows them (the desk's Telegram users)."""
+    """The staff account linked to the desk's Telegram user (``/admin/accounts``), else
+    the name the librarians table knows them by."""
+    linked = {str(a.telegram_id): a.name for a in await ctx.store.accounts()
+              if a.telegram_id is not None}
     names = {}
     for lib_id in ids:
-        found = await ctx.store.get_librarian(lib_id) if lib_id else None
-        names[lib_id] = found.name if found is not None else (lib_id or "nobody")
+        found = await ctx.store.get_librarian(lib_id) if lib_id and lib_id not in linked \
+            else None
+        names[lib_id] = linked.get(lib_id) or (found.name if found is not None
+                                               else (lib_id or "nobody"))
     return names

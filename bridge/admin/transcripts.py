@@ -32,6 +32,7 @@ from bridge.admin.transcript_query import (
     zone,
 )
 from routing.model import Direction, Message
+from routing.report_roles import READ_LEVELS
 from routing.transcript_mail import (
     TRANSCRIPT_EVENT,
     TranscriptRefused,
@@ -46,6 +47,8 @@ _EXPORT_PAGE = 500
 _CSV_COLUMNS = ("id", "started", "closed", "channel", "status", "patron", "email",
                 "librarian", "tags", "rating", "subject", "excerpt")
 _DIGEST = re.compile(r"[0-9a-f]{64}")
+_NOTICES = {"emailed": "The transcript is on its way to the patron.",
+            "marked": "The question's kind and READ level are saved."}
 
 
 def _cell(value: Any) -> Any:
@@ -152,9 +155,10 @@ async def _one(ctx: AdminContext, request: web.Request) -> web.Response:
             "started": local_time(conversation.created_at, tz),
             "closed": local_time(conversation.closed_at, tz),
             "messages": [_message_row(m, tz) for m in await _history(ctx, conversation.id)],
-            "notice": "The transcript is on its way to the patron."
-            if request.query.get("done") == "emailed" else "",
-            "can_email": bool(ctx.config.email.enabled and confirmed_address(patron))}
+            "notice": _NOTICES.get(request.query.get("done", ""), ""),
+            "can_email": bool(ctx.config.email.enabled and confirmed_address(patron)),
+            "mark": await ctx.store.reference_of(conversation.id),
+            "kinds": list(ctx.config.desk.question_kinds), "levels": list(READ_LEVELS)}
     return aiohttp_jinja2.render_template("transcript.html", request, view)
 
 

@@ -21,6 +21,7 @@ WRITES = {  # op kind -> statement
                    " created_at) VALUES (?, ?, ?, ?, 0, ?)",
     "set_password": "UPDATE accounts SET password_hash = ? WHERE id = ?",
     "disable_account": "UPDATE accounts SET disabled = 1 WHERE id = ?",
+    "link_telegram": "UPDATE accounts SET telegram_id = ? WHERE id = ?",
     "end_sessions_of": "DELETE FROM staff_sessions WHERE account_id = ?",
     "open_session": "INSERT INTO staff_sessions (id, account_id, csrf, created_at, expires_at)"
                     " VALUES (?, ?, ?, ?, ?)",
@@ -65,6 +66,9 @@ class SqliteAccounts(SqliteRole):
 
     async def set_password(self, account_id: int, password_hash: str) -> None:
         await self._write("set_password", password_hash, account_id)
+
+    async def link_telegram(self, account_id: int, telegram_id: int | None) -> None:
+        await self._write("link_telegram", telegram_id, account_id)
 
     async def disable_account(self, account_id: int) -> None:
         await self._write("disable_account", account_id)

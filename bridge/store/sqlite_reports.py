@@ -9,7 +9,15 @@ from collections.abc import Collection, Sequence
 from typing import Any
 
 from bridge.store.sqlite_role import SqliteRole, first, rows
-from routing.report_roles import LiveRow, ReferenceMark, Rolled, RolledDay, Row
+from routing.report_roles import (
+    LiveRow,
+    MarkKey,
+    NotedMark,
+    ReferenceMark,
+    Rolled,
+    RolledDay,
+    Row,
+)
 
 __all__ = ["ROLLED_KEY", "WRITES", "SqliteReferenceReports", "apply_rolled_days"]
 
@@ -22,6 +30,17 @@ WRITES = {
         " kind = excluded.kind, read_level = excluded.read_level,"
         " librarian_id = excluded.librarian_id, marked_at = excluded.marked_at"
     ),
+    # A mark edited on the dashboard after its day was rolled up: that day's counts move.
+    "reference_count": (
+        "INSERT INTO report_reference (day, librarian_id, kind, read_level, n)"
+        " VALUES (?, ?, ?, ?, 1) ON CONFLICT (day, librarian_id, kind, read_level)"
+        " DO UPDATE SET n = n + 1"
+    ),
+    "reference_uncount": (
+        "UPDATE report_reference SET n = n - 1"
+        " WHERE day = ? AND librarian_id = ? AND kind = ? AND read_level = ?"
+    ),
+    "reference_zeroes": "DELETE FROM report_reference WHERE day = ? AND n <= 0",
 }
 
 _LIVE = (
@@ -35,7 +54,8 @@ _MARKS = (
     "SELECT marked_at, librarian_id, kind, COALESCE(read_level, 0) FROM reference_marks"
     " WHERE marked_at >= ? AND marked_at < ?"
 )
-_MARK = "SELECT kind, read_level FROM reference_marks WHERE conversation_id = ?"
+_MARK = ("SELECT kind, read_level, librarian_id, marked_at FROM reference_marks"
+         " WHERE conversation_id = ?")
 _COUNTS = ("SUM(conversations), SUM(after_hours), SUM(answered), SUM(missed), SUM(rated_1),"
            " SUM(rated_2), SUM(rated_3), SUM(rated_4), SUM(rated_5)")
 _SPAN = " WHERE day BETWEEN ? AND ?"
@@ -101,6 +121,17 @@ class SqliteReferenceReports(SqliteRole):
     async def reference_of(self, conversation_id: str) -> ReferenceMark | None:
         row = await first(self._db(), _MARK, (conversation_id,))
         return None if row is None else ReferenceMark(str(row[0]), row[1])
+
+    async def reference_noted(self, conversation_id: str) -> NotedMark | None:
+        row = await first(self._db(), _MARK, (conversation_id,))
+        return None if row is None else NotedMark(
+            ReferenceMark(str(row[0]), row[1]), str(row[2]), float(row[3]))
+
+    async def recount_reference(self, day: str, old: MarkKey | None, new: MarkKey) -> None:
+        await self._write("reference_count", day, *new)
+        if old is not None:
+            await self._write("reference_uncount", day, *old)
+            await self._write("reference_zeroes", day)
 
     async def report_rows(self, start: float, end: float) -> list[LiveRow]:
         cursor = await self._db().execute(_LIVE, (start, end))

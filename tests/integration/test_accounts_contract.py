@@ -31,6 +31,16 @@ class TestAccounts:
         with pytest.raises(ValueError, match="exists already"):
             await store.add_account("DEWI", "librarian", "h", None, 2.0)
 
+    async def test_a_telegram_user_is_linked_and_unlinked(self, store: SqliteStore) -> None:
+        """The link is kept on the account, and a session's account carries it too."""
+        account = await store.add_account("Sekar", "librarian", "h", None, 0.0)
+        await store.open_session("k", account.id, "t", 0.0, 100.0)
+        await store.link_telegram(account.id, 7001)
+        live = await store.session("k", 1.0)
+        assert live is not None and live.account.telegram_id == 7001
+        await store.link_telegram(account.id, None)
+        assert [a.telegram_id for a in await store.accounts()] == [None]
+
     async def test_a_session_lives_until_its_end_logout_or_disable(
             self, store: SqliteStore) -> None:
         """Expired, ended and disabled-account sessions open nothing."""

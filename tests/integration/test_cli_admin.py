@@ -49,6 +49,9 @@ def test_user_add_list_passwd_disable(config: Path) -> None:
     assert _accounts(config) == ["Dewi\tadmin\tactive"]
     assert pustaka(config, "user", "passwd", "Dewi", "--password-stdin",
                    stdin="another long password\n").returncode == 0
+    assert pustaka(config, "user", "link", "Dewi", "--telegram-id", "77").returncode == 0
+    assert _accounts(config) == ["Dewi\tadmin\tactive telegram:77"]
+    assert pustaka(config, "user", "link", "Dewi", "--unlink").returncode == 0
     assert pustaka(config, "user", "disable", "Dewi").returncode == 0
     assert _accounts(config) == ["Dewi\tadmin\tdisabled"]
     raw = (config.parent / "data" / "pustaka.db").read_bytes()
@@ -90,3 +93,44 @@ def test_patron_export_and_erase_from_the_command_line(config: Path, tmp_path: P
     assert b"My card is lost" not in (config.parent / "data" / "pustaka.db").read_bytes()
     again = pustaka(config, "patron", "export", "sari@example.org")
     assert again.returncode == 1 and "no patron is known" in again.stderr
+
+
+def pustaka_in(cwd: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    """``pustaka`` run from ``cwd`` with no --config: what a demo's user types."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PUSTAKA_")}
+    env["PYTHONPATH"] = str(ROOT)
+    return subprocess.run([sys.executable, "-m", "bridge.cli", *args], cwd=cwd, input=stdin,
+                          capture_output=True, text=True, env=env, timeout=120, check=False)
+
+
+def test_data_dir_works_without_a_config_file(tmp_path: Path) -> None:
+    """--data-dir points user and patron at a data directory (the demo's) with no
+    pustaka.toml: the account lands in that directory's database, the patron is found."""
+    data = tmp_path / "pustaka-demo-data"
+    data.mkdir()
+
+    async def seed() -> None:
+        store = SqliteStore(data / "pustaka.db")
+        await store.open()
+        try:
+            await Router(store, SystemClock()).intake.accept(
+                Inbound(Channel.EMAIL, "sari@example.org", "Where is my hold?", name="Sari"))
+        finally:
+            await store.close()
+    asyncio.run(seed())
+    added = pustaka_in(tmp_path, "user", "add", "Dewi", "--role", "librarian",
+                       "--telegram-id", "4242", "--password-stdin", "--data-dir", str(data),
+                       stdin="correct horse battery\n")
+    assert added.returncode == 0, added.stderr
+    listed = pustaka_in(tmp_path, "user", "list", "--data-dir", str(data))
+    assert listed.stdout.splitlines() == ["Dewi\tlibrarian\tactive telegram:4242"]
+    assert not (tmp_path / "data").exists()  # not the default [storage] data_dir
+    out = tmp_path / "sari.zip"
+    exported = pustaka_in(tmp_path, "patron", "export", "sari@example.org", "--out", str(out),
+                          "--data-dir", str(data))
+    assert exported.returncode == 0, exported.stderr
+    assert b"Where is my hold?" in zipfile.ZipFile(out).read("patron.json")
+    missing = pustaka_in(tmp_path, "user", "list", "--data-dir", str(tmp_path / "nowhere"))
+    assert missing.returncode == 2 and "is not a directory" in missing.stderr
+    without = pustaka_in(tmp_path, "user", "list")
+    assert without.returncode == 2 and "pustaka.toml does not exist" in without.stderr
