@@ -16,6 +16,7 @@ from adapters.i18n import Catalog
 from bridge.demo import demo_bridge
 from tests.e2e.conftest import Desk, Visitor
 from tests.e2e.offline_fixtures import topic_to_answer
+from tests.e2e.test_widget_a11y import serious_violations
 from tests.e2e.test_widget_browser import LIBRARIAN, ask, open_chat
 from tests.eventually import eventually
 from tests.integration.mailservers import LIBRARY, USER, SmtpRecorder
@@ -127,6 +128,7 @@ async def test_without_a_confirmed_address_the_refusal_is_said_and_confirming_he
     await expect(page.locator(BUTTON)).to_be_enabled()
     offer = page.locator(OFFER)
     await expect(offer).to_contain_text("only email a copy to an address you have confirmed")
+    assert await serious_violations(page) == []  # the refusal and the offer, for axe-core
     await offer.get_by_role("button", name="Add my email address").click()
     await expect(page.locator('[part="profile"] input[name="email"]')).to_be_focused()
     assert smtp_server.received == []
@@ -134,6 +136,7 @@ async def test_without_a_confirmed_address_the_refusal_is_said_and_confirming_he
     await expect(offer).to_be_hidden()
     await page.locator(BUTTON).click()
     await expect(note).to_have_text("Sent to bu…@example.org")
+    assert await serious_violations(page) == []  # and the disabled button after success
     [copy] = await eventually(lambda: mails_to(smtp_server, "budi@example.org", COPY_HEAD))
     assert "Do you have the 1998 theses?" in copy and "Yes, floor 3." in copy, copy
 
