@@ -42,6 +42,5 @@
     ratings: [], // {id, at, conversation, el, parts}: the rating forms shown
     tray: [], // {file, preview}: files chosen, not yet sent
     queue: null, // the last `queue` frame with a place in it
-    emailConfirmed: false, // this tab saw the patron's address confirmed
   };
 

@@ -63,9 +63,8 @@
     const said = typeof frame.message === "string" && frame.message.trim() ? frame.message : "";
     const text = code === "not_sent" ? T.errors.not_sent : said || T.errors.other;
     transcriptNote(text, { busy: false, bad: true });
-    // The refusal's reason is a sentence, not a code: a patron this tab never saw confirm
-    // an address is offered the way to do it, beside the server's words.
-    S.ui.transcript.offer.hidden = code !== "transcript_refused" || S.emailConfirmed;
+    // No confirmed address: beside the server's words, the way to confirm one.
+    S.ui.transcript.offer.hidden = frame.reason !== "no_email";
   }
 
   function transcriptNote(text, { busy, bad = false }) {
@@ -83,9 +82,8 @@
     email.focus();
   }
 
-  /** An address proved in this tab: the offer has done its work. */
+  /** An address proved (or found already proved): the offer has done its work. */
   function transcriptAddressConfirmed() {
-    S.emailConfirmed = true;
     if (!S.ui || S.ui.transcript.offer.hidden) return;
     transcriptNote(T.emailConfirmed, { busy: TX.waiting || TX.sent });
   }
