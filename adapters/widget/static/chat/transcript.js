@@ -1,9 +1,7 @@
   // ---- "Email me this chat" ---------------------------------------------------------------
-  // Under an ended conversation, when the library sends mail: the `transcript` frame asks
-  // for a copy at the patron's confirmed address. The server decides (its own conversation,
-  // ended, a confirmed address, once a day) and says why not in a sentence, shown as it is.
-  // The frame carries a cid only so a refusal finds its way back here, as a rating's does.
-  // The HTTP fallback has no such request: there the button stays away.
+  // Under an ended conversation when the library sends mail (over the socket: the HTTP
+  // fallback has no such request). The server decides and says why not in a sentence;
+  // the frame's cid only brings a refusal back here, as a rating's does.
 
   const TX = { conversation: "", waiting: false, sent: false, off: false, timer: 0 };
   const TX_CID = "transcript:";
