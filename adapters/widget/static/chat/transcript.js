@@ -1,7 +1,8 @@
   // ---- "Email me this chat" ---------------------------------------------------------------
   // Under an ended conversation when the library sends mail (over the socket: the HTTP
-  // fallback has no such request). The server decides and says why not in a sentence;
-  // the frame's cid only brings a refusal back here, as a rating's does.
+  // fallback has no such request). A refusal shows the server's sentence as it is, but
+  // "no confirmed address" (reason no_email) in the patron's words, with the way to
+  // confirm one; the frame's cid only brings a refusal back here, as a rating's does.
 
   const TX = { conversation: "", waiting: false, sent: false, off: false, timer: 0 };
   const TX_CID = "transcript:";
@@ -11,10 +12,8 @@
       text: T.transcriptAsk, onclick: () => requestTranscript() });
     const note = h("p", { class: "transcript-note", part: "transcript-note", role: "status",
       "aria-live": "polite" });
-    const add = h("button", { type: "button", class: "small-btn", part: "transcript-add-email",
-      text: T.transcriptAddEmail, onclick: () => openProfileForEmail() });
-    const offer = h("div", { class: "transcript-offer", part: "transcript-offer", hidden: true },
-      h("p", { text: T.transcriptNoEmail }), add);
+    const offer = h("button", { type: "button", class: "small-btn", part: "transcript-add-email",
+      text: T.transcriptAddEmail, hidden: true, onclick: () => openProfileForEmail() });
     const el = h("div", { class: "transcript", part: "transcript", hidden: true }, button, note, offer);
     return { el, button, note, offer };
   }
@@ -24,7 +23,9 @@
     if (!S.ui) return;
     const c = S.conversation;
     const ended = Boolean(c && c.id && c.status === "closed");
+    const stick = nearBottom();
     S.ui.transcript.el.hidden = !(ended && S.config.email && !TX.off && S.transport === "ws");
+    if (stick) scrollToEnd();
     if (!ended || c.id === TX.conversation) return;
     clearTimeout(TX.timer);
     Object.assign(TX, { conversation: c.id, waiting: false, sent: false });
@@ -59,10 +60,13 @@
       return refreshTranscript();
     }
     const said = typeof frame.message === "string" && frame.message.trim() ? frame.message : "";
-    const text = code === "not_sent" ? T.errors.not_sent : said || T.errors.other;
+    // No confirmed address: said in the patron's language, with the way to confirm one.
+    const noEmail = frame.reason === "no_email";
+    const text = noEmail ? T.transcriptNoEmail : code === "not_sent" ? T.errors.not_sent
+      : said || T.errors.other;
     transcriptNote(text, { busy: false, bad: true });
-    // No confirmed address: beside the server's words, the way to confirm one.
-    S.ui.transcript.offer.hidden = frame.reason !== "no_email";
+    S.ui.transcript.offer.hidden = !noEmail;
+    scrollToEnd();
   }
 
   function transcriptNote(text, { busy, bad = false }) {
@@ -71,6 +75,7 @@
     note.classList.toggle("bad", bad);
     note.textContent = text;
     offer.hidden = true;
+    if (text) scrollToEnd(); // the patron just pressed the button: show what it did
   }
 
   /** The name / email form below the log, opened at the address field. */
