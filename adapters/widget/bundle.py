@@ -41,8 +41,8 @@ __all__ = ["CHAT_PARTS", "STATIC_PATH", "Asset", "Bundle", "bubble_texts", "buil
 
 # The chat, in the order its pieces must run. "styles.css" becomes the CSS constant.
 CHAT_PARTS = ("head.js", "texts.js", "storage.js", "dom.js", "config.js", "state.js",
-              "styles.css", "ui.js", "messages.js", "sending.js", "forms.js", "prechat.js",
-              "frames.js", "transport.js", "boot.js")
+              "styles.css", "ui.js", "messages.js", "sending.js", "forms.js", "transcript.js",
+              "prechat.js", "frames.js", "transport.js", "boot.js")
 LOADER_PARTS = ("loader.js", "greetings.js", "presence.js")  # greeting rules, presence beacon
 STATIC_PATH = "/widget/static/"  # where the versioned files are served
 # What the loader needs of the library's settings: the bubble, and the greeting rules it

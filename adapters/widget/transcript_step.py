@@ -3,7 +3,9 @@
 The visitor may ask only for their own current conversation, once it is closed; the
 bridge's hook queues the copy (``adapters.email.transcript_mail.queue_transcript``),
 which goes only to an address the patron confirmed and at most once a conversation a
-day, and refuses otherwise with a sentence the widget shows.
+day, and refuses otherwise with a sentence the widget shows. A patron with no confirmed
+address is told so by ``"reason": "no_email"`` as well, so the widget can offer the way
+to confirm one instead of reading the sentence.
 """
 
 from __future__ import annotations
@@ -11,10 +13,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from adapters.widget.frames import FrameError
+from adapters.widget.frames import FrameError, refusal
 from adapters.widget.steps import PatronSteps, Session
 from routing.model import Status
 from routing.router import Router
+from routing.transcript_mail import confirmed_address
 
 __all__ = ["TranscriptHook", "TranscriptStep"]
 
@@ -44,6 +47,11 @@ class TranscriptStep:
             raise FrameError("not_yours", "You can only ask for your own conversation.")
         if conversation.status is not Status.CLOSED:
             raise FrameError("transcript_refused", "The conversation has not ended yet.")
+        patron = await self._router.log.store.get_patron(conversation.patron_id)
+        if not confirmed_address(patron):
+            no_email = FrameError("transcript_refused",
+                                  "Not sent: the patron has no confirmed email address.")
+            return refusal(no_email, frame.get("cid")) | {"reason": "no_email"}
         try:
             address = await self._hook(conversation.id)
         except ValueError as exc:

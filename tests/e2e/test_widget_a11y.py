@@ -141,6 +141,23 @@ async def test_rating_prompt_has_no_serious_violations(
     assert await serious_violations(page) == []
 
 
+async def test_ended_chat_with_the_transcript_button_has_no_serious_violations(
+        guest: Guest, after_hours: AfterHoursSite, desk: Desk) -> None:
+    """A conversation the librarian closed from the desk (/close), with the stars and the
+    "Email me this chat" button of a library that sends mail, passes axe-core."""
+    after_hours.staffed = True
+    page = await guest()
+    await open_chat(page)
+    await ask(page, "Can I scan a book here?")
+    topic = await topic_to_answer(desk, "Can I scan a book here?")
+    desk.reply(topic, "Yes, on the second floor.")
+    await expect(page.locator(LIBRARIAN)).to_have_count(1)
+    desk.reply(topic, "/close")
+    await expect(page.locator('[part="transcript-send"]')).to_be_visible()
+    await expect(page.locator('[part="star"]')).to_have_count(5)
+    assert await serious_violations(page) == []
+
+
 async def test_the_scan_reaches_inside_the_widget(visitor: Visitor) -> None:
     """An unlabelled button put into the chat's shadow root is found: the scans above
     look at the widget itself, not at an empty host element."""

@@ -49,6 +49,7 @@
     S.profileSent = null;
     const { note, codeForm } = S.ui.profile;
     note.classList.remove("bad");
+    if (frame && frame.email_confirmed === true) transcriptAddressConfirmed();
     const sent = Boolean(frame && frame.code_sent);
     note.textContent = sent ? fill(T.codeSent, { email: String(frame.email || "") }) : T.saved;
     codeForm.hidden = !sent;
@@ -66,6 +67,7 @@
   }
 
   function onEmailConfirmed() {
+    transcriptAddressConfirmed();
     const { note, code, codeForm } = S.ui.profile;
     note.classList.remove("bad");
     note.textContent = T.emailConfirmed;
@@ -114,6 +116,7 @@
       if (S.availability.opens) offlineNote.textContent += " " + S.availability.opens;
     }
     showLibraryLine();
+    refreshTranscript();
   }
 
   function submitOffline() {

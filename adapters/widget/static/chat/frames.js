@@ -44,6 +44,7 @@
       case "email_confirmed": return onEmailConfirmed();
       case "offline_saved": return onOfflineSaved(frame);
       case "rated": return onRated(frame);
+      case "transcript_sent": return onTranscriptSent(frame);
       case "queue": return showQueue(frame);
       case "greet": return onGreet(frame);
       default: return undefined; // pong, or a frame type from a newer server
@@ -103,6 +104,7 @@
     if (code === "no_hello") return sendFrame({ type: "hello", ...helloBody() });
     const cid = typeof frame.cid === "string" ? frame.cid : "";
     if (S.offline && cid === S.offline.cid) return onOfflineError(frame);
+    if (cid.startsWith(TX_CID)) return transcriptRefused(frame);
     const rating = ratingFor(cid);
     if (rating) return ratingRefused(rating, code);
     if (["bad_email", "bad_name", "too_long_profile"].includes(code)) return profileRefused(code);

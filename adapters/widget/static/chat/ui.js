@@ -29,7 +29,8 @@
     }
     const offlineNote = h("p", { class: "offline-note", part: "offline-note", hidden: true });
     const queue = h("p", { class: "queue", part: "queue", role: "status", hidden: true });
-    log.append(stored, pending, queue, offlineNote);
+    const transcript = buildTranscript(); // transcript.js: under an ended conversation
+    log.append(stored, pending, transcript.el, queue, offlineNote);
     const notice = h("p", { class: "notice", part: "notice", role: "alert", hidden: true });
     const offline = buildOfflineForm(config);
 
@@ -85,7 +86,7 @@
     launcher.removeAttribute("aria-busy");
     return { host, root, launcher, badge, panel, status, connection, log, stored, pending,
       input, send, error, counter, wait, profile, offline, offlineNote, notice, queue, tray, attach,
-      announcer };
+      announcer, transcript };
   }
 
   /** Files come from the picker, a drop anywhere on the panel, or a pasted image. */
