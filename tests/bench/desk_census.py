@@ -11,11 +11,12 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
 from adapters.telegram.emulator import BotApiEmulator
 
 __all__ = ["GROUP_PER_MINUTE", "PATRON_TOKEN", "Census", "bot_posts", "census", "patron_token",
-           "physical_minimum", "topic_tokens"]
+           "physical_minimum", "post_kind", "topic_tokens"]
 
 GROUP_PER_MINUTE = 20
 PATRON_TOKEN = re.compile(r"\bp(\d+)m(\d+)\b")
@@ -95,14 +96,14 @@ def census(emulator: BotApiEmulator, group: int, sent: dict[int, list[str]]) -> 
 def bot_posts(emulator: BotApiEmulator, group: int) -> Counter[str]:
     """What the bot spent the group's budget on: "topics" opened, "patron" posts (each
     may carry several coalesced messages), "notices" (claims, reminders, errors)."""
-    kinds: Counter[str] = Counter()
-    for message in emulator.messages(group):
-        if message.get("from", {}).get("is_bot") is not True:
-            continue
-        if "forum_topic_created" in message:
-            kinds["topics"] += 1
-        elif PATRON_TOKEN.search(message.get("text", "")):
-            kinds["patron"] += 1
-        else:
-            kinds["notices"] += 1
-    return kinds
+    return Counter(kind for message in emulator.messages(group)
+                   if (kind := post_kind(message)) is not None)
+
+
+def post_kind(message: dict[str, Any]) -> str | None:
+    """"topics", "patron" or "notices" for the bot's post; None for a person's."""
+    if message.get("from", {}).get("is_bot") is not True:
+        return None
+    if "forum_topic_created" in message:
+        return "topics"
+    return "patron" if PATRON_TOKEN.search(message.get("text", "")) else "notices"
