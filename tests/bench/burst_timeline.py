@@ -1,12 +1,13 @@
 """Where a burst's drain time goes: the group's posts per window, and two floors.
 
 ``PostClock`` samples the bot's posts into the desk group while a run lasts (kind and
-moment). ``timeline`` prints them window by window, with what the run spent beyond the
-window's pace: a post that went out later than 20 posts after the one 20 before it
-plus one window. ``eager_floor`` replays the patrons' sending moments through a perfect
-pacer (no margin, no latency, oldest waiting message first, everything waiting for a
-topic coalesced into one post) that opens a topic and posts its info card with the first
-message as soon as the window allows, as the bridge does; desk_census.physical_minimum
+moment). ``timeline`` prints them window by window, with what the run left unused:
+posts a window could have taken, and how late each window's first post came after the
+previous window's first post plus a window. ``eager_floor`` replays the patrons'
+sending moments through a perfect pacer (no margin, no latency, oldest waiting message
+first, everything waiting for a topic coalesced into one post) that opens a topic and
+posts its info card with the first message as soon as the window allows, as the bridge
+does; desk_census.physical_minimum
 is the floor of a schedule that knows the future (2 posts a patron, cards held back until
 each patron's last message).
 """
@@ -14,6 +15,7 @@ each patron's last message).
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
@@ -60,19 +62,28 @@ class PostClock:
 
 
 def timeline(posts: list[tuple[float, str]], window: float) -> list[str]:
-    """One line per window of the group's limit, and the time spent beyond its pace."""
-    lines, per = [], GROUP_PER_MINUTE
+    """One line per window of the group's limit, then what the run left unused: posts a
+    window could have taken but did not (the last window aside), and how much later than
+    the previous window's first post plus a window each first post went out (the pacing
+    margin and the send's latency)."""
+    lines, firsts, idle = [], [], 0
     last = posts[-1][0] if posts else 0.0
-    for k in range(int(last // window) + 1):
+    windows = int(last // window) + 1
+    for k in range(windows):
         here = [(at, kind) for at, kind in posts if k * window <= at < (k + 1) * window]
         kinds = Counter(kind for _, kind in here)
         span = f", {here[0][0]:.1f}-{here[-1][0]:.1f} s" if here else ""
         lines.append(f"window {k + 1} ({k * window:.0f}-{(k + 1) * window:.0f} s): "
                      f"{len(here)} posts ({kinds['topics']} topics, {kinds['patron']} patron, "
                      f"{kinds['notices']} notices){span}")
-    late = [posts[i][0] - (posts[i - per][0] + window) for i in range(per, len(posts))]
-    lines.append(f"beyond the window's pace: {sum(late):.1f} s over {len(late)} paced posts "
-                 f"(worst {max(late, default=0.0):.2f} s)")
+        if here:
+            firsts.append(here[0][0])
+        if k < windows - 1:
+            idle += max(0, GROUP_PER_MINUTE - len(here))
+    drift = [b - a - window for a, b in itertools.pairwise(firsts)]
+    lines.append(f"left unused: {idle} posts in windows before the last; each window's first "
+                 f"post {sum(drift) / max(1, len(drift)):.2f} s after the last one's and a "
+                 f"window (total {sum(drift):.1f} s)")
     return lines
 
 
