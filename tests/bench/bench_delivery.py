@@ -134,7 +134,7 @@ async def burst_run(name: str, speed: float, patrons: int, messages: int,
             await emulator.stop()
     posts = bot_posts(emulator, group)  # reminders, too, take from the group's 20 a minute
     extra = (f"group posts    {posts['topics']} topics, {posts['patron']} patron posts, "
-             f"{posts['notices']} notices\n" + floors(patrons, moments, start, speed, posts)
+             f"{posts['notices']} notices\n" + floors(patrons, moments, start, speed, posts, drain)
              + "\n  " + "\n  ".join(timeline(clock.posts, minute)))
     if faults:
         extra += f"\n  faults         {emulator.stats['faults']}"
@@ -143,7 +143,7 @@ async def burst_run(name: str, speed: float, patrons: int, messages: int,
 
 
 def floors(patrons: int, moments: dict[int, list[float]], start: float, speed: float,
-           posts: Counter[str]) -> str:
+           posts: Counter[str], drain: float) -> str:
     """The posts the run needed by each floor's count, beside what it made."""
     minute = 60.0 / speed
     relative = {p: [t - start for t in ts] for p, ts in moments.items()}
@@ -152,7 +152,8 @@ def floors(patrons: int, moments: dict[int, list[float]], start: float, speed: f
     least = physical_minimum(patrons, minute, speed)
     return (f"  posts needed   {2 * patrons} by a schedule that knows the future (topic, then "
             f"the card with every message, per patron: floor {least:.1f} s); {needed} by a "
-            f"perfect pacer opening each topic at once (floor {finish:.1f} s); this run made "
+            f"perfect pacer opening each topic at once (floor {finish:.1f} s: the drain "
+            f"{drain / finish:.3f}x); this run made "
             f"{made} (least time for them {((made - 1) // GROUP_PER_MINUTE) * minute:.1f} s "
             "after its first post)")
 

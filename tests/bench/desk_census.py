@@ -28,7 +28,12 @@ def patron_token(patron: int, n: int) -> str:
 
 def physical_minimum(patrons: int, minute: float, speed: float) -> float:
     """No schedule beats this: every conversation needs a topic and a post (2 of the
-    group's 20 a minute), and the last message cannot arrive before it is written."""
+    group's 20 a minute), and the last message cannot arrive before it is written.
+    Counted for a schedule that knows the future: it spends the first minute on topics
+    and holds each card until the patron's last message, so one post carries them all.
+    A bridge that posts the card with the first message as the topic opens needs a third
+    post for each patron it opens while they are still writing (burst_timeline's
+    ``eager_floor``: 130 posts, 360 s for bench_delivery's burst against 120 and 300 s)."""
     units = 2 * patrons
     window = 60.0 / speed
     return max(minute, ((units - 1) // GROUP_PER_MINUTE) * window)
