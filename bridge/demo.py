@@ -7,6 +7,7 @@ and serves a sample library home page with the widget embedded by one script tag
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 from collections.abc import Mapping
 from importlib import resources
@@ -81,7 +82,14 @@ async def demo_bridge(
 async def _start_emulator(host: str, port: int, rate_limits: bool) -> tuple[BotApiEmulator, str]:
     emulator = BotApiEmulator(rate_limits=rate_limits, bot_token=DEMO_TOKEN)
     add_headers(emulator.app)  # the desk simulator is a page too: same CSP and framing rules
-    return emulator, await emulator.start(host, port)
+    try:
+        return emulator, await emulator.start(host, port)
+    except OSError as exc:
+        if not port or exc.errno != errno.EADDRINUSE:
+            raise
+    # The port after the bridge's is taken (by a program, or a connection's own port on a
+    # busy loopback): the desk simulator takes a free one; its address is printed anyway.
+    return emulator, await emulator.start(host, 0)
 
 
 def _forced(host: str, port: int, data_dir: Path, group: int,

@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from routing import logctx
 from routing.limits import SendBudget
-from routing.model import Channel, Conversation, Delivery, Message, Patron
+from routing.model import Channel, Conversation, Delivery, DeliveryKind, Message, Patron
 from routing.outbox_budget import BudgetGate
 from routing.outbox_ledger import DeliveryLedger
 from routing.outbox_outcomes import Outcomes
@@ -297,7 +297,8 @@ class DeliveryWorker:
         group = [delivery]
         # Wait for the destination's budget without holding a send slot, so sends
         # elsewhere (a librarian's reply to a widget) never queue behind a full group.
-        waited, at = (await self._gate.wait(lane_of(delivery), keys, conversation)
+        notice = delivery.kind is DeliveryKind.DESK_NOTICE
+        waited, at = (await self._gate.wait(lane_of(delivery), keys, conversation, notice)
                       if keys else (False, 0.0))
         # A send that may have arrived is repeated whole, so it doubles once at most.
         if waited or (keys and self._ledger.is_unsure(delivery.id)):

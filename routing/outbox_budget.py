@@ -28,16 +28,19 @@ class BudgetGate:
         self.turns = Turns(budget, clock, sleep)
         self.waiting: set[Lane] = set()  # lanes asleep until their budget allows
 
-    async def wait(self, lane: Lane, keys: tuple[str, ...],
-                   conversation: Conversation | None) -> tuple[bool, float]:
+    async def wait(self, lane: Lane, keys: tuple[str, ...], conversation: Conversation | None,
+                   notice: bool = False) -> tuple[bool, float]:
         """Wait for the send's turn (``Turns``: a conversation the desk knows goes before
         new ones, as does a call with no conversation: a librarian waits for its answer);
-        returns whether the budget was short (it had to wait) and the moment booked."""
+        returns whether the budget was short (it had to wait) and the moment booked. A
+        ``notice`` (a reminder, a claim line) is for librarians about a conversation they
+        see already: it waits in arrival order, behind patrons the desk has not seen yet
+        who asked before it (a burst's reminders would otherwise hold their topics back)."""
         now = self._clock.now()
         self.waiting.add(lane)
         try:
-            known = conversation is None or (conversation.desk_thread is not None
-                                             or conversation.first_response_at > 0)
+            known = conversation is None or (not notice and (
+                conversation.desk_thread is not None or conversation.first_response_at > 0))
             at = await self.turns.book(keys, known, now)
             waited = at > now
             while True:

@@ -15,7 +15,9 @@ a patron the desk is talking to, and a new conversation waits at most ``lead`` l
 than plain arrival order would make it. And a new conversation takes a turn only while
 ``keep`` of the gate's window (a quarter: 5 of a group's 20 posts a minute) stays free:
 posts already made for a flood of new topics cannot fill the window a patron the desk is
-talking to needs for their next message.
+talking to needs for their next message. That room is kept while the desk is talking:
+once no conversation it knows has taken a turn for a whole window (a burst of new
+patrons only), new conversations take the whole window rather than leave it idle.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ class Turns:
         self._keep = keep
         self._queues: dict[str, list[_Place]] = {}
         self._seq = itertools.count()
+        self._talking: dict[str, tuple[float, float]] = {}  # gate -> (known's turn, any turn)
 
     def waiting(self) -> int:
         """Lanes queued for a turn (for ``/metrics``)."""
@@ -68,13 +71,14 @@ class Turns:
             return self._budget.reserve(keys, now)
         queue = self._queues.setdefault(gate, [])
         place = _Place(now - (self._lead if known else 0.0), next(self._seq))
-        spare = 0 if known else self._kept(gate)
         heapq.heappush(queue, place)
         try:
             while True:
                 if queue[0] is place:
+                    spare = 0 if known else self._kept(gate, now)
                     wait = self._budget.earliest(keys, now, spare) - self._horizon - now
                     if wait <= 0:
+                        self._took(gate, known, now)
                         return self._budget.reserve(keys, now)
                     await self._sleep(wait)
                 else:
@@ -84,10 +88,25 @@ class Turns:
         finally:
             self._leave(gate, queue, place)
 
-    def _kept(self, gate: str) -> int:
-        """Sends of the gate's window a new conversation leaves to those the desk knows."""
+    def _kept(self, gate: str, now: float) -> int:
+        """Sends of the gate's window a new conversation leaves to those the desk knows:
+        none once the desk has not talked to one for a whole window."""
         rule = self._budget.rule_for(gate)
-        return int(rule.limit * self._keep) if rule is not None else 0
+        kept = int(rule.limit * self._keep) if rule is not None else 0
+        if not kept or rule is None:
+            return 0
+        known, last = self._talking.get(gate, (now, now))
+        quiet = now - last > 2 * rule.span  # a gate quiet for long starts afresh: room kept
+        return 0 if not quiet and now - known > rule.span else kept
+
+    def _took(self, gate: str, known: bool, now: float) -> None:
+        """Remember when this gate last served anyone, and anyone the desk knows."""
+        rule = self._budget.rule_for(gate)
+        if rule is None or not int(rule.limit * self._keep):
+            return  # nothing kept on this gate (a private chat's 1 a second)
+        was, last = self._talking.get(gate, (now, now))
+        fresh = now - last > 2 * rule.span
+        self._talking[gate] = (now if known or fresh else was, now)
 
     def _leave(self, gate: str, queue: list[_Place], place: _Place) -> None:
         """Out of the queue (its turn came, or it was cancelled); the next one watches."""

@@ -30,10 +30,12 @@ import random
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 from adapters.telegram.emulator import BotApiEmulator, FaultPlan
+from tests.bench.burst_timeline import PostClock, eager_floor, timeline
 from tests.bench.crash_mixed import CrashPlan, mixed_crash_run
 from tests.bench.delivery_rig import (
     Census,
@@ -117,23 +119,43 @@ async def burst_run(name: str, speed: float, patrons: int, messages: int,
         sent: dict[int, list[str]] = {}
         minute = 60.0 / speed
         start = time.monotonic()
+        clock, moments = PostClock(emulator, group, start), dict[int, list[float]]()
+        clock.begin()
         try:
             await send_burst(widgets, sent, minute=minute, messages=messages,
-                             rng=random.Random(3))
+                             rng=random.Random(3), moments=moments)
             found, drain = await wait_drained(emulator, group, sent, start, 40 * minute)
             stats = bridge.worker.stats()
         finally:
+            clock.end()
             await close_patrons(widgets)
             emulator.clear_faults()
             await bridge.stop()
             await emulator.stop()
     posts = bot_posts(emulator, group)  # reminders, too, take from the group's 20 a minute
     extra = (f"group posts    {posts['topics']} topics, {posts['patron']} patron posts, "
-             f"{posts['notices']} notices")
+             f"{posts['notices']} notices\n" + floors(patrons, moments, start, speed, posts, drain)
+             + "\n  " + "\n  ".join(timeline(clock.posts, minute)))
     if faults:
         extra += f"\n  faults         {emulator.stats['faults']}"
     return Run(name, patrons * messages, found, drain, physical_minimum(patrons, minute, speed),
                emulator.stats["429"], stats, extra)
+
+
+def floors(patrons: int, moments: dict[int, list[float]], start: float, speed: float,
+           posts: Counter[str], drain: float) -> str:
+    """The posts the run needed by each floor's count, beside what it made."""
+    minute = 60.0 / speed
+    relative = {p: [t - start for t in ts] for p, ts in moments.items()}
+    needed, finish = eager_floor(relative, minute)
+    made = sum(posts.values())
+    least = physical_minimum(patrons, minute, speed)
+    return (f"  posts needed   {2 * patrons} by a schedule that knows the future (topic, then "
+            f"the card with every message, per patron: floor {least:.1f} s); {needed} by a "
+            f"perfect pacer opening each topic at once (floor {finish:.1f} s: the drain "
+            f"{drain / finish:.3f}x); this run made "
+            f"{made} (least time for them {((made - 1) // GROUP_PER_MINUTE) * minute:.1f} s "
+            "after its first post)")
 
 
 async def run(args: argparse.Namespace) -> None:

@@ -3,7 +3,8 @@
 Run: python -m tests.bench.bench_slice [--quick] [--only intake,forward,reply,idle]
      [--profile]
 The bridge and the Bot API emulator run as ``pustaka demo`` runs them, in a process of
-their own (the emulator's flood limits off, the widget's per-visitor limit lifted); the
+their own (the emulator's flood limits off; the intake row keeps the widget's per-visitor
+limit as shipped and spreads its load over many new visitors, slice_intake.py); the
 patrons' WebSockets are driven from this process and, for the idle sockets, from two
 more. Prints each figure with the issue's target and PASS/MISS. Loopback only; about
 two and a half minutes (``--quick``: under 30 s); never asserts: figures depend on the
@@ -21,8 +22,8 @@ import pstats
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, suppress
+from collections.abc import Iterator
+from contextlib import suppress
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -52,7 +53,6 @@ from tests.bench.common import (
     LIFTED,
     TEXT,
     ServerProcess,
-    Usage,
     Widget,
     mark,
     quiet_logging,
@@ -62,15 +62,16 @@ from tests.bench.common import (
     session,
     spawn,
 )
+from tests.bench.slice_intake import intake, serving
 
 PHASE_LIMIT = 60.0  # seconds; a phase that takes longer is cut and says so
 
 
 @dataclass(frozen=True)
 class Sizes:
-    connections: int = 100
-    per_connection: int = 100  # throughput phase: messages each connection sends
-    window: int = 20  # un-acknowledged sends kept in flight per connection
+    connections: int = 2_000  # intake: new visitors per figure
+    per_connection: int = 5  # throughput: messages each visitor sends (its budget's burst)
+    window: int = 5  # un-acknowledged sends kept in flight per visitor
     rate: float = 1_000.0  # paced phase, messages per second in total
     seconds: float = 10.0
     forward_messages: int = 5_000
@@ -82,7 +83,7 @@ class Sizes:
     idle: int = 20_000
 
 
-QUICK = Sizes(per_connection=10, seconds=1.5, forward_messages=500,
+QUICK = Sizes(connections=300, seconds=1.5, forward_messages=500,
               forward_conversations=50, reply_samples=30, idle=1_000)
 
 
@@ -95,142 +96,6 @@ def percentiles(samples: list[float]) -> tuple[float, float, float]:
     return rank(ordered, 0.5), rank(ordered, 0.99), ordered[-1]
 
 
-# -- 1. widget intake -------------------------------------------------------------------
-
-
-async def intake(sizes: Sizes) -> None:
-    """Each figure on a fresh server or a drained one, so no backlog leaks into it."""
-    print(f"\n1. Widget intake: {sizes.connections} WebSockets -> router -> SQLite group "
-          "commit -> ack, while the outbox forwards each message into the emulator")
-    print("   a) Telegram budget lifted: every message is its own sendMessage")
-    async with serving("lifted", sizes.connections) as (server, _, widgets):
-        await saturate(server, widgets, sizes, "throughput")
-        await paced(server, widgets, sizes, "paced")
-        await server.acall("pause_outbox")
-        await paced(server, widgets, sizes, "paced, outbox paused")
-        await saturate(server, widgets, sizes, "intake alone (outbox paused)")
-    print("   b) Telegram's budget kept (30/s, 20/min into the group), as in production: "
-          "the outbox coalesces")
-    async with serving("telegram", sizes.connections) as (server, _, widgets):
-        await paced(server, widgets, sizes, "paced")
-        await saturate(server, widgets, sizes, "throughput")
-
-
-@asynccontextmanager
-async def serving(
-    budget: str, sockets: int
-) -> AsyncIterator[tuple[ServerProcess, aiohttp.ClientSession, list[Widget]]]:
-    """A fresh server process and ``sockets`` patrons connected to it."""
-    server = ServerProcess(budget)
-    print(f"      (server process {server.pid})", flush=True)
-    try:
-        async with session() as http:
-            widgets = await Widget.open_many(http, server.url, sockets)
-            try:
-                yield server, http, widgets
-            finally:
-                await asyncio.gather(*(w.close() for w in widgets))
-    finally:
-        server.stop()
-
-
-async def saturate(server: ServerProcess, widgets: list[Widget], sizes: Sizes,
-                   label: str) -> None:
-    each, window = sizes.per_connection, sizes.window
-    errors: list[str] = []
-
-    async def pump(n: int, widget: Widget) -> None:
-        slots, done, got = asyncio.Semaphore(window), asyncio.Event(), 0
-
-        def on_frame(frame: dict[str, Any], _at: float) -> None:
-            nonlocal got
-            if frame["type"] in ("ack", "error"):
-                if frame["type"] == "error":
-                    errors.append(frame["code"])
-                got += 1
-                slots.release()
-                if got == each:
-                    done.set()
-
-        widget.on_frame = on_frame
-        for i in range(each):
-            await slots.acquire()
-            await widget.send(f"{label[0]}{n}-{i}")
-        await done.wait()
-
-    before = await server.acall("counts")
-    usage, started, cut = Usage(server.pid), time.monotonic(), False
-    try:
-        async with asyncio.timeout(PHASE_LIMIT):
-            await asyncio.gather(*(pump(n, w) for n, w in enumerate(widgets)))
-    except TimeoutError:
-        cut = True
-    ended = time.monotonic()
-    total = each * len(widgets)
-    rate = total / (ended - started)
-    after = await server.acall("counts")
-    print(f"      {label}: {total:,} messages, {window} in flight per socket, in "
-          f"{ended - started:.2f} s -> {rate:,.0f} msg/s acknowledged "
-          f"[target >= 10,000 msg/s: {mark(rate >= 10_000 and not cut)}]"
-          + (f"  (cut at {PHASE_LIMIT:.0f} s)" if cut else "")
-          + (f"; {len(errors)} refused ({', '.join(sorted(set(errors)))})" if errors else ""))
-    print(f"         {usage}; {after['desk_posts'] - before['desk_posts']:,} desk posts meanwhile, "
-          f"{after['pending']:,} deliveries pending at the end")
-    if after["pending"] and label == "throughput" and server.budget == "lifted":
-        await drain(server, ended, total, started)  # at 20 a minute it would take hours
-
-
-async def drain(server: ServerProcess, since: float, total: int, started: float) -> None:
-    usage = Usage(server.pid)
-    done = await server.acall("drained", PHASE_LIMIT)
-    if done["pending"]:
-        print(f"         desk forwarding NOT drained {PHASE_LIMIT:.0f} s after the last ack: "
-              f"{done['pending']:,} pending")
-        return
-    print(f"         desk forwarding drained {done['at'] - since:.2f} s after the last ack "
-          f"({total / (done['at'] - started):,.0f} msg/s from first send to last desk post; "
-          f"while draining {usage})")
-
-
-async def paced(server: ServerProcess, widgets: list[Widget], sizes: Sizes, label: str) -> None:
-    due: dict[str, float] = {}
-    latencies: list[float] = []
-    settled = asyncio.Event()
-    count = int(sizes.rate * sizes.seconds)
-
-    def on_frame(frame: dict[str, Any], at: float) -> None:
-        when = due.pop(frame.get("cid", ""), None)
-        if when is not None:
-            if frame["type"] == "ack":
-                latencies.append(at - when)
-            if not due and len(latencies) == count:
-                settled.set()
-
-    for widget in widgets:
-        widget.on_frame = on_frame
-    usage = Usage(server.pid)
-    start = time.monotonic() + 0.05
-    n = 0
-    while n < count:
-        now = time.monotonic()
-        while n < count and start + n / sizes.rate <= now:
-            # Latency counts from when the message was due, so a late sender cannot hide it.
-            due[f"{label}{n}"] = start + n / sizes.rate
-            await widgets[n % len(widgets)].send(f"{label}{n}")
-            n += 1
-        await asyncio.sleep(max(0.0, start + n / sizes.rate - time.monotonic()))
-    with suppress(TimeoutError):
-        await asyncio.wait_for(settled.wait(), 30)
-    p50, p99, worst = percentiles(latencies or [float("inf")])
-    counts = await server.acall("counts")
-    met = p99 < 0.020 and len(latencies) == count
-    print(f"      {label}: {sizes.rate:,.0f} msg/s for {sizes.seconds:.0f} s "
-          f"({len(latencies):,} of {count:,} acked): ack latency p50 {ms(p50)}, p99 {ms(p99)}, "
-          f"max {ms(worst)} [target p99 < 20 ms: {mark(met)}]")
-    print(f"         {usage}; {counts['desk_posts']:,} desk posts by the end, "
-          f"{counts['pending']:,} deliveries still pending")
-
-
 # -- 3. a librarian's reply reaches the widget ------------------------------------------
 
 
@@ -238,7 +103,7 @@ async def reply(sizes: Sizes) -> None:
     print(f"\n3. Librarian reply -> patron's widget: {sizes.reply_samples} replies spread over "
           f"{sizes.reply_patrons} topics, {ms(sizes.reply_spacing)} apart, each after the "
           "last arrived")
-    async with serving("lifted", 0) as (server, http, _):
+    async with serving("lifted") as (server, http):
         await reply_latency(server, http, sizes)
 
 
@@ -562,7 +427,7 @@ def main() -> None:
         parser.error(f"--only: unknown {', '.join(sorted(unknown))}")
     print(f"bench_slice on {os.cpu_count()} cores, Python {sys.version.split()[0]}, "
           f"{time.strftime('%Y-%m-%d %H:%M')}; the emulator runs in the bridge's process as "
-          "in `pustaka demo`, its flood limits off; the widget's per-visitor limit lifted")
+          "in `pustaka demo`, its flood limits off; the widget's per-visitor limit as shipped")
     started = time.monotonic()
     if "intake" in only:
         asyncio.run(intake(sizes))

@@ -64,6 +64,12 @@ LIFTED: dict[str, dict[str, Any]] = {
 }
 BUDGETS = {"lifted": LIFTED, "telegram": WIDGET_LIFTED}
 BUDGETS["production"] = {}  # every limit as shipped (bench_flood: the widget's limits under test)
+# bench_slice's intake row keeps the per-visitor limit as shipped and sends from many new
+# visitors instead (slice_intake.py): only the per-address limits are lifted there.
+BUDGETS["intake-telegram"] = {"widget": {k: v for k, v in WIDGET_LIFTED["widget"].items()
+                                         if k != "messages_per_minute"},
+                              "server": WIDGET_LIFTED["server"]}
+BUDGETS["intake-lifted"] = {**BUDGETS["intake-telegram"], "telegram": LIFTED["telegram"]}
 
 TEXT = "Hello, do you have the 2019 edition of this book on the shelf, or only as an e-book?"
 AGENT = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/156.0 Safari/537.36"}

@@ -230,9 +230,11 @@ class Writer(Protocol):
 
 
 async def send_burst(patrons: Sequence[Writer], sent: dict[int, list[str]], *, minute: float,
-                     messages: int, rng: random.Random) -> None:
+                     messages: int, rng: random.Random,
+                     moments: dict[int, list[float]] | None = None) -> None:
     """Each patron sends ``messages`` at random moments within ``minute`` seconds, in
-    order; ``sent`` records each patron's tokens in the order sent."""
+    order; ``sent`` records each patron's tokens in the order sent, ``moments`` when
+    (``time.monotonic()``)."""
     loop = asyncio.get_running_loop()
 
     async def talk(patron: Writer) -> None:
@@ -242,6 +244,8 @@ async def send_burst(patrons: Sequence[Writer], sent: dict[int, list[str]], *, m
         for n, at in enumerate(offsets):
             await asyncio.sleep(max(0.0, start + at - loop.time()))
             tokens.append(patron_token(patron.number, n))
+            if moments is not None:
+                moments.setdefault(patron.number, []).append(time.monotonic())
             await patron.send(f"c{n}", f"{tokens[-1]} is the 2019 edition on the shelf?")
 
     await asyncio.gather(*(talk(p) for p in patrons))

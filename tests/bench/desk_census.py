@@ -11,11 +11,12 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
 from adapters.telegram.emulator import BotApiEmulator
 
 __all__ = ["GROUP_PER_MINUTE", "PATRON_TOKEN", "Census", "bot_posts", "census", "patron_token",
-           "physical_minimum", "topic_tokens"]
+           "physical_minimum", "post_kind", "topic_tokens"]
 
 GROUP_PER_MINUTE = 20
 PATRON_TOKEN = re.compile(r"\bp(\d+)m(\d+)\b")
@@ -27,7 +28,12 @@ def patron_token(patron: int, n: int) -> str:
 
 def physical_minimum(patrons: int, minute: float, speed: float) -> float:
     """No schedule beats this: every conversation needs a topic and a post (2 of the
-    group's 20 a minute), and the last message cannot arrive before it is written."""
+    group's 20 a minute), and the last message cannot arrive before it is written.
+    Counted for a schedule that knows the future: it spends the first minute on topics
+    and holds each card until the patron's last message, so one post carries them all.
+    A bridge that posts the card with the first message as the topic opens needs a third
+    post for each patron it opens while they are still writing (burst_timeline's
+    ``eager_floor``: 130 posts, 360 s for bench_delivery's burst against 120 and 300 s)."""
     units = 2 * patrons
     window = 60.0 / speed
     return max(minute, ((units - 1) // GROUP_PER_MINUTE) * window)
@@ -95,14 +101,14 @@ def census(emulator: BotApiEmulator, group: int, sent: dict[int, list[str]]) -> 
 def bot_posts(emulator: BotApiEmulator, group: int) -> Counter[str]:
     """What the bot spent the group's budget on: "topics" opened, "patron" posts (each
     may carry several coalesced messages), "notices" (claims, reminders, errors)."""
-    kinds: Counter[str] = Counter()
-    for message in emulator.messages(group):
-        if message.get("from", {}).get("is_bot") is not True:
-            continue
-        if "forum_topic_created" in message:
-            kinds["topics"] += 1
-        elif PATRON_TOKEN.search(message.get("text", "")):
-            kinds["patron"] += 1
-        else:
-            kinds["notices"] += 1
-    return kinds
+    return Counter(kind for message in emulator.messages(group)
+                   if (kind := post_kind(message)) is not None)
+
+
+def post_kind(message: dict[str, Any]) -> str | None:
+    """"topics", "patron" or "notices" for the bot's post; None for a person's."""
+    if message.get("from", {}).get("is_bot") is not True:
+        return None
+    if "forum_topic_created" in message:
+        return "topics"
+    return "patron" if PATRON_TOKEN.search(message.get("text", "")) else "notices"
