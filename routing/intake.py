@@ -82,7 +82,8 @@ class PatronIntake:
         """
         contact = Contact(inbound.channel, inbound.address)
         async with self._log.lock(contact):
-            if await self.is_blocked(inbound):
+            known = await self._store.patron_by_contact(contact)
+            if await self._blocked(inbound, known):
                 raise Refused("blocked", self._policy.blocked_text)
             text = self._clean_text(inbound.text, bool(inbound.attachments))
             if inbound.topic and inbound.topic not in self._policy.topics:
@@ -90,7 +91,7 @@ class PatronIntake:
             if len(inbound.attachments) > self._policy.max_files:
                 raise Refused("too_many_files", f"{len(inbound.attachments)} files at once; "
                               f"the limit is {self._policy.max_files}.")
-            patron = await self._patron_for(contact, inbound)
+            patron = await self._patron_for(contact, inbound, known)
             conversation = await self._open_conversation(patron, inbound)
         # The caller's lines from here on (its acknowledgement, its failures) are about it.
         logctx.bind(conversation_id=conversation.id, channel=inbound.channel.value,
@@ -114,7 +115,9 @@ class PatronIntake:
         """Whether ``accept`` would refuse this patron as blocked: a channel asks first
         before it fetches and keeps files that would never be used."""
         contact = Contact(inbound.channel, inbound.address)
-        patron = await self._store.patron_by_contact(contact)
+        return await self._blocked(inbound, await self._store.patron_by_contact(contact))
+
+    async def _blocked(self, inbound: Inbound, patron: Patron | None) -> bool:
         keys = inbound_keys(inbound, patron)
         return await self._store.find_block(keys, self._log.clock.now()) is not None
 
@@ -181,13 +184,15 @@ class PatronIntake:
             )
         return text
 
-    async def _patron_for(self, contact: Contact, inbound: Inbound) -> Patron:
+    async def _patron_for(
+        self, contact: Contact, inbound: Inbound, patron: Patron | None
+    ) -> Patron:
+        """``patron`` is who ``contact`` was read as under its lock (None: a new one)."""
         # A mail's own sender address is as proved as mail can prove it; an address
         # typed into a form (the widget's offline form) is not.
         # A forged From (sender_unverified) proves nothing, so it claims no one's address.
         mailed = (inbound.channel is Channel.EMAIL and not inbound.sender_unverified
                   and _mail_key(inbound.email) == _mail_key(inbound.address))
-        patron = await self._store.patron_by_contact(contact)
         language = inbound.page.language if inbound.page is not None else ""
         if patron is None:
             patron = Patron(new_id(), name=inbound.name, contacts=(contact,),
