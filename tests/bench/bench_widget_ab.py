@@ -8,7 +8,8 @@ and gives it the same load; the bridge's CPU is read from /proc around the load.
 - quiet: 200 new visitors x 5 messages (within the per-visitor limit);
 - flood: 200 new identities x 50 from one address (most refused by the per-visitor limit);
 - few: 100 visitors x 100, 20 in flight each, the per-visitor limit lifted (the load
-  'few' of ../shared/bench/intake_side_by_side.py).
+  'few' of ../shared/bench/intake_side_by_side.py);
+- many: 2,000 new visitors x 5 (within the limit: each first message opens a conversation).
 Every load comes from one address, so the per-address limits (connections, new chats and
 new conversations an hour) are lifted for both: what is measured is the per-message path,
 not those limits. With --spy DIR py-spy records each bridge into DIR/spy_TREE_MODE.txt.
@@ -22,6 +23,7 @@ import asyncio
 import json
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -34,6 +36,7 @@ import aiohttp
 from tests.bench.flat_intake import widget_load
 
 HERE = Path(__file__).resolve().parents[2]
+_PYSPY = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
 _CHILD = r'''
 import asyncio, sys
 from pathlib import Path
@@ -113,7 +116,7 @@ def run(tree: Path, name: str, mode: str, spy: str | None) -> str:
         time.sleep(1.0)
         before = _cpu(child.pid)
         recorder = None if spy is None else subprocess.Popen(
-            ["py-spy", "record", "-p", str(child.pid), "-f", "raw", "-r", "200", "-d", "12",
+            [_PYSPY, "record", "-p", str(child.pid), "-f", "raw", "-r", "200", "-d", "12",
              "--nonblocking", "-o", f"{spy}/spy_{name}_{mode}.txt"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         url = f"ws://127.0.0.1:{port}/widget/ws"
@@ -121,9 +124,9 @@ def run(tree: Path, name: str, mode: str, spy: str | None) -> str:
             acked, seconds = asyncio.run(_few(url))
             received = 10_000
         else:
-            per = 5 if mode == "quiet" else 50
-            acked, seconds, _ = asyncio.run(widget_load(url, 200, per))
-            received = 200 * per
+            visitors, per = {"quiet": (200, 5), "flood": (200, 50), "many": (2000, 5)}[mode]
+            acked, seconds, _ = asyncio.run(widget_load(url, visitors, per))
+            received = visitors * per
         used = _cpu(child.pid) - before
         if recorder is not None:
             recorder.wait()
