@@ -111,17 +111,22 @@ def inbound_keys(inbound: Inbound, patron: Patron | None) -> list[tuple[BlockKin
     """Everything a new message is checked against: its sender, every contact of the
     patron we know it as, and its IP address and range. A typed email address is not
     one of them: it proves nothing about who writes."""
-    keys: list[tuple[BlockKind, str]] = []
-    contacts = [Contact(inbound.channel, inbound.address)]
-    if patron is not None:
-        contacts.extend(patron.contacts)
-    for contact in contacts:
-        key = _contact_key(contact)
-        if key is not None:
-            keys.append(key)
-    if inbound.page is not None and inbound.page.ip:
-        keys.extend(_network_keys(inbound.page.ip, (BlockKind.IP, BlockKind.RANGE)))
-    return list(dict.fromkeys(keys))
+    ip = inbound.page.ip if inbound.page is not None else ""
+    return list(_keys(Contact(inbound.channel, inbound.address),
+                      patron.contacts if patron is not None else (), ip))
+
+
+@functools.lru_cache(maxsize=16384)
+def _keys(
+    sender: Contact, contacts: tuple[Contact, ...], ip: str
+) -> tuple[tuple[BlockKind, str], ...]:
+    """Remembered: every patron message is checked, a patron writes many from one
+    address, and the keys depend on these three alone (never on the blocks, which the
+    store is asked each time, so a block or an unblock counts from the next message)."""
+    keys = [key for key in map(_contact_key, (sender, *contacts)) if key is not None]
+    if ip:
+        keys.extend(_network_keys(ip, (BlockKind.IP, BlockKind.RANGE)))
+    return tuple(dict.fromkeys(keys))
 
 
 def block_targets(

@@ -1,8 +1,7 @@
-"""The widget's plain-HTTP endpoints: the script, its config, the fallback for browsers
-without WebSockets, file uploads and downloads; and the origin checks they all share.
-
-Each endpoint only carries a step of steps.py (or an upload into one); a refusal is an
-``error`` object with an HTTP 4xx, never a crash.
+"""The widget's plain-HTTP endpoints: its config, the fallback for browsers without
+WebSockets, file uploads and downloads (origin checks: origins.py). Each endpoint only
+carries a step of steps.py (or an upload into one); a refusal is an ``error`` object with
+an HTTP 4xx, never a crash.
 """
 
 from __future__ import annotations
@@ -18,6 +17,7 @@ from adapters.widget.address import TrustedProxies, client_ip
 from adapters.widget.downloads import FileDownloads
 from adapters.widget.frames import FrameError, cid_in, error_frame, json_value, refusal
 from adapters.widget.hub import WidgetHub
+from adapters.widget.origins import Origins
 from adapters.widget.presence import accept_language
 from adapters.widget.render import FILE_PATH, history_json
 from adapters.widget.steps import PatronSteps, Session, WidgetSettings
@@ -54,6 +54,8 @@ class WidgetHttp:
         self._uploads = uploads
         self._downloads = downloads
         self._proxies = TrustedProxies(settings.trusted_proxies)
+        origins = Origins(settings.allowed_origins)
+        self.check_origin, self.cors = origins.check, origins.cors
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get("/widget/config", self.config)
@@ -144,7 +146,7 @@ class WidgetHttp:
         conversation, messages = await self._router.intake.patron_view(session.contact, after=since)
         if not messages and wait:
             await self._hub.wait(session.visitor, wait)
-            if self._steps.superseded(session):  # a resume link was opened meanwhile
+            if self._steps.sessions.superseded(session):  # a resume link was opened meanwhile
                 raise self._unauthorized(request)
             conversation, messages = await self._router.intake.patron_view(session.contact,
                                                                     after=since)
@@ -190,7 +192,7 @@ class WidgetHttp:
         if request.content_length is not None and request.content_length > limit:
             raise FileRefused("too_big", "The upload is larger than the limit.", status=413)
         try:
-            self._steps.spend_rate(session)
+            self._steps.sessions.spend(session)
         except FrameError as exc:
             raise FileRefused(exc.code, str(exc), status=429,
                               retry_after=exc.retry_after) from None
@@ -241,30 +243,6 @@ class WidgetHttp:
             ip=self._client_ip(request),
         )
 
-    def check_origin(self, request: web.Request) -> None:
-        """With ``allowed_origins`` set, a request from a page of another site is refused.
-
-        A request without ``Origin`` passes: browsers send it on every cross-origin fetch
-        and on every WebSocket handshake, so its absence means a same-origin request, a
-        link or an <img>, or no browser at all; and a program that is not a browser can
-        send any Origin it likes. The check keeps other sites' pages from using a
-        visitor's browser; it is not authentication (the signed visitor token is)."""
-        origin = request.headers.get("Origin")
-        if origin is not None and not self._origin_allowed(origin):
-            raise web.HTTPForbidden(text="This site may not embed the library's chat.")
-
-    def _origin_allowed(self, origin: str) -> bool:
-        allowed = self._settings.allowed_origins
-        return not allowed or origin_key(origin) in {origin_key(o) for o in allowed}
-
-    def cors(self, request: web.Request) -> dict[str, str]:
-        origin = request.headers.get("Origin", "")
-        if not self._settings.allowed_origins:
-            return {"Access-Control-Allow-Origin": "*"}
-        if not origin or not self._origin_allowed(origin):
-            return {}
-        return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
-
     def _client_ip(self, request: web.Request) -> str:
         """The rightmost hop our proxies did not add: see address.py."""
         return client_ip(request.remote, request.headers.get("X-Forwarded-For"), self._proxies)
@@ -272,7 +250,7 @@ class WidgetHttp:
     async def _session_from_bearer(self, request: web.Request) -> Session:
         header = request.headers.get("Authorization", "")
         token = header.removeprefix("Bearer ").strip()
-        session = await self._steps.bearer_session(token, self.page({}, request))
+        session = await self._steps.sessions.bearer(token, self.page({}, request))
         if session is None:
             raise self._unauthorized(request)
         return session
@@ -315,16 +293,6 @@ def _shown_digests(ack: dict[str, Any]) -> set[str]:
 
 def _retry_header(exc: FrameError) -> dict[str, str]:
     return {} if exc.retry_after is None else {"Retry-After": str(exc.retry_after)}
-
-
-def origin_key(origin: str) -> str:
-    """An origin as browsers send it: lower case, no trailing slash, no default port; so
-    ``https://Library.example:443/`` in the settings matches ``https://library.example``."""
-    value = origin.strip().rstrip("/").lower()
-    for scheme, port in (("https://", ":443"), ("http://", ":80")):
-        if value.startswith(scheme) and value.endswith(port):
-            value = value[: -len(port)]
-    return value
 
 
 def _short(value: Any, limit: int) -> str:

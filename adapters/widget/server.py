@@ -140,7 +140,11 @@ class WidgetServer:
         try:
             frame = _decode(data)
             if frame["type"] == "send" and session is not None:
-                await line.push(_answer(self._steps.send(session, frame, ws), frame))
+                refused = self._steps.sessions.refused_send(session, frame)
+                if refused is not None:  # a spent budget (a flood's every frame): no step
+                    await line.push_text(refused)
+                else:
+                    await line.push(_answer(self._steps.send(session, frame, ws), frame))
                 return session
             await line.drain()
             return await self._frame(ws, request, session, frame)
@@ -198,7 +202,7 @@ class _SendLine:
         self._limit = limit
         self._tasks: deque[asyncio.Task[None]] = deque()
 
-    async def push(self, answer: Awaitable[dict[str, Any]]) -> None:
+    async def push(self, answer: Awaitable[dict[str, Any] | str]) -> None:
         while len(self._tasks) >= self._limit:
             first = self._tasks[0]
             if first.done():  # awaiting a finished task never yields: its removal, a
@@ -210,18 +214,34 @@ class _SendLine:
         self._tasks.append(task)
         task.add_done_callback(lambda t: self._tasks.remove(t) if t in self._tasks else None)
 
+    async def push_text(self, text: str) -> None:
+        """An answer already written (JSON text): sent now when nothing is in flight,
+        else after the answers before it."""
+        if not self._tasks:
+            with suppress(ConnectionError, RuntimeError):
+                await self._ws.send_str(text)
+            return
+        await self.push(_ready(text))
+
     async def drain(self) -> None:
         if self._tasks:
             await asyncio.wait(list(self._tasks))
 
     async def _send_after(
-        self, answer: Awaitable[dict[str, Any]], before: asyncio.Task[None] | None
+        self, answer: Awaitable[dict[str, Any] | str], before: asyncio.Task[None] | None
     ) -> None:
         frame = await answer
         if before is not None:
             await asyncio.wait([before])
         with suppress(ConnectionError, RuntimeError):
-            await self._ws.send_json(frame)
+            if isinstance(frame, str):
+                await self._ws.send_str(frame)
+            else:
+                await self._ws.send_json(frame)
+
+
+async def _ready(text: str) -> str:
+    return text
 
 
 async def _answer(step: Awaitable[dict[str, Any]], frame: dict[str, Any]) -> dict[str, Any]:

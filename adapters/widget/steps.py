@@ -7,12 +7,9 @@ WebSocket and the HTTP fallback in server.py only carry them. Refusals are
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import math
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -26,10 +23,10 @@ from adapters.widget.newcomers import Newcomers
 from adapters.widget.prechat import PrechatAnswers, PrechatRules, prechat_answers
 from adapters.widget.profile import ProfileSteps
 from adapters.widget.render import history_json, message_json
+from adapters.widget.session import Session, Sessions
 from adapters.widget.settings import WidgetSettings
 from adapters.widget.system_lines import worded
 from adapters.widget.tokens import VisitorTokens
-from routing.limits import TokenBucket
 from routing.model import (
     Attachment,
     Channel,
@@ -58,25 +55,10 @@ log = logging.getLogger(__name__)
 
 OfflineHook = Callable[[Patron, Conversation], Awaitable[None]]
 _NO_HISTORY = "~"  # sorts after every message id: patron_view then reads no messages
-_VISITOR_BUDGETS = 100_000  # visitors whose rate budget is remembered
 
 
 async def no_offline_hook(patron: Patron, conversation: Conversation) -> None:
     return None
-
-
-@dataclass
-class Session:
-    """One browser tab: who it is and where it is."""
-
-    visitor: str
-    page: PageInfo
-    bucket: TokenBucket
-    generation: int = 0  # of the token it was opened with; a resume makes it stale
-
-    @property
-    def contact(self) -> Contact:
-        return Contact(Channel.WIDGET, self.visitor)
 
 
 def conversation_json(conversation: Conversation | None) -> dict[str, Any] | None:
@@ -116,51 +98,10 @@ class PatronSteps:
         self._newcomers = Newcomers(settings.new_visitors_per_ip_hour,
                                     settings.new_conversations_per_ip_hour)
         # Each hello and HTTP call is a new Session; the visitor's budget outlives them.
-        self._buckets: OrderedDict[str, TokenBucket] = OrderedDict()
+        self.sessions = Sessions(self.identity, settings.messages_per_minute)
 
     def availability(self) -> dict[str, Any]:
         return self._availability().public()
-
-    def new_session(self, visitor: str, page: PageInfo, generation: int = 0) -> Session:
-        """A Session of the visitor spending the visitor's one rate budget: a new hello,
-        socket or HTTP call continues it, never refills it."""
-        return Session(visitor, page, self._bucket(visitor), generation)
-
-    async def bearer_session(self, token: str, page: PageInfo) -> Session | None:
-        """The Session of an HTTP call's bearer token, None unless it is the visitor's
-        current token."""
-        verified = await self.identity.verify(token)
-        if verified is None:
-            return None
-        visitor, generation = verified
-        return self.new_session(visitor, page, generation)
-
-    def _bucket(self, visitor: str) -> TokenBucket:
-        """The visitor's budget, remembered for the most recently seen visitors only (an
-        LRU: a flood of identities cannot grow it); a forgotten visitor starts full."""
-        bucket = self._buckets.pop(visitor, None)
-        if bucket is None:
-            per_minute = max(1, self._settings.messages_per_minute)
-            bucket = TokenBucket(rate=per_minute / 60.0, capacity=max(5.0, per_minute / 6))
-        self._buckets[visitor] = bucket
-        while len(self._buckets) > _VISITOR_BUDGETS:
-            self._buckets.popitem(last=False)
-        return bucket
-
-    def spend_rate(self, session: Session) -> None:
-        """Spend an upload's budget before its form is read: a refused upload costs it
-        too, and parallel uploads cannot all pass one check. ``send`` it ``paid``."""
-        self.check_current(session)
-        self._take(session)
-
-    def superseded(self, session: Session) -> bool:
-        """Whether a resume link opened elsewhere took this session's visitor."""
-        return self.identity.superseded(session.visitor, session.generation)
-
-    def check_current(self, session: Session) -> None:
-        if self.superseded(session):
-            raise FrameError("bad_token", "This chat was continued from an email link in "
-                             "another browser; start a new chat here.")
 
     async def hello(self, frame: dict[str, Any], page: PageInfo) -> tuple[dict[str, Any], Session]:
         """``lang`` (the widget's chosen language, a BCP 47 tag) becomes one of the
@@ -178,7 +119,7 @@ class PatronSteps:
             visitor, generation = verified
         since = frame.get("since")
         since = since[:40] if isinstance(since, str) else ""
-        session = self.new_session(visitor, page, generation)
+        session = self.sessions.new(visitor, page, generation)
         if self._hub.presence is not None:
             self._hub.presence.arrive(visitor, page, frame.get("referrer"))
         conversation, history = await self._router.intake.patron_view(session.contact, after=since)
@@ -216,9 +157,9 @@ class PatronSteps:
         if not isinstance(text, str):
             raise FrameError("bad_frame", "'text' must be a string.")
         answers = self._answers(frame.get("prechat"))
-        self.check_current(session)
+        self.sessions.check_current(session)
         if not paid:
-            self._take(session)
+            self.sessions.budgets.take(session)
         profile = None if answers is None else await self._profiles.prechat(
             session.contact, answers, session.page.language)
         inbound = Inbound(Channel.WIDGET, session.visitor, text, client_id=cid,
@@ -244,12 +185,12 @@ class PatronSteps:
                                email_required=self._settings.email_answers)
 
     async def profile(self, session: Session, frame: dict[str, Any]) -> dict[str, Any]:
-        self.check_current(session)
+        self.sessions.check_current(session)
         return await self._profiles.profile(session.contact, frame, session.page.language)
 
     async def confirm_email(self, session: Session, frame: dict[str, Any]) -> dict[str, Any]:
-        self.check_current(session)
-        self._take(session)
+        self.sessions.check_current(session)
+        self.sessions.budgets.take(session)
         return await self._profiles.confirm(session.contact, frame)
 
     async def offline(
@@ -258,7 +199,7 @@ class PatronSteps:
         """The offline form: a conversation the desk answers later, by email (when the
         library sends mail) and here. Only while nobody is at the desk: otherwise the
         patron writes in the chat, and no form makes the library mail anyone."""
-        self.check_current(session)
+        self.sessions.check_current(session)
         if self._availability().staffed:
             raise FrameError("desk_open", "Someone is at the desk now: write in the chat.")
         rules = self._prechat_rules
@@ -267,7 +208,7 @@ class PatronSteps:
             email_required=self._settings.email_answers and rules.needs("email"))
         answers = self._answers(frame.get("prechat", {}), name=question.name,
                                 email=question.email)
-        self._take(session)
+        self.sessions.budgets.take(session)
         await self._router.intake.identify(session.contact, name=question.name,
                                            email=question.email,
                                            member_number=answers.member_number if answers else "")
@@ -291,8 +232,8 @@ class PatronSteps:
     async def rate(self, session: Session, frame: dict[str, Any]) -> dict[str, Any]:
         """A rating for the visitor's own current conversation, and no one else's."""
         wanted = rating(frame)
-        self.check_current(session)
-        self._take(session)
+        self.sessions.check_current(session)
+        self.sessions.budgets.take(session)
         conversation, _ = await self._router.intake.patron_view(session.contact, after=_NO_HISTORY)
         if conversation is None or wanted.conversation_id not in ("", conversation.id):
             raise FrameError("not_yours", "You can only rate your own conversation.")
@@ -323,13 +264,6 @@ class PatronSteps:
     def _poke_queue(self) -> None:
         if self._queue is not None:
             self._queue.poke()
-
-    def _take(self, session: Session) -> None:
-        now = asyncio.get_running_loop().time()
-        if not session.bucket.take(now):
-            wait = max(1, math.ceil(session.bucket.wait_time(now)))
-            raise FrameError("rate_limited", f"You are sending too fast; you can send again "
-                             f"in {wait} s.", retry_after=wait)
 
     async def _accept(self, inbound: Inbound) -> Accepted:
         """The router's accept, once the visitor's network may open the conversation

@@ -39,7 +39,7 @@ class TranscriptStep:
         self._hook = hook
 
     async def __call__(self, session: Session, frame: dict[str, Any]) -> dict[str, Any]:
-        self._steps.spend_rate(session)  # superseded sessions refused, the budget spent
+        self._steps.sessions.spend(session)  # superseded sessions refused, the budget spent
         wanted = frame.get("conversation", "")
         conversation, _ = await self._router.intake.patron_view(session.contact,
                                                                 after=_NO_HISTORY)

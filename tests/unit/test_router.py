@@ -10,6 +10,8 @@ import pytest
 from routing.model import (
     Attachment,
     AttachmentKind,
+    Block,
+    BlockKind,
     Channel,
     Contact,
     DeliveryKind,
@@ -620,6 +622,57 @@ class TestBlockedCheck:
         with pytest.raises(Refused) as refused:
             await router.intake.accept(widget("   "))
         assert refused.value.code == "blocked"
+
+
+class TestBlocksCountAtOnce:
+    """Block keys are remembered per sender, contacts and address; the blocks are not."""
+
+    async def test_a_block_and_an_unblock_count_from_the_next_message(
+        self, router: Router
+    ) -> None:
+        """A patron who wrote many times (their keys remembered) is refused on the next
+        message after /block, and taken again on the next after /unblock."""
+        page = replace(PAGE, ip="203.0.113.7")
+        for n in range(3):
+            cid = await conversation_from(router, widget(f"question {n}", page=page))
+        await router.moderation.block(cid, None, "Ana")
+        with pytest.raises(Refused) as refused:
+            await router.intake.accept(widget("one more", page=page))
+        assert refused.value.code == "blocked"
+        await router.moderation.unblock(cid)
+        accepted = await router.intake.accept(widget("sorry", page=page))
+        assert accepted.message.text == "sorry"
+
+    async def test_an_address_block_hits_every_visitor_from_it_at_once(
+        self, router: Router
+    ) -> None:
+        """/block ip refuses the next message of another visitor from that address, who
+        wrote from it before; a visitor elsewhere is still taken."""
+        here, elsewhere = replace(PAGE, ip="203.0.113.7"), replace(PAGE, ip="198.51.100.9")
+        other = Inbound(Channel.WIDGET, "visitor-2", "Hello", page=here)
+        await router.intake.accept(other)
+        cid = await conversation_from(router, widget(page=here))
+        await router.moderation.block(cid, 3600.0, "Ana", frozenset({BlockKind.IP}))
+        with pytest.raises(Refused):
+            await router.intake.accept(other)
+        taken = await router.intake.accept(Inbound(Channel.WIDGET, "visitor-3", "Hi",
+                                                   page=elsewhere))
+        assert taken.message.text == "Hi"
+
+    async def test_a_contact_the_patron_gains_is_checked_from_the_next_message(
+        self, router: Router, store: FakeStore, clock: FakeClock
+    ) -> None:
+        """A blocked email address does not hit a widget patron until they prove it is
+        theirs; from then on their widget messages are refused."""
+        me = Contact(Channel.WIDGET, "visitor-1")
+        await router.intake.accept(widget(page=PAGE))
+        await store.save_block(Block(new_id(), BlockKind.EMAIL, "ana@example.org",
+                                     created_at=clock.now()))
+        await router.intake.identify(me, email="ana@example.org")
+        assert (await router.intake.accept(widget("typed, not proved", page=PAGE))).message
+        await router.intake.confirm_email(me, "ana@example.org")
+        with pytest.raises(Refused):
+            await router.intake.accept(widget("proved", page=PAGE))
 
 
 class TestPatronViewPages:
