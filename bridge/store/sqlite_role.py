@@ -31,6 +31,11 @@ class SqliteRole:
         """The reading connection; raises RuntimeError when the store is not open."""
         raise NotImplementedError
 
+    def _report_db(self) -> aiosqlite.Connection:
+        """The reports' and searches' read-only connection (``sqlite_report_conn``), so a
+        long query never queues the intake's reads; raises when the store is not open."""
+        raise NotImplementedError
+
     async def _write(self, kind: str, *args: Any) -> Any:
         """Queue one write op for the group commit; its outcome once committed."""
         raise NotImplementedError
