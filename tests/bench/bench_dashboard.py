@@ -8,7 +8,10 @@ Prints, against the issue's targets:
   2. the export of a year's reference statistics as CSV, both ways;
   3. the widget's ack latency at 200 msg/s alone, then while year overviews run back to
      back in the same bridge process (the dashboard is served by the bridge), after the
-     roll-up as the bridge runs.
+     roll-up as the bridge runs: the reports on their own read-only connection (as the
+     bridge runs), on the intake's reader (as main did before issue 14, for comparison
+     in the same run), and on their own with a progress handler making them yield; with
+     how late the bridge's event loop wakes from 1 ms sleeps in each phase.
 The bridge and the Bot API emulator run in a process of their own, as ``pustaka demo``
 runs them; the patrons' WebSockets are driven from this one. Loopback only; a few
 minutes, most of it seeding. Never asserts: figures depend on the machine.
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import tempfile
 import time
@@ -47,7 +51,7 @@ from tests.bench.common import (
 from tests.seed import seed_sql
 
 TZ = "Asia/Jakarta"  # the demo library's
-RATE, SECONDS, SOCKETS = 200.0, 10.0, 20
+RATE, SECONDS, SOCKETS = 200.0, 5.0, 20
 
 
 def ms(seconds: float) -> str:
@@ -118,18 +122,54 @@ async def report_figures(label: str, reports: Reports, year: Any, now: float) ->
 
 
 class ReportCommands(Commands):
-    async def reports(self, seconds: float) -> list[float]:
-        """Year overviews back to back for ``seconds``; how long each took."""
-        reports = Reports(self._bridge.store, TZ)
-        now = time.time()
-        year = DateRange(reports.today(now - 364 * 86400), reports.today(now))
-        took: list[float] = []
-        until = time.monotonic() + seconds
-        while time.monotonic() < until:
-            start = time.perf_counter()
-            await reports.overview(year, time.time())
-            took.append(time.perf_counter() - start)
-        return took
+    async def reports(self, seconds: float, where: str) -> dict[str, list[float]]:
+        """Year overviews back to back for ``seconds``, how long each took, and how late
+        the event loop woke from 1 ms sleeps meanwhile. ``where`` the reports read:
+        "own" their read-only connection (as the bridge runs), "shared" the intake's
+        reader (as main did before issue 14), "yielding" their own with a progress
+        handler called every 1,000 SQLite steps."""
+        store = self._bridge.store
+        if where == "shared":
+            store._report_db = store._db  # type: ignore[method-assign]  # main's way
+        elif where == "yielding":
+            await store.report_connection.set_progress_handler(lambda: 0, 1000)
+        lag = asyncio.ensure_future(loop_lag(seconds))
+        try:
+            took = await overviews(store, seconds)
+        finally:
+            if where == "shared":
+                del store._report_db
+            elif where == "yielding":
+                await store.report_connection.set_progress_handler(
+                    None, 1000)  # type: ignore[arg-type]  # sqlite3: None removes it
+        return {"took": took, "lag": await lag}
+
+    async def idle_lag(self, seconds: float) -> list[float]:
+        return await loop_lag(seconds)
+
+
+async def overviews(store: SqliteStore, seconds: float) -> list[float]:
+    reports = Reports(store, TZ)
+    now = time.time()
+    year = DateRange(reports.today(now - 364 * 86400), reports.today(now))
+    took: list[float] = []
+    until = time.monotonic() + seconds
+    while time.monotonic() < until:
+        start = time.perf_counter()
+        await reports.overview(year, time.time())
+        took.append(time.perf_counter() - start)
+    return took
+
+
+async def loop_lag(seconds: float) -> list[float]:
+    """How much later than asked the event loop woke from 1 ms sleeps."""
+    late: list[float] = []
+    until = time.monotonic() + seconds
+    while time.monotonic() < until:
+        start = time.perf_counter()
+        await asyncio.sleep(0.001)
+        late.append(time.perf_counter() - start - 0.001)
+    return late
 
 
 def serve(conn: Connection, data_dir: str) -> None:
@@ -141,7 +181,7 @@ async def _serve(conn: Connection, data_dir: Path) -> None:
     bridge, emulator, _ = await demo_bridge(HOST, 0, data_dir, rate_limits=False, desk_port=0,
                                             overrides=LIFTED)
     commands = ReportCommands(bridge, emulator)
-    conn.send({"url": bridge.url})
+    conn.send({"url": bridge.url, "pid": os.getpid()})
     loop = asyncio.get_running_loop()
     try:
         while True:
@@ -156,43 +196,75 @@ async def _serve(conn: Connection, data_dir: Path) -> None:
             conn.send(None)
 
 
-async def intake_under_reports(data_dir: Path) -> None:
+PHASES = {  # name -> where the reports read (None: no reports)
+    "alone": None,
+    "reports on their own read-only connection (as the bridge runs)": "own",
+    "reports on the intake's reader (main before issue 14)": "shared",
+    "reports on their own connection, yielding every 1,000 SQLite steps": "yielding",
+}
+
+
+async def intake_under_reports(data_dir: Path, rounds: int, seconds: float) -> None:
     ours, theirs = spawn().Pipe()
     child = spawn().Process(target=serve, args=(theirs, str(data_dir)), daemon=True)
     child.start()
     loop = asyncio.get_running_loop()
-    url = (await loop.run_in_executor(None, ours.recv))["url"]
+    hello = await loop.run_in_executor(None, ours.recv)
 
     async def call(name: str, *args: Any) -> Any:
         ours.send((name, args))
         return await loop.run_in_executor(None, ours.recv)
 
+    print(f"intake at {RATE:.0f} msg/s through {SOCKETS} widget sockets (bridge pid "
+          f"{hello['pid']}): {rounds} rounds of {len(PHASES)} phases of {seconds:.0f} s, each "
+          "round in the order below, the figures of a phase over all its rounds:", flush=True)
+    acks: dict[str, list[float]] = {label: [] for label in PHASES}
+    sides: dict[str, list[Any]] = {label: [] for label in PHASES}
+    sent = 0
     try:
         async with session() as http:
-            widgets = await Widget.open_many(http, url, SOCKETS)
-            await paced(widgets, "warm", 2.0)  # the first messages open conversations
-            alone, _ = await paced(widgets, "alone", SECONDS)
-            report = asyncio.ensure_future(call("reports", SECONDS))
-            latencies, sent = await paced(widgets, "load", SECONDS)
-            took = await report
+            widgets = await Widget.open_many(http, hello["url"], SOCKETS)
+            await paced(widgets, "warm", 2.0, 0)  # the first messages open conversations
+            for round_ in range(rounds):
+                for index, (label, where) in enumerate(PHASES.items()):
+                    side = asyncio.ensure_future(
+                        call("idle_lag", seconds) if where is None
+                        else call("reports", seconds, where))
+                    latencies, sent_now = await paced(widgets, f"r{round_}p{index}n", seconds,
+                                                      sent)
+                    sent += sent_now
+                    acks[label] += latencies
+                    sides[label].append(await side)
             for widget in widgets:
                 await widget.close()
     finally:
         ours.send(("stop", ()))
         child.join(20)
-    base = sorted(alone) or [float("inf")]
+    for label in PHASES:
+        print_phase(label, acks[label], int(RATE * seconds) * rounds, sides[label])
+
+
+def print_phase(label: str, latencies: list[float], sent: int, sides: list[Any]) -> None:
     ordered = sorted(latencies) or [float("inf")]
+    took = sorted(t for side in sides if isinstance(side, dict) for t in side["took"])
+    lag = sorted(x for side in sides
+                 for x in (side["lag"] if isinstance(side, dict) else side)) or [0.0]
     p99 = rank(ordered, 0.99)
-    print(f"intake at {RATE:.0f} msg/s through {SOCKETS} widget sockets, {SECONDS:.0f} s each:")
-    print(f"   alone: ack p50 {ms(rank(base, 0.5))}, p99 {ms(rank(base, 0.99))}, "
-          f"max {ms(base[-1])}")
-    print(f"   while {len(took)} year overviews ran back to back in the bridge (each median "
-          f"{ms(statistics.median(took)) if took else '-'}): {len(latencies):,} of {sent:,} "
-          f"acked, ack p50 {ms(rank(ordered, 0.5))}, p99 {ms(p99)}, max {ms(ordered[-1])} "
-          f"[target p99 < 50 ms: {mark(p99 < 0.05)}]")
+    print(f"   {label}:")
+    if took:
+        print(f"      {len(took)} year overviews back to back, each median "
+              f"{ms(statistics.median(took))}")
+    print(f"      {len(latencies):,} of {sent:,} acked: ack p50 {ms(rank(ordered, 0.5))}, "
+          f"p99 {ms(p99)}, max {ms(ordered[-1])} [target p99 < 50 ms: {mark(p99 < 0.05)}]")
+    print(f"      the bridge's event loop late from 1 ms sleeps: p50 "
+          f"{rank(lag, 0.5) * 1000:.1f} ms, p99 {rank(lag, 0.99) * 1000:.1f} ms, "
+          f"max {lag[-1] * 1000:.1f} ms", flush=True)
 
 
-async def paced(widgets: list[Widget], label: str, seconds: float) -> tuple[list[float], int]:
+async def paced(widgets: list[Widget], label: str, seconds: float,
+                first: int) -> tuple[list[float], int]:
+    """``seconds`` of messages at ``RATE``, spread over the sockets from ``first`` on (so
+    phases keep each socket's turn); the ack latency of each, counted from when it was due."""
     due: dict[str, float] = {}
     latencies: list[float] = []
 
@@ -207,7 +279,7 @@ async def paced(widgets: list[Widget], label: str, seconds: float) -> tuple[list
     while n < count:
         while n < count and start + n / RATE <= time.monotonic():
             due[f"{label}{n}"] = start + n / RATE  # counted from when it was due
-            await widgets[n % len(widgets)].send(f"{label}{n}")
+            await widgets[(first + n) % len(widgets)].send(f"{label}{n}")
             n += 1
         await asyncio.sleep(max(0.0, start + n / RATE - time.monotonic()))
     deadline = time.monotonic() + 10
@@ -216,17 +288,21 @@ async def paced(widgets: list[Widget], label: str, seconds: float) -> tuple[list
     return latencies, count
 
 
-async def main(conversations: int, messages_each: int) -> None:
+async def main(conversations: int, messages_each: int, rounds: int, seconds: float) -> None:
     with tempfile.TemporaryDirectory(prefix="pustaka-dashboard-") as tmp:
         data_dir, now = Path(tmp), time.time()
         await seed(data_dir, conversations, messages_each, now)
         await queries(data_dir, now)
-        await intake_under_reports(data_dir)  # rolled up, as the bridge runs
+        await intake_under_reports(data_dir, rounds, seconds)  # rolled up, as the bridge runs
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--conversations", type=int, default=100_000)
     parser.add_argument("--messages-each", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="rounds of the intake phases, interleaved against drift")
+    parser.add_argument("--seconds", type=float, default=SECONDS, help="of each phase")
     options = parser.parse_args()
-    asyncio.run(main(options.conversations, options.messages_each))
+    asyncio.run(main(options.conversations, options.messages_each, options.rounds,
+                     options.seconds))
