@@ -2,6 +2,7 @@
 1,000,000 messages, seeded straight into SQLite.
 
 Run: python -m tests.bench.bench_dashboard [--conversations N] [--messages-each M]
+     [--rounds R] [--seconds S] [--data-dir DIR]
 Prints, against the issue's targets:
   1. the year's overview: from live rows only (before any roll-up), and after the
      daily roll-up (how the bridge runs: past days from the aggregates, today live);
@@ -9,9 +10,11 @@ Prints, against the issue's targets:
   3. the widget's ack latency at 200 msg/s alone, then while year overviews run back to
      back in the same bridge process (the dashboard is served by the bridge), after the
      roll-up as the bridge runs: the reports on their own read-only connection (as the
-     bridge runs), on the intake's reader (as main did before issue 14, for comparison
-     in the same run), and on their own with a progress handler making them yield; with
-     how late the bridge's event loop wakes from 1 ms sleeps in each phase.
+     bridge runs, its thread at the lowest CPU priority), the same at normal priority,
+     on the intake's reader (as main did before issue 14, for comparison in the same
+     run), and on their own with a progress handler making them yield; with how late
+     the bridge's event loop wakes from 1 ms sleeps in each phase. Phases are
+     interleaved in rounds, so the load of a shared machine falls on all of them.
 The bridge and the Bot API emulator run in a process of their own, as ``pustaka demo``
 runs them; the patrons' WebSockets are driven from this one. Loopback only; a few
 minutes, most of it seeding. Never asserts: figures depend on the machine.
@@ -36,6 +39,7 @@ from bridge.admin.report_queries import DateRange, Reports
 from bridge.admin.report_rollup import roll_up, settled_until
 from bridge.demo import demo_bridge
 from bridge.store.sqlite import SqliteStore
+from bridge.store.sqlite_report_conn import REPORT_NICENESS, lower_priority, thread_of
 from routing.report_roles import DEFAULT_KINDS
 from tests.bench.common import (
     HOST,
@@ -90,7 +94,8 @@ async def queries(data_dir: Path, now: float) -> None:
     try:
         reports = Reports(store, TZ)
         year = DateRange(reports.today(now - 364 * 86400), reports.today(now))
-        await report_figures("live rows only (no roll-up yet)", reports, year, now)
+        await report_figures("live rows only (no roll-up yet)" if not await store.rolled_until()
+                             else "rolled up by an earlier run (--data-dir)", reports, year, now)
         start = time.perf_counter()
         days = await roll_up(store, settled_until(now, TZ), timezone=TZ, now=now)
         print(f"   roll-up of {days} days: {time.perf_counter() - start:.1f} s "
@@ -124,13 +129,14 @@ async def report_figures(label: str, reports: Reports, year: Any, now: float) ->
 class ReportCommands(Commands):
     async def reports(self, seconds: float, where: str) -> dict[str, list[float]]:
         """Year overviews back to back for ``seconds``, how long each took, and how late
-        the event loop woke from 1 ms sleeps meanwhile. ``where`` the reports read:
-        "own" their read-only connection (as the bridge runs), "shared" the intake's
-        reader (as main did before issue 14), "yielding" their own with a progress
-        handler called every 1,000 SQLite steps."""
+        the event loop woke from 1 ms sleeps meanwhile. ``where`` says how they read
+        (``PHASES``)."""
         store = self._bridge.store
+        thread = await thread_of(store.report_connection)
         if where == "shared":
             store._report_db = store._db  # type: ignore[method-assign]  # main's way
+        elif where == "normal":
+            os.setpriority(os.PRIO_PROCESS, thread, 0)  # needs root or CAP_SYS_NICE
         elif where == "yielding":
             await store.report_connection.set_progress_handler(lambda: 0, 1000)
         lag = asyncio.ensure_future(loop_lag(seconds))
@@ -139,6 +145,8 @@ class ReportCommands(Commands):
         finally:
             if where == "shared":
                 del store._report_db
+            elif where == "normal":
+                lower_priority(thread, REPORT_NICENESS)
             elif where == "yielding":
                 await store.report_connection.set_progress_handler(
                     None, 1000)  # type: ignore[arg-type]  # sqlite3: None removes it
@@ -196,11 +204,14 @@ async def _serve(conn: Connection, data_dir: Path) -> None:
             conn.send(None)
 
 
-PHASES = {  # name -> where the reports read (None: no reports)
+PHASES = {  # name -> how the reports read (None: no reports)
     "alone": None,
-    "reports on their own read-only connection (as the bridge runs)": "own",
+    "reports on their own read-only connection, its thread at niceness 19 (as the bridge"
+    " runs)": "own",
+    "reports on their own connection at normal priority": "normal",
     "reports on the intake's reader (main before issue 14)": "shared",
-    "reports on their own connection, yielding every 1,000 SQLite steps": "yielding",
+    "reports on their own connection at niceness 19, yielding every 1,000 SQLite steps":
+    "yielding",
 }
 
 
@@ -288,10 +299,16 @@ async def paced(widgets: list[Widget], label: str, seconds: float,
     return latencies, count
 
 
-async def main(conversations: int, messages_each: int, rounds: int, seconds: float) -> None:
+async def main(conversations: int, messages_each: int, rounds: int, seconds: float,
+               data_dir: Path | None) -> None:
     with tempfile.TemporaryDirectory(prefix="pustaka-dashboard-") as tmp:
-        data_dir, now = Path(tmp), time.time()
-        await seed(data_dir, conversations, messages_each, now)
+        now = time.time()
+        if data_dir is None or not (data_dir / "pustaka.db").exists():
+            data_dir = data_dir or Path(tmp)
+            data_dir.mkdir(parents=True, exist_ok=True)
+            await seed(data_dir, conversations, messages_each, now)
+        else:
+            print(f"reusing the year seeded in {data_dir} (and the messages of earlier runs)")
         await queries(data_dir, now)
         await intake_under_reports(data_dir, rounds, seconds)  # rolled up, as the bridge runs
 
@@ -303,6 +320,8 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=3,
                         help="rounds of the intake phases, interleaved against drift")
     parser.add_argument("--seconds", type=float, default=SECONDS, help="of each phase")
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help="seed here once and reuse it in later runs (default: a temp dir)")
     options = parser.parse_args()
     asyncio.run(main(options.conversations, options.messages_each, options.rounds,
-                     options.seconds))
+                     options.seconds, options.data_dir))

@@ -4,7 +4,9 @@ own, so a long one never stands between a patron's message and its ack (issue 14
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
+import sys
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -14,6 +16,7 @@ import pytest
 
 from bridge.admin.report_queries import DateRange, Reports
 from bridge.store.sqlite import SqliteStore
+from bridge.store.sqlite_report_conn import REPORT_NICENESS, thread_of
 from routing.ports import SystemClock
 from routing.model import Channel, Inbound
 from routing.router import Router
@@ -70,6 +73,17 @@ class TestReportConnection:
         await db.execute("PRAGMA query_only = OFF")
         with pytest.raises(sqlite3.OperationalError, match="readonly"):
             await db.execute("INSERT INTO state (key, value) VALUES ('x', 'y')")
+
+    @pytest.mark.skipif(not sys.platform.startswith("linux"),
+                        reason="a thread's own niceness is Linux's")
+    async def test_its_thread_yields_the_cpu_to_the_intake(self, store: SqliteStore) -> None:
+        """The reports' thread runs at the lowest priority; the intake's reader, a thread
+        of the same process, keeps the process's own."""
+        reports = await thread_of(store.report_connection)
+        intake = await thread_of(store._db())
+        assert reports not in (intake, threading.get_native_id())
+        assert os.getpriority(os.PRIO_PROCESS, reports) == REPORT_NICENESS
+        assert os.getpriority(os.PRIO_PROCESS, intake) == os.getpriority(os.PRIO_PROCESS, 0)
 
     async def test_it_sees_each_write_once_acknowledged(self, store: SqliteStore) -> None:
         """A search on its own connection finds a message as soon as its write returned."""
