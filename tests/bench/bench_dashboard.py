@@ -27,6 +27,7 @@ import asyncio
 import os
 import statistics
 import tempfile
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
@@ -127,7 +128,11 @@ async def report_figures(label: str, reports: Reports, year: Any, now: float) ->
 
 
 class ReportCommands(Commands):
-    async def reports(self, seconds: float, where: str) -> dict[str, list[float]]:
+    def __init__(self, bridge: Any, emulator: Any) -> None:
+        super().__init__(bridge, emulator)
+        self._names: dict[int | None, str] = {}  # native thread id -> what it does
+
+    async def reports(self, seconds: float, where: str) -> dict[str, Any]:
         """Year overviews back to back for ``seconds``, how long each took, and how late
         the event loop woke from 1 ms sleeps meanwhile. ``where`` says how they read
         (``PHASES``)."""
@@ -140,6 +145,7 @@ class ReportCommands(Commands):
         elif where == "yielding":
             await store.report_connection.set_progress_handler(lambda: 0, 1000)
         lag = asyncio.ensure_future(loop_lag(seconds))
+        before = await self.cpu()
         try:
             took = await overviews(store, seconds)
         finally:
@@ -150,10 +156,41 @@ class ReportCommands(Commands):
             elif where == "yielding":
                 await store.report_connection.set_progress_handler(
                     None, 1000)  # type: ignore[arg-type]  # sqlite3: None removes it
-        return {"took": took, "lag": await lag}
+        return {"took": took, "lag": await lag, "cpu": cpu_since(before, await self.cpu())}
 
-    async def idle_lag(self, seconds: float) -> list[float]:
-        return await loop_lag(seconds)
+    async def idle_lag(self, seconds: float) -> dict[str, Any]:
+        before = await self.cpu()
+        lag = await loop_lag(seconds)
+        return {"took": [], "lag": lag, "cpu": cpu_since(before, await self.cpu())}
+
+    async def cpu(self) -> dict[str, tuple[int, int]]:
+        """Per thread of this process: nanoseconds run on a core, and waited for one."""
+        if not self._names:  # first asked in the phase "alone", before any "shared"
+            store = self._bridge.store
+            self._names = {threading.main_thread().native_id: "event loop",
+                           await thread_of(store._db()): "intake reader",
+                           await thread_of(store.report_connection): "reports"}
+            self._names.update((t.native_id, "writer") for t in threading.enumerate()
+                               if t.name.startswith("pustaka-sqlite-writer"))
+        return schedstats(self._names)
+
+
+def schedstats(names: dict[int | None, str]) -> dict[str, tuple[int, int]]:
+    """Linux's /proc/self/task/*/schedstat, summed by the thread's name in ``names``."""
+    found: dict[str, tuple[int, int]] = {}
+    for task in Path("/proc/self/task").iterdir():
+        with suppress(OSError, ValueError):
+            ran, waited = map(int, (task / "schedstat").read_text().split()[:2])
+            name = names.get(int(task.name), "other threads")
+            had = found.get(name, (0, 0))
+            found[name] = (had[0] + ran, had[1] + waited)
+    return found
+
+
+def cpu_since(before: dict[str, tuple[int, int]],
+              after: dict[str, tuple[int, int]]) -> dict[str, tuple[int, int]]:
+    return {name: (ran - before.get(name, (0, 0))[0], waited - before.get(name, (0, 0))[1])
+            for name, (ran, waited) in after.items()}
 
 
 async def overviews(store: SqliteStore, seconds: float) -> list[float]:
@@ -252,14 +289,14 @@ async def intake_under_reports(data_dir: Path, rounds: int, seconds: float) -> N
         ours.send(("stop", ()))
         child.join(20)
     for label in PHASES:
-        print_phase(label, acks[label], int(RATE * seconds) * rounds, sides[label])
+        print_phase(label, acks[label], int(RATE * seconds) * rounds, sides[label], seconds)
 
 
-def print_phase(label: str, latencies: list[float], sent: int, sides: list[Any]) -> None:
+def print_phase(label: str, latencies: list[float], sent: int, sides: list[Any],
+                seconds: float) -> None:
     ordered = sorted(latencies) or [float("inf")]
-    took = sorted(t for side in sides if isinstance(side, dict) for t in side["took"])
-    lag = sorted(x for side in sides
-                 for x in (side["lag"] if isinstance(side, dict) else side)) or [0.0]
+    took = sorted(t for side in sides for t in side["took"])
+    lag = sorted(x for side in sides for x in side["lag"]) or [0.0]
     p99 = rank(ordered, 0.99)
     print(f"   {label}:")
     if took:
@@ -270,6 +307,16 @@ def print_phase(label: str, latencies: list[float], sent: int, sides: list[Any])
     print(f"      the bridge's event loop late from 1 ms sleeps: p50 "
           f"{rank(lag, 0.5) * 1000:.1f} ms, p99 {rank(lag, 0.99) * 1000:.1f} ms, "
           f"max {lag[-1] * 1000:.1f} ms", flush=True)
+    wall = seconds * len(sides)
+    cpu: dict[str, list[int]] = {}
+    for side in sides:
+        for name, (ran, waited) in side["cpu"].items():
+            cpu.setdefault(name, [0, 0])
+            cpu[name][0] += ran
+            cpu[name][1] += waited
+    print("      per second, each thread of the bridge ran / waited for a free core: " + ", ".join(
+        f"{name} {ran / 1e6 / wall:.0f} / {waited / 1e6 / wall:.0f} ms"
+        for name, (ran, waited) in sorted(cpu.items(), key=lambda kv: -kv[1][0])), flush=True)
 
 
 async def paced(widgets: list[Widget], label: str, seconds: float,
