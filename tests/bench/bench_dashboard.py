@@ -56,7 +56,7 @@ from tests.bench.common import (
 from tests.seed import seed_sql
 
 TZ = "Asia/Jakarta"  # the demo library's
-RATE, SECONDS, SOCKETS = 200.0, 5.0, 20
+RATE, SECONDS, SOCKETS = 200.0, 4.0, 20
 
 
 def ms(seconds: float) -> str:
@@ -265,7 +265,8 @@ async def intake_under_reports(data_dir: Path, rounds: int, seconds: float) -> N
 
     print(f"intake at {RATE:.0f} msg/s through {SOCKETS} widget sockets (bridge pid "
           f"{hello['pid']}): {rounds} rounds of {len(PHASES)} phases of {seconds:.0f} s, each "
-          "round in the order below, the figures of a phase over all its rounds:", flush=True)
+          "round starting one phase later in the order below; a phase's figures over all its "
+          "rounds:", flush=True)
     acks: dict[str, list[float]] = {label: [] for label in PHASES}
     sides: dict[str, list[Any]] = {label: [] for label in PHASES}
     sent = 0
@@ -273,8 +274,10 @@ async def intake_under_reports(data_dir: Path, rounds: int, seconds: float) -> N
         async with session() as http:
             widgets = await Widget.open_many(http, hello["url"], SOCKETS)
             await paced(widgets, "warm", 2.0, 0)  # the first messages open conversations
-            for round_ in range(rounds):
-                for index, (label, where) in enumerate(PHASES.items()):
+            phases = list(PHASES.items())
+            for round_ in range(rounds):  # each round starts one phase later: drift spreads
+                for index in range(len(phases)):
+                    label, where = phases[(round_ + index) % len(phases)]
                     side = asyncio.ensure_future(
                         call("idle_lag", seconds) if where is None
                         else call("reports", seconds, where))
@@ -364,7 +367,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--conversations", type=int, default=100_000)
     parser.add_argument("--messages-each", type=int, default=10)
-    parser.add_argument("--rounds", type=int, default=3,
+    parser.add_argument("--rounds", type=int, default=5,
                         help="rounds of the intake phases, interleaved against drift")
     parser.add_argument("--seconds", type=float, default=SECONDS, help="of each phase")
     parser.add_argument("--data-dir", type=Path, default=None,
