@@ -16,7 +16,7 @@ import pytest
 
 from bridge.admin.report_queries import DateRange, Reports
 from bridge.store.sqlite import SqliteStore
-from bridge.store.sqlite_report_conn import REPORT_NICENESS, thread_of
+from bridge.store.sqlite_report_conn import thread_of
 from routing.ports import SystemClock
 from routing.model import Channel, Inbound
 from routing.router import Router
@@ -82,7 +82,7 @@ class TestReportConnection:
         reports = await thread_of(store.report_connection)
         intake = await thread_of(store._db())
         assert reports not in (intake, threading.get_native_id())
-        assert os.getpriority(os.PRIO_PROCESS, reports) == REPORT_NICENESS
+        assert os.getpriority(os.PRIO_PROCESS, reports) == 19  # Linux's lowest
         assert os.getpriority(os.PRIO_PROCESS, intake) == os.getpriority(os.PRIO_PROCESS, 0)
 
     async def test_it_sees_each_write_once_acknowledged(self, store: SqliteStore) -> None:
