@@ -17,8 +17,8 @@ import pytest
 from bridge.admin.report_queries import DateRange, Reports
 from bridge.store.sqlite import SqliteStore
 from bridge.store.sqlite_report_conn import thread_of
-from routing.ports import SystemClock
 from routing.model import Channel, Inbound
+from routing.ports import SystemClock
 from routing.router import Router
 from routing.transcript_roles import TranscriptQuery
 from tests.integration.store_contract import NOW
