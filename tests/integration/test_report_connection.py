@@ -68,7 +68,7 @@ class TestReportConnection:
         """A write on the report connection raises, even with query_only turned off:
         it is opened read-only."""
         db = store.report_connection
-        with pytest.raises(sqlite3.OperationalError, match="readonly|query_only"):
+        with pytest.raises(sqlite3.OperationalError, match=r"readonly|query_only"):
             await db.execute("INSERT INTO state (key, value) VALUES ('x', 'y')")
         await db.execute("PRAGMA query_only = OFF")
         with pytest.raises(sqlite3.OperationalError, match="readonly"):
