@@ -5,7 +5,9 @@ COMMIT for everything queued, so a caller's write is durable when its ``await``
 returns and thousands of callers share one commit.
 
 Reads go through a second connection (aiosqlite) and see every commit made before they
-started: read-your-writes holds for any write whose ``await`` has returned. Patrons and
+started: read-your-writes holds for any write whose ``await`` has returned. Reports and
+transcript searches read through a third, read-only and at a low CPU priority
+(``sqlite_report_conn``), so a long one never queues the intake's reads. Patrons and
 conversations also sit in a bounded write-through cache (``sqlite_cache``), which is
 right only because one process owns the file.
 """

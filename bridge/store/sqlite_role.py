@@ -2,8 +2,9 @@
 query helpers every role's SQL shares.
 
 ``SqliteStore`` is one class composed of one mixin per role (``routing.ports``); each
-role keeps its SQL in its own module and reaches the database only through ``_db`` and
-``_write``, and the write-through cache through ``_cache``.
+role keeps its SQL in its own module and reaches the database only through ``_db``
+(``_report_db`` for reports and searches) and ``_write``, and the write-through cache
+through ``_cache``.
 """
 
 from __future__ import annotations
