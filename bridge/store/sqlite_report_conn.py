@@ -11,8 +11,8 @@ Its thread runs at the lowest CPU priority (niceness 19, Linux): a report compet
 the intake for the cores, not only for a connection, and on a busy machine the intake's
 threads should get them first. ``sqlite3`` lets go of the GIL for the whole of each
 ``sqlite3_step``, so a long query here does not hold the interpreter either; a progress
-handler that made it yield would only take the GIL back every few thousand steps
-(compared in tests/bench/bench_dashboard.py, issue 14).
+handler that made it yield would only make this thread take the GIL back every N steps
+(measured with N = 1,000: no better; tests/bench/README.md, issue 14).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from contextlib import suppress
 from pathlib import Path
 
 import aiosqlite
@@ -77,4 +78,5 @@ def lower_priority(thread_id: int, niceness: int) -> None:
     CPU only when the intake's threads do not want it. Elsewhere a thread id is not a
     process id, so nothing is changed."""
     if thread_id and niceness and sys.platform.startswith("linux"):
-        os.setpriority(os.PRIO_PROCESS, thread_id, niceness)
+        with suppress(OSError):  # a sandbox that refuses: reports at normal priority still work
+            os.setpriority(os.PRIO_PROCESS, thread_id, niceness)
