@@ -16,7 +16,7 @@ from typing import Any
 from bridge.admin.report_queries import DateRange, Reports
 from bridge.demo import demo_bridge
 from bridge.store.sqlite import SqliteStore
-from bridge.store.sqlite_report_conn import REPORT_NICENESS, lower_priority, thread_of
+from bridge.store.sqlite_report_conn import REPORT_NICENESS, thread_of
 from tests.bench.common import (
     HOST,
     LIFTED,
@@ -52,8 +52,8 @@ class ReportCommands(Commands):
         thread = await thread_of(store.report_connection)
         if where == "shared":
             store._report_db = store._db  # type: ignore[method-assign]  # main's way
-        elif where == "normal":
-            os.setpriority(os.PRIO_PROCESS, thread, 0)  # needs root or CAP_SYS_NICE
+        elif where.startswith("nice"):  # raising a priority needs root or CAP_SYS_NICE
+            os.setpriority(os.PRIO_PROCESS, thread, int(where[4:]))
         elif where == "yielding":
             await store.report_connection.set_progress_handler(lambda: 0, 1000)
         lag = asyncio.ensure_future(loop_lag(seconds))
@@ -63,8 +63,8 @@ class ReportCommands(Commands):
         finally:
             if where == "shared":
                 del store._report_db
-            elif where == "normal":
-                lower_priority(thread, REPORT_NICENESS)
+            elif where.startswith("nice"):
+                os.setpriority(os.PRIO_PROCESS, thread, REPORT_NICENESS)
             elif where == "yielding":
                 await store.report_connection.set_progress_handler(
                     None, 1000)  # type: ignore[arg-type]  # sqlite3: None removes it
@@ -155,12 +155,13 @@ async def _serve(conn: Connection, data_dir: Path) -> None:
 
 PHASES = {  # name -> how the reports read (None: no reports)
     "alone": None,
-    "reports on their own read-only connection, its thread at niceness 19 (as the bridge"
-    " runs)": "own",
-    "reports on their own connection at normal priority": "normal",
+    f"reports on their own read-only connection, its thread at niceness {REPORT_NICENESS} (as"
+    " the bridge runs)": "own",
+    **{f"reports on their own connection at niceness {n}": f"nice{n}"
+       for n in (19, 10, 0) if n != REPORT_NICENESS},
     "reports on the intake's reader (main before issue 14)": "shared",
-    "reports on their own connection at niceness 19, yielding every 1,000 SQLite steps":
-    "yielding",
+    f"reports on their own connection at niceness {REPORT_NICENESS}, yielding every 1,000"
+    " SQLite steps": "yielding",
 }
 
 
