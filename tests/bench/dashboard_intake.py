@@ -181,6 +181,7 @@ async def intake_under_reports(data_dir: Path, rounds: int, seconds: float) -> N
           "round starting one phase later in the order below; a phase's figures over all its "
           "rounds:", flush=True)
     acks: dict[str, list[float]] = {label: [] for label in PHASES}
+    rounds_p99: dict[str, list[float]] = {label: [] for label in PHASES}
     sides: dict[str, list[Any]] = {label: [] for label in PHASES}
     sent = 0
     try:
@@ -198,6 +199,7 @@ async def intake_under_reports(data_dir: Path, rounds: int, seconds: float) -> N
                                                       sent)
                     sent += sent_now
                     acks[label] += latencies
+                    rounds_p99[label].append(rank(sorted(latencies) or [float("inf")], 0.99))
                     sides[label].append(await side)
             for widget in widgets:
                 await widget.close()
@@ -205,11 +207,12 @@ async def intake_under_reports(data_dir: Path, rounds: int, seconds: float) -> N
         ours.send(("stop", ()))
         child.join(20)
     for label in PHASES:
-        print_phase(label, acks[label], int(RATE * seconds) * rounds, sides[label], seconds)
+        print_phase(label, acks[label], int(RATE * seconds) * rounds, sides[label], seconds,
+                    rounds_p99[label])
 
 
 def print_phase(label: str, latencies: list[float], sent: int, sides: list[Any],
-                seconds: float) -> None:
+                seconds: float, rounds_p99: list[float]) -> None:
     ordered = sorted(latencies) or [float("inf")]
     took = sorted(t for side in sides for t in side["took"])
     lag = sorted(x for side in sides for x in side["lag"]) or [0.0]
@@ -220,6 +223,9 @@ def print_phase(label: str, latencies: list[float], sent: int, sides: list[Any],
               f"{ms(statistics.median(took))}")
     print(f"      {len(latencies):,} of {sent:,} acked: ack p50 {ms(rank(ordered, 0.5))}, "
           f"p99 {ms(p99)}, max {ms(ordered[-1])} [target p99 < 50 ms: {mark(p99 < 0.05)}]")
+    print(f"      p99 of each round: {', '.join(ms(p) for p in rounds_p99)}; their median "
+          f"{ms(statistics.median(rounds_p99))} (one stall of the machine spoils one round, "
+          "not the phase)")
     print(f"      the bridge's event loop late from 1 ms sleeps: p50 "
           f"{rank(lag, 0.5) * 1000:.1f} ms, p99 {rank(lag, 0.99) * 1000:.1f} ms, "
           f"max {lag[-1] * 1000:.1f} ms", flush=True)
