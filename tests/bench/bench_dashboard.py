@@ -6,14 +6,17 @@ Run: python -m tests.bench.bench_dashboard [--conversations N] [--messages-each 
 Prints, against the issue's targets:
   1. the year's overview: from live rows only (before any roll-up), and after the
      daily roll-up (how the bridge runs: past days from the aggregates, today live);
-  2. the export of a year's reference statistics as CSV, both ways;
+  2. the export of a year's reference statistics as CSV, both ways; then a point read
+     such as the intake makes, every 5 ms beside back-to-back overviews, with the
+     reports on their own connection and on the intake's reader, alternating;
   3. the widget's ack latency at 200 msg/s alone, then while year overviews run back to
      back in the same bridge process (the dashboard is served by the bridge), after the
      roll-up as the bridge runs: the reports on their own read-only connection (as the
-     bridge runs, its thread at the lowest CPU priority), the same at normal priority,
+     bridge runs, its thread at the lowest CPU priority), the same at niceness 10 and 0,
      on the intake's reader (as main did before issue 14, for comparison in the same
      run), and on their own with a progress handler making them yield; with how late
-     the bridge's event loop wakes from 1 ms sleeps in each phase. Phases are
+     the bridge's event loop wakes from 1 ms sleeps, and how long each of its threads
+     ran and waited for a free core (Linux schedstat), in each phase. Phases are
      interleaved in rounds, so the load of a shared machine falls on all of them.
 The bridge and the Bot API emulator run in a process of their own, as ``pustaka demo``
 runs them; the patrons' WebSockets are driven from this one. Loopback only; a few
