@@ -5,7 +5,9 @@ COMMIT for everything queued, so a caller's write is durable when its ``await``
 returns and thousands of callers share one commit.
 
 Reads go through a second connection (aiosqlite) and see every commit made before they
-started: read-your-writes holds for any write whose ``await`` has returned. Patrons and
+started: read-your-writes holds for any write whose ``await`` has returned. Reports and
+transcript searches read through a third, read-only and at a low CPU priority
+(``sqlite_report_conn``), so a long one never queues the intake's reads. Patrons and
 conversations also sit in a bounded write-through cache (``sqlite_cache``), which is
 right only because one process owns the file.
 """
@@ -29,6 +31,7 @@ from bridge.store.sqlite_log import SqliteConversationLog, SqliteReports
 from bridge.store.sqlite_modes import private_files
 from bridge.store.sqlite_outbox import SqliteOutbox
 from bridge.store.sqlite_patron_data import SqlitePatronData
+from bridge.store.sqlite_report_conn import ReportConnection
 from bridge.store.sqlite_reports import SqliteReferenceReports
 from bridge.store.sqlite_rows import block_from_row
 from bridge.store.sqlite_schema import (
@@ -78,6 +81,7 @@ class SqliteStore(
         self._commits = GroupCommitter(batch_cap, self._committed)
         self._checkpointer = WalCheckpointer(self.path, checkpoint_interval)
         self._reader: aiosqlite.Connection | None = None
+        self._reports = ReportConnection(self.path)
         self._lanes = LaneScan()
         self._blocks: dict[str, Block] | None = None  # every block, loaded on first use
         self._state = "new"  # new -> open -> closing -> closed
@@ -100,6 +104,7 @@ class SqliteStore(
             await self._reader.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             await self._reader.execute("PRAGMA query_only = ON")
             await self._reader.execute("PRAGMA cache_size = -32768")
+            await self._reports.open()
             await self._checkpointer.start()
         except BaseException:
             await self.close()
@@ -125,6 +130,7 @@ class SqliteStore(
         finally:
             reader, self._reader = self._reader, None
             self._state = "closed"
+            await self._reports.close()
             if reader is not None:
                 await reader.close()
 
@@ -133,6 +139,17 @@ class SqliteStore(
             raise RuntimeError("SqliteStore is not open; await open() first"
                                if self._state == "new" else f"SqliteStore is {self._state}")
         return self._reader
+
+    def _report_db(self) -> aiosqlite.Connection:
+        self._db()  # not open, or closed: says which
+        db = self._reports.db
+        assert db is not None  # open whenever the reader is
+        return db
+
+    @property
+    def report_connection(self) -> aiosqlite.Connection:
+        """The read-only connection reports and transcript searches run on (tests gate it)."""
+        return self._report_db()
 
     async def _write(self, kind: str, *args: Any) -> Any:
         if not self._commits.accepting or self._state != "open":

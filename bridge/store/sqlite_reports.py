@@ -134,20 +134,20 @@ class SqliteReferenceReports(SqliteRole):
             await self._write("reference_zeroes", day)
 
     async def report_rows(self, start: float, end: float) -> list[LiveRow]:
-        cursor = await self._db().execute(_LIVE, (start, end))
+        cursor = await self._report_db().execute(_LIVE, (start, end))
         found = await cursor.fetchall()
         await cursor.close()
         return found  # type: ignore[return-value]  # rows are tuples in LiveRow's order
 
     async def report_marks(self, start: float, end: float) -> list[Row]:
-        return await rows(self._db(), _MARKS, (start, end))
+        return await rows(self._report_db(), _MARKS, (start, end))
 
     async def rolled_reference(self, first_day: str, last_day: str) -> list[Row]:
-        return await rows(self._db(), _ROLLED["reference"], (first_day, last_day))
+        return await rows(self._report_db(), _ROLLED["reference"], (first_day, last_day))
 
     async def rolled(self, first_day: str, last_day: str, terms: int = 200,
                      period: str = "day", parts: Collection[str] = ()) -> Rolled:
-        db, span, key = self._db(), (first_day, last_day), _PERIODS[period]
+        db, span, key = self._report_db(), (first_day, last_day), _PERIODS[period]
         queries = {**_ROLLED, **{n: q.format(key=key) for n, q in _BY_PERIOD.items()}}
         found = {name: await rows(db, sql, span) for name, sql in queries.items()
                  if not parts or name in parts}
@@ -157,7 +157,7 @@ class SqliteReferenceReports(SqliteRole):
         return Rolled(**found)
 
     async def rolled_until(self) -> str:
-        row = await first(self._db(), "SELECT value FROM state WHERE key = ?", (ROLLED_KEY,))
+        row = await first(self._report_db(), "SELECT value FROM state WHERE key = ?", (ROLLED_KEY,))
         return "" if row is None else str(row[0])
 
     async def save_rolled_day(self, day: str, rolled: RolledDay, next_day: str) -> None:

@@ -2,8 +2,9 @@
 query helpers every role's SQL shares.
 
 ``SqliteStore`` is one class composed of one mixin per role (``routing.ports``); each
-role keeps its SQL in its own module and reaches the database only through ``_db`` and
-``_write``, and the write-through cache through ``_cache``.
+role keeps its SQL in its own module and reaches the database only through ``_db``
+(``_report_db`` for reports and searches) and ``_write``, and the write-through cache
+through ``_cache``.
 """
 
 from __future__ import annotations
@@ -29,6 +30,11 @@ class SqliteRole:
 
     def _db(self) -> aiosqlite.Connection:
         """The reading connection; raises RuntimeError when the store is not open."""
+        raise NotImplementedError
+
+    def _report_db(self) -> aiosqlite.Connection:
+        """The reports' and searches' read-only connection (``sqlite_report_conn``), so a
+        long query never queues the intake's reads; raises when the store is not open."""
         raise NotImplementedError
 
     async def _write(self, kind: str, *args: Any) -> Any:

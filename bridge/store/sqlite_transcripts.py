@@ -146,7 +146,7 @@ class SqliteTranscripts(SqliteRole):
                + (" WHERE " + " AND ".join(where) if where else "")
                + " ORDER BY c.created_at DESC, c.id DESC LIMIT ? OFFSET ?")
         return [conversation_from_row(r)
-                for r in await rows(self._db(), sql, [*params, limit, offset])]
+                for r in await rows(self._report_db(), sql, [*params, limit, offset])]
 
     async def _few(self, where: list[str], params: list[Any]) -> list[Conversation] | None:
         """The conversations the filters leave, newest first, when they are few."""
@@ -158,7 +158,7 @@ class SqliteTranscripts(SqliteRole):
     async def _within(self, match: str, conversations: list[Conversation]) -> dict[str, int]:
         """Each conversation's newest matching message: one bounded seek in the index per
         conversation, between its first and last message."""
-        spans = await rows(self._db(), "SELECT conversation_id, min(rowid), max(rowid)"
+        spans = await rows(self._report_db(), "SELECT conversation_id, min(rowid), max(rowid)"
                            f" FROM messages WHERE conversation_id IN ({_IDS})"
                            " GROUP BY conversation_id",
                            (json.dumps([c.id for c in conversations]),))
@@ -166,7 +166,7 @@ class SqliteTranscripts(SqliteRole):
         for part in chunks(spans, 100):
             sql = " UNION ALL ".join([_NEWEST_IN_SPAN] * len(part))
             params = [v for span in part for v in (span[0], match, span[1], span[2], span[0])]
-            newest.update((r[0], r[1]) for r in await rows(self._db(), sql, params)
+            newest.update((r[0], r[1]) for r in await rows(self._report_db(), sql, params)
                           if r[1] is not None)
         return newest
 
@@ -182,7 +182,7 @@ class SqliteTranscripts(SqliteRole):
         seen: set[str] = set()
         chunk = self.first_chunk
         while len(found) < wanted and high > low:
-            batch = await rows(self._db(), _MATCHES, (match, high, low, chunk))
+            batch = await rows(self._report_db(), _MATCHES, (match, high, low, chunk))
             if not batch:
                 break
             high = batch[-1][0]
@@ -202,7 +202,7 @@ class SqliteTranscripts(SqliteRole):
         sql = (f"SELECT {_COLUMNS} FROM conversations AS c WHERE c.id IN ({_IDS})"
                + "".join(f" AND {w}" for w in where))
         kept = {r[0]: conversation_from_row(r)
-                for r in await rows(self._db(), sql, [json.dumps(ids), *params])}
+                for r in await rows(self._report_db(), sql, [json.dumps(ids), *params])}
         return [kept[i] for i in ids if i in kept]
 
     async def _window(self, query: TranscriptQuery, where: list[str],
@@ -212,14 +212,14 @@ class SqliteTranscripts(SqliteRole):
         conversations started before ``until`` that pass the filters."""
         low, high = 0, 1 << 62
         if query.since is not None:
-            found = await rows(self._db(), "SELECT rowid FROM messages WHERE created_at >= ?"
+            found = await rows(self._report_db(), "SELECT rowid FROM messages WHERE created_at >= ?"
                                " ORDER BY created_at LIMIT 1", (query.since - _SLACK,))
             low = found[0][0] if found else high
         if query.until is not None:
             sql = ("SELECT max(m.rowid) FROM messages AS m WHERE m.conversation_id IN"
                    " (SELECT c.id FROM conversations AS c WHERE "
                    + " AND ".join(where) + ")")
-            found = await rows(self._db(), sql, params)
+            found = await rows(self._report_db(), sql, params)
             high = (found[0][0] or 0) + 1
         return low, high
 
@@ -234,7 +234,7 @@ class SqliteTranscripts(SqliteRole):
         for part in chunks(list(rowids.items()), 100):
             sql = " UNION ALL ".join([one] * len(part))
             params = [v for conversation_id, rowid in part for v in (conversation_id, match, rowid)]
-            found.update((r[0], r[1]) for r in await rows(self._db(), sql, params))
+            found.update((r[0], r[1]) for r in await rows(self._report_db(), sql, params))
         return found
 
     # -- retention ---------------------------------------------------------------------
@@ -247,7 +247,7 @@ class SqliteTranscripts(SqliteRole):
                " AND d.conversation_id = c.id)"
                " ORDER BY c.created_at, c.id LIMIT ?")
         return [conversation_from_row(r)
-                for r in await rows(self._db(), sql, (before, before, limit))]
+                for r in await rows(self._report_db(), sql, (before, before, limit))]
 
     async def forget_messages(self, conversation_ids: Sequence[str]) -> int:
         if not conversation_ids:
@@ -258,17 +258,18 @@ class SqliteTranscripts(SqliteRole):
     async def stale_pages(self, before: float, limit: int = 500) -> list[Conversation]:
         sql = (f"SELECT {_COLUMNS} FROM conversations AS c WHERE c.created_at < ?"
                " AND c.page != '{}' ORDER BY c.created_at, c.id LIMIT ?")
-        return [conversation_from_row(r) for r in await rows(self._db(), sql, (before, limit))]
+        found = await rows(self._report_db(), sql, (before, limit))
+        return [conversation_from_row(r) for r in found]
 
     async def stale_visitors(self, before: float, limit: int = 500) -> list[Patron]:
         sql = ("SELECT DISTINCT k.patron_id FROM contacts AS k WHERE k.channel = 'widget'"
                " AND NOT EXISTS (SELECT 1 FROM conversations AS c"
                " WHERE c.patron_id = k.patron_id AND c.updated_at >= ?)"
                " AND (SELECT created_at FROM patrons WHERE id = k.patron_id) < ? LIMIT ?")
-        ids = [r[0] for r in await rows(self._db(), sql, (before, before, limit))]
+        ids = [r[0] for r in await rows(self._report_db(), sql, (before, before, limit))]
         return list((await self.get_patrons(ids)).values())
 
     async def referenced_digests(self) -> set[str]:
         sql = ("SELECT DISTINCT json_extract(j.value, '$[4]') FROM messages AS m,"
                " json_each(m.attachments) AS j WHERE m.attachments != ''")
-        return {r[0] for r in await rows(self._db(), sql, ()) if r[0]}
+        return {r[0] for r in await rows(self._report_db(), sql, ()) if r[0]}

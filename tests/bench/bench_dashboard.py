@@ -2,13 +2,22 @@
 1,000,000 messages, seeded straight into SQLite.
 
 Run: python -m tests.bench.bench_dashboard [--conversations N] [--messages-each M]
+     [--rounds R] [--seconds S] [--data-dir DIR]
 Prints, against the issue's targets:
   1. the year's overview: from live rows only (before any roll-up), and after the
      daily roll-up (how the bridge runs: past days from the aggregates, today live);
-  2. the export of a year's reference statistics as CSV, both ways;
+  2. the export of a year's reference statistics as CSV, both ways; then a point read
+     such as the intake makes, every 5 ms beside back-to-back overviews, with the
+     reports on their own connection and on the intake's reader, alternating;
   3. the widget's ack latency at 200 msg/s alone, then while year overviews run back to
      back in the same bridge process (the dashboard is served by the bridge), after the
-     roll-up as the bridge runs.
+     roll-up as the bridge runs: the reports on their own read-only connection (as the
+     bridge runs, its thread at the lowest CPU priority), the same at niceness 10 and 0,
+     on the intake's reader (as main did before issue 14, for comparison in the same
+     run), and on their own with a progress handler making them yield; with how late
+     the bridge's event loop wakes from 1 ms sleeps, and how long each of its threads
+     ran and waited for a free core (Linux schedstat), in each phase. Phases are
+     interleaved in rounds, so the load of a shared machine falls on all of them.
 The bridge and the Bot API emulator run in a process of their own, as ``pustaka demo``
 runs them; the patrons' WebSockets are driven from this one. Loopback only; a few
 minutes, most of it seeding. Never asserts: figures depend on the machine.
@@ -22,36 +31,17 @@ import statistics
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from contextlib import suppress
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 from bridge.admin.reference import csv_text
 from bridge.admin.report_queries import DateRange, Reports
 from bridge.admin.report_rollup import roll_up, settled_until
-from bridge.demo import demo_bridge
 from bridge.store.sqlite import SqliteStore
 from routing.report_roles import DEFAULT_KINDS
-from tests.bench.common import (
-    HOST,
-    LIFTED,
-    Commands,
-    Widget,
-    mark,
-    quiet_logging,
-    rank,
-    session,
-    spawn,
-)
+from tests.bench.common import mark, rank
+from tests.bench.dashboard_intake import SECONDS, TZ, intake_under_reports, ms, overviews
 from tests.seed import seed_sql
-
-TZ = "Asia/Jakarta"  # the demo library's
-RATE, SECONDS, SOCKETS = 200.0, 10.0, 20
-
-
-def ms(seconds: float) -> str:
-    return f"{seconds * 1000:.0f} ms"
 
 
 async def timed(call: Callable[[], Awaitable[Any]],
@@ -86,13 +76,15 @@ async def queries(data_dir: Path, now: float) -> None:
     try:
         reports = Reports(store, TZ)
         year = DateRange(reports.today(now - 364 * 86400), reports.today(now))
-        await report_figures("live rows only (no roll-up yet)", reports, year, now)
+        await report_figures("live rows only (no roll-up yet)" if not await store.rolled_until()
+                             else "rolled up by an earlier run (--data-dir)", reports, year, now)
         start = time.perf_counter()
         days = await roll_up(store, settled_until(now, TZ), timezone=TZ, now=now)
         print(f"   roll-up of {days} days: {time.perf_counter() - start:.1f} s "
               "(once; then one day a day)")
         await report_figures("after the roll-up (past days aggregated, the last two live)",
                              reports, year, now)
+        await reads_beside_reports(store)
     finally:
         await store.close()
 
@@ -114,119 +106,59 @@ async def report_figures(label: str, reports: Reports, year: Any, now: float) ->
           f"[target < 2 s: {mark(worst < 2)}]")
 
 
-# -- the bridge's process, for intake under a report load -------------------------------
+async def reads_beside_reports(store: SqliteStore, rounds: int = 4,
+                               seconds: float = 2.0) -> None:
+    """A point read such as the intake makes (one conversation's messages) every 5 ms
+    while year overviews run back to back: the reports on their own connection, then
+    on the intake's reader as main ran them, alternating."""
+    rows = await store._db().execute_fetchall("SELECT id FROM conversations LIMIT 1")
+    conversation = next(iter(rows))[0]
+    took: dict[str, list[float]] = {"own": [], "shared": []}
+    for _ in range(rounds):
+        for where, reads in took.items():
+            if where == "shared":
+                store._report_db = store._db  # type: ignore[method-assign]  # main's way
+            reporting = asyncio.ensure_future(overviews(store, seconds))
+            while not reporting.done():
+                start = time.perf_counter()
+                await store.history(conversation, limit=20)
+                reads.append(time.perf_counter() - start)
+                await asyncio.sleep(0.005)
+            await reporting
+            if where == "shared":
+                del store._report_db
+    print("   an intake's point read every 5 ms while year overviews run back to back "
+          f"({rounds} × {seconds:.0f} s each way, alternating):")
+    for where, label in (("own", "reports on their own read-only connection"),
+                         ("shared", "reports on the intake's reader (main before issue 14)")):
+        ordered = sorted(took[where])
+        print(f"      {label}: {len(ordered):,} reads, p50 {ordered[len(ordered) // 2] * 1000:.1f}"
+              f" ms, p99 {rank(ordered, 0.99) * 1000:.1f} ms, max {ordered[-1] * 1000:.1f} ms")
 
 
-class ReportCommands(Commands):
-    async def reports(self, seconds: float) -> list[float]:
-        """Year overviews back to back for ``seconds``; how long each took."""
-        reports = Reports(self._bridge.store, TZ)
-        now = time.time()
-        year = DateRange(reports.today(now - 364 * 86400), reports.today(now))
-        took: list[float] = []
-        until = time.monotonic() + seconds
-        while time.monotonic() < until:
-            start = time.perf_counter()
-            await reports.overview(year, time.time())
-            took.append(time.perf_counter() - start)
-        return took
-
-
-def serve(conn: Connection, data_dir: str) -> None:
-    quiet_logging()
-    asyncio.run(_serve(conn, Path(data_dir)))
-
-
-async def _serve(conn: Connection, data_dir: Path) -> None:
-    bridge, emulator, _ = await demo_bridge(HOST, 0, data_dir, rate_limits=False, desk_port=0,
-                                            overrides=LIFTED)
-    commands = ReportCommands(bridge, emulator)
-    conn.send({"url": bridge.url})
-    loop = asyncio.get_running_loop()
-    try:
-        while True:
-            name, args = await loop.run_in_executor(None, conn.recv)
-            if name == "stop":
-                return
-            conn.send(await getattr(commands, name)(*args))
-    finally:
-        await bridge.stop(drain_timeout=2.0)
-        await emulator.stop()
-        with suppress(OSError):
-            conn.send(None)
-
-
-async def intake_under_reports(data_dir: Path) -> None:
-    ours, theirs = spawn().Pipe()
-    child = spawn().Process(target=serve, args=(theirs, str(data_dir)), daemon=True)
-    child.start()
-    loop = asyncio.get_running_loop()
-    url = (await loop.run_in_executor(None, ours.recv))["url"]
-
-    async def call(name: str, *args: Any) -> Any:
-        ours.send((name, args))
-        return await loop.run_in_executor(None, ours.recv)
-
-    try:
-        async with session() as http:
-            widgets = await Widget.open_many(http, url, SOCKETS)
-            await paced(widgets, "warm", 2.0)  # the first messages open conversations
-            alone, _ = await paced(widgets, "alone", SECONDS)
-            report = asyncio.ensure_future(call("reports", SECONDS))
-            latencies, sent = await paced(widgets, "load", SECONDS)
-            took = await report
-            for widget in widgets:
-                await widget.close()
-    finally:
-        ours.send(("stop", ()))
-        child.join(20)
-    base = sorted(alone) or [float("inf")]
-    ordered = sorted(latencies) or [float("inf")]
-    p99 = rank(ordered, 0.99)
-    print(f"intake at {RATE:.0f} msg/s through {SOCKETS} widget sockets, {SECONDS:.0f} s each:")
-    print(f"   alone: ack p50 {ms(rank(base, 0.5))}, p99 {ms(rank(base, 0.99))}, "
-          f"max {ms(base[-1])}")
-    print(f"   while {len(took)} year overviews ran back to back in the bridge (each median "
-          f"{ms(statistics.median(took)) if took else '-'}): {len(latencies):,} of {sent:,} "
-          f"acked, ack p50 {ms(rank(ordered, 0.5))}, p99 {ms(p99)}, max {ms(ordered[-1])} "
-          f"[target p99 < 50 ms: {mark(p99 < 0.05)}]")
-
-
-async def paced(widgets: list[Widget], label: str, seconds: float) -> tuple[list[float], int]:
-    due: dict[str, float] = {}
-    latencies: list[float] = []
-
-    def on_frame(frame: dict[str, Any], at: float) -> None:
-        when = due.pop(frame.get("cid", ""), None)
-        if when is not None and frame["type"] == "ack":
-            latencies.append(at - when)
-
-    for widget in widgets:
-        widget.on_frame = on_frame
-    count, start, n = int(RATE * seconds), time.monotonic() + 0.05, 0
-    while n < count:
-        while n < count and start + n / RATE <= time.monotonic():
-            due[f"{label}{n}"] = start + n / RATE  # counted from when it was due
-            await widgets[n % len(widgets)].send(f"{label}{n}")
-            n += 1
-        await asyncio.sleep(max(0.0, start + n / RATE - time.monotonic()))
-    deadline = time.monotonic() + 10
-    while due and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
-    return latencies, count
-
-
-async def main(conversations: int, messages_each: int) -> None:
+async def main(conversations: int, messages_each: int, rounds: int, seconds: float,
+               data_dir: Path | None) -> None:
     with tempfile.TemporaryDirectory(prefix="pustaka-dashboard-") as tmp:
-        data_dir, now = Path(tmp), time.time()
-        await seed(data_dir, conversations, messages_each, now)
+        now = time.time()
+        if data_dir is None or not (data_dir / "pustaka.db").exists():
+            data_dir = data_dir or Path(tmp)
+            data_dir.mkdir(parents=True, exist_ok=True)
+            await seed(data_dir, conversations, messages_each, now)
+        else:
+            print(f"reusing the year seeded in {data_dir} (and the messages of earlier runs)")
         await queries(data_dir, now)
-        await intake_under_reports(data_dir)  # rolled up, as the bridge runs
+        await intake_under_reports(data_dir, rounds, seconds)  # rolled up, as the bridge runs
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--conversations", type=int, default=100_000)
     parser.add_argument("--messages-each", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="rounds of the intake phases, interleaved against drift")
+    parser.add_argument("--seconds", type=float, default=SECONDS, help="of each phase")
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help="seed here once and reuse it in later runs (default: a temp dir)")
     options = parser.parse_args()
-    asyncio.run(main(options.conversations, options.messages_each))
+    asyncio.run(main(options.conversations, options.messages_each, options.rounds,
+                     options.seconds, options.data_dir))
