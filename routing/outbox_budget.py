@@ -7,15 +7,28 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from routing.blocks import ip_range, parsed_address
 from routing.limits import SendBudget
 from routing.model import Conversation
 from routing.outbox_rules import Lane
 from routing.ports import Clock, PermanentFailure, TemporaryFailure
 from routing.turns import Turns
 
-__all__ = ["BudgetGate"]
+__all__ = ["BudgetGate", "party_of"]
 
 _SPEND_TRIES = 3  # a call outside the outbox waits out this many 429s, then gives up
+
+
+def party_of(conversation: Conversation | None) -> str:
+    """Who a send speaks for in the group's fair share: the patron's address (an IPv6
+    /64, as the widget's per-network limits count it), else the conversation itself; ""
+    (no share) for a call a librarian waits on."""
+    if conversation is None:
+        return ""
+    address = parsed_address(conversation.page.ip) if conversation.page.ip else None
+    if address is None:
+        return f"conversation {conversation.id}"
+    return str(address) if address.version == 4 else ip_range(conversation.page.ip)
 
 
 class BudgetGate:
@@ -38,7 +51,7 @@ class BudgetGate:
         try:
             known = conversation is None or (conversation.desk_thread is not None
                                              or conversation.first_response_at > 0)
-            at = await self.turns.book(keys, known, now)
+            at = await self.turns.book(keys, known, now, party_of(conversation))
             waited = at > now
             while True:
                 if self._budget.blocked_until(keys) > at:
