@@ -1,0 +1,54 @@
+"""Full garbage collections at quiet moments, not on a patron's ack.
+
+Python's automatic full collection walks every object the process keeps: with thousands
+of sockets, lanes and cached rows it takes 50-200 ms, all of it on the event loop, and
+it comes when allocations say so, in the middle of a burst of acks. What a bridge keeps
+for long (startup's modules and wiring, a visitor's socket, a lane's rows) needs no
+walking again and again, so ``pace_collections`` moves it aside (``gc.freeze``) every
+second while the process is busy: the automatic full collections then walk only what
+came since, a second's worth. The young collections run as always, and an object freed
+by its reference count is freed as always; only reference cycles that become garbage
+after being moved aside wait, for the next quiet second (less than ``quiet`` of a core
+used), when everything is walked once (``gc.unfreeze`` and a full collection), or at
+the latest ``defer_at_most`` seconds after the last such walk, quiet or not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import time
+from collections.abc import Callable
+
+__all__ = ["pace_collections"]
+
+
+async def pace_collections(*, every: float = 1.0, quiet: float = 0.2,
+                           defer_at_most: float = 600.0,
+                           cpu: Callable[[], float] = time.process_time,
+                           clock: Callable[[], float] = time.monotonic) -> None:
+    """Run until cancelled; started once by the process that serves (not by tests'
+    bridges, which share their process with each other)."""
+    gc.collect()
+    gc.freeze()  # what startup made lives as long as the process
+    last_cpu, last_full = cpu(), clock()
+    try:
+        while True:
+            await asyncio.sleep(every)
+            used, last_cpu = cpu() - last_cpu, cpu()
+            if used < quiet * every or clock() - last_full >= defer_at_most:
+                full_collection()
+                last_full = clock()
+            else:
+                gc.freeze()  # busy: what lives now is out of the next full collections
+    finally:
+        gc.unfreeze()  # the process's own collector as it was
+
+
+def full_collection() -> int:
+    """Walk everything once (what was moved aside too), then move the living aside
+    again; returns how many unreachable objects were found."""
+    gc.unfreeze()
+    found = gc.collect()
+    gc.freeze()
+    return found
