@@ -5,6 +5,7 @@ with the budget when Telegram answered, and ``spend`` for calls made outside the
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Awaitable, Callable
 
 from routing.blocks import ip_range, parsed_address
@@ -40,6 +41,7 @@ class BudgetGate:
         self._counts = counts  # the ledger's: budget_waits, rate_limited
         self.turns = Turns(budget, clock, sleep)
         self.waiting: set[Lane] = set()  # lanes asleep until their budget allows
+        self.crowd: Counter[str] = Counter()  # those lanes by destination
 
     async def wait(self, lane: Lane, keys: tuple[str, ...],
                    conversation: Conversation | None) -> tuple[bool, float]:
@@ -48,6 +50,7 @@ class BudgetGate:
         returns whether the budget was short (it had to wait) and the moment booked."""
         now = self._clock.now()
         self.waiting.add(lane)
+        self.crowd[lane[1]] += 1
         try:
             known = conversation is None or (conversation.desk_thread is not None
                                              or conversation.first_response_at > 0)
@@ -66,6 +69,9 @@ class BudgetGate:
                 waited = True
         finally:
             self.waiting.discard(lane)
+            self.crowd[lane[1]] -= 1
+            if not self.crowd[lane[1]]:
+                del self.crowd[lane[1]]
         if waited:
             self._counts["budget_waits"] += 1
         return waited, at

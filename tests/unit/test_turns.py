@@ -7,7 +7,7 @@ import random
 from dataclasses import replace
 
 from routing.limits import SendBudget, WindowRule
-from routing.model import Channel, Conversation, Delivery, PageInfo
+from routing.model import Channel, Conversation, Delivery, Message, PageInfo
 from routing.outbox import DeliveryWorker
 from routing.turns import Turns
 from tests.unit.fakes import FakeClock, FakeStore, eventually, settle
@@ -249,3 +249,60 @@ class TestFairShare:
             worker.wake([await enqueue(store, clock, patron, "real question")])
             await eventually(lambda: "real question" in desk.sent_texts())
         assert clock.now() == start and len(budget._booked["group:desk"]) == 7
+
+
+class TestBoundedStart:
+    async def _crowd(self, count: int, bound: int) -> tuple[
+            FakeStore, FakeClock, BudgetedSender, DeliveryWorker]:
+        store, clock = FakeStore(), FakeClock()
+        desk = BudgetedSender("desk")
+        worker = DeliveryWorker(store, clock, {Channel.DESK: desk},
+                                budget=SendBudget({"group": WindowRule(1, 60.0)}, margin=0.0),
+                                sleep=fake_sleep(clock), stamp=lambda at: "t",
+                                max_waiting=bound)
+        for i in range(count):
+            await enqueue(store, clock, await conversation(store, clock), f"new {i}")
+        return store, clock, desk, worker
+
+    async def test_the_backlog_past_the_bound_stays_in_the_store_unread(self) -> None:
+        """Thirty new conversations for a group's one post a minute, at most ten lanes
+        queued: ten lanes wait, and the messages of the other twenty are not read."""
+        store, _, _, worker = await self._crowd(30, 10)
+        read: list[str] = []
+        get_messages = store.get_messages
+
+        async def counted(ids: list[str]) -> dict[str, Message]:
+            read.extend(ids)
+            return await get_messages(ids)
+
+        store.get_messages = counted  # type: ignore[method-assign]
+        worker._turns._sleep = lambda seconds: asyncio.sleep(3600)  # the group stays full
+        async with running(worker):
+            await eventually(lambda: worker._turns.waiting() == 9)  # one has its turn
+            await settle()
+            assert worker._turns.waiting() == 9 and len(read) == 10
+
+    async def test_the_backlog_is_delivered_whole_and_in_order(self) -> None:
+        """Lanes left in the store start as the queue moves, oldest first."""
+        _, _, desk, worker = await self._crowd(20, 4)
+        await worker.run_until_idle()
+        assert desk.sent_texts() == [f"new {i}" for i in range(20)]
+
+    async def test_a_known_conversation_still_starts_when_the_queue_is_full(self) -> None:
+        """With the queue at its bound, a message in an open topic starts its lane (and
+        queues ahead of the new ones); a new conversation's waits in the store."""
+        store, clock, _, worker = await self._crowd(30, 10)
+        worker._turns._sleep = lambda seconds: asyncio.sleep(3600)  # the group stays full
+        async with running(worker):
+            await eventually(lambda: worker._turns.waiting() == 9)  # one had its turn
+            await worker.dispatch()  # the queue filled to its bound again
+            await eventually(lambda: worker._turns.waiting() == 10)
+            known = replace(await conversation(store, clock), desk_thread=7)
+            await store.save_conversation(known)
+            late = await conversation(store, clock)
+            worker.wake([await enqueue(store, clock, late, "a new one"),
+                         await enqueue(store, clock, known, "in the open topic")])
+            await eventually(lambda: (known.id, "desk") in worker._gate.waiting)
+            await settle()
+            assert worker._turns.waiting() == 11
+            assert (late.id, "desk") not in worker._gate.waiting
