@@ -9,8 +9,11 @@ second while the process is busy: the automatic full collections then walk only 
 came since, a second's worth. The young collections run as always, and an object freed
 by its reference count is freed as always; only reference cycles that become garbage
 after being moved aside wait, for the next quiet second (less than ``quiet`` of a core
-used), when everything is walked once (``gc.unfreeze`` and a full collection), or at
-the latest ``defer_at_most`` seconds after the last such walk, quiet or not.
+used: a twentieth, a bridge with no patron writing) at least ``gap`` seconds after the
+last such walk, when everything is walked once (``gc.unfreeze`` and a full collection),
+or at the latest ``defer_at_most`` seconds after the last walk, quiet or not. (A walk
+of the whole heap takes 50-200 ms: at every quiet-looking second of a light load it
+would land on acks itself.)
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from collections.abc import Callable
 __all__ = ["pace_collections"]
 
 
-async def pace_collections(*, every: float = 1.0, quiet: float = 0.2,
+async def pace_collections(*, every: float = 1.0, quiet: float = 0.05, gap: float = 60.0,
                            defer_at_most: float = 600.0,
                            cpu: Callable[[], float] = time.process_time,
                            clock: Callable[[], float] = time.monotonic) -> None:
@@ -31,16 +34,18 @@ async def pace_collections(*, every: float = 1.0, quiet: float = 0.2,
     bridges, which share their process with each other)."""
     gc.collect()
     gc.freeze()  # what startup made lives as long as the process
-    last_cpu, last_full = cpu(), clock()
+    last_cpu, last_full, moved = cpu(), clock(), False
     try:
         while True:
             await asyncio.sleep(every)
             used, last_cpu = cpu() - last_cpu, cpu()
-            if used < quiet * every or clock() - last_full >= defer_at_most:
+            since = clock() - last_full
+            if moved and (since >= defer_at_most or (used < quiet * every and since >= gap)):
                 full_collection()
-                last_full = clock()
-            else:
+                last_full, moved = clock(), False
+            elif used >= quiet * every:
                 gc.freeze()  # busy: what lives now is out of the next full collections
+                moved = True
     finally:
         gc.unfreeze()  # the process's own collector as it was
 

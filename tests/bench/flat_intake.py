@@ -142,12 +142,16 @@ def _cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _start(port: int, data_dir: Path, gc_mode: str = "paced") -> subprocess.Popen[str]:
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
-           "BENCH_GC": gc_mode}
+def _start(port: int, data_dir: Path, gc_mode: str = "") -> subprocess.Popen[str]:
+    """The bridge in a child process: this checkout's, or BENCH_PRODUCT's (another
+    checkout, to compare two versions under one harness); garbage collection paced, or
+    as ``gc_mode`` / BENCH_GC says ("startup": one freeze after startup)."""
+    product = os.environ.get("BENCH_PRODUCT") or str(Path(__file__).resolve().parents[2])
+    env = {**os.environ, "PYTHONPATH": product,
+           "BENCH_GC": gc_mode or os.environ.get("BENCH_GC", "paced")}
     child = subprocess.Popen([sys.executable, "-c", _CHILD, str(port), str(data_dir)],
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                             env=env)
+                             env=env, cwd=product)  # "-c" puts the cwd first on the path
     assert child.stdout is not None
     for line in child.stdout:
         if "READY" in line:

@@ -48,7 +48,7 @@ class _Cpu:
 
 @contextlib.asynccontextmanager
 async def pacing(cpu: _Cpu, defer_at_most: float = 600.0) -> AsyncIterator[None]:
-    task = asyncio.create_task(pace_collections(every=0.005, cpu=cpu,
+    task = asyncio.create_task(pace_collections(every=0.005, cpu=cpu, gap=0.0,
                                                 defer_at_most=defer_at_most))
     try:
         await eventually(lambda: gc.get_freeze_count() > 0)  # startup's collection done
@@ -60,6 +60,25 @@ async def pacing(cpu: _Cpu, defer_at_most: float = 600.0) -> AsyncIterator[None]
 
 
 class TestPacing:
+    async def test_a_quiet_walk_waits_its_gap(self) -> None:
+        """Quiet seconds within ``gap`` of the last walk walk nothing: a light load that
+        looks quiet now and then is not paused by a whole-heap walk each time."""
+        cpu = _Cpu()
+        task = asyncio.create_task(pace_collections(every=0.005, cpu=cpu, gap=3600.0))
+        try:
+            await eventually(lambda: gc.get_freeze_count() > 0)
+            gone = _cycle()
+            frozen = gc.get_freeze_count()
+            await eventually(lambda: gc.get_freeze_count() > frozen)
+            cpu.busy = False
+            await asyncio.sleep(0.05)  # ten quiet ticks
+            gc.collect()
+            assert gone() is not None
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
     async def test_while_busy_survivors_are_moved_aside(self) -> None:
         """A busy process moves what lives out of the full collections (frozen), and a
         cycle dropped meanwhile waits: no full collection walks it while busy."""
