@@ -50,13 +50,13 @@ async def main():
         "widget": {"new_visitors_per_ip_hour": lifted, "new_conversations_per_ip_hour": lifted}})
     import gc, os, time
     began = [0.0]
-    def full_collections(phase, info):  # BENCH_GC_LOG: how long each full collection takes
+    log = open(Path(sys.argv[2]) / "gc2.log", "a", buffering=1)
+    def full_collections(phase, info):  # how long each full collection takes, to gc2.log
         if phase == "start":
             began[0] = time.perf_counter()
         elif info["generation"] == 2:
-            print("GC2", round((time.perf_counter() - began[0]) * 1000, 1), "ms", flush=True)
-    if os.environ.get("BENCH_GC_LOG"):
-        gc.callbacks.append(full_collections)
+            log.write(f"{time.time():.3f} {(time.perf_counter() - began[0]) * 1000:.1f}\n")
+    gc.callbacks.append(full_collections)
     if os.environ.get("BENCH_GC") == "startup":  # the comparison: one freeze after startup
         gc.collect()
         gc.freeze()
@@ -253,8 +253,10 @@ def _paced_once(port: int, backlog: int, gc_mode: str) -> None:
         try:
             time.sleep(2.0)
             spy = _profile(child.pid, "paced", 26)
+            began = time.time()
             lat = asyncio.run(paced_load(f"ws://127.0.0.1:{port}/widget/ws", 2_000,
                                          1_000.0, 10.0))
+            pauses = _full_collections(Path(tmp), began)
             if spy is not None:
                 spy.wait()
         finally:
@@ -267,7 +269,16 @@ def _paced_once(port: int, backlog: int, gc_mode: str) -> None:
     print(f"paced (gc {gc_mode}): 1,000 msg/s from 2,000 visitors for 10 s, "
           f"{backlog:,} conversations draining: {len(lat):,} acked, "
           f"ack p50 {p(0.5):.1f} ms p99 {p(0.99):.1f} ms "
-          f"max {p(1.0):.1f} ms", flush=True)
+          f"max {p(1.0):.1f} ms; full collections during the load: {len(pauses)}, "
+          f"longest {max(pauses, default=0.0):.0f} ms, {sum(pauses):.0f} ms in all",
+          flush=True)
+
+
+def _full_collections(data_dir: Path, since: float) -> list[float]:
+    """The bridge's full collections (ms each) from ``since`` on, as its gc2.log says."""
+    lines = (data_dir / "gc2.log").read_text().split()
+    return [float(ms) for at, ms in zip(lines[::2], lines[1::2], strict=True)
+            if float(at) >= since]
 
 
 def flood(port: int) -> None:
