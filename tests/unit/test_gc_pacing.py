@@ -107,8 +107,16 @@ class TestPacing:
             gone = _cycle()
             await eventually(lambda: gone() is None)
 
+    async def test_no_automatic_full_collection_while_paced(self) -> None:
+        """Paced, the automatic full collection never comes (young ones do)."""
+        before = gc.get_threshold()
+        async with pacing(_Cpu()):
+            assert gc.get_threshold()[:2] == before[:2]
+            assert gc.get_threshold()[2] > 10**6
+
     async def test_stopping_gives_the_collector_back(self) -> None:
-        """Cancelled, the pacing leaves nothing frozen."""
+        """Cancelled, the pacing leaves nothing frozen and the thresholds as they were."""
+        before = gc.get_threshold()
         async with pacing(_Cpu()):
             await eventually(lambda: gc.get_freeze_count() > 0)
-        assert gc.get_freeze_count() == 0
+        assert gc.get_freeze_count() == 0 and gc.get_threshold() == before
