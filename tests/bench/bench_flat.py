@@ -104,7 +104,9 @@ def main() -> None:
     parser.add_argument("--only", default="budget,intake,flood,paced")
     parser.add_argument("--gc", default="paced,startup",
                         help="paced: garbage collection as serve_until_signalled paces it; "
-                             "startup: one freeze after startup (the comparison)")
+                             "startup: one freeze after startup (the comparison); "
+                             "ceiling: the ceiling server (BENCH_CEILING, else "
+                             "../shared/bench/intake_ceiling.py beside the checkout's folder)")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     if "budget" in args.only:

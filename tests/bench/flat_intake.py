@@ -256,7 +256,32 @@ def paced(port: int, backlog: int = 2_000, gc_modes: tuple[str, ...] = ("paced",
         _paced_once(port, backlog, gc_mode)
 
 
+def _paced_ceiling(port: int) -> None:
+    """The same paced load against the ceiling server (BENCH_CEILING: the path of
+    shared/bench/intake_ceiling.py), for a reference taken in the same minutes."""
+    script = os.environ.get("BENCH_CEILING") or str(
+        Path(__file__).resolve().parents[3] / "shared" / "bench" / "intake_ceiling.py")
+    later: list[float] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        child = subprocess.Popen([sys.executable, script, "serve", "--port", str(port),
+                                  "--db", f"{tmp}/ceiling.db"], stdout=subprocess.DEVNULL)
+        try:
+            time.sleep(2.0)
+            lat = asyncio.run(paced_load(f"ws://127.0.0.1:{port}/widget/ws", 2_000,
+                                         1_000.0, 10.0, later))
+        finally:
+            child.terminate()
+            child.wait(10)
+    later.sort()
+    print(f"paced (ceiling server): {len(lat):,} acked, ack p50 {rank(lat, 0.5) * 1000:.1f} ms "
+          f"p99 {rank(lat, 0.99) * 1000:.1f} ms; after the openings "
+          f"p99 {rank(later, 0.99) * 1000:.1f} ms", flush=True)
+
+
 def _paced_once(port: int, backlog: int, gc_mode: str) -> None:
+    if gc_mode == "ceiling":
+        _paced_ceiling(port)
+        return
     later: list[float]
     with tempfile.TemporaryDirectory() as tmp:
         asyncio.run(seed(Path(tmp), backlog))
