@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 WaitingSource = Callable[[], Awaitable[Sequence[Waiting]]]
 _TIMES_EVERY = 300.0  # seconds between readings of recent first-response times
 _TIMES_WINDOW = 7 * 86400.0
-_REMEMBER = 50_000  # conversations whose visitors (or answered state) are remembered
+_REMEMBER = 50_000  # conversations whose answered (or waiting) state is remembered
 _SLICE = 100  # watched conversations walked between two turns of the event loop
 _PACE = 9.0  # after a poke, wait at least this many times what the last tick took
 
@@ -89,6 +89,8 @@ class QueueWatch:
         self._since: dict[str, float] = {}  # the line: conversation → waiting since
         self._order: list[tuple[float, str]] = []  # the same, sorted: place by bisection
         self._watched: dict[str, set[str]] = {}  # conversation → its visitors seen here
+        self._moved: list[tuple[str, float | None]] | None = None  # joins (since) and
+        # leaves (None) while the line is being read: replayed on what the read found
         self._answered: OrderedDict[str, None] = OrderedDict()
         # Seen waiting for a first answer: not read again each tick (a reply to a
         # visitor online here passes _on_delivered, which forgets it).
@@ -114,10 +116,14 @@ class QueueWatch:
             self.poke()
 
     def _join(self, conversation_id: str, since: float) -> None:
+        if self._moved is not None:
+            self._moved.append((conversation_id, since))
         self._since[conversation_id] = since
         bisect.insort(self._order, (since, conversation_id))
 
     def _leave(self, conversation_id: str) -> None:
+        if self._moved is not None:
+            self._moved.append((conversation_id, None))
         since = self._since.pop(conversation_id, None)
         if since is not None:
             i = bisect.bisect_left(self._order, (since, conversation_id))
@@ -196,10 +202,18 @@ class QueueWatch:
 
     async def _read_line(self, now: float) -> None:
         """The whole line from the store: what events could not see is put right."""
-        self._read_at = now
-        line = await self._waiting()
+        self._read_at, self._moved = now, []
+        try:
+            line = await self._waiting()
+        finally:
+            moved, self._moved = self._moved, None
         self._since = {w.conversation_id: w.since for w in line}
         self._order = sorted((w.since, w.conversation_id) for w in line)
+        for conversation_id, since in moved:  # the read may have begun before them
+            if since is None:
+                self._leave(conversation_id)
+            elif conversation_id not in self._since:
+                self._join(conversation_id, since)
 
     async def _push(self, visitor: str, frame: dict[str, Any]) -> None:
         key = _shown_key(frame)

@@ -223,3 +223,30 @@ async def test_the_line_is_read_once_a_minute_and_moves_by_events_between(
     assert [(await queue_frame(t))["position"] for t in (first, second)] == [2, 3]
     for tab in (first, second):
         await tab.ws.close()
+
+
+async def test_a_patron_who_writes_during_a_reading_keeps_their_place(
+    rig: FileRig, http: aiohttp.ClientSession
+) -> None:
+    """A reading of the line that began before a patron's first question does not wipe
+    them out of it: they are number 2 of 2 when it ends."""
+    (first,) = await waiting_patrons(rig, http, 1)
+    whole = rig.queue._waiting
+    reading, go_on = asyncio.Event(), asyncio.Event()
+
+    async def slow() -> Any:
+        line = await whole()  # read before the second patron writes
+        reading.set()
+        await go_on.wait()
+        return line
+
+    rig.queue._waiting = slow
+    tick = asyncio.create_task(rig.queue.tick())
+    await reading.wait()
+    (second,) = await waiting_patrons(rig, http, 1)
+    go_on.set()
+    await tick
+    frame = await queue_frame(second)
+    assert (frame["position"], frame["waiting"]) == (2, 2)
+    for tab in (first, second):
+        await tab.ws.close()
