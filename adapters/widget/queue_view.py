@@ -59,9 +59,15 @@ def queue_frame(conversation_id: str, spot: QueueSpot | None) -> dict[str, Any]:
             "text": queue_lines(spot, Catalog.bundled())}  # every language, as the widget shows
 
 
-def _shown_key(frame: dict[str, Any]) -> tuple[Any, ...]:
-    """What the patron reads: a new frame goes out only when this changes."""
-    return frame["conversation"], frame["position"], frame.get("text", {}).get("en")
+def _shown_key(conversation_id: str, spot: QueueSpot) -> tuple[Any, ...]:
+    """What the patron reads: a new frame goes out only when this changes. The wait in
+    the steps the line's text shows it (system_lines: unknown, under a minute, minutes,
+    over an hour), so a tick builds the frame, ten languages of text, only for a visitor
+    whose line changed."""
+    wait = spot.wait
+    shown = (None if wait is None else "short" if wait < 60 else "long" if wait > 3600
+             else round(wait / 60))
+    return conversation_id, spot.position, shown
 
 
 class QueueWatch:
@@ -168,9 +174,8 @@ class QueueWatch:
         if spot is None:
             self.poke()  # wrote since the last reading
             return None
-        frame = queue_frame(conversation.id, spot)
-        self._shown[visitor] = _shown_key(frame)
-        return frame
+        self._shown[visitor] = _shown_key(conversation.id, spot)
+        return queue_frame(conversation.id, spot)
 
     async def tick(self) -> None:
         """Push every changed place to its connected visitor (the line read again first
@@ -190,10 +195,16 @@ class QueueWatch:
             if (conversation_id not in self._since
                     or not await self._unanswered(conversation_id)):
                 continue
-            frame = queue_frame(conversation_id, self._spot(conversation_id, now))
+            spot = self._spot(conversation_id, now)
+            if spot is None:
+                continue
+            key, frame = _shown_key(conversation_id, spot), None
             for visitor in visitors:
                 reached.add(visitor)
-                await self._push(visitor, frame)
+                if self._shown.get(visitor) != key:
+                    self._shown[visitor] = key
+                    frame = frame or queue_frame(conversation_id, spot)
+                    await self._hub.publish(visitor, frame)
         for visitor, shown in list(self._shown.items()):
             if visitor not in reached:  # answered, closed or gone: take the line away
                 del self._shown[visitor]
@@ -214,12 +225,6 @@ class QueueWatch:
                 self._leave(conversation_id)
             elif conversation_id not in self._since:
                 self._join(conversation_id, since)
-
-    async def _push(self, visitor: str, frame: dict[str, Any]) -> None:
-        key = _shown_key(frame)
-        if self._shown.get(visitor) != key:
-            self._shown[visitor] = key
-            await self._hub.publish(visitor, frame)
 
     def _spot(self, conversation_id: str, now: float) -> QueueSpot | None:
         since = self._since.get(conversation_id)

@@ -166,7 +166,8 @@ def _profile(pid: int, size: int | str, seconds: int = 6) -> subprocess.Popen[by
     where = os.environ.get("BENCH_PYSPY")
     if not where:
         return None
-    return subprocess.Popen(["py-spy", "record", "-p", str(pid), "-f", "raw", "-r", "200",
+    form = os.environ.get("BENCH_PYSPY_FORMAT", "raw")  # speedscope keeps the samples' order
+    return subprocess.Popen(["py-spy", "record", "-p", str(pid), "-f", form, "-r", "200",
                              "-d", str(seconds), "--nonblocking", "-o", f"{where}/flat_{size}.txt"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
