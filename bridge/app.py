@@ -9,7 +9,6 @@ cancel the loops; then the bot, the member directory and the store close.
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import signal
 from collections.abc import AsyncIterator, Mapping
@@ -32,6 +31,7 @@ from bridge.channels import (  # re-exported: tests and benches import them from
 from bridge.check import RECENT, check_addresses
 from bridge.config import Config
 from bridge.conn_guard import GuardedSite
+from bridge.gc_pacing import pace_collections
 from bridge.store.sqlite import SqliteStore
 from routing.duty import DutyRoster
 from routing.model import Channel
@@ -177,10 +177,9 @@ class Bridge:
 
 async def serve_until_signalled(bridge: Bridge) -> None:
     """Run until SIGINT or SIGTERM, then stop the bridge cleanly."""
-    # What starting made (modules, config, the wired parts) lives as long as the process:
-    # out of every full collection, whose pause otherwise grows with it and lands on acks.
-    gc.collect()
-    gc.freeze()
+    # What lives long (startup's parts, sockets, lanes) is kept out of the automatic full
+    # collections, whose pause otherwise grows with it and lands on acks (bridge.gc_pacing).
+    pacing = asyncio.create_task(pace_collections(), name="gc pacing")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -189,4 +188,5 @@ async def serve_until_signalled(bridge: Bridge) -> None:
         await stop.wait()
     finally:
         print("pustaka: shutting down, delivering what is in flight …", flush=True)
+        pacing.cancel()
         await bridge.stop()

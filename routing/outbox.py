@@ -25,6 +25,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from routing import logctx
 from routing.limits import SendBudget
 from routing.model import Channel, Conversation, Delivery, DeliveryKind, Message, Patron
+from routing.outbox_bound import crowded_lanes, known_only
 from routing.outbox_budget import BudgetGate
 from routing.outbox_ledger import DeliveryLedger
 from routing.outbox_outcomes import Outcomes
@@ -66,6 +67,7 @@ class DeliveryWorker:
         stamp: Callable[[float], str] = utc_stamp,
         coalesce_limit: int = 3800,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        max_waiting: int = 500,
     ) -> None:
         self._store = store
         self._clock = clock
@@ -89,6 +91,7 @@ class DeliveryWorker:
         self._outcomes = Outcomes(store, clock, self._ledger, self._policy,
                                   report=Channel.DESK in senders, wake=self.wake)
         self._turns = self._gate.turns
+        self._max_waiting = max_waiting  # lanes of a destination queued for its budget
         self._fresh: set[Lane] = set()  # idle lanes that may have rows: read them alone
         self._full_read = True  # read everything due (start, poll, a failure)
         self._last_full_read = float("-inf")
@@ -152,7 +155,7 @@ class DeliveryWorker:
             rows = await self._store.lane_deliveries(list(lanes), now, self._lane_batch)
         finally:
             self._readers.remove(ended)
-        return await self._start(rows, ended)
+        return await self._start(rows, ended, fresh=True)
 
     async def dispatch(self) -> int:
         """Start a task for every idle lane that has due deliveries; return how many."""
@@ -174,7 +177,7 @@ class DeliveryWorker:
         self._readers.append(ended)
         return ended
 
-    async def _start(self, due: list[Delivery], ended: set[Lane]) -> int:
+    async def _start(self, due: list[Delivery], ended: set[Lane], fresh: bool = False) -> int:
         if self._stopping:
             return 0
         lanes: dict[Lane, list[Delivery]] = {}
@@ -184,9 +187,14 @@ class DeliveryWorker:
             # `due` can be stale (already sent). Its own wake-up triggers a fresh read.
             if lane not in self._busy and lane not in ended:
                 lanes.setdefault(lane, []).append(delivery)
+        crowded = crowded_lanes(lanes, self._gate.crowd, self._max_waiting)
+        if not fresh:  # the backlog past the bound stays in the store, unread
+            lanes = {lane: rows for lane, rows in lanes.items() if lane not in crowded}
         known = await self._reads.start(lanes) if lanes else {}
         if self._stopping:
             return 0
+        if fresh and crowded:  # a new row of a known conversation still starts its lane
+            lanes = known_only(lanes, crowded, known, self._messages)
         for lane, deliveries in lanes.items():
             task = asyncio.create_task(self._run_lane(deliveries, known))
             self._busy[lane] = task

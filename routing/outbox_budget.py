@@ -5,17 +5,31 @@ with the budget when Telegram answered, and ``spend`` for calls made outside the
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Awaitable, Callable
 
+from routing.blocks import ip_range, parsed_address
 from routing.limits import SendBudget
 from routing.model import Conversation
 from routing.outbox_rules import Lane
 from routing.ports import Clock, PermanentFailure, TemporaryFailure
 from routing.turns import Turns
 
-__all__ = ["BudgetGate"]
+__all__ = ["BudgetGate", "party_of"]
 
 _SPEND_TRIES = 3  # a call outside the outbox waits out this many 429s, then gives up
+
+
+def party_of(conversation: Conversation | None) -> str:
+    """Who a send speaks for in the group's fair share: the patron's address (an IPv6
+    /64, as the widget's per-network limits count it), else the conversation itself; ""
+    (no share) for a call a librarian waits on."""
+    if conversation is None:
+        return ""
+    address = parsed_address(conversation.page.ip) if conversation.page.ip else None
+    if address is None:
+        return f"conversation {conversation.id}"
+    return str(address) if address.version == 4 else ip_range(conversation.page.ip)
 
 
 class BudgetGate:
@@ -27,6 +41,7 @@ class BudgetGate:
         self._counts = counts  # the ledger's: budget_waits, rate_limited
         self.turns = Turns(budget, clock, sleep)
         self.waiting: set[Lane] = set()  # lanes asleep until their budget allows
+        self.crowd: Counter[str] = Counter()  # those lanes by destination
 
     async def wait(self, lane: Lane, keys: tuple[str, ...], conversation: Conversation | None,
                    notice: bool = False) -> tuple[bool, float]:
@@ -38,10 +53,11 @@ class BudgetGate:
         who asked before it (a burst's reminders would otherwise hold their topics back)."""
         now = self._clock.now()
         self.waiting.add(lane)
+        self.crowd[lane[1]] += 1
         try:
             known = conversation is None or (not notice and (
                 conversation.desk_thread is not None or conversation.first_response_at > 0))
-            at = await self.turns.book(keys, known, now)
+            at = await self.turns.book(keys, known, now, party_of(conversation))
             waited = at > now
             while True:
                 if self._budget.blocked_until(keys) > at:
@@ -56,6 +72,9 @@ class BudgetGate:
                 waited = True
         finally:
             self.waiting.discard(lane)
+            self.crowd[lane[1]] -= 1
+            if not self.crowd[lane[1]]:
+                del self.crowd[lane[1]]
         if waited:
             self._counts["budget_waits"] += 1
         return waited, at

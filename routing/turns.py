@@ -18,6 +18,13 @@ posts already made for a flood of new topics cannot fill the window a patron the
 talking to needs for their next message. That room is kept while the desk is talking:
 once no conversation it knows has taken a turn for a whole window (a burst of new
 patrons only), new conversations take the whole window rather than leave it idle.
+
+Fair share: a send names its party (where its patron writes from: one address, one
+network). A party that has had its share of the gate's window (the window's limit over
+the parties that posted in it) or more is served like a new conversation: behind the
+others, and only while ``keep`` stays free. So one address that opened five
+conversations, whose topics the desk now knows, cannot spend the posts another patron
+needs for their next messages; alone in the window, a party has all of it.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -42,6 +50,35 @@ class _Place:
     gone: bool = field(compare=False, default=False)
 
 
+class _Shares:
+    """Posts of each party in a gate's last window (``span`` seconds)."""
+
+    def __init__(self, span: float) -> None:
+        self._span = span
+        self._posts: deque[tuple[float, str, int]] = deque()
+        self.by_party: Counter[str] = Counter()
+
+    def add(self, at: float, party: str, posts: int) -> None:
+        self._posts.append((at, party, posts))
+        self.by_party[party] += posts
+
+    def prune(self, now: float) -> bool:
+        """Forget posts out of the window; False once nothing is left."""
+        while self._posts and self._posts[0][0] <= now - self._span:
+            _, party, posts = self._posts.popleft()
+            left = self.by_party[party] - posts
+            if left > 0:
+                self.by_party[party] = left
+            else:
+                del self.by_party[party]
+        return bool(self._posts)
+
+    def over(self, party: str, limit: int) -> bool:
+        """Has ``party`` had its share of the window (others posted in it too)?"""
+        parties = len(self.by_party) + (party not in self.by_party)
+        return parties > 1 and self.by_party[party] * parties >= limit
+
+
 class Turns:
     """Hands out the budget's moments, the near future only, in turn order."""
 
@@ -55,6 +92,7 @@ class Turns:
         self._lead = lead
         self._keep = keep
         self._queues: dict[str, list[_Place]] = {}
+        self._shares: dict[str, _Shares] = {}
         self._seq = itertools.count()
         self._talking: dict[str, tuple[float, float]] = {}  # gate -> (known's turn, any turn)
 
@@ -62,13 +100,17 @@ class Turns:
         """Lanes queued for a turn (for ``/metrics``)."""
         return sum(len(q) for q in self._queues.values())
 
-    async def book(self, keys: tuple[str, ...], known: bool, now: float) -> float:
+    async def book(self, keys: tuple[str, ...], known: bool, now: float,
+                   party: str = "") -> float:
         """Wait for this send's turn and book its moment (within the horizon); ``known``:
-        the desk already knows the conversation, so it goes before new ones. A turn
-        taken at once is booked at ``now`` itself, so the caller can tell it waited."""
+        the desk already knows the conversation, so it goes before new ones, unless its
+        ``party`` has had its share of the window. A turn taken at once is booked at
+        ``now`` itself, so the caller can tell it waited."""
         gate = self._budget.gate(keys)
         if gate is None:
             return self._budget.reserve(keys, now)
+        if known and party and self._over_share(gate, party, now):
+            known = False
         queue = self._queues.setdefault(gate, [])
         place = _Place(now - (self._lead if known else 0.0), next(self._seq))
         heapq.heappush(queue, place)
@@ -79,7 +121,7 @@ class Turns:
                     wait = self._budget.earliest(keys, now, spare) - self._horizon - now
                     if wait <= 0:
                         self._took(gate, known, now)
-                        return self._budget.reserve(keys, now)
+                        return self._taken(gate, keys, party, now)
                     await self._sleep(wait)
                 else:
                     place.ready.clear()
@@ -107,6 +149,27 @@ class Turns:
         was, last = self._talking.get(gate, (now, now))
         fresh = now - last > 2 * rule.span
         self._talking[gate] = (now if known or fresh else was, now)
+
+    def _over_share(self, gate: str, party: str, now: float) -> bool:
+        shares, rule = self._shares.get(gate), self._budget.rule_for(gate)
+        if shares is None or rule is None:
+            return False
+        if not shares.prune(now):
+            del self._shares[gate]
+            return False
+        return shares.over(party, rule.limit)
+
+    def _taken(self, gate: str, keys: tuple[str, ...], party: str, now: float) -> float:
+        """Book the turn, and count its posts to its party's share of the window."""
+        at = self._budget.reserve(keys, now)
+        rule = self._budget.rule_for(gate)
+        if party and rule is not None and rule.limit > 1:  # a private chat's 1: no share
+            shares = self._shares.get(gate)
+            if shares is None:
+                shares = self._shares[gate] = _Shares(rule.span)
+            shares.prune(now)
+            shares.add(now, party, keys.count(gate))
+        return at
 
     def _leave(self, gate: str, queue: list[_Place], place: _Place) -> None:
         """Out of the queue (its turn came, or it was cancelled); the next one watches."""

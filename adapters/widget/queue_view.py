@@ -1,10 +1,15 @@
 """A waiting patron's place in the queue, pushed to their widget as it changes.
 
-One loop serves the whole process, however many sockets are open: every ``interval``
-seconds, or shortly after a poke (a patron wrote, a reply went out), it reads the
-waiting list once, works out each place with ``routing.queue``, and pushes a ``queue``
-frame only to a connected visitor whose line changed. An idle socket costs nothing: the
-store is never asked per socket. A hello is answered from the last reading.
+One loop serves the whole process, however many sockets are open. The line (who waits,
+since when, in order) is read whole from the store at start and then once a minute at
+most (``reread``); between readings it moves by events: a patron who writes joins its
+end, a conversation a librarian answers leaves it. A tick (every ``interval`` seconds,
+or shortly after a poke) walks only the conversations whose visitors are online here,
+each finding its place by bisection: with 100,000 conversations waiting and 50 patrons
+watching, a tick costs 50 look-ups, not a read and a walk of 100,000. A ``queue`` frame
+goes only to a visitor whose line changed; a hello is answered from the line as it is.
+What the events cannot see (an answer sent from another process, a conversation
+closed) the next reading puts right.
 
 Only a patron still waiting for a first answer is shown a place; once a librarian has
 answered, the line goes (``position`` null). With nobody at the desk the wait is unknown
@@ -14,6 +19,7 @@ and the line says so.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import logging
 import math
 from collections import OrderedDict
@@ -23,7 +29,7 @@ from typing import Any, Protocol
 from adapters.i18n import Catalog
 from adapters.widget.hub import WidgetHub
 from adapters.widget.system_lines import queue_lines
-from routing.model import Channel, Conversation, Direction, Message, Status
+from routing.model import Conversation, Direction, Message, Status
 from routing.ports import Clock, ConversationLog, Directory, Reports
 from routing.queue import DEFAULT_WAIT, QueueSpot, ResponseTimes, estimate_wait
 from routing.reminders import Waiting
@@ -39,8 +45,8 @@ log = logging.getLogger(__name__)
 WaitingSource = Callable[[], Awaitable[Sequence[Waiting]]]
 _TIMES_EVERY = 300.0  # seconds between readings of recent first-response times
 _TIMES_WINDOW = 7 * 86400.0
-_REMEMBER = 50_000  # conversations whose visitors (or answered state) are remembered
-_SLICE = 100  # entries of the line walked between two turns of the event loop
+_REMEMBER = 50_000  # conversations whose answered (or waiting) state is remembered
+_SLICE = 100  # watched conversations walked between two turns of the event loop
 _PACE = 9.0  # after a poke, wait at least this many times what the last tick took
 
 
@@ -53,9 +59,15 @@ def queue_frame(conversation_id: str, spot: QueueSpot | None) -> dict[str, Any]:
             "text": queue_lines(spot, Catalog.bundled())}  # every language, as the widget shows
 
 
-def _shown_key(frame: dict[str, Any]) -> tuple[Any, ...]:
-    """What the patron reads: a new frame goes out only when this changes."""
-    return frame["conversation"], frame["position"], frame.get("text", {}).get("en")
+def _shown_key(conversation_id: str, spot: QueueSpot) -> tuple[Any, ...]:
+    """What the patron reads: a new frame goes out only when this changes. The wait in
+    the steps the line's text shows it (system_lines: unknown, under a minute, minutes,
+    over an hour), so a tick builds the frame, ten languages of text, only for a visitor
+    whose line changed."""
+    wait = spot.wait
+    shown = (None if wait is None else "short" if wait < 60 else "long" if wait > 3600
+             else round(wait / 60))
+    return conversation_id, spot.position, shown
 
 
 class QueueWatch:
@@ -71,6 +83,7 @@ class QueueWatch:
         settle: float = 0.5,
         default_wait: float = DEFAULT_WAIT,
         history: int = 50,
+        reread: float = 60.0,
     ) -> None:
         self._hub, self._store, self._waiting = hub, store, waiting
         self._librarians, self._clock = librarians, clock
@@ -78,8 +91,12 @@ class QueueWatch:
         self._times = ResponseTimes(history)
         self._history = history
         self._times_at = -math.inf
-        self._line: dict[str, tuple[int, Waiting]] = {}  # conversation → (place, entry)
-        self._visitors: OrderedDict[str, tuple[str, ...]] = OrderedDict()
+        self._reread, self._read_at = reread, -math.inf
+        self._since: dict[str, float] = {}  # the line: conversation → waiting since
+        self._order: list[tuple[float, str]] = []  # the same, sorted: place by bisection
+        self._watched: dict[str, set[str]] = {}  # conversation → its visitors seen here
+        self._moved: list[tuple[str, float | None]] | None = None  # joins (since) and
+        # leaves (None) while the line is being read: replayed on what the read found
         self._answered: OrderedDict[str, None] = OrderedDict()
         # Seen waiting for a first answer: not read again each tick (a reply to a
         # visitor online here passes _on_delivered, which forgets it).
@@ -88,14 +105,39 @@ class QueueWatch:
         self._poked = asyncio.Event()
         hub.listen(self._on_delivered)
 
-    def poke(self) -> None:
-        """Something moved the line (a patron wrote, a reply went out): look soon."""
+    def poke(self, conversation_id: str | None = None, visitor: str | None = None) -> None:
+        """Something moved the line (a reply went out; ``visitor`` wrote in
+        ``conversation_id``, which joins the line's end if it was not in it): look soon."""
+        if conversation_id is not None:
+            if conversation_id not in self._since:
+                self._join(conversation_id, self._clock.now())
+            if visitor is not None:
+                self._watch(conversation_id, visitor)
         self._poked.set()
 
     def _on_delivered(self, message: Message) -> None:
         if message.direction is Direction.LIBRARIAN:
             self._first.pop(message.conversation_id, None)  # read again: maybe answered
+            self._leave(message.conversation_id)  # answered: no longer waiting
             self.poke()
+
+    def _join(self, conversation_id: str, since: float) -> None:
+        if self._moved is not None:
+            self._moved.append((conversation_id, since))
+        self._since[conversation_id] = since
+        bisect.insort(self._order, (since, conversation_id))
+
+    def _leave(self, conversation_id: str) -> None:
+        if self._moved is not None:
+            self._moved.append((conversation_id, None))
+        since = self._since.pop(conversation_id, None)
+        if since is not None:
+            i = bisect.bisect_left(self._order, (since, conversation_id))
+            if i < len(self._order) and self._order[i] == (since, conversation_id):
+                del self._order[i]
+
+    def _watch(self, conversation_id: str, visitor: str) -> None:
+        self._watched.setdefault(conversation_id, set()).add(visitor)
 
     async def run(self) -> None:
         """Tick until cancelled; a failed tick is logged and the next one tried.
@@ -124,6 +166,7 @@ class QueueWatch:
         """For a hello: the visitor's line as of the last reading, None when not waiting."""
         if conversation is None:
             return None
+        self._watch(conversation.id, visitor)
         if not self._waits_first(conversation):  # answered (maybe while away, by email)
             self._first.pop(conversation.id, None)
             return None
@@ -131,48 +174,66 @@ class QueueWatch:
         if spot is None:
             self.poke()  # wrote since the last reading
             return None
-        frame = queue_frame(conversation.id, spot)
-        self._shown[visitor] = _shown_key(frame)
-        return frame
+        self._shown[visitor] = _shown_key(conversation.id, spot)
+        return queue_frame(conversation.id, spot)
 
     async def tick(self) -> None:
-        """Read the line once and push every changed place to its connected visitor."""
+        """Push every changed place to its connected visitor (the line read again first
+        when the last reading is ``reread`` old)."""
         now = self._clock.now()
         await self._refresh_times(now)
-        line = sorted(await self._waiting(), key=lambda w: (w.since, w.conversation_id))
-        self._line = {w.conversation_id: (n, w) for n, w in enumerate(line, start=1)}
+        if now - self._read_at >= self._reread:
+            await self._read_line(now)
         reached: set[str] = set()
-        for n, entry in enumerate(line):
+        for n, (conversation_id, watching) in enumerate(list(self._watched.items())):
             if n % _SLICE == _SLICE - 1:
-                await asyncio.sleep(0)  # a long line goes in slices: acks pass between
-            visitors = [v for v in await self._visitors_of(entry.conversation_id)
-                        if self._hub.online(v)]
-            if not visitors or not await self._unanswered(entry.conversation_id):
+                await asyncio.sleep(0)  # many watching go in slices: acks pass between
+            visitors = [v for v in watching if self._hub.online(v)]
+            if not visitors:
+                self._watched.pop(conversation_id, None)  # gone: a hello brings it back
                 continue
-            frame = queue_frame(entry.conversation_id, self._spot(entry.conversation_id, now))
+            if (conversation_id not in self._since
+                    or not await self._unanswered(conversation_id)):
+                continue
+            spot = self._spot(conversation_id, now)
+            if spot is None:
+                continue
+            key, frame = _shown_key(conversation_id, spot), None
             for visitor in visitors:
                 reached.add(visitor)
-                await self._push(visitor, frame)
+                if self._shown.get(visitor) != key:
+                    self._shown[visitor] = key
+                    frame = frame or queue_frame(conversation_id, spot)
+                    await self._hub.publish(visitor, frame)
         for visitor, shown in list(self._shown.items()):
             if visitor not in reached:  # answered, closed or gone: take the line away
                 del self._shown[visitor]
                 if self._hub.online(visitor):
                     await self._hub.publish(visitor, queue_frame(str(shown[0]), None))
 
-    async def _push(self, visitor: str, frame: dict[str, Any]) -> None:
-        key = _shown_key(frame)
-        if self._shown.get(visitor) != key:
-            self._shown[visitor] = key
-            await self._hub.publish(visitor, frame)
+    async def _read_line(self, now: float) -> None:
+        """The whole line from the store: what events could not see is put right."""
+        self._read_at, self._moved = now, []
+        try:
+            line = await self._waiting()
+        finally:
+            moved, self._moved = self._moved, None
+        self._since = {w.conversation_id: w.since for w in line}
+        self._order = sorted((w.since, w.conversation_id) for w in line)
+        for conversation_id, since in moved:  # the read may have begun before them
+            if since is None:
+                self._leave(conversation_id)
+            elif conversation_id not in self._since:
+                self._join(conversation_id, since)
 
     def _spot(self, conversation_id: str, now: float) -> QueueSpot | None:
-        found = self._line.get(conversation_id)
-        if found is None:
+        since = self._since.get(conversation_id)
+        if since is None:
             return None
-        place, entry = found
-        wait = estimate_wait(place, now - entry.since, self._times.median(),
+        place = bisect.bisect_left(self._order, (since, conversation_id)) + 1
+        wait = estimate_wait(place, now - since, self._times.median(),
                              self._librarians(now), self._default)
-        return QueueSpot(place, len(self._line), wait)
+        return QueueSpot(place, len(self._order), wait)
 
     def _waits_first(self, conversation: Conversation) -> bool:
         return conversation.status is Status.OPEN and not conversation.first_response_at
@@ -190,21 +251,6 @@ class QueueWatch:
         if conversation is not None and conversation.first_response_at:
             _remember(self._answered, conversation_id, None)
         return False
-
-    async def _visitors_of(self, conversation_id: str) -> tuple[str, ...]:
-        """The widget visitors of a conversation's patron (remembered: they never change
-        for a conversation, bar a new tab's visitor, which the next hello brings)."""
-        known = self._visitors.get(conversation_id)
-        if known is not None:
-            return known
-        conversation = await self._store.get_conversation(conversation_id)
-        patron = None if conversation is None else await self._store.get_patron(
-            conversation.patron_id)
-        if patron is None:
-            return ()
-        visitors = tuple(c.address for c in patron.contacts if c.channel is Channel.WIDGET)
-        _remember(self._visitors, conversation_id, visitors)
-        return visitors
 
     async def _refresh_times(self, now: float) -> None:
         """Recent first-response times, for the median; read every few minutes."""

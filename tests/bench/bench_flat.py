@@ -1,6 +1,7 @@
 """Flat cost: what one budget reservation and one accepted message cost as the backlog grows.
 
 Run: python -m tests.bench.bench_flat [--sizes 1000,10000,100000] [--only budget,intake,flood,paced]
+     [--gc paced,startup]
 
 (budget) ``N`` conversations wait for a group's 20 posts a minute (each needs a topic and
   a post), queued in the outbox's ``Turns`` as the delivery worker queues them, with
@@ -17,7 +18,9 @@ Run: python -m tests.bench.bench_flat [--sizes 1000,10000,100000] [--only budget
   messages (50 each, beyond the per-visitor limit) against a quiet 200 x 5; the bridge's
   CPU per accepted message in both, each on a fresh bridge.
 (paced) Ack latency at a paced 1,000 msg/s from 2,000 visitors (one message each every
-  two seconds, within the per-visitor limit) while 2,000 seeded conversations drain.
+  two seconds, within the per-visitor limit) while 2,000 seeded conversations drain;
+  once with garbage collection paced as ``pustaka run`` paces it (bridge/gc_pacing.py),
+  once with only a freeze after startup (``--gc paced,startup``), one after the other.
 
 Prints figures, never asserts: they depend on the machine. tests/bench/README.md keeps the
 latest ones.
@@ -99,6 +102,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--only", default="budget,intake,flood,paced")
+    parser.add_argument("--gc", default="paced,startup",
+                        help="paced: garbage collection as serve_until_signalled paces it; "
+                             "startup: one freeze after startup (the comparison); "
+                             "ceiling: the ceiling server (BENCH_CEILING, else "
+                             "../shared/bench/intake_ceiling.py beside the checkout's folder)")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     if "budget" in args.only:
@@ -108,7 +116,7 @@ def main() -> None:
     if "flood" in args.only:
         flood(18_500)
     if "paced" in args.only:
-        paced(18_600)
+        paced(18_600, gc_modes=tuple(args.gc.split(",")))
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ from routing.model import (
     Patron,
     new_id,
 )
+from tests.bench.common import rank
 
 __all__ = ["flood", "intake_curve", "paced", "widget_load"]
 
@@ -42,18 +43,27 @@ import asyncio, sys
 from pathlib import Path
 from bridge.demo import demo_bridge
 async def main():
-    await demo_bridge("127.0.0.1", int(sys.argv[1]), Path(sys.argv[2]))
+    # Every visitor here writes from 127.0.0.1: the per-address limits (issue 11) are
+    # lifted; the per-visitor limit is kept.
+    lifted = 100_000_000
+    await demo_bridge("127.0.0.1", int(sys.argv[1]), Path(sys.argv[2]), overrides={
+        "server": {"max_connections_per_ip": lifted},
+        "widget": {"new_visitors_per_ip_hour": lifted, "new_conversations_per_ip_hour": lifted}})
     import gc, os, time
     began = [0.0]
-    def full_collections(phase, info):  # BENCH_GC_LOG: how long each full collection takes
+    log = open(Path(sys.argv[2]) / "gc2.log", "a", buffering=1)
+    def full_collections(phase, info):  # how long each full collection takes, to gc2.log
         if phase == "start":
             began[0] = time.perf_counter()
         elif info["generation"] == 2:
-            print("GC2", round((time.perf_counter() - began[0]) * 1000, 1), "ms", flush=True)
-    if os.environ.get("BENCH_GC_LOG"):
-        gc.callbacks.append(full_collections)
-    if os.environ.get("BENCH_GC_FREEZE"):
-        gc.freeze()  # what startup made lives on: out of every full collection
+            log.write(f"{time.time():.3f} {(time.perf_counter() - began[0]) * 1000:.1f}\n")
+    gc.callbacks.append(full_collections)
+    if os.environ.get("BENCH_GC") == "startup":  # the comparison: one freeze after startup
+        gc.collect()
+        gc.freeze()
+    else:  # as serve_until_signalled runs it
+        from bridge.gc_pacing import pace_collections
+        asyncio.create_task(pace_collections())
     print("READY", flush=True)
     await asyncio.Event().wait()
 asyncio.run(main())
@@ -133,11 +143,16 @@ def _cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _start(port: int, data_dir: Path) -> subprocess.Popen[str]:
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+def _start(port: int, data_dir: Path, gc_mode: str = "") -> subprocess.Popen[str]:
+    """The bridge in a child process: this checkout's, or BENCH_PRODUCT's (another
+    checkout, to compare two versions under one harness); garbage collection paced, or
+    as ``gc_mode`` / BENCH_GC says ("startup": one freeze after startup)."""
+    product = os.environ.get("BENCH_PRODUCT") or str(Path(__file__).resolve().parents[2])
+    env = {**os.environ, "PYTHONPATH": product,
+           "BENCH_GC": gc_mode or os.environ.get("BENCH_GC", "paced")}
     child = subprocess.Popen([sys.executable, "-c", _CHILD, str(port), str(data_dir)],
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                             env=env)
+                             env=env, cwd=product)  # "-c" puts the cwd first on the path
     assert child.stdout is not None
     for line in child.stdout:
         if "READY" in line:
@@ -151,7 +166,8 @@ def _profile(pid: int, size: int | str, seconds: int = 6) -> subprocess.Popen[by
     where = os.environ.get("BENCH_PYSPY")
     if not where:
         return None
-    return subprocess.Popen(["py-spy", "record", "-p", str(pid), "-f", "raw", "-r", "200",
+    form = os.environ.get("BENCH_PYSPY_FORMAT", "raw")  # speedscope keeps the samples' order
+    return subprocess.Popen(["py-spy", "record", "-p", str(pid), "-f", form, "-r", "200",
                              "-d", str(seconds), "--nonblocking", "-o", f"{where}/flat_{size}.txt"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -186,55 +202,99 @@ def one_size(conversations: int, port: int) -> str:
 
 
 async def _paced_visitor(http: aiohttp.ClientSession, url: str, start: float, every: float,
-                         count: int, lat: list[float]) -> None:
+                         count: int, lat: list[float], later: list[float]) -> None:
+    """Acks' latencies into ``lat``; those of messages after the visitor's first (its
+    conversation already open) into ``later`` too."""
     async with http.ws_connect(url, headers={"Origin": "http://127.0.0.1"}) as ws:
         await ws.send_str(json.dumps({"type": "hello", "token": None, "since": None,
                                       "page": {"url": "http://127.0.0.1/", "title": "b"},
                                       "lang": "en", "tz": "UTC"}))
         while json.loads((await ws.receive()).data).get("type") != "welcome":
             pass
-        sent: dict[str, float] = {}
+        sent: dict[str, tuple[float, int]] = {}
 
         async def read() -> None:
             async for msg in ws:
                 frame = json.loads(msg.data)
                 if frame.get("type") == "ack" and frame.get("cid") in sent:
-                    lat.append(time.perf_counter() - sent.pop(frame["cid"]))
+                    at, n = sent.pop(frame["cid"])
+                    lat.append(time.perf_counter() - at)
+                    if n:
+                        later.append(lat[-1])
 
         reader = asyncio.create_task(read())
         for n in range(count):
             await asyncio.sleep(max(0.0, start + n * every - time.perf_counter()))
             cid = secrets.token_hex(6)
-            sent[cid] = time.perf_counter()
+            sent[cid] = (time.perf_counter(), n)
             await ws.send_str(json.dumps({"type": "send", "cid": cid, "text": "a question"}))
         while sent and time.perf_counter() < start + count * every + 10:
             await asyncio.sleep(0.05)
         reader.cancel()
 
 
-async def paced_load(url: str, visitors: int, rate: float, seconds: float) -> list[float]:
-    """``visitors`` widgets sending ``rate`` messages a second between them, evenly."""
+async def paced_load(url: str, visitors: int, rate: float, seconds: float,
+                     later: list[float] | None = None) -> list[float]:
+    """``visitors`` widgets sending ``rate`` messages a second between them, evenly;
+    ``later`` gets the acks of every message but each visitor's first."""
     lat: list[float] = []
+    later = [] if later is None else later
     every = visitors / rate
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
         start = time.perf_counter() + 2.0 + visitors * 0.005
         await asyncio.gather(*(
-            _paced_visitor(http, url, start + n / rate, every, int(seconds / every), lat)
+            _paced_visitor(http, url, start + n / rate, every, int(seconds / every), lat,
+                           later)
             for n in range(visitors)))
     return sorted(lat)
 
 
-def paced(port: int, backlog: int = 2_000) -> None:
+def paced(port: int, backlog: int = 2_000, gc_modes: tuple[str, ...] = ("paced",)) -> None:
     """Ack latency at a paced 1,000 msg/s from 2,000 visitors (each within its limit)
-    while ``backlog`` seeded conversations wait for and drain into the desk."""
+    while ``backlog`` seeded conversations wait for and drain into the desk; once per
+    garbage-collection mode ("paced": as shipped; "startup": one freeze after startup)."""
+    for gc_mode in gc_modes:
+        _paced_once(port, backlog, gc_mode)
+
+
+def _paced_ceiling(port: int) -> None:
+    """The same paced load against the ceiling server (BENCH_CEILING: the path of
+    shared/bench/intake_ceiling.py), for a reference taken in the same minutes."""
+    script = os.environ.get("BENCH_CEILING") or str(
+        Path(__file__).resolve().parents[3] / "shared" / "bench" / "intake_ceiling.py")
+    later: list[float] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        child = subprocess.Popen([sys.executable, script, "serve", "--port", str(port),
+                                  "--db", f"{tmp}/ceiling.db"], stdout=subprocess.DEVNULL)
+        try:
+            time.sleep(2.0)
+            lat = asyncio.run(paced_load(f"ws://127.0.0.1:{port}/widget/ws", 2_000,
+                                         1_000.0, 10.0, later))
+        finally:
+            child.terminate()
+            child.wait(10)
+    later.sort()
+    print(f"paced (ceiling server): {len(lat):,} acked, ack p50 {rank(lat, 0.5) * 1000:.1f} ms "
+          f"p99 {rank(lat, 0.99) * 1000:.1f} ms; after the openings "
+          f"p99 {rank(later, 0.99) * 1000:.1f} ms", flush=True)
+
+
+def _paced_once(port: int, backlog: int, gc_mode: str) -> None:
+    if gc_mode == "ceiling":
+        _paced_ceiling(port)
+        return
+    later: list[float]
     with tempfile.TemporaryDirectory() as tmp:
         asyncio.run(seed(Path(tmp), backlog))
-        child = _start(port, Path(tmp))
+        child = _start(port, Path(tmp), gc_mode)
         try:
             time.sleep(2.0)
             spy = _profile(child.pid, "paced", 26)
+            began, later = time.time(), []
             lat = asyncio.run(paced_load(f"ws://127.0.0.1:{port}/widget/ws", 2_000,
-                                         1_000.0, 10.0))
+                                         1_000.0, 10.0, later))
+            later.sort()
+            pauses = _full_collections(Path(tmp), began)
             if spy is not None:
                 spy.wait()
         finally:
@@ -244,9 +304,21 @@ def paced(port: int, backlog: int = 2_000) -> None:
     def p(q: float) -> float:
         return lat[min(len(lat) - 1, int(q * len(lat)))] * 1000 if lat else float("nan")
 
-    print(f"paced: 1,000 msg/s from 2,000 visitors for 10 s, {backlog:,} conversations "
-          f"draining: {len(lat):,} acked, ack p50 {p(0.5):.1f} ms p99 {p(0.99):.1f} ms "
-          f"max {p(1.0):.1f} ms", flush=True)
+    print(f"paced (gc {gc_mode}): 1,000 msg/s from 2,000 visitors for 10 s, "
+          f"{backlog:,} conversations draining: {len(lat):,} acked, "
+          f"ack p50 {p(0.5):.1f} ms p99 {p(0.99):.1f} ms "
+          f"max {p(1.0):.1f} ms; after the openings (each visitor's first message) "
+          f"p99 {rank(later, 0.99) * 1000 if later else float('nan'):.1f} ms; "
+          f"full collections during the load: {len(pauses)}, "
+          f"longest {max(pauses, default=0.0):.0f} ms, {sum(pauses):.0f} ms in all",
+          flush=True)
+
+
+def _full_collections(data_dir: Path, since: float) -> list[float]:
+    """The bridge's full collections (ms each) from ``since`` on, as its gc2.log says."""
+    lines = (data_dir / "gc2.log").read_text().split()
+    return [float(ms) for at, ms in zip(lines[::2], lines[1::2], strict=True)
+            if float(at) >= since]
 
 
 def flood(port: int) -> None:

@@ -11,6 +11,8 @@ from typing import Any
 
 import aiohttp
 
+from routing.model import Channel, Inbound
+from tests.eventually import eventually
 from tests.integration.test_widget_files import FileRig, http, rig
 from tests.integration.test_widget_offline import Tab
 
@@ -161,4 +163,90 @@ async def test_a_waiting_conversation_is_read_once_not_every_tick(
         await rig.queue.tick()
     assert first > 0 and len(reads) == first
     for tab in tabs:
+        await tab.ws.close()
+
+
+async def test_a_tick_walks_the_patrons_online_not_the_line(
+    rig: FileRig, http: aiohttp.ClientSession
+) -> None:
+    """With three waiting and two of them gone, a tick reads nothing of the line's
+    conversations but the one whose visitor is online, and still counts all three."""
+    tabs = await waiting_patrons(rig, http, 3)
+    for tab in tabs[:2]:
+        await tab.ws.close()
+    await eventually(lambda: not any(rig.hub.online(t.visitor) for t in tabs[:2]))
+    reads: list[str] = []
+    get = rig.store.get_conversation
+
+    async def counted(conversation_id: str) -> Any:
+        reads.append(conversation_id)
+        return await get(conversation_id)
+
+    rig.store.get_conversation = counted  # type: ignore[method-assign]
+    await rig.queue.tick()
+    frame = await queue_frame(tabs[2])
+    assert (frame["position"], frame["waiting"]) == (3, 3)
+    assert len(set(reads)) == 1, reads
+    await tabs[2].ws.close()
+
+
+async def test_the_line_is_read_once_a_minute_and_moves_by_events_between(
+    rig: FileRig, http: aiohttp.ClientSession
+) -> None:
+    """Between two readings of the whole line a patron who writes joins its end by their
+    send alone; a patron waiting by email (no widget event) counts from the next
+    reading, a minute later, in their place by time."""
+    (first,) = await waiting_patrons(rig, http, 1)
+    readings = 0
+    whole = rig.queue._waiting
+
+    async def counted() -> Any:
+        nonlocal readings
+        readings += 1
+        return await whole()
+
+    rig.queue._waiting = counted
+    await rig.queue.tick()
+    assert (await queue_frame(first))["position"] == 1 and readings == 1
+    rig.clock.at -= 3600  # the email came in long ago
+    await rig.router.intake.accept(Inbound(Channel.EMAIL, "sari@example.org", "Any news?"))
+    rig.clock.at += 3600 + 1
+    (second,) = await waiting_patrons(rig, http, 1)
+    rig.clock.at -= 60  # the helper's minute: still within the same reading's minute
+    await rig.queue.tick()
+    frame = await queue_frame(second)
+    assert (frame["position"], frame["waiting"], readings) == (2, 2, 1)
+    await nothing_pending(first)
+    rig.clock.at += 61
+    await rig.queue.tick()
+    assert readings == 2
+    assert [(await queue_frame(t))["position"] for t in (first, second)] == [2, 3]
+    for tab in (first, second):
+        await tab.ws.close()
+
+
+async def test_a_patron_who_writes_during_a_reading_keeps_their_place(
+    rig: FileRig, http: aiohttp.ClientSession
+) -> None:
+    """A reading of the line that began before a patron's first question does not wipe
+    them out of it: they are number 2 of 2 when it ends."""
+    (first,) = await waiting_patrons(rig, http, 1)
+    whole = rig.queue._waiting
+    reading, go_on = asyncio.Event(), asyncio.Event()
+
+    async def slow() -> Any:
+        line = await whole()  # read before the second patron writes
+        reading.set()
+        await go_on.wait()
+        return line
+
+    rig.queue._waiting = slow
+    tick = asyncio.create_task(rig.queue.tick())
+    await reading.wait()
+    (second,) = await waiting_patrons(rig, http, 1)
+    go_on.set()
+    await tick
+    frame = await queue_frame(second)
+    assert (frame["position"], frame["waiting"]) == (2, 2)
+    for tab in (first, second):
         await tab.ws.close()

@@ -7,7 +7,7 @@ import random
 from dataclasses import replace
 
 from routing.limits import SendBudget, WindowRule
-from routing.model import Channel, Delivery
+from routing.model import Channel, Conversation, Delivery, Message, PageInfo
 from routing.outbox import DeliveryWorker
 from routing.turns import Turns
 from tests.unit.fakes import FakeClock, FakeStore, eventually, settle
@@ -167,3 +167,142 @@ class TestNoWaitIsNoWait:
             await enqueue(store, clock, conv, f"question {i}")
         await worker.run_until_idle()
         assert desk.sent_texts() == ["question 0", "question 1", "question 2"]
+
+
+class TestFairShare:
+    async def test_a_party_past_its_share_leaves_room_for_another(self) -> None:
+        """Of a group's 8 posts a minute, one address that opened conversations and
+        posted 4 times (its share beside one other patron) takes no more of the 2 kept
+        free: the other patron's next messages go at once, not in the next window."""
+        clock = FakeClock()
+        budget = SendBudget({"group": WindowRule(8, 60.0)}, margin=0.0)
+        waits: list[float] = []
+
+        async def sleep(seconds: float) -> None:
+            waits.append(seconds)
+            await asyncio.sleep(3600)  # a lane waiting for the next window
+
+        turns = Turns(budget, clock, sleep)
+        now, keys = clock.now(), ("group:desk",)
+        assert await turns.book(keys, True, now, "patron") == now
+        for _ in range(4):
+            assert await turns.book(keys, True, now, "flood") == now
+        assert await turns.book(keys, True, now, "flood") == now  # 6 of 8: 2 stay free
+        flood = asyncio.create_task(turns.book(keys, True, now, "flood"))
+        await eventually(lambda: waits)
+        assert waits == [60.0]  # past its share: the kept two are not its own
+        assert await turns.book(keys, True, now, "patron") == now
+        assert await turns.book(keys, True, now, "patron") == now
+        assert budget._booked["group:desk"] == [now] * 8
+        flood.cancel()
+
+    async def test_alone_in_the_window_a_party_has_all_of_it(self) -> None:
+        """One patron writing fast, with nobody else posting, is not held to a share."""
+        clock = FakeClock()
+        budget = SendBudget({"group": WindowRule(8, 60.0)}, margin=0.0)
+        turns = Turns(budget, clock, fake_sleep(clock))
+        now, keys = clock.now(), ("group:desk",)
+        assert [await turns.book(keys, True, now, "patron") for _ in range(8)] == [now] * 8
+
+    async def test_a_share_is_forgotten_with_its_window(self) -> None:
+        """A window later the party that had its share posts as any known lane."""
+        clock = FakeClock()
+        budget = SendBudget({"group": WindowRule(8, 60.0)}, margin=0.0)
+        turns = Turns(budget, clock, fake_sleep(clock))
+        keys = ("group:desk",)
+        await turns.book(keys, True, clock.now(), "patron")
+        for _ in range(5):
+            await turns.book(keys, True, clock.now(), "flood")
+        clock.advance(61.0)
+        await turns.book(keys, True, clock.now(), "patron")
+        for _ in range(7):
+            assert await turns.book(keys, True, clock.now(), "flood") == clock.now()
+
+    async def test_a_flood_address_does_not_hold_back_another_patron(self) -> None:
+        """Through the outbox: a patron posted, then five conversations from one address,
+        their topics open, queue four messages each and fill the group's window but the
+        room their share leaves; the patron's next message is posted at once, in the
+        same window, not after it."""
+        store, clock = FakeStore(), FakeClock()
+        desk = BudgetedSender("desk")
+        budget = SendBudget({"group": WindowRule(8, 60.0)}, margin=0.0)
+        worker = DeliveryWorker(store, clock, {Channel.DESK: desk}, budget=budget,
+                                sleep=fake_sleep(clock), stamp=lambda at: "t")
+        worker._turns._sleep = lambda seconds: asyncio.sleep(3600)  # no window passes
+
+        async def opened(ip: str, thread: int) -> Conversation:
+            conv = await conversation(store, clock)
+            conv = replace(conv, desk_thread=thread, page=PageInfo(ip=ip))
+            await store.save_conversation(conv)
+            return conv
+
+        start = clock.now()
+        patron = await opened("198.51.100.4", 7)
+        flood = [await opened("192.0.2.9", 100 + i) for i in range(5)]
+        async with running(worker):
+            worker.wake([await enqueue(store, clock, patron, "hello")])
+            await eventually(lambda: desk.sent_texts() == ["hello"])
+            worker.wake([await enqueue(store, clock, conv, f"flood {n}")
+                         for conv in flood for n in range(4)])
+            await eventually(lambda: worker._turns.waiting() == 5)
+            assert len(desk.sent_texts()) == 6  # the flood's share, and no more
+            worker.wake([await enqueue(store, clock, patron, "real question")])
+            await eventually(lambda: "real question" in desk.sent_texts())
+        assert clock.now() == start and len(budget._booked["group:desk"]) == 7
+
+
+class TestBoundedStart:
+    async def _crowd(self, count: int, bound: int) -> tuple[
+            FakeStore, FakeClock, BudgetedSender, DeliveryWorker]:
+        store, clock = FakeStore(), FakeClock()
+        desk = BudgetedSender("desk")
+        worker = DeliveryWorker(store, clock, {Channel.DESK: desk},
+                                budget=SendBudget({"group": WindowRule(1, 60.0)}, margin=0.0),
+                                sleep=fake_sleep(clock), stamp=lambda at: "t",
+                                max_waiting=bound)
+        for i in range(count):
+            await enqueue(store, clock, await conversation(store, clock), f"new {i}")
+        return store, clock, desk, worker
+
+    async def test_the_backlog_past_the_bound_stays_in_the_store_unread(self) -> None:
+        """Thirty new conversations for a group's one post a minute, at most ten lanes
+        queued: ten lanes wait, and the messages of the other twenty are not read."""
+        store, _, _, worker = await self._crowd(30, 10)
+        read: list[str] = []
+        get_messages = store.get_messages
+
+        async def counted(ids: list[str]) -> dict[str, Message]:
+            read.extend(ids)
+            return await get_messages(ids)
+
+        store.get_messages = counted  # type: ignore[method-assign]
+        worker._turns._sleep = lambda seconds: asyncio.sleep(3600)  # the group stays full
+        async with running(worker):
+            await eventually(lambda: worker._turns.waiting() == 9)  # one has its turn
+            await settle()
+            assert worker._turns.waiting() == 9 and len(read) == 10
+
+    async def test_the_backlog_is_delivered_whole_and_in_order(self) -> None:
+        """Lanes left in the store start as the queue moves, oldest first."""
+        _, _, desk, worker = await self._crowd(20, 4)
+        await worker.run_until_idle()
+        assert desk.sent_texts() == [f"new {i}" for i in range(20)]
+
+    async def test_a_known_conversation_still_starts_when_the_queue_is_full(self) -> None:
+        """With the queue at its bound, a message in an open topic starts its lane (and
+        queues ahead of the new ones); a new conversation's waits in the store."""
+        store, clock, _, worker = await self._crowd(30, 10)
+        worker._turns._sleep = lambda seconds: asyncio.sleep(3600)  # the group stays full
+        async with running(worker):
+            await eventually(lambda: worker._turns.waiting() == 9)  # one had its turn
+            await worker.dispatch()  # the queue filled to its bound again
+            await eventually(lambda: worker._turns.waiting() == 10)
+            known = replace(await conversation(store, clock), desk_thread=7)
+            await store.save_conversation(known)
+            late = await conversation(store, clock)
+            worker.wake([await enqueue(store, clock, late, "a new one"),
+                         await enqueue(store, clock, known, "in the open topic")])
+            await eventually(lambda: (known.id, "desk") in worker._gate.waiting)
+            await settle()
+            assert worker._turns.waiting() == 11
+            assert (late.id, "desk") not in worker._gate.waiting
