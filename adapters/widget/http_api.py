@@ -103,27 +103,26 @@ class WidgetHttp:
         self.check_origin(request)
         body = await self._json_body(request)
         try:
-            return web.json_response(await self._steps.resume(body),
-                                     headers=self.cors(request))
+            return web.json_response(await self._steps.resume(body), headers=self.cors(request))
         except FrameError as exc:
             return self._refusal(request, exc, 401)
 
     async def http_send(self, request: web.Request) -> web.Response:
-        return await self._http_step(request, lambda s, b: self._steps.send(s, b, None))
+        return await self.http_step(request, lambda s, b: self._steps.send(s, b, None))
 
     async def http_profile(self, request: web.Request) -> web.Response:
-        return await self._http_step(request, self._steps.profile)
+        return await self.http_step(request, self._steps.profile)
 
     async def http_confirm(self, request: web.Request) -> web.Response:
-        return await self._http_step(request, self._steps.confirm_email)
+        return await self.http_step(request, self._steps.confirm_email)
 
     async def http_offline(self, request: web.Request) -> web.Response:
-        return await self._http_step(request, lambda s, b: self._steps.offline(s, b, None))
+        return await self.http_step(request, lambda s, b: self._steps.offline(s, b, None))
 
     async def http_rate(self, request: web.Request) -> web.Response:
-        return await self._http_step(request, self._steps.rate)
+        return await self.http_step(request, self._steps.rate)
 
-    async def _http_step(self, request: web.Request, step: Step) -> web.Response:
+    async def http_step(self, request: web.Request, step: Step) -> web.Response:
         self.check_origin(request)
         session = await self._session_from_bearer(request)
         body = await self._json_body(request)
@@ -133,7 +132,8 @@ class WidgetHttp:
             return self._refusal(request, exc, _STATUS.get(exc.code, 400), body.get("cid"))
         finally:
             self._hub.touch(session.visitor)
-        return web.json_response(answer, headers=self.cors(request))
+        status = 400 if answer.get("type") == "error" else 200  # a refusal with a reason
+        return web.json_response(answer, status=status, headers=self.cors(request))
 
     async def http_poll(self, request: web.Request) -> web.Response:
         self.check_origin(request)

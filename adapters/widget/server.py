@@ -25,6 +25,7 @@ from adapters.widget.bundle import build
 from adapters.widget.downloads import FileDownloads
 from adapters.widget.frames import FrameError, cid_in, error_frame, json_value, refusal
 from adapters.widget.http_api import MAX_FRAME, Step, WidgetHttp
+from adapters.widget.http_transcript import TranscriptHttp
 from adapters.widget.hub import WidgetHub
 from adapters.widget.identity import VisitorEpochs, VisitorIdentity
 from adapters.widget.profile import CodeMail, ProfileSteps
@@ -96,9 +97,11 @@ class WidgetServer:
                                       per_ip_hour=beacons_per_ip_hour)
         self._extra: dict[str, Step] = {} if transcript_mail is None else {
             "transcript": TranscriptStep(router, self._steps, transcript_mail)}
+        self._transcript_http = TranscriptHttp(self._http, self._extra.get("transcript"))
 
     def add_routes(self, app: web.Application) -> None:
         self._http.add_routes(app)
+        self._transcript_http.add_routes(app)
         self._assets.add_routes(app)
         self._beacon.add_routes(app)
         app.router.add_get("/widget/ws", self.websocket)

@@ -17,7 +17,7 @@ from bridge.demo import demo_bridge
 from tests.e2e.conftest import Desk, Visitor
 from tests.e2e.offline_fixtures import topic_to_answer
 from tests.e2e.test_widget_a11y import serious_violations
-from tests.e2e.test_widget_browser import LIBRARIAN, ask, open_chat
+from tests.e2e.test_widget_browser import LIBRARIAN, ask, open_chat, state
 from tests.eventually import eventually
 from tests.integration.mailservers import LIBRARY, USER, SmtpRecorder
 from tests.integration.mailservers import PASSWORD as IMAP_PASSWORD
@@ -120,6 +120,27 @@ async def test_a_confirmed_patron_gets_the_chat_by_email(
         "Not sent: a copy of this conversation was emailed less than a day ago.")
     await expect(page.locator(OFFER)).to_be_hidden()
     await expect(page.locator(BUTTON)).to_be_enabled()
+
+
+async def test_the_button_works_over_the_http_fallback(
+        visitor: Visitor, desk: Desk, smtp_server: SmtpRecorder) -> None:
+    """In a browser without WebSockets (long polling), the address is confirmed, the
+    desk's /close arrives by poll, and the button posts to /widget/api/transcript: the
+    note says where the copy went, and the copy arrives."""
+    page = await visitor(init_script="delete window.WebSocket;")
+    await open_chat(page)
+    assert (await state(page))["transport"] == "http"
+    await confirm_address(page, smtp_server, "ana@example.org")
+    await ask(page, "Asked without WebSockets")
+    await answer_and_close(page, desk, "Asked without WebSockets", "Answered by long-poll.")
+    button = page.locator(BUTTON)
+    async with page.expect_response(lambda r: r.url.endswith("/widget/api/transcript")) as asked:
+        await button.click()
+    assert (await asked.value).status == 200
+    await expect(page.locator(NOTE)).to_have_text("Sent to an…@example.org")
+    await expect(button).to_be_disabled()
+    [copy] = await eventually(lambda: mails_to(smtp_server, "ana@example.org", COPY_HEAD))
+    assert "Asked without WebSockets" in copy and "Answered by long-poll." in copy, copy
 
 
 async def test_without_a_confirmed_address_the_refusal_is_said_and_confirming_helps(

@@ -1,6 +1,6 @@
   // ---- "Email me this chat" ---------------------------------------------------------------
-  // Under an ended conversation when the library sends mail (over the socket: the HTTP
-  // fallback has no such request). A refusal shows the server's sentence as it is, but
+  // Under an ended conversation when the library sends mail, over the socket or the HTTP
+  // fallback (POST /widget/api/transcript). A refusal shows the server's sentence as it is, but
   // "no confirmed address" (reason no_email) in the patron's words, with the way to
   // confirm one; the frame's cid only brings a refusal back here, as a rating's does.
 
@@ -24,7 +24,7 @@
     const c = S.conversation;
     const ended = Boolean(c && c.id && c.status === "closed");
     const stick = nearBottom();
-    S.ui.transcript.el.hidden = !(ended && S.config.email && !TX.off && S.transport === "ws");
+    S.ui.transcript.el.hidden = !(ended && S.config.email && !TX.off);
     if (stick) scrollToEnd();
     if (!ended || c.id === TX.conversation) return;
     clearTimeout(TX.timer);
@@ -37,9 +37,24 @@
     if (!S.connected) return transcriptNote(T.errors.not_sent, { busy: false });
     TX.waiting = true;
     transcriptNote(T.transcriptWaiting, { busy: true });
-    sendFrame({ type: "transcript", cid: TX_CID + TX.conversation, conversation: TX.conversation });
+    const frame = { cid: TX_CID + TX.conversation, conversation: TX.conversation };
+    if (S.transport !== "ws") return httpTranscript(frame);
+    sendFrame({ type: "transcript", ...frame });
     clearTimeout(TX.timer); // a socket that dropped meanwhile never answers: press again
     TX.timer = setTimeout(() => transcriptRefused({ code: "not_sent" }), ACK_TIMEOUT);
+  }
+
+  /** The same request over the HTTP fallback; its answer is the socket's frame. */
+  function httpTranscript(frame) {
+    http("POST", "/widget/api/transcript", frame).then((reply) => {
+      const data = reply.data || {};
+      if (reply.ok && data.type === "transcript_sent") return onTranscriptSent(data);
+      if (reply.status === 401) {
+        transcriptRefused({ code: "not_sent" });
+        return forgetIdentity();
+      }
+      transcriptRefused(data.type === "error" ? data : { code: "not_sent" });
+    }, () => transcriptRefused({ code: "not_sent" }));
   }
 
   function onTranscriptSent(frame) {
@@ -50,12 +65,13 @@
   }
 
   /** The server's sentence when it gave one (not ended, no confirmed address, already sent
-      today); a library that sends no mail (bad_frame) takes the button away. */
+      today); a library that sends no mail (bad_frame, email_off over HTTP) takes the
+      button away. */
   function transcriptRefused(frame) {
     clearTimeout(TX.timer);
     TX.waiting = false;
     const code = typeof frame.code === "string" ? frame.code : "other";
-    if (code === "bad_frame") {
+    if (code === "bad_frame" || code === "email_off") {
       TX.off = true;
       return refreshTranscript();
     }
