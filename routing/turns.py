@@ -66,9 +66,12 @@ class Turns:
         gate = self._budget.gate(keys)
         if gate is None:
             return self._budget.reserve(keys, now)
+        spare = 0 if known else self._kept(gate)
+        if gate not in self._queues and (self._budget.earliest(keys, now, spare)
+                                         - self._horizon <= now):
+            return self._budget.reserve(keys, now)  # nobody queued and room now: no place
         queue = self._queues.setdefault(gate, [])
         place = _Place(now - (self._lead if known else 0.0), next(self._seq))
-        spare = 0 if known else self._kept(gate)
         heapq.heappush(queue, place)
         try:
             while True:
