@@ -289,7 +289,9 @@ class DeliveryWorker:
         message = self._messages.pop(delivery.message_id, None)
         if message is None:
             message = await self._store.get_message(delivery.message_id)
-        conversation, patron = await self._lane_rows(delivery, known)
+        rows = known.get(delivery.conversation_id)  # read for the lane's first send
+        conversation, patron = rows if rows is not None else await self._lane_rows(delivery,
+                                                                                    known)
         sender = self._senders.get(delivery.destination)
         if message is None or conversation is None or patron is None or sender is None:
             what = "no sender for " + delivery.destination if sender is None else "missing rows"

@@ -51,11 +51,8 @@ __all__ = ["DeskSender", "desk_keys", "telegram_failure"]
 log = logging.getLogger(__name__)
 
 # As Telegram's JSON, not a ``LinkPreviewOptions``: PTB would turn that object back into
-# this dict on every send (``to_dict``), a tenth of a send's own CPU (bench_slice).
+# this dict on every send (``to_dict``: 4 % of the forwarding loop in bench_slice).
 _NO_PREVIEW = {"is_disabled": True}
-# Escaping makes one character at most six ("&quot;"); a notice adds "<i></i>". A text
-# this short is one post however it renders, so its cost is known without rendering it.
-_SURELY_ONE_POST = (render.TELEGRAM_TEXT_LIMIT - 7) // 6
 # do_api_request warns when asked for a method PTB wraps; DeskSender._post does so on
 # purpose, for the message id alone.
 warnings.filterwarnings("ignore", message=r"Please use 'Bot\.sendMessage'",
@@ -111,13 +108,9 @@ class DeskSender:
             card, text = self._card(patron, conversation)[1], self._text(delivery, message,
                                                                          patron)
             return 1 + cost(plan(_opening(card, text, files)[1], files))
-        if not files and self._target.forum and len(message.text) <= _SURELY_ONE_POST:
-            return 1  # the usual send, a short text into its topic: known unrendered
-        text = self._text(delivery, message, patron)
-        # HTML is never shorter than what Telegram counts: short text is one post.
-        if not files and len(text) <= render.TELEGRAM_TEXT_LIMIT:
-            return 1
-        return max(1, cost(plan(text, files)))
+        if not files:
+            return 1  # a text alone is one post (``plan``): no need to render it here
+        return max(1, cost(plan(self._text(delivery, message, patron), files)))
 
     async def send(
         self, delivery: Delivery, message: Message, conversation: Conversation, patron: Patron
