@@ -11,6 +11,7 @@ from dataclasses import dataclass
 __all__ = ["SendBudget", "TokenBucket", "WindowRule"]
 
 _MAX_LATENCY = 2.0  # seconds a send may count as latency when widening the margin
+_REMEMBERED = 4096  # keys (and sets of keys) whose rule and gate are kept at hand
 
 
 @dataclass(slots=True)
@@ -72,6 +73,9 @@ class SendBudget:
         self._booked: dict[str, list[float]] = {}
         self._paused: dict[str, float] = {}
         self._durations: deque[float] = deque(maxlen=64)
+        # Asked several times per send, of the same few keys: remembered until set_rule.
+        self._rule_of: dict[str, WindowRule | None] = {}
+        self._gate_of: dict[tuple[str, ...], str | None] = {}
 
     def observe(self, duration: float) -> None:
         """A send took ``duration`` seconds from asking to answer; widen the margin by the
@@ -80,11 +84,18 @@ class SendBudget:
         self._margin = self._base_margin + max(self._durations)
 
     def rule_for(self, key: str) -> WindowRule | None:
-        return self._rules.get(key.partition(":")[0])
+        try:
+            return self._rule_of[key]
+        except KeyError:
+            if len(self._rule_of) > _REMEMBERED:  # a key per patron chat: keep it bounded
+                self._rule_of, self._gate_of = {}, {}
+            rule = self._rule_of[key] = self._rules.get(key.partition(":")[0])
+            return rule
 
     def set_rule(self, kind: str, rule: WindowRule) -> None:
         """Change the limit for every key of ``kind`` ("group", "bot" …) from now on."""
         self._rules = {**self._rules, kind: rule}
+        self._rule_of, self._gate_of = {}, {}
 
     def snapshot(self, now: float) -> dict[str, list[float]]:
         """Sends booked up to ``now`` that still count in a window, and the pauses.
@@ -167,9 +178,16 @@ class SendBudget:
     def gate(self, keys: tuple[str, ...]) -> str | None:
         """The scarcest of ``keys`` (fewest sends a second): where lanes queue for their
         turn instead of booking far ahead. None when no key has a limit."""
+        try:
+            return self._gate_of[keys]
+        except KeyError:
+            pass
         limited = [(rule.limit / rule.span, key) for key in keys
                    if (rule := self.rule_for(key)) is not None]
-        return min(limited)[1] if limited else None
+        if len(self._gate_of) > _REMEMBERED:
+            self._gate_of = {}
+        gate = self._gate_of[keys] = min(limited)[1] if limited else None
+        return gate
 
     def _plan(self, cost: Counter[str], now: float) -> float:
         at = max([now, *(self._paused.get(k, 0.0) for k in cost)])

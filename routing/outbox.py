@@ -244,6 +244,8 @@ class DeliveryWorker:
         lane = lane_of(deliveries[0])
         # The lane's conversation and patron, read once per lane (missing ones again).
         known: Known = {lane[0]: read[lane[0]]} if lane[0] in read else {}
+        if known:
+            _bind(deliveries[0], known[lane[0]][1])
         while deliveries and not self._stopping:
             # The batch's messages were read with it (LaneReads), not one per send.
             ahead = [d.message_id for d in deliveries]
@@ -278,13 +280,16 @@ class DeliveryWorker:
     async def _lane_rows(self, delivery: Delivery, known: Known) -> tuple[
             Conversation | None, Patron | None]:
         """The lane's conversation and patron: read for its first send, then reused
-        (``_record`` drops them when a send opened a topic, so the next one re-reads)."""
+        (``_record`` drops them when a send opened a topic, so the next one re-reads).
+        The lane's log lines are labelled with them when they are read: a lane is a task
+        of its own, about one conversation, so once a lane is enough."""
         rows = known.get(delivery.conversation_id)
         if rows is None:
             conversation = await self._store.get_conversation(delivery.conversation_id)
             patron = (await self._store.get_patron(conversation.patron_id)
                       if conversation else None)
             rows = known[delivery.conversation_id] = (conversation, patron)
+            _bind(delivery, patron)
         return rows
 
     async def _attempt(self, lane: list[Delivery], i: int, known: Known) -> int:
@@ -292,9 +297,9 @@ class DeliveryWorker:
         message = self._messages.pop(delivery.message_id, None)
         if message is None:
             message = await self._store.get_message(delivery.message_id)
-        conversation, patron = await self._lane_rows(delivery, known)
-        logctx.bind(conversation_id=delivery.conversation_id, channel=delivery.destination.value,
-                    patron_id=patron.id if patron else "")
+        rows = known.get(delivery.conversation_id)  # read for the lane's first send
+        conversation, patron = rows if rows is not None else await self._lane_rows(delivery,
+                                                                                    known)
         sender = self._senders.get(delivery.destination)
         if message is None or conversation is None or patron is None or sender is None:
             what = "no sender for " + delivery.destination if sender is None else "missing rows"
@@ -363,3 +368,8 @@ class DeliveryWorker:
         fresh = await self._store.lane_deliveries([lane_of(head)], self._clock.now(),
                                                   self._lane_batch)
         return fresh if fresh and fresh[0].id == head.id else lane
+
+
+def _bind(delivery: Delivery, patron: Patron | None) -> None:
+    logctx.bind(conversation_id=delivery.conversation_id, channel=delivery.destination.value,
+                patron_id=patron.id if patron else "")

@@ -94,7 +94,7 @@ class DeliveryLedger:
         Per message, not per send: a re-send after a wait carries the unsure messages
         together with newer ones in one post, and each unsure one may then show twice."""
         ids = list(ids)
-        unsure = sum(1 for i in ids if i in self._unsure)
+        unsure = sum(1 for i in ids if i in self._unsure) if self._unsure else 0
         if unsure:
             self.counts["possible_duplicates"] += unsure
             if any(i in self._from_crash for i in ids):
@@ -102,15 +102,10 @@ class DeliveryLedger:
         for i in ids:
             self._in_flight[i] = now
         self._now = max(self._now, now)
-        await self._persist()
-
-    async def _persist(self) -> None:
-        """Return once a note built after this attempt was noted is stored.
-
-        A note already under way was built before this attempt: the attempt waits for
-        the next note, which is built once that one is stored (so notes are stored in
-        order, and all attempts noted meanwhile share it).
-        """
+        # Return once a note built after this attempt was noted is stored. A note already
+        # under way was built before this attempt: the attempt waits for the next note,
+        # which is built once that one is stored (so notes are stored in order, and all
+        # attempts noted meanwhile share it).
         if self._next is None:
             self._next = asyncio.ensure_future(self._write_after(self._writing))
         await asyncio.shield(self._next)

@@ -111,6 +111,10 @@ class Turns:
             return self._budget.reserve(keys, now)
         if known and party and self._over_share(gate, party, now):
             known = False
+        if gate not in self._queues and (self._budget.earliest(
+                keys, now, 0 if known else self._kept(gate, now)) - self._horizon <= now):
+            self._took(gate, known, now)  # nobody queued and room now: no place needed
+            return self._taken(gate, keys, party, now)
         queue = self._queues.setdefault(gate, [])
         place = _Place(now - (self._lead if known else 0.0), next(self._seq))
         heapq.heappush(queue, place)

@@ -12,10 +12,11 @@ A patron's files follow their text as photos, documents, voice notes or an album
 
 from __future__ import annotations
 
+import functools
 import logging
 import warnings
 
-from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions
+from telegram import Bot, InlineKeyboardMarkup
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, TelegramError
 from telegram.warnings import PTBUserWarning
@@ -49,7 +50,9 @@ __all__ = ["DeskSender", "desk_keys", "telegram_failure"]
 
 log = logging.getLogger(__name__)
 
-_NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+# As Telegram's JSON, not a ``LinkPreviewOptions``: PTB would turn that object back into
+# this dict on every send (``to_dict``: 4 % of the forwarding loop in bench_slice).
+_NO_PREVIEW = {"is_disabled": True}
 # do_api_request warns when asked for a method PTB wraps; DeskSender._post does so on
 # purpose, for the message id alone.
 warnings.filterwarnings("ignore", message=r"Please use 'Bot\.sendMessage'",
@@ -59,6 +62,12 @@ def desk_keys(chat_id: int, posts: int = 1, *, topic: bool = False) -> tuple[str
     """The budget ``posts`` messages into the desk group spend: the bot's and the group's
     windows, once each per message; opening a topic costs one more of the group's
     (Telegram counts the topic's creation message)."""
+    return _desk_keys(chat_id, posts, topic)
+
+
+@functools.lru_cache(maxsize=64)
+def _desk_keys(chat_id: int, posts: int, topic: bool) -> tuple[str, ...]:
+    """One tuple per cost (asked before every send; the same few every time)."""
     return ("bot",) * posts + (f"group:{chat_id}",) * (posts + int(topic))
 
 
@@ -87,18 +96,21 @@ class DeskSender:
         album of four costs four). Opening a topic costs one more of the group's
         (Telegram counts the topic's creation message), and the info card goes with the
         text when they fit together; only ``message`` tells, so without it two."""
-        posts = 1
-        if message is not None:
-            text, files = self._text(delivery, message, patron), _files(delivery, message)
-            if conversation.desk_thread is not None:
-                # HTML is never shorter than what Telegram counts: short text is one post.
-                posts = (1 if not files and len(text) <= render.TELEGRAM_TEXT_LIMIT
-                         else max(1, cost(plan(text, files))))
-            else:
-                card = self._card(patron, conversation)[1]
-                posts = 1 + cost(plan(_opening(card, text, files)[1], files))
+        posts = 1 if message is None else self._posts(delivery, conversation, patron, message)
         opening = conversation.desk_thread is None and self._target.forum
         return desk_keys(self._target.chat_id, posts, topic=opening)
+
+    def _posts(self, delivery: Delivery, conversation: Conversation, patron: Patron,
+               message: Message) -> int:
+        """The Telegram messages the send costs, an opening's info card included."""
+        files = _files(delivery, message)
+        if conversation.desk_thread is None:
+            card, text = self._card(patron, conversation)[1], self._text(delivery, message,
+                                                                         patron)
+            return 1 + cost(plan(_opening(card, text, files)[1], files))
+        if not files:
+            return 1  # a text alone is one post (``plan``): no need to render it here
+        return max(1, cost(plan(self._text(delivery, message, patron), files)))
 
     async def send(
         self, delivery: Delivery, message: Message, conversation: Conversation, patron: Patron
@@ -125,7 +137,8 @@ class DeskSender:
         try:
             if event == "reopened":
                 await self._topic_state(thread, closed=False)
-            first_id = await self._post_all(text, files, thread, conversation, message)
+            first_id = (await self._post(text, thread) if not files  # the usual send
+                        else await self._post_all(text, files, thread, conversation, message))
         except BadRequest as exc:
             if not self._target.forum or not thread_gone(exc):
                 raise

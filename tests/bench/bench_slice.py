@@ -15,53 +15,27 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import cProfile
-import io
 import os
-import pstats
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
 from contextlib import suppress
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
-from pathlib import Path
 from typing import Any
 
 import aiohttp
-from telegram.constants import ParseMode
 
-from adapters.telegram import render
-from bridge.app import Bridge, make_bot
-from bridge.demo import demo_bridge
-from bridge.store.sqlite import SqliteStore
-from routing.model import (
-    Channel,
-    Contact,
-    Conversation,
-    Delivery,
-    DeliveryKind,
-    Direction,
-    Message,
-    PageInfo,
-    Patron,
-    new_id,
-)
 from tests.bench.common import (
-    HOST,
-    LIFTED,
-    TEXT,
     ServerProcess,
     Widget,
     mark,
-    quiet_logging,
     raise_nofile,
     rank,
     rss_kib,
     session,
     spawn,
 )
+from tests.bench.slice_forward import Forwarding, forward
 from tests.bench.slice_intake import intake, serving
 
 PHASE_LIMIT = 60.0  # seconds; a phase that takes longer is cut and says so
@@ -77,6 +51,7 @@ class Sizes:
     forward_messages: int = 5_000
     forward_conversations: int = 500
     forward_concurrency: int = 64  # outbox.concurrency's default, and PTB's pool size
+    forward_rounds: int = 3  # ours and PTB alone alternate; each side's best counts
     reply_patrons: int = 20
     reply_samples: int = 200
     reply_spacing: float = 0.04
@@ -84,7 +59,7 @@ class Sizes:
 
 
 QUICK = Sizes(connections=300, seconds=1.5, forward_messages=500,
-              forward_conversations=50, reply_samples=30, idle=1_000)
+              forward_conversations=50, forward_rounds=1, reply_samples=30, idle=1_000)
 
 
 def ms(seconds: float) -> str:
@@ -149,176 +124,7 @@ async def reply_latency(server: ServerProcess, http: aiohttp.ClientSession,
     await asyncio.gather(*(p.close() for p in patrons))
 
 
-# -- 2. forwarding into the emulator ----------------------------------------------------
-
-
-def forward(sizes: Sizes, profile: bool) -> None:
-    n, lanes = sizes.forward_messages, sizes.forward_conversations
-    print(f"\n2. Desk forwarding: {n:,} stored messages in {lanes} conversations whose topics "
-          f"exist -> sendMessage into the emulator, concurrency {sizes.forward_concurrency}")
-    ours, theirs = spawn().Pipe()
-    child = spawn().Process(target=forwarding_child, args=(theirs, sizes, profile), daemon=True)
-    child.start()
-    try:
-        result = ours.recv()
-    finally:
-        child.join(30)
-        if child.is_alive():
-            child.terminate()
-    if isinstance(result, Exception):
-        raise result
-    bridge, alone = result["ours_sent"] / result["ours"], result["ptb_sent"] / result["ptb"]
-    raw = result["raw_sent"] / result["raw"]
-    print(f"   ours (outbox + DeskSender, bridge restarted onto the backlog): "
-          f"{result['ours']:.2f} s -> {bridge:,.0f} msg/s, CPU {result['ours_cpu']:.2f} s"
-          + _cut(result["ours_sent"], n))
-    print(f"   python-telegram-bot alone, Bot.send_message ({sizes.forward_concurrency} "
-          f"senders): {result['ptb']:.2f} s -> {alone:,.0f} msg/s, CPU {result['ptb_cpu']:.2f} s"
-          + _cut(result["ptb_sent"], n))
-    print(f"   python-telegram-bot alone, do_api_request as DeskSender asks (no telegram."
-          f"Message built): {result['raw']:.2f} s -> {raw:,.0f} msg/s, CPU "
-          f"{result['raw_cpu']:.2f} s" + _cut(result["raw_sent"], n))
-    # Like with like: the headline compares with PTB making the call DeskSender makes.
-    ratio = bridge / raw
-    print(f"   ratio {ratio:.0%} of PTB alone making the same call (do_api_request) "
-          f"[target >= 90%: {mark(ratio >= 0.9)}]; {bridge / alone:.0%} of Bot.send_message, "
-          f"which also builds a telegram.Message per answer")
-    if result.get("profile"):
-        print(result["profile"])
-
-
-def _cut(sent: int, wanted: int) -> str:
-    return "" if sent >= wanted else f"  (cut at {PHASE_LIMIT:.0f} s: {sent:,} of {wanted:,})"
-
-
-def forwarding_child(conn: Connection, sizes: Sizes, profile: bool) -> None:
-    quiet_logging()
-    print(f"   (forwarding process {os.getpid()})", flush=True)
-    try:
-        conn.send(asyncio.run(_forwarding(sizes, profile)))
-    except Exception as exc:
-        conn.send(exc)
-
-
-async def _forwarding(sizes: Sizes, profile: bool) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="pustaka-bench-") as tmp:
-        first, emulator, _ = await demo_bridge(HOST, 0, Path(tmp), rate_limits=False,
-                                               desk_port=0, overrides=LIFTED)
-        config, bridge = first.config, first
-        try:
-            group = config.telegram.group_id
-            threads = await _open_topics(first, sizes)
-            await first.stop()  # the backlog is written while the bridge is down
-            posts = await _seed(config.data_dir / "pustaka.db", threads, sizes.forward_messages)
-            before = emulator.stats["messages_sent"]
-            bridge = Bridge(config)
-            profiler = cProfile.Profile() if profile else None
-            await bridge.start()
-            cpu, started = time.process_time(), time.perf_counter()
-            if profiler:
-                profiler.enable()
-            with suppress(TimeoutError):
-                async with asyncio.timeout(PHASE_LIMIT):
-                    while emulator.stats["messages_sent"] - before < len(posts):
-                        await asyncio.sleep(0.002)
-            ours, ours_cpu = time.perf_counter() - started, time.process_time() - cpu
-            ours_sent = emulator.stats["messages_sent"] - before
-            if profiler:
-                profiler.disable()
-            ptb, ptb_cpu, ptb_sent = await _ptb_alone(bridge, group, posts,
-                                                      sizes.forward_concurrency)
-            raw, raw_cpu, raw_sent = await _ptb_alone(bridge, group, posts,
-                                                      sizes.forward_concurrency, raw=True)
-        finally:
-            await bridge.stop()
-            await emulator.stop()
-    return {"ours": ours, "ours_cpu": ours_cpu, "ours_sent": ours_sent, "ptb": ptb,
-            "ptb_cpu": ptb_cpu, "ptb_sent": ptb_sent, "raw": raw, "raw_cpu": raw_cpu,
-            "raw_sent": raw_sent,
-            "profile": _top(profiler) if profiler else ""}
-
-
-async def _open_topics(bridge: Bridge, sizes: Sizes) -> list[int]:
-    group, slots = bridge.config.telegram.group_id, asyncio.Semaphore(32)
-
-    async def one(n: int) -> int:
-        async with slots:
-            topic = await bridge.bot.create_forum_topic(group, f"Patron {n} · Web chat")
-            return int(topic.message_thread_id)
-
-    return list(await asyncio.gather(*(one(n) for n in range(sizes.forward_conversations))))
-
-
-async def _seed(path: Path, threads: list[int], count: int) -> list[tuple[int, str]]:
-    """Patrons, conversations in their topics, and ``count`` messages with an outbox row
-    each, interleaved across conversations as live traffic would be."""
-    store = SqliteStore(path)
-    await store.open()
-    try:
-        now = time.time()
-        people = []
-        for n, thread in enumerate(threads):
-            patron = Patron(new_id(), name=f"Patron {n}", created_at=now,
-                            contacts=(Contact(Channel.WIDGET, f"bench-{n}-{new_id()}"),))
-            chat = Conversation(new_id(), patron.id, Channel.WIDGET, desk_thread=thread,
-                                page=PageInfo(url="https://library.example/opac"),
-                                created_at=now, updated_at=now)
-            people.append((patron, chat))
-        await asyncio.gather(*(store.save_patron(p) for p, _ in people))
-        await asyncio.gather(*(store.save_conversation(c) for _, c in people))
-        posts, appends = [], []
-        for n in range(count):
-            patron, chat = people[n % len(people)]
-            message = Message(new_id(), chat.id, Direction.PATRON, f"{TEXT} (#{n})",
-                              author=patron.name, client_id=f"c{n}", created_at=now)
-            appends.append(store.append(message, [Delivery(
-                new_id(), chat.id, message.id, DeliveryKind.TO_DESK, Channel.DESK,
-                f"{message.id}:desk", next_attempt_at=now, created_at=now)]))
-            posts.append((chat.desk_thread or 0, render.patron_text(message, patron)))
-        await asyncio.gather(*appends)
-        return posts
-    finally:
-        await store.close()
-
-
-async def _ptb_alone(bridge: Bridge, group: int, posts: list[tuple[int, str]],
-                     concurrency: int, raw: bool = False) -> tuple[float, float, int]:
-    """The same sendMessage calls through a Bot made as the bridge makes its own: as
-    ``Bot.send_message`` (what a PTB bot does), or ``raw`` through ``do_api_request``
-    without building a ``telegram.Message`` (what DeskSender does)."""
-    bot = make_bot(bridge.config)
-    queue: Iterator[tuple[int, str]] = iter(posts)
-    sent = 0
-
-    async def sender() -> None:
-        nonlocal sent
-        for thread, text in queue:
-            if raw:
-                await bot.do_api_request("sendMessage", {
-                    "chat_id": group, "text": text, "parse_mode": ParseMode.HTML,
-                    "message_thread_id": thread,
-                    "link_preview_options": {"is_disabled": True}})
-            else:
-                await bot.send_message(group, text, parse_mode=ParseMode.HTML,
-                                       message_thread_id=thread, disable_web_page_preview=True)
-            sent += 1
-
-    async with bot:
-        cpu, started = time.process_time(), time.perf_counter()
-        with suppress(TimeoutError):
-            async with asyncio.timeout(PHASE_LIMIT):
-                await asyncio.gather(*(sender() for _ in range(concurrency)))
-        return time.perf_counter() - started, time.process_time() - cpu, sent
-
-
-def _top(profiler: cProfile.Profile) -> str:
-    out = io.StringIO()
-    stats = pstats.Stats(profiler, stream=out)
-    stats.sort_stats("tottime").print_stats(25)
-    ours = r"/(routing|bridge|adapters/telegram/(desk|aiohttp))"  # our modules, any checkout
-    stats.sort_stats("cumtime").print_stats(ours, 25)
-    return "   cProfile of the bridge's loop while forwarding (own time first):\n" + \
-        out.getvalue()
+# -- 2. forwarding into the emulator: tests/bench/slice_forward.py ----------------------
 
 
 # -- 4. idle connections ----------------------------------------------------------------
@@ -432,7 +238,8 @@ def main() -> None:
     if "intake" in only:
         asyncio.run(intake(sizes))
     if "forward" in only:
-        forward(sizes, args.profile)
+        forward(Forwarding(sizes.forward_messages, sizes.forward_conversations,
+                           sizes.forward_concurrency, sizes.forward_rounds), args.profile)
     if "reply" in only:
         asyncio.run(reply(sizes))
     if "idle" in only:
