@@ -26,7 +26,7 @@ import os
 import pstats
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from contextlib import suppress
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -39,6 +39,7 @@ from adapters.telegram import render
 from adapters.telegram.emulator import BotApiEmulator
 from bridge.app import Bridge, make_bot
 from bridge.demo import demo_bridge
+from bridge.gc_pacing import pace_collections
 from bridge.store.sqlite import SqliteStore
 from routing.model import (
     Channel,
@@ -125,9 +126,21 @@ def forwarding_child(conn: Connection, sizes: Forwarding, profile: bool) -> None
     quiet_logging()
     print(f"   (forwarding process {os.getpid()})", flush=True)
     try:
-        conn.send(asyncio.run(_forwarding(sizes, profile)))
+        conn.send(asyncio.run(_paced(_forwarding(sizes, profile))))
     except Exception as exc:
         conn.send(exc)
+
+
+async def _paced(work: Coroutine[Any, Any, dict[str, Any]]) -> dict[str, Any]:
+    """The process's garbage collection as ``pustaka run`` has it (bridge.gc_pacing), for
+    both sides alike; ``BENCH_GC=auto`` leaves Python's own."""
+    if os.environ.get("BENCH_GC", "paced") == "auto":
+        return await work
+    pacing = asyncio.create_task(pace_collections())
+    try:
+        return await work
+    finally:
+        pacing.cancel()
 
 
 async def _forwarding(sizes: Forwarding, profile: bool) -> dict[str, Any]:
