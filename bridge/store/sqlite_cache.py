@@ -76,8 +76,11 @@ class RecordCache:
 
     # -- after a commit ----------------------------------------------------------------
 
-    def patron_saved(self, patron: Patron) -> None:
+    def patron_saved(self, patron: Patron, *, created: bool = False) -> None:
+        """``created``: the commit inserted the patron, so it has no conversation yet."""
         self.patrons.put(patron.id, patron)
+        if created and isinstance(self.latest.get(patron.id), Missing):
+            self.latest.put(patron.id, None)
         for contact in patron.contacts:
             self.contacts.put(contact, patron.id)
         # A contact the patron no longer has may still point here; lookups check

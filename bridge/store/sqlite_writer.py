@@ -35,6 +35,7 @@ from bridge.store.sqlite_outbox import DELIVERY_UPDATES, INSERT_DELIVERY
 from bridge.store.sqlite_patron_data import WRITES as PATRON_DATA_WRITES
 from bridge.store.sqlite_reports import WRITES as REPORT_WRITES
 from bridge.store.sqlite_reports import apply_rolled_days
+from bridge.store.sqlite_role import chunks, marks
 from bridge.store.sqlite_rows import (
     Row,
     message_from_row,
@@ -178,10 +179,15 @@ class BatchWriter:
         for patron_row, contact_rows, _patron in runs:
             last[patron_row[0]] = (patron_row, contact_rows)
         cur = self._conn.cursor()
+        known = {row[0] for part in chunks(last)
+                 for row in cur.execute(f"SELECT id FROM patrons WHERE id IN ({marks(part)})",
+                                        part)}
         cur.executemany(UPSERT_PATRON, [row for row, _ in last.values()])
-        cur.executemany(DELETE_CONTACTS, [(patron_id,) for patron_id in last])
+        cur.executemany(DELETE_CONTACTS, [(patron_id,) for patron_id in last if patron_id in known])
         cur.executemany(INSERT_CONTACT, [c for _, contacts in last.values() for c in contacts])
-        return [None] * len(runs)
+        # True for a patron this commit created: no conversation can name it yet (the
+        # foreign key), which the cache records so that no read asks (SqliteStore._committed).
+        return [patron_row[0] not in known for patron_row, _contacts, _patron in runs]
 
     def _save_conversations(self, runs: Sequence[tuple[Any, ...]]) -> list[Outcome]:
         self._conn.executemany(UPSERT_CONVERSATION, [row for row, _conversation in runs])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -98,3 +99,40 @@ class TestWordsIndexedByTheWriter:
         assert _indexed(store) == (30, 30)
         assert await store.search_transcripts(TranscriptQuery(words="lagi")) == []
         assert await store.search_transcripts(TranscriptQuery(words="tersesat")) == []
+
+
+class TestNewPatrons:
+    async def test_a_created_patron_has_no_conversation_without_a_read(
+        self, store: SqliteStore
+    ) -> None:
+        """A patron the commit inserted is known to have no conversation: asking reads
+        nothing from the file; its first conversation is then its latest."""
+        reads: list[str] = []
+        assert store._reader is not None
+        await store._reader.set_trace_callback(reads.append)
+        ana = await patron(store)
+        assert await store.latest_conversation(ana.id) is None
+        assert reads == []
+        talk = await conversation_for(store, ana)
+        assert await store.latest_conversation(ana.id) == talk
+        assert reads == []
+
+    async def test_saving_a_known_patron_again_keeps_its_conversations(
+        self, tmp_path: Path
+    ) -> None:
+        """A patron already in the file (a fresh process, a cold cache) saved again is
+        not taken for a new one: its conversation is still found."""
+        first = SqliteStore(tmp_path / "p.db")
+        await first.open()
+        ana = await patron(first)
+        talk = await conversation_for(first, ana)
+        await first.close()
+        second = SqliteStore(tmp_path / "p.db")
+        await second.open()
+        try:
+            await second.save_patron(replace(ana, name="Ana"))
+            await second.save_patron(replace(ana, name="Ana B."))
+            assert await second.latest_conversation(ana.id) == talk
+            assert (await second.patron_by_contact(ana.contacts[0])) == replace(ana, name="Ana B.")
+        finally:
+            await second.close()
