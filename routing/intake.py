@@ -195,10 +195,12 @@ class PatronIntake:
             patron = _with_typed_email(patron, inbound.email, confirmed=mailed)
             await self._store.save_patron(patron)
             return patron
-        changed = _with_typed_email(replace(patron, name=inbound.name or patron.name,
-                                            language=language or patron.language),
-                                    inbound.email, confirmed=mailed)
-        if changed != patron:
+        # A known patron's next message usually changes nothing: no copy, no compare then.
+        name, language = inbound.name or patron.name, language or patron.language
+        renamed = (patron if name == patron.name and language == patron.language
+                   else replace(patron, name=name, language=language))
+        changed = _with_typed_email(renamed, inbound.email, confirmed=mailed)
+        if changed is not patron and changed != patron:
             patron = await self._with_email_contact(changed)
             await self._store.save_patron(patron)
         return patron

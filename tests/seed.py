@@ -19,7 +19,12 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bridge.store.sqlite_log import INSERT_MESSAGE, UPSERT_CONVERSATION
+from bridge.store.sqlite_log import (
+    INDEX_MESSAGES_AFTER,
+    INSERT_MESSAGE,
+    LAST_MESSAGE_ROWID,
+    UPSERT_CONVERSATION,
+)
 from bridge.store.sqlite_rows import (
     LIBRARIAN_COLUMNS,
     conversation_row,
@@ -170,7 +175,9 @@ def _insert(conn: sqlite3.Connection, batch: list[Seeded]) -> int:
                      [(p, f"Patron {p}") for p in patrons])
     conn.executemany(UPSERT_CONVERSATION, [conversation_row(s.conversation) for s in batch])
     messages = [message_row(m) for s in batch for m in s.messages]
+    before = conn.execute(LAST_MESSAGE_ROWID).fetchone()[0]
     conn.executemany(INSERT_MESSAGE, messages)
+    conn.execute(INDEX_MESSAGES_AFTER, (before,))  # as the writer does (migration 0012)
     conn.executemany(
         "INSERT INTO reference_marks VALUES (?, ?, ?, ?, ?)",
         [(s.conversation.id, s.mark.kind, s.mark.read_level, s.conversation.claimed_by_id,

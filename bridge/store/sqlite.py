@@ -159,7 +159,7 @@ class SqliteStore(
 
     def _committed(self, op: WriteOp, outcome: Outcome) -> None:
         if op.kind == "save_patron":
-            self._cache.patron_saved(op.args[2])
+            self._cache.patron_saved(op.args[2], created=outcome is True)
         elif op.kind == "save_conversation":
             self._cache.conversation_saved(op.args[1])
         elif self._blocks is not None and op.kind == "save_block":

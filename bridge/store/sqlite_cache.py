@@ -4,14 +4,18 @@ One process owns the SQLite file, so after a commit the cache is told what was w
 and never goes stale. The router asks "who is this contact, and what is their newest
 conversation?" for every message; with 20,000 visitors those answers come from here.
 
-A read that missed the cache may only fill it if no write of that kind committed while
-the read was in flight (``Generation``): otherwise an old row read just before a commit
-could land in the cache after the commit's fresh one.
+A read that missed the cache may only fill it if no commit changed one of its keys (the
+contact or patron id, the conversation or patron id it asked for or found) while the read
+was in flight: otherwise an old row read just before a commit could land in the cache
+after the commit's fresh one. Commits of other patrons do not count: under a crowd of new
+visitors some patron is saved during almost every read, and a read thrown away is asked
+again (``Changes``).
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Iterable
 from typing import Generic, TypeVar
 
 from routing.model import Contact, Conversation, Patron
@@ -60,6 +64,32 @@ class Lru(Generic[K, V]):
         self._data.pop(key, None)
 
 
+class Changes:
+    """The generation at which each key was last written, for the most recent ``size``
+    keys; a key forgotten counts as written at the newest generation forgotten."""
+
+    def __init__(self, size: int) -> None:
+        self._at: OrderedDict[object, int] = OrderedDict()
+        self._size = size
+        self._floor = 0
+
+    def wrote(self, generation: int, keys: Iterable[object]) -> None:
+        for key in keys:
+            self._at[key] = generation
+            self._at.move_to_end(key)
+        while len(self._at) > self._size:
+            self._floor = max(self._floor, self._at.popitem(last=False)[1])
+
+    def everything(self, generation: int) -> None:
+        """Count every key as written at ``generation`` (a deletion of many rows)."""
+        self._floor = max(self._floor, generation)
+
+    def quiet_since(self, generation: int, keys: Iterable[object]) -> bool:
+        """Whether none of ``keys`` was written after ``generation``."""
+        at = self._at.get
+        return self._floor <= generation and all(at(key, 0) <= generation for key in keys)
+
+
 LatestKey = tuple[float, str]  # (created_at, id) of a patron's newest conversation
 
 
@@ -73,16 +103,22 @@ class RecordCache:
         self.latest: Lru[str, LatestKey | None] = Lru(size)  # patron id -> newest
         self.patron_generation = 0
         self.conversation_generation = 0
+        self._patron_changes = Changes(size)
+        self._conversation_changes = Changes(size)
 
     # -- after a commit ----------------------------------------------------------------
 
-    def patron_saved(self, patron: Patron) -> None:
+    def patron_saved(self, patron: Patron, *, created: bool = False) -> None:
+        """``created``: the commit inserted the patron, so it has no conversation yet."""
         self.patrons.put(patron.id, patron)
+        if created and isinstance(self.latest.get(patron.id), Missing):
+            self.latest.put(patron.id, None)
         for contact in patron.contacts:
             self.contacts.put(contact, patron.id)
         # A contact the patron no longer has may still point here; lookups check
         # the patron's contacts before trusting it (see SqliteStore.patron_by_contact).
         self.patron_generation += 1
+        self._patron_changes.wrote(self.patron_generation, (patron.id, *patron.contacts))
 
     def conversation_saved(self, conversation: Conversation) -> None:
         self.conversations.put(conversation.id, conversation)
@@ -93,12 +129,24 @@ class RecordCache:
         elif not isinstance(known, Missing) and known[1] == conversation.id:
             self.latest.pop(conversation.patron_id)  # it moved back in time: ask again
         self.conversation_generation += 1
+        self._conversation_changes.wrote(self.conversation_generation,
+                                         (conversation.id, conversation.patron_id))
+
+    def everything_changed(self) -> None:
+        """No read in flight may fill the cache (a patron and their rows were erased)."""
+        self.patron_generation += 1
+        self.conversation_generation += 1
+        self._patron_changes.everything(self.patron_generation)
+        self._conversation_changes.everything(self.conversation_generation)
 
     # -- after a read that missed --------------------------------------------------------
 
     def patron_read(self, generation: int, contact: Contact | None, patron: Patron | None,
                     patron_id: str = "") -> None:
-        if generation != self.patron_generation:
+        keys: list[object] = [patron_id, contact]
+        if patron is not None:
+            keys += [patron.id, *patron.contacts]
+        if not self._patron_changes.quiet_since(generation, keys):
             return
         if patron is not None:
             self.patrons.put(patron.id, patron)
@@ -111,7 +159,8 @@ class RecordCache:
 
     def conversation_read(self, generation: int, conversation: Conversation | None,
                           conversation_id: str = "") -> None:
-        if generation != self.conversation_generation:
+        keys = (conversation_id, conversation.id if conversation is not None else "")
+        if not self._conversation_changes.quiet_since(generation, keys):
             return
         if conversation is not None:
             self.conversations.put(conversation.id, conversation)
@@ -120,7 +169,8 @@ class RecordCache:
 
     def latest_read(self, generation: int, patron_id: str,
                     conversation: Conversation | None) -> None:
-        if generation != self.conversation_generation:
+        keys = (patron_id, conversation.id if conversation is not None else "")
+        if not self._conversation_changes.quiet_since(generation, keys):
             return
         if conversation is None:
             self.latest.put(patron_id, None)

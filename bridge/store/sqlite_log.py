@@ -24,7 +24,9 @@ from routing.reminders import Waiting
 
 __all__ = [
     "FIND_BY_CLIENT_ID",
+    "INDEX_MESSAGES_AFTER",
     "INSERT_MESSAGE",
+    "LAST_MESSAGE_ROWID",
     "UPSERT_CONVERSATION",
     "SqliteConversationLog",
     "SqliteReports",
@@ -43,12 +45,23 @@ UPSERT_CONVERSATION = (
     " rating_comment = excluded.rating_comment,"
     " rated_librarian_id = excluded.rated_librarian_id"
 )
-FIND_BY_CLIENT_ID = (
-    f"SELECT {MESSAGE_COLUMNS} FROM messages"
+FIND_BY_CLIENT_ID = (  # rowid first: the writer tells a row of this commit by it
+    f"SELECT rowid, {MESSAGE_COLUMNS} FROM messages"
     " WHERE conversation_id = ? AND client_id = ? AND client_id != ''"  # the partial index
 )
+# A resend (a client_id its conversation already holds) is skipped, not an error: the
+# writer learns of it from the rows inserted and only then looks up the original.
 INSERT_MESSAGE = (
     f"INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (conversation_id, client_id) WHERE client_id != '' DO NOTHING"
+)
+# The words of messages are indexed by the writer, one statement per group commit, in
+# the commit that inserts them (migration 0012 dropped the per-row trigger: FTS5 paid a
+# statement's set-up per message). A rowid table gives a new row max(rowid) + 1, so the
+# rows inserted after reading LAST_MESSAGE_ROWID are those above it.
+LAST_MESSAGE_ROWID = "SELECT coalesce(max(rowid), 0) FROM messages"
+INDEX_MESSAGES_AFTER = (
+    "INSERT INTO messages_fts (rowid, text) SELECT rowid, text FROM messages WHERE rowid > ?"
 )
 _CONVERSATION = f"SELECT {CONVERSATION_COLUMNS} FROM conversations"
 _MESSAGE = f"SELECT {MESSAGE_COLUMNS} FROM messages"

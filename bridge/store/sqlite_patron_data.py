@@ -127,8 +127,7 @@ class SqlitePatronData(SqliteRole):
             cache.contacts.pop(Contact(Channel(channel), str(address)))
         for (conversation_id,) in conversations:
             cache.conversations.pop(str(conversation_id))
-        cache.patron_generation += 1  # a read begun before the erasure caches nothing
-        cache.conversation_generation += 1
+        cache.everything_changed()  # a read begun before the erasure caches nothing
         return counts
 
     async def blob_in_use(self, digest: str) -> bool:

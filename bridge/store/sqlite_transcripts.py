@@ -1,9 +1,10 @@
 """The transcript and retention roles on SQLite (``routing.transcript_roles``).
 
 Words are searched in ``messages_fts`` (migration 0012), an external-content FTS5
-index kept in step with ``messages`` by triggers. Every other filter is a plain
-condition on ``conversations``; results are newest first. Excerpts carry the matched
-words between ``MARK_START`` and ``MARK_END`` (control characters no message holds), so
+index kept in step with ``messages`` by the writer (``BatchWriter._append``, once per
+group commit) and a delete trigger. Every other filter is a plain condition on
+``conversations``; results are newest first. Excerpts carry the matched words between
+``MARK_START`` and ``MARK_END`` (control characters no message holds), so
 the page escapes the text and then marks them.
 
 The retention deletes are one write op (``WRITES``) the group commit applies like any

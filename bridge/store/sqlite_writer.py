@@ -24,11 +24,18 @@ from bridge.store.sqlite_directory import DELETE_CONTACTS, INSERT_CONTACT, UPSER
 from bridge.store.sqlite_directory import WRITES as DIRECTORY_WRITES
 from bridge.store.sqlite_links import UPSERT_LINK
 from bridge.store.sqlite_links import WRITES as LINK_WRITES
-from bridge.store.sqlite_log import FIND_BY_CLIENT_ID, INSERT_MESSAGE, UPSERT_CONVERSATION
+from bridge.store.sqlite_log import (
+    FIND_BY_CLIENT_ID,
+    INDEX_MESSAGES_AFTER,
+    INSERT_MESSAGE,
+    LAST_MESSAGE_ROWID,
+    UPSERT_CONVERSATION,
+)
 from bridge.store.sqlite_outbox import DELIVERY_UPDATES, INSERT_DELIVERY
 from bridge.store.sqlite_patron_data import WRITES as PATRON_DATA_WRITES
 from bridge.store.sqlite_reports import WRITES as REPORT_WRITES
 from bridge.store.sqlite_reports import apply_rolled_days
+from bridge.store.sqlite_role import chunks, marks
 from bridge.store.sqlite_rows import (
     Row,
     message_from_row,
@@ -172,40 +179,57 @@ class BatchWriter:
         for patron_row, contact_rows, _patron in runs:
             last[patron_row[0]] = (patron_row, contact_rows)
         cur = self._conn.cursor()
+        known = {row[0] for part in chunks(last)
+                 for row in cur.execute(f"SELECT id FROM patrons WHERE id IN ({marks(part)})",
+                                        part)}
         cur.executemany(UPSERT_PATRON, [row for row, _ in last.values()])
-        cur.executemany(DELETE_CONTACTS, [(patron_id,) for patron_id in last])
+        cur.executemany(DELETE_CONTACTS, [(patron_id,) for patron_id in last if patron_id in known])
         cur.executemany(INSERT_CONTACT, [c for _, contacts in last.values() for c in contacts])
-        return [None] * len(runs)
+        # True for a patron this commit created: no conversation can name it yet (the
+        # foreign key), which the cache records so that no read asks (SqliteStore._committed).
+        return [patron_row[0] not in known for patron_row, _contacts, _patron in runs]
 
     def _save_conversations(self, runs: Sequence[tuple[Any, ...]]) -> list[Outcome]:
         self._conn.executemany(UPSERT_CONVERSATION, [row for row, _conversation in runs])
         return [None] * len(runs)
 
     def _append(self, runs: Sequence[tuple[Any, ...]]) -> list[Outcome]:
-        """Insert new messages and their deliveries; a known client_id returns the original."""
+        """Insert new messages, their words and their deliveries; a known client_id
+        returns the original.
+
+        The insert skips resends itself, so the common batch (no resend) costs no read:
+        only when fewer rows went in than were given is each client_id looked up.
+        """
+        cur = self._conn.cursor()
+        before = cur.execute(LAST_MESSAGE_ROWID).fetchone()[0]
+        cur.executemany(INSERT_MESSAGE, [row for _message, row, _deliveries in runs])
+        resent = cur.rowcount != len(runs)
         outcomes: list[Outcome] = []
-        fresh: dict[tuple[str, str], Message] = {}  # client ids first seen in this run
-        messages: list[Row] = []
         deliveries: list[Row] = []
-        for message, row, delivery_rows in runs:
-            if message.client_id:
-                key = (message.conversation_id, message.client_id)
-                existing = fresh.get(key) or self._by_client_id(key)
+        taken: set[str] = set()  # ids this run inserted, when a resend is among them
+        for message, _row, delivery_rows in runs:
+            if resent and message.client_id:
+                existing = self._original(message, before, taken)
                 if existing is not None:
                     outcomes.append((existing, False))
                     continue
-                fresh[key] = message
-            messages.append(row)
             deliveries.extend(delivery_rows)
             outcomes.append((message, True))
-        cur = self._conn.cursor()
-        cur.executemany(INSERT_MESSAGE, messages)
         cur.executemany(INSERT_DELIVERY, deliveries)
+        cur.execute(INDEX_MESSAGES_AFTER, (before,))
         return outcomes
 
-    def _by_client_id(self, key: tuple[str, str]) -> Message | None:
-        row = self._conn.execute(FIND_BY_CLIENT_ID, key).fetchone()
-        return None if row is None else message_from_row(row)
+    def _original(self, message: Message, before: int, taken: set[str]) -> Message | None:
+        """The message stored under ``message``'s client_id, unless it is ``message``
+        itself, inserted by this run (a rowid above ``before``, its id not yet taken)."""
+        row = self._conn.execute(FIND_BY_CLIENT_ID,
+                                 (message.conversation_id, message.client_id)).fetchone()
+        if row is None:  # not reached: the insert skipped or stored it
+            return None
+        if row[0] > before and row[1] == message.id and message.id not in taken:
+            taken.add(message.id)
+            return None
+        return message_from_row(row[1:])
 
     def _update_deliveries(
         self, kind: str

@@ -175,6 +175,20 @@ class TestAccept:
         assert last.message.author == "Sari"
         assert len(store.patrons) == 1
 
+    async def test_page_language_updates_patron_only_when_given(
+        self, router: Router, store: FakeStore
+    ) -> None:
+        """A message's page language is saved on the patron; a page without one, or the
+        same details again, leaves the stored patron as it was (not saved anew)."""
+        first = await router.intake.accept(widget("Hi", client_id="c1", name="Sari"))
+        await router.intake.accept(widget("Halo", client_id="c2", page=PageInfo(language="id")))
+        saved = store.patrons[first.patron.id]
+        assert (saved.name, saved.language) == ("Sari", "id")
+        await router.intake.accept(widget("Lagi", client_id="c3", name="Sari",
+                                          page=PageInfo(language="id")))
+        await router.intake.accept(widget("Lagi", client_id="c4", page=PageInfo()))
+        assert store.patrons[first.patron.id] is saved
+
     async def test_closed_conversation_starts_new(self, router: Router, store: FakeStore) -> None:
         """After a conversation is closed the patron's next message opens a new one."""
         first = await router.intake.accept(widget("Hello", client_id="c1"))
