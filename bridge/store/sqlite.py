@@ -14,6 +14,7 @@ right only because one process owns the file.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +85,7 @@ class SqliteStore(
         self._reports = ReportConnection(self.path)
         self._lanes = LaneScan()
         self._blocks: dict[str, Block] | None = None  # every block, loaded on first use
+        self._blocks_loading = asyncio.Lock()  # the first uses share one load
         self._state = "new"  # new -> open -> closing -> closed
 
     @property

@@ -148,10 +148,12 @@ class SqliteBlocks(SqliteRole):
 
     async def _all_blocks(self) -> dict[str, Block]:
         if self._blocks is None:
-            sql = f"SELECT {BLOCK_COLUMNS} FROM blocks ORDER BY created_at, id"
-            loaded = {b.id: b for b in map(block_from_row, await rows(self._db(), sql, ()))}
-            if self._blocks is None:
-                self._blocks = loaded
+            async with self._blocks_loading:  # a restart's first hundreds of messages: one read
+                if self._blocks is None:
+                    sql = f"SELECT {BLOCK_COLUMNS} FROM blocks ORDER BY created_at, id"
+                    loaded = await rows(self._db(), sql, ())
+                    if self._blocks is None:
+                        self._blocks = {b.id: b for b in map(block_from_row, loaded)}
         return self._blocks
 
     async def find_block(

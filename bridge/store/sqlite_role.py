@@ -9,6 +9,7 @@ through ``_cache``.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Collection, Sequence
 from typing import Any, TypeVar
 
@@ -27,6 +28,7 @@ T = TypeVar("T")
 class SqliteRole:
     _cache: RecordCache
     _blocks: dict[str, Block] | None  # every block, loaded on first use
+    _blocks_loading: asyncio.Lock
 
     def _db(self) -> aiosqlite.Connection:
         """The reading connection; raises RuntimeError when the store is not open."""

@@ -97,6 +97,27 @@ class TestSqliteBlocks(SqliteFixture, BlocksContract):
             await again.close()
 
 
+    async def test_a_restarts_first_messages_share_one_load_of_the_blocks(
+            self, tmp_path: Path) -> None:
+        """After a start, hundreds of first messages check blocks at once: one read of
+        the blocks table serves them all, and every one sees the saved block."""
+        store = SqliteStore(tmp_path / "herd.db")
+        await store.open()
+        try:
+            block = Block(new_id(), BlockKind.EMAIL, "eve@example.org", None, "Ana", "", NOW)
+            await store.save_block(block)
+            store._blocks = None  # as just opened: nothing loaded yet
+            statements: list[str] = []
+            await store._db().set_trace_callback(statements.append)
+            keys = [(BlockKind.EMAIL, "eve@example.org")]
+            found = await asyncio.gather(*(store.find_block(keys, NOW) for _ in range(256)))
+            await store._db().set_trace_callback(None)
+            assert found == [block] * 256
+            assert len([s for s in statements if "FROM blocks" in s]) == 1, statements
+        finally:
+            await store.close()
+
+
 class TestDurability:
     async def test_everything_survives_close_and_reopen(self, tmp_path: Path) -> None:
         """Every kind of record written before close() is read back by a new store."""
