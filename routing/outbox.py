@@ -165,10 +165,17 @@ class DeliveryWorker:
         self._last_full_read = self._clock.now()
         ended = self._reading()
         try:
-            due = await self._store.due_deliveries(self._clock.now(), self._batch)
+            due = await self._store.due_deliveries(self._clock.now(), self._batch,
+                                                   skip=self._full())
         finally:
             self._readers.remove(ended)
         return await self._start(due, ended)
+
+    def _full(self) -> list[str]:
+        """The destinations with ``max_waiting`` lanes queued for their budget: a read
+        of everything due would drop all their rows (``crowded_lanes``), so it leaves
+        them in the store undecoded; the first read after a lane ends reads them again."""
+        return [d for d, n in self._gate.crowd.items() if n >= self._max_waiting]
 
     def _reading(self) -> set[Lane]:
         """The lanes that end while a read is under way (a copy of the busy lanes would

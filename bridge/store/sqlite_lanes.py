@@ -43,7 +43,8 @@ def due_in_lanes(rows: Sequence[Row], now: float,
     return due
 
 # A skip-scan over the lane index: one step per lane, not per row. Each lane found
-# brings its oldest pending rows (at most :per_lane) along.
+# brings its oldest pending rows (at most :per_lane) along, unless its destination is
+# skipped ({skip}: "lanes.d NOT IN (...)" or "1"): then one row of its key and NULLs.
 _LANE_ROWS = (
     "WITH RECURSIVE lanes(c, d, n) AS ("
     " SELECT * FROM (SELECT conversation_id, destination, 1 FROM deliveries"
@@ -59,12 +60,19 @@ _LANE_ROWS = (
     "   ORDER BY conversation_id, destination LIMIT 1),"
     "  lanes.n + 1"
     " FROM lanes WHERE lanes.c IS NOT NULL AND lanes.n < :lanes)"
-    f" SELECT {D_COLUMNS}"
-    " FROM lanes JOIN deliveries AS d ON d.id IN ("
+    f" SELECT lanes.c, lanes.d, {D_COLUMNS}"
+    " FROM lanes LEFT JOIN deliveries AS d ON {skip} AND d.id IN ("
     "  SELECT id FROM deliveries INDEXED BY deliveries_lane WHERE state = 'pending'"
     "  AND conversation_id = lanes.c AND destination = lanes.d ORDER BY id LIMIT :per_lane)"
-    " WHERE lanes.c IS NOT NULL ORDER BY d.conversation_id, d.destination, d.id"
+    " WHERE lanes.c IS NOT NULL ORDER BY lanes.c, lanes.d, d.id"
 )
+
+
+def _lane_rows(skip: Sequence[str]) -> str:
+    if not skip:
+        return _LANE_ROWS.replace("{skip}", "1")
+    marks = ", ".join(f":s{n}" for n in range(len(skip)))
+    return _LANE_ROWS.replace("{skip}", f"lanes.d NOT IN ({marks})")
 
 
 class LaneScan:
@@ -76,17 +84,21 @@ class LaneScan:
         self._last = -interval
 
     async def missed(
-        self, db: aiosqlite.Connection, now: float, batch: Sequence[Delivery]
+        self, db: aiosqlite.Connection, now: float, batch: Sequence[Delivery],
+        skip: Sequence[str] = (),
     ) -> list[Delivery]:
-        """Due rows of lanes absent from ``batch``, each lane's in order; [] between walks."""
+        """Due rows of lanes absent from ``batch``, each lane's in order; [] between walks.
+        Lanes of the destinations in ``skip`` are walked but their rows are not read."""
         started = time.monotonic()
         if started - self._last < self._interval:
             return []
         self._last = started
-        params = {"c": self._cursor[0], "d": self._cursor[1], "lanes": self._lanes,
-                  "per_lane": self._per_lane}
-        rows: list[Row] = [tuple(r) for r in await db.execute_fetchall(_LANE_ROWS, params)]
-        walked = {(r[1], r[4]) for r in rows}
+        params: dict[str, object] = {"c": self._cursor[0], "d": self._cursor[1],
+                                     "lanes": self._lanes, "per_lane": self._per_lane}
+        params.update((f"s{n}", destination) for n, destination in enumerate(skip))
+        found = await db.execute_fetchall(_lane_rows(skip), params)
+        walked = {(r[0], r[1]) for r in found}
+        rows: list[Row] = [tuple(r)[2:] for r in found if r[2] is not None]
         # A short walk reached the end of the table: the next one starts from the top.
         self._cursor = max(walked) if len(walked) >= self._lanes else ("", "")
         return due_in_lanes(rows, now,

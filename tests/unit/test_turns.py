@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Collection
 from dataclasses import replace
 
 from routing.limits import SendBudget, WindowRule
@@ -128,10 +129,10 @@ class TestReadsUnderABacklog:
         full_reads = 0
         due = store.due_deliveries
 
-        async def counted(now: float, limit: int) -> list[Delivery]:
+        async def counted(now: float, limit: int, skip: Collection[str] = ()) -> list[Delivery]:
             nonlocal full_reads
             full_reads += 1
-            return await due(now, limit)
+            return await due(now, limit, skip)
 
         store.due_deliveries = counted  # type: ignore[method-assign]
         worker._turns._sleep = lambda seconds: asyncio.sleep(3600)  # the group stays full
