@@ -197,11 +197,12 @@ class DeliveryWorker:
         crowded = crowded_lanes(lanes, self._gate.crowd, self._max_waiting)
         if not fresh:  # the backlog past the bound stays in the store, unread
             lanes = {lane: rows for lane, rows in lanes.items() if lane not in crowded}
-        known = await self._reads.start(lanes) if lanes else {}
+        chats = await self._reads.conversations(lanes) if lanes else {}
+        if fresh and crowded:  # a new row of a known conversation still starts its lane
+            lanes = known_only(lanes, crowded, chats)
+        known = await self._reads.start(lanes, chats) if lanes else {}
         if self._stopping:
             return 0
-        if fresh and crowded:  # a new row of a known conversation still starts its lane
-            lanes = known_only(lanes, crowded, known, self._messages)
         for lane, deliveries in lanes.items():
             task = asyncio.create_task(self._run_lane(deliveries, known))
             self._busy[lane] = task
