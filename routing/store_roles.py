@@ -153,7 +153,8 @@ class OutboxRows(Protocol):
     async def due_deliveries(self, now: float, limit: int,
                              skip: Collection[str] = ()) -> list[Delivery]:
         """Pending deliveries whose time has come, oldest first, ``limit`` of them;
-        none of the destinations in ``skip`` (the outbox has no room for them now).
+        none of the destinations in ``skip`` (the outbox has no room for them now; a
+        store may still count them in the page of ``limit`` it reads).
 
         Oldest means enqueued first (append order; ids sort the same way). A delivery
         is left out while an older pending one of the same conversation and destination
