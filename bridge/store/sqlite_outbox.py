@@ -8,13 +8,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Collection, Sequence
 
-from bridge.store.sqlite_lanes import D_COLUMNS, LaneScan, due_in_lanes
+from bridge.store.sqlite_lanes import D_COLUMNS, SLICE, LaneScan, due_in_lanes_sliced
 from bridge.store.sqlite_role import SqliteRole, chunks, first, rows
 from bridge.store.sqlite_rows import DELIVERY_COLUMNS, Row, delivery_from_row, link_row
 from routing.model import Delivery, DeliveryState
 from routing.ports import Link
-
-_SLICE = 200  # rows decoded between two turns of the event loop
 
 __all__ = ["DELIVERY_UPDATES", "DUE", "INSERT_DELIVERY", "SqliteOutbox"]
 
@@ -85,10 +83,10 @@ class SqliteOutbox(SqliteRole):
         params.update((f"s{n}", destination) for n, destination in enumerate(skipped))
         found = await rows(self._db(), due_sql(skipped), params)
         due: list[Delivery] = []
-        for start in range(0, len(found), _SLICE):
+        for start in range(0, len(found), SLICE):
             if start:
                 await asyncio.sleep(0)  # a thousand rows at once would hold up acks meanwhile
-            due += [delivery_from_row(r) for r in found[start:start + _SLICE]]
+            due += [delivery_from_row(r) for r in found[start:start + SLICE]]
         if len(due) >= limit or skipped:  # a page of skipped rows may have been full
             due += await self._lanes.missed(self._db(), now, due, skipped)
         return due
@@ -100,7 +98,7 @@ class SqliteOutbox(SqliteRole):
         for part in chunks(lanes, 400):  # two parameters a lane
             sql = _LANES.format(values=", ".join(["(?, ?)"] * len(part)))
             found += await rows(self._db(), sql, [*(v for lane in part for v in lane), limit])
-        return due_in_lanes(found, now)
+        return await due_in_lanes_sliced(found, now)
 
     async def get_delivery(self, delivery_id: str) -> Delivery | None:
         """One outbox row, whatever its state (the port has no way to read a done row)."""

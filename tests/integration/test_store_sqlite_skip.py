@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from bridge.store import sqlite_lanes
 from bridge.store.sqlite import SqliteStore
 from bridge.store.sqlite_lanes import LaneScan
 from bridge.store.sqlite_outbox import due_sql
@@ -51,3 +52,20 @@ class TestSkippedDestinations:
         scans = [step for step in plan if step.startswith("SCAN")]
         assert all("deliveries_pending" in s or s == "SCAN page" for s in scans), plan
         assert any("deliveries_pending" in s for s in scans), plan
+
+
+class TestSlicedLaneReads:
+    async def test_a_lane_that_spans_two_slices_still_waits_behind_its_retry(
+            self, sqlite_store: SqliteStore, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Rows are decoded three at a time here: a lane whose retrying row ends one
+        slice keeps the row behind it, in the next slice, out."""
+        monkeypatch.setattr(sqlite_lanes, "SLICE", 3)
+        ana = await patron(sqlite_store)
+        a, b = await conversation_for(sqlite_store, ana), await conversation_for(sqlite_store, ana)
+        first, second, retrying, _behind = [await queued(sqlite_store, a) for _ in range(4)]
+        others = [await queued(sqlite_store, b) for _ in range(2)]
+        await sqlite_store.retry_delivery(retrying.id, 1, NOW + 60, "429 Too Many Requests")
+        lanes = sorted([(a.id, "desk"), (b.id, "desk")])
+        found = ids(await sqlite_store.lane_deliveries(lanes, NOW, 10))
+        expected = {a.id: ids([first, second]), b.id: ids(others)}
+        assert found == [i for c, _ in lanes for i in expected[c]]
