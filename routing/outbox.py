@@ -165,10 +165,17 @@ class DeliveryWorker:
         self._last_full_read = self._clock.now()
         ended = self._reading()
         try:
-            due = await self._store.due_deliveries(self._clock.now(), self._batch)
+            due = await self._store.due_deliveries(self._clock.now(), self._batch,
+                                                   skip=self._full())
         finally:
             self._readers.remove(ended)
         return await self._start(due, ended)
+
+    def _full(self) -> list[str]:
+        """The destinations with ``max_waiting`` lanes queued for their budget: a read
+        of everything due would drop all their rows (``crowded_lanes``), so it leaves
+        them in the store undecoded; the first read after a lane ends reads them again."""
+        return [d for d, n in self._gate.crowd.items() if n >= self._max_waiting]
 
     def _reading(self) -> set[Lane]:
         """The lanes that end while a read is under way (a copy of the busy lanes would
@@ -190,11 +197,12 @@ class DeliveryWorker:
         crowded = crowded_lanes(lanes, self._gate.crowd, self._max_waiting)
         if not fresh:  # the backlog past the bound stays in the store, unread
             lanes = {lane: rows for lane, rows in lanes.items() if lane not in crowded}
-        known = await self._reads.start(lanes) if lanes else {}
+        chats = await self._reads.conversations(lanes) if lanes else {}
+        if fresh and crowded:  # a new row of a known conversation still starts its lane
+            lanes = known_only(lanes, crowded, chats)
+        known = await self._reads.start(lanes, chats) if lanes else {}
         if self._stopping:
             return 0
-        if fresh and crowded:  # a new row of a known conversation still starts its lane
-            lanes = known_only(lanes, crowded, known, self._messages)
         for lane, deliveries in lanes.items():
             task = asyncio.create_task(self._run_lane(deliveries, known))
             self._busy[lane] = task

@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 
-from routing.model import Delivery, Message
-from routing.outbox_reads import Known
+from routing.model import Delivery
+from routing.outbox_reads import Chats
 from routing.outbox_rules import Lane
 
 __all__ = ["crowded_lanes", "known_only"]
@@ -38,17 +38,16 @@ def crowded_lanes(lanes: Mapping[Lane, list[Delivery]], waiting: Counter[str],
     return crowded
 
 
-def known_only(lanes: Mapping[Lane, list[Delivery]], crowded: set[Lane], known: Known,
-               read_ahead: dict[str, Message]) -> dict[Lane, list[Delivery]]:
+def known_only(lanes: Mapping[Lane, list[Delivery]], crowded: set[Lane],
+               chats: Chats) -> dict[Lane, list[Delivery]]:
     """``lanes`` less the crowded ones of conversations the desk does not know yet
-    (their messages read ahead are dropped: they wait in the store)."""
+    (decided on their conversations alone: their messages are not read, they wait in
+    the store)."""
     kept: dict[Lane, list[Delivery]] = {}
     for lane, rows in lanes.items():
-        conversation = known.get(lane[0], (None, None))[0]
+        conversation = chats.get(lane[0])
         if lane in crowded and not (conversation is not None and (
                 conversation.desk_thread is not None or conversation.first_response_at)):
-            for delivery in rows:
-                read_ahead.pop(delivery.message_id, None)
             continue
         kept[lane] = rows
     return kept

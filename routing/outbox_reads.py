@@ -4,8 +4,9 @@ A restart onto a backlog in 500 conversations starts 500 lanes at once, and they
 their first rows at about the same moment. Read one by one, their messages,
 conversations, patrons and next rows queue up as thousands of small reads on the
 store's one reading connection while the send slots stand idle. So the lanes a dispatch
-starts are read in three reads (``start``), and lanes that read on in the same turn of
-the event loop share one read of their rows and one of their messages (``read_on``).
+starts are read in three reads (``conversations``, then ``start`` for those that do
+start), and lanes that read on in the same turn of the event loop share one read of
+their rows and one of their messages (``read_on``).
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ from routing.model import Conversation, Delivery, Message, Patron
 from routing.outbox_rules import Lane, lane_of
 from routing.ports import OutboxStore
 
-__all__ = ["Known", "LaneReads"]
+__all__ = ["Chats", "Known", "LaneReads"]
 
 # What a lane reads once: its conversation and patron (None when missing), by conversation id.
 Known = dict[str, "tuple[Conversation | None, Patron | None]"]
+# Conversations by id, as the store reads them.
+Chats = Mapping[str, Conversation]
 
 
 class LaneReads:
@@ -35,13 +38,19 @@ class LaneReads:
         self._reader: asyncio.Task[None] | None = None
         self._now = 0.0
 
-    async def start(self, lanes: Mapping[Lane, list[Delivery]]) -> Known:
-        """The messages, conversations and patrons of lanes about to start."""
+    async def conversations(self, lanes: Mapping[Lane, list[Delivery]]) -> Chats:
+        """The conversations of lanes that may start (the first of ``start``'s reads:
+        which lanes start may depend on them)."""
+        return await self._store.get_conversations({c for c, _ in lanes})
+
+    async def start(self, lanes: Mapping[Lane, list[Delivery]], chats: Chats) -> Known:
+        """The messages and patrons of lanes about to start (``chats``: their
+        conversations, from ``conversations``), with the conversations as ``Known``."""
         self.messages.update(await self._store.get_messages(
             [d.message_id for rows in lanes.values() for d in rows]))
-        chats = await self._store.get_conversations({c for c, _ in lanes})
-        patrons = await self._store.get_patrons({c.patron_id for c in chats.values()})
-        return {c.id: (c, patrons.get(c.patron_id)) for c in chats.values()}
+        mine = [chats[c] for c in {c for c, _ in lanes} if c in chats]
+        patrons = await self._store.get_patrons({c.patron_id for c in mine})
+        return {c.id: (c, patrons.get(c.patron_id)) for c in mine}
 
     async def read_on(self, lane: Lane, now: float) -> list[Delivery]:
         """The lane's next due rows (at most ``per_lane``), their messages read ahead."""

@@ -150,8 +150,11 @@ class OutboxRows(Protocol):
     """The durable outbox: rows are added by ``ConversationLog.append``, read and
     settled here."""
 
-    async def due_deliveries(self, now: float, limit: int) -> list[Delivery]:
-        """Pending deliveries whose time has come, oldest first, ``limit`` of them.
+    async def due_deliveries(self, now: float, limit: int,
+                             skip: Collection[str] = ()) -> list[Delivery]:
+        """Pending deliveries whose time has come, oldest first, ``limit`` of them;
+        none of the destinations in ``skip`` (the outbox has no room for them now; a
+        store may still count them in the page of ``limit`` it reads).
 
         Oldest means enqueued first (append order; ids sort the same way). A delivery
         is left out while an older pending one of the same conversation and destination

@@ -11,6 +11,7 @@ costs a few milliseconds per hundred lanes, so it runs at most every ``interval`
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Collection, Sequence
 
@@ -19,7 +20,9 @@ import aiosqlite
 from bridge.store.sqlite_rows import DELIVERY_COLUMNS, Row, delivery_from_row
 from routing.model import Delivery
 
-__all__ = ["D_COLUMNS", "LaneScan", "due_in_lanes"]
+__all__ = ["D_COLUMNS", "SLICE", "LaneScan", "due_in_lanes", "due_in_lanes_sliced"]
+
+SLICE = 200  # rows decoded between two turns of the event loop
 
 # The deliveries columns of a query that also names other tables.
 D_COLUMNS = ", ".join("d." + column.strip() for column in DELIVERY_COLUMNS.split(","))
@@ -29,8 +32,24 @@ def due_in_lanes(rows: Sequence[Row], now: float,
                  skip: Collection[tuple[str, str]] = ()) -> list[Delivery]:
     """Pending rows ordered by lane then id, as deliveries: each lane's rows up to its
     first one not yet due (the rest of that lane waits behind it); lanes in ``skip`` out."""
+    return _due(rows, now, set(skip))
+
+
+async def due_in_lanes_sliced(rows: Sequence[Row], now: float) -> list[Delivery]:
+    """``due_in_lanes`` a slice of rows at a time, a turn of the event loop between
+    slices: 500 lanes reading on at once may bring 50,000 rows."""
     due: list[Delivery] = []
-    stopped: set[tuple[str, str]] = set(skip)
+    stopped: set[tuple[str, str]] = set()  # carried on: a lane may span two slices
+    for start in range(0, len(rows), SLICE):
+        if start:
+            await asyncio.sleep(0)
+        due += _due(rows[start:start + SLICE], now, stopped)
+    return due
+
+
+def _due(rows: Sequence[Row], now: float, stopped: set[tuple[str, str]]) -> list[Delivery]:
+    """``due_in_lanes``, adding the lanes it stops to ``stopped``."""
+    due: list[Delivery] = []
     for row in rows:
         lane = (row[1], row[4])  # conversation_id, destination
         if lane in stopped:
@@ -43,7 +62,8 @@ def due_in_lanes(rows: Sequence[Row], now: float,
     return due
 
 # A skip-scan over the lane index: one step per lane, not per row. Each lane found
-# brings its oldest pending rows (at most :per_lane) along.
+# brings its oldest pending rows (at most :per_lane) along, unless its destination is
+# skipped ({skip}: "lanes.d NOT IN (...)" or "1"): then one row of its key and NULLs.
 _LANE_ROWS = (
     "WITH RECURSIVE lanes(c, d, n) AS ("
     " SELECT * FROM (SELECT conversation_id, destination, 1 FROM deliveries"
@@ -59,12 +79,19 @@ _LANE_ROWS = (
     "   ORDER BY conversation_id, destination LIMIT 1),"
     "  lanes.n + 1"
     " FROM lanes WHERE lanes.c IS NOT NULL AND lanes.n < :lanes)"
-    f" SELECT {D_COLUMNS}"
-    " FROM lanes JOIN deliveries AS d ON d.id IN ("
+    f" SELECT lanes.c, lanes.d, {D_COLUMNS}"
+    " FROM lanes LEFT JOIN deliveries AS d ON {skip} AND d.id IN ("
     "  SELECT id FROM deliveries INDEXED BY deliveries_lane WHERE state = 'pending'"
     "  AND conversation_id = lanes.c AND destination = lanes.d ORDER BY id LIMIT :per_lane)"
-    " WHERE lanes.c IS NOT NULL ORDER BY d.conversation_id, d.destination, d.id"
+    " WHERE lanes.c IS NOT NULL ORDER BY lanes.c, lanes.d, d.id"
 )
+
+
+def _lane_rows(skip: Sequence[str]) -> str:
+    if not skip:
+        return _LANE_ROWS.replace("{skip}", "1")
+    marks = ", ".join(f":s{n}" for n in range(len(skip)))
+    return _LANE_ROWS.replace("{skip}", f"lanes.d NOT IN ({marks})")
 
 
 class LaneScan:
@@ -76,17 +103,21 @@ class LaneScan:
         self._last = -interval
 
     async def missed(
-        self, db: aiosqlite.Connection, now: float, batch: Sequence[Delivery]
+        self, db: aiosqlite.Connection, now: float, batch: Sequence[Delivery],
+        skip: Sequence[str] = (),
     ) -> list[Delivery]:
-        """Due rows of lanes absent from ``batch``, each lane's in order; [] between walks."""
+        """Due rows of lanes absent from ``batch``, each lane's in order; [] between walks.
+        Lanes of the destinations in ``skip`` are walked but their rows are not read."""
         started = time.monotonic()
         if started - self._last < self._interval:
             return []
         self._last = started
-        params = {"c": self._cursor[0], "d": self._cursor[1], "lanes": self._lanes,
-                  "per_lane": self._per_lane}
-        rows: list[Row] = [tuple(r) for r in await db.execute_fetchall(_LANE_ROWS, params)]
-        walked = {(r[1], r[4]) for r in rows}
+        params: dict[str, object] = {"c": self._cursor[0], "d": self._cursor[1],
+                                     "lanes": self._lanes, "per_lane": self._per_lane}
+        params.update((f"s{n}", destination) for n, destination in enumerate(skip))
+        found = await db.execute_fetchall(_lane_rows(skip), params)
+        walked = {(r[0], r[1]) for r in found}
+        rows: list[Row] = [tuple(r)[2:] for r in found if r[2] is not None]
         # A short walk reached the end of the table: the next one starts from the top.
         self._cursor = max(walked) if len(walked) >= self._lanes else ("", "")
         return due_in_lanes(rows, now,

@@ -58,6 +58,15 @@ async def main():
         elif info["generation"] == 2:
             log.write(f"{time.time():.3f} {(time.perf_counter() - began[0]) * 1000:.1f}\n")
     gc.callbacks.append(full_collections)
+    stalls = open(Path(sys.argv[2]) / "stalls.log", "a", buffering=1)
+    async def loop_stalls():  # turns of the event loop held up by 10 ms or more, to stalls.log
+        while True:
+            asked = time.perf_counter()
+            await asyncio.sleep(0.002)
+            late = time.perf_counter() - asked - 0.002
+            if late >= 0.010:
+                stalls.write(f"{time.time():.3f} {late * 1000:.1f}\n")
+    asyncio.create_task(loop_stalls())
     if os.environ.get("BENCH_GC") == "startup":  # the comparison: one freeze after startup
         gc.collect()
         gc.freeze()
@@ -167,7 +176,8 @@ def _profile(pid: int, size: int | str, seconds: int = 6) -> subprocess.Popen[by
     if not where:
         return None
     form = os.environ.get("BENCH_PYSPY_FORMAT", "raw")  # speedscope keeps the samples' order
-    return subprocess.Popen(["py-spy", "record", "-p", str(pid), "-f", form, "-r", "200",
+    idle = ["--idle"] if form == "speedscope" else []  # the loop's waits too: its busy stretches
+    return subprocess.Popen(["py-spy", "record", *idle, "-p", str(pid), "-f", form, "-r", "200",
                              "-d", str(seconds), "--nonblocking", "-o", f"{where}/flat_{size}.txt"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -295,6 +305,7 @@ def _paced_once(port: int, backlog: int, gc_mode: str) -> None:
                                          1_000.0, 10.0, later))
             later.sort()
             pauses = _full_collections(Path(tmp), began)
+            stalls = _full_collections(Path(tmp), began, "stalls.log")
             if spy is not None:
                 spy.wait()
         finally:
@@ -310,13 +321,15 @@ def _paced_once(port: int, backlog: int, gc_mode: str) -> None:
           f"max {p(1.0):.1f} ms; after the openings (each visitor's first message) "
           f"p99 {rank(later, 0.99) * 1000 if later else float('nan'):.1f} ms; "
           f"full collections during the load: {len(pauses)}, "
-          f"longest {max(pauses, default=0.0):.0f} ms, {sum(pauses):.0f} ms in all",
-          flush=True)
+          f"longest {max(pauses, default=0.0):.0f} ms, {sum(pauses):.0f} ms in all; "
+          f"loop stalls >= 10 ms: {len(stalls)}, >= 40 ms: {sum(s >= 40 for s in stalls)}, "
+          f"longest {max(stalls, default=0.0):.0f} ms", flush=True)
 
 
-def _full_collections(data_dir: Path, since: float) -> list[float]:
-    """The bridge's full collections (ms each) from ``since`` on, as its gc2.log says."""
-    lines = (data_dir / "gc2.log").read_text().split()
+def _full_collections(data_dir: Path, since: float, name: str = "gc2.log") -> list[float]:
+    """The bridge's full collections (ms each) from ``since`` on, as its gc2.log says
+    (or its loop stalls, as stalls.log says)."""
+    lines = (data_dir / name).read_text().split()
     return [float(ms) for at, ms in zip(lines[::2], lines[1::2], strict=True)
             if float(at) >= since]
 

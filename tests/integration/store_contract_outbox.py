@@ -94,6 +94,19 @@ class OutboxContract:
         assert reply.id in due and opening.id in due
         assert retrying.id not in due and len(set(due)) == len(due)
 
+    async def test_a_skipped_destination_stays_in_the_store(self, store: Store) -> None:
+        """``skip`` leaves a destination's rows out of the read, the lanes a full batch
+        left out included; a newer reply elsewhere still comes, and a read without
+        ``skip`` brings the skipped rows back in their order."""
+        ana = await patron(store)
+        busy, quiet, new = [await conversation_for(store, ana) for _ in range(3)]
+        backlog = [await queued(store, busy) for _ in range(30)]
+        reply = await queued(store, quiet, Channel.WIDGET)
+        await queued(store, new)  # a desk lane the full batch leaves out
+        assert ids(await store.due_deliveries(NOW, 10, skip=["desk"])) == [reply.id]
+        assert ids(await store.due_deliveries(NOW, 10))[:10] == ids(backlog[:10])
+        assert await store.pending_deliveries() == 32
+
     async def test_a_retrying_head_holds_back_its_lane_only(self, store: Store) -> None:
         """While a lane's oldest row waits for its retry, younger rows of that lane wait too."""
         ana = await patron(store)

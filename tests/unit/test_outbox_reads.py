@@ -23,9 +23,10 @@ def count_calls(store: FakeStore, names: tuple[str, ...]) -> Counter[str]:
     for name in names:
         real = getattr(store, name)
 
-        async def counted(*args: Any, _real: Any = real, _name: str = name) -> Any:
+        async def counted(*args: Any, _real: Any = real, _name: str = name,
+                          **kwargs: Any) -> Any:
             calls[_name] += 1
-            return await _real(*args)
+            return await _real(*args, **kwargs)
 
         setattr(store, name, counted)
     return calls

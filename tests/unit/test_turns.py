@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Collection
 from dataclasses import replace
 
 from routing.limits import SendBudget, WindowRule
@@ -128,10 +129,10 @@ class TestReadsUnderABacklog:
         full_reads = 0
         due = store.due_deliveries
 
-        async def counted(now: float, limit: int) -> list[Delivery]:
+        async def counted(now: float, limit: int, skip: Collection[str] = ()) -> list[Delivery]:
             nonlocal full_reads
             full_reads += 1
-            return await due(now, limit)
+            return await due(now, limit, skip)
 
         store.due_deliveries = counted  # type: ignore[method-assign]
         worker._turns._sleep = lambda seconds: asyncio.sleep(3600)  # the group stays full
@@ -281,6 +282,54 @@ class TestBoundedStart:
             await eventually(lambda: worker._turns.waiting() == 9)  # one has its turn
             await settle()
             assert worker._turns.waiting() == 9 and len(read) == 10
+
+    async def test_a_full_destination_is_left_out_of_reads_of_everything_due(
+            self) -> None:
+        """With the desk's queue at its bound, a read of everything due asks the store
+        to leave the desk's rows out (every one would be dropped); none comes back."""
+        store, _, _, worker = await self._crowd(30, 10)
+        asked: list[tuple[list[str], int]] = []
+        due = store.due_deliveries
+
+        async def counted(now: float, limit: int, skip: Collection[str] = ()) -> list[Delivery]:
+            found = await due(now, limit, skip)
+            asked.append((sorted(skip), len(found)))
+            return found
+
+        store.due_deliveries = counted  # type: ignore[method-assign]
+        worker._turns._sleep = lambda seconds: asyncio.sleep(3600)  # the group stays full
+        async with running(worker):
+            await eventually(lambda: worker._turns.waiting() == 9)  # one has its turn
+            await worker.dispatch()  # the queue filled to its bound again
+            await eventually(lambda: worker._turns.waiting() == 10)
+            await worker.dispatch()
+        assert asked[0] == ([], 30) and asked[-1] == (["desk"], 0)
+
+    async def test_a_new_conversation_past_the_bound_has_nothing_read_but_its_row(
+            self) -> None:
+        """With the queue at its bound, a new conversation's row woken on its own waits
+        in the store: its lane is judged on its conversation, its message is not read."""
+        store, clock, _, worker = await self._crowd(30, 10)
+        read: list[str] = []
+        get_messages = store.get_messages
+
+        async def counted(ids: list[str]) -> dict[str, Message]:
+            read.extend(ids)
+            return await get_messages(ids)
+
+        store.get_messages = counted  # type: ignore[method-assign]
+        worker._turns._sleep = lambda seconds: asyncio.sleep(3600)  # the group stays full
+        async with running(worker):
+            await eventually(lambda: worker._turns.waiting() == 9)  # one has its turn
+            await worker.dispatch()  # the queue filled to its bound again
+            await eventually(lambda: worker._turns.waiting() == 10)
+            read.clear()
+            late = await conversation(store, clock)
+            row = await enqueue(store, clock, late, "a new one")
+            worker.wake([row])
+            await settle()
+            assert read == [] and (late.id, "desk") not in worker._gate.waiting
+        assert (await store.lane_deliveries([(late.id, "desk")], clock.now(), 10)) == [row]
 
     async def test_the_backlog_is_delivered_whole_and_in_order(self) -> None:
         """Lanes left in the store start as the queue moves, oldest first."""
