@@ -128,9 +128,9 @@ async def run_demo(host: str, port: int, data_dir: Path, config_path: Path | Non
         print(f"    - {note}")
     print(f"  1. Library home page with the chat widget: {bridge.url}/")
     print(f"  2. Librarians' desk (Telegram group simulator): {desk}")
-    print("  Open both side by side, write as a patron in 1, answer as a librarian in 2.")
     print(f"  3. Staff dashboard (reports, transcripts): {bridge.url}/admin/")
     print(f"     make an account first: pustaka user add NAME --role admin --data-dir {data_dir}")
+    print("  Open both side by side, write as a patron in 1, answer as a librarian in 2.")
     print("  Press Ctrl+C to stop.")
     print(flush=True)
     try:
