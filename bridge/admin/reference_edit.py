@@ -19,6 +19,7 @@ from aiohttp import web
 from bridge.admin.auth import PREFIX, redirect
 from bridge.admin.context import AdminContext, audit, staff
 from bridge.admin.report_math import LocalTime
+from bridge.admin.report_rollup import aggregates_lock
 from routing.model import Conversation, Status
 from routing.report_roles import READ_LEVELS, NotedMark, ReferenceMark
 
@@ -41,7 +42,14 @@ def mark_from_form(form: Any, kinds: list[str]) -> ReferenceMark:
 
 async def edit_reference(store: Any, conversation: Conversation, mark: ReferenceMark, *,
                          timezone: str, now: float) -> tuple[NotedMark | None, NotedMark]:
-    """Save ``mark`` for the conversation; (the mark before, the mark now)."""
+    """Save ``mark`` for the conversation; (the mark before, the mark now). Under the
+    aggregates' lock: two edits at once (a double click) must not both move the count."""
+    async with aggregates_lock(store):
+        return await _edit(store, conversation, mark, timezone=timezone, now=now)
+
+
+async def _edit(store: Any, conversation: Conversation, mark: ReferenceMark, *,
+                timezone: str, now: float) -> tuple[NotedMark | None, NotedMark]:
     before = await store.reference_noted(conversation.id)
     if before is not None:
         librarian, at = before.librarian_id, before.marked_at

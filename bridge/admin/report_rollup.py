@@ -13,17 +13,31 @@ import datetime as dt
 import json
 import logging
 from collections import Counter, defaultdict
+from typing import Any
+from weakref import WeakKeyDictionary
 
 from bridge.admin.report_collect import classify
 from bridge.admin.report_math import LocalTime, Tally
 from routing.ports import Clock
 from routing.report_roles import LiveRow, ReportRows, RolledDay, Row
 
-__all__ = ["SETTLE_DAYS", "DailyRollUp", "roll_up", "settled_until"]
+__all__ = ["SETTLE_DAYS", "DailyRollUp", "aggregates_lock", "roll_up", "settled_until"]
 
 log = logging.getLogger(__name__)
 
 SETTLE_DAYS = 2  # days a conversation stays live after it opened, for ratings to arrive
+
+
+_LOCKS: WeakKeyDictionary[Any, asyncio.Lock] = WeakKeyDictionary()
+
+
+def aggregates_lock(store: Any) -> asyncio.Lock:
+    """One lock a store: a roll-up and an edit of a rolled day's mark read the
+    aggregates' state and then change it; interleaved, they would count a mark twice."""
+    lock = _LOCKS.get(store)
+    if lock is None:
+        lock = _LOCKS[store] = asyncio.Lock()
+    return lock
 
 
 def settled_until(now: float, timezone: str, settle_days: int = SETTLE_DAYS) -> float:
@@ -37,6 +51,11 @@ async def roll_up(store: ReportRows, until: float, *, timezone: str, now: float)
     """Roll up every whole local day before the day ``until`` falls in that is not rolled
     up yet; returns how many days with conversations were written. Safe to repeat and to
     interrupt: each day and the cursor move in one commit."""
+    async with aggregates_lock(store):
+        return await _roll_up(store, until, timezone=timezone, now=now)
+
+
+async def _roll_up(store: ReportRows, until: float, *, timezone: str, now: float) -> int:
     clock = LocalTime(timezone)
     end_day = dt.date.fromisoformat(clock(until)[0])
     rolled = await store.rolled_until()

@@ -5,6 +5,7 @@ conversation's close day for the librarian who served, and bad form values are r
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -80,6 +81,20 @@ class TestEditedMarks:
             ("2026-03", "1003", "technical", 3, 1)]
         people = {p.id: p.reads for p in await Reports(rolled, TZ).librarians(MARCH, {}, NOW)}
         assert dict(people["1003"]) == {3: 1}
+
+
+    async def test_two_edits_at_once_count_the_question_once(
+            self, stores: tuple[SqliteStore, SqliteStore]) -> None:
+        """A double click, or two librarians saving c2 at the same moment: its rolled day
+        counts the last mark saved, once, not both."""
+        rolled, _live = stores
+        conversation = await rolled.get_conversation("c2")
+        assert conversation is not None
+        await asyncio.gather(*(edit_reference(rolled, conversation, mark, timezone=TZ, now=NOW)
+                               for mark in (ReferenceMark("technical", 3),
+                                            ReferenceMark("research", 5))))
+        assert await rolled.rolled_reference("2026-03-03", "2026-03-03") == [
+            ("2026-03", "1003", "research", 5, 1)]
 
 
 class TestTheForm:
