@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from weakref import WeakKeyDictionary
 
 from bridge.admin.passwords import hash_password
 from routing.staff_roles import ROLES, Account, AccountStore, Role
@@ -20,10 +21,23 @@ async def add_staff(store: AccountStore, name: str, role: str, password: str, *,
     if role not in ROLES:
         raise ValueError(f"the role must be one of {', '.join(ROLES)}, not {role!r}")
     checked: Role = "admin" if role == "admin" else "librarian"
-    await _telegram_free(store, telegram_id, None)
+    await _telegram_free(store, telegram_id, None)  # said before the password is hashed
     hashed = await asyncio.to_thread(hash_password, password)  # argon2: off the event loop
-    return await store.add_account(name, checked, hashed, telegram_id,
-                                   time.time() if now is None else now)
+    async with _links_lock(store):  # checked again with the write: two adds at once
+        await _telegram_free(store, telegram_id, None)
+        return await store.add_account(name, checked, hashed, telegram_id,
+                                       time.time() if now is None else now)
+
+
+_LOCKS: WeakKeyDictionary[AccountStore, asyncio.Lock] = WeakKeyDictionary()
+
+
+def _links_lock(store: AccountStore) -> asyncio.Lock:
+    """Checking that a Telegram user is free and linking it, as one step in this process."""
+    lock = _LOCKS.get(store)
+    if lock is None:
+        lock = _LOCKS[store] = asyncio.Lock()
+    return lock
 
 
 async def _telegram_free(store: AccountStore, telegram_id: int | None,
@@ -71,6 +85,7 @@ async def link_staff(store: AccountStore, name: str, telegram_id: int | None) ->
     """The account linked to that Telegram user (None: unlinked), so the reports name the
     account for what that user did at the desk."""
     account = await _named(store, name)
-    await _telegram_free(store, telegram_id, account.id)
-    await store.link_telegram(account.id, telegram_id)
+    async with _links_lock(store):
+        await _telegram_free(store, telegram_id, account.id)
+        await store.link_telegram(account.id, telegram_id)
     return account
