@@ -155,7 +155,7 @@ class DeliveryWorker:
             rows = await self._store.lane_deliveries(list(lanes), now, self._lane_batch)
         finally:
             self._readers.remove(ended)
-        return await self._start(rows, ended, fresh=True)
+        return await self._start(rows, ended)
 
     async def dispatch(self) -> int:
         """Start a task for every idle lane that has due deliveries; return how many."""
@@ -184,7 +184,7 @@ class DeliveryWorker:
         self._readers.append(ended)
         return ended
 
-    async def _start(self, due: list[Delivery], ended: set[Lane], fresh: bool = False) -> int:
+    async def _start(self, due: list[Delivery], ended: set[Lane]) -> int:
         if self._stopping:
             return 0
         lanes: dict[Lane, list[Delivery]] = {}
@@ -195,11 +195,9 @@ class DeliveryWorker:
             if lane not in self._busy and lane not in ended:
                 lanes.setdefault(lane, []).append(delivery)
         crowded = crowded_lanes(lanes, self._gate.crowd, self._max_waiting)
-        if not fresh:  # the backlog past the bound stays in the store, unread
-            lanes = {lane: rows for lane, rows in lanes.items() if lane not in crowded}
         chats = await self._reads.conversations(lanes) if lanes else {}
-        if fresh and crowded:  # a new row of a known conversation still starts its lane
-            lanes = known_only(lanes, crowded, chats)
+        if crowded:  # past the bound only conversations the desk knows start; the rest
+            lanes = known_only(lanes, crowded, chats)  # wait in the store, unread
         known = await self._reads.start(lanes, chats) if lanes else {}
         if self._stopping:
             return 0

@@ -61,6 +61,11 @@ def _due(rows: Sequence[Row], now: float, stopped: set[tuple[str, str]]) -> list
         due.append(delivery)
     return due
 
+# A conversation the desk knows (its topic is open, or a librarian answered): its rows
+# are never skipped, as its lane starts past the bound too (routing.outbox_bound).
+KNOWN = ("EXISTS (SELECT 1 FROM conversations AS k WHERE k.id = {conversation}"
+         " AND (k.desk_thread IS NOT NULL OR k.first_response_at > 0))")
+
 # A skip-scan over the lane index: one step per lane, not per row. Each lane found
 # brings its oldest pending rows (at most :per_lane) along, unless its destination is
 # skipped ({skip}: "lanes.d NOT IN (...)" or "1"): then one row of its key and NULLs.
@@ -91,7 +96,8 @@ def _lane_rows(skip: Sequence[str]) -> str:
     if not skip:
         return _LANE_ROWS.replace("{skip}", "1")
     marks = ", ".join(f":s{n}" for n in range(len(skip)))
-    return _LANE_ROWS.replace("{skip}", f"lanes.d NOT IN ({marks})")
+    known = KNOWN.format(conversation="lanes.c")
+    return _LANE_ROWS.replace("{skip}", f"(lanes.d NOT IN ({marks}) OR {known})")
 
 
 class LaneScan:

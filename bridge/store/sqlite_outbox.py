@@ -8,7 +8,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Collection, Sequence
 
-from bridge.store.sqlite_lanes import D_COLUMNS, SLICE, LaneScan, due_in_lanes_sliced
+from bridge.store.sqlite_lanes import (
+    D_COLUMNS,
+    KNOWN,
+    SLICE,
+    LaneScan,
+    due_in_lanes_sliced,
+)
 from bridge.store.sqlite_role import SqliteRole, chunks, first, rows
 from bridge.store.sqlite_rows import DELIVERY_COLUMNS, Row, delivery_from_row, link_row
 from routing.model import Delivery, DeliveryState
@@ -51,14 +57,16 @@ DUE = (
 
 
 def due_sql(skip: Sequence[str]) -> str:
-    """``DUE`` less the rows of the destinations in ``skip`` (bound as :s0, :s1, ...):
+    """``DUE`` less the rows of the destinations in ``skip`` (bound as :s0, :s1, ...)
+    of conversations the desk does not know yet:
     the same page of the oldest due rows, whose skipped rows never reach Python. (A
     filter inside the page would scan a backlog of 100,000 rows for the others.)"""
     if not skip:
         return DUE
     marks = ", ".join(f":s{n}" for n in range(len(skip)))
     return (f"WITH page AS MATERIALIZED ({DUE})"
-            f" SELECT * FROM page WHERE destination NOT IN ({marks}) ORDER BY id")
+            f" SELECT * FROM page WHERE destination NOT IN ({marks})"
+            f" OR {KNOWN.format(conversation='page.conversation_id')} ORDER BY id")
 
 # Each lane's oldest pending rows (at most ?), one probe of the lane index per lane.
 _LANES = (

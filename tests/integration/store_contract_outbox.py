@@ -107,6 +107,20 @@ class OutboxContract:
         assert ids(await store.due_deliveries(NOW, 10))[:10] == ids(backlog[:10])
         assert await store.pending_deliveries() == 32
 
+    async def test_a_known_conversations_rows_are_never_skipped(self, store: Store) -> None:
+        """Rows of a conversation the desk knows (its topic open, or answered) come
+        back though their destination is skipped, in the page and in the lanes a full
+        batch left out: nothing else would bring them while the destination is crowded."""
+        ana = await patron(store)
+        busy, topic, answered = [await conversation_for(store, ana) for _ in range(3)]
+        await store.save_conversation(replace(topic, desk_thread=7))
+        await store.save_conversation(replace(answered, first_response_at=NOW))
+        in_page = await queued(store, topic)
+        backlog = [await queued(store, busy) for _ in range(30)]
+        left_out = await queued(store, answered)  # a desk lane the full batch leaves out
+        due = ids(await store.due_deliveries(NOW, 10, skip=["desk"]))
+        assert due == [in_page.id, left_out.id] and backlog[0].id not in due
+
     async def test_a_retrying_head_holds_back_its_lane_only(self, store: Store) -> None:
         """While a lane's oldest row waits for its retry, younger rows of that lane wait too."""
         ana = await patron(store)

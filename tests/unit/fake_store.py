@@ -139,7 +139,14 @@ class FakeStore(FakeDeskRecords):
         batch = {(d.conversation_id, d.destination.value) for d in due}
         due += [d for d in missed if (d.conversation_id, d.destination.value) not in batch]
         await self._done("due_deliveries")
-        return [d for d in due if d.destination.value not in skip]  # after the page, as SQLite
+        return [d for d in due if d.destination.value not in skip  # after the page, as SQLite
+                or self._known(d.conversation_id)]
+
+    def _known(self, conversation_id: str) -> bool:
+        """The desk knows it (a topic, or an answer): its rows are never skipped."""
+        conversation = self.conversations_by_id.get(conversation_id)
+        return conversation is not None and (conversation.desk_thread is not None
+                                             or conversation.first_response_at > 0)
 
     async def get_messages(self, message_ids: Sequence[str]) -> dict[str, Message]:
         await self._io()

@@ -337,6 +337,23 @@ class TestBoundedStart:
         await worker.run_until_idle()
         assert desk.sent_texts() == [f"new {i}" for i in range(20)]
 
+    async def test_a_known_conversations_row_found_only_by_a_full_read_starts(
+            self) -> None:
+        """A row of a conversation the desk knows that nothing wakes (in the store since
+        before a restart, a retry come due) is not left out with the crowd's: the read
+        of everything due brings it while the desk's queue is at its bound."""
+        store, clock, _, worker = await self._crowd(30, 10)
+        known = replace(await conversation(store, clock), desk_thread=7)
+        await store.save_conversation(known)
+        await enqueue(store, clock, known, "known patron, in the store since before")
+        worker._turns._sleep = lambda seconds: asyncio.sleep(3600)  # the group stays full
+        async with running(worker):
+            await eventually(lambda: worker._turns.waiting() >= 9)
+            for _ in range(3):
+                await worker.dispatch()
+                await settle()
+            assert (known.id, "desk") in worker._busy
+
     async def test_a_known_conversation_still_starts_when_the_queue_is_full(self) -> None:
         """With the queue at its bound, a message in an open topic starts its lane (and
         queues ahead of the new ones); a new conversation's waits in the store."""
