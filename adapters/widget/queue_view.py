@@ -105,14 +105,17 @@ class QueueWatch:
         self._poked = asyncio.Event()
         hub.listen(self._on_delivered)
 
-    def poke(self, conversation_id: str | None = None, visitor: str | None = None) -> None:
-        """Something moved the line (a reply went out; ``visitor`` wrote in
-        ``conversation_id``, which joins the line's end if it was not in it): look soon."""
-        if conversation_id is not None:
-            if conversation_id not in self._since:
-                self._join(conversation_id, self._clock.now())
-            if visitor is not None:
-                self._watch(conversation_id, visitor)
+    def poke(self) -> None:
+        """Something moved the line (a reply went out): look soon."""
+        self._poked.set()
+
+    def wrote(self, conversation: Conversation, visitor: str) -> None:
+        """``visitor`` wrote in ``conversation``: it joins the line's end if it waits
+        for a first answer and was not in it (an answered patron writing again does
+        not); look soon."""
+        if self._waits_first(conversation) and conversation.id not in self._since:
+            self._join(conversation.id, self._clock.now())
+        self._watch(conversation.id, visitor)
         self._poked.set()
 
     def _on_delivered(self, message: Message) -> None:

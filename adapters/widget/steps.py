@@ -170,7 +170,7 @@ class PatronSteps:
         if not accepted.duplicate:  # the patron's other tabs show it too
             await self._hub.publish(session.visitor, {"type": "message", "message": stored},
                                     exclude=ws)
-            self._poke_queue(accepted.conversation.id, session.visitor)
+            self._poke_queue(accepted.conversation, session.visitor)
         ack = {"type": "ack", "cid": cid, "message": stored}
         return ack if profile is None else {**ack, "profile": profile}
 
@@ -220,7 +220,7 @@ class PatronSteps:
         if not accepted.duplicate:
             await self._hub.publish(session.visitor, {"type": "message", "message": stored},
                                     exclude=ws)
-            self._poke_queue(accepted.conversation.id, session.visitor)
+            self._poke_queue(accepted.conversation, session.visitor)
             try:
                 await self._on_offline_question(accepted.patron, accepted.conversation)
             except Exception:  # the question is stored; a failed acknowledgement is not its loss
@@ -261,9 +261,9 @@ class PatronSteps:
         """The visitor's place in the queue as last read, or None (not waiting, no queue)."""
         return None if self._queue is None else self._queue.frame_for(conversation, visitor)
 
-    def _poke_queue(self, conversation_id: str, visitor: str) -> None:
+    def _poke_queue(self, conversation: Conversation, visitor: str) -> None:
         if self._queue is not None:  # the visitor's conversation joins the line's end
-            self._queue.poke(conversation_id, visitor)
+            self._queue.wrote(conversation, visitor)
 
     async def _accept(self, inbound: Inbound) -> Accepted:
         """The router's accept, once the visitor's network may open the conversation

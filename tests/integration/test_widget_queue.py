@@ -250,3 +250,25 @@ async def test_a_patron_who_writes_during_a_reading_keeps_their_place(
     assert (frame["position"], frame["waiting"]) == (2, 2)
     for tab in (first, second):
         await tab.ws.close()
+
+
+async def test_an_answered_patron_writing_again_does_not_join_the_line(
+    rig: FileRig, http: aiohttp.ClientSession
+) -> None:
+    """A patron the librarian has answered writes a thank-you between two readings of
+    the line: the next new patron is still number 1 of 1, not 2 of 2."""
+    (answered,) = await waiting_patrons(rig, http, 1)
+    await rig.queue.tick()
+    await queue_frame(answered)
+    await rig.answer(answered.visitor, "Yes, we have it.")
+    await rig.queue.tick()
+    assert (await queue_frame(answered))["position"] is None
+    ack = await answered.ask({"type": "send", "cid": "t", "text": "Thank you!"})
+    assert ack["type"] == "ack"
+    (new,) = await waiting_patrons(rig, http, 1)
+    rig.clock.at -= 60  # the helper's minute: still within the same reading's minute
+    await rig.queue.tick()
+    frame = await queue_frame(new)
+    assert (frame["position"], frame["waiting"]) == (1, 1)
+    for tab in (answered, new):
+        await tab.ws.close()
