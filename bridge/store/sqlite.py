@@ -86,6 +86,7 @@ class SqliteStore(
         self._lanes = LaneScan()
         self._blocks: dict[str, Block] | None = None  # every block, loaded on first use
         self._blocks_loading = asyncio.Lock()  # the first uses share one load
+        self._blocks_changes = 0  # blocks saved or removed: a load that saw fewer is stale
         self._state = "new"  # new -> open -> closing -> closed
 
     @property
@@ -164,7 +165,9 @@ class SqliteStore(
             self._cache.patron_saved(op.args[2], created=outcome is True)
         elif op.kind == "save_conversation":
             self._cache.conversation_saved(op.args[1])
-        elif self._blocks is not None and op.kind == "save_block":
-            self._blocks[op.args[0]] = block_from_row(op.args)
-        elif self._blocks is not None and op.kind == "remove_block":
-            self._blocks.pop(op.args[0], None)
+        elif op.kind in ("save_block", "remove_block"):
+            self._blocks_changes += 1  # a first load under way reads again
+            if self._blocks is not None and op.kind == "save_block":
+                self._blocks[op.args[0]] = block_from_row(op.args)
+            elif self._blocks is not None:
+                self._blocks.pop(op.args[0], None)

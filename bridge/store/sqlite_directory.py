@@ -149,10 +149,11 @@ class SqliteBlocks(SqliteRole):
     async def _all_blocks(self) -> dict[str, Block]:
         if self._blocks is None:
             async with self._blocks_loading:  # a restart's first hundreds of messages: one read
-                if self._blocks is None:
-                    sql = f"SELECT {BLOCK_COLUMNS} FROM blocks ORDER BY created_at, id"
+                sql = f"SELECT {BLOCK_COLUMNS} FROM blocks ORDER BY created_at, id"
+                while self._blocks is None:  # again if a block changed while it read
+                    changes = self._blocks_changes
                     loaded = await rows(self._db(), sql, ())
-                    if self._blocks is None:
+                    if self._blocks is None and changes == self._blocks_changes:
                         self._blocks = {b.id: b for b in map(block_from_row, loaded)}
         return self._blocks
 

@@ -29,6 +29,7 @@ class SqliteRole:
     _cache: RecordCache
     _blocks: dict[str, Block] | None  # every block, loaded on first use
     _blocks_loading: asyncio.Lock
+    _blocks_changes: int
 
     def _db(self) -> aiosqlite.Connection:
         """The reading connection; raises RuntimeError when the store is not open."""

@@ -7,6 +7,7 @@ import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -114,6 +115,33 @@ class TestSqliteBlocks(SqliteFixture, BlocksContract):
             await store._db().set_trace_callback(None)
             assert found == [block] * 256
             assert len([s for s in statements if "FROM blocks" in s]) == 1, statements
+        finally:
+            await store.close()
+
+
+    async def test_a_block_saved_while_the_blocks_load_is_kept(
+            self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """A block committed after the first load read the table, before that load
+        finished, refuses from the next check (the load reads again), not after a restart."""
+        import bridge.store.sqlite_directory as directory
+        store = SqliteStore(tmp_path / "race.db")
+        await store.open()
+        real, block = directory.rows, Block(new_id(), BlockKind.VISITOR, "v-flood", None,
+                                             "Ana", "", NOW)
+
+        saved: list[bool] = []
+
+        async def block_after_the_read(db: Any, sql: str, params: Any) -> Any:
+            found = await real(db, sql, params)
+            if "FROM blocks" in sql and not saved:
+                saved.append(True)
+                await store.save_block(block)  # commits after the read's snapshot
+            return found
+
+        monkeypatch.setattr(directory, "rows", block_after_the_read)
+        try:
+            await store.find_block([(BlockKind.VISITOR, "v-flood")], NOW)
+            assert await store.find_block([(BlockKind.VISITOR, "v-flood")], NOW) == block
         finally:
             await store.close()
 
