@@ -15,7 +15,13 @@ from telegram.error import TelegramError
 
 from bridge.admin.passwords import password_problem
 from bridge.admin.patron_requests import erase_patron, export_zip, find_patron
-from bridge.admin.staff import add_staff, disable_staff, link_staff, set_staff_password
+from bridge.admin.staff import (
+    add_staff,
+    disable_staff,
+    link_staff,
+    set_staff_password,
+    telegram_user_id,
+)
 from bridge.config import ConfigError, load_config
 from bridge.store.sqlite import SqliteStore
 
@@ -38,7 +44,7 @@ def register(sub: Any) -> None:
     add = verbs.add_parser("add", parents=[common], help="a new account; asks its password")
     add.add_argument("name")
     add.add_argument("--role", choices=("admin", "librarian"), required=True)
-    add.add_argument("--telegram-id", type=int, default=None,
+    add.add_argument("--telegram-id", type=_telegram_id, default=None,
                      help="the librarian's Telegram user id, so reports name one person")
     add.add_argument("--password-stdin", action="store_true",
                      help="read the password from the first line of standard input")
@@ -51,7 +57,7 @@ def register(sub: Any) -> None:
                             help="link an account to a Telegram user, so reports name it")
     link.add_argument("name")
     to = link.add_mutually_exclusive_group(required=True)
-    to.add_argument("--telegram-id", type=int, help="the librarian's Telegram user id")
+    to.add_argument("--telegram-id", type=_telegram_id, help="the librarian's Telegram user id")
     to.add_argument("--unlink", action="store_true", help="remove the account's link")
     passwd = verbs.add_parser("passwd", parents=[common], help="set an account's password")
     passwd.add_argument("name")
@@ -68,6 +74,17 @@ def register(sub: Any) -> None:
     erase.add_argument("--yes", action="store_true", help="do not ask for confirmation")
 
 
+def _telegram_id(text: str) -> int:
+    """A Telegram user id as the dashboard's form takes it (a positive whole number)."""
+    try:
+        found = telegram_user_id(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if found is None:
+        raise argparse.ArgumentTypeError("a Telegram user id is a positive whole number")
+    return found
+
+
 def _config(args: argparse.Namespace) -> Any:
     """The config file (none when only --data-dir is given), with --data-dir over it."""
     path = args.config
@@ -77,6 +94,9 @@ def _config(args: argparse.Namespace) -> Any:
         return load_config(path)
     if not args.data_dir.is_dir():
         raise ConfigError(f"--data-dir {args.data_dir} is not a directory")
+    if not (args.data_dir / "pustaka.db").is_file():  # a typo must not make a new store
+        raise ConfigError(f"--data-dir {args.data_dir} holds no pustaka.db: is it the data "
+                          "folder the bridge (or `pustaka demo`) uses? Start it once first.")
     return load_config(path, storage={"data_dir": str(args.data_dir)})
 
 

@@ -134,3 +134,13 @@ def test_data_dir_works_without_a_config_file(tmp_path: Path) -> None:
     assert missing.returncode == 2 and "is not a directory" in missing.stderr
     without = pustaka_in(tmp_path, "user", "list")
     assert without.returncode == 2 and "pustaka.toml does not exist" in without.stderr
+    empty = tmp_path / "typo"
+    empty.mkdir()
+    wrong = pustaka_in(tmp_path, "user", "add", "Eve", "--role", "admin", "--password-stdin",
+                       "--data-dir", str(empty), stdin="correct horse battery\n")
+    assert wrong.returncode == 2 and "holds no pustaka.db" in wrong.stderr
+    assert not (empty / "pustaka.db").exists()  # a typo makes no new, unused store
+    for bad in ("-5", "0", "99999999999999999999999", "12a"):
+        refused = pustaka_in(tmp_path, "user", "link", "Dewi", "--telegram-id", bad,
+                             "--data-dir", str(data))
+        assert refused.returncode == 2 and "Telegram user id" in refused.stderr, bad
