@@ -96,7 +96,7 @@ def _one(rng: random.Random, n: int, created: float, now: float, count: int,
     answered = rng.random() < 0.92
     wait = rng.lognormvariate(5.0, 1.1) if answered else 0.0  # median ~2.5 minutes
     closed = rng.random() < 0.9 and created + wait + 600 < now
-    closed_at = created + wait + rng.lognormvariate(7.0, 0.8) if closed else 0.0
+    closed_at = min(created + wait + rng.lognormvariate(7.0, 0.8), now) if closed else 0.0
     mark = None
     if closed and answered and rng.random() < 0.8:
         mark = ReferenceMark(rng.choices(DEFAULT_KINDS, (5, 8, 3, 3, 4))[0],
