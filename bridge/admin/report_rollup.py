@@ -14,10 +14,10 @@ import json
 import logging
 from collections import Counter, defaultdict
 from typing import Any
-from weakref import WeakKeyDictionary
 
 from bridge.admin.report_collect import classify
 from bridge.admin.report_math import LocalTime, Tally
+from bridge.admin.store_locks import store_lock
 from routing.ports import Clock
 from routing.report_roles import LiveRow, ReportRows, RolledDay, Row
 
@@ -28,16 +28,10 @@ log = logging.getLogger(__name__)
 SETTLE_DAYS = 2  # days a conversation stays live after it opened, for ratings to arrive
 
 
-_LOCKS: WeakKeyDictionary[Any, asyncio.Lock] = WeakKeyDictionary()
-
-
 def aggregates_lock(store: Any) -> asyncio.Lock:
-    """One lock a store: a roll-up and an edit of a rolled day's mark read the
-    aggregates' state and then change it; interleaved, they would count a mark twice."""
-    lock = _LOCKS.get(store)
-    if lock is None:
-        lock = _LOCKS[store] = asyncio.Lock()
-    return lock
+    """A roll-up and an edit of a rolled day's mark read the aggregates' state and then
+    change it; interleaved, they would count a mark twice."""
+    return store_lock(store, "aggregates")
 
 
 def settled_until(now: float, timezone: str, settle_days: int = SETTLE_DAYS) -> float:

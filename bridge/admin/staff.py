@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from weakref import WeakKeyDictionary
 
 from bridge.admin.passwords import hash_password
+from bridge.admin.store_locks import store_lock
 from routing.staff_roles import ROLES, Account, AccountStore, Role
 
 __all__ = ["add_staff", "disable_staff", "link_staff", "set_staff_password", "telegram_user_id"]
@@ -29,15 +29,9 @@ async def add_staff(store: AccountStore, name: str, role: str, password: str, *,
                                        time.time() if now is None else now)
 
 
-_LOCKS: WeakKeyDictionary[AccountStore, asyncio.Lock] = WeakKeyDictionary()
-
-
 def _links_lock(store: AccountStore) -> asyncio.Lock:
     """Checking that a Telegram user is free and linking it, as one step in this process."""
-    lock = _LOCKS.get(store)
-    if lock is None:
-        lock = _LOCKS[store] = asyncio.Lock()
-    return lock
+    return store_lock(store, "telegram links")
 
 
 async def _telegram_free(store: AccountStore, telegram_id: int | None,
