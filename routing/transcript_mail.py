@@ -34,7 +34,12 @@ Compose = Callable[[Conversation, Patron | None, Sequence[Message]], str]
 
 
 class TranscriptRefused(ValueError):
-    """Why a transcript cannot go: a sentence for staff or the patron."""
+    """Why a transcript cannot go: a sentence for staff or the patron, and a ``reason``
+    a program can act on ("no_email": the widget offers the address confirmation)."""
+
+    def __init__(self, sentence: str, reason: str = "") -> None:
+        super().__init__(sentence)
+        self.reason = reason
 
 
 def confirmed_address(patron: Patron | None) -> str:
@@ -75,7 +80,7 @@ async def queue_transcript(log: ConversationLog, directory: Directory, conversat
     patron = await directory.get_patron(conversation.patron_id)
     address = confirmed_address(patron)
     if not address:
-        raise TranscriptRefused("the patron has no confirmed email address")
+        raise TranscriptRefused("the patron has no confirmed email address", "no_email")
     history: list[Message] = []
     while page := await log.history(conversation_id, history[-1].id if history else "", 500):
         history.extend(page)

@@ -17,7 +17,7 @@ from adapters.widget.frames import FrameError, refusal
 from adapters.widget.steps import PatronSteps, Session
 from routing.model import Status
 from routing.router import Router
-from routing.transcript_mail import confirmed_address
+from routing.transcript_mail import TranscriptRefused
 
 __all__ = ["TranscriptHook", "TranscriptStep"]
 
@@ -47,14 +47,12 @@ class TranscriptStep:
             raise FrameError("not_yours", "You can only ask for your own conversation.")
         if conversation.status is not Status.CLOSED:
             raise FrameError("transcript_refused", "The conversation has not ended yet.")
-        patron = await self._router.log.store.get_patron(conversation.patron_id)
-        if not confirmed_address(patron):
-            no_email = FrameError("transcript_refused",
-                                  "Not sent: the patron has no confirmed email address.")
-            return refusal(no_email, frame.get("cid")) | {"reason": "no_email"}
         try:
             address = await self._hook(conversation.id)
         except ValueError as exc:
-            raise FrameError("transcript_refused", f"Not sent: {exc}.") from None
+            refused = FrameError("transcript_refused", f"Not sent: {exc}.")
+            if isinstance(exc, TranscriptRefused) and exc.reason:  # the widget acts on it
+                return refusal(refused, frame.get("cid")) | {"reason": exc.reason}
+            raise refused from None
         return {"type": "transcript_sent", "conversation": conversation.id,
                 "email": masked(address)}
