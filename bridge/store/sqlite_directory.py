@@ -153,7 +153,7 @@ class SqliteBlocks(SqliteRole):
                 while self._blocks is None:  # again if a block changed while it read
                     changes = self._blocks_changes
                     loaded = await rows(self._db(), sql, ())
-                    if self._blocks is None and changes == self._blocks_changes:
+                    if changes == self._blocks_changes:  # only this load sets it
                         self._blocks = {b.id: b for b in map(block_from_row, loaded)}
         return self._blocks
 
