@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
 from collections.abc import Awaitable
-from contextlib import suppress
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -31,6 +29,7 @@ from adapters.widget.identity import VisitorEpochs, VisitorIdentity
 from adapters.widget.profile import CodeMail, ProfileSteps
 from adapters.widget.queue_view import QueueWatch
 from adapters.widget.quota import UploadQuota
+from adapters.widget.send_line import SendLine
 from adapters.widget.steps import OfflineHook, PatronSteps, Session, WidgetSettings, no_offline_hook
 from adapters.widget.tokens import VisitorTokens
 from adapters.widget.transcript_step import TranscriptHook, TranscriptStep
@@ -114,7 +113,7 @@ class WidgetServer:
         ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=HARD_FRAME_LIMIT)
         await ws.prepare(request)
         session: Session | None = None
-        line = _SendLine(ws)
+        line = SendLine(ws)
         try:
             async for msg in ws:
                 if msg.type is not WSMsgType.TEXT:
@@ -135,7 +134,7 @@ class WidgetServer:
 
     async def _receive(
         self, ws: web.WebSocketResponse, request: web.Request, session: Session | None,
-        line: _SendLine, data: str,
+        line: SendLine, data: str,
     ) -> Session | None:
         """A 'send' joins the line (the next frame is read while it commits); any other
         frame waits for the line to empty, so every answer leaves in the frames' order."""
@@ -194,57 +193,6 @@ class WidgetServer:
             raise FrameError("bad_frame", f"Unknown frame type {kind[:40]!r}.")
         await ws.send_json(await step(session, frame))
         return session
-
-
-class _SendLine:
-    """A socket's 'send' frames in flight, each in a task started in arrival order (so the
-    router numbers them in that order); each answer waits for the one before it."""
-
-    def __init__(self, ws: web.WebSocketResponse, limit: int = 32) -> None:
-        self._ws = ws
-        self._limit = limit
-        self._tasks: deque[asyncio.Task[None]] = deque()
-
-    async def push(self, answer: Awaitable[dict[str, Any] | str]) -> None:
-        while len(self._tasks) >= self._limit:
-            first = self._tasks[0]
-            if first.done():  # awaiting a finished task never yields: its removal, a
-                self._tasks.popleft()  # callback, would never run, and this would spin
-                continue
-            await asyncio.wait([first])
-        before = self._tasks[-1] if self._tasks else None
-        task = asyncio.ensure_future(self._send_after(answer, before))
-        self._tasks.append(task)
-        task.add_done_callback(lambda t: self._tasks.remove(t) if t in self._tasks else None)
-
-    async def push_text(self, text: str) -> None:
-        """An answer already written (JSON text): sent now when nothing is in flight,
-        else after the answers before it."""
-        if not self._tasks:
-            with suppress(ConnectionError, RuntimeError):
-                await self._ws.send_str(text)
-            return
-        await self.push(_ready(text))
-
-    async def drain(self) -> None:
-        if self._tasks:
-            await asyncio.wait(list(self._tasks))
-
-    async def _send_after(
-        self, answer: Awaitable[dict[str, Any] | str], before: asyncio.Task[None] | None
-    ) -> None:
-        frame = await answer
-        if before is not None:
-            await asyncio.wait([before])
-        with suppress(ConnectionError, RuntimeError):
-            if isinstance(frame, str):
-                await self._ws.send_str(frame)
-            else:
-                await self._ws.send_json(frame)
-
-
-async def _ready(text: str) -> str:
-    return text
 
 
 async def _answer(step: Awaitable[dict[str, Any]], frame: dict[str, Any]) -> dict[str, Any]:
