@@ -110,10 +110,17 @@ class WidgetServer:
 
     async def websocket(self, request: web.Request) -> web.WebSocketResponse:
         self._http.check_origin(request)
-        ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=HARD_FRAME_LIMIT)
+        # No permessage-deflate, though every browser offers it: a socket's compressor and
+        # decompressor hold about 100 KiB for as long as it is open (118 KiB a socket
+        # against 16 without, bench_slice --only idle), and chat frames are a few hundred
+        # bytes. Uncompressed, a burst of answers is also written at once (send_line.py).
+        ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=HARD_FRAME_LIMIT,
+                                   compress=False)
         await ws.prepare(request)
         session: Session | None = None
-        line = SendLine(ws)
+        if request.transport is None:  # gone while the handshake was answered
+            return ws
+        line = SendLine(ws, request.transport)
         try:
             async for msg in ws:
                 if msg.type is not WSMsgType.TEXT:

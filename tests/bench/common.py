@@ -146,6 +146,9 @@ def session(local_ip: str | None = None) -> aiohttp.ClientSession:
     return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0, local_addr=local))
 
 
+BROWSER_DEFLATE = int(os.environ.get("BENCH_WS_DEFLATE", "15"))  # 0: offer no compression
+
+
 class Widget:
     """One WebSocket speaking PROTOCOL.md; frames after the welcome go to ``on_frame``."""
 
@@ -157,7 +160,9 @@ class Widget:
 
     @classmethod
     async def open(cls, http: aiohttp.ClientSession, url: str) -> Widget:
-        widget = cls(await http.ws_connect(f"{url}/widget/ws", headers=AGENT))
+        # As a browser does: Chromium and Firefox offer permessage-deflate on every socket.
+        widget = cls(await http.ws_connect(f"{url}/widget/ws", headers=AGENT,
+                                           compress=BROWSER_DEFLATE))
         await widget.ws.send_str(HELLO)
         await asyncio.wait_for(widget.welcome, 30)
         return widget

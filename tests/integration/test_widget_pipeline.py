@@ -60,3 +60,21 @@ async def test_a_spent_budget_is_refused_in_order_and_nothing_refused_is_stored(
     assert conversation is not None
     history = await rig.store.history(conversation.id)
     assert [m.text for m in history] == [f"message {n}" for n in range(5)]
+
+
+async def test_a_browsers_offer_of_compression_is_declined_and_acks_still_arrive(
+    rig: Rig, http: aiohttp.ClientSession
+) -> None:
+    """A socket offering permessage-deflate, as every browser does, is answered without it
+    (its compressor would hold ~100 KiB for the socket's life), and a burst of sends is
+    acked frame by frame in order."""
+    rig.server._steps.sessions.budgets = VisitorBudgets(60_000)
+    async with http.ws_connect("/widget/ws", compress=15) as ws:
+        assert ws.compress == 0
+        assert "Sec-WebSocket-Extensions" not in ws._response.headers
+        tab = Tab(ws)
+        await tab.hello()
+        for n in range(10):
+            await ws.send_json({"type": "send", "cid": f"c{n}", "text": f"message {n}"})
+        answers = [await tab.next() for _ in range(10)]
+        assert [(a["type"], a["cid"]) for a in answers] == [("ack", f"c{n}") for n in range(10)]

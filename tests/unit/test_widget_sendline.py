@@ -9,17 +9,46 @@ from typing import Any, cast
 
 from aiohttp import web
 
-from adapters.widget.send_line import SendLine
+from adapters.widget.send_line import BACKED_UP, BACKED_UP_PAUSE, SendLine
 
 
 class RecordingSocket:
-    """Stands in for the WebSocket: records each frame sent, decoded, in order."""
+    """Stands in for the WebSocket and its transport: records each frame, decoded, in
+    order, whether aiohttp's writer or the line's own write sent it."""
 
     def __init__(self) -> None:
         self.sent: list[Any] = []
+        self.writes = 0
+        self.closed = False
+        self.unread = 0  # bytes the client has not read
 
     async def send_str(self, text: str) -> None:
         self.sent.append(json.loads(text))
+
+    def write(self, data: bytes) -> None:
+        self.writes += 1
+        self.sent += [json.loads(text) for text in read_frames(data)]
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def get_write_buffer_size(self) -> int:
+        return self.unread
+
+
+def read_frames(data: bytes) -> list[str]:
+    """Text frames as a browser reads them (RFC 6455 5.2); fails on anything else."""
+    texts = []
+    while data:
+        assert data[0] == 0x81 and not data[1] & 0x80  # final text frame, unmasked
+        size, start = data[1], 2
+        if size == 126:
+            size, start = int.from_bytes(data[2:4], "big"), 4
+        elif size == 127:
+            size, start = int.from_bytes(data[2:10], "big"), 10
+        texts.append(data[start:start + size].decode())
+        data = data[start + size:]
+    return texts
 
 
 async def gated(gate: asyncio.Event, frame: dict[str, Any]) -> dict[str, Any]:
@@ -28,7 +57,11 @@ async def gated(gate: asyncio.Event, frame: dict[str, Any]) -> dict[str, Any]:
 
 
 def line_of(socket: RecordingSocket, limit: int = 32) -> SendLine:
-    return SendLine(cast(web.WebSocketResponse, socket), limit)
+    return SendLine(cast(web.WebSocketResponse, socket), socket, limit)
+
+
+async def ready(frame: dict[str, Any]) -> dict[str, Any]:
+    return frame
 
 
 async def settle() -> None:
@@ -105,3 +138,50 @@ async def test_drain_returns_once_every_answer_is_written() -> None:
     gate.set()
     await drained
     assert socket.sent == [{"cid": "c1"}]
+
+
+async def test_a_burst_of_ready_answers_is_one_write_of_whole_frames() -> None:
+    """Answers made ready by one commit leave in one write, each its own text frame, of
+    every size the frame header has (7-bit, 16-bit and 64-bit lengths)."""
+    socket = RecordingSocket()
+    line = line_of(socket)
+    gate = asyncio.Event()
+    sizes = [10, 200, 70_000]
+    for size in sizes:
+        await line.push(gated(gate, {"text": "é" * size}))
+    gate.set()
+    await line.drain()
+    assert socket.writes == 1
+    assert [len(frame["text"]) for frame in socket.sent] == sizes
+
+
+async def test_nothing_is_written_once_the_socket_closed() -> None:
+    """An answer that finishes after the socket closed writes nothing (no frame may follow
+    a close frame)."""
+    socket = RecordingSocket()
+    line = line_of(socket)
+    gate = asyncio.Event()
+    await line.push(gated(gate, {"cid": "c1"}))
+    socket.closed = True
+    gate.set()
+    await line.drain()
+    assert socket.writes == 0
+
+
+async def test_a_client_that_does_not_read_holds_the_line() -> None:
+    """While the client's unread bytes pass the mark the writer waits, so the line fills
+    and push stops the socket's reading; once it reads, the line moves again."""
+    socket = RecordingSocket()
+    line = line_of(socket, limit=1)
+    socket.unread = 10 * BACKED_UP
+    await line.push(ready({"cid": "c1"}))
+    await settle()
+    assert socket.sent == [{"cid": "c1"}]
+    await line.push(ready({"cid": "c2"}))  # room in the line: c1 left it
+    nxt = asyncio.ensure_future(line.push(ready({"cid": "c3"})))
+    await asyncio.sleep(3 * BACKED_UP_PAUSE)
+    assert socket.sent == [{"cid": "c1"}] and not nxt.done()
+    socket.unread = 0
+    await asyncio.sleep(3 * BACKED_UP_PAUSE)
+    await line.drain()
+    assert socket.sent == [{"cid": "c1"}, {"cid": "c2"}, {"cid": "c3"}]
