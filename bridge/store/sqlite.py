@@ -21,7 +21,7 @@ from typing import Any
 import aiosqlite
 
 from bridge.store.sqlite_accounts import SqliteAccounts
-from bridge.store.sqlite_cache import RecordCache
+from bridge.store.sqlite_cache import BlockTable, RecordCache
 from bridge.store.sqlite_commit import GroupCommitter
 from bridge.store.sqlite_contacts import SqliteContactStates
 from bridge.store.sqlite_desk import SqliteDeskState
@@ -44,7 +44,6 @@ from bridge.store.sqlite_schema import (
 from bridge.store.sqlite_transcripts import SqliteTranscripts
 from bridge.store.sqlite_wal import WalCheckpointer
 from bridge.store.sqlite_writer import BatchWriter, Outcome, WriteOp
-from routing.model import Block
 
 __all__ = ["SqliteStore"]
 
@@ -84,7 +83,7 @@ class SqliteStore(
         self._reader: aiosqlite.Connection | None = None
         self._reports = ReportConnection(self.path)
         self._lanes = LaneScan()
-        self._blocks: dict[str, Block] | None = None  # every block, loaded on first use
+        self._blocks: BlockTable | None = None  # every block, loaded on first use
         self._blocks_loading = asyncio.Lock()  # the first uses share one load
         self._blocks_changes = 0  # blocks saved or removed: a load that saw fewer is stale
         self._state = "new"  # new -> open -> closing -> closed
@@ -168,6 +167,6 @@ class SqliteStore(
         elif op.kind in ("save_block", "remove_block"):
             self._blocks_changes += 1  # a first load under way reads again
             if self._blocks is not None and op.kind == "save_block":
-                self._blocks[op.args[0]] = block_from_row(op.args)
+                self._blocks.put(block_from_row(op.args))
             elif self._blocks is not None:
-                self._blocks.pop(op.args[0], None)
+                self._blocks.pop(op.args[0])

@@ -15,9 +15,8 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
-from bridge.store.sqlite_cache import Lru, Missing, RecordCache
+from bridge.store.sqlite_cache import BlockTable, Lru, Missing, RecordCache
 from bridge.store.sqlite_rows import Row
-from routing.model import Block
 
 __all__ = ["SqliteRole", "chunks", "first", "marks", "rows"]
 
@@ -27,7 +26,7 @@ T = TypeVar("T")
 
 class SqliteRole:
     _cache: RecordCache
-    _blocks: dict[str, Block] | None  # every block, loaded on first use
+    _blocks: BlockTable | None  # every block, loaded on first use
     _blocks_loading: asyncio.Lock
     _blocks_changes: int
 
