@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from routing import logctx
 from routing.blocks import inbound_keys
 from routing.conversation_log import ConversationLog, Refused, delivery
+from routing.frozen import quick_init
 from routing.model import (
     SENDER_UNVERIFIED_TAG,
     Channel,
@@ -49,6 +50,7 @@ class RouterPolicy:
     )
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Accepted:
     message: Message

@@ -11,6 +11,7 @@ import random
 import time
 from dataclasses import dataclass, field
 
+from routing.frozen import quick_init
 from routing.plain import storable
 from routing.staff_model import Block, BlockKind, Librarian, Waiting
 
@@ -97,6 +98,7 @@ def new_id() -> str:
     return f"{now:012x}{_seq:04x}{random.getrandbits(16):04x}"
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Contact:
     """One way to reach a patron: a channel and the address on it."""
@@ -105,6 +107,7 @@ class Contact:
     address: str  # widget visitor id, email address, Telegram user id
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class PageInfo:
     """What the widget knows about where and how the patron is writing from."""
@@ -117,6 +120,7 @@ class PageInfo:
     ip: str = ""
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Patron:
     id: str
@@ -190,6 +194,7 @@ class Attachment:
         return bool(self.digest)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Message:
     id: str
@@ -205,6 +210,7 @@ class Message:
     attachments: tuple[Attachment, ...] = ()  # more than one: an album, shown together
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Delivery:
     """An outbox row: a durable promise to send one message to one destination."""
@@ -223,6 +229,7 @@ class Delivery:
     created_at: float = 0.0
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Inbound:
     """A patron's message as an adapter hands it to the router."""
