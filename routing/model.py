@@ -253,7 +253,8 @@ class Inbound:
         becomes U+FFFD, or the database write of the whole message would fail."""
         for name in ("text", "name", "subject"):
             value = getattr(self, name)
-            if isinstance(value, str):
+            # An ASCII string (most, and every empty one) holds no surrogate to search for.
+            if isinstance(value, str) and not value.isascii():
                 object.__setattr__(self, name, storable(value))
 
 
