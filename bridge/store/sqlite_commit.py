@@ -79,13 +79,14 @@ class GroupCommitter:
                 await asyncio.get_running_loop().run_in_executor(executor, writer.close)
             executor.shutdown(wait=True)
 
-    async def submit(self, op: WriteOp) -> Any:
-        """Queue one write; return its outcome once it is committed, or raise its error."""
+    def submit(self, op: WriteOp) -> asyncio.Future[Any]:
+        """Queue one write: the future is its outcome once it is committed, or its error.
+        A future, not a coroutine: awaiting it is one step less on every write."""
         assert self._loop is not None  # accepting (the store checks) means started
         future: asyncio.Future[Any] = self._loop.create_future()
         self._queue.append(_Queued(op, future))
         self._wake.set()
-        return await future
+        return future
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()

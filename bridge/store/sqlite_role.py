@@ -10,7 +10,7 @@ through ``_cache``.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection, Sequence
+from collections.abc import Awaitable, Collection, Sequence
 from typing import Any, TypeVar
 
 import aiosqlite
@@ -39,8 +39,9 @@ class SqliteRole:
         long query never queues the intake's reads; raises when the store is not open."""
         raise NotImplementedError
 
-    async def _write(self, kind: str, *args: Any) -> Any:
-        """Queue one write op for the group commit; its outcome once committed."""
+    def _write(self, kind: str, *args: Any) -> Awaitable[Any]:
+        """Queue one write op for the group commit; await it for its outcome once
+        committed."""
         raise NotImplementedError
 
     def _cached(self, cache: Lru[str, T | None], ids: Collection[str]) -> tuple[
