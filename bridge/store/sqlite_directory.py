@@ -89,7 +89,12 @@ class SqliteDirectory(SqliteRole):
             self._db()
             return None
         if isinstance(patron_id, str):
-            patron = await self.get_patron(patron_id)
+            # A hit (nearly every message) is taken here: no coroutine to make for it.
+            patron = self._cache.patrons.get(patron_id)
+            if not isinstance(patron, Missing):
+                self._db()  # raises when not open, as get_patron does
+            else:
+                patron = await self.get_patron(patron_id)
             if patron is not None and contact in patron.contacts:
                 return patron
             self._cache.contacts.pop(contact)  # the contact moved or was removed
