@@ -18,24 +18,36 @@ __all__ = ["quick_init"]
 T = TypeVar("T")
 
 
+class _Factory:
+    def __repr__(self) -> str:
+        return "<factory>"  # as the dataclass's own signature shows it
+
+
+_FACTORY = _Factory()  # "left out": the field's default factory makes its value
+
+
 def quick_init(cls: type[T]) -> type[T]:
-    """Put above ``@dataclass(frozen=True, slots=True)``. Only plain fields, with or
-    without a default, are taken (a default factory, ``init=False`` or ``kw_only``
-    raise TypeError); ``__post_init__`` still runs last."""
+    """Put above ``@dataclass(frozen=True, slots=True)``. Fields with a default, a
+    default factory or neither are taken (``init=False`` or ``kw_only`` raise
+    TypeError); ``__post_init__`` still runs last."""
     if not is_dataclass(cls) or "__slots__" not in cls.__dict__:
         raise TypeError(f"{cls.__name__} is not a slotted dataclass")
     params: list[str] = []
     body: list[str] = []
-    names: dict[str, Any] = {}
+    names: dict[str, Any] = {"_FACTORY": _FACTORY}
     for n, field in enumerate(fields(cls)):
-        if field.default_factory is not MISSING or not field.init or field.kw_only:
+        if not field.init or field.kw_only:
             raise TypeError(f"{cls.__name__}.{field.name}: quick_init takes plain fields")
         names[f"_set{n}"] = cls.__dict__[field.name].__set__  # the slot's descriptor
-        if field.default is MISSING:
-            params.append(field.name)
-        else:
+        if field.default_factory is not MISSING:  # a fresh value each time it is left out
+            names[f"_factory{n}"] = field.default_factory
+            params.append(f"{field.name}=_FACTORY")
+            body.append(f"    if {field.name} is _FACTORY: {field.name} = _factory{n}()\n")
+        elif field.default is not MISSING:
             names[f"_default{n}"] = field.default
             params.append(f"{field.name}=_default{n}")
+        else:
+            params.append(field.name)
         body.append(f"    _set{n}(self, {field.name})\n")
     if hasattr(cls, "__post_init__"):
         body.append("    self.__post_init__()\n")

@@ -137,6 +137,7 @@ class Patron:
     language: str = ""
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Conversation:
     id: str
