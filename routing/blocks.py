@@ -71,9 +71,11 @@ def parsed_address(ip: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | N
     return address
 
 
+@functools.lru_cache(maxsize=8192)
 def ip_address(ip: str) -> str:
     """The address as an ``ip`` block stores it ("::ffff:1.2.3.4" is "1.2.3.4"); ""
-    when ``ip`` is not an address."""
+    when ``ip`` is not an address. Remembered: writing an address out costs as much
+    as parsing it, and a new patron's first two messages both need it."""
     address = parsed_address(ip)
     return "" if address is None else str(address)
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from routing import logctx
 from routing.blocks import inbound_keys
 from routing.conversation_log import ConversationLog, Refused, delivery
+from routing.frozen import quick_init
 from routing.model import (
     SENDER_UNVERIFIED_TAG,
     Channel,
@@ -49,6 +50,7 @@ class RouterPolicy:
     )
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Accepted:
     message: Message
@@ -82,7 +84,10 @@ class PatronIntake:
         """
         contact = Contact(inbound.channel, inbound.address)
         async with self._log.lock(contact):
-            if await self.is_blocked(inbound):
+            # One read of the patron serves the block check and the update: under the
+            # contact's lock no other intake step can change them in between.
+            known = await self._store.patron_by_contact(contact)
+            if await self._blocked(inbound, known):
                 raise Refused("blocked", self._policy.blocked_text)
             text = self._clean_text(inbound.text, bool(inbound.attachments))
             if inbound.topic and inbound.topic not in self._policy.topics:
@@ -90,7 +95,7 @@ class PatronIntake:
             if len(inbound.attachments) > self._policy.max_files:
                 raise Refused("too_many_files", f"{len(inbound.attachments)} files at once; "
                               f"the limit is {self._policy.max_files}.")
-            patron = await self._patron_for(contact, inbound)
+            patron = await self._patron_for(contact, inbound, known)
             conversation = await self._open_conversation(patron, inbound)
         # The caller's lines from here on (its acknowledgement, its failures) are about it.
         logctx.bind(conversation_id=conversation.id, channel=inbound.channel.value,
@@ -114,9 +119,7 @@ class PatronIntake:
         """Whether ``accept`` would refuse this patron as blocked: a channel asks first
         before it fetches and keeps files that would never be used."""
         contact = Contact(inbound.channel, inbound.address)
-        patron = await self._store.patron_by_contact(contact)
-        keys = inbound_keys(inbound, patron)
-        return await self._store.find_block(keys, self._log.clock.now()) is not None
+        return await self._blocked(inbound, await self._store.patron_by_contact(contact))
 
     async def identify(self, contact: Contact, *, name: str = "", email: str = "",
                        member_number: str = "") -> Patron:
@@ -181,13 +184,19 @@ class PatronIntake:
             )
         return text
 
-    async def _patron_for(self, contact: Contact, inbound: Inbound) -> Patron:
+    async def _blocked(self, inbound: Inbound, patron: Patron | None) -> bool:
+        keys = inbound_keys(inbound, patron)
+        return await self._store.find_block(keys, self._log.clock.now()) is not None
+
+    async def _patron_for(self, contact: Contact, inbound: Inbound,
+                          patron: Patron | None) -> Patron:
+        """``patron``, the one ``contact`` names now, with what this message tells of them;
+        a new patron when None."""
         # A mail's own sender address is as proved as mail can prove it; an address
         # typed into a form (the widget's offline form) is not.
         # A forged From (sender_unverified) proves nothing, so it claims no one's address.
         mailed = (inbound.channel is Channel.EMAIL and not inbound.sender_unverified
                   and _mail_key(inbound.email) == _mail_key(inbound.address))
-        patron = await self._store.patron_by_contact(contact)
         language = inbound.page.language if inbound.page is not None else ""
         if patron is None:
             patron = Patron(new_id(), name=inbound.name, contacts=(contact,),
@@ -223,7 +232,7 @@ class PatronIntake:
         """The patron's open conversation; else the one their reply token names, or the
         one closed within ``reopen_seconds``, reopened; else a new one."""
         now = self._log.clock.now()
-        hinted = await self._hinted(patron, inbound)
+        hinted = await self._hinted(patron, inbound) if inbound.conversation_id else None
         conversation = hinted or await self._store.latest_conversation(patron.id)
         if conversation is not None and conversation.status is Status.OPEN:
             return conversation

@@ -21,7 +21,7 @@ from typing import Any
 import aiosqlite
 
 from bridge.store.sqlite_accounts import SqliteAccounts
-from bridge.store.sqlite_cache import RecordCache
+from bridge.store.sqlite_cache import BlockTable, RecordCache
 from bridge.store.sqlite_commit import GroupCommitter
 from bridge.store.sqlite_contacts import SqliteContactStates
 from bridge.store.sqlite_desk import SqliteDeskState
@@ -44,7 +44,6 @@ from bridge.store.sqlite_schema import (
 from bridge.store.sqlite_transcripts import SqliteTranscripts
 from bridge.store.sqlite_wal import WalCheckpointer
 from bridge.store.sqlite_writer import BatchWriter, Outcome, WriteOp
-from routing.model import Block
 
 __all__ = ["SqliteStore"]
 
@@ -84,7 +83,7 @@ class SqliteStore(
         self._reader: aiosqlite.Connection | None = None
         self._reports = ReportConnection(self.path)
         self._lanes = LaneScan()
-        self._blocks: dict[str, Block] | None = None  # every block, loaded on first use
+        self._blocks: BlockTable | None = None  # every block, loaded on first use
         self._blocks_loading = asyncio.Lock()  # the first uses share one load
         self._blocks_changes = 0  # blocks saved or removed: a load that saw fewer is stale
         self._state = "new"  # new -> open -> closing -> closed
@@ -154,11 +153,13 @@ class SqliteStore(
         """The read-only connection reports and transcript searches run on (tests gate it)."""
         return self._report_db()
 
-    async def _write(self, kind: str, *args: Any) -> Any:
+    def _write(self, kind: str, *args: Any) -> asyncio.Future[Any]:
+        # Not a coroutine: the caller awaits the committer's future itself, one frame
+        # fewer to make and to resume on every write.
         if not self._commits.accepting or self._state != "open":
             self._db()  # not open, or closed: says which
             raise RuntimeError("SqliteStore is closing; no more writes")
-        return await self._commits.submit(WriteOp(kind, args))
+        return self._commits.submit(WriteOp(kind, args))
 
     def _committed(self, op: WriteOp, outcome: Outcome) -> None:
         if op.kind == "save_patron":
@@ -168,6 +169,6 @@ class SqliteStore(
         elif op.kind in ("save_block", "remove_block"):
             self._blocks_changes += 1  # a first load under way reads again
             if self._blocks is not None and op.kind == "save_block":
-                self._blocks[op.args[0]] = block_from_row(op.args)
+                self._blocks.put(block_from_row(op.args))
             elif self._blocks is not None:
-                self._blocks.pop(op.args[0], None)
+                self._blocks.pop(op.args[0])

@@ -15,12 +15,12 @@ again (``Changes``).
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Generic, TypeVar
 
-from routing.model import Contact, Conversation, Patron
+from routing.model import Block, BlockKind, Contact, Conversation, Patron
 
-__all__ = ["MISSING", "Lru", "Missing", "RecordCache"]
+__all__ = ["MISSING", "BlockTable", "Lru", "Missing", "RecordCache"]
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -177,3 +177,55 @@ class RecordCache:
             return
         self.latest.put(patron_id, (conversation.created_at, conversation.id))
         self.conversations.put(conversation.id, conversation)
+
+
+class BlockTable:
+    """Every block, in the order they were first saved, and an index by ``(kind, value)``
+    so a patron's message looks up its few keys instead of walking every block. Both are
+    changed together (``put``, ``pop``); an expired block stays until removed and is
+    passed over by ``find`` (``Block.active``)."""
+
+    def __init__(self, blocks: Iterable[Block] = ()) -> None:
+        self.by_id: dict[str, Block] = {}
+        self._by_key: dict[tuple[BlockKind, str], dict[str, Block]] = {}
+        self._position: dict[str, int] = {}  # id -> order of first save, as ``by_id``'s
+        self._saved = 0
+        for block in blocks:
+            self.put(block)
+
+    def put(self, block: Block) -> None:
+        old = self.by_id.get(block.id)
+        if old is not None:
+            self._unindex(old)
+        else:
+            self._position[block.id] = self._saved
+            self._saved += 1
+        self.by_id[block.id] = block
+        self._by_key.setdefault((block.kind, block.value), {})[block.id] = block
+
+    def pop(self, block_id: str) -> None:
+        old = self.by_id.pop(block_id, None)
+        if old is not None:
+            self._unindex(old)
+            del self._position[block_id]
+
+    def _unindex(self, block: Block) -> None:
+        key = (block.kind, block.value)
+        same = self._by_key[key]
+        del same[block.id]
+        if not same:
+            del self._by_key[key]
+
+    def find(self, keys: Sequence[tuple[BlockKind, str]], now: float) -> Block | None:
+        """The first saved block in force that matches one of ``keys``, as a walk over
+        ``by_id`` would find it."""
+        if not self._by_key:  # nobody blocked: the usual case
+            return None
+        found: Block | None = None
+        for key in keys:
+            same = self._by_key.get(key)
+            for block in same.values() if same is not None else ():
+                if block.active(now) and (
+                        found is None or self._position[block.id] < self._position[found.id]):
+                    found = block
+        return found

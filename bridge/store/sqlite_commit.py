@@ -45,6 +45,7 @@ class GroupCommitter:
         self._executor: ThreadPoolExecutor | None = None
         self._writer: BatchWriter | None = None
         self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # the one start() ran on
         self._stopping = False
         self.commits = 0  # group commits made
         self.written = 0  # ops that went through a commit (succeeded, or failed alone)
@@ -57,7 +58,7 @@ class GroupCommitter:
         """Open the writer on its own thread (migrations run there) and start the task."""
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="pustaka-sqlite-writer")
         try:
-            loop = asyncio.get_running_loop()
+            loop = self._loop = asyncio.get_running_loop()
             self._writer = await loop.run_in_executor(self._executor, open_writer)
         except BaseException:
             self._executor.shutdown(wait=True)
@@ -78,12 +79,14 @@ class GroupCommitter:
                 await asyncio.get_running_loop().run_in_executor(executor, writer.close)
             executor.shutdown(wait=True)
 
-    async def submit(self, op: WriteOp) -> Any:
-        """Queue one write; return its outcome once it is committed, or raise its error."""
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    def submit(self, op: WriteOp) -> asyncio.Future[Any]:
+        """Queue one write: the future is its outcome once it is committed, or its error.
+        A future, not a coroutine: awaiting it is one step less on every write."""
+        assert self._loop is not None  # accepting (the store checks) means started
+        future: asyncio.Future[Any] = self._loop.create_future()
         self._queue.append(_Queued(op, future))
         self._wake.set()
-        return await future
+        return future
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()

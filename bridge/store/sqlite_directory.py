@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 
-from bridge.store.sqlite_cache import Missing
+from bridge.store.sqlite_cache import BlockTable, Missing
 from bridge.store.sqlite_role import SqliteRole, chunks, first, marks, rows
 from bridge.store.sqlite_rows import (
     BLOCK_COLUMNS,
@@ -89,7 +89,12 @@ class SqliteDirectory(SqliteRole):
             self._db()
             return None
         if isinstance(patron_id, str):
-            patron = await self.get_patron(patron_id)
+            # A hit (nearly every message) is taken here: no coroutine to make for it.
+            patron = self._cache.patrons.get(patron_id)
+            if not isinstance(patron, Missing):
+                self._db()  # raises when not open, as get_patron does
+            else:
+                patron = await self.get_patron(patron_id)
             if patron is not None and contact in patron.contacts:
                 return patron
             self._cache.contacts.pop(contact)  # the contact moved or was removed
@@ -146,7 +151,7 @@ class SqliteBlocks(SqliteRole):
     async def remove_block(self, block_id: str) -> None:
         await self._write("remove_block", block_id)
 
-    async def _all_blocks(self) -> dict[str, Block]:
+    async def _all_blocks(self) -> BlockTable:
         if self._blocks is None:
             async with self._blocks_loading:  # a restart's first hundreds of messages: one read
                 sql = f"SELECT {BLOCK_COLUMNS} FROM blocks ORDER BY created_at, id"
@@ -154,18 +159,17 @@ class SqliteBlocks(SqliteRole):
                     changes = self._blocks_changes
                     loaded = await rows(self._db(), sql, ())
                     if changes == self._blocks_changes:  # only this load sets it
-                        self._blocks = {b.id: b for b in map(block_from_row, loaded)}
+                        self._blocks = BlockTable(map(block_from_row, loaded))
         return self._blocks
 
     async def find_block(
         self, keys: Sequence[tuple[BlockKind, str]], now: float
     ) -> Block | None:
-        wanted = set(keys)
-        blocks = await self._all_blocks()
-        return next((b for b in blocks.values()
-                     if (b.kind, b.value) in wanted and b.active(now)), None)
+        # Loaded (every message after the first): no await, the table answers at once.
+        blocks = self._blocks if self._blocks is not None else await self._all_blocks()
+        return blocks.find(keys, now)
 
     async def active_blocks(self, now: float) -> list[Block]:
         blocks = await self._all_blocks()
-        return sorted((b for b in blocks.values() if b.active(now)),
+        return sorted((b for b in blocks.by_id.values() if b.active(now)),
                       key=lambda b: (b.created_at, b.id))

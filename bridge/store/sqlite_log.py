@@ -104,7 +104,12 @@ class SqliteConversationLog(SqliteRole):
             self._db()
             return None
         if isinstance(known, tuple):
-            conversation = await self.get_conversation(known[1])
+            # A hit (nearly every message) is taken here: no coroutine to make for it.
+            conversation = self._cache.conversations.get(known[1])
+            if not isinstance(conversation, Missing):
+                self._db()  # raises when not open, as get_conversation does
+            else:
+                conversation = await self.get_conversation(known[1])
             if (conversation is not None and conversation.patron_id == patron_id
                     and conversation.created_at == known[0]):
                 return conversation

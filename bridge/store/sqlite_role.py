@@ -10,14 +10,13 @@ through ``_cache``.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection, Sequence
+from collections.abc import Awaitable, Collection, Sequence
 from typing import Any, TypeVar
 
 import aiosqlite
 
-from bridge.store.sqlite_cache import Lru, Missing, RecordCache
+from bridge.store.sqlite_cache import BlockTable, Lru, Missing, RecordCache
 from bridge.store.sqlite_rows import Row
-from routing.model import Block
 
 __all__ = ["SqliteRole", "chunks", "first", "marks", "rows"]
 
@@ -27,7 +26,7 @@ T = TypeVar("T")
 
 class SqliteRole:
     _cache: RecordCache
-    _blocks: dict[str, Block] | None  # every block, loaded on first use
+    _blocks: BlockTable | None  # every block, loaded on first use
     _blocks_loading: asyncio.Lock
     _blocks_changes: int
 
@@ -40,8 +39,9 @@ class SqliteRole:
         long query never queues the intake's reads; raises when the store is not open."""
         raise NotImplementedError
 
-    async def _write(self, kind: str, *args: Any) -> Any:
-        """Queue one write op for the group commit; its outcome once committed."""
+    def _write(self, kind: str, *args: Any) -> Awaitable[Any]:
+        """Queue one write op for the group commit; await it for its outcome once
+        committed."""
         raise NotImplementedError
 
     def _cached(self, cache: Lru[str, T | None], ids: Collection[str]) -> tuple[

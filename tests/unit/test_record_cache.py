@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from bridge.store.sqlite_cache import MISSING, RecordCache
-from routing.model import Channel, Contact, Conversation, Patron
+from bridge.store.sqlite_cache import MISSING, BlockTable, RecordCache
+from routing.model import Block, BlockKind, Channel, Contact, Conversation, Patron
 
 VISITOR = Contact(Channel.WIDGET, "v-1")
 
@@ -91,3 +91,36 @@ class TestConversationReads:
         cache.patron_saved(_patron("p2", "v-2"))
         assert cache.latest.get("p1") is None
         assert cache.latest.get("p2") is MISSING
+
+
+IP = (BlockKind.IP, "203.0.113.7")
+VISITOR_KEY = (BlockKind.VISITOR, "v-1")
+
+
+class TestBlockTable:
+    def test_the_first_saved_block_in_force_is_found_among_several_keys(self) -> None:
+        """Of blocks matching different keys, find returns the earliest saved one still
+        in force, as a walk over every block in order would."""
+        older = Block("b1", *VISITOR_KEY, until=50.0)
+        newer = Block("b2", *IP)
+        table = BlockTable([older, newer])
+        assert table.find([IP, VISITOR_KEY], now=10.0) == older
+        assert table.find([IP, VISITOR_KEY], now=60.0) == newer  # the older one expired
+        assert table.find([(BlockKind.IP, "203.0.113.8")], now=10.0) is None
+
+    def test_a_block_saved_again_keeps_its_place_and_its_new_terms(self) -> None:
+        """Saving a block again (a new ``until``) keeps its order and replaces its terms."""
+        table = BlockTable([Block("b1", *IP, until=50.0), Block("b2", *IP)])
+        table.put(Block("b1", *IP, until=100.0))
+        assert table.find([IP], now=60.0) == Block("b1", *IP, until=100.0)
+        assert list(table.by_id) == ["b1", "b2"]
+
+    def test_a_removed_block_no_longer_matches(self) -> None:
+        """pop lifts a block at once, and an unknown id is no error."""
+        table = BlockTable([Block("b1", *IP), Block("b2", *VISITOR_KEY)])
+        table.pop("b1")
+        table.pop("unknown")
+        assert table.find([IP], now=1.0) is None
+        assert table.find([IP, VISITOR_KEY], now=1.0) == Block("b2", *VISITOR_KEY)
+        table.pop("b2")
+        assert table.find([VISITOR_KEY], now=1.0) is None and not table.by_id
