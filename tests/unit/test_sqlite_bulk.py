@@ -1,0 +1,55 @@
+"""The writer's many-row INSERT: the same rows, order, conflicts and count as
+executemany, in few statements."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bridge.store.sqlite_bulk import SIZES, insert_rows
+
+INSERT = ("INSERT INTO m (conversation, cid, text) VALUES (?, ?, ?)"
+          " ON CONFLICT (conversation, cid) WHERE cid != '' DO NOTHING")
+
+
+def table() -> sqlite3.Connection:
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE m (conversation TEXT, cid TEXT, text TEXT)")
+    conn.execute("CREATE UNIQUE INDEX m_cid ON m (conversation, cid) WHERE cid != ''")
+    return conn
+
+
+rows = st.lists(st.tuples(st.sampled_from("ab"), st.sampled_from(["", "c1", "c2", "c3"]),
+                          st.text(max_size=5)), max_size=700)
+
+
+@given(rows)
+def test_the_same_rows_in_the_same_order_as_executemany(
+    given_rows: list[tuple[str, ...]],
+) -> None:
+    """Whatever the rows and their conflicts, the table and the count match executemany's."""
+    ours, theirs = table(), table()
+    changed = insert_rows(ours.cursor(), INSERT, given_rows)
+    cur = theirs.executemany(INSERT, given_rows)
+    read = "SELECT rowid, conversation, cid, text FROM m ORDER BY rowid"
+    assert ours.execute(read).fetchall() == theirs.execute(read).fetchall()
+    assert changed == cur.rowcount
+
+
+def test_a_thousand_rows_take_a_handful_of_statements() -> None:
+    """1,000 rows are 3 x 256 + 3 x 64 + 2 x 16 + 2 x 4 statements, not 1,000."""
+    conn = table()
+    statements: list[str] = []
+    conn.set_trace_callback(statements.append)
+    insert_rows(conn.cursor(), INSERT, [("a", f"c{n}", "x") for n in range(1000)])
+    assert len([s for s in statements if s.startswith("INSERT")]) == 10
+    assert max(SIZES) == 256
+
+
+def test_a_statement_without_values_is_refused() -> None:
+    """Only INSERT ... VALUES (?, ...) can be widened: anything else is a clear error."""
+    with pytest.raises(ValueError, match="not an INSERT"):
+        insert_rows(table().cursor(), "DELETE FROM m WHERE cid = ?", [("c1",)])
