@@ -5,6 +5,8 @@ and turns kept at hand."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import Any
 
 from telegram import LinkPreviewOptions
@@ -124,3 +126,30 @@ class TestBudgetAtHand:
         turns = Turns(budget, clock, fake_sleep(clock))
         booked = [await turns.book(("group:a",), True, clock.now()) for _ in range(3)]
         assert booked == [100.0, 100.0, 160.0] and turns.waiting() == 0
+
+
+# In a fresh process (the rules are compiled once per process): the seconds building a
+# DeskSender takes, then the seconds the first patron's card takes after it.
+_FIRST_CARD = """
+import time
+from adapters.telegram.desk_base import DeskTarget
+from adapters.telegram.desk_sender import DeskSender
+from adapters.telegram.render import info_card
+from routing.model import Channel, Conversation, PageInfo, Patron
+started = time.perf_counter()
+DeskSender(None, DeskTarget(-1, True), topics=None)
+built = time.perf_counter()
+page = PageInfo(url="https://library.example/", user_agent="Mozilla/5.0 (Linux; Android 14) "
+                "AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Mobile Safari/537.36")
+info_card(Patron("p1"), Conversation("c1", "p1", Channel.WIDGET, page=page))
+print(built - started, time.perf_counter() - built)
+"""
+
+
+def test_the_first_card_finds_the_browser_rules_compiled_when_the_sender_was_built() -> None:
+    """Building the DeskSender (as the bridge starts) compiles ua-parser's rules, so the
+    first patron's info card does not pay for them on the event loop."""
+    done = subprocess.run([sys.executable, "-c", _FIRST_CARD], capture_output=True,
+                          text=True, check=True)
+    building, first_card = map(float, done.stdout.split())
+    assert first_card < building / 10, (building, first_card)
