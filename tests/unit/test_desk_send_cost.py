@@ -118,6 +118,13 @@ class TestBudgetAtHand:
         budget.set_rule("bot", WindowRule(1, 60.0))  # now the bot's is the scarcer
         assert budget.gate(("bot", "group:a")) == "bot"
 
+    def test_room_kept_for_one_send_is_not_booked_by_the_next(self) -> None:
+        """The count of each key is remembered per tuple of keys: asking with ``spare``
+        does not change it, so the bookings after it cost the send alone."""
+        budget = SendBudget({"group": WindowRule(5, 60.0)}, margin=0.0)
+        assert budget.earliest(("group:a",), 0.0, spare=2) == 0.0
+        assert [budget.reserve(("group:a",), 0.0) for _ in range(6)] == [0.0] * 5 + [60.0]
+
     async def test_turns_with_nobody_queued_book_what_a_queued_place_would(self) -> None:
         """A third send into a window of two waits for the window's end; the two before
         it go at once, without a place in the queue, and no queue is left behind."""
