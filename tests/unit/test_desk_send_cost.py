@@ -26,8 +26,10 @@ from routing.model import (
     DeliveryKind,
     Direction,
     Message,
+    PageInfo,
     Patron,
 )
+from routing.outbox_budget import party_of
 from routing.turns import Turns
 from tests.unit.fakes import FakeClock
 from tests.unit.test_budget import fake_sleep
@@ -160,3 +162,20 @@ def test_the_first_card_finds_the_browser_rules_compiled_when_the_sender_was_bui
                           text=True, check=True)
     building, first_card = map(float, done.stdout.split())
     assert first_card < building / 10, (building, first_card)
+
+
+def test_a_party_parsed_once_per_address_is_still_each_conversations_own_without_one() -> None:
+    """The fair share's party is remembered per address: an IPv4 (mapped or not) is
+    itself, an IPv6 its /64, and a conversation without a usable address is its own
+    party, asked again (never another conversation's)."""
+    def chat(cid: str, ip: str) -> Conversation:
+        return Conversation(cid, "p1", Channel.WIDGET, page=PageInfo(url="", ip=ip))
+
+    for _ in range(2):  # the second answer comes from what the first remembered
+        assert party_of(chat("c1", "203.0.113.9")) == "203.0.113.9"
+        assert party_of(chat("c2", "::ffff:203.0.113.9")) == "203.0.113.9"
+        assert party_of(chat("c3", "2001:db8:1:2::7")) == "2001:db8:1:2::/64"
+        assert party_of(chat("c4", "not an address")) == "conversation c4"
+        assert party_of(chat("c5", "not an address")) == "conversation c5"
+        assert party_of(chat("c6", "")) == "conversation c6"
+    assert party_of(None) == ""
