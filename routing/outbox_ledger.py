@@ -24,6 +24,7 @@ a millisecond of the event loop each time, 15 µs a send.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import math
@@ -68,6 +69,7 @@ class DeliveryLedger:
         self._now = 0.0  # the latest moment an attempt was noted
         self._writing: asyncio.Future[None] | None = None  # the note write under way
         self._next: asyncio.Future[None] | None = None  # the note not yet begun
+        self._listening: list[asyncio.Future[None]] = []  # the attempts waiting for it
 
     async def recover(self, now: float) -> None:
         """Read the note a previous process left (once, before the first send)."""
@@ -116,7 +118,14 @@ class DeliveryLedger:
         # attempts noted meanwhile share it).
         if self._next is None:
             self._next = asyncio.ensure_future(self._write_after(self._writing))
-        await asyncio.shield(self._next)
+            self._listening = []
+            self._next.add_done_callback(functools.partial(_tell, self._listening))
+        # Its own future, as ``asyncio.shield`` would make (an attempt cancelled at drain
+        # stops listening; the note goes on), told by one callback of the note's for all
+        # (shield costs three a waiter: 500 lanes wait on one note).
+        heard: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._listening.append(heard)
+        await heard
 
     async def _write_after(self, before: asyncio.Future[None] | None) -> None:
         if before is not None:
@@ -155,6 +164,20 @@ class DeliveryLedger:
                         '},"unsure":', json.dumps(unsure, separators=(",", ":")),
                         ',"sent":', json.dumps(self._budget.tally(now), separators=(",", ":")),
                         "}"))
+
+
+def _tell(listening: list[asyncio.Future[None]], note: asyncio.Future[None]) -> None:
+    """Every attempt still waiting for ``note`` hears how its write ended."""
+    failure = None if note.cancelled() else note.exception()  # heard, whoever listens
+    for heard in listening:
+        if heard.done():  # cancelled: nobody listens
+            continue
+        if note.cancelled():
+            heard.cancel()
+        elif failure is not None:
+            heard.set_exception(failure)
+        else:
+            heard.set_result(None)
 
 
 def _json_value(value: float) -> str:

@@ -82,3 +82,51 @@ class TestNote:
         assert [after.is_unsure(i) for i in ("x", "y", "z")] == [True, False, True]
         await after.before_send(["x", "z"], 12.0)
         assert after.counts["possible_duplicates"] == 2 and after.counts["crash_resends"] == 1
+
+
+class FlakyNoteStore(NoteStore):
+    """Fails the first write it is asked for; holds each write until ``go`` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.go = asyncio.Event()
+        self.failed = False
+
+    async def set_state(self, key: str, value: str) -> None:
+        await self.go.wait()
+        if not self.failed:
+            self.failed = True
+            raise OSError("disk full")
+        await super().set_state(key, value)
+
+
+class TestWaiting:
+    async def test_every_attempt_waiting_for_a_failed_note_hears_the_failure(self) -> None:
+        """A note that could not be stored fails every attempt it named (none is sent
+        unnoted), and the next attempt writes a note of its own."""
+        store = FlakyNoteStore()
+        ledger = DeliveryLedger(store, SendBudget({}))
+        await ledger.recover(0.0)
+        waiting = [asyncio.ensure_future(ledger.before_send([f"d{n}"], 1.0)) for n in range(3)]
+        await asyncio.sleep(0)
+        store.go.set()
+        outcomes = await asyncio.gather(*waiting, return_exceptions=True)
+        assert all(isinstance(o, OSError) for o in outcomes)
+        await ledger.before_send(["e"], 2.0)
+        assert len(store.notes) == 1 and "e" in json.loads(store.notes[0])["in_flight"]
+
+    async def test_an_attempt_cancelled_while_waiting_leaves_the_note_to_the_others(
+            self) -> None:
+        """Cancelling one waiting attempt (a lane stopped at drain) neither cancels the
+        note nor the attempts that share it."""
+        store = FlakyNoteStore()
+        store.failed = True  # this one stores its notes
+        ledger = DeliveryLedger(store, SendBudget({}))
+        await ledger.recover(0.0)
+        waiting = [asyncio.ensure_future(ledger.before_send([f"d{n}"], 1.0)) for n in range(3)]
+        await asyncio.sleep(0)
+        waiting[1].cancel()
+        await asyncio.sleep(0)
+        store.go.set()
+        await asyncio.gather(waiting[0], waiting[2])
+        assert waiting[1].cancelled() and len(store.notes) == 1
