@@ -76,6 +76,7 @@ class SendBudget:
         # Asked several times per send, of the same few keys: remembered until set_rule.
         self._rule_of: dict[str, WindowRule | None] = {}
         self._gate_of: dict[tuple[str, ...], str | None] = {}
+        self._cost_of: dict[tuple[str, ...], dict[str, int]] = {}  # never changed once made
 
     def observe(self, duration: float) -> None:
         """A send took ``duration`` seconds from asking to answer; widen the margin by the
@@ -158,9 +159,12 @@ class SendBudget:
 
     def reserve(self, keys: tuple[str, ...], now: float) -> float:
         """Book one send now or later; a key named twice costs two (a topic plus a post)."""
-        cost = Counter(keys)
-        at = self._plan(cost, now)
-        for key, n in cost.items():
+        return self.book(keys, self._plan(self._cost(keys), now))
+
+    def book(self, keys: tuple[str, ...], at: float) -> float:
+        """Book one send at ``at``: what :meth:`earliest` (no ``spare``) just said, with
+        nothing booked since (``Turns`` asks, then books, in one step)."""
+        for key, n in self._cost(keys).items():
             if self.rule_for(key) is not None:
                 booked = self._booked.setdefault(key, [])
                 for _ in range(n):
@@ -170,10 +174,19 @@ class SendBudget:
     def earliest(self, keys: tuple[str, ...], now: float, spare: int = 0) -> float:
         """The moment :meth:`reserve` would book now, without booking it; with ``spare``,
         the first moment that also leaves that many sends of room on the scarcest key."""
-        cost = Counter(keys)
+        cost = self._cost(keys)
         if spare and (gate := self.gate(keys)) is not None:
-            cost[gate] += spare
+            cost = {**cost, gate: cost.get(gate, 0) + spare}
         return self._plan(cost, now)
+
+    def _cost(self, keys: tuple[str, ...]) -> dict[str, int]:
+        """How many of each key ``keys`` names; asked twice a send, of the same few tuples."""
+        cost = self._cost_of.get(keys)
+        if cost is None:
+            if len(self._cost_of) > _REMEMBERED:
+                self._cost_of = {}
+            cost = self._cost_of[keys] = dict(Counter(keys))
+        return cost
 
     def gate(self, keys: tuple[str, ...]) -> str | None:
         """The scarcest of ``keys`` (fewest sends a second): where lanes queue for their
@@ -189,8 +202,8 @@ class SendBudget:
         gate = self._gate_of[keys] = min(limited)[1] if limited else None
         return gate
 
-    def _plan(self, cost: Counter[str], now: float) -> float:
-        at = max([now, *(self._paused.get(k, 0.0) for k in cost)])
+    def _plan(self, cost: Mapping[str, int], now: float) -> float:
+        at = max([now, *(self._paused.get(k, 0.0) for k in cost)]) if self._paused else now
         moved = True
         while moved:  # each key's earliest moment may push another key's later
             moved = False
@@ -223,6 +236,8 @@ class SendBudget:
             self._paused[key] = max(self._paused.get(key, 0.0), until)
 
     def blocked_until(self, keys: tuple[str, ...]) -> float:
+        if not self._paused:  # the usual case: no 429 was ever heard
+            return 0.0
         return max([0.0, *(self._paused.get(k, 0.0) for k in keys)])
 
     def _earliest(self, key: str, now: float, at: float, cost: int) -> float:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from functools import lru_cache
 
 from routing.blocks import ip_range, parsed_address
 from routing.limits import SendBudget
@@ -26,10 +27,17 @@ def party_of(conversation: Conversation | None) -> str:
     (no share) for a call a librarian waits on."""
     if conversation is None:
         return ""
-    address = parsed_address(conversation.page.ip) if conversation.page.ip else None
+    party = _party_at(conversation.page.ip) if conversation.page.ip else None
+    return f"conversation {conversation.id}" if party is None else party
+
+
+@lru_cache(maxsize=4096)
+def _party_at(ip: str) -> str | None:
+    """An address's party (asked before every send: parsed once per address)."""
+    address = parsed_address(ip)
     if address is None:
-        return f"conversation {conversation.id}"
-    return str(address) if address.version == 4 else ip_range(conversation.page.ip)
+        return None
+    return str(address) if address.version == 4 else ip_range(ip)
 
 
 class BudgetGate:
@@ -53,7 +61,8 @@ class BudgetGate:
         who asked before it (a burst's reminders would otherwise hold their topics back)."""
         now = self._clock.now()
         self.waiting.add(lane)
-        self.crowd[lane[1]] += 1
+        crowd, destination = self.crowd, lane[1]
+        crowd[destination] = crowd.get(destination, 0) + 1  # Counter's own += is slower
         try:
             known = conversation is None or (not notice and (
                 conversation.desk_thread is not None or conversation.first_response_at > 0))
@@ -72,9 +81,11 @@ class BudgetGate:
                 waited = True
         finally:
             self.waiting.discard(lane)
-            self.crowd[lane[1]] -= 1
-            if not self.crowd[lane[1]]:
-                del self.crowd[lane[1]]
+            left = crowd[destination] - 1
+            if left:
+                crowd[destination] = left
+            else:
+                crowd.pop(destination)
         if waited:
             self._counts["budget_waits"] += 1
         return waited, at

@@ -15,16 +15,22 @@ process does not spend a budget Telegram still counts.
 Concurrent sends share writes: one note is written at a time, and every send noted
 while it is under way waits for the next one, which names them all. So a burst of 500
 sends costs a note per commit of the store, not 500, and each send still starts only
-once a note naming it is durable.
+once a note naming it is durable. Each attempt's entry is written as JSON once, when it
+is noted, and a note joins them: a note names every send under way (500 lanes waiting
+for 64 send slots: 500 entries), and encoding them all again for every note cost about
+a millisecond of the event loop each time, 15 µs a send.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
+import math
 from collections import Counter
 from collections.abc import Iterable
+from json.encoder import encode_basestring_ascii
 
 from routing.limits import SendBudget
 from routing.ports import Cursors
@@ -56,12 +62,14 @@ class DeliveryLedger:
         self._keep = keep  # forget an unsure delivery after this long (it was surely settled)
         self.counts: Counter[str] = Counter(dict.fromkeys(COUNTERS, 0))
         self._in_flight: dict[str, float] = {}  # delivery id -> when its send began
+        self._in_flight_json: dict[str, str] = {}  # the same, each entry as the note has it
         self._unsure: dict[str, float] = {}  # may have arrived without being recorded
         self._from_crash: set[str] = set()
         self.recovered = False
         self._now = 0.0  # the latest moment an attempt was noted
         self._writing: asyncio.Future[None] | None = None  # the note write under way
         self._next: asyncio.Future[None] | None = None  # the note not yet begun
+        self._listening: list[asyncio.Future[None]] = []  # the attempts waiting for it
 
     async def recover(self, now: float) -> None:
         """Read the note a previous process left (once, before the first send)."""
@@ -99,8 +107,10 @@ class DeliveryLedger:
             self.counts["possible_duplicates"] += unsure
             if any(i in self._from_crash for i in ids):
                 self.counts["crash_resends"] += 1
+        entry = _json_value(now)
         for i in ids:
             self._in_flight[i] = now
+            self._in_flight_json[i] = f"{encode_basestring_ascii(i)}:{entry}"
         self._now = max(self._now, now)
         # Return once a note built after this attempt was noted is stored. A note already
         # under way was built before this attempt: the attempt waits for the next note,
@@ -108,7 +118,14 @@ class DeliveryLedger:
         # attempts noted meanwhile share it).
         if self._next is None:
             self._next = asyncio.ensure_future(self._write_after(self._writing))
-        await asyncio.shield(self._next)
+            self._listening = []
+            self._next.add_done_callback(functools.partial(_tell, self._listening))
+        # Its own future, as ``asyncio.shield`` would make (an attempt cancelled at drain
+        # stops listening; the note goes on), told by one callback of the note's for all
+        # (shield costs three a waiter: 500 lanes wait on one note).
+        heard: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._listening.append(heard)
+        await heard
 
     async def _write_after(self, before: asyncio.Future[None] | None) -> None:
         if before is not None:
@@ -127,6 +144,7 @@ class DeliveryLedger:
         """The outcome is recorded (done, failed for good): nothing is unsure any more."""
         for i in ids:
             self._in_flight.pop(i, None)
+            self._in_flight_json.pop(i, None)
             self._unsure.pop(i, None)
             self._from_crash.discard(i)
 
@@ -134,10 +152,36 @@ class DeliveryLedger:
         """A send failed; if the far side may have taken it anyway, a re-send is unsure."""
         for i in ids:
             began = self._in_flight.pop(i, None)
+            self._in_flight_json.pop(i, None)
             if maybe_sent and began is not None:
                 self._unsure[i] = began
 
     def _note(self, now: float) -> str:
+        """``{"in_flight": …, "unsure": …, "sent": …}`` as ``json.dumps`` writes it (the
+        entries under way joined, not encoded again)."""
         unsure = {k: v for k, v in self._unsure.items() if now - v < self._keep}
-        return json.dumps({"in_flight": self._in_flight, "unsure": unsure,
-                           "sent": self._budget.tally(now)}, separators=(",", ":"))
+        return "".join(('{"in_flight":{', ",".join(self._in_flight_json.values()),
+                        '},"unsure":', json.dumps(unsure, separators=(",", ":")),
+                        ',"sent":', json.dumps(self._budget.tally(now), separators=(",", ":")),
+                        "}"))
+
+
+def _tell(listening: list[asyncio.Future[None]], note: asyncio.Future[None]) -> None:
+    """Every attempt still waiting for ``note`` hears how its write ended."""
+    failure = None if note.cancelled() else note.exception()  # heard, whoever listens
+    for heard in listening:
+        if heard.done():  # cancelled: nobody listens
+            continue
+        if note.cancelled():
+            heard.cancel()
+        elif failure is not None:
+            heard.set_exception(failure)
+        else:
+            heard.set_result(None)
+
+
+def _json_value(value: float) -> str:
+    """A moment as ``json.dumps`` writes it (``repr`` for a finite float)."""
+    if type(value) is float and math.isfinite(value):
+        return repr(value)
+    return json.dumps(value)

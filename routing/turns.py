@@ -111,10 +111,12 @@ class Turns:
             return self._budget.reserve(keys, now)
         if known and party and self._over_share(gate, party, now):
             known = False
-        if gate not in self._queues and (self._budget.earliest(
-                keys, now, 0 if known else self._kept(gate, now)) - self._horizon <= now):
-            self._took(gate, known, now)  # nobody queued and room now: no place needed
-            return self._taken(gate, keys, party, now)
+        if gate not in self._queues:
+            spare = 0 if known else self._kept(gate, now)
+            at = self._budget.earliest(keys, now, spare)
+            if at - self._horizon <= now:
+                self._took(gate, known, now)  # nobody queued and room now: no place needed
+                return self._taken(gate, keys, party, now, None if spare else at)
         queue = self._queues.setdefault(gate, [])
         place = _Place(now - (self._lead if known else 0.0), next(self._seq))
         heapq.heappush(queue, place)
@@ -122,10 +124,11 @@ class Turns:
             while True:
                 if queue[0] is place:
                     spare = 0 if known else self._kept(gate, now)
-                    wait = self._budget.earliest(keys, now, spare) - self._horizon - now
-                    if wait <= 0:
+                    at = self._budget.earliest(keys, now, spare)
+                    if at - self._horizon <= now:
                         self._took(gate, known, now)
-                        return self._taken(gate, keys, party, now)
+                        return self._taken(gate, keys, party, now, None if spare else at)
+                    wait = at - self._horizon - now
                     await self._sleep(wait)
                 else:
                     place.ready.clear()
@@ -163,9 +166,13 @@ class Turns:
             return False
         return shares.over(party, rule.limit)
 
-    def _taken(self, gate: str, keys: tuple[str, ...], party: str, now: float) -> float:
-        """Book the turn, and count its posts to its party's share of the window."""
-        at = self._budget.reserve(keys, now)
+    def _taken(self, gate: str, keys: tuple[str, ...], party: str, now: float,
+               planned: float | None) -> float:
+        """Book the turn, and count its posts to its party's share of the window.
+        ``planned``: the moment ``earliest`` just found for the send alone (not planned
+        again: nothing was booked since); None when it also kept room (``spare``)."""
+        at = (self._budget.reserve(keys, now) if planned is None
+              else self._budget.book(keys, planned))
         rule = self._budget.rule_for(gate)
         if party and rule is not None and rule.limit > 1:  # a private chat's 1: no share
             shares = self._shares.get(gate)

@@ -23,6 +23,7 @@ from telegram.warnings import PTBUserWarning
 
 from adapters.blobs import BlobStore
 from adapters.telegram import render
+from adapters.telegram.browser import load_rules
 from adapters.telegram.desk_base import DeskStore, DeskTarget, card_markup
 from adapters.telegram.failures import opened_failure, telegram_failure, thread_gone
 from adapters.telegram.files_send import (
@@ -87,6 +88,9 @@ class DeskSender:
         self._blobs = blobs
         # Conversations whose topic was deleted: their new card says it continues one.
         self._gone: set[str] = set()
+        # Built once, as the bridge starts: the info card's User-Agent rules are compiled
+        # here, before any patron is served, not on the first card (once per process).
+        load_rules()
 
     def budget_keys(
         self, delivery: Delivery, conversation: Conversation, patron: Patron,

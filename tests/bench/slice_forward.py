@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import cProfile
+import gc
 import io
 import os
 import pstats
@@ -68,7 +69,19 @@ class Forwarding:
     rounds: int = 3
 
 
-Timed = tuple[float, float, int]  # seconds, CPU seconds of the process, sends
+# seconds, CPU seconds of the process, sends, and the garbage collections meanwhile
+# (young, middle, full): what a send leaves alive shows in them first.
+Timed = tuple[float, float, int, tuple[int, ...]]
+_COLLECTIONS = [0, 0, 0]  # by generation, since the forwarding process began
+
+
+def _counted(phase: str, info: dict[str, int]) -> None:
+    if phase == "start":
+        _COLLECTIONS[info["generation"]] += 1
+
+
+def _collected_since(before: list[int]) -> tuple[int, ...]:
+    return tuple(now - then for now, then in zip(_COLLECTIONS, before, strict=True))
 
 
 def forward(sizes: Forwarding, profile: bool) -> None:
@@ -94,10 +107,11 @@ def _rate(timed: Timed) -> float:
 
 
 def _line(label: str, timed: Timed, wanted: int) -> str:
-    seconds, cpu, sent = timed
+    seconds, cpu, sent, collections = timed
     cut = "" if sent >= wanted else f"  (cut at {PHASE_LIMIT:.0f} s: {sent:,} of {wanted:,})"
     return (f"   {label}: {sent:,} in {seconds:.2f} s -> {_rate(timed):,.0f} msg/s, "
-            f"CPU {cpu:.2f} s ({cpu / max(sent, 1) * 1e6:,.0f} µs a message){cut}")
+            f"CPU {cpu:.2f} s ({cpu / max(sent, 1) * 1e6:,.0f} µs a message), "
+            f"collections young/middle/full {'/'.join(map(str, collections))}{cut}")
 
 
 def _report(sizes: Forwarding, result: dict[str, Any]) -> None:
@@ -124,6 +138,7 @@ def _report(sizes: Forwarding, result: dict[str, Any]) -> None:
 
 def forwarding_child(conn: Connection, sizes: Forwarding, profile: bool) -> None:
     quiet_logging()
+    gc.callbacks.append(_counted)
     print(f"   (forwarding process {os.getpid()})", flush=True)
     try:
         conn.send(asyncio.run(_paced(_forwarding(sizes, profile))))
@@ -179,6 +194,7 @@ async def _ours(bridge: Bridge, emulator: BotApiEmulator, count: int,
     base = emulator.stats["messages_sent"]
     await bridge.start()
     before = emulator.stats["messages_sent"]
+    collected = list(_COLLECTIONS)
     cpu, started = time.process_time(), time.perf_counter()
     if profiler:
         profiler.enable()
@@ -189,7 +205,8 @@ async def _ours(bridge: Bridge, emulator: BotApiEmulator, count: int,
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     if profiler:
         profiler.disable()
-    return (seconds, cpu, emulator.stats["messages_sent"] - before), before - base
+    return ((seconds, cpu, emulator.stats["messages_sent"] - before,
+             _collected_since(collected)), before - base)
 
 
 async def _open_topics(bridge: Bridge, sizes: Forwarding) -> list[int]:
@@ -258,11 +275,13 @@ async def _ptb_alone(bridge: Bridge, group: int, posts: list[tuple[int, str]],
             sent += 1
 
     async with bot:
+        collected = list(_COLLECTIONS)
         cpu, started = time.process_time(), time.perf_counter()
         with suppress(TimeoutError):
             async with asyncio.timeout(PHASE_LIMIT):
                 await asyncio.gather(*(sender() for _ in range(concurrency)))
-        return time.perf_counter() - started, time.process_time() - cpu, sent
+        return (time.perf_counter() - started, time.process_time() - cpu, sent,
+                _collected_since(collected))
 
 
 def _top(profiler: cProfile.Profile) -> str:

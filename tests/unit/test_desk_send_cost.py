@@ -5,6 +5,8 @@ and turns kept at hand."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import Any
 
 from telegram import LinkPreviewOptions
@@ -24,8 +26,10 @@ from routing.model import (
     DeliveryKind,
     Direction,
     Message,
+    PageInfo,
     Patron,
 )
+from routing.outbox_budget import party_of
 from routing.turns import Turns
 from tests.unit.fakes import FakeClock
 from tests.unit.test_budget import fake_sleep
@@ -116,6 +120,13 @@ class TestBudgetAtHand:
         budget.set_rule("bot", WindowRule(1, 60.0))  # now the bot's is the scarcer
         assert budget.gate(("bot", "group:a")) == "bot"
 
+    def test_room_kept_for_one_send_is_not_booked_by_the_next(self) -> None:
+        """The count of each key is remembered per tuple of keys: asking with ``spare``
+        does not change it, so the bookings after it cost the send alone."""
+        budget = SendBudget({"group": WindowRule(5, 60.0)}, margin=0.0)
+        assert budget.earliest(("group:a",), 0.0, spare=2) == 0.0
+        assert [budget.reserve(("group:a",), 0.0) for _ in range(6)] == [0.0] * 5 + [60.0]
+
     async def test_turns_with_nobody_queued_book_what_a_queued_place_would(self) -> None:
         """A third send into a window of two waits for the window's end; the two before
         it go at once, without a place in the queue, and no queue is left behind."""
@@ -124,3 +135,47 @@ class TestBudgetAtHand:
         turns = Turns(budget, clock, fake_sleep(clock))
         booked = [await turns.book(("group:a",), True, clock.now()) for _ in range(3)]
         assert booked == [100.0, 100.0, 160.0] and turns.waiting() == 0
+
+
+# In a fresh process (the rules are compiled once per process): the seconds building a
+# DeskSender takes, then the seconds the first patron's card takes after it.
+_FIRST_CARD = """
+import time
+from adapters.telegram.desk_base import DeskTarget
+from adapters.telegram.desk_sender import DeskSender
+from adapters.telegram.render import info_card
+from routing.model import Channel, Conversation, PageInfo, Patron
+started = time.perf_counter()
+DeskSender(None, DeskTarget(-1, True), topics=None)
+built = time.perf_counter()
+page = PageInfo(url="https://library.example/", user_agent="Mozilla/5.0 (Linux; Android 14) "
+                "AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Mobile Safari/537.36")
+info_card(Patron("p1"), Conversation("c1", "p1", Channel.WIDGET, page=page))
+print(built - started, time.perf_counter() - built)
+"""
+
+
+def test_the_first_card_finds_the_browser_rules_compiled_when_the_sender_was_built() -> None:
+    """Building the DeskSender (as the bridge starts) compiles ua-parser's rules, so the
+    first patron's info card does not pay for them on the event loop."""
+    done = subprocess.run([sys.executable, "-c", _FIRST_CARD], capture_output=True,
+                          text=True, check=True)
+    building, first_card = map(float, done.stdout.split())
+    assert first_card < building / 10, (building, first_card)
+
+
+def test_a_party_parsed_once_per_address_is_still_each_conversations_own_without_one() -> None:
+    """The fair share's party is remembered per address: an IPv4 (mapped or not) is
+    itself, an IPv6 its /64, and a conversation without a usable address is its own
+    party, asked again (never another conversation's)."""
+    def chat(cid: str, ip: str) -> Conversation:
+        return Conversation(cid, "p1", Channel.WIDGET, page=PageInfo(url="", ip=ip))
+
+    for _ in range(2):  # the second answer comes from what the first remembered
+        assert party_of(chat("c1", "203.0.113.9")) == "203.0.113.9"
+        assert party_of(chat("c2", "::ffff:203.0.113.9")) == "203.0.113.9"
+        assert party_of(chat("c3", "2001:db8:1:2::7")) == "2001:db8:1:2::/64"
+        assert party_of(chat("c4", "not an address")) == "conversation c4"
+        assert party_of(chat("c5", "not an address")) == "conversation c5"
+        assert party_of(chat("c6", "")) == "conversation c6"
+    assert party_of(None) == ""
