@@ -56,8 +56,8 @@ def test_migration_back_fills_the_index(tmp_path: Path) -> None:
 
 def test_index_rebuilt_without_sizes_finds_the_same_words(tmp_path: Path) -> None:
     """Messages the writer indexed before migration 0013 are found after it by the same
-    words and prefixes (a 2-character one too), excerpts
-    cut as before, and a deleted message's words go with it."""
+    words and prefixes (a 2-character one too), excerpts are cut as before, and a
+    deleted message's words go with it."""
     path = tmp_path / "before.db"
     conn = connect_writer(path, "NORMAL")
     every = bundled_migrations()
