@@ -109,7 +109,8 @@ class TestRowsWithAndWithoutDefaults:
         new = [delivery_for(m) for m in [*plain, full]]
         tried = replace(delivery_for(full, Channel.EMAIL), attempts=2, last_error="timeout",
                         external_id="x-1", next_attempt_at=NOW + 60)
-        await asyncio.gather(*(store.append(m, [d]) for m, d in zip(plain[:2], new[:2], strict=True)))
+        await asyncio.gather(*(store.append(m, [d])
+                               for m, d in zip(plain[:2], new[:2], strict=True)))
         await store.append(first, [])
         await asyncio.gather(store.append(plain[2], [new[2]]), store.append(full, [new[4], tried]),
                              store.append(plain[3], [new[3]]))
