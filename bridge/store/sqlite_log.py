@@ -26,7 +26,6 @@ __all__ = [
     "FIND_BY_CLIENT_ID",
     "INDEX_MESSAGES_AFTER",
     "INSERT_MESSAGE",
-    "INSERT_PLAIN_MESSAGE",
     "LAST_MESSAGE_ROWID",
     "UPSERT_CONVERSATION",
     "SqliteConversationLog",
@@ -54,12 +53,6 @@ FIND_BY_CLIENT_ID = (  # rowid first: the writer tells a row of this commit by i
 # writer learns of it from the rows inserted and only then looks up the original.
 INSERT_MESSAGE = (
     f"INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-    " ON CONFLICT (conversation_id, client_id) WHERE client_id != '' DO NOTHING"
-)
-# INSERT_MESSAGE for rows whose sqlite_rows.MESSAGE_OPTIONAL columns are MESSAGE_PLAIN,
-# given the MESSAGE_REST columns only.
-INSERT_PLAIN_MESSAGE = (
-    f"INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, '', '', ?, '', '')"
     " ON CONFLICT (conversation_id, client_id) WHERE client_id != '' DO NOTHING"
 )
 # The words of messages are indexed by the writer, one statement per group commit, in

@@ -20,18 +20,12 @@ from bridge.store.sqlite_rows import DELIVERY_COLUMNS, Row, delivery_from_row, l
 from routing.model import Delivery, DeliveryState
 from routing.ports import Link
 
-__all__ = ["DELIVERY_UPDATES", "DUE", "INSERT_DELIVERY", "INSERT_PLAIN_DELIVERY", "SqliteOutbox"]
+__all__ = ["DELIVERY_UPDATES", "DUE", "INSERT_DELIVERY", "SqliteOutbox"]
 
 INSERT_DELIVERY = (
     "INSERT INTO deliveries (id, conversation_id, message_id, kind, destination,"
     " idempotency_key, attempts, next_attempt_at, state, last_error, external_id, created_at)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-# INSERT_DELIVERY for rows whose sqlite_rows.DELIVERY_OPTIONAL columns are DELIVERY_PLAIN
-# (a new row, as routing makes them), given the DELIVERY_REST columns only.
-INSERT_PLAIN_DELIVERY = (
-    f"INSERT INTO deliveries ({DELIVERY_COLUMNS})"
-    " VALUES (?, ?, ?, ?, ?, ?, 0, ?, 'pending', '', '', ?)"
 )
 DELIVERY_UPDATES = {
     "finish_delivery": "UPDATE deliveries SET state = 'done', external_id = ? WHERE id = ?",

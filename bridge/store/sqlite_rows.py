@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Sequence
-from operator import itemgetter
 from typing import Any
 
 from routing.model import (
@@ -36,14 +35,8 @@ __all__ = [
     "BLOCK_COLUMNS",
     "CONVERSATION_COLUMNS",
     "DELIVERY_COLUMNS",
-    "DELIVERY_OPTIONAL",
-    "DELIVERY_PLAIN",
-    "DELIVERY_REST",
     "LIBRARIAN_COLUMNS",
     "MESSAGE_COLUMNS",
-    "MESSAGE_OPTIONAL",
-    "MESSAGE_PLAIN",
-    "MESSAGE_REST",
     "PATRON_COLUMNS",
     "Row",
     "attachments_from_json",
@@ -83,17 +76,6 @@ DELIVERY_COLUMNS = (
     "id, conversation_id, message_id, kind, destination, idempotency_key, attempts, "
     "next_attempt_at, state, last_error, external_id, created_at"
 )
-
-# The columns a new message or outbox row most often leaves at their defaults, those
-# defaults, and the other columns. Each str bound costs SQLite a copy (malloc, memcpy,
-# free, with the GIL held), so the writer inserts a run of such rows with the defaults
-# written in the statement (INSERT_PLAIN_MESSAGE, INSERT_PLAIN_DELIVERY) instead.
-MESSAGE_OPTIONAL = itemgetter(6, 7, 9, 10)  # external_id, event, replaces, attachments
-MESSAGE_PLAIN = ("", "", "", "")
-MESSAGE_REST = itemgetter(0, 1, 2, 3, 4, 5, 8)
-DELIVERY_OPTIONAL = itemgetter(6, 8, 9, 10)  # attempts, state, last_error, external_id
-DELIVERY_PLAIN = (0, "pending", "", "")
-DELIVERY_REST = itemgetter(0, 1, 2, 3, 4, 5, 7, 11)
 
 _PAGE_FIELDS = tuple(f.name for f in dataclasses.fields(PageInfo))
 

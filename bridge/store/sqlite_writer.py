@@ -15,7 +15,6 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from operator import itemgetter
 from typing import Any
 
 from bridge.store.sqlite_accounts import WRITES as ACCOUNT_WRITES
@@ -29,22 +28,15 @@ from bridge.store.sqlite_log import (
     FIND_BY_CLIENT_ID,
     INDEX_MESSAGES_AFTER,
     INSERT_MESSAGE,
-    INSERT_PLAIN_MESSAGE,
     LAST_MESSAGE_ROWID,
     UPSERT_CONVERSATION,
 )
-from bridge.store.sqlite_outbox import DELIVERY_UPDATES, INSERT_DELIVERY, INSERT_PLAIN_DELIVERY
+from bridge.store.sqlite_outbox import DELIVERY_UPDATES, INSERT_DELIVERY
 from bridge.store.sqlite_patron_data import WRITES as PATRON_DATA_WRITES
 from bridge.store.sqlite_reports import WRITES as REPORT_WRITES
 from bridge.store.sqlite_reports import apply_rolled_days
 from bridge.store.sqlite_role import chunks, marks
 from bridge.store.sqlite_rows import (
-    DELIVERY_OPTIONAL,
-    DELIVERY_PLAIN,
-    DELIVERY_REST,
-    MESSAGE_OPTIONAL,
-    MESSAGE_PLAIN,
-    MESSAGE_REST,
     Row,
     message_from_row,
 )
@@ -210,7 +202,7 @@ class BatchWriter:
         """
         cur = self._conn.cursor()
         before = cur.execute(LAST_MESSAGE_ROWID).fetchone()[0]
-        _insert(cur, _MESSAGES, list(map(_ROW, runs)))
+        cur.executemany(INSERT_MESSAGE, [row for _message, row, _deliveries in runs])
         resent = cur.rowcount != len(runs)
         outcomes: list[Outcome] = []
         deliveries: list[Row] = []
@@ -223,7 +215,7 @@ class BatchWriter:
                     continue
             deliveries.extend(delivery_rows)
             outcomes.append((message, True))
-        _insert(cur, _DELIVERIES, deliveries)
+        cur.executemany(INSERT_DELIVERY, deliveries)
         cur.execute(INDEX_MESSAGES_AFTER, (before,))
         return outcomes
 
@@ -275,25 +267,6 @@ class BatchWriter:
             return [script(self._conn, args) for args in runs]
 
         return run
-
-
-# (statement, statement for plain rows, the optional columns, their plain values, the rest)
-_Insert = tuple[str, str, Callable[[Row], Row], Row, Callable[[Row], Row]]
-_MESSAGES: _Insert = (INSERT_MESSAGE, INSERT_PLAIN_MESSAGE, MESSAGE_OPTIONAL, MESSAGE_PLAIN,
-                      MESSAGE_REST)
-_DELIVERIES: _Insert = (INSERT_DELIVERY, INSERT_PLAIN_DELIVERY, DELIVERY_OPTIONAL,
-                        DELIVERY_PLAIN, DELIVERY_REST)
-_ROW = itemgetter(1)  # an append op's message row
-
-
-def _insert(cur: sqlite3.Cursor, insert: _Insert, rows: list[Row]) -> None:
-    """Insert ``rows`` in their order; when all leave the optional columns at their
-    defaults (the common run), without binding those (``sqlite_rows.MESSAGE_PLAIN``)."""
-    sql, plain_sql, optional, plain, rest = insert
-    if all(map(plain.__eq__, map(optional, rows))):
-        cur.executemany(plain_sql, map(rest, rows))
-    else:
-        cur.executemany(sql, rows)
 
 
 def _caller_error(exc: Exception) -> Exception:

@@ -12,15 +12,9 @@ from pathlib import Path
 import pytest
 
 from bridge.store.sqlite import SqliteStore
-from routing.model import Attachment, AttachmentKind, Channel, Message
+from routing.model import Message
 from routing.transcript_roles import TranscriptQuery
-from tests.integration.store_contract import (
-    NOW,
-    conversation_for,
-    delivery_for,
-    message_in,
-    patron,
-)
+from tests.integration.store_contract import conversation_for, delivery_for, message_in, patron
 
 
 @pytest.fixture
@@ -90,35 +84,6 @@ class TestResendsInAGroupCommit:
         assert await store.append(once, [delivery_for(once)]) == (once, False)
         assert await store.pending_deliveries() == 0
         assert await store.history(conversation.id) == [once]
-
-
-class TestRowsWithAndWithoutDefaults:
-    async def test_every_column_is_stored_whichever_statement_inserts_it(
-        self, store: SqliteStore
-    ) -> None:
-        """A commit of new rows only, and one where a message carries an external id, an
-        event, an edit and a file and a delivery has been tried, store each column as
-        given, in the callers' order."""
-        conversation = await conversation_for(store, await patron(store))
-        plain = [message_in(conversation, f"plain {n}", client_id=f"p-{n}") for n in range(4)]
-        first = message_in(conversation, "a file")
-        full = replace(message_in(conversation, "edited", client_id="f-1"), external_id="tg:7",
-                       event="edit", replaces=first.id,
-                       attachments=(Attachment(AttachmentKind.PHOTO, "a.jpg", "image/jpeg",
-                                               3, "d" * 64, "note"),))
-        new = [delivery_for(m) for m in [*plain, full]]
-        tried = replace(delivery_for(full, Channel.EMAIL), attempts=2, last_error="timeout",
-                        external_id="x-1", next_attempt_at=NOW + 60)
-        await asyncio.gather(*(store.append(m, [d])
-                               for m, d in zip(plain[:2], new[:2], strict=True)))
-        await store.append(first, [])
-        await asyncio.gather(store.append(plain[2], [new[2]]), store.append(full, [new[4], tried]),
-                             store.append(plain[3], [new[3]]))
-        messages = [*plain[:2], first, plain[2], full, plain[3]]
-        assert await store.history(conversation.id) == sorted(messages, key=lambda m: m.id)
-        assert await store.get_messages([m.id for m in messages]) == {m.id: m for m in messages}
-        for delivery in [*new, tried]:
-            assert await store.get_delivery(delivery.id) == delivery
 
 
 class TestWordsIndexedByTheWriter:
