@@ -52,3 +52,31 @@ def test_migration_back_fills_the_index(tmp_path: Path) -> None:
     with pytest.raises(sqlite3.Error):
         conn.execute("SELECT * FROM messages_fts WHERE messages_fts MATCH '\"'").fetchall()
     conn.close()
+
+
+def test_index_rebuilt_without_sizes_finds_the_same_words(tmp_path: Path) -> None:
+    """Messages the writer indexed before migration 0013 are found after it by the same
+    words and prefixes (a 2-character one too), excerpts are cut as before, and a
+    deleted message's words go with it."""
+    path = tmp_path / "before.db"
+    conn = connect_writer(path, "NORMAL")
+    every = bundled_migrations()
+    migrate(conn, [m for m in every if m.version < 13])
+    conn.execute("INSERT INTO patrons (id) VALUES ('p')")
+    conn.execute("INSERT INTO conversations (id, patron_id, origin, status, created_at,"
+                 " updated_at) VALUES ('c', 'p', 'widget', 'open', 1, 1)")
+    for n, text in enumerate(["skripsi perpustakaan", "buku café lantai dua", "skripsi lagi"]):
+        conn.execute("INSERT INTO messages (id, conversation_id, direction, text, created_at)"
+                     " VALUES (?, 'c', 'patron', ?, 1)", (f"m{n}", text))
+    conn.execute("INSERT INTO messages_fts (rowid, text) SELECT rowid, text FROM messages")
+    search = ("SELECT rowid, snippet(messages_fts, 0, '[', ']', '…', 16) FROM messages_fts"
+              " WHERE messages_fts MATCH ? ORDER BY rowid")
+    before = [conn.execute(search, (q,)).fetchall() for q in ("skripsi", "cafe", "pe*")]
+    migrate(conn, every)
+    assert [conn.execute(search, (q,)).fetchall() for q in ("skripsi", "cafe", "pe*")] == before
+    assert conn.execute("SELECT count(*) FROM sqlite_master"
+                        " WHERE name = 'messages_fts_docsize'").fetchone()[0] == 0
+    conn.execute("DELETE FROM messages WHERE id = 'm0'")
+    assert conn.execute(search, ("skripsi",)).fetchall() == [(3, "[skripsi] lagi")]
+    conn.execute("INSERT INTO messages_fts (messages_fts, rank) VALUES ('integrity-check', 1)")
+    conn.close()

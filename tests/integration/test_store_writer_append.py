@@ -29,8 +29,20 @@ def _indexed(store: SqliteStore) -> tuple[int, int]:
     """(messages, rows of the word index) read from the file itself."""
     with sqlite3.connect(store.path) as conn:
         messages = conn.execute("SELECT count(*) FROM messages").fetchone()[0]
-        words = conn.execute("SELECT count(*) FROM messages_fts_docsize").fetchone()[0]
-    return messages, words
+        # FTS5's averages record (id 1) begins with the count of rows indexed, as a
+        # varint: the index keeps no row per message since migration 0013 (columnsize=0).
+        record = conn.execute("SELECT block FROM messages_fts_data WHERE id = 1").fetchone()[0]
+    return messages, _varint(record)
+
+
+def _varint(data: bytes) -> int:
+    """The SQLite varint at the start of ``data`` (7 bits a byte, high bit: more)."""
+    value = 0
+    for byte in data[:8]:
+        value = (value << 7) | (byte & 0x7F)
+        if byte < 0x80:
+            return value
+    return (value << 8) | data[8]
 
 
 async def _append_all(store: SqliteStore, messages: list[Message]) -> list[tuple[Message, bool]]:
