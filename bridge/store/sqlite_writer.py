@@ -3,7 +3,8 @@
 Runs on the writer thread, never on the event loop. Ops are applied by stage (patrons,
 conversations, appends, delivery updates, links, state) so that a conversation saved
 in the same batch exists before a message refers to it; within a stage the callers'
-order is kept, and consecutive ops of one kind share an ``executemany``. Nothing of a
+order is kept, and consecutive ops of one kind share their statements (the inserts as
+many-row INSERTs: sqlite_bulk.py says why). Nothing of a
 batch is visible before its single COMMIT, so the staging cannot be observed.
 
 If the batch fails, it is rolled back and applied again op by op, each inside its own
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bridge.store.sqlite_accounts import WRITES as ACCOUNT_WRITES
+from bridge.store.sqlite_bulk import insert_rows
 from bridge.store.sqlite_contacts import WRITES as CONTACT_WRITES
 from bridge.store.sqlite_desk import WRITES as DESK_WRITES
 from bridge.store.sqlite_directory import DELETE_CONTACTS, INSERT_CONTACT, UPSERT_PATRON
@@ -182,15 +184,16 @@ class BatchWriter:
         known = {row[0] for part in chunks(last)
                  for row in cur.execute(f"SELECT id FROM patrons WHERE id IN ({marks(part)})",
                                         part)}
-        cur.executemany(UPSERT_PATRON, [row for row, _ in last.values()])
+        insert_rows(cur, UPSERT_PATRON, [row for row, _ in last.values()])
         cur.executemany(DELETE_CONTACTS, [(patron_id,) for patron_id in last if patron_id in known])
-        cur.executemany(INSERT_CONTACT, [c for _, contacts in last.values() for c in contacts])
+        insert_rows(cur, INSERT_CONTACT, [c for _, contacts in last.values() for c in contacts])
         # True for a patron this commit created: no conversation can name it yet (the
         # foreign key), which the cache records so that no read asks (SqliteStore._committed).
         return [patron_row[0] not in known for patron_row, _contacts, _patron in runs]
 
     def _save_conversations(self, runs: Sequence[tuple[Any, ...]]) -> list[Outcome]:
-        self._conn.executemany(UPSERT_CONVERSATION, [row for row, _conversation in runs])
+        insert_rows(self._conn.cursor(), UPSERT_CONVERSATION,
+                    [row for row, _conversation in runs])
         return [None] * len(runs)
 
     def _append(self, runs: Sequence[tuple[Any, ...]]) -> list[Outcome]:
@@ -202,8 +205,8 @@ class BatchWriter:
         """
         cur = self._conn.cursor()
         before = cur.execute(LAST_MESSAGE_ROWID).fetchone()[0]
-        cur.executemany(INSERT_MESSAGE, [row for _message, row, _deliveries in runs])
-        resent = cur.rowcount != len(runs)
+        resent = insert_rows(cur, INSERT_MESSAGE,
+                             [row for _message, row, _deliveries in runs]) != len(runs)
         outcomes: list[Outcome] = []
         deliveries: list[Row] = []
         taken: set[str] = set()  # ids this run inserted, when a resend is among them
@@ -215,7 +218,7 @@ class BatchWriter:
                     continue
             deliveries.extend(delivery_rows)
             outcomes.append((message, True))
-        cur.executemany(INSERT_DELIVERY, deliveries)
+        insert_rows(cur, INSERT_DELIVERY, deliveries)
         cur.execute(INDEX_MESSAGES_AFTER, (before,))
         return outcomes
 
@@ -250,7 +253,7 @@ class BatchWriter:
         outcomes = self._mark_done([run[:2] for run in runs])
         links = [run[2] for run in runs if run[2] is not None]
         if links:
-            self._conn.executemany(UPSERT_LINK, links)
+            insert_rows(self._conn.cursor(), UPSERT_LINK, links)
         return outcomes
 
     def _simple(self, sql: str) -> Callable[[Sequence[tuple[Any, ...]]], list[Outcome]]:

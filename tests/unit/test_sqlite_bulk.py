@@ -39,6 +39,21 @@ def test_the_same_rows_in_the_same_order_as_executemany(
     assert changed == cur.rowcount
 
 
+@given(st.lists(st.tuples(st.sampled_from("abcd"), st.text(max_size=3)), max_size=300))
+def test_an_upsert_of_one_id_twice_keeps_the_last_as_executemany_does(
+    given_rows: list[tuple[str, str]],
+) -> None:
+    """Rows naming one key several times in one statement update it in turn, the last wins."""
+    upsert = "INSERT INTO u (id, v) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET v = excluded.v"
+    ours, theirs = sqlite3.connect(":memory:"), sqlite3.connect(":memory:")
+    for conn in (ours, theirs):
+        conn.execute("CREATE TABLE u (id TEXT PRIMARY KEY, v TEXT)")
+    insert_rows(ours.cursor(), upsert, given_rows)
+    theirs.executemany(upsert, given_rows)
+    read = "SELECT rowid, id, v FROM u ORDER BY rowid"
+    assert ours.execute(read).fetchall() == theirs.execute(read).fetchall()
+
+
 def test_a_thousand_rows_take_a_handful_of_statements() -> None:
     """1,000 rows are 3 x 256 + 3 x 64 + 2 x 16 + 2 x 4 statements, not 1,000."""
     conn = table()
