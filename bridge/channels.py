@@ -91,9 +91,13 @@ def patron_greeting(config: Config) -> Callable[[str], str]:
 
 def widget_availability(roster: DutyRoster, clock: Clock) -> Callable[[], Availability]:
     def availability() -> Availability:
+        # Asked at every hello: the roster is read once for both languages' sentences
+        # (its opens_text would ask whether the desk is staffed once per language).
         now = clock.now()
-        return Availability(roster.staffed(now), roster.opens_text(now, "en"),
-                            roster.opens_text(now, "id"))
+        staffed = roster.staffed(now)
+        when = now if staffed else roster.next_staffed(now)
+        return Availability(staffed, roster.hours.sentence(now, when, "en"),
+                            roster.hours.sentence(now, when, "id"))
 
     return availability
 
