@@ -90,13 +90,18 @@ def patron_greeting(config: Config) -> Callable[[str], str]:
 
 
 def widget_availability(roster: DutyRoster, clock: Clock) -> Callable[[], Availability]:
+    # Asked at every hello: the roster is read once for both languages' sentences (its
+    # opens_text asks whether the desk is staffed once per language), and a staffed
+    # desk's sentence is "open now" at any moment, so that answer is made once.
+    hours = roster.hours
+    open_now = Availability(True, hours.sentence(0, 0, "en"), hours.sentence(0, 0, "id"))
+
     def availability() -> Availability:
-        # Asked at every hello: the roster is read once for both languages' sentences
-        # (its opens_text would ask whether the desk is staffed once per language).
         now = clock.now()
-        staffed = roster.staffed(now)
-        when = now if staffed else roster.next_staffed(now)
-        return Availability(staffed, roster.hours.sentence(now, when, "en"),
+        if roster.staffed(now):
+            return open_now
+        when = roster.next_staffed(now)
+        return Availability(False, roster.hours.sentence(now, when, "en"),
                             roster.hours.sentence(now, when, "id"))
 
     return availability
