@@ -90,10 +90,19 @@ def patron_greeting(config: Config) -> Callable[[str], str]:
 
 
 def widget_availability(roster: DutyRoster, clock: Clock) -> Callable[[], Availability]:
+    # Asked at every hello: the roster is read once for both languages' sentences (its
+    # opens_text asks whether the desk is staffed once per language), and a staffed
+    # desk's sentence is "open now" at any moment, so that answer is made once.
+    hours = roster.hours
+    open_now = Availability(True, hours.sentence(0, 0, "en"), hours.sentence(0, 0, "id"))
+
     def availability() -> Availability:
         now = clock.now()
-        return Availability(roster.staffed(now), roster.opens_text(now, "en"),
-                            roster.opens_text(now, "id"))
+        if roster.staffed(now):
+            return open_now
+        when = roster.next_staffed(now)
+        return Availability(False, roster.hours.sentence(now, when, "en"),
+                            roster.hours.sentence(now, when, "id"))
 
     return availability
 

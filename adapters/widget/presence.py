@@ -89,9 +89,9 @@ class VisitorPresence:
         label = before.label if before else self._label(visitor)
         city = before.city if before else self._share(
             self._cities.city(page.ip) if self._cities and page.ip else "")
+        url = self._url(page.url)
         self._here[visitor] = PresentVisitor(
-            label=label, visitor=visitor, url=self._url(page.url),
-            title=_plain(page.title, 200) if self._url(page.url) else "",
+            label=label, visitor=visitor, url=url, title=_plain(page.title, 200) if url else "",
             referrer_host=self._share(referrer_host(referrer)),
             user_agent=self._share(page.user_agent), language=self._share(page.language),
             city=city, page_since=now, arrived=before.arrived if before else now)
@@ -158,9 +158,10 @@ class VisitorPresence:
 
     def _url(self, url: str) -> str:
         """The page's address, kept only on the library's own sites (as plain text)."""
-        if not url or (self._origins and _origin(url) not in self._origins):
+        origin = _origin(url) if url else ""
+        if not origin or (self._origins and origin not in self._origins):
             return ""
-        return _plain(url, 500) if _origin(url) else ""
+        return _plain(url, 500)
 
     def _share(self, value: str) -> str:
         """One string object for the many visitors with the same browser or language."""
@@ -214,8 +215,17 @@ def _origin(url: str) -> str:
 def _plain(text: str, limit: int) -> str:
     """``plain_line`` of ``text``; the very string the session holds when already plain,
     so a visitor's page costs presence no second copy."""
+    if _already_plain(text):
+        return text[:limit]
     cleaned = plain_line(text)[:limit]
     return text if cleaned == text else cleaned
+
+
+def _already_plain(text: str) -> bool:
+    """Whether ``plain_line`` would give ``text`` back as it is, known without its walk
+    over every character: all it takes out is non-ASCII, controls and runs of spaces,
+    and printable ASCII has no whitespace but the space."""
+    return text.isascii() and text.isprintable() and "  " not in text and text.strip() == text
 
 
 def _name(place: Any) -> str:

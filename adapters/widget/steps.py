@@ -55,6 +55,7 @@ log = logging.getLogger(__name__)
 
 OfflineHook = Callable[[Patron, Conversation], Awaitable[None]]
 _NO_HISTORY = "~"  # sorts after every message id: patron_view then reads no messages
+_PICKED = 512  # distinct language tags whose pick is remembered (a flood cannot grow it)
 
 
 async def no_offline_hook(patron: Patron, conversation: Conversation) -> None:
@@ -95,6 +96,7 @@ class PatronSteps:
         self._queue = queue
         self._texts = texts or Catalog.bundled()
         self._prechat_rules = PrechatRules.of(settings.prechat)
+        self._picked: dict[str, str] = {}  # a page's language tag -> the library's language
         self._newcomers = Newcomers(settings.new_visitors_per_ip_hour,
                                     settings.new_conversations_per_ip_hour)
         # Each hello and HTTP call is a new Session; the visitor's budget outlives them.
@@ -107,35 +109,52 @@ class PatronSteps:
         """``lang`` (the widget's chosen language, a BCP 47 tag) becomes one of the
         library's languages or "" on the session's page: the router keeps it on the
         patron and the conversation, and system lines in history are worded in it."""
-        page = replace(page, language=pick_language([page.language], self._texts.codes, ""))
-        token, generation = frame.get("token"), 0
-        if token is None or token == "":
+        page = self._with_language(page)
+        token = frame.get("token")
+        fresh = token is None or token == ""
+        if fresh:
             self._newcomers.admit_visitor(page.ip)
             visitor, token = self.identity.issue()
+            generation = 0
         else:
             verified = await self.identity.verify(token)
             if verified is None:
                 raise FrameError("bad_token", "This chat token is not valid; start a new chat.")
             visitor, generation = verified
-        since = frame.get("since")
-        since = since[:40] if isinstance(since, str) else ""
         session = self.sessions.new(visitor, page, generation)
         if self._hub.presence is not None:
             self._hub.presence.arrive(visitor, page, frame.get("referrer"))
-        conversation, history = await self._router.intake.patron_view(session.contact, after=since)
-        if conversation is not None and conversation.status is Status.OPEN:
-            self._newcomers.talking(visitor)
-        welcome = {
-            "type": "welcome",
-            "token": token,
-            "visitor": visitor,
-            "conversation": conversation_json(conversation),
-            "history": [worded(m, page.language, self._texts)
-                        for m in history_json(history, visitor, self._tokens)],
-            "availability": self.availability(),
-            "queue": self.queue_for(conversation, visitor),
-        }
+        welcome: dict[str, Any] = {"type": "welcome", "token": token, "visitor": visitor}
+        if fresh:  # minted in this call: no patron, so no conversation and no history yet
+            welcome.update(conversation=None, history=[], availability=self.availability(),
+                           queue=None)
+        else:
+            welcome.update(await self._returning(session, frame.get("since")))
         return welcome, session
+
+    async def _returning(self, session: Session, since: Any) -> dict[str, Any]:
+        """A known visitor's part of the welcome: their conversation and what is new in it."""
+        after = since[:40] if isinstance(since, str) else ""
+        conversation, history = await self._router.intake.patron_view(session.contact,
+                                                                      after=after)
+        if conversation is not None and conversation.status is Status.OPEN:
+            self._newcomers.talking(session.visitor)
+        language = session.page.language
+        return {"conversation": conversation_json(conversation),
+                "history": [worded(m, language, self._texts)
+                            for m in history_json(history, session.visitor, self._tokens)],
+                "availability": self.availability(),
+                "queue": self.queue_for(conversation, session.visitor)}
+
+    def _with_language(self, page: PageInfo) -> PageInfo:
+        """The page with its language one of the library's (or ""); the same page when it
+        already is. The pick is remembered per tag: browsers send a handful of them."""
+        picked = self._picked.get(page.language)
+        if picked is None:
+            picked = pick_language([page.language], self._texts.codes, "")
+            if len(self._picked) < _PICKED:
+                self._picked[page.language] = picked
+        return page if picked == page.language else replace(page, language=picked)
 
     def page(self, session: Session, frame: dict[str, Any]) -> None:
         """A ``page`` frame: the visitor opened another page; nothing is answered."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from adapters.telegram.desk_visitors import SHOWN, visitors_text
 from adapters.widget.presence import VisitorPresence, accept_language, referrer_host
 from routing.model import PageInfo
+from routing.plain import plain_line
 
 SITE = "https://library.example"
 
@@ -95,6 +96,28 @@ class TestVisitorPresence:
         here.online.discard("visitor-7")
         clock[0] = 60.0
         assert len(view.visitors()) == 1999
+
+    def test_titles_and_addresses_are_shown_as_plain_line_makes_them(self) -> None:
+        """Whatever a page's title and address hold (controls, bidi marks, runs of
+        spaces, plain ASCII), the desk sees ``plain_line`` of them, cut to length, and an
+        already plain one is the very string the page came with."""
+        here, clock = Here(), [0.0]
+        view = presence(here, clock, origins=[SITE])
+        titles = ["Catalogue", " Hours ", "a  b", "tab\there", "Nul\x00l", "Del\x7f",
+                  "Sari\u202eetadpu\u202c", "zero\u200bwidth", "Bücher", "T" * 300, ""]
+        for n, title in enumerate(titles):
+            here.online.add(f"v{n}")
+            url = f"{SITE}/p{n}{title[:5]}"
+            clock[0] = float(n)
+            view.arrive(f"v{n}", PageInfo(url=url, title=title))
+            seen = view.visitors()[0]
+            assert (seen.url, seen.title) == (plain_line(url)[:500], plain_line(title)[:200])
+        kept = PageInfo(url=f"{SITE}/opac", title="Opening hours")
+        clock[0] = 100.0
+        here.online.add("v-kept")
+        view.arrive("v-kept", kept)
+        shown = view.visitors()[0]
+        assert shown.title is kept.title and shown.url is kept.url
 
     def test_shared_strings(self) -> None:
         """Visitors with the same browser share one user-agent string."""
