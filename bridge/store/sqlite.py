@@ -86,6 +86,7 @@ class SqliteStore(
         self._blocks: BlockTable | None = None  # every block, loaded on first use
         self._blocks_loading = asyncio.Lock()  # the first uses share one load
         self._blocks_changes = 0  # blocks saved or removed: a load that saw fewer is stale
+        self._patron_reads = {}  # a contact's patron read under way, shared (directory)
         self._state = "new"  # new -> open -> closing -> closed
 
     @property

@@ -141,6 +141,10 @@ class RecordCache:
 
     # -- after a read that missed --------------------------------------------------------
 
+    def patron_quiet_since(self, generation: int, keys: Iterable[object]) -> bool:
+        """Whether no patron or contact of ``keys`` was written after ``generation``."""
+        return self._patron_changes.quiet_since(generation, keys)
+
     def patron_read(self, generation: int, contact: Contact | None, patron: Patron | None,
                     patron_id: str = "") -> None:
         keys: list[object] = [patron_id, contact]

@@ -4,6 +4,7 @@ patrons with their contacts, librarians, blocks. Every statement of the role is 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Collection, Sequence
 
 from bridge.store.sqlite_cache import BlockTable, Missing
@@ -98,13 +99,37 @@ class SqliteDirectory(SqliteRole):
             if patron is not None and contact in patron.contacts:
                 return patron
             self._cache.contacts.pop(contact)  # the contact moved or was removed
-        generation = self._cache.patron_generation
+        return await self._shared_patron_read(contact)
+
+    async def _shared_patron_read(self, contact: Contact) -> Patron | None:
+        """One read of a contact's patron for every caller that misses while it runs (a
+        new visitor's first messages arrive together and each asks). A caller that
+        joins takes its answer only if nothing was written to the contact or the patron
+        found since the read began; else it reads again."""
+        under_way = self._patron_reads.get(contact)
+        if under_way is not None and self._cache.patron_quiet_since(under_way[0], (contact,)):
+            began, read = under_way
+            patron = await asyncio.shield(read)
+            if patron is None or self._cache.patron_quiet_since(
+                    began, (patron.id, *patron.contacts)):
+                return patron
+        began = self._cache.patron_generation
+        read = asyncio.ensure_future(self._read_patron(contact, began))
+        self._patron_reads[contact] = (began, read)
+        read.add_done_callback(lambda _done: self._forget_read(contact, read))
+        return await asyncio.shield(read)
+
+    async def _read_patron(self, contact: Contact, generation: int) -> Patron | None:
         sql = (f"{_PATRON_WITH_CONTACTS} WHERE p.id = (SELECT patron_id FROM contacts"
                " WHERE channel = ? AND address = ?) ORDER BY c.position")
         found = await rows(self._db(), sql, (contact.channel.value, contact.address))
         patron = patron_from_rows(found)
         self._cache.patron_read(generation, contact, patron)
         return patron
+
+    def _forget_read(self, contact: Contact, read: asyncio.Future[Patron | None]) -> None:
+        if self._patron_reads.get(contact, (0, None))[1] is read:
+            del self._patron_reads[contact]
 
     async def save_patron(self, patron: Patron) -> None:
         await self._write("save_patron", patron_row(patron), contact_rows(patron), patron)

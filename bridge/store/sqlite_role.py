@@ -17,6 +17,7 @@ import aiosqlite
 
 from bridge.store.sqlite_cache import BlockTable, Lru, Missing, RecordCache
 from bridge.store.sqlite_rows import Row
+from routing.model import Contact, Patron
 
 __all__ = ["SqliteRole", "chunks", "first", "marks", "rows"]
 
@@ -29,6 +30,8 @@ class SqliteRole:
     _blocks: BlockTable | None  # every block, loaded on first use
     _blocks_loading: asyncio.Lock
     _blocks_changes: int
+    # contact -> (patron generation when it began, the read) of a patron read under way
+    _patron_reads: dict[Contact, tuple[int, asyncio.Future[Patron | None]]]
 
     def _db(self) -> aiosqlite.Connection:
         """The reading connection; raises RuntimeError when the store is not open."""
