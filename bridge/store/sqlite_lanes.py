@@ -77,8 +77,11 @@ def not_busy(conversation: str, destination: str) -> str:
 
 
 def busy_lanes(lanes: Collection[tuple[str, str]]) -> str:
-    """Lanes bound as :busy for ``not_busy``: one parameter, however many lanes."""
+    """Lanes bound as :busy for ``not_busy``: one parameter, however many lanes (500
+    lanes as pairs of parameters would pass SQLite's older limit of 999). Ids never hold
+    the unit separator, so a key names one lane."""
     return json.dumps([f"{conversation}\x1f{destination}" for conversation, destination in lanes])
+
 
 # A skip-scan over the lane index: one step per lane, not per row. Each lane found
 # brings its oldest pending rows (at most :per_lane) along, unless its destination is
