@@ -165,8 +165,10 @@ class DeliveryWorker:
         self._last_full_read = self._clock.now()
         ended = self._reading()
         try:
+            # Busy lanes' rows would be dropped by ``_start``: left in the store, they
+            # cost neither the reading thread nor the loop (a busy outbox's page is theirs).
             due = await self._store.due_deliveries(self._clock.now(), self._batch,
-                                                   skip=self._full())
+                                                   skip=self._full(), busy=list(self._busy))
         finally:
             self._readers.remove(ended)
         return await self._start(due, ended)

@@ -150,11 +150,13 @@ class OutboxRows(Protocol):
     """The durable outbox: rows are added by ``ConversationLog.append``, read and
     settled here."""
 
-    async def due_deliveries(self, now: float, limit: int,
-                             skip: Collection[str] = ()) -> list[Delivery]:
+    async def due_deliveries(self, now: float, limit: int, skip: Collection[str] = (),
+                             busy: Collection[tuple[str, str]] = ()) -> list[Delivery]:
         """Pending deliveries whose time has come, oldest first, ``limit`` of them;
         none of the destinations in ``skip`` (the outbox has no room for them now; a
-        store may still count them in the page of ``limit`` it reads).
+        store may still count them in the page of ``limit`` it reads), and a store may
+        leave out the lanes (conversation id, destination) in ``busy``: the outbox is
+        sending in them and reads them itself.
 
         Oldest means enqueued first (append order; ids sort the same way). A delivery
         is left out while an older pending one of the same conversation and destination

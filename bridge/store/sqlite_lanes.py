@@ -12,6 +12,7 @@ costs a few milliseconds per hundred lanes, so it runs at most every ``interval`
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Collection, Sequence
 
@@ -20,7 +21,8 @@ import aiosqlite
 from bridge.store.sqlite_rows import DELIVERY_COLUMNS, Row, delivery_from_row
 from routing.model import Delivery
 
-__all__ = ["D_COLUMNS", "SLICE", "LaneScan", "due_in_lanes", "due_in_lanes_sliced"]
+__all__ = ["D_COLUMNS", "SLICE", "LaneScan", "busy_lanes", "due_in_lanes", "due_in_lanes_sliced",
+           "not_busy"]
 
 SLICE = 200  # rows decoded between two turns of the event loop
 
@@ -66,9 +68,25 @@ def _due(rows: Sequence[Row], now: float, stopped: set[tuple[str, str]]) -> list
 KNOWN = ("EXISTS (SELECT 1 FROM conversations AS k WHERE k.id = {conversation}"
          " AND (k.desk_thread IS NOT NULL OR k.first_response_at > 0))")
 
+
+def not_busy(conversation: str, destination: str) -> str:
+    """SQL true when the lane of these columns is none of :busy's (``busy_lanes``): the
+    JSON list is bound once, and SQLite builds its index of it once per statement."""
+    return (f"{conversation} || char(31) || {destination}"
+            " NOT IN (SELECT value FROM json_each(:busy))")
+
+
+def busy_lanes(lanes: Collection[tuple[str, str]]) -> str:
+    """Lanes bound as :busy for ``not_busy``: one parameter, however many lanes (500
+    lanes as pairs of parameters would pass SQLite's older limit of 999). Ids never hold
+    the unit separator, so a key names one lane."""
+    return json.dumps([f"{conversation}\x1f{destination}" for conversation, destination in lanes])
+
+
 # A skip-scan over the lane index: one step per lane, not per row. Each lane found
 # brings its oldest pending rows (at most :per_lane) along, unless its destination is
-# skipped ({skip}: "lanes.d NOT IN (...)" or "1"): then one row of its key and NULLs.
+# skipped or the lane is busy ({skip}: "lanes.d NOT IN (...)", ``not_busy`` or "1"): then
+# one row of its key and NULLs.
 _LANE_ROWS = (
     "WITH RECURSIVE lanes(c, d, n) AS ("
     " SELECT * FROM (SELECT conversation_id, destination, 1 FROM deliveries"
@@ -92,12 +110,15 @@ _LANE_ROWS = (
 )
 
 
-def _lane_rows(skip: Sequence[str]) -> str:
-    if not skip:
-        return _LANE_ROWS.replace("{skip}", "1")
-    marks = ", ".join(f":s{n}" for n in range(len(skip)))
-    known = KNOWN.format(conversation="lanes.c")
-    return _LANE_ROWS.replace("{skip}", f"(lanes.d NOT IN ({marks}) OR {known})")
+def _lane_rows(skip: Sequence[str], busy: bool) -> str:
+    keep = ["1"]
+    if skip:
+        marks = ", ".join(f":s{n}" for n in range(len(skip)))
+        known = KNOWN.format(conversation="lanes.c")
+        keep.append(f"(lanes.d NOT IN ({marks}) OR {known})")
+    if busy:
+        keep.append(not_busy("lanes.c", "lanes.d"))
+    return _LANE_ROWS.replace("{skip}", " AND ".join(keep))
 
 
 class LaneScan:
@@ -110,10 +131,11 @@ class LaneScan:
 
     async def missed(
         self, db: aiosqlite.Connection, now: float, batch: Sequence[Delivery],
-        skip: Sequence[str] = (),
+        skip: Sequence[str] = (), busy: Collection[tuple[str, str]] = (),
     ) -> list[Delivery]:
         """Due rows of lanes absent from ``batch``, each lane's in order; [] between walks.
-        Lanes of the destinations in ``skip`` are walked but their rows are not read."""
+        Lanes of the destinations in ``skip``, and the lanes in ``busy``, are walked but
+        their rows are not read."""
         started = time.monotonic()
         if started - self._last < self._interval:
             return []
@@ -121,7 +143,9 @@ class LaneScan:
         params: dict[str, object] = {"c": self._cursor[0], "d": self._cursor[1],
                                      "lanes": self._lanes, "per_lane": self._per_lane}
         params.update((f"s{n}", destination) for n, destination in enumerate(skip))
-        found = await db.execute_fetchall(_lane_rows(skip), params)
+        if busy:
+            params["busy"] = busy_lanes(busy)
+        found = await db.execute_fetchall(_lane_rows(skip, bool(busy)), params)
         walked = {(r[0], r[1]) for r in found}
         rows: list[Row] = [tuple(r)[2:] for r in found if r[2] is not None]
         # A short walk reached the end of the table: the next one starts from the top.

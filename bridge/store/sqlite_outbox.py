@@ -13,7 +13,9 @@ from bridge.store.sqlite_lanes import (
     KNOWN,
     SLICE,
     LaneScan,
+    busy_lanes,
     due_in_lanes_sliced,
+    not_busy,
 )
 from bridge.store.sqlite_role import SqliteRole, chunks, first, rows
 from bridge.store.sqlite_rows import DELIVERY_COLUMNS, Row, delivery_from_row, link_row
@@ -56,17 +58,25 @@ DUE = (
 )
 
 
-def due_sql(skip: Sequence[str]) -> str:
+def due_sql(skip: Sequence[str], busy: bool = False) -> str:
     """``DUE`` less the rows of the destinations in ``skip`` (bound as :s0, :s1, ...)
-    of conversations the desk does not know yet:
-    the same page of the oldest due rows, whose skipped rows never reach Python. (A
-    filter inside the page would scan a backlog of 100,000 rows for the others.)"""
-    if not skip:
+    of conversations the desk does not know yet, and with ``busy`` less the rows of
+    the lanes in :busy (a JSON array of ``BUSY_KEY``s): the same page of the oldest due
+    rows, whose left-out rows never reach Python. (A filter inside the page would scan a
+    backlog of 100,000 rows for the others.) Each row starts with the page's size, so a
+    page of left-out rows still reads as full; a page with none kept is one NULL row."""
+    if not skip and not busy:
         return DUE
-    marks = ", ".join(f":s{n}" for n in range(len(skip)))
+    keep = ["1"]
+    if skip:
+        marks = ", ".join(f":s{n}" for n in range(len(skip)))
+        keep.append(f"(p.destination NOT IN ({marks})"
+                    f" OR {KNOWN.format(conversation='p.conversation_id')})")
+    if busy:
+        keep.append(not_busy("p.conversation_id", "p.destination"))
     return (f"WITH page AS MATERIALIZED ({DUE})"
-            f" SELECT * FROM page WHERE destination NOT IN ({marks})"
-            f" OR {KNOWN.format(conversation='page.conversation_id')} ORDER BY id")
+            " SELECT n.total, p.* FROM (SELECT count(*) AS total FROM page) AS n"
+            f" LEFT JOIN page AS p ON {' AND '.join(keep)} ORDER BY p.id")
 
 # Each lane's oldest pending rows (at most ?), one probe of the lane index per lane.
 _LANES = (
@@ -81,22 +91,29 @@ _LANES = (
 class SqliteOutbox(SqliteRole):
     _lanes: LaneScan
 
-    async def due_deliveries(self, now: float, limit: int,
-                             skip: Collection[str] = ()) -> list[Delivery]:
+    async def due_deliveries(self, now: float, limit: int, skip: Collection[str] = (),
+                             busy: Collection[tuple[str, str]] = ()) -> list[Delivery]:
         """The oldest due rows; a full batch also brings the lanes it left out, so a
         backlog in a few conversations never holds back a reply elsewhere. Rows of the
-        destinations in ``skip`` are left out of both, undecoded."""
+        destinations in ``skip`` and of the lanes in ``busy`` are left out of both,
+        undecoded (a busy outbox's lanes would be all of a page)."""
         skipped = sorted(skip)
         params: dict[str, object] = {"now": now, "limit": limit}
         params.update((f"s{n}", destination) for n, destination in enumerate(skipped))
-        found = await rows(self._db(), due_sql(skipped), params)
+        if busy:
+            params["busy"] = busy_lanes(busy)
+        found = await rows(self._db(), due_sql(skipped, bool(busy)), params)
+        full = len(found) >= limit
+        if skipped or busy:  # each row starts with the page's size; none kept: one NULL row
+            full = bool(found) and found[0][0] >= limit
+            found = [r[1:] for r in found if r[1] is not None]
         due: list[Delivery] = []
         for start in range(0, len(found), SLICE):
             if start:
                 await asyncio.sleep(0)  # a thousand rows at once would hold up acks meanwhile
             due += [delivery_from_row(r) for r in found[start:start + SLICE]]
-        if len(due) >= limit or skipped:  # a page of skipped rows may have been full
-            due += await self._lanes.missed(self._db(), now, due, skipped)
+        if full:
+            due += await self._lanes.missed(self._db(), now, due, skipped, busy)
         return due
 
     async def lane_deliveries(

@@ -11,7 +11,7 @@ import pytest
 
 from bridge.store import sqlite_lanes
 from bridge.store.sqlite import SqliteStore
-from bridge.store.sqlite_lanes import LaneScan
+from bridge.store.sqlite_lanes import LaneScan, busy_lanes
 from bridge.store.sqlite_outbox import due_sql
 from routing.model import Channel
 from tests.integration.store_contract import NOW, conversation_for, ids, patron, queued
@@ -42,16 +42,46 @@ class TestSkippedDestinations:
             found += ids(await sqlite_store.due_deliveries(NOW, 1, skip=["desk"]))
         assert found == [reply.id]
 
+    @pytest.mark.parametrize(("skip", "busy"), [(["desk"], False), ([], True),
+                                                 (["desk"], True)])
     async def test_the_skipped_read_pages_the_pending_index_once(
-            self, sqlite_store: SqliteStore) -> None:
-        """The skip filters the page of the oldest due rows, it does not scan past it."""
+            self, sqlite_store: SqliteStore, skip: list[str], busy: bool) -> None:
+        """The skip and the busy lanes filter the page of the oldest due rows, they do
+        not scan past it (the other scans are of the page, its size and the busy list)."""
+        params = {"now": NOW, "limit": 10, "s0": "desk", "busy": busy_lanes([("c", "desk")])}
         with sqlite3.connect(sqlite_store.path) as conn:
-            plan = [r[3] for r in conn.execute(f"EXPLAIN QUERY PLAN {due_sql(['desk'])}",
-                                               {"now": NOW, "limit": 10, "s0": "desk"})]
+            plan = [r[3] for r in conn.execute(f"EXPLAIN QUERY PLAN {due_sql(skip, busy)}",
+                                               params)]
         conn.close()
         scans = [step for step in plan if step.startswith("SCAN")]
-        assert all("deliveries_pending" in s or s == "SCAN page" for s in scans), plan
+        assert all("deliveries_pending" in s or s.split()[1] in {"page", "n", "p", "json_each"}
+                   for s in scans), plan
         assert any("deliveries_pending" in s for s in scans), plan
+
+
+class TestBusyLanes:
+    async def test_busy_lanes_rows_are_left_out_and_the_page_still_counts_full(
+            self, sqlite_store: SqliteStore) -> None:
+        """A page of two rows, both of a busy lane, comes back without them; being full,
+        it brings the idle lane behind them (the lane walk), and never the busy one's."""
+        ana = await patron(sqlite_store)
+        sending, idle = (await conversation_for(sqlite_store, ana),
+                         await conversation_for(sqlite_store, ana))
+        for _ in range(3):
+            await queued(sqlite_store, sending)
+        waiting = await queued(sqlite_store, idle)
+        due = await sqlite_store.due_deliveries(NOW, 2, busy=[(sending.id, "desk")])
+        assert ids(due) == [waiting.id]
+
+    async def test_idle_lanes_keep_their_order_beside_busy_ones(
+            self, sqlite_store: SqliteStore) -> None:
+        """Rows of lanes not busy come back as without ``busy``, oldest first."""
+        ana = await patron(sqlite_store)
+        a, b = await conversation_for(sqlite_store, ana), await conversation_for(sqlite_store, ana)
+        rows = [await queued(sqlite_store, talk) for talk in (a, b, a, b, b)]
+        due = await sqlite_store.due_deliveries(NOW, 10, busy=[(a.id, "desk")])
+        assert ids(due) == ids([rows[1], rows[3], rows[4]])
+        assert ids(await sqlite_store.due_deliveries(NOW, 10)) == ids(rows)
 
 
 class TestSlicedLaneReads:

@@ -117,8 +117,8 @@ class FakeStore(FakeDeskRecords):
         await self._io()
         return [m for m in self.history_of(conversation_id) if m.id > after][:limit]
 
-    async def due_deliveries(self, now: float, limit: int,
-                             skip: Collection[str] = ()) -> list[Delivery]:
+    async def due_deliveries(self, now: float, limit: int, skip: Collection[str] = (),
+                             busy: Collection[tuple[str, str]] = ()) -> list[Delivery]:
         await self._io()
         pending = [d for d in self.deliveries.values() if d.state is DeliveryState.PENDING]
         waiting: set[tuple[str, str]] = set()

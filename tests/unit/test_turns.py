@@ -129,10 +129,11 @@ class TestReadsUnderABacklog:
         full_reads = 0
         due = store.due_deliveries
 
-        async def counted(now: float, limit: int, skip: Collection[str] = ()) -> list[Delivery]:
+        async def counted(now: float, limit: int, skip: Collection[str] = (),
+                          busy: Collection[tuple[str, str]] = ()) -> list[Delivery]:
             nonlocal full_reads
             full_reads += 1
-            return await due(now, limit, skip)
+            return await due(now, limit, skip, busy)
 
         store.due_deliveries = counted  # type: ignore[method-assign]
         worker._turns._sleep = lambda seconds: asyncio.sleep(3600)  # the group stays full
@@ -144,6 +145,26 @@ class TestReadsUnderABacklog:
                                            f"late {i}")])
                 await settle()
             assert worker._turns.waiting() == 119 and full_reads == before
+
+    async def test_a_read_of_everything_due_names_the_lanes_already_sending(self) -> None:
+        """With a hundred lanes waiting for the group, a poll's read of everything due
+        names all of them busy, so the store may leave their rows unread."""
+        store, _, _, worker = await _queued_lanes(100)
+        asked: list[set[tuple[str, str]]] = []
+        due = store.due_deliveries
+
+        async def counted(now: float, limit: int, skip: Collection[str] = (),
+                          busy: Collection[tuple[str, str]] = ()) -> list[Delivery]:
+            asked.append(set(busy))
+            return await due(now, limit, skip, busy)
+
+        store.due_deliveries = counted  # type: ignore[method-assign]
+        worker._turns._sleep = lambda seconds: asyncio.sleep(3600)  # the group stays full
+        async with running(worker):
+            await eventually(lambda: worker._turns.waiting() == 99)
+            worker.wake()  # as the poll does
+            await eventually(lambda: len(asked) >= 2)
+            assert len(asked[-1]) == 100 and asked[-1] == set(worker._busy)
 
 
 class _TickingClock(FakeClock):
@@ -291,8 +312,9 @@ class TestBoundedStart:
         asked: list[tuple[list[str], int]] = []
         due = store.due_deliveries
 
-        async def counted(now: float, limit: int, skip: Collection[str] = ()) -> list[Delivery]:
-            found = await due(now, limit, skip)
+        async def counted(now: float, limit: int, skip: Collection[str] = (),
+                          busy: Collection[tuple[str, str]] = ()) -> list[Delivery]:
+            found = await due(now, limit, skip, busy)
             asked.append((sorted(skip), len(found)))
             return found
 
