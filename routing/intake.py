@@ -115,6 +115,10 @@ class PatronIntake:
         stored, created = await self._log.write(message, queued)
         return Accepted(stored, conversation, patron, duplicate=not created)
 
+    def new_contact(self, contact: Contact) -> None:
+        """``contact`` was made just now (a new widget visitor): nobody has it yet."""
+        self._store.new_contact(contact)
+
     async def is_blocked(self, inbound: Inbound) -> bool:
         """Whether ``accept`` would refuse this patron as blocked: a channel asks first
         before it fetches and keeps files that would never be used."""

@@ -55,6 +55,9 @@ class FakeStore(FakeDeskRecords):
         await self._io()
         self.patrons[patron.id] = patron
 
+    def new_contact(self, contact: Contact) -> None:
+        self.new_contacts.append(contact)  # the fake reads nothing, so only records it
+
     async def get_conversation(self, conversation_id: str) -> Conversation | None:
         await self._io()
         found = self.conversations_by_id.get(conversation_id)
