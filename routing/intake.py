@@ -95,12 +95,36 @@ class PatronIntake:
             if len(inbound.attachments) > self._policy.max_files:
                 raise Refused("too_many_files", f"{len(inbound.attachments)} files at once; "
                               f"the limit is {self._policy.max_files}.")
+            if known is None and not inbound.conversation_id:
+                # Nothing to join: written whole under the lock, so the patron's next
+                # message finds the patron and the conversation.
+                return await self._first_message(contact, inbound, text)
             patron = await self._patron_for(contact, inbound, known)
             conversation = await self._open_conversation(patron, inbound)
         # The caller's lines from here on (its acknowledgement, its failures) are about it.
         logctx.bind(conversation_id=conversation.id, channel=inbound.channel.value,
                     patron_id=patron.id)
-        message = Message(
+        message = self._message(inbound, conversation, patron, text)
+        queued = [delivery(message, DeliveryKind.TO_DESK, Channel.DESK)]
+        stored, created = await self._log.write(message, queued)
+        return Accepted(stored, conversation, patron, duplicate=not created)
+
+    async def _first_message(self, contact: Contact, inbound: Inbound, text: str) -> Accepted:
+        """A new patron's first message: the patron, a new conversation and the message
+        in one commit, where three were awaited in a row; all of it is stored or none."""
+        patron = self._new_patron(contact, inbound)
+        conversation = self._new_conversation(patron, inbound)
+        logctx.bind(conversation_id=conversation.id, channel=inbound.channel.value,
+                    patron_id=patron.id)
+        message = self._message(inbound, conversation, patron, text)
+        queued = [delivery(message, DeliveryKind.TO_DESK, Channel.DESK)]
+        stored, created = await self._log.write_first(patron, conversation, message, queued)
+        log.info("new conversation%s", " after hours" if conversation.after_hours else "")
+        return Accepted(stored, conversation, patron, duplicate=not created)
+
+    def _message(self, inbound: Inbound, conversation: Conversation, patron: Patron,
+                 text: str) -> Message:
+        return Message(
             id=new_id(),
             conversation_id=conversation.id,
             direction=Direction.PATRON,
@@ -111,9 +135,6 @@ class PatronIntake:
             created_at=self._log.clock.now(),
             attachments=inbound.attachments,
         )
-        queued = [delivery(message, DeliveryKind.TO_DESK, Channel.DESK)]
-        stored, created = await self._log.write(message, queued)
-        return Accepted(stored, conversation, patron, duplicate=not created)
 
     def new_contact(self, contact: Contact) -> None:
         """``contact`` was made just now (a new widget visitor): nobody has it yet."""
@@ -196,16 +217,10 @@ class PatronIntake:
                           patron: Patron | None) -> Patron:
         """``patron``, the one ``contact`` names now, with what this message tells of them;
         a new patron when None."""
-        # A mail's own sender address is as proved as mail can prove it; an address
-        # typed into a form (the widget's offline form) is not.
-        # A forged From (sender_unverified) proves nothing, so it claims no one's address.
-        mailed = (inbound.channel is Channel.EMAIL and not inbound.sender_unverified
-                  and _mail_key(inbound.email) == _mail_key(inbound.address))
+        mailed = _mailed(inbound)
         language = inbound.page.language if inbound.page is not None else ""
         if patron is None:
-            patron = Patron(new_id(), name=inbound.name, contacts=(contact,),
-                            created_at=self._log.clock.now(), language=language)
-            patron = _with_typed_email(patron, inbound.email, confirmed=mailed)
+            patron = self._new_patron(contact, inbound)
             await self._store.save_patron(patron)
             return patron
         # A known patron's next message usually changes nothing: no copy, no compare then.
@@ -217,6 +232,13 @@ class PatronIntake:
             patron = await self._with_email_contact(changed)
             await self._store.save_patron(patron)
         return patron
+
+    def _new_patron(self, contact: Contact, inbound: Inbound) -> Patron:
+        """The patron a first message from ``contact`` makes, not yet saved."""
+        language = inbound.page.language if inbound.page is not None else ""
+        patron = Patron(new_id(), name=inbound.name, contacts=(contact,),
+                        created_at=self._log.clock.now(), language=language)
+        return _with_typed_email(patron, inbound.email, confirmed=_mailed(inbound))
 
     async def _with_email_contact(self, patron: Patron) -> Patron:
         """Add the patron's confirmed email as a contact, so their later email joins
@@ -242,7 +264,16 @@ class PatronIntake:
             return conversation
         if conversation is not None and (hinted or self._may_reopen(conversation, now)):
             return await self._reopen(conversation)
-        conversation = Conversation(
+        conversation = self._new_conversation(patron, inbound)
+        await self._store.save_conversation(conversation)
+        logctx.bind(conversation_id=conversation.id, channel=inbound.channel.value,
+                    patron_id=patron.id)
+        log.info("new conversation%s", " after hours" if conversation.after_hours else "")
+        return conversation
+
+    def _new_conversation(self, patron: Patron, inbound: Inbound) -> Conversation:
+        now = self._log.clock.now()
+        return Conversation(
             id=new_id(),
             patron_id=patron.id,
             origin=inbound.channel,
@@ -253,11 +284,6 @@ class PatronIntake:
             subject=inbound.subject,
             tags=_opening_tags(inbound),
         )
-        await self._store.save_conversation(conversation)
-        logctx.bind(conversation_id=conversation.id, channel=inbound.channel.value,
-                    patron_id=patron.id)
-        log.info("new conversation%s", " after hours" if conversation.after_hours else "")
-        return conversation
 
     async def _hinted(self, patron: Patron, inbound: Inbound) -> Conversation | None:
         """A stranger never joins someone else's conversation by naming it. An answer by
@@ -293,6 +319,15 @@ def _opening_tags(inbound: Inbound) -> tuple[str, ...]:
     """A new conversation's tags: a forged sender, and the topic the patron chose."""
     flagged = (SENDER_UNVERIFIED_TAG,) if inbound.sender_unverified else ()
     return (*flagged, inbound.topic) if inbound.topic else flagged
+
+
+def _mailed(inbound: Inbound) -> bool:
+    """Whether the message proves its email address: a mail's own sender address is as
+    proved as mail can prove it; an address typed into a form (the widget's offline
+    form) is not. A forged From (sender_unverified) proves nothing, so it claims no
+    one's address."""
+    return (inbound.channel is Channel.EMAIL and not inbound.sender_unverified
+            and _mail_key(inbound.email) == _mail_key(inbound.address))
 
 
 def _mail_key(address: str) -> str:

@@ -116,6 +116,13 @@ class ConversationLog(Protocol):
         ``created=False`` and no delivery is added: a resend is never doubled.
         """
         ...
+    async def append_first(
+        self, patron: Patron, conversation: Conversation, message: Message,
+        deliveries: Sequence[Delivery],
+    ) -> tuple[Message, bool]:
+        """A new patron's first message: ``save_patron``, ``save_conversation`` and
+        ``append`` in one durable step, all of it stored or none of it."""
+        ...
 
     async def get_message(self, message_id: str) -> Message | None: ...
     async def get_messages(self, message_ids: Sequence[str]) -> dict[str, Message]:

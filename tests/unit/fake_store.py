@@ -110,6 +110,28 @@ class FakeStore(FakeDeskRecords):
             self.deliveries[delivery.id] = delivery
         return message, True
 
+    async def append_first(
+        self, patron: Patron, conversation: Conversation, message: Message,
+        deliveries: Sequence[Delivery],
+    ) -> tuple[Message, bool]:
+        # Each step runs only once the one before it succeeded, and a failed step takes
+        # back what the steps before it stored: all of it or none of it, as one commit.
+        before = self.patrons.get(patron.id)
+        await self.save_patron(patron)
+        try:
+            await self.save_conversation(conversation)
+            try:
+                return await self.append(message, deliveries)
+            except BaseException:
+                self.conversations_by_id.pop(conversation.id, None)
+                raise
+        except BaseException:
+            if before is None:
+                self.patrons.pop(patron.id, None)
+            else:
+                self.patrons[patron.id] = before
+            raise
+
     async def get_message(self, message_id: str) -> Message | None:
         await self._io()
         return self.messages.get(message_id)
