@@ -20,6 +20,7 @@ from routing.model import (
     DeliveryKind,
     Direction,
     Message,
+    Patron,
     new_id,
 )
 from routing.ports import Clock, Store
@@ -86,6 +87,18 @@ class ConversationLog:
         """Store ``message`` and its outbox rows in one commit and wake the outbox for
         them; a resent message (same client id) is the stored one, queued once."""
         stored, created = await self.store.append(message, deliveries)
+        if created:
+            self.wake(deliveries)
+        return stored, created
+
+    async def write_first(
+        self, patron: Patron, conversation: Conversation, message: Message,
+        deliveries: Sequence[Delivery],
+    ) -> tuple[Message, bool]:
+        """``write`` for a new patron's first message: the patron and their new
+        conversation are stored in the same commit as it."""
+        stored, created = await self.store.append_first(patron, conversation, message,
+                                                        deliveries)
         if created:
             self.wake(deliveries)
         return stored, created

@@ -15,8 +15,8 @@ from routing import logctx
 from routing.blocks import inbound_keys
 from routing.conversation_log import ConversationLog, Refused, delivery
 from routing.frozen import quick_init
+from routing.intake_rules import mail_key, opening_tags, proves_email, with_typed_email
 from routing.model import (
-    SENDER_UNVERIFIED_TAG,
     Channel,
     Contact,
     Conversation,
@@ -95,12 +95,36 @@ class PatronIntake:
             if len(inbound.attachments) > self._policy.max_files:
                 raise Refused("too_many_files", f"{len(inbound.attachments)} files at once; "
                               f"the limit is {self._policy.max_files}.")
+            if known is None and not inbound.conversation_id:
+                # Nothing to join: written whole under the lock, so the patron's next
+                # message finds the patron and the conversation.
+                return await self._first_message(contact, inbound, text)
             patron = await self._patron_for(contact, inbound, known)
             conversation = await self._open_conversation(patron, inbound)
         # The caller's lines from here on (its acknowledgement, its failures) are about it.
         logctx.bind(conversation_id=conversation.id, channel=inbound.channel.value,
                     patron_id=patron.id)
-        message = Message(
+        message = self._message(inbound, conversation, patron, text)
+        queued = [delivery(message, DeliveryKind.TO_DESK, Channel.DESK)]
+        stored, created = await self._log.write(message, queued)
+        return Accepted(stored, conversation, patron, duplicate=not created)
+
+    async def _first_message(self, contact: Contact, inbound: Inbound, text: str) -> Accepted:
+        """A new patron's first message: the patron, a new conversation and the message
+        in one commit, where three were awaited in a row; all of it is stored or none."""
+        patron = self._new_patron(contact, inbound)
+        conversation = self._new_conversation(patron, inbound)
+        logctx.bind(conversation_id=conversation.id, channel=inbound.channel.value,
+                    patron_id=patron.id)
+        message = self._message(inbound, conversation, patron, text)
+        queued = [delivery(message, DeliveryKind.TO_DESK, Channel.DESK)]
+        stored, created = await self._log.write_first(patron, conversation, message, queued)
+        log.info("new conversation%s", " after hours" if conversation.after_hours else "")
+        return Accepted(stored, conversation, patron, duplicate=not created)
+
+    def _message(self, inbound: Inbound, conversation: Conversation, patron: Patron,
+                 text: str) -> Message:
+        return Message(
             id=new_id(),
             conversation_id=conversation.id,
             direction=Direction.PATRON,
@@ -111,9 +135,10 @@ class PatronIntake:
             created_at=self._log.clock.now(),
             attachments=inbound.attachments,
         )
-        queued = [delivery(message, DeliveryKind.TO_DESK, Channel.DESK)]
-        stored, created = await self._log.write(message, queued)
-        return Accepted(stored, conversation, patron, duplicate=not created)
+
+    def new_contact(self, contact: Contact) -> None:
+        """``contact`` was made just now (a new widget visitor): nobody has it yet."""
+        self._store.new_contact(contact)
 
     async def is_blocked(self, inbound: Inbound) -> bool:
         """Whether ``accept`` would refuse this patron as blocked: a channel asks first
@@ -133,7 +158,7 @@ class PatronIntake:
                 patron = Patron(new_id(), contacts=(contact,), created_at=self._log.clock.now())
             given = replace(patron, name=name or patron.name,
                             member_number=member_number or patron.member_number)
-            changed = _with_typed_email(given, email)
+            changed = with_typed_email(given, email)
             if changed == patron:
                 return patron
             await self._store.save_patron(changed)
@@ -145,7 +170,7 @@ class PatronIntake:
         that contact. None when the patron's address is no longer ``email``."""
         async with self._log.lock(contact):
             patron = await self._store.patron_by_contact(contact)
-            if patron is None or _mail_key(patron.email) != _mail_key(email):
+            if patron is None or mail_key(patron.email) != mail_key(email):
                 return None
             confirmed = await self._with_email_contact(replace(patron, email_confirmed=True))
             if confirmed != patron:
@@ -192,27 +217,28 @@ class PatronIntake:
                           patron: Patron | None) -> Patron:
         """``patron``, the one ``contact`` names now, with what this message tells of them;
         a new patron when None."""
-        # A mail's own sender address is as proved as mail can prove it; an address
-        # typed into a form (the widget's offline form) is not.
-        # A forged From (sender_unverified) proves nothing, so it claims no one's address.
-        mailed = (inbound.channel is Channel.EMAIL and not inbound.sender_unverified
-                  and _mail_key(inbound.email) == _mail_key(inbound.address))
-        language = inbound.page.language if inbound.page is not None else ""
         if patron is None:
-            patron = Patron(new_id(), name=inbound.name, contacts=(contact,),
-                            created_at=self._log.clock.now(), language=language)
-            patron = _with_typed_email(patron, inbound.email, confirmed=mailed)
+            patron = self._new_patron(contact, inbound)
             await self._store.save_patron(patron)
             return patron
+        mailed = proves_email(inbound)
+        language = inbound.page.language if inbound.page is not None else ""
         # A known patron's next message usually changes nothing: no copy, no compare then.
         name, language = inbound.name or patron.name, language or patron.language
         renamed = (patron if name == patron.name and language == patron.language
                    else replace(patron, name=name, language=language))
-        changed = _with_typed_email(renamed, inbound.email, confirmed=mailed)
+        changed = with_typed_email(renamed, inbound.email, confirmed=mailed)
         if changed is not patron and changed != patron:
             patron = await self._with_email_contact(changed)
             await self._store.save_patron(patron)
         return patron
+
+    def _new_patron(self, contact: Contact, inbound: Inbound) -> Patron:
+        """The patron a first message from ``contact`` makes, not yet saved."""
+        language = inbound.page.language if inbound.page is not None else ""
+        patron = Patron(new_id(), name=inbound.name, contacts=(contact,),
+                        created_at=self._log.clock.now(), language=language)
+        return with_typed_email(patron, inbound.email, confirmed=proves_email(inbound))
 
     async def _with_email_contact(self, patron: Patron) -> Patron:
         """Add the patron's confirmed email as a contact, so their later email joins
@@ -220,7 +246,7 @@ class PatronIntake:
         one joins nobody (typing someone's address must not route their mail)."""
         if not patron.email or not patron.email_confirmed:
             return patron
-        contact = Contact(Channel.EMAIL, _mail_key(patron.email))
+        contact = Contact(Channel.EMAIL, mail_key(patron.email))
         if contact in patron.contacts:
             return patron
         holder = await self._store.patron_by_contact(contact)
@@ -238,7 +264,16 @@ class PatronIntake:
             return conversation
         if conversation is not None and (hinted or self._may_reopen(conversation, now)):
             return await self._reopen(conversation)
-        conversation = Conversation(
+        conversation = self._new_conversation(patron, inbound)
+        await self._store.save_conversation(conversation)
+        logctx.bind(conversation_id=conversation.id, channel=inbound.channel.value,
+                    patron_id=patron.id)
+        log.info("new conversation%s", " after hours" if conversation.after_hours else "")
+        return conversation
+
+    def _new_conversation(self, patron: Patron, inbound: Inbound) -> Conversation:
+        now = self._log.clock.now()
+        return Conversation(
             id=new_id(),
             patron_id=patron.id,
             origin=inbound.channel,
@@ -247,13 +282,8 @@ class PatronIntake:
             updated_at=now,
             after_hours=not self._staffed(now),
             subject=inbound.subject,
-            tags=_opening_tags(inbound),
+            tags=opening_tags(inbound),
         )
-        await self._store.save_conversation(conversation)
-        logctx.bind(conversation_id=conversation.id, channel=inbound.channel.value,
-                    patron_id=patron.id)
-        log.info("new conversation%s", " after hours" if conversation.after_hours else "")
-        return conversation
 
     async def _hinted(self, patron: Patron, inbound: Inbound) -> Conversation | None:
         """A stranger never joins someone else's conversation by naming it. An answer by
@@ -266,7 +296,7 @@ class PatronIntake:
             return found
         if inbound.channel is Channel.EMAIL:
             owner = await self._store.get_patron(found.patron_id)
-            if owner is not None and _mail_key(owner.email) == _mail_key(inbound.address):
+            if owner is not None and mail_key(owner.email) == mail_key(inbound.address):
                 return found
         return None
 
@@ -284,22 +314,3 @@ class PatronIntake:
                                reopened.claimed_by, to_desk=True)
         return reopened
 
-
-def _opening_tags(inbound: Inbound) -> tuple[str, ...]:
-    """A new conversation's tags: a forged sender, and the topic the patron chose."""
-    flagged = (SENDER_UNVERIFIED_TAG,) if inbound.sender_unverified else ()
-    return (*flagged, inbound.topic) if inbound.topic else flagged
-
-
-def _mail_key(address: str) -> str:
-    return address.strip().lower()
-
-
-def _with_typed_email(patron: Patron, email: str, *, confirmed: bool = False) -> Patron:
-    """The patron with ``email`` as their address: a new address starts unconfirmed
-    (unless ``confirmed``); the same address keeps what it had."""
-    if not email:
-        return patron
-    if _mail_key(email) == _mail_key(patron.email):
-        return replace(patron, email_confirmed=patron.email_confirmed or confirmed)
-    return replace(patron, email=email, email_confirmed=confirmed)

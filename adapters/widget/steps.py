@@ -116,6 +116,8 @@ class PatronSteps:
             self._newcomers.admit_visitor(page.ip)
             visitor, token = self.identity.issue()
             generation = 0
+            # Minted just now: the store need not read to learn that nobody has it.
+            self._router.intake.new_contact(Contact(Channel.WIDGET, visitor))
         else:
             verified = await self.identity.verify(token)
             if verified is None:

@@ -167,6 +167,9 @@ class SqliteStore(
             self._cache.patron_saved(op.args[2], created=outcome is True)
         elif op.kind == "save_conversation":
             self._cache.conversation_saved(op.args[1])
+        elif op.kind == "append_first":
+            self._cache.patron_saved(op.args[0][2], created=outcome[2] is True)
+            self._cache.conversation_saved(op.args[1][1])
         elif op.kind in ("save_block", "remove_block"):
             self._blocks_changes += 1  # a first load under way reads again
             if self._blocks is not None and op.kind == "save_block":

@@ -161,6 +161,12 @@ class RecordCache:
         if contact is not None and patron is None:
             self.contacts.put(contact, None)
 
+    def contact_made(self, contact: Contact) -> None:
+        """``contact`` was made here just now: nobody has it. Only a contact the cache
+        knows nothing of is marked, as a read that found nobody would mark it."""
+        if isinstance(self.contacts.get(contact), Missing):
+            self.patron_read(self.patron_generation, contact, None)
+
     def conversation_read(self, generation: int, conversation: Conversation | None,
                           conversation_id: str = "") -> None:
         keys = (conversation_id, conversation.id if conversation is not None else "")

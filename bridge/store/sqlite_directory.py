@@ -131,6 +131,9 @@ class SqliteDirectory(SqliteRole):
         if self._patron_reads.get(contact, (0, None))[1] is read:
             del self._patron_reads[contact]
 
+    def new_contact(self, contact: Contact) -> None:
+        self._cache.contact_made(contact)
+
     async def save_patron(self, patron: Patron) -> None:
         await self._write("save_patron", patron_row(patron), contact_rows(patron), patron)
 

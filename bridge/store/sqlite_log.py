@@ -12,14 +12,16 @@ from bridge.store.sqlite_role import SqliteRole, chunks, first, marks, rows
 from bridge.store.sqlite_rows import (
     CONVERSATION_COLUMNS,
     MESSAGE_COLUMNS,
+    contact_rows,
     conversation_from_row,
     conversation_row,
     delivery_row,
     message_from_row,
     message_row,
+    patron_row,
 )
 from bridge.store.sqlite_waiting import waiting as waiting_patrons
-from routing.model import Conversation, Delivery, Message
+from routing.model import Conversation, Delivery, Message, Patron
 from routing.reminders import Waiting
 
 __all__ = [
@@ -131,6 +133,18 @@ class SqliteConversationLog(SqliteRole):
         result: tuple[Message, bool] = await self._write(
             "append", message, message_row(message), queued)
         return result
+
+    async def append_first(
+        self, patron: Patron, conversation: Conversation, message: Message,
+        deliveries: Sequence[Delivery],
+    ) -> tuple[Message, bool]:
+        # One op, so one commit and one round trip where three in a row were awaited.
+        queued = [delivery_row(d) for d in deliveries]
+        result: tuple[Message, bool, bool] = await self._write(
+            "append_first", (patron_row(patron), contact_rows(patron), patron),
+            (conversation_row(conversation), conversation),
+            (message, message_row(message), queued))
+        return result[:2]
 
     async def get_message(self, message_id: str) -> Message | None:
         row = await first(self._db(), f"{_MESSAGE} WHERE id = ?", (message_id,))

@@ -51,6 +51,9 @@ __all__ = ["STAGES", "BatchWriter", "Failed", "Outcome", "WriteOp"]
 STAGES = {
     "save_patron": 0,
     "save_conversation": 1,
+    # A patron, conversation and message nothing else can name before it commits: its
+    # appends come before the other appends of the batch, as three commits would put them.
+    "append_first": 1,
     "append": 2,
     "finish_delivery": 3,
     "retry_delivery": 3,
@@ -104,6 +107,7 @@ class BatchWriter:
             "save_patron": self._save_patrons,
             "save_conversation": self._save_conversations,
             "append": self._append,
+            "append_first": self._append_first,
             "finish_delivery": self._finish_deliveries,
             "retry_delivery": self._update_deliveries("retry_delivery"),
             "fail_delivery": self._update_deliveries("fail_delivery"),
@@ -221,6 +225,14 @@ class BatchWriter:
         insert_rows(cur, INSERT_DELIVERY, deliveries)
         cur.execute(INDEX_MESSAGES_AFTER, (before,))
         return outcomes
+
+    def _append_first(self, runs: Sequence[tuple[Any, ...]]) -> list[Outcome]:
+        """New patrons, their conversations and first messages, each kind in one go:
+        ``(stored, created, patron created)`` for each."""
+        created = self._save_patrons([patron for patron, _c, _m in runs])
+        self._save_conversations([conversation for _p, conversation, _m in runs])
+        appended = self._append([message for _p, _c, message in runs])
+        return [(*stored, new) for stored, new in zip(appended, created, strict=True)]
 
     def _original(self, message: Message, before: int, taken: set[str]) -> Message | None:
         """The message stored under ``message``'s client_id, unless it is ``message``

@@ -18,7 +18,14 @@ from adapters.blobs import BlobStore
 from adapters.email.imap import ImapIntake
 from adapters.email.intake import EmailIntake
 from adapters.telegram.render import info_card
-from routing.model import SENDER_UNVERIFIED_TAG, Conversation, Delivery, Direction, Message
+from routing.model import (
+    SENDER_UNVERIFIED_TAG,
+    Conversation,
+    Delivery,
+    Direction,
+    Message,
+    Patron,
+)
 from routing.router import Router
 from tests.eventually import eventually
 from tests.integration.mailservers import DovecotServer
@@ -166,6 +173,16 @@ class RefusingStore:
             self.refused += 1
             raise sqlite3.OperationalError("unable to write this row")
         result: tuple[Message, bool] = await self._store.append(message, deliveries)
+        return result
+
+    async def append_first(self, patron: Patron, conversation: Conversation,
+                           message: Message, deliveries: Sequence[Delivery]
+                           ) -> tuple[Message, bool]:
+        if self._marker in message.text:  # a new sender's first mail: the same write
+            self.refused += 1
+            raise sqlite3.OperationalError("unable to write this row")
+        result: tuple[Message, bool] = await self._store.append_first(
+            patron, conversation, message, deliveries)
         return result
 
 

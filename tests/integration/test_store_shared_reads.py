@@ -80,3 +80,16 @@ async def test_a_cancelled_caller_leaves_the_shared_read_to_the_others(
     await asyncio.sleep(0)
     first.cancel()
     assert await second is None
+
+
+async def test_a_contact_made_here_is_answered_without_a_read(store: SqliteStore) -> None:
+    """A visitor id minted in this process a moment ago: its first lookups (five
+    messages at once) read nothing, and its first message then finds its patron."""
+    seen = await patron_reads(store)
+    store.new_contact(VISITOR)
+    answers = await asyncio.gather(*(store.patron_by_contact(VISITOR) for _ in range(5)))
+    assert answers == [None] * 5
+    patron = Patron("p1", name="Dewi", contacts=(VISITOR,))
+    await store.save_patron(patron)
+    assert await store.patron_by_contact(VISITOR) == patron
+    assert by_contact(seen) == 0

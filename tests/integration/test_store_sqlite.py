@@ -28,6 +28,7 @@ from tests.integration.store_contract import (
 from tests.integration.store_contract_contacts import ContactStatesContract
 from tests.integration.store_contract_desk import DeskStateContract
 from tests.integration.store_contract_directory import BlocksContract, DirectoryContract
+from tests.integration.store_contract_first import FirstMessageContract
 from tests.integration.store_contract_links import CursorsContract, LinksContract
 from tests.integration.store_contract_log import ConversationLogContract, ReportsContract
 from tests.integration.store_contract_outbox import OutboxContract
@@ -52,6 +53,10 @@ class TestSqliteDirectory(SqliteFixture, DirectoryContract):
 
 
 class TestSqliteConversationLog(SqliteFixture, ConversationLogContract):
+    pass
+
+
+class TestSqliteFirstMessage(SqliteFixture, FirstMessageContract):
     pass
 
 

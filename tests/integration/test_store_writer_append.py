@@ -15,6 +15,7 @@ from bridge.store.sqlite import SqliteStore
 from routing.model import Message
 from routing.transcript_roles import TranscriptQuery
 from tests.integration.store_contract import conversation_for, delivery_for, message_in, patron
+from tests.integration.store_contract_first import newcomer
 
 
 @pytest.fixture
@@ -148,3 +149,31 @@ class TestNewPatrons:
             assert (await second.patron_by_contact(ana.contacts[0])) == replace(ana, name="Ana B.")
         finally:
             await second.close()
+
+
+class TestFirstMessages:
+    async def test_first_messages_beside_appends_share_one_commit(
+        self, store: SqliteStore
+    ) -> None:
+        """New patrons' first messages and other messages queued together go in one
+        commit, each message indexed once; what they made is then known without a read."""
+        talk = await conversation_for(store, await patron(store))
+        others = [message_in(talk, f"lagi {n}") for n in range(3)]
+        firsts = [newcomer() for _ in range(3)]
+        opening = [message_in(c, f"halo {n}") for n, (_p, c) in enumerate(firsts)]
+        before = store.commits
+        results = await asyncio.gather(
+            *(store.append_first(p, c, m, [delivery_for(m)])
+              for (p, c), m in zip(firsts, opening, strict=True)),
+            *(store.append(m, [delivery_for(m)]) for m in others))
+        assert store.commits - before == 1
+        assert list(results) == [(m, True) for m in [*opening, *others]]
+        assert _indexed(store) == (6, 6)
+        reads: list[str] = []
+        assert store._reader is not None
+        await store._reader.set_trace_callback(reads.append)
+        for made, talk_made in firsts:
+            assert await store.patron_by_contact(made.contacts[0]) == made
+            assert await store.latest_conversation(made.id) == talk_made
+        assert reads == []
+        assert await store.search_transcripts(TranscriptQuery(words="halo")) != []

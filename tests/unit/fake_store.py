@@ -55,6 +55,9 @@ class FakeStore(FakeDeskRecords):
         await self._io()
         self.patrons[patron.id] = patron
 
+    def new_contact(self, contact: Contact) -> None:
+        self.new_contacts.append(contact)  # the fake reads nothing, so only records it
+
     async def get_conversation(self, conversation_id: str) -> Conversation | None:
         await self._io()
         found = self.conversations_by_id.get(conversation_id)
@@ -106,6 +109,28 @@ class FakeStore(FakeDeskRecords):
         for delivery in deliveries:
             self.deliveries[delivery.id] = delivery
         return message, True
+
+    async def append_first(
+        self, patron: Patron, conversation: Conversation, message: Message,
+        deliveries: Sequence[Delivery],
+    ) -> tuple[Message, bool]:
+        # Each step runs only once the one before it succeeded, and a failed step takes
+        # back what the steps before it stored: all of it or none of it, as one commit.
+        before = self.patrons.get(patron.id)
+        await self.save_patron(patron)
+        try:
+            await self.save_conversation(conversation)
+            try:
+                return await self.append(message, deliveries)
+            except BaseException:
+                self.conversations_by_id.pop(conversation.id, None)
+                raise
+        except BaseException:
+            if before is None:
+                self.patrons.pop(patron.id, None)
+            else:
+                self.patrons[patron.id] = before
+            raise
 
     async def get_message(self, message_id: str) -> Message | None:
         await self._io()

@@ -53,6 +53,7 @@ class FakeStoreBase:
         self.blocks: dict[str, Block] = {}
         self.librarians: dict[str, Librarian] = {}
         self.references: dict[str, Any] = {}  # conversation id -> ReferenceMark
+        self.new_contacts: list[Contact] = []  # told of by ``new_contact``, in order
         self.closed = False
         self._pauses: dict[str, Pause] = {}
 

@@ -12,6 +12,7 @@ from routing.ports import Store
 from tests.integration.store_contract_contacts import ContactStatesContract
 from tests.integration.store_contract_desk import DeskStateContract
 from tests.integration.store_contract_directory import BlocksContract, DirectoryContract
+from tests.integration.store_contract_first import FirstMessageContract
 from tests.integration.store_contract_links import CursorsContract, LinksContract
 from tests.integration.store_contract_log import ConversationLogContract, ReportsContract
 from tests.integration.store_contract_outbox import OutboxContract
@@ -35,6 +36,10 @@ class TestFakeBlocks(FakeFixture, BlocksContract):
 
 
 class TestFakeConversationLog(FakeFixture, ConversationLogContract):
+    pass
+
+
+class TestFakeFirstMessage(FakeFixture, FirstMessageContract):
     pass
 
 

@@ -57,6 +57,22 @@ class TestPatronReads:
         assert cache.latest.get("p1") is MISSING
 
 
+class TestContactMade:
+    def test_a_contact_made_here_is_known_to_be_nobodys(self) -> None:
+        """A contact the cache knows nothing of is marked as nobody's, as a read that
+        found no patron would mark it."""
+        cache = RecordCache(100)
+        cache.contact_made(VISITOR)
+        assert cache.contacts.get(VISITOR) is None
+
+    def test_a_contact_the_cache_knows_keeps_what_it_knows(self) -> None:
+        """A contact already pointing at a patron is left as it is."""
+        cache = RecordCache(100)
+        cache.patron_saved(_patron("p1", "v-1"))
+        cache.contact_made(VISITOR)
+        assert cache.contacts.get(VISITOR) == "p1"
+
+
 class TestConversationReads:
     def test_a_latest_read_beside_another_patrons_conversation_is_cached(self) -> None:
         """Patron p1's newest conversation read while p2's was saved is remembered."""

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
+import pytest
+
 from routing.claims import Claims
 from routing.conversation_log import Claimed, ConversationLog
 from routing.desk_records import DeskRecords
 from routing.desk_replies import DESK_LINK, DeskReplies
 from routing.intake import PatronIntake
-from routing.model import Channel, Delivery, DeskReply, Inbound
+from routing.model import Channel, Conversation, Delivery, DeskReply, Inbound, Message, Patron
 from routing.moderation import Moderation
 from routing.router import Router
 from tests.unit.fakes import FakeClock, FakeStore
@@ -97,3 +99,42 @@ class TestOneLog:
         saved = store.conversations_by_id[cid]
         assert (saved.tags, saved.claimed_by) == (("ill",), "Ana")
         assert Router.__mro__ == (Router, object)  # composed, not assembled from mixins
+
+
+class FailingFirstWrite(FakeStore):
+    """The fake store, its next ``append_first`` failing as a full disk would."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.firsts = 0
+        self.fail = True
+
+    async def append_first(self, patron: Patron, conversation: Conversation,
+                           message: Message, deliveries: Sequence[Delivery]
+                           ) -> tuple[Message, bool]:
+        self.firsts += 1
+        if self.fail:
+            self.fail = False
+            raise OSError("database or disk is full")
+        return await super().append_first(patron, conversation, message, deliveries)
+
+
+class TestFirstMessage:
+    async def test_a_failed_first_write_leaves_nothing_and_the_resend_is_whole(
+        self, clock: FakeClock
+    ) -> None:
+        """A new patron's first message is one write: when it fails the message fails,
+        no patron or conversation is left, nothing is queued, and sent again it makes
+        all of them."""
+        store = FailingFirstWrite()
+        woken: list[Sequence[Delivery]] = []
+        intake = PatronIntake(ConversationLog(store, clock, on_enqueue=woken.append))
+        with pytest.raises(OSError):
+            await intake.accept(hello())
+        assert (store.patrons, store.conversations_by_id, woken) == ({}, {}, [])
+        accepted = await intake.accept(hello())
+        assert store.firsts == 2
+        assert list(store.patrons.values()) == [accepted.patron]
+        assert list(store.conversations_by_id.values()) == [accepted.conversation]
+        assert store.history_of(accepted.conversation.id) == [accepted.message]
+        assert [[d.message_id for d in queued] for queued in woken] == [[accepted.message.id]]

@@ -43,6 +43,7 @@ class TestHello:
         widget = steps(store, hub)
         welcome, session = await widget.hello({"type": "hello", "token": None}, PAGE)
         assert store.asked == []
+        assert store.new_contacts == [Contact(Channel.WIDGET, session.visitor)]
         assert welcome == {"type": "welcome", "token": welcome["token"],
                            "visitor": session.visitor, "conversation": None, "history": [],
                            "availability": widget.availability(), "queue": None}
@@ -59,6 +60,7 @@ class TestHello:
         first, session = await widget.hello({"type": "hello", "token": ""}, PAGE)
         await widget.send(session, {"type": "send", "cid": "c1", "text": "Open today?"}, None)
         again, _ = await widget.hello({"type": "hello", "token": first["token"]}, PAGE)
+        assert store.new_contacts == [session.contact]  # the returning hello made none
         assert store.asked[-1] == Contact(Channel.WIDGET, session.visitor)
         assert list(again) == list(first)
         assert again["conversation"]["status"] == "open"
