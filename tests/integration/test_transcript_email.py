@@ -135,8 +135,15 @@ async def test_the_widget_asks_for_its_own_chat(
         await frames_until(ws, "ack")
         patron = await store.patron_by_contact(Contact(Channel.WIDGET, visitor))
         assert patron is not None
-        conversation = await store.latest_conversation(patron.id)
-        assert conversation is not None
+        found = patron.id
+
+        async def with_topic() -> Conversation | None:
+            conversation = await store.latest_conversation(found)
+            return conversation if conversation and conversation.desk_thread else None
+
+        # The desk's topic first: its opening saves the conversation (under the lock the
+        # product's own writes take), which would undo the direct saves below.
+        conversation = await eventually(with_topic)
         await ws.send_json({"type": "transcript"})
         assert (await frames_until(ws, "transcript_sent"))["code"] == "transcript_refused"
         await store.save_conversation(replace(conversation, status=Status.CLOSED))
