@@ -23,6 +23,7 @@ from aiohttp import web
 __all__ = ["SendLine", "text_frames"]
 
 Answer = dict[str, Any] | str  # a frame, or its JSON text already written
+INTERNAL = '{"type": "error", "code": "internal", "message": "Something went wrong; try again."}'
 BACKED_UP = 64 * 1024  # bytes the client has not read yet: the writer waits below this
 BACKED_UP_PAUSE = 0.05  # seconds between looks at a backed-up socket
 
@@ -98,8 +99,12 @@ class SendLine:
         line = self._line
         while line and line[0].done():
             head = line.popleft()
-            if not head.cancelled():  # the server is stopping: nothing to answer
-                self._ready.append(head.result())
+            if head.cancelled():  # the server is stopping: nothing to answer
+                continue
+            if head.exception() is not None:  # not reached: a step answers its own failures
+                self._ready.append(INTERNAL)
+                continue
+            self._ready.append(head.result())
         if self._ready and self._writer is None:
             self._writer = asyncio.ensure_future(self._write())
         self._wake()

@@ -23,7 +23,7 @@ from typing import Any
 
 __all__ = ["SIZES", "insert_rows"]
 
-SIZES = (256, 64, 16, 4, 1)  # rows a statement; at most 256 x 13 columns of variables
+SIZES = (256, 64, 16, 4, 1)  # rows a statement, fewer where SQLite's variable limit says
 _VALUES = re.compile(r"VALUES\s*(\((?:\s*\?\s*,)*\s*\?\s*\))")
 
 
@@ -36,13 +36,21 @@ def _statement(sql: str, rows: int) -> str:
     return f"{sql[:found.start()]}VALUES {', '.join([group] * rows)}{sql[found.end():]}"
 
 
+def _rows_a_statement(conn: sqlite3.Connection, sql: str) -> int:
+    """How many rows one statement may bind: 256 x 18 columns is 4,608 variables, within
+    SQLite's 32,766 since 3.32 but not an older build's 999."""
+    columns = _statement(sql, 1).count("?")
+    return max(1, conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // columns)
+
+
 def insert_rows(cur: sqlite3.Cursor, sql: str, rows: Sequence[Sequence[Any]]) -> int:
     """``cur.executemany(sql, rows)`` in as few statements as ``SIZES`` allow; returns
     how many rows the statements changed (their ``rowcount``s summed)."""
     changed = 0
     start = 0
+    widest = _rows_a_statement(cur.connection, sql)
     while start < len(rows):
-        size = next(size for size in SIZES if size <= len(rows) - start)
+        size = next(size for size in SIZES if size <= min(widest, len(rows) - start))
         part = rows[start:start + size]
         cur.execute(_statement(sql, size), [value for row in part for value in row])
         changed += cur.rowcount

@@ -110,8 +110,8 @@ class SqliteDirectory(SqliteRole):
         if under_way is not None and self._cache.patron_quiet_since(under_way[0], (contact,)):
             began, read = under_way
             patron = await asyncio.shield(read)
-            if patron is None or self._cache.patron_quiet_since(
-                    began, (patron.id, *patron.contacts)):
+            written = (contact,) if patron is None else (patron.id, *patron.contacts)
+            if self._cache.patron_quiet_since(began, written):
                 return patron
         began = self._cache.patron_generation
         read = asyncio.ensure_future(self._read_patron(contact, began))

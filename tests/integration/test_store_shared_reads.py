@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from bridge.store import sqlite_directory as directory
 from bridge.store.sqlite import SqliteStore
 from routing.model import Channel, Contact, Patron
 
@@ -93,3 +94,30 @@ async def test_a_contact_made_here_is_answered_without_a_read(store: SqliteStore
     await store.save_patron(patron)
     assert await store.patron_by_contact(VISITOR) == patron
     assert by_contact(seen) == 0
+
+
+async def test_a_caller_that_joined_a_read_finding_nobody_reads_again_after_a_save(
+    store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A caller joins a read whose SQL found nobody; the contact gets its patron before
+    that answer is back: the joined caller does not take "nobody", it reads again."""
+    read_done, release = asyncio.Event(), asyncio.Event()
+    real_rows = directory.rows
+
+    async def slow_rows(*args: Any) -> Any:
+        found = await real_rows(*args)
+        if not release.is_set():
+            read_done.set()
+            await release.wait()
+        return found
+
+    monkeypatch.setattr(directory, "rows", slow_rows)
+    early = asyncio.ensure_future(store.patron_by_contact(VISITOR))
+    await read_done.wait()  # its SQL ran, before the save: nobody
+    joined = asyncio.ensure_future(store.patron_by_contact(VISITOR))
+    await asyncio.sleep(0)
+    await store.save_patron(Patron("p1", name="Dewi", contacts=(VISITOR,)))
+    release.set()
+    assert await early is None  # it asked first: as a read of its own would have said
+    found = await joined
+    assert found is not None and found.id == "p1"

@@ -68,3 +68,15 @@ def test_a_statement_without_values_is_refused() -> None:
     """Only INSERT ... VALUES (?, ...) can be widened: anything else is a clear error."""
     with pytest.raises(ValueError, match="not an INSERT"):
         insert_rows(table().cursor(), "DELETE FROM m WHERE cid = ?", [("c1",)])
+
+
+def test_a_build_with_few_variables_gets_statements_that_fit() -> None:
+    """Under an old SQLite's 999 variables, 300 rows of 18 columns still go in, in order."""
+    conn = sqlite3.connect(":memory:")
+    conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999)
+    columns = [f"c{n}" for n in range(18)]
+    conn.execute(f"CREATE TABLE wide ({', '.join(columns)})")
+    sql = f"INSERT INTO wide VALUES ({', '.join(['?'] * 18)})"
+    rows = [tuple(range(n, n + 18)) for n in range(300)]
+    assert insert_rows(conn.cursor(), sql, rows) == 300
+    assert conn.execute("SELECT * FROM wide ORDER BY rowid").fetchall() == rows

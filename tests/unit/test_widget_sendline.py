@@ -185,3 +185,22 @@ async def test_a_client_that_does_not_read_holds_the_line() -> None:
     await asyncio.sleep(3 * BACKED_UP_PAUSE)
     await line.drain()
     assert socket.sent == [{"cid": "c1"}, {"cid": "c2"}, {"cid": "c3"}]
+
+
+class StepCrashed(BaseException):
+    """Not an Exception: what _answer's own guard would not catch."""
+
+
+async def crashing() -> dict[str, Any]:
+    raise StepCrashed
+
+
+async def test_a_step_that_escapes_its_guard_is_answered_and_the_line_moves_on() -> None:
+    """An answer that died unanswered becomes an internal error frame; the answers behind
+    it still leave, in order, and drain returns."""
+    socket = RecordingSocket()
+    line = line_of(socket)
+    await line.push(crashing())
+    await line.push(ready({"cid": "c2"}))
+    await line.drain()
+    assert [frame.get("code") or frame.get("cid") for frame in socket.sent] == ["internal", "c2"]
