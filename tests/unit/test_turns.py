@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 
 from routing.limits import SendBudget, WindowRule
@@ -15,6 +15,18 @@ from tests.unit.fakes import FakeClock, FakeStore, eventually, settle
 from tests.unit.test_budget import RULES, BudgetedSender, fake_sleep, within_windows
 from tests.unit.test_outbox import conversation, enqueue, running
 
+
+def reads_of(store: FakeStore) -> list[str]:
+    """The ids of the messages read from ``store`` from now on, in the order asked."""
+    read: list[str] = []
+    get_messages = store.get_messages
+
+    async def counted(ids: Sequence[str]) -> dict[str, Message]:
+        read.extend(ids)
+        return await get_messages(ids)
+
+    store.get_messages = counted  # type: ignore[method-assign,assignment]
+    return read
 
 class TestBudgetUnderABacklog:
     def test_a_deep_backlog_keeps_every_window(self) -> None:
@@ -290,14 +302,7 @@ class TestBoundedStart:
         """Thirty new conversations for a group's one post a minute, at most ten lanes
         queued: ten lanes wait, and the messages of the other twenty are not read."""
         store, _, _, worker = await self._crowd(30, 10)
-        read: list[str] = []
-        get_messages = store.get_messages
-
-        async def counted(ids: list[str]) -> dict[str, Message]:
-            read.extend(ids)
-            return await get_messages(ids)
-
-        store.get_messages = counted  # type: ignore[method-assign]
+        read = reads_of(store)
         worker._turns._sleep = lambda seconds: asyncio.sleep(3600)  # the group stays full
         async with running(worker):
             await eventually(lambda: worker._turns.waiting() == 9)  # one has its turn
@@ -332,14 +337,7 @@ class TestBoundedStart:
         """With the queue at its bound, a new conversation's row woken on its own waits
         in the store: its lane is judged on its conversation, its message is not read."""
         store, clock, _, worker = await self._crowd(30, 10)
-        read: list[str] = []
-        get_messages = store.get_messages
-
-        async def counted(ids: list[str]) -> dict[str, Message]:
-            read.extend(ids)
-            return await get_messages(ids)
-
-        store.get_messages = counted  # type: ignore[method-assign]
+        read = reads_of(store)
         worker._turns._sleep = lambda seconds: asyncio.sleep(3600)  # the group stays full
         async with running(worker):
             await eventually(lambda: worker._turns.waiting() == 9)  # one has its turn
