@@ -22,6 +22,7 @@ __all__ = [
     "cid_in",
     "client_id",
     "error_frame",
+    "internal_error",
     "json_value",
     "offline_question",
     "profile_fields",
@@ -57,6 +58,11 @@ def error_frame(code: str, message: str, cid: Any = None) -> dict[str, Any]:
     if isinstance(cid, str):
         frame["cid"] = cid[:64]
     return frame
+
+
+def internal_error() -> dict[str, Any]:
+    """The answer to a frame whose handling failed on our side."""
+    return error_frame("internal", "Something went wrong; try again.")
 
 
 def refusal(exc: FrameError, cid: Any = None) -> dict[str, Any]:

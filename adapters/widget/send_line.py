@@ -20,10 +20,11 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
+from adapters.widget.frames import internal_error
+
 __all__ = ["SendLine", "text_frames"]
 
 Answer = dict[str, Any] | str  # a frame, or its JSON text already written
-INTERNAL = '{"type": "error", "code": "internal", "message": "Something went wrong; try again."}'
 BACKED_UP = 64 * 1024  # bytes the client has not read yet: the writer waits below this
 BACKED_UP_PAUSE = 0.05  # seconds between looks at a backed-up socket
 
@@ -102,7 +103,7 @@ class SendLine:
             if head.cancelled():  # the server is stopping: nothing to answer
                 continue
             if head.exception() is not None:  # not reached: a step answers its own failures
-                self._ready.append(INTERNAL)
+                self._ready.append(internal_error())
                 continue
             self._ready.append(head.result())
         if self._ready and self._writer is None:

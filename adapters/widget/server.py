@@ -21,7 +21,14 @@ from adapters.widget.availability import Availability, AvailabilitySource, alway
 from adapters.widget.beacon import BEACON_EVERY, BEACONS_PER_IP_HOUR, PresenceBeacon
 from adapters.widget.bundle import build
 from adapters.widget.downloads import FileDownloads
-from adapters.widget.frames import FrameError, cid_in, error_frame, json_value, refusal
+from adapters.widget.frames import (
+    FrameError,
+    cid_in,
+    error_frame,
+    internal_error,
+    json_value,
+    refusal,
+)
 from adapters.widget.http_api import MAX_FRAME, Step, WidgetHttp
 from adapters.widget.http_transcript import TranscriptHttp
 from adapters.widget.hub import WidgetHub
@@ -164,7 +171,7 @@ class WidgetServer:
             raise
         except Exception:
             log.exception("widget frame failed")
-            await ws.send_json(error_frame("internal", "Something went wrong; try again."))
+            await ws.send_json(internal_error())
         return session
 
     async def _frame(
@@ -210,7 +217,7 @@ async def _answer(step: Awaitable[dict[str, Any]], frame: dict[str, Any]) -> dic
         return refusal(exc, frame.get("cid"))
     except Exception:
         log.exception("widget frame failed")
-        return error_frame("internal", "Something went wrong; try again.")
+        return internal_error()
 
 
 def _decode(data: str) -> dict[str, Any]:
