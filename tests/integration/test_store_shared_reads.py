@@ -4,8 +4,6 @@ handed to a caller it could be stale for."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,16 +11,16 @@ import pytest
 from bridge.store import sqlite_directory as directory
 from bridge.store.sqlite import SqliteStore
 from routing.model import Channel, Contact, Patron
+from tests.integration.test_store_sqlite import sqlite_store
+
+__all__ = ["sqlite_store"]  # the fixture: an open store on a fresh file
 
 VISITOR = Contact(Channel.WIDGET, "v-new")
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    store = SqliteStore(tmp_path / "pustaka.db")
-    await store.open()
-    yield store
-    await store.close()
+def store(sqlite_store: SqliteStore) -> SqliteStore:
+    return sqlite_store
 
 
 async def patron_reads(store: SqliteStore) -> list[str]:

@@ -4,8 +4,6 @@ lane walk (bridge/store/sqlite_lanes.py) and query plan promise."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -15,14 +13,9 @@ from bridge.store.sqlite_lanes import LaneScan, busy_lanes
 from bridge.store.sqlite_outbox import due_sql
 from routing.model import Channel
 from tests.integration.store_contract import NOW, conversation_for, ids, patron, queued
+from tests.integration.test_store_sqlite import sqlite_store
 
-
-@pytest.fixture
-async def sqlite_store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    store = SqliteStore(tmp_path / "pustaka.db")
-    await store.open()
-    yield store
-    await store.close()
+__all__ = ["sqlite_store"]  # the fixture: an open store on a fresh file
 
 
 class TestSkippedDestinations:
